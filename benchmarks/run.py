@@ -1,0 +1,178 @@
+"""custrec benchmarks: each figure beside its reference, measured in one run.
+
+    python benchmarks/run.py                         # print the results
+    python benchmarks/run.py --write docs/performance.md
+
+Timings on a shared machine are noisy: read the ratios within one run, not the
+absolute times across runs. Tests never assert a time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+
+def median_seconds(action: Callable[[], object], repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        action()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def run_python(*args: str) -> Callable[[], object]:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    return lambda: subprocess.run([sys.executable, *args], env=env, check=True, capture_output=True)
+
+
+def bench_startup(repeat: int) -> list[tuple[str, float, str]]:
+    bare = median_seconds(run_python("-c", "pass"), repeat)
+    help_ = median_seconds(run_python("-m", "custrec", "--help"), repeat)
+    version = median_seconds(run_python("-m", "custrec", "--version"), repeat)
+    heavy = median_seconds(run_python("-c", "import pandas, pandera"), repeat)
+    return [
+        ("python -c pass (interpreter alone)", bare, "1.00x"),
+        ("custrec --version", version, f"{version / bare:.2f}x"),
+        ("custrec --help", help_, f"{help_ / bare:.2f}x"),
+        ("python -c 'import pandas, pandera' (reference)", heavy, f"{heavy / bare:.2f}x"),
+    ]
+
+
+def bench_generate(rows: int) -> list[tuple[str, float, str]]:
+    from custrec.generate import generate_customers, generate_interactions
+
+    results = []
+    for name, generate in (
+        ("customers", generate_customers),
+        ("interactions", generate_interactions),
+    ):
+        seconds = median_seconds(lambda g=generate: sum(len(c.rows) for c in g(rows)), 1)
+        results.append(
+            (f"generate {rows:,} {name} (in memory)", seconds, f"{rows / seconds:,.0f} rows/s")
+        )
+    return results
+
+
+def bench_inspect(rows: int) -> list[tuple[str, float, str]]:
+    import pandas as pd
+
+    from custrec.datasets import write_dataset
+    from custrec.table_profile import inspect_table
+
+    with tempfile.TemporaryDirectory() as directory:
+        path = str(Path(directory) / "customers.csv")
+        write_dataset("customers", path, rows=rows, seed=1)
+
+        def pandas_profile() -> object:
+            frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
+            return frame.isna().sum(), frame["customer_id"].duplicated().sum()
+
+        ours = median_seconds(lambda: inspect_table(path), 3)
+        reference = median_seconds(pandas_profile, 3)
+    return [
+        (f"custrec inspect, {rows:,} customer rows (CSV)", ours, f"{ours / reference:.2f}x"),
+        ("pandas read_csv + isna + duplicated (reference)", reference, "1.00x"),
+    ]
+
+
+PEAK_RSS = """
+import resource, sys
+from custrec.datasets import write_dataset
+write_dataset("customers", sys.argv[1], rows=int(sys.argv[2]), seed=1)
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+
+def bench_generate_memory(sizes: tuple[int, ...]) -> list[tuple[str, float, str]]:
+    """Peak memory of writing generated rows to Parquet: bounded, whatever the size."""
+    results = []
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    with tempfile.TemporaryDirectory() as directory:
+        for rows in sizes:
+            started = time.perf_counter()
+            proc = subprocess.run(
+                [sys.executable, "-c", PEAK_RSS, str(Path(directory) / "c.parquet"), str(rows)],
+                env=env,
+                check=True,
+                capture_output=True,
+                text=True,
+            )
+            seconds = time.perf_counter() - started
+            results.append(
+                (
+                    f"generate {rows:,} customers to Parquet, peak RSS",
+                    seconds,
+                    f"{int(proc.stdout.strip()) / 1024:,.0f} MiB",
+                )
+            )
+    return results
+
+
+def machine() -> str:
+    cpu = platform.machine()
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    return (
+        f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores ({cpu}), "
+        f"Python {platform.python_version()}"
+    )
+
+
+def render(sections: dict[str, list[tuple[str, float, str]]]) -> str:
+    lines = [
+        "# Performance",
+        "",
+        "<!-- Written by `make bench` (benchmarks/run.py); do not edit by hand. -->",
+        "",
+        f"Measured {dt.date.today().isoformat()} on {machine()}.",
+        "Timings are medians; compare the ratios within this run, not across runs.",
+        "",
+    ]
+    for title, rows in sections.items():
+        lines += [f"## {title}", "", "| what | seconds | ratio / rate |", "|---|---:|---:|"]
+        lines += [f"| {what} | {seconds:.3f} | {ratio} |" for what, seconds, ratio in rows]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--write", metavar="FILE", help="also write the results to FILE")
+    parser.add_argument("--rows", type=int, default=200_000, help="rows for data benchmarks")
+    parser.add_argument("--repeat", type=int, default=7, help="runs per start-up timing")
+    args = parser.parse_args()
+    sections = {
+        "Start-up (light commands must not load pandas or pandera)": bench_startup(args.repeat),
+        "Example data generator": bench_generate(args.rows),
+        "Generator memory (one chunk at a time)": bench_generate_memory(
+            (args.rows // 10, args.rows * 5)
+        ),
+        "Profiling a file (inspect) against plaintext pandas": bench_inspect(args.rows),
+    }
+    text = render(sections)
+    print(text)
+    if args.write:
+        Path(args.write).write_text(text, encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

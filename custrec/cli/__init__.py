@@ -1,0 +1,51 @@
+"""The ``custrec`` command line: a thin layer that parses, calls the library, renders.
+
+Subcommands live in modules of this package and are imported only when used (see
+:data:`COMMANDS`), so ``custrec --help`` and light commands never load pandas.
+"""
+
+from __future__ import annotations
+
+import click
+
+from custrec import __version__
+from custrec.cli.core import CustrecGroup
+
+COMMANDS = {
+    "demo": "custrec.cli.demo:demo",
+    "generate": "custrec.cli.generate:generate",
+    "inspect": "custrec.cli.inspect:inspect_command",
+    "key": "custrec.cli.key:key",
+}
+"""Command name -> ``module:attribute`` of its click command."""
+
+CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+@click.group(
+    cls=CustrecGroup,
+    lazy_commands=COMMANDS,
+    context_settings=CONTEXT_SETTINGS,
+)
+@click.version_option(__version__, "-V", "--version", prog_name="custrec")
+@click.option(
+    "--debug",
+    is_flag=True,
+    envvar="CUSTREC_DEBUG",
+    help="Show the full traceback when a command fails.",
+)
+def main(debug: bool) -> None:
+    """Collect, validate, update, redact and purge customer records kept in encrypted
+    files, and report customer-service KPIs from interaction logs.
+
+    Data goes to stdout, messages to stderr. Exit codes: 0 ok, 1 the data failed a
+    check, 2 usage error, 3 bad input, 4 key or integrity error, 5 store busy, 6 not
+    found, 130 interrupted (see docs/exit-codes.md).
+
+    \b
+    Examples:
+      custrec demo                                  # the toolkit end to end
+      custrec generate customers --rows 1000 -o customers.csv
+      custrec inspect customers.csv --fail-on-duplicates
+      custrec key new ~/.config/custrec/officer.key
+    """

@@ -1,0 +1,227 @@
+"""Key files: 256-bit secret keys kept in small text files readable by their owner only.
+
+A key file holds one key-encryption key (KEK). Its format (also in ``docs/format.md``)::
+
+    custrec-key v1
+    id: 3f2a9c41d07be8a5
+    created: 2026-11-22T07:00:00Z
+    key: <the 32 key bytes in URL-safe base64, no padding>
+
+``id`` is derived from the key (the first 8 bytes of HMAC-SHA256(key, "custrec key id
+v1"), in hex), so a key can be named in listings and logs without revealing it, and a
+damaged file is noticed. Keys are never accepted on the command line: a key file path
+comes from ``--key-file`` or ``CUSTREC_KEY_FILE``.
+
+Like ssh, custrec refuses a key file that group or others may read.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import hashlib
+import hmac
+import os
+import secrets
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+
+from custrec.errors import (
+    KeyMissingError,
+    MalformedKeyFileError,
+    UnsafeKeyFileError,
+    UsageError,
+)
+from custrec.render import Summary, Table
+
+KEY_BYTES = 32
+KEY_FILE_ENV = "CUSTREC_KEY_FILE"
+_MAGIC = "custrec-key v1"
+_ID_LABEL = b"custrec key id v1"
+_MAX_KEY_FILE_BYTES = 4096
+
+
+@dataclass(frozen=True)
+class KeyFile:
+    """A key read from (or written to) a key file."""
+
+    path: Path
+    key: bytes
+    created: dt.datetime
+
+    @property
+    def key_id(self) -> str:
+        return key_id(self.key)
+
+    def __repr__(self) -> str:  # never show the key itself
+        return f"KeyFile(path={str(self.path)!r}, key_id={self.key_id!r})"
+
+
+@dataclass(frozen=True)
+class KeyFileInfo:
+    """What ``custrec key show`` reports: everything about a key file but the key."""
+
+    path: str
+    key_id: str
+    created: dt.datetime
+    mode: str
+    kind: str = "key"
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "path": self.path,
+            "key_id": self.key_id,
+            "created": _utc_text(self.created),
+            "mode": self.mode,
+        }
+
+    def tables(self) -> list[Table]:
+        return []
+
+    def summary(self) -> Summary:
+        return Summary(
+            (
+                ("path", self.path),
+                ("key id", self.key_id),
+                ("created", _utc_text(self.created)),
+                ("mode", self.mode),
+            )
+        )
+
+
+def key_id(key: bytes) -> str:
+    """The public name of a key: 16 hex digits derived from it by HMAC-SHA256."""
+    return hmac.new(key, _ID_LABEL, hashlib.sha256).hexdigest()[:16]
+
+
+def _utc_text(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def new_key_file(path: str | Path, *, now: dt.datetime | None = None) -> KeyFile:
+    """Create a key file with a fresh random key, readable by its owner only.
+
+    Refuses to overwrite an existing file: losing a key loses the data it protects.
+    """
+    target = Path(path)
+    key = secrets.token_bytes(KEY_BYTES)
+    created = (now or dt.datetime.now(dt.UTC)).replace(microsecond=0)
+    text = (
+        f"{_MAGIC}\n"
+        f"id: {key_id(key)}\n"
+        f"created: {_utc_text(created)}\n"
+        f"key: {base64.urlsafe_b64encode(key).decode('ascii').rstrip('=')}\n"
+    )
+    try:
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise UsageError(
+            f"{target} already exists; refusing to overwrite a key file (choose another path)"
+        ) from None
+    except FileNotFoundError:
+        raise UsageError(f"{target}: directory does not exist") from None
+    try:
+        os.fchmod(fd, 0o600)  # whatever the umask
+        os.write(fd, text.encode("ascii"))
+        os.fsync(fd)
+    except BaseException:
+        os.close(fd)
+        target.unlink(missing_ok=True)
+        raise
+    os.close(fd)
+    return KeyFile(path=target, key=key, created=created)
+
+
+def resolve_key_path(path: str | Path | None) -> Path:
+    """The key file to use: ``path`` if given, else ``$CUSTREC_KEY_FILE``."""
+    chosen = path if path is not None else os.environ.get(KEY_FILE_ENV)
+    if not chosen:
+        raise KeyMissingError(f"no key given; use --key-file FILE or set {KEY_FILE_ENV}")
+    return Path(chosen)
+
+
+def check_key_file_permissions(path: Path, st: os.stat_result) -> None:
+    """Refuse a key file that is not a regular file or that group/others may access."""
+    if not stat.S_ISREG(st.st_mode):
+        raise MalformedKeyFileError(f"key file {path} is not a regular file")
+    if st.st_mode & 0o077:
+        mode = stat.S_IMODE(st.st_mode)
+        raise UnsafeKeyFileError(
+            f"key file {path} is accessible by group or others (mode {mode:04o}); "
+            f"restrict it with: chmod 600 {path}"
+        )
+
+
+def read_key_file(path: str | Path) -> KeyFile:
+    """Read and check a key file. Raises a key error (exit 4) when it is missing,
+    readable by others, or not a well-formed custrec key file."""
+    target = Path(path)
+    try:
+        fd = os.open(target, os.O_RDONLY | os.O_NOFOLLOW)
+    except FileNotFoundError:
+        raise KeyMissingError(f"key file {target} not found") from None
+    except PermissionError:
+        raise KeyMissingError(f"key file {target}: permission denied") from None
+    except OSError as exc:  # a symbolic link (ELOOP) or similar
+        raise MalformedKeyFileError(f"key file {target}: cannot open ({exc.strerror})") from None
+    try:
+        check_key_file_permissions(target, os.fstat(fd))
+        raw = os.read(fd, _MAX_KEY_FILE_BYTES + 1)
+    finally:
+        os.close(fd)
+    return _parse_key_file(target, raw)
+
+
+def _parse_key_file(path: Path, raw: bytes) -> KeyFile:
+    def damaged(why: str) -> MalformedKeyFileError:
+        return MalformedKeyFileError(f"key file {path} is not a valid custrec key file: {why}")
+
+    if len(raw) > _MAX_KEY_FILE_BYTES:
+        raise damaged("too large")
+    try:
+        lines = raw.decode("ascii").splitlines()
+    except UnicodeDecodeError:
+        raise damaged("not ASCII text") from None
+    if not lines or lines[0].strip() != _MAGIC:
+        raise damaged(f"first line must be {_MAGIC!r}")
+    fields: dict[str, str] = {}
+    for number, line in enumerate(lines[1:], start=2):
+        if not line.strip():
+            continue
+        name, sep, value = line.partition(":")
+        if not sep:
+            raise damaged(f"line {number}: expected 'name: value'")
+        fields[name.strip()] = value.strip()
+    for required in ("id", "created", "key"):
+        if required not in fields:
+            raise damaged(f"missing {required!r} line")
+    encoded = fields["key"]
+    try:
+        key = base64.b64decode(encoded + "=" * (-len(encoded) % 4), altchars=b"-_", validate=True)
+    except (binascii.Error, ValueError):
+        raise damaged("the key is not valid base64") from None
+    if len(key) != KEY_BYTES:
+        raise damaged(f"the key must be {KEY_BYTES} bytes, found {len(key)}")
+    if not hmac.compare_digest(key_id(key), fields["id"]):
+        raise damaged("the key does not match its id (the file was altered)")
+    try:
+        created = dt.datetime.strptime(fields["created"], "%Y-%m-%dT%H:%M:%SZ").replace(
+            tzinfo=dt.UTC
+        )
+    except ValueError:
+        raise damaged("'created' must be a UTC time like 2026-11-22T07:00:00Z") from None
+    return KeyFile(path=path, key=key, created=created)
+
+
+def describe_key_file(path: str | Path) -> KeyFileInfo:
+    """Read a key file and describe it without the key (for ``custrec key show``)."""
+    key_file = read_key_file(path)
+    mode = stat.S_IMODE(os.stat(key_file.path).st_mode)
+    return KeyFileInfo(
+        path=str(key_file.path),
+        key_id=key_file.key_id,
+        created=key_file.created,
+        mode=f"{mode:04o}",
+    )

@@ -1,0 +1,148 @@
+"""Rendering of command results as ``table``, ``json``, ``ndjson`` or ``csv``.
+
+Library functions return *result objects*; they never print. A result object has a
+``kind`` (a short name such as ``"inspect"``), a JSON form and one or more tables.
+This module is the single place that turns a result into text, so every command
+renders each format the same way:
+
+- ``json``: one object, ``{"version": OUTPUT_VERSION, "kind": ..., ...}``;
+- ``ndjson``: the rows of the result's first (primary) table, one object per line;
+- ``csv``: the primary table with a header line;
+- ``table``: a few summary lines, then every table, for a person at a terminal.
+
+It imports only the standard library and tabulate, so light commands stay fast.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol, TextIO
+
+from custrec.io import CsvLineWriter
+
+OUTPUT_VERSION = 1
+"""Version of the shape of JSON output. Raised only when a key is removed or its
+meaning changes; adding keys does not raise it."""
+
+FORMATS = ("table", "json", "ndjson", "csv")
+
+Cell = str | int | float | bool | None
+
+
+@dataclass(frozen=True)
+class Table:
+    """Rows with named columns, and an optional title shown in ``table`` format."""
+
+    columns: Sequence[str]
+    rows: Sequence[Sequence[Cell]]
+    title: str | None = None
+
+    def records(self) -> list[dict[str, Cell]]:
+        return [dict(zip(self.columns, row, strict=True)) for row in self.rows]
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Ordered ``label: value`` lines printed above the tables in ``table`` format."""
+
+    items: Sequence[tuple[str, Cell]] = field(default_factory=tuple)
+
+
+class Result(Protocol):
+    """What every library result offers for rendering."""
+
+    @property
+    def kind(self) -> str:
+        """A short name of the result type, e.g. ``"inspect"`` (JSON's ``kind``)."""
+        ...
+
+    def to_json(self) -> dict[str, object]:
+        """The result as JSON-compatible data (without the ``version`` key)."""
+        ...
+
+    def tables(self) -> list[Table]:
+        """The result's tables; the first one is the primary data (ndjson, csv)."""
+        ...
+
+    def summary(self) -> Summary:
+        """Lines shown above the tables in ``table`` format."""
+        ...
+
+
+def _json_default(value: object) -> object:
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def to_json_document(result: Result) -> dict[str, object]:
+    """The JSON envelope of a result: ``version`` and ``kind`` first, then its data."""
+    return {"version": OUTPUT_VERSION, "kind": result.kind, **result.to_json()}
+
+
+def render(result: Result, fmt: str, stream: TextIO) -> None:
+    """Write ``result`` to ``stream`` in format ``fmt`` (one of :data:`FORMATS`)."""
+    if fmt == "json":
+        json.dump(
+            to_json_document(result), stream, indent=2, ensure_ascii=False, default=_json_default
+        )
+        stream.write("\n")
+    elif fmt == "ndjson":
+        for record in _primary(result).records():
+            stream.write(json.dumps(record, ensure_ascii=False, default=_json_default))
+            stream.write("\n")
+    elif fmt == "csv":
+        table = _primary(result)
+        writer = CsvLineWriter(stream)
+        writer.writerow(table.columns)
+        writer.writerows([_csv_cell(c) for c in row] for row in table.rows)
+    elif fmt == "table":
+        stream.write(render_text(result))
+    else:
+        raise ValueError(f"unknown output format {fmt!r}; expected one of {', '.join(FORMATS)}")
+
+
+def render_text(result: Result) -> str:
+    """The ``table`` format: summary lines, then each table under its title."""
+    from tabulate import tabulate
+
+    parts: list[str] = []
+    items = result.summary().items
+    if items:
+        width = max(len(label) for label, _ in items)
+        parts.append("\n".join(f"{label + ':':<{width + 1}} {_text_cell(v)}" for label, v in items))
+    for table in result.tables():
+        block = tabulate(
+            [[_text_cell(c) for c in row] for row in table.rows],
+            headers=list(table.columns),
+            tablefmt="simple",
+            disable_numparse=True,
+        )
+        parts.append(f"{table.title}\n{block}" if table.title else block)
+    return "\n\n".join(parts) + "\n" if parts else ""
+
+
+def _primary(result: Result) -> Table:
+    tables = result.tables()
+    return tables[0] if tables else Table(columns=(), rows=())
+
+
+def _text_cell(value: Cell) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.1f}"
+    return str(value)
+
+
+def _csv_cell(value: Cell) -> str | int | float:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value

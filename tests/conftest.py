@@ -1,0 +1,74 @@
+"""Shared fixtures: a click runner with separate stdout/stderr, and a way to run the
+real ``custrec`` process when a test needs process-level behaviour (locks, signals,
+start-up imports)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from custrec.cli import main
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner()
+
+
+InvokeCli = Callable[..., Result]
+
+
+@pytest.fixture
+def cli(runner: CliRunner) -> InvokeCli:
+    """Invoke the CLI in-process: ``cli("inspect", path, input=...)``."""
+
+    def invoke(
+        *args: str, input: str | bytes | None = None, env: dict[str, str] | None = None
+    ) -> Result:
+        return runner.invoke(main, list(args), input=input, env=env, catch_exceptions=False)
+
+    return invoke
+
+
+def custrec_command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "custrec", *args]
+
+
+def run_custrec(
+    args: Sequence[str],
+    *,
+    cwd: Path | None = None,
+    input: bytes | None = None,
+    env: dict[str, str] | None = None,
+    timeout: float = 120,
+) -> subprocess.CompletedProcess[bytes]:
+    """Run ``python -m custrec ARGS`` as a separate process."""
+    full_env = {**os.environ, **(env or {})}
+    full_env["PYTHONPATH"] = os.pathsep.join(
+        p for p in (str(REPO), full_env.get("PYTHONPATH", "")) if p
+    )
+    return subprocess.run(
+        custrec_command(*args),
+        cwd=cwd,
+        input=input,
+        env=full_env,
+        capture_output=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def write(path: Path, text: str | bytes) -> Path:
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_text(text, encoding="utf-8")
+    return path

@@ -1,0 +1,109 @@
+"""The demo end to end, and writing generated datasets in every format."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+from custrec.datasets import write_dataset
+from custrec.demo import run_demo
+from custrec.generate import CUSTOMER_COLUMNS, INTERACTION_COLUMNS
+from custrec.io import open_table
+
+from .conftest import REPO, InvokeCli
+
+
+def test_demo_creates_and_profiles_the_example_data(cli: InvokeCli, tmp_path: Path) -> None:
+    workdir = tmp_path / "demo"
+    result = cli("demo", "--workdir", str(workdir), "--customers", "200", "--interactions", "500")
+    assert result.exit_code == 0, result.stderr
+    assert sorted(p.name for p in workdir.iterdir()) == [
+        ".custrec-demo.lock",
+        "customers-defects.csv",
+        "customers.csv",
+        "interactions-defects.csv",
+        "interactions.csv",
+    ]
+    lines = result.stdout.splitlines()
+    customers_row = next(x for x in lines if x.startswith("customers.csv "))
+    defects = len((workdir / "customers-defects.csv").read_text().splitlines()) - 1
+    assert customers_row.split()[1:4] == ["200", str(len(CUSTOMER_COLUMNS)), str(defects)]
+    assert f"Demo files are in {workdir}/" in result.stderr
+
+
+def test_demo_json_matches_the_files(cli: InvokeCli, tmp_path: Path) -> None:
+    workdir = tmp_path / "demo"
+    result = cli(
+        "demo",
+        "--workdir",
+        str(workdir),
+        "--customers",
+        "100",
+        "--interactions",
+        "300",
+        "--format",
+        "json",
+    )
+    document = json.loads(result.stdout)
+    assert document["version"] == 1
+    assert document["kind"] == "demo"
+    for dataset in document["datasets"]:
+        path = Path(dataset["generated"]["path"])
+        with open(path, newline="", encoding="utf-8") as handle:
+            assert sum(1 for _ in csv.DictReader(handle)) == dataset["profile"]["rows"]
+        duplicate_defects = dataset["generated"]["defects"].get("duplicate_id", 0)
+        assert dataset["profile"]["duplicate_rows"] == duplicate_defects
+
+
+def test_demo_is_reproducible(tmp_path: Path) -> None:
+    first = run_demo(tmp_path / "a", customers=50, interactions=80, seed=5)
+    second = run_demo(tmp_path / "b", customers=50, interactions=80, seed=5)
+    for a, b in zip(first.steps, second.steps, strict=True):
+        assert Path(a.written.path).read_bytes() == Path(b.written.path).read_bytes()
+
+
+@pytest.mark.parametrize("fmt", ["csv", "ndjson", "parquet"])
+@pytest.mark.parametrize(
+    ("dataset", "columns"), [("customers", CUSTOMER_COLUMNS), ("interactions", INTERACTION_COLUMNS)]
+)
+def test_every_format_holds_the_same_rows(
+    tmp_path: Path, fmt: str, dataset: str, columns: tuple[str, ...]
+) -> None:
+    path = tmp_path / f"data.{fmt}"
+    written = write_dataset(
+        dataset, str(path), rows=300, seed=3, defects_dest=str(tmp_path / "d.csv")
+    )
+    assert written.rows == 300
+    with open_table(str(path)) as reader:
+        rows = [row for batch in reader for row in batch.to_pylist()]
+        assert reader.columns == list(columns)
+    assert len(rows) == 300
+    with open_table(str(tmp_path / "d.csv")) as reader:
+        defect_rows = [row for batch in reader for row in batch.to_pylist()]
+    assert len(defect_rows) == written.defect_rows
+    id_column = columns[0]
+    for defect in defect_rows:
+        if defect["record_id"]:
+            assert rows[int(defect["row"]) - 1][id_column] == defect["record_id"]
+
+
+def test_committed_examples_match_the_generator(tmp_path: Path) -> None:
+    for dataset, rows in (("customers", 25), ("interactions", 60)):
+        expected = tmp_path / f"{dataset}.csv"
+        write_dataset(
+            dataset,
+            str(expected),
+            rows=rows,
+            seed=7,
+            customers=25,
+            bad_share=0.2,
+            defects_dest=str(tmp_path / f"{dataset}-defects.csv"),
+        )
+        for name in (f"{dataset}.csv", f"{dataset}-defects.csv"):
+            committed = REPO / "examples" / name
+            assert committed.read_bytes() == (tmp_path / name).read_bytes(), (
+                f"examples/{name} is stale: run `make examples`"
+            )
