@@ -109,6 +109,10 @@ class UnsafeKeyFileError(KeyOrIntegrityError):
     """The key file can be read by group or others."""
 
 
+class WrongKeyError(KeyOrIntegrityError):
+    """The key or passphrase given is not one of the store's keys."""
+
+
 class MalformedKeyFileError(KeyOrIntegrityError):
     """The key file is not a custrec key file, or it is damaged."""
 

@@ -163,3 +163,18 @@ def test_stdin_dash(cli: InvokeCli) -> None:
     document = json.loads(result.stdout)
     assert document["source"] == "<stdin>"
     assert document["rows"] == 1
+
+
+def test_store_commands_do_not_import_pandas(tmp_path: Path) -> None:
+    key = tmp_path / "k.key"
+    store = tmp_path / "s.crec"
+    assert heavy_modules_after("key", "new", str(key), tmp_path=tmp_path) == []
+    for args in (
+        ["init", str(store), "--key-file", str(key)],
+        ["key", "list", str(store)],
+        ["verify", str(store), "--key-file", str(key)],
+    ):
+        heavy = heavy_modules_after(*args, tmp_path=tmp_path)
+        assert "pandas" not in heavy, args
+        assert "pandera" not in heavy, args
+    assert store.exists()

@@ -23,7 +23,9 @@ def test_demo_creates_and_profiles_the_example_data(cli: InvokeCli, tmp_path: Pa
     assert sorted(p.name for p in workdir.iterdir()) == [
         ".custrec-demo.lock",
         "customers-defects.csv",
+        "customers.crec",
         "customers.csv",
+        "demo.key",
         "interactions-defects.csv",
         "interactions.csv",
     ]
@@ -56,6 +58,19 @@ def test_demo_json_matches_the_files(cli: InvokeCli, tmp_path: Path) -> None:
             assert sum(1 for _ in csv.DictReader(handle)) == dataset["profile"]["rows"]
         duplicate_defects = dataset["generated"]["defects"].get("duplicate_id", 0)
         assert dataset["profile"]["duplicate_rows"] == duplicate_defects
+
+
+def test_demo_store_holds_the_loadable_customers(tmp_path: Path) -> None:
+    from custrec.store import KeySource, open_store
+
+    result = run_demo(tmp_path / "d", customers=120, interactions=10, seed=11)
+    profile = result.steps[0].profile
+    assert result.store.records == 120 - profile.missing_ids - profile.duplicate_rows
+    assert result.store.skipped == profile.missing_ids + profile.duplicate_rows
+    with open_store(result.store.path, KeySource.from_key_file(result.store.key_file)) as store:
+        assert store.count() == result.store.records
+    again = run_demo(tmp_path / "d", customers=30, interactions=10, seed=11)  # replaces
+    assert again.store.records <= 30
 
 
 def test_demo_is_reproducible(tmp_path: Path) -> None:

@@ -14,8 +14,10 @@ from custrec.cli.core import CustrecGroup
 COMMANDS = {
     "demo": "custrec.cli.demo:demo",
     "generate": "custrec.cli.generate:generate",
+    "init": "custrec.cli.store:init",
     "inspect": "custrec.cli.inspect:inspect_command",
     "key": "custrec.cli.key:key",
+    "verify": "custrec.cli.store:verify",
 }
 """Command name -> ``module:attribute`` of its click command."""
 

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
 import click
 
-from custrec.cli.core import emit, format_option, note
+from custrec.cli.core import emit, format_option, lock_timeout_option, note
+from custrec.cli.store import key_file_option, store_argument
+from custrec.render import Summary, Table
+
+if TYPE_CHECKING:
+    from custrec.store import Holder
 
 
 @click.group()
@@ -18,6 +26,7 @@ def key() -> None:
     Examples:
       custrec key new ~/.config/custrec/steward.key
       custrec key show ~/.config/custrec/steward.key
+      custrec key add customers.crec --key-file steward.key --new-key-file officer.key
     """
 
 
@@ -59,3 +68,160 @@ def key_show(keyfile: str | None, output_format: str) -> None:
     from custrec.keyfile import describe_key_file, resolve_key_path
 
     emit(describe_key_file(resolve_key_path(keyfile)), output_format)
+
+
+@dataclass
+class HolderList:
+    store: str
+    holders: list[Holder]
+    verified: bool
+    kind: str = "key-list"
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "store": self.store,
+            "verified": self.verified,
+            "keys": [
+                {"key_id": h.key_id, "kind": h.kind, "added_at": h.added_at} for h in self.holders
+            ],
+        }
+
+    def tables(self) -> list[Table]:
+        return [
+            Table(
+                columns=("key id", "kind", "added"),
+                rows=[(h.key_id, h.kind, h.added_at) for h in self.holders],
+            )
+        ]
+
+    def summary(self) -> Summary:
+        return Summary(
+            (("store", self.store), ("verified", "yes" if self.verified else "no (no key given)"))
+        )
+
+
+@key.command("list")
+@store_argument()
+@key_file_option()
+@format_option()
+def key_list(store: str, key_file: str | None, output_format: str) -> None:
+    """List the keys that open STORE: key id, kind, when added.
+
+    Key ids only, never keys. With a key (--key-file, CUSTREC_KEY_FILE or
+    CUSTREC_PASSPHRASE) the list is authenticated; without one it is read as stored.
+
+    \b
+    Examples:
+      custrec key list customers.crec
+      custrec key list customers.crec --key-file steward.key --format json
+    """
+    import os
+
+    from custrec.store import open_store, read_holders_unverified, resolve_key_source
+
+    if key_file or os.environ.get("CUSTREC_KEY_FILE") or os.environ.get("CUSTREC_PASSPHRASE"):
+        with open_store(store, resolve_key_source(key_file)) as opened:
+            emit(HolderList(store, opened.holders(), verified=True), output_format)
+    else:
+        emit(HolderList(store, read_holders_unverified(store), verified=False), output_format)
+
+
+@key.command("add")
+@store_argument()
+@key_file_option()
+@click.option(
+    "--new-key-file",
+    type=click.Path(dir_okay=False),
+    metavar="FILE",
+    help="Key file of the new holder. Without it: the passphrase in "
+    "$CUSTREC_NEW_PASSPHRASE, or asked on a terminal.",
+)
+@lock_timeout_option()
+@format_option("table", "json")
+def key_add(
+    store: str,
+    key_file: str | None,
+    new_key_file: str | None,
+    lock_timeout: float,
+    output_format: str,
+) -> None:
+    """Let another key open STORE (re-wrap only: no record is re-encrypted).
+
+    Opens the store with your key, then wraps its master key to the new key file or
+    passphrase, e.g. the compliance officer's own key.
+
+    \b
+    Examples:
+      custrec key add customers.crec --key-file steward.key --new-key-file officer.key
+      CUSTREC_NEW_PASSPHRASE=... custrec key add customers.crec --key-file steward.key
+    """
+    from custrec.store import open_store, resolve_key_source
+    from custrec.store.keys import NEW_PASSPHRASE_ENV
+
+    new = resolve_key_source(
+        new_key_file,
+        passphrase_env=NEW_PASSPHRASE_ENV,
+        key_file_env=None,
+        confirm=True,
+        what="the new key",
+    )
+    with open_store(store, resolve_key_source(key_file), lock_timeout=lock_timeout) as opened:
+        added = opened.add_holder(new)
+        emit(HolderList(store, opened.holders(), verified=True), output_format)
+    note(f"Added key {added.key_id}.")
+
+
+@key.command("remove")
+@store_argument()
+@click.argument("key_id")
+@key_file_option()
+@lock_timeout_option()
+@format_option("table", "json")
+def key_remove(
+    store: str, key_id: str, key_file: str | None, lock_timeout: float, output_format: str
+) -> None:
+    """Revoke KEY_ID's access to STORE (re-wrap: the master key is replaced).
+
+    The removed key can no longer open the store, even with a copy of the old master
+    key. To re-encrypt the records under new data keys as well, run `key rotate`.
+    The last key cannot be removed. Exit 6 when KEY_ID is not a key of the store.
+
+    \b
+    Examples:
+      custrec key remove customers.crec 3f2a9c41d07be8a5 --key-file steward.key
+      custrec key rotate customers.crec --key-file steward.key   # then re-encrypt
+    """
+    from custrec.store import open_store, resolve_key_source
+
+    with open_store(store, resolve_key_source(key_file), lock_timeout=lock_timeout) as opened:
+        opened.remove_holder(key_id)
+        emit(HolderList(store, opened.holders(), verified=True), output_format)
+    note(f"Removed key {key_id}.")
+
+
+@key.command("rotate")
+@store_argument()
+@key_file_option()
+@lock_timeout_option()
+def key_rotate(store: str, key_file: str | None, lock_timeout: float) -> None:
+    """Re-encrypt every record of STORE under new data keys (re-encrypt, not re-wrap).
+
+    Also replaces the master key. Each chunk is re-encrypted in its own transaction:
+    if interrupted, run the command again and it finishes the rest. Other commands
+    keep working meanwhile.
+
+    \b
+    Examples:
+      custrec key rotate customers.crec --key-file steward.key
+    """
+    import sys
+
+    from custrec.store import open_store, resolve_key_source
+
+    def progress(done: int, total: int) -> None:
+        if sys.stderr.isatty():
+            click.echo(f"\rre-encrypted {done}/{total} chunks", err=True, nl=done == total)
+
+    with open_store(store, resolve_key_source(key_file), lock_timeout=lock_timeout) as opened:
+        chunks = opened.rotate_data_keys(progress)
+    note(f"Rotated the data keys: {chunks} chunks re-encrypted.")

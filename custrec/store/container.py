@@ -1,0 +1,1288 @@
+"""The encrypted record store: one SQLite file holding encrypted chunks of records.
+
+Layout and cryptography are specified in ``docs/format.md``. In short:
+
+- SQLite (WAL mode, FULL sync) is the container: every change is one transaction, so
+  a process killed at any instant leaves the old or the new state, and concurrent
+  writers queue on SQLite's lock (``--lock-timeout``, then exit 5);
+- records live in *chunks* of at most ``chunk_records`` records, each an Arrow IPC
+  stream sealed with AES-256-GCM under a fresh data key (DEK) per chunk version. A point
+  read decrypts one chunk; a point update re-encrypts one chunk; a scan streams chunks;
+- ids, emails and phone numbers are found through *blind indexes* (keyed HMAC tokens);
+- a master key (MK), wrapped to each key holder with X25519, seals the DEKs and the
+  index key, and authenticates the header and a two-level manifest of chunk versions
+  (so that swapping, dropping or rolling back chunks is detected).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import os
+import sqlite3
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from custrec.errors import (
+    CheckFailedError,
+    InputError,
+    IntegrityError,
+    NotFoundError,
+    StoreBusyError,
+    UsageError,
+    WrongKeyError,
+)
+from custrec.keyfile import key_id as derive_key_id
+from custrec.store import crypto
+from custrec.store.keys import KeySource
+from custrec.store.normalise import normalise_match_value
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+FORMAT_VERSION = 1
+APPLICATION_ID = 0x63726563  # "crec"
+MAGIC = b"CUSTREC-STORE"
+GROUP_CHUNKS = 256
+DEFAULT_CHUNK_RECORDS = 1024
+VERSION_COLUMN = "_version"
+COLUMN_TYPES = ("string", "int64", "float64", "bool")
+
+Value = str | int | float | bool | None
+
+_SCHEMA = """
+CREATE TABLE header (name TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
+CREATE TABLE holders (
+    key_id TEXT PRIMARY KEY, kind TEXT NOT NULL, public_key BLOB NOT NULL,
+    kdf TEXT NOT NULL, salt BLOB NOT NULL, ephemeral BLOB NOT NULL, sealed BLOB NOT NULL,
+    added_at TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE data_keys (key_no INTEGER PRIMARY KEY AUTOINCREMENT, sealed BLOB NOT NULL);
+CREATE TABLE chunks (
+    chunk_id INTEGER PRIMARY KEY, generation INTEGER NOT NULL, key_no INTEGER NOT NULL,
+    epoch INTEGER NOT NULL, records INTEGER NOT NULL, payload BLOB NOT NULL
+);
+CREATE TABLE chunk_groups (group_id INTEGER PRIMARY KEY, mac BLOB NOT NULL);
+CREATE TABLE id_index (token BLOB PRIMARY KEY, chunk_id INTEGER NOT NULL) WITHOUT ROWID;
+CREATE INDEX id_index_chunk ON id_index (chunk_id);
+CREATE TABLE match_index (
+    field TEXT NOT NULL, token BLOB NOT NULL, chunk_id INTEGER NOT NULL,
+    PRIMARY KEY (field, token, chunk_id)
+) WITHOUT ROWID;
+CREATE INDEX match_index_chunk ON match_index (chunk_id);
+"""
+
+
+# --- results -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Record:
+    """One customer record: its id, its version (1 on creation, +1 per change), and
+    its fields (without the id's system companions)."""
+
+    id: str
+    version: int
+    data: dict[str, Value]
+
+
+@dataclass(frozen=True)
+class Holder:
+    """A key holder of the store (no secret in it)."""
+
+    key_id: str
+    kind: str
+    added_at: str
+
+
+@dataclass(frozen=True)
+class StoreSettings:
+    id_field: str = "customer_id"
+    match_fields: tuple[str, ...] = ("email", "phone")
+    region: str | None = None
+    chunk_records: int = DEFAULT_CHUNK_RECORDS
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "id_field": self.id_field,
+            "match_fields": list(self.match_fields),
+            "region": self.region,
+            "chunk_records": self.chunk_records,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> StoreSettings:
+        return cls(
+            id_field=str(data["id_field"]),
+            match_fields=tuple(str(f) for f in data["match_fields"]),
+            region=data.get("region"),
+            chunk_records=int(data["chunk_records"]),
+        )
+
+
+@dataclass
+class WriteResult:
+    inserted: int = 0
+    replaced: int = 0
+    deleted: int = 0
+    chunks_written: int = 0
+
+
+# --- the header ----------------------------------------------------------------------
+
+
+@dataclass
+class _Header:
+    store_id: bytes
+    created_at: str
+    settings: StoreSettings
+    columns: list[tuple[str, str]]
+    epoch: int
+    index_key_sealed: bytes
+    header_mac: bytes
+    manifest_mac: bytes
+    holders: list[dict[str, Any]] = field(default_factory=list)
+
+    def column_types(self) -> dict[str, str]:
+        return dict(self.columns)
+
+    def settings_json(self) -> bytes:
+        return _canonical_json(self.settings.to_json())
+
+    def columns_json(self) -> bytes:
+        return _canonical_json(self.columns)
+
+
+def _canonical_json(value: object) -> bytes:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
+
+
+def _utc_now() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _int8(value: int) -> bytes:
+    return value.to_bytes(8, "big", signed=True)
+
+
+class _Keys:
+    """Keys derived from the master key of one store."""
+
+    def __init__(self, master: bytes, store_id: bytes) -> None:
+        self.master = master
+        self.header = crypto.hkdf(master, "custrec header mac v1", salt=store_id)
+        self.manifest = crypto.hkdf(master, "custrec manifest mac v1", salt=store_id)
+        self.wrap = crypto.hkdf(master, "custrec key wrap v1", salt=store_id)
+
+
+# --- the store -----------------------------------------------------------------------
+
+
+class Store:
+    """An open store. Use :func:`create_store` and :func:`open_store` to get one, and
+    close it (or use it as a context manager) when done."""
+
+    def __init__(self, path: Path, connection: sqlite3.Connection, lock_timeout: float) -> None:
+        self.path = path
+        self._db = connection
+        self._lock_timeout = lock_timeout
+        self._keys: _Keys | None = None
+        self._index_key = b""
+        self._header: _Header | None = None
+        self.key_id: str | None = None
+
+    # -- lifecycle ----------------------------------------------------------------
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._db.close()
+
+    @property
+    def settings(self) -> StoreSettings:
+        return self._require_header().settings
+
+    @property
+    def store_id(self) -> str:
+        return self._require_header().store_id.hex()
+
+    @property
+    def columns(self) -> list[tuple[str, str]]:
+        return list(self._require_header().columns)
+
+    def _require_header(self) -> _Header:
+        if self._header is None:
+            raise UsageError("the store is not unlocked")
+        return self._header
+
+    def _require_keys(self) -> _Keys:
+        if self._keys is None:
+            raise UsageError("the store is not unlocked")
+        return self._keys
+
+    # -- transactions ---------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _transaction(self, write: bool) -> Iterator[sqlite3.Connection]:
+        """A read snapshot or a write transaction. The header is re-read and checked
+        at its start, since another process may have changed it."""
+        try:
+            self._db.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+        except sqlite3.OperationalError as exc:
+            raise _busy_or_damaged(exc, self.path, self._lock_timeout) from None
+        try:
+            self._header = _read_header(self._db, self.path)
+            self._verify_header(self._header)
+            yield self._db
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error):
+                self._db.execute("ROLLBACK")
+            raise
+        try:
+            self._db.execute("COMMIT")
+        except sqlite3.OperationalError as exc:
+            with contextlib.suppress(sqlite3.Error):
+                self._db.execute("ROLLBACK")
+            raise _busy_or_damaged(exc, self.path, self._lock_timeout) from None
+
+    # -- unlocking --------------------------------------------------------------------
+
+    def _unlock(self, source: KeySource) -> None:
+        header = _read_header(self._db, self.path)
+        slot, secret = _find_holder(header, source)
+        wrapped = crypto.WrappedKey(bytes(slot["ephemeral"]), bytes(slot["sealed"]))
+        master = crypto.unwrap_from_holder(
+            secret, wrapped, _holder_aad(header.store_id, slot["key_id"])
+        )
+        self._keys = _Keys(master, header.store_id)
+        self._verify_header(header)
+        self._header = header
+        self.key_id = str(slot["key_id"])
+
+    def _verify_header(self, header: _Header) -> None:
+        keys = self._require_keys()
+        expected = crypto.mac(keys.header, *_header_parts(header))
+        if not _equal(expected, header.header_mac):
+            raise IntegrityError(
+                f"{self.path}: the store header failed its integrity check: it was altered"
+            )
+        self._index_key = crypto.open_sealed(
+            keys.wrap, header.index_key_sealed, b"index key" + header.store_id, "the index key"
+        )
+
+    def _write_header(self, db: sqlite3.Connection, header: _Header) -> None:
+        keys = self._require_keys()
+        header.header_mac = crypto.mac(keys.header, *_header_parts(header))
+        rows = {
+            "columns": header.columns_json(),
+            "epoch": str(header.epoch).encode(),
+            "settings": header.settings_json(),
+            "index_key": header.index_key_sealed,
+            "header_mac": header.header_mac,
+            "manifest_mac": header.manifest_mac,
+        }
+        db.executemany(
+            "INSERT OR REPLACE INTO header (name, value) VALUES (?, ?)", list(rows.items())
+        )
+        self._header = header
+
+    # -- manifest -----------------------------------------------------------------------
+
+    def _group_mac(self, db: sqlite3.Connection, group_id: int) -> bytes | None:
+        keys = self._require_keys()
+        header = self._require_header()
+        rows = db.execute(
+            "SELECT chunk_id, generation, key_no, epoch, records FROM chunks "
+            "WHERE chunk_id >= ? AND chunk_id < ? ORDER BY chunk_id",
+            (group_id * GROUP_CHUNKS, (group_id + 1) * GROUP_CHUNKS),
+        ).fetchall()
+        if not rows:
+            return None
+        parts = [header.store_id, b"group", _int8(group_id)]
+        parts += [b"".join(_int8(v) for v in row) for row in rows]
+        return crypto.mac(keys.manifest, *parts)
+
+    def _top_mac(self, db: sqlite3.Connection) -> bytes:
+        keys = self._require_keys()
+        header = self._require_header()
+        rows = db.execute("SELECT group_id, mac FROM chunk_groups ORDER BY group_id").fetchall()
+        parts = [header.store_id, b"top", _int8(len(rows))]
+        parts += [_int8(group_id) + bytes(mac) for group_id, mac in rows]
+        return crypto.mac(keys.manifest, *parts)
+
+    def _verify_top(self, db: sqlite3.Connection) -> None:
+        if not _equal(self._top_mac(db), self._require_header().manifest_mac):
+            raise IntegrityError(
+                f"{self.path}: the chunk manifest failed its integrity check: chunks were "
+                "added, removed or rolled back"
+            )
+
+    def _verify_group(self, db: sqlite3.Connection, group_id: int) -> None:
+        row = db.execute("SELECT mac FROM chunk_groups WHERE group_id = ?", (group_id,)).fetchone()
+        actual = self._group_mac(db, group_id)
+        if row is None or actual is None or not _equal(actual, bytes(row[0])):
+            raise IntegrityError(
+                f"{self.path}: chunk group {group_id} failed its integrity check: chunks "
+                "were swapped, removed or rolled back"
+            )
+
+    def _update_manifest(self, db: sqlite3.Connection, groups: Iterable[int]) -> None:
+        for group_id in sorted(set(groups)):
+            mac = self._group_mac(db, group_id)
+            if mac is None:
+                db.execute("DELETE FROM chunk_groups WHERE group_id = ?", (group_id,))
+            else:
+                db.execute(
+                    "INSERT OR REPLACE INTO chunk_groups (group_id, mac) VALUES (?, ?)",
+                    (group_id, mac),
+                )
+        header = self._require_header()
+        header.manifest_mac = self._top_mac(db)
+        self._write_header(db, header)
+
+    # -- chunks ---------------------------------------------------------------------
+
+    def _chunk_aad(
+        self, chunk_id: int, generation: int, key_no: int, epoch: int, records: int
+    ) -> bytes:
+        header = self._require_header()
+        return b"".join(
+            [b"custrec chunk v1", _int8(FORMAT_VERSION), header.store_id]
+            + [_int8(v) for v in (chunk_id, generation, key_no, epoch, records)]
+        )
+
+    def _read_chunk(
+        self, db: sqlite3.Connection, chunk_id: int, *, verify_group: bool = True
+    ) -> pa.RecordBatch:
+        import pyarrow as pa
+
+        row = db.execute(
+            "SELECT generation, key_no, epoch, records, payload FROM chunks WHERE chunk_id = ?",
+            (chunk_id,),
+        ).fetchone()
+        if row is None:
+            raise IntegrityError(
+                f"{self.path}: chunk {chunk_id} is missing although the index refers to it"
+            )
+        if verify_group:
+            self._verify_group(db, chunk_id // GROUP_CHUNKS)
+        generation, key_no, epoch, records, payload = row
+        data_key = self._data_key(db, key_no)
+        plain = crypto.open_sealed(
+            data_key,
+            bytes(payload),
+            self._chunk_aad(chunk_id, generation, key_no, epoch, records),
+            f"chunk {chunk_id}",
+        )
+        batch = pa.ipc.open_stream(plain).read_next_batch()
+        if batch.num_rows != records:
+            raise IntegrityError(f"{self.path}: chunk {chunk_id} holds the wrong record count")
+        return batch
+
+    def _data_key(self, db: sqlite3.Connection, key_no: int) -> bytes:
+        row = db.execute("SELECT sealed FROM data_keys WHERE key_no = ?", (key_no,)).fetchone()
+        if row is None:
+            raise IntegrityError(f"{self.path}: data key {key_no} is missing")
+        header = self._require_header()
+        return crypto.open_sealed(
+            self._require_keys().wrap,
+            bytes(row[0]),
+            b"data key" + header.store_id + _int8(key_no),
+            f"data key {key_no}",
+        )
+
+    def _write_chunk(
+        self,
+        db: sqlite3.Connection,
+        chunk_id: int,
+        rows: list[dict[str, Value]],
+        old: tuple[int, int] | None,
+    ) -> None:
+        """Replace chunk ``chunk_id`` with ``rows`` (deleting it when empty), under a
+        fresh data key, and rebuild its index entries. ``old`` is (generation, key_no)."""
+        header = self._require_header()
+        db.execute("DELETE FROM id_index WHERE chunk_id = ?", (chunk_id,))
+        db.execute("DELETE FROM match_index WHERE chunk_id = ?", (chunk_id,))
+        if old is not None:
+            db.execute("DELETE FROM data_keys WHERE key_no = ?", (old[1],))
+        if not rows:
+            db.execute("DELETE FROM chunks WHERE chunk_id = ?", (chunk_id,))
+            return
+        generation = old[0] + 1 if old is not None else 1
+        data_key = crypto.random_bytes()
+        cursor = db.execute("INSERT INTO data_keys (sealed) VALUES (x'')")
+        key_no = int(cursor.lastrowid or 0)
+        db.execute(
+            "UPDATE data_keys SET sealed = ? WHERE key_no = ?",
+            (
+                crypto.seal(
+                    self._require_keys().wrap,
+                    data_key,
+                    b"data key" + header.store_id + _int8(key_no),
+                ),
+                key_no,
+            ),
+        )
+        plain = self._encode(rows)
+        aad = self._chunk_aad(chunk_id, generation, key_no, header.epoch, len(rows))
+        db.execute(
+            "INSERT OR REPLACE INTO chunks (chunk_id, generation, key_no, epoch, records, "
+            "payload) VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                chunk_id,
+                generation,
+                key_no,
+                header.epoch,
+                len(rows),
+                crypto.seal(data_key, plain, aad),
+            ),
+        )
+        id_field = header.settings.id_field
+        db.executemany(
+            "INSERT INTO id_index (token, chunk_id) VALUES (?, ?)",
+            [(self._id_token(str(row[id_field])), chunk_id) for row in rows],
+        )
+        match_rows = {
+            (name, self._match_token(name, value), chunk_id)
+            for row in rows
+            for name in header.settings.match_fields
+            if (value := row.get(name)) is not None and str(value).strip()
+        }
+        db.executemany(
+            "INSERT INTO match_index (field, token, chunk_id) VALUES (?, ?, ?)", match_rows
+        )
+
+    def _encode(self, rows: list[dict[str, Value]]) -> bytes:
+        import pyarrow as pa
+
+        schema = self._arrow_schema(with_version=True)
+        try:
+            batch = pa.RecordBatch.from_pylist(rows, schema=schema)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+            raise _type_error(rows, self._require_header().columns) from None
+        sink = pa.BufferOutputStream()
+        with pa.ipc.new_stream(sink, schema) as writer:
+            writer.write_batch(batch)
+        return bytes(sink.getvalue().to_pybytes())
+
+    def _arrow_schema(self, *, with_version: bool) -> pa.Schema:
+        import pyarrow as pa
+
+        types = {
+            "string": pa.string(),
+            "int64": pa.int64(),
+            "float64": pa.float64(),
+            "bool": pa.bool_(),
+        }
+        fields = [pa.field(name, types[kind]) for name, kind in self._require_header().columns]
+        if with_version:
+            fields.append(pa.field(VERSION_COLUMN, pa.int64()))
+        return pa.schema(fields)
+
+    def _conform(self, batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
+        """A chunk written before columns were added, with those columns as nulls."""
+        import pyarrow as pa
+
+        if batch.schema.equals(schema):
+            return batch
+        names = set(batch.schema.names)
+        arrays = [
+            batch.column(f.name) if f.name in names else pa.nulls(batch.num_rows, f.type)
+            for f in schema
+        ]
+        return pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+    def _chunk_rows(self, db: sqlite3.Connection, chunk_id: int) -> list[dict[str, Value]]:
+        batch = self._read_chunk(db, chunk_id)
+        return list(self._conform(batch, self._arrow_schema(with_version=True)).to_pylist())
+
+    # -- tokens ---------------------------------------------------------------------
+
+    def _id_token(self, record_id: str) -> bytes:
+        return crypto.token(self._index_key, b"id", record_id.encode("utf-8"))
+
+    def _match_token(self, name: str, value: Value) -> bytes:
+        normal = normalise_match_value(name, value, self._require_header().settings.region)
+        return crypto.token(self._index_key, b"match", name.encode(), normal.encode("utf-8"))
+
+    # -- reading --------------------------------------------------------------------
+
+    def get(self, record_id: str) -> Record:
+        """The record with this id; :class:`NotFoundError` (exit 6) when there is none."""
+        found = self.get_many([record_id])
+        if record_id not in found:
+            raise NotFoundError(f"no record with {self.settings.id_field} {record_id}")
+        return found[record_id]
+
+    def get_many(self, record_ids: Sequence[str]) -> dict[str, Record]:
+        """The records with these ids that exist, by id (one snapshot)."""
+        with self._transaction(write=False) as db:
+            self._verify_top(db)
+            by_chunk: dict[int, list[str]] = {}
+            for record_id in dict.fromkeys(record_ids):
+                row = db.execute(
+                    "SELECT chunk_id FROM id_index WHERE token = ?", (self._id_token(record_id),)
+                ).fetchone()
+                if row is not None:
+                    by_chunk.setdefault(int(row[0]), []).append(record_id)
+            found: dict[str, Record] = {}
+            for chunk_id, ids in by_chunk.items():
+                rows = {str(r[self.settings.id_field]): r for r in self._chunk_rows(db, chunk_id)}
+                for record_id in ids:
+                    if record_id not in rows:
+                        raise IntegrityError(
+                            f"{self.path}: the id index points to a chunk without the record: "
+                            "the index was altered"
+                        )
+                    found[record_id] = _record(rows[record_id], self.settings.id_field)
+        return found
+
+    def find(self, field_name: str, value: str) -> list[Record]:
+        """Records whose ``field_name`` (a match field, e.g. email or phone) equals
+        ``value`` once both are normalised (case, spacing, phone formats)."""
+        settings = self.settings
+        if field_name not in settings.match_fields:
+            raise UsageError(
+                f"{field_name!r} is not a match field of this store "
+                f"(match fields: {', '.join(settings.match_fields) or 'none'})"
+            )
+        wanted = normalise_match_value(field_name, value, settings.region)
+        results: list[Record] = []
+        with self._transaction(write=False) as db:
+            self._verify_top(db)
+            chunk_ids = [
+                int(r[0])
+                for r in db.execute(
+                    "SELECT chunk_id FROM match_index WHERE field = ? AND token = ? "
+                    "ORDER BY chunk_id",
+                    (field_name, self._match_token(field_name, value)),
+                )
+            ]
+            for chunk_id in chunk_ids:
+                for row in self._chunk_rows(db, chunk_id):
+                    candidate = row.get(field_name)
+                    if (
+                        candidate is not None
+                        and normalise_match_value(field_name, candidate, settings.region) == wanted
+                    ):
+                        results.append(_record(row, settings.id_field))
+        return results
+
+    def count(self) -> int:
+        with self._transaction(write=False) as db:
+            self._verify_top(db)
+            return int(db.execute("SELECT COALESCE(SUM(records), 0) FROM chunks").fetchone()[0])
+
+    def iter_batches(self, *, with_version: bool = False) -> Iterator[pa.RecordBatch]:
+        """Every record, chunk by chunk, as Arrow record batches in the store's current
+        columns (one consistent snapshot; memory bounded by one chunk)."""
+        with self._transaction(write=False) as db:
+            self._verify_top(db)
+            for (group_id,) in db.execute("SELECT group_id FROM chunk_groups").fetchall():
+                self._verify_group(db, int(group_id))
+            schema = self._arrow_schema(with_version=True)
+            chunk_ids = [int(r[0]) for r in db.execute("SELECT chunk_id FROM chunks ORDER BY 1")]
+            for chunk_id in chunk_ids:
+                batch = self._conform(self._read_chunk(db, chunk_id, verify_group=False), schema)
+                yield batch if with_version else batch.drop_columns([VERSION_COLUMN])
+
+    def to_pandas(self) -> Any:
+        """All records as one pandas DataFrame."""
+        import pyarrow as pa
+
+        batches = list(self.iter_batches())
+        table = (
+            pa.Table.from_batches(batches)
+            if batches
+            else self._arrow_schema(with_version=False).empty_table()
+        )
+        return table.to_pandas()
+
+    def holders(self) -> list[Holder]:
+        return [
+            Holder(key_id=str(h["key_id"]), kind=str(h["kind"]), added_at=str(h["added_at"]))
+            for h in self._require_header().holders
+        ]
+
+    # -- writing ----------------------------------------------------------------------
+
+    def put(self, records: Iterable[Mapping[str, Value]], *, replace: bool = False) -> WriteResult:
+        """Add records in one all-or-nothing transaction. An id that already exists is
+        an error (nothing is written) unless ``replace``, which overwrites it."""
+        result = WriteResult()
+        with self._transaction(write=True) as db:
+            header = self._require_header()
+            id_field = header.settings.id_field
+            incoming: dict[str, dict[str, Value]] = {}
+            for position, record in enumerate(records, start=1):
+                clean = _clean_record(record, id_field, position)
+                record_id = str(clean[id_field])
+                if record_id in incoming:
+                    raise CheckFailedError(
+                        f"record {position}: {id_field} {record_id} appears twice in the batch"
+                    )
+                incoming[record_id] = clean
+            self._extend_columns(db, incoming.values())
+            existing: dict[int, list[str]] = {}
+            for record_id in incoming:
+                row = db.execute(
+                    "SELECT chunk_id FROM id_index WHERE token = ?", (self._id_token(record_id),)
+                ).fetchone()
+                if row is not None:
+                    if not replace:
+                        raise CheckFailedError(
+                            f"{id_field} {record_id} already exists in the store "
+                            "(nothing was written)"
+                        )
+                    existing.setdefault(int(row[0]), []).append(record_id)
+            touched: set[int] = set()
+            for chunk_id, ids in existing.items():
+                rows = self._chunk_rows(db, chunk_id)
+                for i, row in enumerate(rows):
+                    record_id = str(row[id_field])
+                    if record_id in ids:
+                        new = dict(incoming.pop(record_id))
+                        new[VERSION_COLUMN] = int(row[VERSION_COLUMN] or 0) + 1
+                        rows[i] = new
+                        result.replaced += 1
+                self._rewrite(db, chunk_id, rows)
+                touched.add(chunk_id)
+            fresh = [{**r, VERSION_COLUMN: 1} for r in incoming.values()]
+            result.inserted = len(fresh)
+            touched |= self._append(db, fresh)
+            result.chunks_written = len(touched)
+            self._update_manifest(db, (c // GROUP_CHUNKS for c in touched))
+        return result
+
+    def update(
+        self,
+        record_id: str,
+        *,
+        set_fields: Mapping[str, Value] | None = None,
+        unset: Sequence[str] = (),
+        if_version: int | None = None,
+        check: Callable[[Record], None] | None = None,
+    ) -> Record:
+        """Change one record in place (one chunk rewritten). ``if_version`` refuses the
+        change (exit 5) when the record changed since that version was read; ``check``
+        may raise to refuse the new record (the store is then left unchanged)."""
+        changes = dict(set_fields or {})
+        with self._transaction(write=True) as db:
+            id_field = self.settings.id_field
+            if id_field in changes or id_field in unset:
+                raise UsageError(f"the id field {id_field} cannot be changed or removed")
+            row = db.execute(
+                "SELECT chunk_id FROM id_index WHERE token = ?", (self._id_token(record_id),)
+            ).fetchone()
+            if row is None:
+                raise NotFoundError(f"no record with {id_field} {record_id}")
+            chunk_id = int(row[0])
+            self._verify_top(db)
+            rows = self._chunk_rows(db, chunk_id)
+            index = next(i for i, r in enumerate(rows) if str(r[id_field]) == record_id)
+            current = rows[index]
+            version = int(current[VERSION_COLUMN] or 0)
+            if if_version is not None and if_version != version:
+                raise StoreBusyError(
+                    f"{id_field} {record_id} changed since version {if_version} was read "
+                    f"(now version {version}); read it again and retry"
+                )
+            new = {k: v for k, v in current.items() if k not in unset}
+            new.update(_clean_record({id_field: record_id, **changes}, id_field, 1))
+            new[VERSION_COLUMN] = version + 1
+            for name in unset:
+                new[name] = None
+            updated = _record(new, id_field)
+            if check is not None:
+                check(updated)
+            self._extend_columns(db, [new])
+            rows[index] = new
+            self._rewrite(db, chunk_id, rows)
+            self._update_manifest(db, [chunk_id // GROUP_CHUNKS])
+        return updated
+
+    def delete(self, record_ids: Sequence[str]) -> WriteResult:
+        """Remove records (all-or-nothing; unknown ids are an error). Each affected chunk
+        is re-encrypted under a new data key and the old key is destroyed."""
+        result = WriteResult()
+        with self._transaction(write=True) as db:
+            self._verify_top(db)
+            id_field = self.settings.id_field
+            by_chunk: dict[int, set[str]] = {}
+            for record_id in dict.fromkeys(record_ids):
+                row = db.execute(
+                    "SELECT chunk_id FROM id_index WHERE token = ?", (self._id_token(record_id),)
+                ).fetchone()
+                if row is None:
+                    raise NotFoundError(f"no record with {id_field} {record_id}")
+                by_chunk.setdefault(int(row[0]), set()).add(record_id)
+            for chunk_id, ids in by_chunk.items():
+                rows = [r for r in self._chunk_rows(db, chunk_id) if str(r[id_field]) not in ids]
+                result.deleted += len(ids)
+                self._rewrite(db, chunk_id, rows)
+            result.chunks_written = len(by_chunk)
+            self._update_manifest(db, (c // GROUP_CHUNKS for c in by_chunk))
+        return result
+
+    def _rewrite(self, db: sqlite3.Connection, chunk_id: int, rows: list[dict[str, Value]]) -> None:
+        old = db.execute(
+            "SELECT generation, key_no FROM chunks WHERE chunk_id = ?", (chunk_id,)
+        ).fetchone()
+        self._write_chunk(db, chunk_id, rows, (int(old[0]), int(old[1])) if old else None)
+
+    def _append(self, db: sqlite3.Connection, rows: list[dict[str, Value]]) -> set[int]:
+        """Add new rows: first into the last chunk while it has room, then new chunks."""
+        if not rows:
+            return set()
+        size = self.settings.chunk_records
+        touched: set[int] = set()
+        last = db.execute(
+            "SELECT chunk_id, records FROM chunks ORDER BY chunk_id DESC LIMIT 1"
+        ).fetchone()
+        start = 0
+        next_id = 0
+        if last is not None:
+            last_id, last_count = int(last[0]), int(last[1])
+            next_id = last_id + 1
+            room = size - last_count
+            if room > 0:
+                self._verify_top(db)
+                merged = self._chunk_rows(db, last_id) + rows[:room]
+                self._rewrite(db, last_id, merged)
+                touched.add(last_id)
+                start = room
+        for offset in range(start, len(rows), size):
+            self._write_chunk(db, next_id, rows[offset : offset + size], None)
+            touched.add(next_id)
+            next_id += 1
+        return touched
+
+    def _extend_columns(self, db: sqlite3.Connection, rows: Iterable[Mapping[str, Value]]) -> None:
+        """Add columns for fields not seen before. The first value decides the type
+        (integers mixed with decimals make decimals); a field only ever empty is text."""
+        header = self._require_header()
+        known = header.column_types()
+        added: dict[str, str | None] = {}
+        for row in rows:
+            for name, value in row.items():
+                if name in known or name == VERSION_COLUMN:
+                    continue
+                if value is None:
+                    added.setdefault(name, None)
+                    continue
+                kind, current = _infer_type(value), added.get(name)
+                if current is None:
+                    added[name] = kind
+                elif {current, kind} == {"int64", "float64"}:
+                    added[name] = "float64"
+        if added:
+            header.columns = header.columns + [(n, k or "string") for n, k in added.items()]
+            self._write_header(db, header)
+
+    # -- keys and holders ---------------------------------------------------------
+
+    def add_holder(self, source: KeySource) -> Holder:
+        """Give another key (a key file or passphrase) access: wraps the master key to
+        it; no record is re-encrypted."""
+        with self._transaction(write=True) as db:
+            header = self._require_header()
+            slot = _new_slot(source, header.store_id, self._require_keys().master)
+            if any(h["key_id"] == slot["key_id"] for h in header.holders):
+                raise UsageError(f"key {slot['key_id']} is already a key of this store")
+            _insert_slot(db, slot)
+            header.holders = _read_holders(db)
+            self._write_header(db, header)
+        return Holder(slot["key_id"], slot["kind"], slot["added_at"])
+
+    def remove_holder(self, key_id: str) -> None:
+        """Revoke one key holder, and replace the master key so that a copy of it kept
+        by that holder no longer opens the data keys. Run :meth:`rotate_data_keys` to
+        re-encrypt the records too."""
+        with self._transaction(write=True) as db:
+            header = self._require_header()
+            ids = [str(h["key_id"]) for h in header.holders]
+            if key_id not in ids:
+                raise NotFoundError(f"{key_id} is not a key of this store (keys: {', '.join(ids)})")
+            if len(ids) == 1:
+                raise UsageError("refusing to remove the store's only key: add another first")
+            db.execute("DELETE FROM holders WHERE key_id = ?", (key_id,))
+            self._replace_master_key(db)
+
+    def rotate_data_keys(self, progress: Callable[[int, int], None] | None = None) -> int:
+        """Re-encrypt every chunk under new data keys (and replace the master key).
+
+        Each chunk is re-encrypted in its own transaction, so an interrupted rotation
+        keeps what it did; running it again finishes the rest. Returns the number of
+        chunks re-encrypted by this call."""
+        with self._transaction(write=True) as db:
+            header = self._require_header()
+            pending = db.execute(
+                "SELECT COUNT(*) FROM chunks WHERE epoch < ?", (header.epoch,)
+            ).fetchone()[0]
+            if not pending:  # start a new rotation
+                header.epoch += 1
+                self._write_header(db, header)
+                self._replace_master_key(db)
+        done = 0
+        while True:
+            with self._transaction(write=True) as db:
+                header = self._require_header()
+                total = int(db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0])
+                row = db.execute(
+                    "SELECT chunk_id FROM chunks WHERE epoch < ? ORDER BY chunk_id LIMIT 1",
+                    (header.epoch,),
+                ).fetchone()
+                if row is None:
+                    return done
+                chunk_id = int(row[0])
+                self._verify_top(db)
+                self._rewrite(db, chunk_id, self._chunk_rows(db, chunk_id))
+                self._update_manifest(db, [chunk_id // GROUP_CHUNKS])
+                done += 1
+                remaining = int(
+                    db.execute(
+                        "SELECT COUNT(*) FROM chunks WHERE epoch < ?", (header.epoch,)
+                    ).fetchone()[0]
+                )
+            if progress is not None:
+                progress(total - remaining, total)
+
+    def _replace_master_key(self, db: sqlite3.Connection) -> None:
+        """New master key, wrapped to every remaining holder's public key; data keys and
+        the index key re-sealed, manifest and header re-authenticated."""
+        header = self._require_header()
+        old = self._require_keys()
+        self._verify_top(db)
+        new = _Keys(crypto.random_bytes(), header.store_id)
+        sealed_keys = db.execute("SELECT key_no, sealed FROM data_keys").fetchall()
+        resealed = []
+        for key_no, sealed in sealed_keys:
+            aad = b"data key" + header.store_id + _int8(int(key_no))
+            plain = crypto.open_sealed(old.wrap, bytes(sealed), aad, f"data key {key_no}")
+            resealed.append((crypto.seal(new.wrap, plain, aad), int(key_no)))
+        db.executemany("UPDATE data_keys SET sealed = ? WHERE key_no = ?", resealed)
+        index_aad = b"index key" + header.store_id
+        header.index_key_sealed = crypto.seal(new.wrap, self._index_key, index_aad)
+        for holder in _read_holders(db):
+            wrapped = crypto.wrap_to_holder(
+                new.master,
+                bytes(holder["public_key"]),
+                _holder_aad(header.store_id, str(holder["key_id"])),
+            )
+            db.execute(
+                "UPDATE holders SET ephemeral = ?, sealed = ? WHERE key_id = ?",
+                (wrapped.ephemeral, wrapped.sealed, holder["key_id"]),
+            )
+        header.holders = _read_holders(db)
+        self._keys = new
+        groups = [int(r[0]) for r in db.execute("SELECT group_id FROM chunk_groups")]
+        self._update_manifest(db, groups)
+
+    # -- verification -------------------------------------------------------------------
+
+    def verify(self) -> int:
+        """Check everything: header, manifest, every chunk's seal, and that the id index
+        matches the records exactly. Returns the number of records."""
+        records = 0
+        with self._transaction(write=False) as db:
+            self._verify_top(db)
+            id_field = self.settings.id_field
+            for (group_id,) in db.execute("SELECT group_id FROM chunk_groups").fetchall():
+                self._verify_group(db, int(group_id))
+            for (chunk_id,) in db.execute("SELECT chunk_id FROM chunks").fetchall():
+                batch = self._read_chunk(db, int(chunk_id), verify_group=False)
+                ids = batch.column(id_field).to_pylist()
+                tokens = {
+                    bytes(r[0])
+                    for r in db.execute(
+                        "SELECT token FROM id_index WHERE chunk_id = ?", (chunk_id,)
+                    )
+                }
+                if tokens != {self._id_token(str(i)) for i in ids}:
+                    raise IntegrityError(
+                        f"{self.path}: the id index does not match chunk {chunk_id}"
+                    )
+                records += len(ids)
+            indexed = int(db.execute("SELECT COUNT(*) FROM id_index").fetchone()[0])
+            if indexed != records:
+                raise IntegrityError(f"{self.path}: the id index has entries for no record")
+        return records
+
+
+# --- module functions -------------------------------------------------------------------
+
+
+def create_store(
+    path: str | Path,
+    source: KeySource,
+    *,
+    settings: StoreSettings | None = None,
+    lock_timeout: float = 10.0,
+) -> Store:
+    """Create an empty store at ``path`` (which must not exist), opened by ``source``.
+
+    The file is built beside ``path`` and renamed into place, so a crash leaves either
+    nothing or a complete empty store. Mode 0600."""
+    target = Path(path)
+    chosen = settings or StoreSettings()
+    if chosen.chunk_records < 1:
+        raise UsageError("chunk_records must be at least 1")
+    if target.exists():
+        raise UsageError(f"{target} already exists; refusing to overwrite a store")
+    if not target.parent.is_dir() and str(target.parent):
+        raise InputError(str(target), f"directory {str(target.parent)!r} does not exist")
+    temp = target.with_name(f".{target.name}.creating-{os.getpid()}")
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    os.close(fd)
+    try:
+        db = sqlite3.connect(temp, isolation_level=None)
+        try:
+            db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+            db.execute(f"PRAGMA user_version = {FORMAT_VERSION}")
+            db.executescript(_SCHEMA)
+            store_id = crypto.random_bytes(16)
+            master = crypto.random_bytes()
+            keys = _Keys(master, store_id)
+            index_key = crypto.random_bytes()
+            slot = _new_slot(source, store_id, master)
+            db.execute("BEGIN")
+            _insert_slot(db, slot)
+            header = _Header(
+                store_id=store_id,
+                created_at=_utc_now(),
+                settings=chosen,
+                columns=[(chosen.id_field, "string")],
+                epoch=1,
+                index_key_sealed=crypto.seal(keys.wrap, index_key, b"index key" + store_id),
+                header_mac=b"",
+                manifest_mac=b"",
+                holders=_read_holders(db),
+            )
+            db.executemany(
+                "INSERT INTO header (name, value) VALUES (?, ?)",
+                [
+                    ("magic", MAGIC),
+                    ("format", str(FORMAT_VERSION).encode()),
+                    ("store_id", store_id),
+                    ("created_at", header.created_at.encode()),
+                ],
+            )
+            store = Store(target, db, lock_timeout)
+            store._keys = keys
+            store._header = header
+            store._index_key = index_key
+            header.manifest_mac = store._top_mac(db)
+            store._write_header(db, header)
+            db.execute("COMMIT")
+        finally:
+            db.close()
+        os.replace(temp, target)
+        _fsync_directory(target.parent)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            temp.unlink()
+        raise
+    return open_store(target, source, lock_timeout=lock_timeout)
+
+
+def open_store(path: str | Path, source: KeySource, *, lock_timeout: float = 10.0) -> Store:
+    """Open and unlock the store at ``path``. A wrong key raises
+    :class:`WrongKeyError`; a damaged or altered file :class:`IntegrityError`."""
+    target = Path(path)
+    db = _connect(target, lock_timeout)
+    store = Store(target, db, lock_timeout)
+    try:
+        try:
+            store._unlock(source)
+        except sqlite3.DatabaseError as exc:
+            raise _damaged(target, exc) from None
+    except BaseException:
+        store.close()
+        raise
+    return store
+
+
+def read_holders_unverified(path: str | Path) -> list[Holder]:
+    """The key holders listed in a store's header, without a key (so unauthenticated)."""
+    target = Path(path)
+    db = _connect(target, 0)
+    try:
+        header = _read_header(db, target)
+    finally:
+        db.close()
+    return [Holder(str(h["key_id"]), str(h["kind"]), str(h["added_at"])) for h in header.holders]
+
+
+# --- helpers ---------------------------------------------------------------------------
+
+
+def _fsync_directory(directory: Path) -> None:
+    fd = os.open(directory if str(directory) else ".", os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _connect(path: Path, lock_timeout: float) -> sqlite3.Connection:
+    if not path.exists():
+        raise InputError(str(path), "no such store")
+    with open(path, "rb") as handle:
+        head = handle.read(16)
+    if path.stat().st_size == 0:
+        raise IntegrityError(f"{path}: the store file is empty (truncated)")
+    if head != b"SQLite format 3\x00":
+        raise InputError(str(path), "not a custrec store")
+    try:
+        db = sqlite3.connect(
+            f"{path.resolve().as_uri()}?mode=rw",
+            uri=True,
+            isolation_level=None,
+            timeout=lock_timeout,
+        )
+        application_id = db.execute("PRAGMA application_id").fetchone()[0]
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+    except sqlite3.DatabaseError as exc:
+        raise _damaged(path, exc) from None
+    if application_id != APPLICATION_ID:
+        db.close()
+        raise InputError(str(path), "not a custrec store (an SQLite database of another kind)")
+    if version != FORMAT_VERSION:
+        db.close()
+        raise InputError(
+            str(path),
+            f"store format {version} is not supported (this custrec reads "
+            f"format {FORMAT_VERSION}); upgrade custrec",
+        )
+    try:
+        db.execute("PRAGMA journal_mode = WAL")
+        db.execute("PRAGMA synchronous = FULL")
+        db.execute("PRAGMA secure_delete = ON")
+        db.execute("PRAGMA temp_store = MEMORY")
+    except sqlite3.OperationalError as exc:
+        db.close()
+        raise _busy_or_damaged(exc, path, lock_timeout) from None
+    return db
+
+
+def _damaged(path: Path, exc: sqlite3.DatabaseError) -> IntegrityError:
+    return IntegrityError(f"{path}: the store file is damaged or truncated ({exc})")
+
+
+def _busy_or_damaged(
+    exc: sqlite3.OperationalError, path: Path, timeout: float
+) -> StoreBusyError | IntegrityError:
+    if "locked" in str(exc) or "busy" in str(exc):
+        return StoreBusyError(
+            f"store {path} is busy: another custrec process is writing to it "
+            f"(waited {timeout:g} s); try again later or raise --lock-timeout"
+        )
+    return _damaged(path, exc)
+
+
+def _read_header(db: sqlite3.Connection, path: Path) -> _Header:
+    try:
+        values = {str(k): bytes(v) for k, v in db.execute("SELECT name, value FROM header")}
+        holders = _read_holders(db)
+    except sqlite3.DatabaseError as exc:
+        raise _damaged(path, exc) from None
+    try:
+        if values["magic"] != MAGIC or int(values["format"]) != FORMAT_VERSION:
+            raise ValueError("magic")
+        header = _Header(
+            store_id=values["store_id"],
+            created_at=values["created_at"].decode(),
+            settings=StoreSettings.from_json(json.loads(values["settings"])),
+            columns=[(str(n), str(t)) for n, t in json.loads(values["columns"])],
+            epoch=int(values["epoch"].decode("ascii")),
+            index_key_sealed=values["index_key"],
+            header_mac=values["header_mac"],
+            manifest_mac=values["manifest_mac"],
+            holders=holders,
+        )
+        if (
+            header.settings_json() != values["settings"]
+            or header.columns_json() != values["columns"]
+        ):
+            raise ValueError("not in canonical form")
+        return header
+    except (KeyError, ValueError, TypeError) as exc:
+        raise IntegrityError(
+            f"{path}: the store header is damaged or was altered ({type(exc).__name__})"
+        ) from None
+
+
+def _read_holders(db: sqlite3.Connection) -> list[dict[str, Any]]:
+    columns = ("key_id", "kind", "public_key", "kdf", "salt", "ephemeral", "sealed", "added_at")
+    rows = db.execute(f"SELECT {', '.join(columns)} FROM holders ORDER BY key_id").fetchall()
+    return [dict(zip(columns, row, strict=True)) for row in rows]
+
+
+def _header_parts(header: _Header) -> list[bytes]:
+    parts = [
+        MAGIC,
+        _int8(FORMAT_VERSION),
+        header.store_id,
+        header.created_at.encode(),
+        header.settings_json(),
+        header.columns_json(),
+        _int8(header.epoch),
+        header.index_key_sealed,
+    ]
+    for holder in header.holders:
+        parts += [
+            str(holder["key_id"]).encode(),
+            str(holder["kind"]).encode(),
+            bytes(holder["public_key"]),
+            str(holder["kdf"]).encode(),
+            bytes(holder["salt"]),
+            bytes(holder["ephemeral"]),
+            bytes(holder["sealed"]),
+            str(holder["added_at"]).encode(),
+        ]
+    return parts
+
+
+def _holder_aad(store_id: bytes, key_id: str) -> bytes:
+    return b"custrec holder v1" + store_id + key_id.encode()
+
+
+def _holder_secret(source: KeySource, salt: bytes, kdf: Mapping[str, int]) -> bytes:
+    if source.kind == "keyfile":
+        assert source.key is not None
+        return source.key
+    assert source.passphrase is not None
+    return crypto.stretch_passphrase(source.passphrase, salt, dict(kdf))
+
+
+def _new_slot(source: KeySource, store_id: bytes, master: bytes) -> dict[str, Any]:
+    salt = crypto.random_bytes(16) if source.kind == "passphrase" else b""
+    kdf = dict(crypto.ARGON2_DEFAULT) if source.kind == "passphrase" else {}
+    secret = _holder_secret(source, salt, kdf)
+    key_id = derive_key_id(secret)
+    public = crypto.holder_public_key(secret)
+    wrapped = crypto.wrap_to_holder(master, public, _holder_aad(store_id, key_id))
+    return {
+        "key_id": key_id,
+        "kind": source.kind,
+        "public_key": public,
+        "kdf": json.dumps({"argon2id": kdf}) if kdf else "",
+        "salt": salt,
+        "ephemeral": wrapped.ephemeral,
+        "sealed": wrapped.sealed,
+        "added_at": _utc_now(),
+    }
+
+
+def _insert_slot(db: sqlite3.Connection, slot: Mapping[str, Any]) -> None:
+    db.execute(
+        "INSERT INTO holders (key_id, kind, public_key, kdf, salt, ephemeral, sealed, added_at)"
+        " VALUES (:key_id, :kind, :public_key, :kdf, :salt, :ephemeral, :sealed, :added_at)",
+        dict(slot),
+    )
+
+
+def _find_holder(header: _Header, source: KeySource) -> tuple[dict[str, Any], bytes]:
+    """The slot this key opens, checked by key commitment (the holder's public key)
+    before anything is decrypted."""
+    candidates = [h for h in header.holders if h["kind"] == source.kind]
+    for slot in candidates:
+        kdf: dict[str, int] = {}
+        if slot["kdf"]:
+            try:
+                kdf = dict(json.loads(slot["kdf"])["argon2id"])
+            except (ValueError, KeyError, TypeError):
+                raise IntegrityError("a key slot's parameters are damaged or altered") from None
+        if source.kind == "keyfile":
+            assert source.key is not None
+            if derive_key_id(source.key) != slot["key_id"]:
+                continue
+        secret = _holder_secret(source, bytes(slot["salt"]), kdf)
+        if _equal(crypto.holder_public_key(secret), bytes(slot["public_key"])):
+            return slot, secret
+        if source.kind == "keyfile":
+            raise IntegrityError(
+                f"the key slot {slot['key_id']} was altered: it does not match its key"
+            )
+    ids = ", ".join(str(h["key_id"]) for h in header.holders)
+    if source.kind == "keyfile":
+        assert source.key is not None
+        raise WrongKeyError(
+            f"wrong key: {source.label} (key id {derive_key_id(source.key)}) is not a key "
+            f"of this store; its keys are: {ids}"
+        )
+    raise WrongKeyError(f"wrong passphrase for this store (its keys are: {ids})")
+
+
+def _equal(a: bytes, b: bytes) -> bool:
+    import hmac
+
+    return hmac.compare_digest(a, b)
+
+
+def _infer_type(value: Value) -> str:
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int):
+        return "int64"
+    if isinstance(value, float):
+        return "float64"
+    return "string"
+
+
+_PYTHON_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,),
+    "int64": (int,),
+    "float64": (float, int),
+    "bool": (bool,),
+}
+
+
+def _type_error(rows: list[dict[str, Value]], columns: list[tuple[str, str]]) -> CheckFailedError:
+    types = dict(columns)
+    id_field = columns[0][0]
+    for row in rows:
+        for name, value in row.items():
+            expected = types.get(name)
+            if value is None or expected is None:
+                continue
+            wrong_bool = isinstance(value, bool) and expected != "bool"
+            if wrong_bool or not isinstance(value, _PYTHON_TYPES[expected]):
+                return CheckFailedError(
+                    f"record {row.get(id_field)}: field {name!r} must be {expected}, "
+                    f"got {type(value).__name__}"
+                )
+    return CheckFailedError("a value does not fit its column's type")
+
+
+def _clean_record(record: Mapping[str, Value], id_field: str, position: int) -> dict[str, Value]:
+    clean: dict[str, Value] = {}
+    for name, value in record.items():
+        if not isinstance(name, str) or not name or name.startswith("_"):
+            raise CheckFailedError(
+                f"record {position}: field name {name!r} is not allowed (names starting "
+                "with '_' are reserved)"
+            )
+        if value is not None and not isinstance(value, str | int | float | bool):
+            raise CheckFailedError(
+                f"record {position}: field {name!r} must be text, a number, true/false or "
+                f"empty, not {type(value).__name__}"
+            )
+        clean[name] = value
+    record_id = clean.get(id_field)
+    if record_id is None or not str(record_id).strip():
+        raise CheckFailedError(f"record {position}: the id field {id_field!r} is missing")
+    clean[id_field] = str(record_id)
+    return clean
+
+
+def _record(row: Mapping[str, Value], id_field: str) -> Record:
+    data = {k: v for k, v in row.items() if k != VERSION_COLUMN}
+    return Record(id=str(row[id_field]), version=int(row.get(VERSION_COLUMN) or 0), data=data)

@@ -1,0 +1,42 @@
+"""Normal forms of contact details, so that the same email or phone number written
+differently finds the same record (``+44 7911 123456`` = ``07911 123456`` in GB)."""
+
+from __future__ import annotations
+
+import re
+
+_SPACES = re.compile(r"\s+")
+
+
+def normalise_email(value: str) -> str:
+    return value.strip().casefold()
+
+
+def normalise_phone(value: str, region: str | None) -> str:
+    """E.164 when the number parses (``region`` for numbers without a country code),
+    else its digits (with a leading ``+`` if it had one)."""
+    import phonenumbers
+
+    text = value.strip()
+    try:
+        number = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException:
+        number = None
+    if number is not None and phonenumbers.is_possible_number(number):
+        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    digits = re.sub(r"\D", "", text)
+    return ("+" + digits) if text.startswith("+") else digits
+
+
+def normalise_text(value: str) -> str:
+    return _SPACES.sub(" ", value.strip()).casefold()
+
+
+def normalise_match_value(field: str, value: object, region: str | None) -> str:
+    """The normal form used for matching ``value`` of ``field``."""
+    text = str(value)
+    if field == "email" or field.endswith("_email"):
+        return normalise_email(text)
+    if field == "phone" or field.endswith("_phone"):
+        return normalise_phone(text, region)
+    return normalise_text(text)

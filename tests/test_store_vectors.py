@@ -1,0 +1,70 @@
+"""Stores written by earlier versions must stay readable: read the committed vector."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from custrec.store import KeySource, open_store
+
+from .conftest import REPO
+
+VECTORS = REPO / "tests" / "vectors"
+
+EXPECTED = [
+    {
+        "customer_id": "C-000001",
+        "name": "Zoë Ødegaard",
+        "email": "zoe@example.com",
+        "phone": "+44 7700 900001",
+        "visits": 3,
+        "vip": True,
+        "note": None,
+    },
+    {
+        "customer_id": "C-000002",
+        "name": "Łukasz Dvořák",
+        "email": "lukasz@example.org",
+        "phone": "07700 900002",
+        "visits": 1,
+        "vip": False,
+        "note": "moved to Kraków",
+    },
+    {
+        "customer_id": "C-000003",
+        "name": "María Núñez",
+        "email": None,
+        "phone": "07700 900003",
+        "visits": None,
+        "vip": None,
+        "note": None,
+    },
+]
+
+
+def copy_vector(tmp_path: Path) -> tuple[Path, KeySource]:
+    store = shutil.copy(VECTORS / "store-v1.crec", tmp_path / "store-v1.crec")
+    key = Path(shutil.copy(VECTORS / "store-v1.key", tmp_path / "store-v1.key"))
+    key.chmod(0o600)  # git does not keep file modes
+    return Path(store), KeySource.from_key_file(key)
+
+
+def test_format_1_vector_reads_back(tmp_path: Path) -> None:
+    path, source = copy_vector(tmp_path)
+    with open_store(path, source) as store:
+        assert store.verify() == 3
+        rows = [row for batch in store.iter_batches() for row in batch.to_pylist()]
+        assert rows == EXPECTED
+        assert store.get("C-000002").version == 2
+        assert [r.id for r in store.find("phone", "+447700900003")] == ["C-000003"]
+        assert [r.id for r in store.find("email", "ZOE@example.com")] == ["C-000001"]
+
+
+def test_format_1_vector_accepts_writes(tmp_path: Path) -> None:
+    path, source = copy_vector(tmp_path)
+    with open_store(path, source) as store:
+        store.put([{"customer_id": "C-000004", "name": "Ana"}])
+        store.update("C-000001", set_fields={"visits": 4})
+    with open_store(path, source) as store:
+        assert store.verify() == 4
+        assert store.get("C-000001").data["visits"] == 4
