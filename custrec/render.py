@@ -51,6 +51,34 @@ class Summary:
     items: Sequence[tuple[str, Cell]] = field(default_factory=tuple)
 
 
+@dataclass(frozen=True)
+class Fields:
+    """A result that is a few named values, e.g. what a command created.
+
+    ``items`` are ``(json key, label for people, value)``; JSON gets the keys, the
+    table format the labels."""
+
+    kind: str
+    items: Sequence[tuple[str, str, object]]
+
+    def to_json(self) -> dict[str, object]:
+        return {key: value for key, _, value in self.items}
+
+    def tables(self) -> list[Table]:
+        return []
+
+    def summary(self) -> Summary:
+        return Summary(tuple((label, _summary_cell(value)) for _, label, value in self.items))
+
+
+def _summary_cell(value: object) -> Cell:
+    if isinstance(value, list | tuple):
+        return ", ".join(map(str, value)) or None
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return str(value)
+
+
 class Result(Protocol):
     """What every library result offers for rendering."""
 

@@ -65,3 +65,30 @@ def test_table_has_summary_then_titled_tables() -> None:
 def test_unknown_format_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown output format 'xml'"):
         render(Sample(), "xml", io.StringIO())
+
+
+def test_fields_result_uses_keys_for_json_and_labels_for_people() -> None:
+    from custrec.render import Fields
+
+    result = Fields(
+        "init",
+        [
+            ("store_id", "store id", "ab12"),
+            ("match_fields", "match", ["a", "b"]),
+            ("region", "region", None),
+            ("ok", "ok", True),
+        ],
+    )
+    out = io.StringIO()
+    render(result, "json", out)
+    assert json.loads(out.getvalue()) == {
+        "version": OUTPUT_VERSION,
+        "kind": "init",
+        "store_id": "ab12",
+        "match_fields": ["a", "b"],
+        "region": None,
+        "ok": True,
+    }
+    out = io.StringIO()
+    render(result, "table", out)
+    assert out.getvalue() == "store id: ab12\nmatch:    a, b\nregion:   -\nok:       yes\n"

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import click
 
 from custrec.cli.core import emit, format_option, lock_timeout_option
-from custrec.render import Summary, Table
+from custrec.render import Fields
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -26,66 +25,6 @@ def key_file_option() -> Callable[[F], F]:
 
 def store_argument() -> Callable[[F], F]:
     return click.argument("store", type=click.Path(dir_okay=False))
-
-
-@dataclass
-class StoreCreated:
-    path: str
-    store_id: str
-    key_id: str
-    id_field: str
-    match_fields: tuple[str, ...]
-    region: str | None
-    kind: str = "init"
-
-    def to_json(self) -> dict[str, object]:
-        return {
-            "path": self.path,
-            "store_id": self.store_id,
-            "key_id": self.key_id,
-            "id_field": self.id_field,
-            "match_fields": list(self.match_fields),
-            "region": self.region,
-        }
-
-    def tables(self) -> list[Table]:
-        return []
-
-    def summary(self) -> Summary:
-        return Summary(
-            (
-                ("created store", self.path),
-                ("store id", self.store_id),
-                ("opened by key", self.key_id),
-                ("id field", self.id_field),
-                ("match fields", ", ".join(self.match_fields) or "-"),
-                ("phone region", self.region),
-            )
-        )
-
-
-@dataclass
-class StoreVerified:
-    path: str
-    store_id: str
-    records: int
-    kind: str = "verify"
-
-    def to_json(self) -> dict[str, object]:
-        return {"path": self.path, "store_id": self.store_id, "records": self.records, "ok": True}
-
-    def tables(self) -> list[Table]:
-        return []
-
-    def summary(self) -> Summary:
-        return Summary(
-            (
-                ("store", self.path),
-                ("store id", self.store_id),
-                ("records", self.records),
-                ("integrity", "ok"),
-            )
-        )
 
 
 @click.command("init")
@@ -149,13 +88,16 @@ def init(
     )
     with create_store(store, source, settings=settings) as created:
         emit(
-            StoreCreated(
-                path=store,
-                store_id=created.store_id,
-                key_id=created.key_id or "",
-                id_field=settings.id_field,
-                match_fields=settings.match_fields,
-                region=settings.region,
+            Fields(
+                "init",
+                [
+                    ("path", "created store", store),
+                    ("store_id", "store id", created.store_id),
+                    ("key_id", "opened by key", created.key_id),
+                    ("id_field", "id field", settings.id_field),
+                    ("match_fields", "match fields", list(settings.match_fields)),
+                    ("region", "phone region", settings.region),
+                ],
             ),
             output_format,
         )
@@ -181,4 +123,15 @@ def verify(store: str, key_file: str | None, lock_timeout: float, output_format:
 
     with open_store(store, resolve_key_source(key_file), lock_timeout=lock_timeout) as opened:
         records = opened.verify()
-        emit(StoreVerified(path=store, store_id=opened.store_id, records=records), output_format)
+        emit(
+            Fields(
+                "verify",
+                [
+                    ("path", "store", store),
+                    ("store_id", "store id", opened.store_id),
+                    ("records", "records", records),
+                    ("ok", "integrity ok", True),
+                ],
+            ),
+            output_format,
+        )
