@@ -165,7 +165,20 @@ def _utc_now() -> str:
 
 
 def _int8(value: int) -> bytes:
-    return value.to_bytes(8, "big", signed=True)
+    return _integer(value).to_bytes(8, "big", signed=True)
+
+
+def _integer(value: object) -> int:
+    """An integer read from the file; anything else means the metadata was altered."""
+    if type(value) is not int:
+        raise IntegrityError("store metadata is damaged or was altered (not an integer)")
+    return value
+
+
+def _blob(value: object) -> bytes:
+    if not isinstance(value, bytes):
+        raise IntegrityError("store metadata is damaged or was altered (not a byte string)")
+    return value
 
 
 class _Keys:
@@ -231,26 +244,35 @@ class Store:
 
     @contextlib.contextmanager
     def _transaction(self, write: bool) -> Iterator[sqlite3.Connection]:
-        """A read snapshot or a write transaction. The header is re-read and checked
-        at its start, since another process may have changed it."""
+        """A read snapshot or a write transaction. The header and the top of the
+        manifest are re-read and checked at its start, since another process may have
+        changed them; chunk groups are checked once each, before they are read or
+        changed (see :meth:`_ensure_group`)."""
         try:
             self._db.execute("BEGIN IMMEDIATE" if write else "BEGIN")
         except sqlite3.OperationalError as exc:
             raise _busy_or_damaged(exc, self.path, self._lock_timeout) from None
+        self._verified_groups: set[int] = set()
         try:
             self._header = _read_header(self._db, self.path)
             self._verify_header(self._header)
+            self._verify_top(self._db)
             yield self._db
+        except sqlite3.DatabaseError as exc:
+            self._rollback()
+            raise _busy_or_damaged(exc, self.path, self._lock_timeout) from None
         except BaseException:
-            with contextlib.suppress(sqlite3.Error):
-                self._db.execute("ROLLBACK")
+            self._rollback()
             raise
         try:
             self._db.execute("COMMIT")
-        except sqlite3.OperationalError as exc:
-            with contextlib.suppress(sqlite3.Error):
-                self._db.execute("ROLLBACK")
+        except sqlite3.DatabaseError as exc:
+            self._rollback()
             raise _busy_or_damaged(exc, self.path, self._lock_timeout) from None
+
+    def _rollback(self) -> None:
+        with contextlib.suppress(sqlite3.Error):
+            self._db.execute("ROLLBACK")
 
     # -- unlocking --------------------------------------------------------------------
 
@@ -314,7 +336,7 @@ class Store:
         header = self._require_header()
         rows = db.execute("SELECT group_id, mac FROM chunk_groups ORDER BY group_id").fetchall()
         parts = [header.store_id, b"top", _int8(len(rows))]
-        parts += [_int8(group_id) + bytes(mac) for group_id, mac in rows]
+        parts += [_int8(group_id) + _blob(mac) for group_id, mac in rows]
         return crypto.mac(keys.manifest, *parts)
 
     def _verify_top(self, db: sqlite3.Connection) -> None:
@@ -324,13 +346,34 @@ class Store:
                 "added, removed or rolled back"
             )
 
-    def _verify_group(self, db: sqlite3.Connection, group_id: int) -> None:
+    def _ensure_group(self, db: sqlite3.Connection, group_id: int) -> None:
+        """Check a chunk group's MAC, once per transaction and before any change to the
+        group (so a change never re-authenticates altered metadata)."""
+        if group_id in self._verified_groups:
+            return
         row = db.execute("SELECT mac FROM chunk_groups WHERE group_id = ?", (group_id,)).fetchone()
         actual = self._group_mac(db, group_id)
-        if row is None or actual is None or not _equal(actual, bytes(row[0])):
+        if row is None and actual is None:  # a group that does not exist yet
+            self._verified_groups.add(group_id)
+            return
+        if row is None or actual is None or not _equal(actual, _blob(row[0])):
             raise IntegrityError(
                 f"{self.path}: chunk group {group_id} failed its integrity check: chunks "
                 "were swapped, removed or rolled back"
+            )
+        self._verified_groups.add(group_id)
+
+    def _ensure_all_groups(self, db: sqlite3.Connection) -> None:
+        for (group_id,) in db.execute("SELECT group_id FROM chunk_groups").fetchall():
+            self._ensure_group(db, _integer(group_id))
+        orphans = db.execute(
+            "SELECT COUNT(*) FROM chunks WHERE chunk_id / ? NOT IN "
+            "(SELECT group_id FROM chunk_groups)",
+            (GROUP_CHUNKS,),
+        ).fetchone()[0]
+        if orphans:
+            raise IntegrityError(
+                f"{self.path}: {orphans} chunks are outside the manifest: chunks were added"
             )
 
     def _update_manifest(self, db: sqlite3.Connection, groups: Iterable[int]) -> None:
@@ -358,9 +401,7 @@ class Store:
             + [_int8(v) for v in (chunk_id, generation, key_no, epoch, records)]
         )
 
-    def _read_chunk(
-        self, db: sqlite3.Connection, chunk_id: int, *, verify_group: bool = True
-    ) -> pa.RecordBatch:
+    def _read_chunk(self, db: sqlite3.Connection, chunk_id: int) -> pa.RecordBatch:
         import pyarrow as pa
 
         row = db.execute(
@@ -371,13 +412,12 @@ class Store:
             raise IntegrityError(
                 f"{self.path}: chunk {chunk_id} is missing although the index refers to it"
             )
-        if verify_group:
-            self._verify_group(db, chunk_id // GROUP_CHUNKS)
+        self._ensure_group(db, chunk_id // GROUP_CHUNKS)
         generation, key_no, epoch, records, payload = row
         data_key = self._data_key(db, key_no)
         plain = crypto.open_sealed(
             data_key,
-            bytes(payload),
+            _blob(payload),
             self._chunk_aad(chunk_id, generation, key_no, epoch, records),
             f"chunk {chunk_id}",
         )
@@ -389,7 +429,9 @@ class Store:
     def _data_key(self, db: sqlite3.Connection, key_no: int) -> bytes:
         row = db.execute("SELECT sealed FROM data_keys WHERE key_no = ?", (key_no,)).fetchone()
         if row is None:
-            raise IntegrityError(f"{self.path}: data key {key_no} is missing")
+            raise IntegrityError(
+                f"{self.path}: data key {key_no} is missing: the store was altered or damaged"
+            )
         header = self._require_header()
         return crypto.open_sealed(
             self._require_keys().wrap,
@@ -408,6 +450,7 @@ class Store:
         """Replace chunk ``chunk_id`` with ``rows`` (deleting it when empty), under a
         fresh data key, and rebuild its index entries. ``old`` is (generation, key_no)."""
         header = self._require_header()
+        self._ensure_group(db, chunk_id // GROUP_CHUNKS)
         db.execute("DELETE FROM id_index WHERE chunk_id = ?", (chunk_id,))
         db.execute("DELETE FROM match_index WHERE chunk_id = ?", (chunk_id,))
         if old is not None:
@@ -512,6 +555,35 @@ class Store:
         normal = normalise_match_value(name, value, self._require_header().settings.region)
         return crypto.token(self._index_key, b"match", name.encode(), normal.encode("utf-8"))
 
+    def _chunks_of(
+        self, db: sqlite3.Connection, record_ids: Iterable[str]
+    ) -> tuple[dict[int, list[str]], list[str]]:
+        """Where the id index says these ids are: ids by chunk, and the ids it lacks."""
+        by_chunk: dict[int, list[str]] = {}
+        absent: list[str] = []
+        for record_id in dict.fromkeys(record_ids):
+            row = db.execute(
+                "SELECT chunk_id FROM id_index WHERE token = ?", (self._id_token(record_id),)
+            ).fetchone()
+            if row is None:
+                absent.append(record_id)
+            else:
+                by_chunk.setdefault(_integer(row[0]), []).append(record_id)
+        return by_chunk, absent
+
+    def _positions(self, rows: list[dict[str, Value]], ids: Iterable[str]) -> dict[str, int]:
+        """Where each id is in a chunk's rows; an id the index placed in this chunk but
+        that is not there means the index was altered."""
+        id_field = self.settings.id_field
+        positions = {str(row[id_field]): i for i, row in enumerate(rows)}
+        for record_id in ids:
+            if record_id not in positions:
+                raise IntegrityError(
+                    f"{self.path}: the id index points to a chunk without the record: "
+                    "the index was altered"
+                )
+        return positions
+
     # -- reading --------------------------------------------------------------------
 
     def get(self, record_id: str) -> Record:
@@ -523,25 +595,14 @@ class Store:
 
     def get_many(self, record_ids: Sequence[str]) -> dict[str, Record]:
         """The records with these ids that exist, by id (one snapshot)."""
+        found: dict[str, Record] = {}
         with self._transaction(write=False) as db:
-            self._verify_top(db)
-            by_chunk: dict[int, list[str]] = {}
-            for record_id in dict.fromkeys(record_ids):
-                row = db.execute(
-                    "SELECT chunk_id FROM id_index WHERE token = ?", (self._id_token(record_id),)
-                ).fetchone()
-                if row is not None:
-                    by_chunk.setdefault(int(row[0]), []).append(record_id)
-            found: dict[str, Record] = {}
+            by_chunk, _ = self._chunks_of(db, record_ids)
             for chunk_id, ids in by_chunk.items():
-                rows = {str(r[self.settings.id_field]): r for r in self._chunk_rows(db, chunk_id)}
+                rows = self._chunk_rows(db, chunk_id)
+                positions = self._positions(rows, ids)
                 for record_id in ids:
-                    if record_id not in rows:
-                        raise IntegrityError(
-                            f"{self.path}: the id index points to a chunk without the record: "
-                            "the index was altered"
-                        )
-                    found[record_id] = _record(rows[record_id], self.settings.id_field)
+                    found[record_id] = _record(rows[positions[record_id]], self.settings.id_field)
         return found
 
     def find(self, field_name: str, value: str) -> list[Record]:
@@ -556,7 +617,6 @@ class Store:
         wanted = normalise_match_value(field_name, value, settings.region)
         results: list[Record] = []
         with self._transaction(write=False) as db:
-            self._verify_top(db)
             chunk_ids = [
                 int(r[0])
                 for r in db.execute(
@@ -576,21 +636,20 @@ class Store:
         return results
 
     def count(self) -> int:
+        """The number of records (from the authenticated manifest; nothing decrypted)."""
         with self._transaction(write=False) as db:
-            self._verify_top(db)
-            return int(db.execute("SELECT COALESCE(SUM(records), 0) FROM chunks").fetchone()[0])
+            self._ensure_all_groups(db)
+            return sum(_integer(r[0]) for r in db.execute("SELECT records FROM chunks"))
 
     def iter_batches(self, *, with_version: bool = False) -> Iterator[pa.RecordBatch]:
         """Every record, chunk by chunk, as Arrow record batches in the store's current
         columns (one consistent snapshot; memory bounded by one chunk)."""
         with self._transaction(write=False) as db:
-            self._verify_top(db)
-            for (group_id,) in db.execute("SELECT group_id FROM chunk_groups").fetchall():
-                self._verify_group(db, int(group_id))
+            self._ensure_all_groups(db)
             schema = self._arrow_schema(with_version=True)
             chunk_ids = [int(r[0]) for r in db.execute("SELECT chunk_id FROM chunks ORDER BY 1")]
             for chunk_id in chunk_ids:
-                batch = self._conform(self._read_chunk(db, chunk_id, verify_group=False), schema)
+                batch = self._conform(self._read_chunk(db, chunk_id), schema)
                 yield batch if with_version else batch.drop_columns([VERSION_COLUMN])
 
     def to_pandas(self) -> Any:
@@ -630,28 +689,22 @@ class Store:
                     )
                 incoming[record_id] = clean
             self._extend_columns(db, incoming.values())
-            existing: dict[int, list[str]] = {}
-            for record_id in incoming:
-                row = db.execute(
-                    "SELECT chunk_id FROM id_index WHERE token = ?", (self._id_token(record_id),)
-                ).fetchone()
-                if row is not None:
-                    if not replace:
-                        raise CheckFailedError(
-                            f"{id_field} {record_id} already exists in the store "
-                            "(nothing was written)"
-                        )
-                    existing.setdefault(int(row[0]), []).append(record_id)
+            existing, _ = self._chunks_of(db, incoming)
+            if existing and not replace:
+                record_id = next(iter(existing.values()))[0]
+                raise CheckFailedError(
+                    f"{id_field} {record_id} already exists in the store (nothing was written)"
+                )
             touched: set[int] = set()
             for chunk_id, ids in existing.items():
                 rows = self._chunk_rows(db, chunk_id)
-                for i, row in enumerate(rows):
-                    record_id = str(row[id_field])
-                    if record_id in ids:
-                        new = dict(incoming.pop(record_id))
-                        new[VERSION_COLUMN] = int(row[VERSION_COLUMN] or 0) + 1
-                        rows[i] = new
-                        result.replaced += 1
+                positions = self._positions(rows, ids)
+                for record_id in ids:
+                    old = rows[positions[record_id]]
+                    new = dict(incoming.pop(record_id))
+                    new[VERSION_COLUMN] = _integer(old[VERSION_COLUMN] or 0) + 1
+                    rows[positions[record_id]] = new
+                    result.replaced += 1
                 self._rewrite(db, chunk_id, rows)
                 touched.add(chunk_id)
             fresh = [{**r, VERSION_COLUMN: 1} for r in incoming.values()]
@@ -678,17 +731,14 @@ class Store:
             id_field = self.settings.id_field
             if id_field in changes or id_field in unset:
                 raise UsageError(f"the id field {id_field} cannot be changed or removed")
-            row = db.execute(
-                "SELECT chunk_id FROM id_index WHERE token = ?", (self._id_token(record_id),)
-            ).fetchone()
-            if row is None:
+            by_chunk, absent = self._chunks_of(db, [record_id])
+            if absent:
                 raise NotFoundError(f"no record with {id_field} {record_id}")
-            chunk_id = int(row[0])
-            self._verify_top(db)
+            chunk_id = next(iter(by_chunk))
             rows = self._chunk_rows(db, chunk_id)
-            index = next(i for i, r in enumerate(rows) if str(r[id_field]) == record_id)
+            index = self._positions(rows, [record_id])[record_id]
             current = rows[index]
-            version = int(current[VERSION_COLUMN] or 0)
+            version = _integer(current[VERSION_COLUMN] or 0)
             if if_version is not None and if_version != version:
                 raise StoreBusyError(
                     f"{id_field} {record_id} changed since version {if_version} was read "
@@ -713,20 +763,15 @@ class Store:
         is re-encrypted under a new data key and the old key is destroyed."""
         result = WriteResult()
         with self._transaction(write=True) as db:
-            self._verify_top(db)
             id_field = self.settings.id_field
-            by_chunk: dict[int, set[str]] = {}
-            for record_id in dict.fromkeys(record_ids):
-                row = db.execute(
-                    "SELECT chunk_id FROM id_index WHERE token = ?", (self._id_token(record_id),)
-                ).fetchone()
-                if row is None:
-                    raise NotFoundError(f"no record with {id_field} {record_id}")
-                by_chunk.setdefault(int(row[0]), set()).add(record_id)
+            by_chunk, absent = self._chunks_of(db, record_ids)
+            if absent:
+                raise NotFoundError(f"no record with {id_field} {absent[0]}")
             for chunk_id, ids in by_chunk.items():
-                rows = [r for r in self._chunk_rows(db, chunk_id) if str(r[id_field]) not in ids]
+                rows = self._chunk_rows(db, chunk_id)
+                doomed = {self._positions(rows, ids)[i] for i in ids}
+                self._rewrite(db, chunk_id, [r for n, r in enumerate(rows) if n not in doomed])
                 result.deleted += len(ids)
-                self._rewrite(db, chunk_id, rows)
             result.chunks_written = len(by_chunk)
             self._update_manifest(db, (c // GROUP_CHUNKS for c in by_chunk))
         return result
@@ -753,7 +798,6 @@ class Store:
             next_id = last_id + 1
             room = size - last_count
             if room > 0:
-                self._verify_top(db)
                 merged = self._chunk_rows(db, last_id) + rows[:room]
                 self._rewrite(db, last_id, merged)
                 touched.add(last_id)
@@ -842,7 +886,6 @@ class Store:
                 if row is None:
                     return done
                 chunk_id = int(row[0])
-                self._verify_top(db)
                 self._rewrite(db, chunk_id, self._chunk_rows(db, chunk_id))
                 self._update_manifest(db, [chunk_id // GROUP_CHUNKS])
                 done += 1
@@ -859,7 +902,7 @@ class Store:
         the index key re-sealed, manifest and header re-authenticated."""
         header = self._require_header()
         old = self._require_keys()
-        self._verify_top(db)
+        self._ensure_all_groups(db)
         new = _Keys(crypto.random_bytes(), header.store_id)
         sealed_keys = db.execute("SELECT key_no, sealed FROM data_keys").fetchall()
         resealed = []
@@ -892,12 +935,10 @@ class Store:
         matches the records exactly. Returns the number of records."""
         records = 0
         with self._transaction(write=False) as db:
-            self._verify_top(db)
             id_field = self.settings.id_field
-            for (group_id,) in db.execute("SELECT group_id FROM chunk_groups").fetchall():
-                self._verify_group(db, int(group_id))
+            self._ensure_all_groups(db)
             for (chunk_id,) in db.execute("SELECT chunk_id FROM chunks").fetchall():
-                batch = self._read_chunk(db, int(chunk_id), verify_group=False)
+                batch = self._read_chunk(db, int(chunk_id))
                 ids = batch.column(id_field).to_pylist()
                 tokens = {
                     bytes(r[0])
@@ -907,7 +948,8 @@ class Store:
                 }
                 if tokens != {self._id_token(str(i)) for i in ids}:
                     raise IntegrityError(
-                        f"{self.path}: the id index does not match chunk {chunk_id}"
+                        f"{self.path}: the id index does not match chunk {chunk_id}: the store was "
+                        "altered or damaged"
                     )
                 records += len(ids)
             indexed = int(db.execute("SELECT COUNT(*) FROM id_index").fetchone()[0])
@@ -1066,7 +1108,7 @@ def _connect(path: Path, lock_timeout: float) -> sqlite3.Connection:
         db.execute("PRAGMA synchronous = FULL")
         db.execute("PRAGMA secure_delete = ON")
         db.execute("PRAGMA temp_store = MEMORY")
-    except sqlite3.OperationalError as exc:
+    except sqlite3.DatabaseError as exc:
         db.close()
         raise _busy_or_damaged(exc, path, lock_timeout) from None
     return db
@@ -1077,7 +1119,7 @@ def _damaged(path: Path, exc: sqlite3.DatabaseError) -> IntegrityError:
 
 
 def _busy_or_damaged(
-    exc: sqlite3.OperationalError, path: Path, timeout: float
+    exc: sqlite3.DatabaseError, path: Path, timeout: float
 ) -> StoreBusyError | IntegrityError:
     if "locked" in str(exc) or "busy" in str(exc):
         return StoreBusyError(
