@@ -9,6 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from custrec.crypto import ARGON2_LIMITS, check_argon2_parameters
 from custrec.errors import (
     CheckFailedError,
     NotFoundError,
@@ -18,7 +19,6 @@ from custrec.errors import (
 )
 from custrec.keyfile import new_key_file
 from custrec.store import KeySource, Store, StoreSettings, create_store, open_store
-from custrec.store.crypto import ARGON2_LIMITS, check_argon2_parameters
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from custrec.audit import AuditQuery
 from custrec.store import KeySource, open_store
 
 from .conftest import REPO
@@ -58,6 +59,16 @@ def test_format_1_vector_reads_back(tmp_path: Path) -> None:
         assert store.get("C-000002").version == 2
         assert [r.id for r in store.find("phone", "+447700900003")] == ["C-000003"]
         assert [r.id for r in store.find("email", "ZOE@example.com")] == ["C-000001"]
+        first = store.audit_query(AuditQuery()).entries[:5]
+        assert [(e["action"], e["phase"], e["outcome"]) for e in first] == [
+            ("init", "outcome", "ok"),
+            ("put", "intent", "started"),
+            ("put", "outcome", "ok"),
+            ("update", "intent", "started"),
+            ("update", "outcome", "ok"),
+        ]
+        assert first[3]["fields"] == ["note", "visits"]
+        assert store.audit_verify().ok
 
 
 def test_format_1_vector_accepts_writes(tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ from custrec import __version__
 from custrec.cli.core import CustrecGroup
 
 COMMANDS = {
+    "audit": "custrec.cli.audit:audit_group",
     "demo": "custrec.cli.demo:demo",
     "generate": "custrec.cli.generate:generate",
     "init": "custrec.cli.store:init",
@@ -36,7 +37,13 @@ CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 
     envvar="CUSTREC_DEBUG",
     help="Show the full traceback when a command fails.",
 )
-def main(debug: bool) -> None:
+@click.option(
+    "--actor",
+    envvar="CUSTREC_ACTOR",
+    metavar="NAME",
+    help="Who is acting, for the audit trail. Default: $CUSTREC_ACTOR, else your OS user.",
+)
+def main(debug: bool, actor: str | None) -> None:
     """Collect, validate, update, redact and purge customer records kept in encrypted
     files, and report customer-service KPIs from interaction logs.
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import click
 
 from custrec.cli.core import emit, format_option, lock_timeout_option, note
-from custrec.cli.store import key_file_option, store_argument
+from custrec.cli.store import key_file_option, open_cli_store, reason_option, store_argument
 from custrec.render import Summary, Table
 
 if TYPE_CHECKING:
@@ -117,10 +117,10 @@ def key_list(store: str, key_file: str | None, output_format: str) -> None:
     """
     import os
 
-    from custrec.store import open_store, read_holders_unverified, resolve_key_source
+    from custrec.store import read_holders_unverified
 
     if key_file or os.environ.get("CUSTREC_KEY_FILE") or os.environ.get("CUSTREC_PASSPHRASE"):
-        with open_store(store, resolve_key_source(key_file)) as opened:
+        with open_cli_store(store, key_file, 10.0) as opened:
             emit(HolderList(store, opened.holders(), verified=True), output_format)
     else:
         emit(HolderList(store, read_holders_unverified(store), verified=False), output_format)
@@ -137,12 +137,14 @@ def key_list(store: str, key_file: str | None, output_format: str) -> None:
     "$CUSTREC_NEW_PASSPHRASE, or asked on a terminal.",
 )
 @lock_timeout_option()
+@reason_option()
 @format_option("table", "json")
 def key_add(
     store: str,
     key_file: str | None,
     new_key_file: str | None,
     lock_timeout: float,
+    reason: str | None,
     output_format: str,
 ) -> None:
     """Let another key open STORE (re-wrap only: no record is re-encrypted).
@@ -155,7 +157,7 @@ def key_add(
       custrec key add customers.crec --key-file steward.key --new-key-file officer.key
       CUSTREC_NEW_PASSPHRASE=... custrec key add customers.crec --key-file steward.key
     """
-    from custrec.store import open_store, resolve_key_source
+    from custrec.store import resolve_key_source
     from custrec.store.keys import NEW_PASSPHRASE_ENV
 
     new = resolve_key_source(
@@ -165,7 +167,7 @@ def key_add(
         confirm=True,
         what="the new key",
     )
-    with open_store(store, resolve_key_source(key_file), lock_timeout=lock_timeout) as opened:
+    with open_cli_store(store, key_file, lock_timeout, reason) as opened:
         added = opened.add_holder(new)
         emit(HolderList(store, opened.holders(), verified=True), output_format)
     note(f"Added key {added.key_id}.")
@@ -176,9 +178,15 @@ def key_add(
 @click.argument("key_id")
 @key_file_option()
 @lock_timeout_option()
+@reason_option()
 @format_option("table", "json")
 def key_remove(
-    store: str, key_id: str, key_file: str | None, lock_timeout: float, output_format: str
+    store: str,
+    key_id: str,
+    key_file: str | None,
+    lock_timeout: float,
+    reason: str | None,
+    output_format: str,
 ) -> None:
     """Revoke KEY_ID's access to STORE (re-wrap: the master key is replaced).
 
@@ -191,9 +199,7 @@ def key_remove(
       custrec key remove customers.crec 3f2a9c41d07be8a5 --key-file steward.key
       custrec key rotate customers.crec --key-file steward.key   # then re-encrypt
     """
-    from custrec.store import open_store, resolve_key_source
-
-    with open_store(store, resolve_key_source(key_file), lock_timeout=lock_timeout) as opened:
+    with open_cli_store(store, key_file, lock_timeout, reason) as opened:
         opened.remove_holder(key_id)
         emit(HolderList(store, opened.holders(), verified=True), output_format)
     note(f"Removed key {key_id}.")
@@ -203,7 +209,8 @@ def key_remove(
 @store_argument()
 @key_file_option()
 @lock_timeout_option()
-def key_rotate(store: str, key_file: str | None, lock_timeout: float) -> None:
+@reason_option()
+def key_rotate(store: str, key_file: str | None, lock_timeout: float, reason: str | None) -> None:
     """Re-encrypt every record of STORE under new data keys (re-encrypt, not re-wrap).
 
     Also replaces the master key. Each chunk is re-encrypted in its own transaction:
@@ -216,12 +223,10 @@ def key_rotate(store: str, key_file: str | None, lock_timeout: float) -> None:
     """
     import sys
 
-    from custrec.store import open_store, resolve_key_source
-
     def progress(done: int, total: int) -> None:
         if sys.stderr.isatty():
             click.echo(f"\rre-encrypted {done}/{total} chunks", err=True, nl=done == total)
 
-    with open_store(store, resolve_key_source(key_file), lock_timeout=lock_timeout) as opened:
+    with open_cli_store(store, key_file, lock_timeout, reason) as opened:
         chunks = opened.rotate_data_keys(progress)
     note(f"Rotated the data keys: {chunks} chunks re-encrypted.")

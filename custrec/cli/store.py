@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from custrec.cli.core import emit, format_option, lock_timeout_option
 from custrec.render import Fields
+
+if TYPE_CHECKING:
+    from custrec.audit import AuditContext
+    from custrec.store import Store
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -25,6 +29,40 @@ def key_file_option() -> Callable[[F], F]:
 
 def store_argument() -> Callable[[F], F]:
     return click.argument("store", type=click.Path(dir_okay=False))
+
+
+def reason_option() -> Callable[[F], F]:
+    return click.option(
+        "--reason",
+        metavar="TEXT",
+        help="Why, for the audit trail (e.g. a ticket number). Never put personal data here.",
+    )
+
+
+def audit_context(reason: str | None = None) -> AuditContext:
+    """Who runs which command and why, from the command line (see ``--actor``)."""
+    from custrec.audit import AuditContext
+
+    ctx = click.get_current_context()
+    actor = ctx.find_root().params.get("actor")
+    command = " ".join(["custrec", *ctx.command_path.split()[1:]])
+    if actor:
+        return AuditContext(command=command, actor=actor, reason=reason)
+    return AuditContext(command=command, reason=reason)
+
+
+def open_cli_store(
+    store: str, key_file: str | None, lock_timeout: float, reason: str | None = None
+) -> Store:
+    """Open STORE with the key the user gave, for the running command."""
+    from custrec.store import open_store, resolve_key_source
+
+    return open_store(
+        store,
+        resolve_key_source(key_file),
+        lock_timeout=lock_timeout,
+        context=audit_context(reason),
+    )
 
 
 @click.command("init")
@@ -55,6 +93,7 @@ def store_argument() -> Callable[[F], F]:
     show_default=True,
     help="Records per encrypted chunk (point access reads one).",
 )
+@reason_option()
 @format_option("table", "json")
 def init(
     store: str,
@@ -63,6 +102,7 @@ def init(
     match_fields: tuple[str, ...],
     region: str | None,
     chunk_records: int,
+    reason: str | None,
     output_format: str,
 ) -> None:
     """Create an empty encrypted store STORE, opened by your key.
@@ -86,7 +126,7 @@ def init(
         region=region.upper() if region else None,
         chunk_records=chunk_records,
     )
-    with create_store(store, source, settings=settings) as created:
+    with create_store(store, source, settings=settings, context=audit_context(reason)) as created:
         emit(
             Fields(
                 "init",
@@ -107,21 +147,27 @@ def init(
 @store_argument()
 @key_file_option()
 @lock_timeout_option()
+@reason_option()
 @format_option("table", "json")
-def verify(store: str, key_file: str | None, lock_timeout: float, output_format: str) -> None:
+def verify(
+    store: str,
+    key_file: str | None,
+    lock_timeout: float,
+    reason: str | None,
+    output_format: str,
+) -> None:
     """Check the integrity of STORE end to end.
 
     Authenticates the header, the manifest of chunk versions, every encrypted chunk and
-    the id index. Exit 4 names what was wrong key, damaged or altered.
+    the id index. Exit 4 names what was wrong: the key, damage, or tampering. The run is
+    recorded in the audit trail.
 
     \b
     Examples:
       custrec verify customers.crec --key-file steward.key
       custrec verify customers.crec --format json    # key from CUSTREC_KEY_FILE
     """
-    from custrec.store import open_store, resolve_key_source
-
-    with open_store(store, resolve_key_source(key_file), lock_timeout=lock_timeout) as opened:
+    with open_cli_store(store, key_file, lock_timeout, reason) as opened:
         records = opened.verify()
         emit(
             Fields(

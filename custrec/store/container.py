@@ -20,14 +20,18 @@ import contextlib
 import datetime as dt
 import json
 import os
+import secrets
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from custrec import audit, crypto
 from custrec.errors import (
     CheckFailedError,
+    CustrecError,
+    ExitCode,
     InputError,
     IntegrityError,
     NotFoundError,
@@ -36,7 +40,6 @@ from custrec.errors import (
     WrongKeyError,
 )
 from custrec.keyfile import key_id as derive_key_id
-from custrec.store import crypto
 from custrec.store.keys import KeySource
 from custrec.store.normalise import normalise_match_value
 
@@ -53,7 +56,8 @@ COLUMN_TYPES = ("string", "int64", "float64", "bool")
 
 Value = str | int | float | bool | None
 
-_SCHEMA = """
+_SCHEMA = (
+    """
 CREATE TABLE header (name TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
 CREATE TABLE holders (
     key_id TEXT PRIMARY KEY, kind TEXT NOT NULL, public_key BLOB NOT NULL,
@@ -74,6 +78,8 @@ CREATE TABLE match_index (
 ) WITHOUT ROWID;
 CREATE INDEX match_index_chunk ON match_index (chunk_id);
 """
+    + audit.SCHEMA
+)
 
 
 # --- results -----------------------------------------------------------------------
@@ -129,6 +135,24 @@ class WriteResult:
     replaced: int = 0
     deleted: int = 0
     chunks_written: int = 0
+
+
+@dataclass
+class _Operation:
+    """One audited operation: entries of one operation share its ``id``."""
+
+    id: str
+    action: str
+    fields: set[str] = field(default_factory=set)
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+def _exit_code(exc: BaseException) -> int:
+    if isinstance(exc, CustrecError):
+        return int(exc.exit_code)
+    if isinstance(exc, KeyboardInterrupt):
+        return int(ExitCode.INTERRUPTED)
+    return 70
 
 
 # --- the header ----------------------------------------------------------------------
@@ -198,10 +222,17 @@ class Store:
     """An open store. Use :func:`create_store` and :func:`open_store` to get one, and
     close it (or use it as a context manager) when done."""
 
-    def __init__(self, path: Path, connection: sqlite3.Connection, lock_timeout: float) -> None:
+    def __init__(
+        self,
+        path: Path,
+        connection: sqlite3.Connection,
+        lock_timeout: float,
+        context: audit.AuditContext | None = None,
+    ) -> None:
         self.path = path
         self._db = connection
         self._lock_timeout = lock_timeout
+        self.context = context or audit.AuditContext()
         self._keys: _Keys | None = None
         self._index_key = b""
         self._header: _Header | None = None
@@ -273,6 +304,128 @@ class Store:
     def _rollback(self) -> None:
         with contextlib.suppress(sqlite3.Error):
             self._db.execute("ROLLBACK")
+
+    # -- audit trail ----------------------------------------------------------------
+
+    @property
+    def _audit_keys(self) -> audit.AuditKeys:
+        return audit.AuditKeys.derive(self._index_key, self._require_header().store_id)
+
+    @contextlib.contextmanager
+    def _change(
+        self,
+        action: str,
+        *,
+        subjects: Sequence[str] | None = None,
+        scope: str | None = None,
+        fields: Iterable[str] = (),
+        single_transaction: bool = True,
+    ) -> Iterator[_Operation]:
+        """A change, audited: an intent entry committed first, then the change and its
+        outcome entry in one transaction (or, for a change made of many transactions,
+        the outcome after the last); a failure leaves a failed outcome entry."""
+        op = _Operation(secrets.token_hex(8), action, set(fields))
+        with self._transaction(write=True) as db:
+            self._audit(db, op, "intent", "started", subjects=subjects, scope=scope)
+        try:
+            if single_transaction:
+                with self._transaction(write=True) as db:
+                    yield op
+                    self._audit(db, op, "outcome", "ok", scope=scope)
+            else:  # the caller runs its own transactions
+                yield op
+                with self._transaction(write=True) as db:
+                    self._audit(db, op, "outcome", "ok", scope=scope)
+        except BaseException as exc:
+            self._audit_failure(op, exc, scope=scope)
+            raise
+
+    def _access(
+        self,
+        action: str,
+        *,
+        subjects: Sequence[str] | None = None,
+        scope: str | None = None,
+        fields: Iterable[str] = (),
+        counts: dict[str, int] | None = None,
+        failure: BaseException | None = None,
+    ) -> None:
+        """Record a read, before its result is returned (one entry: a read that never
+        completes discloses nothing). Synchronous=NORMAL: kept across a process crash,
+        not necessarily across a power loss."""
+        op = _Operation(secrets.token_hex(8), action, set(fields), dict(counts or {}))
+        self._db.execute("PRAGMA synchronous = NORMAL")
+        try:
+            if failure is None:
+                with self._transaction(write=True) as db:
+                    self._audit(db, op, "access", "ok", subjects=subjects, scope=scope)
+            else:  # best effort: the failure itself is what the caller reports
+                with (
+                    contextlib.suppress(CustrecError, sqlite3.Error),
+                    self._transaction(write=True) as db,
+                ):
+                    code = _exit_code(failure)
+                    self._audit(db, op, "access", "failed", code, subjects, scope)
+        finally:
+            self._db.execute("PRAGMA synchronous = FULL")
+
+    def _audit(
+        self,
+        db: sqlite3.Connection,
+        op: _Operation,
+        phase: str,
+        outcome: str,
+        exit_code: int | None = None,
+        subjects: Sequence[str] | None = None,
+        scope: str | None = None,
+    ) -> None:
+        audit.append(
+            db,
+            self._audit_keys,
+            self.context,
+            op=op.id,
+            phase=phase,
+            action=op.action,
+            outcome=outcome,
+            exit_code=exit_code,
+            subjects=subjects,
+            scope=scope,
+            fields=op.fields,
+            counts=op.counts,
+        )
+
+    def _audit_failure(self, op: _Operation, exc: BaseException, *, scope: str | None) -> None:
+        """Best effort: a store too damaged or too busy to write to keeps its intent
+        entry, which then shows the operation as never completed."""
+        with contextlib.suppress(CustrecError, sqlite3.Error), self._transaction(write=True) as db:
+            self._audit(db, op, "outcome", "failed", _exit_code(exc), scope=scope)
+
+    def audit_verify(self, *, expect_head: str | None = None) -> audit.AuditVerification:
+        """Check the whole audit trail (see :func:`custrec.audit.verify`)."""
+        with self._transaction(write=False) as db:
+            return audit.verify(db, self._audit_keys, expect_head=expect_head)
+
+    def audit_query(
+        self, wanted: audit.AuditQuery, *, resolve_ids: bool = False
+    ) -> audit.AuditEntries:
+        """Audit entries matching ``wanted``. With ``resolve_ids``, the pseudonyms are
+        mapped back to the ids of records still in the store (a read of every id,
+        itself audited)."""
+        with self._transaction(write=False) as db:
+            found = audit.query(db, self._audit_keys, wanted)
+        if resolve_ids:
+            id_field = self.settings.id_field
+            ids = (
+                str(i)
+                for batch in self.iter_batches(action="resolve-ids")
+                for i in batch.column(id_field).to_pylist()
+            )
+            audit.resolve(found, ids, self._audit_keys)
+        return found
+
+    def pseudonym_of(self, record_id: str) -> str:
+        """The pseudonym that stands for ``record_id`` in the audit trail."""
+        return self._audit_keys.pseudonym_of(record_id)
 
     # -- unlocking --------------------------------------------------------------------
 
@@ -596,13 +749,22 @@ class Store:
     def get_many(self, record_ids: Sequence[str]) -> dict[str, Record]:
         """The records with these ids that exist, by id (one snapshot)."""
         found: dict[str, Record] = {}
-        with self._transaction(write=False) as db:
-            by_chunk, _ = self._chunks_of(db, record_ids)
-            for chunk_id, ids in by_chunk.items():
-                rows = self._chunk_rows(db, chunk_id)
-                positions = self._positions(rows, ids)
-                for record_id in ids:
-                    found[record_id] = _record(rows[positions[record_id]], self.settings.id_field)
+        wanted = list(dict.fromkeys(record_ids))
+        try:
+            with self._transaction(write=False) as db:
+                by_chunk, _ = self._chunks_of(db, wanted)
+                for chunk_id, ids in by_chunk.items():
+                    rows = self._chunk_rows(db, chunk_id)
+                    positions = self._positions(rows, ids)
+                    for record_id in ids:
+                        row = rows[positions[record_id]]
+                        found[record_id] = _record(row, self.settings.id_field)
+        except CustrecError as exc:
+            self._access("get", subjects=wanted, failure=exc)
+            raise
+        self._access(
+            "get", subjects=list(found), counts={"asked": len(wanted), "found": len(found)}
+        )
         return found
 
     def find(self, field_name: str, value: str) -> list[Record]:
@@ -615,6 +777,22 @@ class Store:
                 f"(match fields: {', '.join(settings.match_fields) or 'none'})"
             )
         wanted = normalise_match_value(field_name, value, settings.region)
+        results: list[Record] = []
+        try:
+            results = self._find(field_name, value, wanted)
+        except CustrecError as exc:
+            self._access("find", fields=[field_name], failure=exc)
+            raise
+        self._access(
+            "find",
+            subjects=[r.id for r in results],
+            fields=[field_name],
+            counts={"found": len(results)},
+        )
+        return results
+
+    def _find(self, field_name: str, value: str, wanted: str) -> list[Record]:
+        settings = self.settings
         results: list[Record] = []
         with self._transaction(write=False) as db:
             chunk_ids = [
@@ -641,9 +819,13 @@ class Store:
             self._ensure_all_groups(db)
             return sum(_integer(r[0]) for r in db.execute("SELECT records FROM chunks"))
 
-    def iter_batches(self, *, with_version: bool = False) -> Iterator[pa.RecordBatch]:
+    def iter_batches(
+        self, *, with_version: bool = False, action: str = "read-all"
+    ) -> Iterator[pa.RecordBatch]:
         """Every record, chunk by chunk, as Arrow record batches in the store's current
-        columns (one consistent snapshot; memory bounded by one chunk)."""
+        columns (one consistent snapshot; memory bounded by one chunk). The read is
+        audited (scope ``all``) before the first batch is returned, as ``action``."""
+        self._access(action, scope="all", counts={"records": self.count()})
         with self._transaction(write=False) as db:
             self._ensure_all_groups(db)
             schema = self._arrow_schema(with_version=True)
@@ -676,18 +858,19 @@ class Store:
         """Add records in one all-or-nothing transaction. An id that already exists is
         an error (nothing is written) unless ``replace``, which overwrites it."""
         result = WriteResult()
-        with self._transaction(write=True) as db:
-            header = self._require_header()
-            id_field = header.settings.id_field
-            incoming: dict[str, dict[str, Value]] = {}
-            for position, record in enumerate(records, start=1):
-                clean = _clean_record(record, id_field, position)
-                record_id = str(clean[id_field])
-                if record_id in incoming:
-                    raise CheckFailedError(
-                        f"record {position}: {id_field} {record_id} appears twice in the batch"
-                    )
-                incoming[record_id] = clean
+        id_field = self.settings.id_field
+        incoming: dict[str, dict[str, Value]] = {}
+        for position, record in enumerate(records, start=1):
+            clean = _clean_record(record, id_field, position)
+            record_id = str(clean[id_field])
+            if record_id in incoming:
+                raise CheckFailedError(
+                    f"record {position}: {id_field} {record_id} appears twice in the batch"
+                )
+            incoming[record_id] = clean
+        fields = {name for record in incoming.values() for name in record}
+        with self._change("put", subjects=list(incoming), fields=fields) as op:
+            db = self._db
             self._extend_columns(db, incoming.values())
             existing, _ = self._chunks_of(db, incoming)
             if existing and not replace:
@@ -712,6 +895,7 @@ class Store:
             touched |= self._append(db, fresh)
             result.chunks_written = len(touched)
             self._update_manifest(db, (c // GROUP_CHUNKS for c in touched))
+            op.counts.update(inserted=result.inserted, replaced=result.replaced)
         return result
 
     def update(
@@ -727,7 +911,8 @@ class Store:
         change (exit 5) when the record changed since that version was read; ``check``
         may raise to refuse the new record (the store is then left unchanged)."""
         changes = dict(set_fields or {})
-        with self._transaction(write=True) as db:
+        with self._change("update", subjects=[record_id], fields=[*changes, *unset]) as op:
+            db = self._db
             id_field = self.settings.id_field
             if id_field in changes or id_field in unset:
                 raise UsageError(f"the id field {id_field} cannot be changed or removed")
@@ -756,15 +941,18 @@ class Store:
             rows[index] = new
             self._rewrite(db, chunk_id, rows)
             self._update_manifest(db, [chunk_id // GROUP_CHUNKS])
+            op.counts["version"] = updated.version
         return updated
 
     def delete(self, record_ids: Sequence[str]) -> WriteResult:
         """Remove records (all-or-nothing; unknown ids are an error). Each affected chunk
         is re-encrypted under a new data key and the old key is destroyed."""
         result = WriteResult()
-        with self._transaction(write=True) as db:
+        wanted = list(dict.fromkeys(record_ids))
+        with self._change("delete", subjects=wanted) as op:
+            db = self._db
             id_field = self.settings.id_field
-            by_chunk, absent = self._chunks_of(db, record_ids)
+            by_chunk, absent = self._chunks_of(db, wanted)
             if absent:
                 raise NotFoundError(f"no record with {id_field} {absent[0]}")
             for chunk_id, ids in by_chunk.items():
@@ -774,6 +962,7 @@ class Store:
                 result.deleted += len(ids)
             result.chunks_written = len(by_chunk)
             self._update_manifest(db, (c // GROUP_CHUNKS for c in by_chunk))
+            op.counts["deleted"] = result.deleted
         return result
 
     def _rewrite(self, db: sqlite3.Connection, chunk_id: int, rows: list[dict[str, Value]]) -> None:
@@ -835,9 +1024,11 @@ class Store:
     def add_holder(self, source: KeySource) -> Holder:
         """Give another key (a key file or passphrase) access: wraps the master key to
         it; no record is re-encrypted."""
-        with self._transaction(write=True) as db:
+        with self._change("key-add") as op:
+            db = self._db
             header = self._require_header()
             slot = _new_slot(source, header.store_id, self._require_keys().master)
+            op.counts["holders"] = len(header.holders) + 1
             if any(h["key_id"] == slot["key_id"] for h in header.holders):
                 raise UsageError(f"key {slot['key_id']} is already a key of this store")
             _insert_slot(db, slot)
@@ -849,9 +1040,11 @@ class Store:
         """Revoke one key holder, and replace the master key so that a copy of it kept
         by that holder no longer opens the data keys. Run :meth:`rotate_data_keys` to
         re-encrypt the records too."""
-        with self._transaction(write=True) as db:
+        with self._change("key-remove") as op:
+            db = self._db
             header = self._require_header()
             ids = [str(h["key_id"]) for h in header.holders]
+            op.counts["holders"] = len(ids) - 1
             if key_id not in ids:
                 raise NotFoundError(f"{key_id} is not a key of this store (keys: {', '.join(ids)})")
             if len(ids) == 1:
@@ -865,6 +1058,11 @@ class Store:
         Each chunk is re-encrypted in its own transaction, so an interrupted rotation
         keeps what it did; running it again finishes the rest. Returns the number of
         chunks re-encrypted by this call."""
+        with self._change("key-rotate", scope="all", single_transaction=False) as op:
+            op.counts["chunks"] = done = self._rotate(progress)
+        return done
+
+    def _rotate(self, progress: Callable[[int, int], None] | None) -> int:
         with self._transaction(write=True) as db:
             header = self._require_header()
             pending = db.execute(
@@ -933,6 +1131,15 @@ class Store:
     def verify(self) -> int:
         """Check everything: header, manifest, every chunk's seal, and that the id index
         matches the records exactly. Returns the number of records."""
+        try:
+            records = self._verify_all()
+        except CustrecError as exc:
+            self._access("verify", scope="all", failure=exc)
+            raise
+        self._access("verify", scope="all", counts={"records": records})
+        return records
+
+    def _verify_all(self) -> int:
         records = 0
         with self._transaction(write=False) as db:
             id_field = self.settings.id_field
@@ -967,6 +1174,7 @@ def create_store(
     *,
     settings: StoreSettings | None = None,
     lock_timeout: float = 10.0,
+    context: audit.AuditContext | None = None,
 ) -> Store:
     """Create an empty store at ``path`` (which must not exist), opened by ``source``.
 
@@ -1016,12 +1224,14 @@ def create_store(
                     ("created_at", header.created_at.encode()),
                 ],
             )
-            store = Store(target, db, lock_timeout)
+            store = Store(target, db, lock_timeout, context)
             store._keys = keys
             store._header = header
             store._index_key = index_key
             header.manifest_mac = store._top_mac(db)
             store._write_header(db, header)
+            init = _Operation(secrets.token_hex(8), "init", set(), {"holders": 1})
+            store._audit(db, init, "outcome", "ok")
             db.execute("COMMIT")
         finally:
             db.close()
@@ -1031,15 +1241,22 @@ def create_store(
         with contextlib.suppress(FileNotFoundError):
             temp.unlink()
         raise
-    return open_store(target, source, lock_timeout=lock_timeout)
+    return open_store(target, source, lock_timeout=lock_timeout, context=context)
 
 
-def open_store(path: str | Path, source: KeySource, *, lock_timeout: float = 10.0) -> Store:
+def open_store(
+    path: str | Path,
+    source: KeySource,
+    *,
+    lock_timeout: float = 10.0,
+    context: audit.AuditContext | None = None,
+) -> Store:
     """Open and unlock the store at ``path``. A wrong key raises
-    :class:`WrongKeyError`; a damaged or altered file :class:`IntegrityError`."""
+    :class:`WrongKeyError`; a damaged or altered file :class:`IntegrityError`.
+    ``context`` (actor, command, reason) goes into the audit entries it writes."""
     target = Path(path)
     db = _connect(target, lock_timeout)
-    store = Store(target, db, lock_timeout)
+    store = Store(target, db, lock_timeout, context)
     try:
         try:
             store._unlock(source)

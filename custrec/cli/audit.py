@@ -1,0 +1,111 @@
+"""``custrec audit``: verify and query a store's audit trail."""
+
+from __future__ import annotations
+
+import click
+
+from custrec.cli.core import emit, format_option, lock_timeout_option
+from custrec.cli.store import key_file_option, open_cli_store, store_argument
+
+
+@click.group("audit")
+def audit_group() -> None:
+    """Verify and query the audit trail kept in a store.
+
+    Every command that reads or changes records leaves entries: when, who (--actor or
+    CUSTREC_ACTOR, else your OS user), which command, why (--reason), the records as
+    keyed pseudonyms, field names (never values), counts and the outcome.
+
+    \b
+    Examples:
+      custrec audit verify customers.crec --key-file officer.key
+      custrec audit show customers.crec --customer C-001001 --since 2026-11-01
+    """
+
+
+@audit_group.command("verify")
+@store_argument()
+@key_file_option()
+@click.option(
+    "--expect-head",
+    metavar="HASH",
+    help="A head hash printed by an earlier verify: exit 1 unless it is still in the log "
+    "(the log was not rewritten since).",
+)
+@lock_timeout_option()
+@format_option("table", "json")
+def audit_verify(
+    store: str,
+    key_file: str | None,
+    expect_head: str | None,
+    lock_timeout: float,
+    output_format: str,
+) -> None:
+    """Check that no audit entry of STORE was edited, removed, reordered or added.
+
+    Exit 1 names the first bad entry. Prints the head (last sequence number and its
+    hash): keep it somewhere else, and a later `--expect-head HASH` proves the log was
+    not rewritten wholesale since.
+
+    \b
+    Examples:
+      custrec audit verify customers.crec --key-file officer.key
+      custrec audit verify customers.crec --expect-head 9f2c...e1 --format json
+    """
+    with open_cli_store(store, key_file, lock_timeout) as opened:
+        result = opened.audit_verify(expect_head=expect_head)
+    emit(result, output_format)
+    result.raise_if_bad()
+
+
+@audit_group.command("show")
+@store_argument()
+@key_file_option()
+@click.option("--since", metavar="WHEN", help="From this date or time (ISO 8601, UTC default).")
+@click.option("--until", metavar="WHEN", help="Up to this date or time (a date includes it).")
+@click.option("--actor", "who", metavar="NAME", help="Only entries by this actor.")
+@click.option("--command", metavar="NAME", help="Only this command, e.g. 'key add'.")
+@click.option(
+    "--customer",
+    metavar="ID",
+    help="Only operations on this record (the id is turned into its pseudonym) or on all.",
+)
+@click.option(
+    "--resolve-ids",
+    is_flag=True,
+    help="Also map pseudonyms back to the ids of records still in the store (JSON 'ids'; "
+    "this reads every id, and is itself audited).",
+)
+@lock_timeout_option()
+@format_option()
+def audit_show(
+    store: str,
+    key_file: str | None,
+    since: str | None,
+    until: str | None,
+    who: str | None,
+    command: str | None,
+    customer: str | None,
+    resolve_ids: bool,
+    lock_timeout: float,
+    output_format: str,
+) -> None:
+    """Show audit entries of STORE, filtered.
+
+    For a breach report: which records did actor X read or change between T1 and T2?
+    Entries name records by keyed pseudonym only; --customer turns an id into its
+    pseudonym to find every access to that customer.
+
+    \b
+    Examples:
+      custrec audit show customers.crec --actor alice --since 2026-11-01 --until 2026-11-07
+      custrec audit show customers.crec --customer C-001001 --format json
+      custrec audit show customers.crec --command get --format csv > reads.csv
+      custrec audit show customers.crec --actor bob --since 2026-11-20 --resolve-ids \\
+          --format json   # whom to notify after a breach
+    """
+    from custrec.audit import AuditQuery
+
+    wanted = AuditQuery(since=since, until=until, actor=who, command=command, customer=customer)
+    with open_cli_store(store, key_file, lock_timeout) as opened:
+        emit(opened.audit_query(wanted, resolve_ids=resolve_ids), output_format)
