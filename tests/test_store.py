@@ -288,3 +288,18 @@ def test_round_trip_of_arbitrary_records(
         back = [row for batch in reopened.iter_batches() for row in batch.to_pylist()]
         assert back == records
         assert reopened.get(records[-1]["customer_id"]).data == records[-1]  # type: ignore[arg-type]
+
+
+def test_changes_keep_the_match_index_exact(store: Store) -> None:
+    store.put(customers(5))
+    store.update("C-2", set_fields={"email": "changed@example.com"})
+    assert store.find("email", "p2@example.com") == []
+    assert [r.id for r in store.find("email", "changed@example.com")] == ["C-2"]
+    store.put([{"customer_id": "C-3", "email": "p1@example.com"}], replace=True)
+    assert sorted(r.id for r in store.find("email", "p1@example.com")) == ["C-1", "C-3"]
+    assert store.find("phone", "07700 900003") == []  # replaced whole: no phone now
+    store.delete(["C-1"])
+    assert [r.id for r in store.find("email", "p1@example.com")] == ["C-3"]
+    rows = store._db.execute("SELECT COUNT(*) FROM match_index").fetchone()[0]
+    assert rows == 4 + 3  # emails of C-2..C-5, phones of C-2, C-4, C-5
+    assert store.verify() == 4

@@ -20,6 +20,7 @@ import contextlib
 import datetime as dt
 import json
 import os
+import re
 import secrets
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -41,7 +42,7 @@ from custrec.errors import (
 )
 from custrec.keyfile import key_id as derive_key_id
 from custrec.store.keys import KeySource
-from custrec.store.normalise import normalise_match_value
+from custrec.store.normalise import is_phone_field, normalise_match_value
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -73,10 +74,10 @@ CREATE TABLE chunk_groups (group_id INTEGER PRIMARY KEY, mac BLOB NOT NULL);
 CREATE TABLE id_index (token BLOB PRIMARY KEY, chunk_id INTEGER NOT NULL) WITHOUT ROWID;
 CREATE INDEX id_index_chunk ON id_index (chunk_id);
 CREATE TABLE match_index (
-    field TEXT NOT NULL, token BLOB NOT NULL, chunk_id INTEGER NOT NULL,
-    PRIMARY KEY (field, token, chunk_id)
+    field TEXT NOT NULL, token BLOB NOT NULL, record BLOB NOT NULL,
+    PRIMARY KEY (field, token, record)
 ) WITHOUT ROWID;
-CREATE INDEX match_index_chunk ON match_index (chunk_id);
+CREATE INDEX match_index_record ON match_index (record);
 """
     + audit.SCHEMA
 )
@@ -325,7 +326,10 @@ class Store:
         outcome entry in one transaction (or, for a change made of many transactions,
         the outcome after the last); a failure leaves a failed outcome entry."""
         op = _Operation(secrets.token_hex(8), action, set(fields))
-        with self._transaction(write=True) as db:
+        # The intent needs no sync of its own: the WAL is written in order, so the
+        # change's synced commit makes the intent durable too, and an intent lost with a
+        # power failure before the change commits concerned a change that never happened.
+        with self._relaxed_sync(), self._transaction(write=True) as db:
             self._audit(db, op, "intent", "started", subjects=subjects, scope=scope)
         try:
             if single_transaction:
@@ -354,8 +358,7 @@ class Store:
         completes discloses nothing). Synchronous=NORMAL: kept across a process crash,
         not necessarily across a power loss."""
         op = _Operation(secrets.token_hex(8), action, set(fields), dict(counts or {}))
-        self._db.execute("PRAGMA synchronous = NORMAL")
-        try:
+        with self._relaxed_sync():
             if failure is None:
                 with self._transaction(write=True) as db:
                     self._audit(db, op, "access", "ok", subjects=subjects, scope=scope)
@@ -366,6 +369,14 @@ class Store:
                 ):
                     code = _exit_code(failure)
                     self._audit(db, op, "access", "failed", code, subjects, scope)
+
+    @contextlib.contextmanager
+    def _relaxed_sync(self) -> Iterator[None]:
+        """Commit without waiting for the disk (kept across a killed process; a power
+        failure may lose it). For audit entries that need no durability of their own."""
+        self._db.execute("PRAGMA synchronous = NORMAL")
+        try:
+            yield
         finally:
             self._db.execute("PRAGMA synchronous = FULL")
 
@@ -599,13 +610,15 @@ class Store:
         chunk_id: int,
         rows: list[dict[str, Value]],
         old: tuple[int, int] | None,
+        changes: Mapping[str, Mapping[str, Value] | None],
     ) -> None:
         """Replace chunk ``chunk_id`` with ``rows`` (deleting it when empty), under a
-        fresh data key, and rebuild its index entries. ``old`` is (generation, key_no)."""
+        fresh data key. ``old`` is its (generation, key_no) if it exists; ``changes``
+        maps the ids of records added, changed (new row) or removed (None), whose index
+        entries are updated; the other records' entries stay as they are."""
         header = self._require_header()
         self._ensure_group(db, chunk_id // GROUP_CHUNKS)
-        db.execute("DELETE FROM id_index WHERE chunk_id = ?", (chunk_id,))
-        db.execute("DELETE FROM match_index WHERE chunk_id = ?", (chunk_id,))
+        self._reindex(db, chunk_id, changes)
         if old is not None:
             db.execute("DELETE FROM data_keys WHERE key_no = ?", (old[1],))
         if not rows:
@@ -640,19 +653,36 @@ class Store:
                 crypto.seal(data_key, plain, aad),
             ),
         )
-        id_field = header.settings.id_field
+
+    def _reindex(
+        self,
+        db: sqlite3.Connection,
+        chunk_id: int,
+        changes: Mapping[str, Mapping[str, Value] | None],
+    ) -> None:
+        """Index entries of added, changed or removed records (see :meth:`_write_chunk`)."""
+        if not changes:
+            return
+        match_fields = self._require_header().settings.match_fields
+        tokens = {record_id: self._id_token(record_id) for record_id in changes}
+        db.executemany("DELETE FROM match_index WHERE record = ?", [(t,) for t in tokens.values()])
         db.executemany(
-            "INSERT INTO id_index (token, chunk_id) VALUES (?, ?)",
-            [(self._id_token(str(row[id_field])), chunk_id) for row in rows],
+            "DELETE FROM id_index WHERE token = ?",
+            [(tokens[i],) for i, row in changes.items() if row is None],
         )
-        match_rows = {
-            (name, self._match_token(name, value), chunk_id)
-            for row in rows
-            for name in header.settings.match_fields
-            if (value := row.get(name)) is not None and str(value).strip()
-        }
         db.executemany(
-            "INSERT INTO match_index (field, token, chunk_id) VALUES (?, ?, ?)", match_rows
+            "INSERT OR REPLACE INTO id_index (token, chunk_id) VALUES (?, ?)",
+            [(tokens[i], chunk_id) for i, row in changes.items() if row is not None],
+        )
+        db.executemany(
+            "INSERT OR IGNORE INTO match_index (field, token, record) VALUES (?, ?, ?)",
+            [
+                (name, self._match_token(name, value), tokens[record_id])
+                for record_id, row in changes.items()
+                if row is not None
+                for name in match_fields
+                if (value := row.get(name)) is not None and str(value).strip()
+            ],
         )
 
     def _encode(self, rows: list[dict[str, Value]]) -> bytes:
@@ -694,6 +724,19 @@ class Store:
             for f in schema
         ]
         return pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+    def _rows_with_ids(
+        self, db: sqlite3.Connection, chunk_id: int, ids: Sequence[str]
+    ) -> list[dict[str, Value]]:
+        """The rows of a chunk holding these ids (decoding only those rows)."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        batch = self._conform(self._read_chunk(db, chunk_id), self._arrow_schema(with_version=True))
+        keep = pc.is_in(
+            batch.column(self.settings.id_field), value_set=pa.array(list(ids), pa.string())
+        )
+        return list(batch.filter(keep).to_pylist())
 
     def _chunk_rows(self, db: sqlite3.Connection, chunk_id: int) -> list[dict[str, Value]]:
         batch = self._read_chunk(db, chunk_id)
@@ -754,7 +797,7 @@ class Store:
             with self._transaction(write=False) as db:
                 by_chunk, _ = self._chunks_of(db, wanted)
                 for chunk_id, ids in by_chunk.items():
-                    rows = self._chunk_rows(db, chunk_id)
+                    rows = self._rows_with_ids(db, chunk_id, ids)
                     positions = self._positions(rows, ids)
                     for record_id in ids:
                         row = rows[positions[record_id]]
@@ -792,19 +835,33 @@ class Store:
         return results
 
     def _find(self, field_name: str, value: str, wanted: str) -> list[Record]:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
         settings = self.settings
         results: list[Record] = []
         with self._transaction(write=False) as db:
             chunk_ids = [
-                int(r[0])
+                _integer(r[0])
                 for r in db.execute(
-                    "SELECT chunk_id FROM match_index WHERE field = ? AND token = ? "
-                    "ORDER BY chunk_id",
+                    "SELECT DISTINCT i.chunk_id FROM match_index AS m "
+                    "JOIN id_index AS i ON i.token = m.record "
+                    "WHERE m.field = ? AND m.token = ? ORDER BY i.chunk_id",
                     (field_name, self._match_token(field_name, value)),
                 )
             ]
+            schema = self._arrow_schema(with_version=True)
             for chunk_id in chunk_ids:
-                for row in self._chunk_rows(db, chunk_id):
+                batch = self._conform(self._read_chunk(db, chunk_id), schema)
+                column = batch.column(field_name).cast(pa.string())
+                digits = re.sub(r"\D", "", wanted)
+                if is_phone_field(field_name) and len(digits) >= 6:
+                    # Only numbers ending in the same digits can be the same number.
+                    same_end = pc.ends_with(
+                        pc.replace_substring_regex(column, r"\D", ""), digits[-6:]
+                    )
+                    batch = batch.filter(pc.fill_null(same_end, False))
+                for row in batch.to_pylist():
                     candidate = row.get(field_name)
                     if (
                         candidate is not None
@@ -882,13 +939,14 @@ class Store:
             for chunk_id, ids in existing.items():
                 rows = self._chunk_rows(db, chunk_id)
                 positions = self._positions(rows, ids)
+                replaced: dict[str, Mapping[str, Value] | None] = {}
                 for record_id in ids:
                     old = rows[positions[record_id]]
                     new = dict(incoming.pop(record_id))
                     new[VERSION_COLUMN] = _integer(old[VERSION_COLUMN] or 0) + 1
-                    rows[positions[record_id]] = new
+                    rows[positions[record_id]] = replaced[record_id] = new
                     result.replaced += 1
-                self._rewrite(db, chunk_id, rows)
+                self._rewrite(db, chunk_id, rows, replaced)
                 touched.add(chunk_id)
             fresh = [{**r, VERSION_COLUMN: 1} for r in incoming.values()]
             result.inserted = len(fresh)
@@ -939,7 +997,7 @@ class Store:
                 check(updated)
             self._extend_columns(db, [new])
             rows[index] = new
-            self._rewrite(db, chunk_id, rows)
+            self._rewrite(db, chunk_id, rows, {record_id: new})
             self._update_manifest(db, [chunk_id // GROUP_CHUNKS])
             op.counts["version"] = updated.version
         return updated
@@ -958,24 +1016,33 @@ class Store:
             for chunk_id, ids in by_chunk.items():
                 rows = self._chunk_rows(db, chunk_id)
                 doomed = {self._positions(rows, ids)[i] for i in ids}
-                self._rewrite(db, chunk_id, [r for n, r in enumerate(rows) if n not in doomed])
+                kept = [r for n, r in enumerate(rows) if n not in doomed]
+                self._rewrite(db, chunk_id, kept, dict.fromkeys(ids))
                 result.deleted += len(ids)
             result.chunks_written = len(by_chunk)
             self._update_manifest(db, (c // GROUP_CHUNKS for c in by_chunk))
             op.counts["deleted"] = result.deleted
         return result
 
-    def _rewrite(self, db: sqlite3.Connection, chunk_id: int, rows: list[dict[str, Value]]) -> None:
+    def _rewrite(
+        self,
+        db: sqlite3.Connection,
+        chunk_id: int,
+        rows: list[dict[str, Value]],
+        changes: Mapping[str, Mapping[str, Value] | None],
+    ) -> None:
         old = db.execute(
             "SELECT generation, key_no FROM chunks WHERE chunk_id = ?", (chunk_id,)
         ).fetchone()
-        self._write_chunk(db, chunk_id, rows, (int(old[0]), int(old[1])) if old else None)
+        before = (_integer(old[0]), _integer(old[1])) if old else None
+        self._write_chunk(db, chunk_id, rows, before, changes)
 
     def _append(self, db: sqlite3.Connection, rows: list[dict[str, Value]]) -> set[int]:
         """Add new rows: first into the last chunk while it has room, then new chunks."""
         if not rows:
             return set()
         size = self.settings.chunk_records
+        id_field = self.settings.id_field
         touched: set[int] = set()
         last = db.execute(
             "SELECT chunk_id, records FROM chunks ORDER BY chunk_id DESC LIMIT 1"
@@ -988,11 +1055,12 @@ class Store:
             room = size - last_count
             if room > 0:
                 merged = self._chunk_rows(db, last_id) + rows[:room]
-                self._rewrite(db, last_id, merged)
+                self._rewrite(db, last_id, merged, _by_id(rows[:room], id_field))
                 touched.add(last_id)
                 start = room
         for offset in range(start, len(rows), size):
-            self._write_chunk(db, next_id, rows[offset : offset + size], None)
+            part = rows[offset : offset + size]
+            self._write_chunk(db, next_id, part, None, _by_id(part, id_field))
             touched.add(next_id)
             next_id += 1
         return touched
@@ -1084,7 +1152,7 @@ class Store:
                 if row is None:
                     return done
                 chunk_id = int(row[0])
-                self._rewrite(db, chunk_id, self._chunk_rows(db, chunk_id))
+                self._rewrite(db, chunk_id, self._chunk_rows(db, chunk_id), {})
                 self._update_manifest(db, [chunk_id // GROUP_CHUNKS])
                 done += 1
                 remaining = int(
@@ -1162,6 +1230,14 @@ class Store:
             indexed = int(db.execute("SELECT COUNT(*) FROM id_index").fetchone()[0])
             if indexed != records:
                 raise IntegrityError(f"{self.path}: the id index has entries for no record")
+            orphans = db.execute(
+                "SELECT COUNT(*) FROM match_index WHERE record NOT IN (SELECT token FROM id_index)"
+            ).fetchone()[0]
+            if orphans:
+                raise IntegrityError(
+                    f"{self.path}: the match index has entries for no record: the store was "
+                    "altered or damaged"
+                )
         return records
 
 
@@ -1540,6 +1616,12 @@ def _clean_record(record: Mapping[str, Value], id_field: str, position: int) -> 
         raise CheckFailedError(f"record {position}: the id field {id_field!r} is missing")
     clean[id_field] = str(record_id)
     return clean
+
+
+def _by_id(
+    rows: Sequence[Mapping[str, Value]], id_field: str
+) -> dict[str, Mapping[str, Value] | None]:
+    return {str(row[id_field]): row for row in rows}
 
 
 def _record(row: Mapping[str, Value], id_field: str) -> Record:

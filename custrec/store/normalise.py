@@ -32,11 +32,19 @@ def normalise_text(value: str) -> str:
     return _SPACES.sub(" ", value.strip()).casefold()
 
 
+def is_email_field(field: str) -> bool:
+    return field == "email" or field.endswith("_email")
+
+
+def is_phone_field(field: str) -> bool:
+    return field == "phone" or field.endswith("_phone")
+
+
 def normalise_match_value(field: str, value: object, region: str | None) -> str:
     """The normal form used for matching ``value`` of ``field``."""
     text = str(value)
-    if field == "email" or field.endswith("_email"):
+    if is_email_field(field):
         return normalise_email(text)
-    if field == "phone" or field.endswith("_phone"):
+    if is_phone_field(field):
         return normalise_phone(text, region)
     return normalise_text(text)
