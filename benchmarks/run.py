@@ -158,7 +158,19 @@ def main() -> int:
     parser.add_argument("--write", metavar="FILE", help="also write the results to FILE")
     parser.add_argument("--rows", type=int, default=200_000, help="rows for data benchmarks")
     parser.add_argument("--repeat", type=int, default=7, help="runs per start-up timing")
+    parser.add_argument(
+        "--store-rows", type=int, default=1_000_000, help="records of the big store"
+    )
+    parser.add_argument(
+        "--memory-rows", type=int, default=5_000_000, help="records of the memory-figure store"
+    )
+    parser.add_argument("--store-ids", type=int, default=200, help="random ids per point timing")
+    parser.add_argument(
+        "--store-process-repeat", type=int, default=20, help="runs per whole-process timing"
+    )
     args = parser.parse_args()
+    from store import bench_store
+
     sections = {
         "Start-up (light commands must not load pandas or pandera)": bench_startup(args.repeat),
         "Example data generator": bench_generate(args.rows),
@@ -166,6 +178,9 @@ def main() -> int:
             (args.rows // 10, args.rows * 5)
         ),
         "Profiling a file (inspect) against plaintext pandas": bench_inspect(args.rows),
+        "Encrypted store: access, full read and memory against store size": bench_store(
+            args.store_rows, args.memory_rows, args.store_ids, args.store_process_repeat
+        ),
     }
     text = render(sections)
     print(text)
