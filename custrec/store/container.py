@@ -275,20 +275,22 @@ class Store:
     # -- transactions ---------------------------------------------------------------
 
     @contextlib.contextmanager
-    def _transaction(self, write: bool) -> Iterator[sqlite3.Connection]:
+    def _transaction(self, write: bool, *, check: bool = True) -> Iterator[sqlite3.Connection]:
         """A read snapshot or a write transaction. The header and the top of the
         manifest are re-read and checked at its start, since another process may have
         changed them; chunk groups are checked once each, before they are read or
-        changed (see :meth:`_ensure_group`)."""
+        changed (see :meth:`_ensure_group`). ``check=False`` is for transactions that
+        only append audit entries, which touch neither the header nor any chunk."""
         try:
             self._db.execute("BEGIN IMMEDIATE" if write else "BEGIN")
         except sqlite3.OperationalError as exc:
             raise _busy_or_damaged(exc, self.path, self._lock_timeout) from None
         self._verified_groups: set[int] = set()
         try:
-            self._header = _read_header(self._db, self.path)
-            self._verify_header(self._header)
-            self._verify_top(self._db)
+            if check:
+                self._header = _read_header(self._db, self.path)
+                self._verify_header(self._header)
+                self._verify_top(self._db)
             yield self._db
         except sqlite3.DatabaseError as exc:
             self._rollback()
@@ -360,12 +362,12 @@ class Store:
         op = _Operation(secrets.token_hex(8), action, set(fields), dict(counts or {}))
         with self._relaxed_sync():
             if failure is None:
-                with self._transaction(write=True) as db:
+                with self._transaction(write=True, check=False) as db:
                     self._audit(db, op, "access", "ok", subjects=subjects, scope=scope)
             else:  # best effort: the failure itself is what the caller reports
                 with (
                     contextlib.suppress(CustrecError, sqlite3.Error),
-                    self._transaction(write=True) as db,
+                    self._transaction(write=True, check=False) as db,
                 ):
                     code = _exit_code(failure)
                     self._audit(db, op, "access", "failed", code, subjects, scope)
