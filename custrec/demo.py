@@ -39,6 +39,12 @@ class DemoStore:
     bytes: int
     lookup_ms: float
     email_matches: int
+    audit_entries: int
+    audit_intact: bool
+
+    @property
+    def audit_state(self) -> str:
+        return "intact" if self.audit_intact else "TAMPERED"
 
 
 @dataclass
@@ -70,6 +76,8 @@ class DemoResult:
                 "bytes": self.store.bytes,
                 "lookup_ms": round(self.store.lookup_ms, 2),
                 "email_matches": self.store.email_matches,
+                "audit_entries": self.store.audit_entries,
+                "audit_intact": self.store.audit_intact,
             },
         }
 
@@ -107,7 +115,15 @@ class DemoResult:
         )
         store = Table(
             title="Encrypted store (AES-256-GCM chunks, blind indexes, integrity verified)",
-            columns=("store", "records", "rows left out", "size", "lookup by id", "found by email"),
+            columns=(
+                "store",
+                "records",
+                "rows left out",
+                "size",
+                "lookup by id",
+                "found by email",
+                "audit entries",
+            ),
             rows=[
                 (
                     Path(self.store.path).name,
@@ -116,6 +132,7 @@ class DemoResult:
                     f"{self.store.bytes / 1024:.0f} KiB",
                     f"{self.store.lookup_ms:.1f} ms",
                     self.store.email_matches,
+                    f"{self.store.audit_entries} ({self.store.audit_state})",
                 )
             ],
         )
@@ -182,6 +199,7 @@ def run_demo(
 def _encrypt_customers(directory: Path, customers_csv: Path) -> DemoStore:
     """Load the customer rows into a new encrypted store (rows without an id, or
     repeating an earlier id, are left out), then use it as an agent would."""
+    from custrec.audit import AuditContext
     from custrec.io import open_table
     from custrec.keyfile import new_key_file
     from custrec.store import KeySource, StoreSettings, create_store
@@ -201,7 +219,10 @@ def _encrypt_customers(directory: Path, customers_csv: Path) -> DemoStore:
                     skipped += 1
                     continue
                 records[record_id] = row
-    with create_store(store_path, source, settings=StoreSettings(region="GB")) as store:
+    context = AuditContext(command="custrec demo", reason="demonstration")
+    with create_store(
+        store_path, source, settings=StoreSettings(region="GB"), context=context
+    ) as store:
         store.put(records.values())  # type: ignore[arg-type]
         some_id, some = next(iter(records.items()))
         started = time.perf_counter()
@@ -210,6 +231,7 @@ def _encrypt_customers(directory: Path, customers_csv: Path) -> DemoStore:
         email = some.get("email")
         matches = len(store.find("email", str(email))) if email else 0
         count = store.verify()
+        audit = store.audit_verify()
     return DemoStore(
         path=str(store_path),
         key_file=str(key_path),
@@ -218,4 +240,6 @@ def _encrypt_customers(directory: Path, customers_csv: Path) -> DemoStore:
         bytes=store_path.stat().st_size,
         lookup_ms=lookup_ms,
         email_matches=matches,
+        audit_entries=audit.entries,
+        audit_intact=audit.ok,
     )

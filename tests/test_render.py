@@ -92,3 +92,8 @@ def test_fields_result_uses_keys_for_json_and_labels_for_people() -> None:
     out = io.StringIO()
     render(result, "table", out)
     assert out.getvalue() == "store id: ab12\nmatch:    a, b\nregion:   -\nok:       yes\n"
+
+
+def test_table_rows_must_fit_the_columns() -> None:
+    with pytest.raises(ValueError, match="2 cells for 3 columns"):
+        Table(columns=("a", "b", "c"), rows=[("x", "y")])
