@@ -41,6 +41,7 @@ from custrec.errors import (
     WrongKeyError,
 )
 from custrec.keyfile import key_id as derive_key_id
+from custrec.store import chunkcodec
 from custrec.store.keys import KeySource
 from custrec.store.normalise import is_phone_field, normalise_match_value
 
@@ -567,9 +568,7 @@ class Store:
             + [_int8(v) for v in (chunk_id, generation, key_no, epoch, records)]
         )
 
-    def _read_chunk(self, db: sqlite3.Connection, chunk_id: int) -> pa.RecordBatch:
-        import pyarrow as pa
-
+    def _read_chunk(self, db: sqlite3.Connection, chunk_id: int) -> chunkcodec.Chunk:
         row = db.execute(
             "SELECT generation, key_no, epoch, records, payload FROM chunks WHERE chunk_id = ?",
             (chunk_id,),
@@ -587,10 +586,10 @@ class Store:
             self._chunk_aad(chunk_id, generation, key_no, epoch, records),
             f"chunk {chunk_id}",
         )
-        batch = pa.ipc.open_stream(plain).read_next_batch()
-        if batch.num_rows != records:
+        chunk = chunkcodec.Chunk(plain)
+        if chunk.rows != records:
             raise IntegrityError(f"{self.path}: chunk {chunk_id} holds the wrong record count")
-        return batch
+        return chunk
 
     def _data_key(self, db: sqlite3.Connection, key_no: int) -> bytes:
         row = db.execute("SELECT sealed FROM data_keys WHERE key_no = ?", (key_no,)).fetchone()
@@ -688,17 +687,9 @@ class Store:
         )
 
     def _encode(self, rows: list[dict[str, Value]]) -> bytes:
-        import pyarrow as pa
-
-        schema = self._arrow_schema(with_version=True)
-        try:
-            batch = pa.RecordBatch.from_pylist(rows, schema=schema)
-        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
-            raise _type_error(rows, self._require_header().columns) from None
-        sink = pa.BufferOutputStream()
-        with pa.ipc.new_stream(sink, schema) as writer:
-            writer.write_batch(batch)
-        return bytes(sink.getvalue().to_pybytes())
+        columns = [*self._require_header().columns, (VERSION_COLUMN, "int64")]
+        _check_types(rows, columns)
+        return chunkcodec.encode(rows, columns)
 
     def _arrow_schema(self, *, with_version: bool) -> pa.Schema:
         import pyarrow as pa
@@ -714,35 +705,18 @@ class Store:
             fields.append(pa.field(VERSION_COLUMN, pa.int64()))
         return pa.schema(fields)
 
-    def _conform(self, batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
-        """A chunk written before columns were added, with those columns as nulls."""
-        import pyarrow as pa
-
-        if batch.schema.equals(schema):
-            return batch
-        names = set(batch.schema.names)
-        arrays = [
-            batch.column(f.name) if f.name in names else pa.nulls(batch.num_rows, f.type)
-            for f in schema
-        ]
-        return pa.RecordBatch.from_arrays(arrays, schema=schema)
+    def _names(self) -> list[str]:
+        return [name for name, _ in self._require_header().columns] + [VERSION_COLUMN]
 
     def _rows_with_ids(
         self, db: sqlite3.Connection, chunk_id: int, ids: Sequence[str]
     ) -> list[dict[str, Value]]:
         """The rows of a chunk holding these ids (decoding only those rows)."""
-        import pyarrow as pa
-        import pyarrow.compute as pc
-
-        batch = self._conform(self._read_chunk(db, chunk_id), self._arrow_schema(with_version=True))
-        keep = pc.is_in(
-            batch.column(self.settings.id_field), value_set=pa.array(list(ids), pa.string())
-        )
-        return list(batch.filter(keep).to_pylist())
+        chunk = self._read_chunk(db, chunk_id)
+        return chunk.records_where(self._names(), self.settings.id_field, set(ids))
 
     def _chunk_rows(self, db: sqlite3.Connection, chunk_id: int) -> list[dict[str, Value]]:
-        batch = self._read_chunk(db, chunk_id)
-        return list(self._conform(batch, self._arrow_schema(with_version=True)).to_pylist())
+        return self._read_chunk(db, chunk_id).records(self._names())
 
     # -- tokens ---------------------------------------------------------------------
 
@@ -837,11 +811,9 @@ class Store:
         return results
 
     def _find(self, field_name: str, value: str, wanted: str) -> list[Record]:
-        import pyarrow as pa
-        import pyarrow.compute as pc
-
         settings = self.settings
         results: list[Record] = []
+        digits = re.sub(r"\D", "", wanted)
         with self._transaction(write=False) as db:
             chunk_ids = [
                 _integer(r[0])
@@ -852,24 +824,21 @@ class Store:
                     (field_name, self._match_token(field_name, value)),
                 )
             ]
-            schema = self._arrow_schema(with_version=True)
             for chunk_id in chunk_ids:
-                batch = self._conform(self._read_chunk(db, chunk_id), schema)
-                column = batch.column(field_name).cast(pa.string())
-                digits = re.sub(r"\D", "", wanted)
+                chunk = self._read_chunk(db, chunk_id)
+                candidates = {str(v) for v in chunk.values(field_name) if v is not None}
                 if is_phone_field(field_name) and len(digits) >= 6:
                     # Only numbers ending in the same digits can be the same number.
-                    same_end = pc.ends_with(
-                        pc.replace_substring_regex(column, r"\D", ""), digits[-6:]
-                    )
-                    batch = batch.filter(pc.fill_null(same_end, False))
-                for row in batch.to_pylist():
-                    candidate = row.get(field_name)
-                    if (
-                        candidate is not None
-                        and normalise_match_value(field_name, candidate, settings.region) == wanted
-                    ):
-                        results.append(_record(row, settings.id_field))
+                    candidates = {
+                        c for c in candidates if re.sub(r"\D", "", c).endswith(digits[-6:])
+                    }
+                same = {
+                    c
+                    for c in candidates
+                    if normalise_match_value(field_name, c, settings.region) == wanted
+                }
+                for row in chunk.records_where(self._names(), field_name, same):
+                    results.append(_record(row, settings.id_field))
         return results
 
     def count(self) -> int:
@@ -890,7 +859,7 @@ class Store:
             schema = self._arrow_schema(with_version=True)
             chunk_ids = [int(r[0]) for r in db.execute("SELECT chunk_id FROM chunks ORDER BY 1")]
             for chunk_id in chunk_ids:
-                batch = self._conform(self._read_chunk(db, chunk_id), schema)
+                batch = self._read_chunk(db, chunk_id).to_arrow(schema)
                 yield batch if with_version else batch.drop_columns([VERSION_COLUMN])
 
     def to_pandas(self) -> Any:
@@ -1215,8 +1184,7 @@ class Store:
             id_field = self.settings.id_field
             self._ensure_all_groups(db)
             for (chunk_id,) in db.execute("SELECT chunk_id FROM chunks").fetchall():
-                batch = self._read_chunk(db, int(chunk_id))
-                ids = batch.column(id_field).to_pylist()
+                ids = self._read_chunk(db, _integer(chunk_id)).values(id_field)
                 tokens = {
                     bytes(r[0])
                     for r in db.execute(
@@ -1580,23 +1548,26 @@ _PYTHON_TYPES: dict[str, tuple[type, ...]] = {
     "float64": (float, int),
     "bool": (bool,),
 }
+_INT64 = range(-(2**63), 2**63)
 
 
-def _type_error(rows: list[dict[str, Value]], columns: list[tuple[str, str]]) -> CheckFailedError:
-    types = dict(columns)
+def _check_types(rows: list[dict[str, Value]], columns: Sequence[tuple[str, str]]) -> None:
+    """Refuse a value that does not fit its column's type (no silent conversion)."""
     id_field = columns[0][0]
-    for row in rows:
-        for name, value in row.items():
-            expected = types.get(name)
-            if value is None or expected is None:
+    for name, kind in columns:
+        allowed = _PYTHON_TYPES[kind]
+        for row in rows:
+            value = row.get(name)
+            if value is None:
                 continue
-            wrong_bool = isinstance(value, bool) and expected != "bool"
-            if wrong_bool or not isinstance(value, _PYTHON_TYPES[expected]):
-                return CheckFailedError(
-                    f"record {row.get(id_field)}: field {name!r} must be {expected}, "
+            wrong = (isinstance(value, bool) and kind != "bool") or not isinstance(value, allowed)
+            if not wrong and kind == "int64" and value not in _INT64:
+                wrong = True
+            if wrong:
+                raise CheckFailedError(
+                    f"record {row.get(id_field)}: field {name!r} must be {kind}, "
                     f"got {type(value).__name__}"
                 )
-    return CheckFailedError("a value does not fit its column's type")
 
 
 def _clean_record(record: Mapping[str, Value], id_field: str, position: int) -> dict[str, Value]:
