@@ -98,3 +98,11 @@ def test_point_access_imports_no_dataframe_library(tmp_path: Path) -> None:
         env={**os.environ, "PYTHONPATH": str(REPO)},
     )
     assert proc.stdout.strip() == ""
+
+
+@settings(max_examples=40, deadline=None)
+@given(rows=rows_strategy)
+def test_single_values_match_whole_columns(rows: list[dict[str, object]]) -> None:
+    chunk = Chunk(encode(rows, COLUMNS))  # type: ignore[arg-type]
+    for name, _ in COLUMNS:
+        assert [chunk.value(name, i) for i in range(len(rows))] == chunk.values(name)

@@ -115,7 +115,8 @@ def test_documented_example_is_a_valid_key_file(tmp_path: Path) -> None:
     from .conftest import REPO
 
     doc = (REPO / "docs" / "format.md").read_text(encoding="utf-8")
-    example = doc.split("```text\n", 1)[1].split("```", 1)[0]
+    blocks = [b.split("```", 1)[0] for b in doc.split("```text\n")[1:]]
+    example = next(b for b in blocks if b.startswith("custrec-key v1"))
     path = tmp_path / "example.key"
     path.write_text(example)
     path.chmod(0o600)

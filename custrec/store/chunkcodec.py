@@ -175,8 +175,23 @@ class Chunk:
         """The rows whose ``column`` value is in ``wanted``, decoding only those rows."""
         keys = self.values(column)
         picked = [i for i, key in enumerate(keys) if key in wanted]
-        columns = {name: self.values(name) for name in names} if picked else {}
-        return [{name: columns[name][i] for name in names} for i in picked]
+        return [{name: self.value(name, i) for name in names} for i in picked]
+
+    def value(self, name: str, row: int) -> Value:
+        """One value, decoded on its own (for point reads)."""
+        if name not in self.columns:
+            return None
+        kind, nulls, validity, offsets, data = self.columns[name]
+        if nulls and not validity[row >> 3] >> (row & 7) & 1:
+            return None
+        if kind == "string":
+            start, end = struct.unpack_from("<ii", offsets, 4 * row)
+            return bytes(data[start:end]).decode("utf-8")
+        if kind == "int64":
+            return int(struct.unpack_from("<q", data, 8 * row)[0])
+        if kind == "float64":
+            return float(struct.unpack_from("<d", data, 8 * row)[0])
+        return bool(data[row >> 3] >> (row & 7) & 1)
 
     def to_arrow(self, schema: pa.Schema) -> pa.RecordBatch:
         """The chunk as an Arrow record batch in ``schema`` (missing columns as nulls),

@@ -640,7 +640,7 @@ class Store:
                 key_no,
             ),
         )
-        plain = self._encode(rows)
+        plain = self._encode(rows, changes.values())
         aad = self._chunk_aad(chunk_id, generation, key_no, header.epoch, len(rows))
         db.execute(
             "INSERT OR REPLACE INTO chunks (chunk_id, generation, key_no, epoch, records, "
@@ -686,9 +686,13 @@ class Store:
             ],
         )
 
-    def _encode(self, rows: list[dict[str, Value]]) -> bytes:
+    def _encode(
+        self, rows: list[dict[str, Value]], changed: Iterable[Mapping[str, Value] | None]
+    ) -> bytes:
+        """The chunk layout of ``rows``; the ``changed`` ones (the others were read from
+        the store) are checked against the column types first."""
         columns = [*self._require_header().columns, (VERSION_COLUMN, "int64")]
-        _check_types(rows, columns)
+        _check_types([row for row in changed if row is not None], columns)
         return chunkcodec.encode(rows, columns)
 
     def _arrow_schema(self, *, with_version: bool) -> pa.Schema:
@@ -1551,7 +1555,7 @@ _PYTHON_TYPES: dict[str, tuple[type, ...]] = {
 _INT64 = range(-(2**63), 2**63)
 
 
-def _check_types(rows: list[dict[str, Value]], columns: Sequence[tuple[str, str]]) -> None:
+def _check_types(rows: Sequence[Mapping[str, Value]], columns: Sequence[tuple[str, str]]) -> None:
     """Refuse a value that does not fit its column's type (no silent conversion)."""
     id_field = columns[0][0]
     for name, kind in columns:
