@@ -74,6 +74,17 @@ def child_env() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": str(REPO)}
 
 
+def spawn(script: str, *args: object) -> subprocess.Popen[str]:
+    """Run ``script`` in a child Python process with ``args``, pipes for its output."""
+    return subprocess.Popen(
+        [sys.executable, "-c", script, *map(str, args)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=child_env(),
+    )
+
+
 def fail_child(proc: subprocess.Popen[str], what: str) -> None:
     """Kill a child that did not behave, then fail with what it wrote to stderr."""
     proc.kill()
@@ -788,13 +799,7 @@ def test_kill_9_during_writes_leaves_a_consistent_store(tmp_path: Path) -> None:
     n = 0
     in_flight = 0
     for round_no in range(iterations):
-        proc = subprocess.Popen(
-            [sys.executable, "-c", KILL_CHILD, str(files.path), str(files.key)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=child_env(),
-        )
+        proc = spawn(KILL_CHILD, files.path, files.key)
         try:
             assert proc.stdout is not None
             ready = proc.stdout.readline().split()
@@ -880,22 +885,7 @@ def test_concurrent_writers_lose_no_update(tmp_path: Path, writers: int) -> None
     )
     go = tmp_path / "go"
     procs = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-c",
-                WRITER_CHILD,
-                str(files.path),
-                str(files.key),
-                str(go),
-                str(worker),
-                str(INCREMENTS),
-            ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=child_env(),
-        )
+        spawn(WRITER_CHILD, files.path, files.key, go, worker, INCREMENTS)
         for worker in range(writers)
     ]
     started = time.monotonic()
@@ -948,13 +938,7 @@ time.sleep(60)
 def test_lock_timeout_gives_store_busy(tmp_path: Path, cli: InvokeCli) -> None:
     files = make_store(tmp_path)
     second = new_key_file(tmp_path / "keys" / "second.key")
-    holder = subprocess.Popen(
-        [sys.executable, "-c", LOCK_HOLDER, str(files.path), str(files.key)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=child_env(),
-    )
+    holder = spawn(LOCK_HOLDER, files.path, files.key)
     try:
         assert holder.stdout is not None
         line = holder.stdout.readline()
