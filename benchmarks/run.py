@@ -166,9 +166,13 @@ def main() -> int:
     )
     parser.add_argument("--store-ids", type=int, default=200, help="random ids per point timing")
     parser.add_argument(
+        "--audit-entries", type=int, default=100_000, help="entries of the audit log to verify"
+    )
+    parser.add_argument(
         "--store-process-repeat", type=int, default=20, help="runs per whole-process timing"
     )
     args = parser.parse_args()
+    from audit import bench_audit
     from store import bench_store
 
     sections = {
@@ -181,6 +185,7 @@ def main() -> int:
         "Encrypted store: access, full read and memory against store size": bench_store(
             args.store_rows, args.memory_rows, args.store_ids, args.store_process_repeat
         ),
+        "Audit trail: cost per read, verifying a long log": bench_audit(args.audit_entries),
     }
     text = render(sections)
     print(text)
