@@ -25,6 +25,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from store import LAUNCHER_SCRIPT  # noqa: E402 - benchmarks/ is the script's directory
+
 
 def median_seconds(action: Callable[[], object], repeat: int) -> float:
     times = []
@@ -105,8 +107,19 @@ def bench_generate_memory(sizes: tuple[int, ...]) -> list[tuple[str, float, str]
     with tempfile.TemporaryDirectory() as directory:
         for rows in sizes:
             started = time.perf_counter()
+            # Started through a small launcher: a child of this (large) process would
+            # report the parent's peak as its own ru_maxrss (see benchmarks/store.py).
             proc = subprocess.run(
-                [sys.executable, "-c", PEAK_RSS, str(Path(directory) / "c.parquet"), str(rows)],
+                [
+                    sys.executable,
+                    "-c",
+                    LAUNCHER_SCRIPT,
+                    sys.executable,
+                    "-c",
+                    PEAK_RSS,
+                    str(Path(directory) / "c.parquet"),
+                    str(rows),
+                ],
                 env=env,
                 check=True,
                 capture_output=True,

@@ -214,11 +214,11 @@ def test_rotation_re_encrypts_every_chunk_and_keeps_the_data(
 ) -> None:
     store.put(customers(10))
     before = [b.to_pylist() for b in store.iter_batches()]
-    payloads = dict(store._db.execute("SELECT chunk_id, payload FROM chunks").fetchall())
+    payloads = dict(store._db.execute("SELECT chunk_id, payload FROM chunk_payloads").fetchall())
     seen: list[tuple[int, int]] = []
     assert store.rotate_data_keys(lambda done, total: seen.append((done, total))) == 4
     assert seen[-1] == (4, 4)
-    after = dict(store._db.execute("SELECT chunk_id, payload FROM chunks").fetchall())
+    after = dict(store._db.execute("SELECT chunk_id, payload FROM chunk_payloads").fetchall())
     assert all(payloads[c] != after[c] for c in payloads)
     assert [b.to_pylist() for b in store.iter_batches()] == before
     store.close()

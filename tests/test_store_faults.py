@@ -317,18 +317,20 @@ def tamper_group_mac(files: StoreFiles) -> None:
 
 def tamper_payload_bit(files: StoreFiles) -> None:
     with raw_db(files.path) as db:
-        (old,) = db.execute("SELECT payload FROM chunks WHERE chunk_id = 1").fetchone()
+        (old,) = db.execute("SELECT payload FROM chunk_payloads WHERE chunk_id = 1").fetchone()
         db.execute(
-            "UPDATE chunks SET payload = ? WHERE chunk_id = 1",
+            "UPDATE chunk_payloads SET payload = ? WHERE chunk_id = 1",
             (flip_bit(bytes(old), len(old) // 2, 5),),
         )
 
 
 def tamper_swap_payloads(files: StoreFiles) -> None:
     with raw_db(files.path) as db:
-        payloads = dict(db.execute("SELECT chunk_id, payload FROM chunks WHERE chunk_id < 2"))
+        payloads = dict(
+            db.execute("SELECT chunk_id, payload FROM chunk_payloads WHERE chunk_id < 2")
+        )
         db.executemany(
-            "UPDATE chunks SET payload = ? WHERE chunk_id = ?",
+            "UPDATE chunk_payloads SET payload = ? WHERE chunk_id = ?",
             [(payloads[1], 0), (payloads[0], 1)],
         )
 
@@ -340,14 +342,18 @@ def tamper_swap_rows(files: StoreFiles) -> None:
             r[0]: r[1:]
             for r in db.execute(
                 "SELECT chunk_id, generation, key_no, epoch, records, payload FROM chunks "
-                "WHERE chunk_id IN (0, 1)"
+                "JOIN chunk_payloads USING (chunk_id) WHERE chunk_id IN (0, 1)"
             )
         }
         for chunk_id, other in ((0, 1), (1, 0)):
             db.execute(
-                "UPDATE chunks SET generation = ?, key_no = ?, epoch = ?, records = ?, "
-                "payload = ? WHERE chunk_id = ?",
-                (*rows[other], chunk_id),
+                "UPDATE chunks SET generation = ?, key_no = ?, epoch = ?, records = ? "
+                "WHERE chunk_id = ?",
+                (*rows[other][:4], chunk_id),
+            )
+            db.execute(
+                "UPDATE chunk_payloads SET payload = ? WHERE chunk_id = ?",
+                (rows[other][4], chunk_id),
             )
 
 
@@ -356,6 +362,7 @@ def roll_back_chunk(files: StoreFiles, *, restore_key: bool, restore_group: bool
     library, then put the saved rows back: a consistent old version of the chunk."""
     with raw_db(files.path) as db:
         chunk = db.execute("SELECT * FROM chunks WHERE chunk_id = 1").fetchone()
+        payload = db.execute("SELECT * FROM chunk_payloads WHERE chunk_id = 1").fetchone()
         key = db.execute("SELECT * FROM data_keys WHERE key_no = ?", (chunk[2],)).fetchone()
         group = db.execute("SELECT * FROM chunk_groups WHERE group_id = 0").fetchone()
     with open_store(files.path, files.source) as store:
@@ -366,7 +373,8 @@ def roll_back_chunk(files: StoreFiles, *, restore_key: bool, restore_group: bool
         assert (
             db.execute("SELECT 1 FROM data_keys WHERE key_no = ?", (chunk[2],)).fetchone() is None
         )
-        db.execute("INSERT OR REPLACE INTO chunks VALUES (?, ?, ?, ?, ?, ?)", chunk)
+        db.execute("INSERT OR REPLACE INTO chunks VALUES (?, ?, ?, ?, ?)", chunk)
+        db.execute("INSERT OR REPLACE INTO chunk_payloads VALUES (?, ?)", payload)
         if restore_key:
             db.execute("INSERT INTO data_keys VALUES (?, ?)", key)
         if restore_group:
@@ -388,16 +396,22 @@ def tamper_rollback_chunk_key_and_group(files: StoreFiles) -> None:
 def tamper_duplicate_chunk(files: StoreFiles) -> None:
     with raw_db(files.path) as db:
         db.execute(
-            "INSERT INTO chunks SELECT 3, generation, key_no, epoch, records, payload "
+            "INSERT INTO chunks SELECT 3, generation, key_no, epoch, records "
             "FROM chunks WHERE chunk_id = 0"
+        )
+        db.execute(
+            "INSERT INTO chunk_payloads SELECT 3, payload FROM chunk_payloads WHERE chunk_id = 0"
         )
 
 
 def tamper_duplicate_chunk_new_group(files: StoreFiles) -> None:
     with raw_db(files.path) as db:
         db.execute(
-            "INSERT INTO chunks SELECT 256, generation, key_no, epoch, records, payload "
+            "INSERT INTO chunks SELECT 256, generation, key_no, epoch, records "
             "FROM chunks WHERE chunk_id = 0"
+        )
+        db.execute(
+            "INSERT INTO chunk_payloads SELECT 256, payload FROM chunk_payloads WHERE chunk_id = 0"
         )
 
 

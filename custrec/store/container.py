@@ -23,6 +23,7 @@ import os
 import re
 import secrets
 import sqlite3
+import struct
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,6 +53,7 @@ FORMAT_VERSION = 1
 APPLICATION_ID = 0x63726563  # "crec"
 MAGIC = b"CUSTREC-STORE"
 GROUP_CHUNKS = 256
+_GROUP_ROW = struct.Struct(">5q")  # chunk_id, generation, key_no, epoch, records
 DEFAULT_CHUNK_RECORDS = 1024
 VERSION_COLUMN = "_version"
 COLUMN_TYPES = ("string", "int64", "float64", "bool")
@@ -69,8 +71,9 @@ CREATE TABLE holders (
 CREATE TABLE data_keys (key_no INTEGER PRIMARY KEY AUTOINCREMENT, sealed BLOB NOT NULL);
 CREATE TABLE chunks (
     chunk_id INTEGER PRIMARY KEY, generation INTEGER NOT NULL, key_no INTEGER NOT NULL,
-    epoch INTEGER NOT NULL, records INTEGER NOT NULL, payload BLOB NOT NULL
+    epoch INTEGER NOT NULL, records INTEGER NOT NULL
 );
+CREATE TABLE chunk_payloads (chunk_id INTEGER PRIMARY KEY, payload BLOB NOT NULL);
 CREATE TABLE chunk_groups (group_id INTEGER PRIMARY KEY, mac BLOB NOT NULL);
 CREATE TABLE id_index (token BLOB PRIMARY KEY, chunk_id INTEGER NOT NULL) WITHOUT ROWID;
 CREATE INDEX id_index_chunk ON id_index (chunk_id);
@@ -235,6 +238,8 @@ class Store:
         self._db = connection
         self._lock_timeout = lock_timeout
         self.context = context or audit.AuditContext()
+        self._verified_groups: set[int] = set()
+        self._data_version: int | None = None
         self._keys: _Keys | None = None
         self._index_key = b""
         self._header: _Header | None = None
@@ -286,10 +291,15 @@ class Store:
             self._db.execute("BEGIN IMMEDIATE" if write else "BEGIN")
         except sqlite3.OperationalError as exc:
             raise _busy_or_damaged(exc, self.path, self._lock_timeout) from None
-        self._verified_groups: set[int] = set()
         try:
             if check:
                 self._header = _read_header(self._db, self.path)
+                # Groups checked earlier stay checked while no other connection has
+                # committed (our own writes keep their MACs current).
+                version = self._db.execute("PRAGMA data_version").fetchone()[0]
+                if version != self._data_version:
+                    self._verified_groups = set()
+                    self._data_version = version
                 self._verify_header(self._header)
                 self._verify_top(self._db)
             yield self._db
@@ -495,7 +505,12 @@ class Store:
         if not rows:
             return None
         parts = [header.store_id, b"group", _int8(group_id)]
-        parts += [b"".join(_int8(v) for v in row) for row in rows]
+        try:
+            parts += [_GROUP_ROW.pack(*row) for row in rows]
+        except struct.error:
+            raise IntegrityError(
+                f"{self.path}: chunk metadata is damaged or was altered (not an integer)"
+            ) from None
         return crypto.mac(keys.manifest, *parts)
 
     def _top_mac(self, db: sqlite3.Connection) -> bytes:
@@ -570,7 +585,8 @@ class Store:
 
     def _read_chunk(self, db: sqlite3.Connection, chunk_id: int) -> chunkcodec.Chunk:
         row = db.execute(
-            "SELECT generation, key_no, epoch, records, payload FROM chunks WHERE chunk_id = ?",
+            "SELECT generation, key_no, epoch, records, payload FROM chunks "
+            "JOIN chunk_payloads USING (chunk_id) WHERE chunk_id = ?",
             (chunk_id,),
         ).fetchone()
         if row is None:
@@ -624,6 +640,7 @@ class Store:
             db.execute("DELETE FROM data_keys WHERE key_no = ?", (old[1],))
         if not rows:
             db.execute("DELETE FROM chunks WHERE chunk_id = ?", (chunk_id,))
+            db.execute("DELETE FROM chunk_payloads WHERE chunk_id = ?", (chunk_id,))
             return
         generation = old[0] + 1 if old is not None else 1
         data_key = crypto.random_bytes()
@@ -643,16 +660,13 @@ class Store:
         plain = self._encode(rows, changes.values())
         aad = self._chunk_aad(chunk_id, generation, key_no, header.epoch, len(rows))
         db.execute(
-            "INSERT OR REPLACE INTO chunks (chunk_id, generation, key_no, epoch, records, "
-            "payload) VALUES (?, ?, ?, ?, ?, ?)",
-            (
-                chunk_id,
-                generation,
-                key_no,
-                header.epoch,
-                len(rows),
-                crypto.seal(data_key, plain, aad),
-            ),
+            "INSERT OR REPLACE INTO chunks (chunk_id, generation, key_no, epoch, records) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (chunk_id, generation, key_no, header.epoch, len(rows)),
+        )
+        db.execute(
+            "INSERT OR REPLACE INTO chunk_payloads (chunk_id, payload) VALUES (?, ?)",
+            (chunk_id, crypto.seal(data_key, plain, aad)),
         )
 
     def _reindex(
@@ -1205,12 +1219,14 @@ class Store:
             if indexed != records:
                 raise IntegrityError(f"{self.path}: the id index has entries for no record")
             orphans = db.execute(
-                "SELECT COUNT(*) FROM match_index WHERE record NOT IN (SELECT token FROM id_index)"
+                "SELECT (SELECT COUNT(*) FROM match_index WHERE record NOT IN "
+                "(SELECT token FROM id_index)) + (SELECT COUNT(*) FROM chunk_payloads "
+                "WHERE chunk_id NOT IN (SELECT chunk_id FROM chunks))"
             ).fetchone()[0]
             if orphans:
                 raise IntegrityError(
-                    f"{self.path}: the match index has entries for no record: the store was "
-                    "altered or damaged"
+                    f"{self.path}: the indexes or payloads have entries for no record or "
+                    "chunk: the store was altered or damaged"
                 )
         return records
 
