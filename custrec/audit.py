@@ -263,7 +263,7 @@ def verify(
             entry_hash = hashlib.sha256(previous + data).digest()
             if entry_hash != stored_hash:
                 problem = "its content or its place in the chain was changed"
-            elif not crypto_equal(keys.entry_mac(seq, entry_hash), stored_mac):
+            elif not crypto.equal(keys.entry_mac(seq, entry_hash), stored_mac):
                 problem = "its authentication code is wrong (rewritten without the key)"
             else:
                 problem = _check_entry(data, seq, subject_ops)
@@ -280,19 +280,13 @@ def verify(
             return _bad(db, keys, count, count, "the authenticated head is missing")
         return AuditVerification(0, 0, keys.genesis().hex(), expected_head_found=seen_expected)
     head_seq, head_hash, head_mac = head
-    if not crypto_equal(keys.head_mac(head_seq, head_hash), head_mac):
+    if not crypto.equal(keys.head_mac(head_seq, head_hash), head_mac):
         return _bad(db, keys, count, head_seq, "the authenticated head was altered")
     if head_seq > count:
         return _bad(db, keys, count, count + 1, f"entries {count + 1}..{head_seq} were removed")
     if head_seq < count or head_hash != previous:
         return _bad(db, keys, count, head_seq + 1, "entries were added after the head")
     return AuditVerification(count, head_seq, head_hash.hex(), expected_head_found=seen_expected)
-
-
-def crypto_equal(a: bytes, b: bytes) -> bool:
-    import hmac
-
-    return hmac.compare_digest(a, b)
 
 
 def _bad(

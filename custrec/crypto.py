@@ -33,6 +33,11 @@ ARGON2_LIMITS = {"memory_kib": 1_048_576, "iterations": 16, "lanes": 16}
 ARGON2_MINIMUM = {"memory_kib": 8, "iterations": 1, "lanes": 1}
 
 
+def equal(a: bytes, b: bytes) -> bool:
+    """Compare secrets or MACs in constant time."""
+    return hmac.compare_digest(a, b)
+
+
 def random_bytes(size: int = KEY_BYTES) -> bytes:
     return os.urandom(size)
 

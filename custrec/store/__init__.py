@@ -2,8 +2,6 @@
 
 from custrec.store.container import (
     FORMAT_VERSION,
-    Holder,
-    Record,
     Store,
     StoreSettings,
     WriteResult,
@@ -11,7 +9,9 @@ from custrec.store.container import (
     open_store,
     read_holders_unverified,
 )
+from custrec.store.holders import Holder
 from custrec.store.keys import KeySource, resolve_key_source
+from custrec.store.records import Record
 
 __all__ = [
     "FORMAT_VERSION",

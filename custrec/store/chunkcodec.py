@@ -31,11 +31,10 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from custrec.errors import IntegrityError
+from custrec.store.records import Value
 
 if TYPE_CHECKING:
     import pyarrow as pa
-
-Value = str | int | float | bool | None
 
 MAGIC = b"CRCK"
 VERSION = 1

@@ -17,7 +17,6 @@ Layout and cryptography are specified in ``docs/format.md``. In short:
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import json
 import os
 import re
@@ -39,12 +38,29 @@ from custrec.errors import (
     NotFoundError,
     StoreBusyError,
     UsageError,
-    WrongKeyError,
 )
-from custrec.keyfile import key_id as derive_key_id
 from custrec.store import chunkcodec
+from custrec.store.holders import (
+    Holder,
+    find_holder,
+    holder_aad,
+    insert_slot,
+    new_slot,
+    read_holders,
+    utc_now,
+)
 from custrec.store.keys import KeySource
 from custrec.store.normalise import is_phone_field, normalise_match_value
+from custrec.store.records import (
+    VERSION_COLUMN,
+    Record,
+    Value,
+    by_id,
+    check_types,
+    clean_record,
+    infer_type,
+    to_record,
+)
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -55,10 +71,8 @@ MAGIC = b"CUSTREC-STORE"
 GROUP_CHUNKS = 256
 _GROUP_ROW = struct.Struct(">5q")  # chunk_id, generation, key_no, epoch, records
 DEFAULT_CHUNK_RECORDS = 1024
-VERSION_COLUMN = "_version"
 COLUMN_TYPES = ("string", "int64", "float64", "bool")
 
-Value = str | int | float | bool | None
 
 _SCHEMA = (
     """
@@ -88,25 +102,6 @@ CREATE INDEX match_index_record ON match_index (record);
 
 
 # --- results -----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Record:
-    """One customer record: its id, its version (1 on creation, +1 per change), and
-    its fields (without the id's system companions)."""
-
-    id: str
-    version: int
-    data: dict[str, Value]
-
-
-@dataclass(frozen=True)
-class Holder:
-    """A key holder of the store (no secret in it)."""
-
-    key_id: str
-    kind: str
-    added_at: str
 
 
 @dataclass(frozen=True)
@@ -187,10 +182,6 @@ class _Header:
 
 def _canonical_json(value: object) -> bytes:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
-
-
-def _utc_now() -> str:
-    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _int8(value: int) -> bytes:
@@ -455,10 +446,10 @@ class Store:
 
     def _unlock(self, source: KeySource) -> None:
         header = _read_header(self._db, self.path)
-        slot, secret = _find_holder(header, source)
+        slot, secret = find_holder(header, source)
         wrapped = crypto.WrappedKey(bytes(slot["ephemeral"]), bytes(slot["sealed"]))
         master = crypto.unwrap_from_holder(
-            secret, wrapped, _holder_aad(header.store_id, slot["key_id"])
+            secret, wrapped, holder_aad(header.store_id, slot["key_id"])
         )
         self._keys = _Keys(master, header.store_id)
         self._verify_header(header)
@@ -468,7 +459,7 @@ class Store:
     def _verify_header(self, header: _Header) -> None:
         keys = self._require_keys()
         expected = crypto.mac(keys.header, *_header_parts(header))
-        if not _equal(expected, header.header_mac):
+        if not crypto.equal(expected, header.header_mac):
             raise IntegrityError(
                 f"{self.path}: the store header failed its integrity check: it was altered"
             )
@@ -522,7 +513,7 @@ class Store:
         return crypto.mac(keys.manifest, *parts)
 
     def _verify_top(self, db: sqlite3.Connection) -> None:
-        if not _equal(self._top_mac(db), self._require_header().manifest_mac):
+        if not crypto.equal(self._top_mac(db), self._require_header().manifest_mac):
             raise IntegrityError(
                 f"{self.path}: the chunk manifest failed its integrity check: chunks were "
                 "added, removed or rolled back"
@@ -538,7 +529,7 @@ class Store:
         if row is None and actual is None:  # a group that does not exist yet
             self._verified_groups.add(group_id)
             return
-        if row is None or actual is None or not _equal(actual, _blob(row[0])):
+        if row is None or actual is None or not crypto.equal(actual, _blob(row[0])):
             raise IntegrityError(
                 f"{self.path}: chunk group {group_id} failed its integrity check: chunks "
                 "were swapped, removed or rolled back"
@@ -706,7 +697,7 @@ class Store:
         """The chunk layout of ``rows``; the ``changed`` ones (the others were read from
         the store) are checked against the column types first."""
         columns = [*self._require_header().columns, (VERSION_COLUMN, "int64")]
-        _check_types([row for row in changed if row is not None], columns)
+        check_types([row for row in changed if row is not None], columns)
         return chunkcodec.encode(rows, columns)
 
     def _arrow_schema(self, *, with_version: bool) -> pa.Schema:
@@ -795,7 +786,7 @@ class Store:
                     positions = self._positions(rows, ids)
                     for record_id in ids:
                         row = rows[positions[record_id]]
-                        found[record_id] = _record(row, self.settings.id_field)
+                        found[record_id] = to_record(row, self.settings.id_field)
         except CustrecError as exc:
             self._access("get", subjects=wanted, failure=exc)
             raise
@@ -856,7 +847,7 @@ class Store:
                     if normalise_match_value(field_name, c, settings.region) == wanted
                 }
                 for row in chunk.records_where(self._names(), field_name, same):
-                    results.append(_record(row, settings.id_field))
+                    results.append(to_record(row, settings.id_field))
         return results
 
     def count(self) -> int:
@@ -907,7 +898,7 @@ class Store:
         id_field = self.settings.id_field
         incoming: dict[str, dict[str, Value]] = {}
         for position, record in enumerate(records, start=1):
-            clean = _clean_record(record, id_field, position)
+            clean = clean_record(record, id_field, position)
             record_id = str(clean[id_field])
             if record_id in incoming:
                 raise CheckFailedError(
@@ -977,11 +968,11 @@ class Store:
                     f"(now version {version}); read it again and retry"
                 )
             new = {k: v for k, v in current.items() if k not in unset}
-            new.update(_clean_record({id_field: record_id, **changes}, id_field, 1))
+            new.update(clean_record({id_field: record_id, **changes}, id_field, 1))
             new[VERSION_COLUMN] = version + 1
             for name in unset:
                 new[name] = None
-            updated = _record(new, id_field)
+            updated = to_record(new, id_field)
             if check is not None:
                 check(updated)
             self._extend_columns(db, [new])
@@ -1044,12 +1035,12 @@ class Store:
             room = size - last_count
             if room > 0:
                 merged = self._chunk_rows(db, last_id) + rows[:room]
-                self._rewrite(db, last_id, merged, _by_id(rows[:room], id_field))
+                self._rewrite(db, last_id, merged, by_id(rows[:room], id_field))
                 touched.add(last_id)
                 start = room
         for offset in range(start, len(rows), size):
             part = rows[offset : offset + size]
-            self._write_chunk(db, next_id, part, None, _by_id(part, id_field))
+            self._write_chunk(db, next_id, part, None, by_id(part, id_field))
             touched.add(next_id)
             next_id += 1
         return touched
@@ -1067,7 +1058,7 @@ class Store:
                 if value is None:
                     added.setdefault(name, None)
                     continue
-                kind, current = _infer_type(value), added.get(name)
+                kind, current = infer_type(value), added.get(name)
                 if current is None:
                     added[name] = kind
                 elif {current, kind} == {"int64", "float64"}:
@@ -1084,12 +1075,12 @@ class Store:
         with self._change("key-add") as op:
             db = self._db
             header = self._require_header()
-            slot = _new_slot(source, header.store_id, self._require_keys().master)
+            slot = new_slot(source, header.store_id, self._require_keys().master)
             op.counts["holders"] = len(header.holders) + 1
             if any(h["key_id"] == slot["key_id"] for h in header.holders):
                 raise UsageError(f"key {slot['key_id']} is already a key of this store")
-            _insert_slot(db, slot)
-            header.holders = _read_holders(db)
+            insert_slot(db, slot)
+            header.holders = read_holders(db)
             self._write_header(db, header)
         return Holder(slot["key_id"], slot["kind"], slot["added_at"])
 
@@ -1168,17 +1159,17 @@ class Store:
         db.executemany("UPDATE data_keys SET sealed = ? WHERE key_no = ?", resealed)
         index_aad = b"index key" + header.store_id
         header.index_key_sealed = crypto.seal(new.wrap, self._index_key, index_aad)
-        for holder in _read_holders(db):
+        for holder in read_holders(db):
             wrapped = crypto.wrap_to_holder(
                 new.master,
                 bytes(holder["public_key"]),
-                _holder_aad(header.store_id, str(holder["key_id"])),
+                holder_aad(header.store_id, str(holder["key_id"])),
             )
             db.execute(
                 "UPDATE holders SET ephemeral = ?, sealed = ? WHERE key_id = ?",
                 (wrapped.ephemeral, wrapped.sealed, holder["key_id"]),
             )
-        header.holders = _read_holders(db)
+        header.holders = read_holders(db)
         self._keys = new
         groups = [int(r[0]) for r in db.execute("SELECT group_id FROM chunk_groups")]
         self._update_manifest(db, groups)
@@ -1267,19 +1258,19 @@ def create_store(
             master = crypto.random_bytes()
             keys = _Keys(master, store_id)
             index_key = crypto.random_bytes()
-            slot = _new_slot(source, store_id, master)
+            slot = new_slot(source, store_id, master)
             db.execute("BEGIN")
-            _insert_slot(db, slot)
+            insert_slot(db, slot)
             header = _Header(
                 store_id=store_id,
-                created_at=_utc_now(),
+                created_at=utc_now(),
                 settings=chosen,
                 columns=[(chosen.id_field, "string")],
                 epoch=1,
                 index_key_sealed=crypto.seal(keys.wrap, index_key, b"index key" + store_id),
                 header_mac=b"",
                 manifest_mac=b"",
-                holders=_read_holders(db),
+                holders=read_holders(db),
             )
             db.executemany(
                 "INSERT INTO header (name, value) VALUES (?, ?)",
@@ -1415,7 +1406,7 @@ def _busy_or_damaged(
 def _read_header(db: sqlite3.Connection, path: Path) -> _Header:
     try:
         values = {str(k): bytes(v) for k, v in db.execute("SELECT name, value FROM header")}
-        holders = _read_holders(db)
+        holders = read_holders(db)
     except sqlite3.DatabaseError as exc:
         raise _damaged(path, exc) from None
     try:
@@ -1444,12 +1435,6 @@ def _read_header(db: sqlite3.Connection, path: Path) -> _Header:
         ) from None
 
 
-def _read_holders(db: sqlite3.Connection) -> list[dict[str, Any]]:
-    columns = ("key_id", "kind", "public_key", "kdf", "salt", "ephemeral", "sealed", "added_at")
-    rows = db.execute(f"SELECT {', '.join(columns)} FROM holders ORDER BY key_id").fetchall()
-    return [dict(zip(columns, row, strict=True)) for row in rows]
-
-
 def _header_parts(header: _Header) -> list[bytes]:
     parts = [
         MAGIC,
@@ -1473,150 +1458,3 @@ def _header_parts(header: _Header) -> list[bytes]:
             str(holder["added_at"]).encode(),
         ]
     return parts
-
-
-def _holder_aad(store_id: bytes, key_id: str) -> bytes:
-    return b"custrec holder v1" + store_id + key_id.encode()
-
-
-def _holder_secret(source: KeySource, salt: bytes, kdf: Mapping[str, int]) -> bytes:
-    if source.kind == "keyfile":
-        assert source.key is not None
-        return source.key
-    assert source.passphrase is not None
-    return crypto.stretch_passphrase(source.passphrase, salt, dict(kdf))
-
-
-def _new_slot(source: KeySource, store_id: bytes, master: bytes) -> dict[str, Any]:
-    salt = crypto.random_bytes(16) if source.kind == "passphrase" else b""
-    kdf = dict(crypto.ARGON2_DEFAULT) if source.kind == "passphrase" else {}
-    secret = _holder_secret(source, salt, kdf)
-    key_id = derive_key_id(secret)
-    public = crypto.holder_public_key(secret)
-    wrapped = crypto.wrap_to_holder(master, public, _holder_aad(store_id, key_id))
-    return {
-        "key_id": key_id,
-        "kind": source.kind,
-        "public_key": public,
-        "kdf": json.dumps({"argon2id": kdf}) if kdf else "",
-        "salt": salt,
-        "ephemeral": wrapped.ephemeral,
-        "sealed": wrapped.sealed,
-        "added_at": _utc_now(),
-    }
-
-
-def _insert_slot(db: sqlite3.Connection, slot: Mapping[str, Any]) -> None:
-    db.execute(
-        "INSERT INTO holders (key_id, kind, public_key, kdf, salt, ephemeral, sealed, added_at)"
-        " VALUES (:key_id, :kind, :public_key, :kdf, :salt, :ephemeral, :sealed, :added_at)",
-        dict(slot),
-    )
-
-
-def _find_holder(header: _Header, source: KeySource) -> tuple[dict[str, Any], bytes]:
-    """The slot this key opens, checked by key commitment (the holder's public key)
-    before anything is decrypted."""
-    candidates = [h for h in header.holders if h["kind"] == source.kind]
-    for slot in candidates:
-        kdf: dict[str, int] = {}
-        if slot["kdf"]:
-            try:
-                kdf = dict(json.loads(slot["kdf"])["argon2id"])
-            except (ValueError, KeyError, TypeError):
-                raise IntegrityError("a key slot's parameters are damaged or altered") from None
-        if source.kind == "keyfile":
-            assert source.key is not None
-            if derive_key_id(source.key) != slot["key_id"]:
-                continue
-        secret = _holder_secret(source, bytes(slot["salt"]), kdf)
-        if _equal(crypto.holder_public_key(secret), bytes(slot["public_key"])):
-            return slot, secret
-        if source.kind == "keyfile":
-            raise IntegrityError(
-                f"the key slot {slot['key_id']} was altered: it does not match its key"
-            )
-    ids = ", ".join(str(h["key_id"]) for h in header.holders)
-    if source.kind == "keyfile":
-        assert source.key is not None
-        raise WrongKeyError(
-            f"wrong key: {source.label} (key id {derive_key_id(source.key)}) is not a key "
-            f"of this store; its keys are: {ids}"
-        )
-    raise WrongKeyError(f"wrong passphrase for this store (its keys are: {ids})")
-
-
-def _equal(a: bytes, b: bytes) -> bool:
-    import hmac
-
-    return hmac.compare_digest(a, b)
-
-
-def _infer_type(value: Value) -> str:
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, int):
-        return "int64"
-    if isinstance(value, float):
-        return "float64"
-    return "string"
-
-
-_PYTHON_TYPES: dict[str, tuple[type, ...]] = {
-    "string": (str,),
-    "int64": (int,),
-    "float64": (float, int),
-    "bool": (bool,),
-}
-_INT64 = range(-(2**63), 2**63)
-
-
-def _check_types(rows: Sequence[Mapping[str, Value]], columns: Sequence[tuple[str, str]]) -> None:
-    """Refuse a value that does not fit its column's type (no silent conversion)."""
-    id_field = columns[0][0]
-    for name, kind in columns:
-        allowed = _PYTHON_TYPES[kind]
-        for row in rows:
-            value = row.get(name)
-            if value is None:
-                continue
-            wrong = (isinstance(value, bool) and kind != "bool") or not isinstance(value, allowed)
-            if not wrong and kind == "int64" and value not in _INT64:
-                wrong = True
-            if wrong:
-                raise CheckFailedError(
-                    f"record {row.get(id_field)}: field {name!r} must be {kind}, "
-                    f"got {type(value).__name__}"
-                )
-
-
-def _clean_record(record: Mapping[str, Value], id_field: str, position: int) -> dict[str, Value]:
-    clean: dict[str, Value] = {}
-    for name, value in record.items():
-        if not isinstance(name, str) or not name or name.startswith("_"):
-            raise CheckFailedError(
-                f"record {position}: field name {name!r} is not allowed (names starting "
-                "with '_' are reserved)"
-            )
-        if value is not None and not isinstance(value, str | int | float | bool):
-            raise CheckFailedError(
-                f"record {position}: field {name!r} must be text, a number, true/false or "
-                f"empty, not {type(value).__name__}"
-            )
-        clean[name] = value
-    record_id = clean.get(id_field)
-    if record_id is None or not str(record_id).strip():
-        raise CheckFailedError(f"record {position}: the id field {id_field!r} is missing")
-    clean[id_field] = str(record_id)
-    return clean
-
-
-def _by_id(
-    rows: Sequence[Mapping[str, Value]], id_field: str
-) -> dict[str, Mapping[str, Value] | None]:
-    return {str(row[id_field]): row for row in rows}
-
-
-def _record(row: Mapping[str, Value], id_field: str) -> Record:
-    data = {k: v for k, v in row.items() if k != VERSION_COLUMN}
-    return Record(id=str(row[id_field]), version=int(row.get(VERSION_COLUMN) or 0), data=data)

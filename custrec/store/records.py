@@ -1,0 +1,91 @@
+"""Records as the store takes and gives them: cleaning, type checks, and results."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from custrec.errors import CheckFailedError
+
+Value = str | int | float | bool | None
+VERSION_COLUMN = "_version"
+
+
+@dataclass(frozen=True)
+class Record:
+    """One customer record: its id, its version (1 on creation, +1 per change), and
+    its fields (without the id's system companions)."""
+
+    id: str
+    version: int
+    data: dict[str, Value]
+
+
+def infer_type(value: Value) -> str:
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int):
+        return "int64"
+    if isinstance(value, float):
+        return "float64"
+    return "string"
+
+
+_PYTHON_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,),
+    "int64": (int,),
+    "float64": (float, int),
+    "bool": (bool,),
+}
+_INT64 = range(-(2**63), 2**63)
+
+
+def check_types(rows: Sequence[Mapping[str, Value]], columns: Sequence[tuple[str, str]]) -> None:
+    """Refuse a value that does not fit its column's type (no silent conversion)."""
+    id_field = columns[0][0]
+    for name, kind in columns:
+        allowed = _PYTHON_TYPES[kind]
+        for row in rows:
+            value = row.get(name)
+            if value is None:
+                continue
+            wrong = (isinstance(value, bool) and kind != "bool") or not isinstance(value, allowed)
+            if not wrong and kind == "int64" and value not in _INT64:
+                wrong = True
+            if wrong:
+                raise CheckFailedError(
+                    f"record {row.get(id_field)}: field {name!r} must be {kind}, "
+                    f"got {type(value).__name__}"
+                )
+
+
+def clean_record(record: Mapping[str, Value], id_field: str, position: int) -> dict[str, Value]:
+    clean: dict[str, Value] = {}
+    for name, value in record.items():
+        if not isinstance(name, str) or not name or name.startswith("_"):
+            raise CheckFailedError(
+                f"record {position}: field name {name!r} is not allowed (names starting "
+                "with '_' are reserved)"
+            )
+        if value is not None and not isinstance(value, str | int | float | bool):
+            raise CheckFailedError(
+                f"record {position}: field {name!r} must be text, a number, true/false or "
+                f"empty, not {type(value).__name__}"
+            )
+        clean[name] = value
+    record_id = clean.get(id_field)
+    if record_id is None or not str(record_id).strip():
+        raise CheckFailedError(f"record {position}: the id field {id_field!r} is missing")
+    clean[id_field] = str(record_id)
+    return clean
+
+
+def by_id(
+    rows: Sequence[Mapping[str, Value]], id_field: str
+) -> dict[str, Mapping[str, Value] | None]:
+    return {str(row[id_field]): row for row in rows}
+
+
+def to_record(row: Mapping[str, Value], id_field: str) -> Record:
+    data = {k: v for k, v in row.items() if k != VERSION_COLUMN}
+    return Record(id=str(row[id_field]), version=int(row.get(VERSION_COLUMN) or 0), data=data)
