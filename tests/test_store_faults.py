@@ -393,26 +393,26 @@ def tamper_rollback_chunk_key_and_group(files: StoreFiles) -> None:
     roll_back_chunk(files, restore_key=True, restore_group=True)
 
 
-def tamper_duplicate_chunk(files: StoreFiles) -> None:
+def copy_chunk_0(files: StoreFiles, new_id: int) -> None:
+    """Duplicate chunk 0 (metadata and sealed payload) under ``new_id``."""
     with raw_db(files.path) as db:
         db.execute(
-            "INSERT INTO chunks SELECT 3, generation, key_no, epoch, records "
-            "FROM chunks WHERE chunk_id = 0"
+            "INSERT INTO chunks SELECT ?, generation, key_no, epoch, records "
+            "FROM chunks WHERE chunk_id = 0",
+            (new_id,),
         )
         db.execute(
-            "INSERT INTO chunk_payloads SELECT 3, payload FROM chunk_payloads WHERE chunk_id = 0"
+            "INSERT INTO chunk_payloads SELECT ?, payload FROM chunk_payloads WHERE chunk_id = 0",
+            (new_id,),
         )
+
+
+def tamper_duplicate_chunk(files: StoreFiles) -> None:
+    copy_chunk_0(files, 3)  # inside group 0
 
 
 def tamper_duplicate_chunk_new_group(files: StoreFiles) -> None:
-    with raw_db(files.path) as db:
-        db.execute(
-            "INSERT INTO chunks SELECT 256, generation, key_no, epoch, records "
-            "FROM chunks WHERE chunk_id = 0"
-        )
-        db.execute(
-            "INSERT INTO chunk_payloads SELECT 256, payload FROM chunk_payloads WHERE chunk_id = 0"
-        )
+    copy_chunk_0(files, 256)  # the first chunk of group 1
 
 
 def tamper_delete_chunk(files: StoreFiles) -> None:
