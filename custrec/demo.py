@@ -15,7 +15,7 @@ from pathlib import Path
 
 from custrec.datasets import DatasetWritten, write_dataset
 from custrec.errors import InputError
-from custrec.locking import exclusive_lock
+from custrec.locking import DEFAULT_LOCK_TIMEOUT, exclusive_lock
 from custrec.render import Summary, Table
 from custrec.table_profile import TableProfile, inspect_table
 
@@ -163,7 +163,7 @@ def run_demo(
     customers: int = 1000,
     interactions: int = 3000,
     seed: int = 2026,
-    lock_timeout: float = 10.0,
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
 ) -> DemoResult:
     """Run the demonstration in ``workdir`` (created if missing) and return its result.
 

@@ -975,36 +975,16 @@ def test_lock_timeout_gives_store_busy(tmp_path: Path, cli: InvokeCli) -> None:
             with pytest.raises(StoreBusyError, match="busy"):
                 store.update("C-1", set_fields={"n": 1})
 
+        key_add = ["key", "add", str(files.path), "--key-file", str(files.key),
+                   "--new-key-file", str(second.path), "--lock-timeout", "0.3"]  # fmt: skip
         started = time.monotonic()
-        result = cli(
-            "key",
-            "add",
-            str(files.path),
-            "--key-file",
-            str(files.key),
-            "--new-key-file",
-            str(second.path),
-            "--lock-timeout",
-            "0.3",
-        )
+        result = cli(*key_add)
         waited = time.monotonic() - started
         assert result.exit_code == 5, result.stderr
         assert "busy" in result.stderr
         assert 0.29 <= waited < 5, waited
 
-        process = run_custrec(
-            [
-                "key",
-                "add",
-                str(files.path),
-                "--key-file",
-                str(files.key),
-                "--new-key-file",
-                str(second.path),
-                "--lock-timeout",
-                "0.3",
-            ]
-        )
+        process = run_custrec(key_add)
         assert process.returncode == 5, process.stderr
         assert b"busy" in process.stderr
 

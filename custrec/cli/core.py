@@ -18,6 +18,7 @@ from typing import Any, NoReturn, TypeVar
 import click
 
 from custrec.errors import CustrecError, ExitCode
+from custrec.locking import DEFAULT_LOCK_TIMEOUT, LOCK_TIMEOUT_ENV
 from custrec.render import FORMATS, Result, render
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -137,8 +138,8 @@ def lock_timeout_option() -> Callable[[F], F]:
     return click.option(
         "--lock-timeout",
         type=click.FloatRange(min=0),
-        default=10.0,
-        envvar="CUSTREC_LOCK_TIMEOUT",
+        default=DEFAULT_LOCK_TIMEOUT,
+        envvar=LOCK_TIMEOUT_ENV,
         show_default=True,
         metavar="SECONDS",
         help="How long to wait for another custrec process to finish before giving up with exit 5.",

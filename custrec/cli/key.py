@@ -9,6 +9,7 @@ import click
 
 from custrec.cli.core import emit, format_option, lock_timeout_option, note
 from custrec.cli.store import key_file_option, open_cli_store, reason_option, store_argument
+from custrec.locking import DEFAULT_LOCK_TIMEOUT
 from custrec.render import Summary, Table
 
 if TYPE_CHECKING:
@@ -120,7 +121,7 @@ def key_list(store: str, key_file: str | None, output_format: str) -> None:
     from custrec.store import read_holders_unverified
 
     if key_file or os.environ.get("CUSTREC_KEY_FILE") or os.environ.get("CUSTREC_PASSPHRASE"):
-        with open_cli_store(store, key_file, 10.0) as opened:
+        with open_cli_store(store, key_file, DEFAULT_LOCK_TIMEOUT) as opened:
             emit(HolderList(store, opened.holders(), verified=True), output_format)
     else:
         emit(HolderList(store, read_holders_unverified(store), verified=False), output_format)

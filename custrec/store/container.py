@@ -39,6 +39,7 @@ from custrec.errors import (
     StoreBusyError,
     UsageError,
 )
+from custrec.locking import DEFAULT_LOCK_TIMEOUT
 from custrec.store import chunkcodec
 from custrec.store.holders import (
     Holder,
@@ -1230,7 +1231,7 @@ def create_store(
     source: KeySource,
     *,
     settings: StoreSettings | None = None,
-    lock_timeout: float = 10.0,
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
     context: audit.AuditContext | None = None,
 ) -> Store:
     """Create an empty store at ``path`` (which must not exist), opened by ``source``.
@@ -1305,7 +1306,7 @@ def open_store(
     path: str | Path,
     source: KeySource,
     *,
-    lock_timeout: float = 10.0,
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
     context: audit.AuditContext | None = None,
 ) -> Store:
     """Open and unlock the store at ``path``. A wrong key raises
