@@ -2,9 +2,10 @@
 
 It generates the example data (customers and an interaction log, with deliberately
 bad rows and the list of them), profiles each file as a data steward would before
-loading it, encrypts the customer records into a store (as an agent's tools would then
-use it: a point lookup, a search by email, an integrity check), and returns one result
-that says what was created and what was found.
+loading it, collects the customer records into an encrypted store (bad rows go to a
+rejects file), uses the store as an agent would (a point lookup, a search by a
+differently written email, a correction, an export of the fields asked for, an
+integrity check), and returns one result that says what was created and found.
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ class DemoStore:
     bytes: int
     lookup_ms: float
     email_matches: int
+    updated_version: int
+    exported: int
     audit_entries: int
     audit_intact: bool
 
@@ -76,6 +79,8 @@ class DemoResult:
                 "bytes": self.store.bytes,
                 "lookup_ms": round(self.store.lookup_ms, 2),
                 "email_matches": self.store.email_matches,
+                "updated_to_version": self.store.updated_version,
+                "exported": self.store.exported,
                 "audit_entries": self.store.audit_entries,
                 "audit_intact": self.store.audit_intact,
             },
@@ -114,14 +119,17 @@ class DemoResult:
             ],
         )
         store = Table(
-            title="Encrypted store (AES-256-GCM chunks, blind indexes, integrity verified)",
+            title="Encrypted store: collect (bad rows to customers-rejects.csv), get, "
+            "find, update, export (customers-contacts.csv), verify",
             columns=(
                 "store",
                 "records",
-                "rows left out",
+                "rows rejected",
                 "size",
-                "lookup by id",
+                "get by id",
                 "found by email",
+                "updated to version",
+                "exported",
                 "audit entries",
             ),
             rows=[
@@ -132,6 +140,8 @@ class DemoResult:
                     f"{self.store.bytes / 1024:.0f} KiB",
                     f"{self.store.lookup_ms:.1f} ms",
                     self.store.email_matches,
+                    self.store.updated_version,
+                    self.store.exported,
                     f"{self.store.audit_entries} ({self.store.audit_state})",
                 )
             ],
@@ -197,49 +207,59 @@ def run_demo(
 
 
 def _encrypt_customers(directory: Path, customers_csv: Path) -> DemoStore:
-    """Load the customer rows into a new encrypted store (rows without an id, or
-    repeating an earlier id, are left out), then use it as an agent would."""
+    """Collect the customer rows into a new encrypted store as a nightly job would
+    (invalid and duplicate rows go to a rejects file), then use it as an agent would:
+    look a record up by id and by a differently written email, correct it, and export
+    the fields a colleague asked for."""
     from custrec.audit import AuditContext
-    from custrec.io import open_table
+    from custrec.collect import CollectOptions, collect_records
+    from custrec.export import export_records
     from custrec.keyfile import new_key_file
+    from custrec.lookup import find_records, update_record
     from custrec.store import KeySource, StoreSettings, create_store
 
     key_path = directory / "demo.key"
     store_path = directory / "customers.crec"
-    for stale in (key_path, store_path, *directory.glob("customers.crec-*")):
+    rejects = directory / "customers-rejects.csv"
+    exported = directory / "customers-contacts.csv"
+    for stale in (key_path, store_path, rejects, exported, *directory.glob("customers.crec-*")):
         stale.unlink(missing_ok=True)
     source = KeySource.from_key_file(new_key_file(key_path).path)
-    records: dict[str, dict[str, object]] = {}
-    skipped = 0
-    with open_table(str(customers_csv)) as reader:
-        for batch in reader:
-            for row in batch.to_pylist():
-                record_id = (row.get("customer_id") or "").strip()
-                if not record_id or record_id in records:
-                    skipped += 1
-                    continue
-                records[record_id] = row
     context = AuditContext(command="custrec demo", reason="demonstration")
     with create_store(
         store_path, source, settings=StoreSettings(region="GB"), context=context
     ) as store:
-        store.put(records.values())  # type: ignore[arg-type]
-        some_id, some = next(iter(records.items()))
+        collected = collect_records(
+            store,
+            [str(customers_csv)],
+            CollectOptions(on_invalid="reject", rejects=str(rejects), source="demo"),
+        )
+        some_id = next(iter(store.iter_batches())).column(0)[0].as_py()
         started = time.perf_counter()
-        store.get(some_id)
+        some = store.get(some_id)
         lookup_ms = (time.perf_counter() - started) * 1000
-        email = some.get("email")
-        matches = len(store.find("email", str(email))) if email else 0
+        email = some.data.get("email")
+        matches = 0
+        if isinstance(email, str):
+            matches = len(find_records(store, email=f"  {email.upper()} ").records)
+        updated = update_record(
+            store, some_id, set_fields={"city": "Leeds"}, if_version=some.version
+        )
+        export = export_records(
+            store, str(exported), fields=["customer_id", "email", "phone", "country"]
+        )
         count = store.verify()
         audit = store.audit_verify()
     return DemoStore(
         path=str(store_path),
         key_file=str(key_path),
         records=count,
-        skipped=skipped,
+        skipped=collected.rejected,
         bytes=store_path.stat().st_size,
         lookup_ms=lookup_ms,
         email_matches=matches,
+        updated_version=updated.version,
+        exported=export.records,
         audit_entries=audit.entries,
         audit_intact=audit.ok,
     )

@@ -7,7 +7,10 @@ messages never quote the offending values (they may be personal data).
 
 - CSV is read as text: every column is a string column and an empty field is null.
   Types are the schema's business, not the reader's. The header line is required.
-  Quoted fields may span lines. A UTF-8 byte-order mark is ignored.
+  Quoted fields may span lines. A UTF-8 byte-order mark is ignored. The field
+  delimiter (default ``,``) and the text encoding (default UTF-8) can be given.
+  Files in UTF-8 go through Arrow's fast parser; standard input and other encodings
+  go through the exact Python parser, which records where each row starts.
 - NDJSON: one JSON object per line; values must be scalars (string, number,
   true/false, null) and keep one type per key across the file. Blank lines are skipped.
   Columns are the keys in the order first seen; a batch holds every column seen so far.
@@ -19,12 +22,16 @@ messages never quote the offending values (they may be personal data).
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import json
 import os
+import re
 import sys
 import tempfile
+from array import array
+from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -52,6 +59,16 @@ _EXTENSIONS = {
 
 DEFAULT_CHUNK_ROWS = 65_536
 _CSV_BLOCK_BYTES = 4 << 20
+_TEXT_CHUNK_BYTES = 1 << 16
+_ASCII_WHITESPACE = " \t\n\r\x0b\x0c"
+
+_UTF8_HINT = "if the file is in another encoding, give --encoding, e.g. --encoding cp1252"
+# Delimiters that, found in a one-column header, mean the file is not comma-separated.
+_OTHER_DELIMITERS = {
+    ";": ("';'", "--delimiter ';'"),
+    "\t": ("a tab", "--delimiter with a tab character"),
+    "|": ("'|'", "--delimiter '|'"),
+}
 
 
 def source_name(source: str) -> str:
@@ -90,6 +107,46 @@ def detect_input_format(source: str, explicit: str | None, head: bytes = b"") ->
     return "csv"
 
 
+def check_delimiter(delimiter: str | None) -> str:
+    """The CSV field delimiter to use: ``delimiter``, or ``,`` when it is None.
+
+    Raises :class:`UsageError` unless it is exactly one character other than a
+    double quote or a line break.
+    """
+    if delimiter is None:
+        return ","
+    if not isinstance(delimiter, str) or len(delimiter) != 1:
+        raise UsageError("the delimiter must be exactly one character")
+    if delimiter in '"\r\n':
+        raise UsageError("the delimiter cannot be a double quote or a line break")
+    try:
+        csv.reader([], delimiter=delimiter)
+    except (TypeError, csv.Error):
+        raise UsageError("the delimiter is not usable as a CSV field separator") from None
+    return delimiter
+
+
+def check_encoding(encoding: str | None) -> str:
+    """The normalised codec name for ``encoding`` (``utf-8`` when None).
+
+    ``utf-8-sig`` counts as ``utf-8`` (a byte-order mark is ignored either way).
+    Raises :class:`UsageError` for an unknown codec or one that does not decode
+    bytes to text (such as ``hex``).
+    """
+    if encoding is None:
+        return "utf-8"
+    try:
+        info = codecs.lookup(encoding)
+    except (LookupError, TypeError, ValueError):
+        raise UsageError(
+            f"unknown encoding {encoding!r}; expected a codec name such as utf-8, cp1252, "
+            "latin-1 or utf-16"
+        ) from None
+    if not getattr(info, "_is_text_encoding", True):
+        raise UsageError(f"{encoding!r} is not a text encoding")
+    return "utf-8" if info.name in ("utf-8", "utf-8-sig") else info.name
+
+
 class TableReader:
     """A tabular input opened for streaming. Use as a context manager and iterate
     over it to get ``pyarrow.RecordBatch`` objects.
@@ -97,6 +154,10 @@ class TableReader:
     ``columns`` lists the column names known so far (for CSV and Parquet: all of
     them, from the header or the file's schema, even when there are no rows).
     ``rows_read`` counts data rows yielded so far.
+
+    ``delimiter`` (one character, default ``,``) and ``encoding`` (a Python codec
+    name, default UTF-8) apply to CSV input only; giving either for NDJSON or
+    Parquet input is a :class:`UsageError`.
     """
 
     def __init__(
@@ -105,15 +166,29 @@ class TableReader:
         *,
         input_format: str | None = None,
         chunk_rows: int = DEFAULT_CHUNK_ROWS,
+        delimiter: str | None = None,
+        encoding: str | None = None,
     ) -> None:
         self.source = source
         self.name = source_name(source)
         self.chunk_rows = chunk_rows
         self.rows_read = 0
+        self.delimiter = check_delimiter(delimiter)
+        self.encoding = check_encoding(encoding)
+        self._delimiter_given = delimiter is not None
+        # Where each row starts, recorded while reading; None when read by Arrow.
+        self._lines: _LineIndex | None = None
         self._stream = _open_binary(source)
         try:
             head = self._stream.peek(4)[:4] if source == STDIN else b""
             self.format = detect_input_format(source, input_format, head)
+            if self.format != "csv":
+                for option, value in (("--delimiter", delimiter), ("--encoding", encoding)):
+                    if value is not None:
+                        raise UsageError(
+                            f"{option} applies to CSV input only; {self.name} is "
+                            f"{self.format} input"
+                        )
             self.columns: list[str] = []
             self._batches = self._open_batches()
         except BaseException:
@@ -135,15 +210,68 @@ class TableReader:
             self.rows_read += batch.num_rows
             yield batch
 
+    def row_lines(self, rows: Iterable[int]) -> dict[int, int]:
+        """Map data row numbers to the physical line where each row starts.
+
+        Rows are numbered from 1 over all batches yielded so far (the header and
+        blank NDJSON lines are not rows); lines are numbered from 1 in the input.
+        They differ when quoted CSV fields span lines or lines are blank. Rows not
+        yet yielded are left out, and Parquet has no lines (the result is empty).
+
+        For NDJSON and for CSV read by the exact parser (standard input, encodings
+        other than UTF-8) the lines were recorded while reading. A CSV file read by
+        Arrow is scanned again with the exact parser, up to the last row asked for.
+        """
+        if self.format == "parquet":
+            return {}
+        wanted = sorted({row for row in rows if 1 <= row <= self.rows_read})
+        if not wanted:
+            return {}
+        if self._lines is not None:
+            return {row: self._lines.line_of(row) for row in wanted}
+        return self._rescan_row_lines(wanted)
+
+    def _rescan_row_lines(self, wanted: Sequence[int]) -> dict[int, int]:
+        found: dict[int, int] = {}
+        targets = iter(wanted)
+        target = next(targets)
+        with _open_binary(self.source) as stream:
+            stream.readline()  # the header, already read
+            lines = _decoded_lines(stream, self.name, first_line=2, hint=_UTF8_HINT)
+            rows = _csv_rows(lines, self.name, self.columns, self.delimiter)
+            for number, (start, _) in enumerate(rows, start=1):
+                if number == target:
+                    found[number] = start
+                    next_target = next(targets, None)
+                    if next_target is None:
+                        break
+                    target = next_target
+        return found
+
     def _open_batches(self) -> Iterator[pa.RecordBatch]:
         if self.format == "csv":
-            self.columns = _read_csv_header(self._stream, self.name)
-            if self.source == STDIN:
-                return _csv_batches_python(self._stream, self.name, self.columns, self.chunk_rows)
-            return _csv_batches_arrow(self._stream, self.name, self.columns)
+            return self._csv_batches()
         if self.format == "ndjson":
-            return _ndjson_batches(self._stream, self.name, self.columns, self.chunk_rows)
+            self._lines = _LineIndex()
+            return _ndjson_batches(
+                self._stream, self.name, self.columns, self.chunk_rows, self._lines
+            )
         return self._parquet_batches()
+
+    def _csv_batches(self) -> Iterator[pa.RecordBatch]:
+        guess = not self._delimiter_given
+        if self.encoding == "utf-8":
+            self.columns = _read_csv_header(self._stream, self.name, self.delimiter, guess)
+            if self.source != STDIN and _arrow_delimiter(self.delimiter):
+                return _csv_batches_arrow(self._stream, self.name, self.columns, self.delimiter)
+            lines = _decoded_lines(self._stream, self.name, first_line=2, hint=_UTF8_HINT)
+        else:
+            lines = _text_lines(self._stream, self.name, self.encoding)
+            first = next(lines, "").removeprefix("\ufeff")
+            self.columns = _parse_csv_header(first, self.name, self.delimiter, guess)
+        self._lines = _LineIndex()
+        rows = _csv_rows(lines, self.name, self.columns, self.delimiter)
+        return _csv_batches_python(rows, self.columns, self.chunk_rows, self._lines)
 
     def _parquet_batches(self) -> Iterator[pa.RecordBatch]:
         import pyarrow as pa
@@ -162,11 +290,45 @@ class TableReader:
         return _guard_arrow(parquet.iter_batches(batch_size=self.chunk_rows), self.name)
 
 
+class _LineIndex:
+    """The physical line where each data row starts, stored compactly: only rows
+    where the gap between row number and line number changes (a field spanning
+    lines, a blank line) take space, so a plain file costs a few bytes in all."""
+
+    __slots__ = ("_rows", "_shifts", "count")
+
+    def __init__(self) -> None:
+        self._rows: array[int] = array("q")
+        self._shifts: array[int] = array("q")
+        self.count = 0
+
+    def add(self, line: int) -> None:
+        self.count += 1
+        shift = line - self.count
+        if not self._shifts or self._shifts[-1] != shift:
+            self._rows.append(self.count)
+            self._shifts.append(shift)
+
+    def line_of(self, row: int) -> int:
+        return row + self._shifts[bisect_right(self._rows, row) - 1]
+
+
 def open_table(
-    source: str, *, input_format: str | None = None, chunk_rows: int = DEFAULT_CHUNK_ROWS
+    source: str,
+    *,
+    input_format: str | None = None,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    delimiter: str | None = None,
+    encoding: str | None = None,
 ) -> TableReader:
     """Open ``source`` (a path or ``-``) for streaming; see :class:`TableReader`."""
-    return TableReader(source, input_format=input_format, chunk_rows=chunk_rows)
+    return TableReader(
+        source,
+        input_format=input_format,
+        chunk_rows=chunk_rows,
+        delimiter=delimiter,
+        encoding=encoding,
+    )
 
 
 def _open_binary(source: str) -> io.BufferedReader:
@@ -208,36 +370,113 @@ def _guard_arrow(batches: Iterable[pa.RecordBatch], name: str) -> Iterator[pa.Re
 # --- CSV -----------------------------------------------------------------------------
 
 
-def _decoded_lines(stream: BinaryIO, name: str, first_line: int) -> Iterator[str]:
-    """Lines of ``stream`` decoded as UTF-8, with exact positions for bad bytes."""
+def _decoded_lines(
+    stream: BinaryIO, name: str, first_line: int, hint: str = "re-export the file as UTF-8"
+) -> Iterator[str]:
+    """Lines of ``stream`` decoded as UTF-8, with exact positions for bad bytes
+    (the column counts bytes: it is the position of the first bad byte)."""
     for offset, raw in enumerate(stream):
+        yield _decode_utf8(raw, name, first_line + offset, hint)
+
+
+def _decode_utf8(raw: bytes, name: str, line: int, hint: str) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            name,
+            f"invalid UTF-8 byte; expected UTF-8 text ({hint})",
+            line=line,
+            column=exc.start + 1,
+        ) from None
+
+
+def _text_lines(stream: BinaryIO, name: str, encoding: str) -> Iterator[str]:
+    """Lines of ``stream`` decoded with ``encoding``, split at ``\\n`` only (kept, like
+    the UTF-8 path, so line numbers agree). Works for multi-byte encodings such as
+    UTF-16. A byte that does not decode is reported at its line and column (the
+    column counts characters)."""
+    decoder = codecs.getincrementaldecoder(encoding)("strict")
+    carry: list[str] = []  # the text of the current, unfinished line
+    line = 1
+    while True:
+        chunk = stream.read(_TEXT_CHUNK_BYTES)
+        final = not chunk
+        state = decoder.getstate()
         try:
-            yield raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
+            text = decoder.decode(chunk, final)
+        except UnicodeDecodeError:
+            decoder.setstate(state)
+            before = "".join(carry) + _decodable_prefix(decoder, chunk, final)
             raise InputError(
                 name,
-                "invalid UTF-8 byte; expected UTF-8 text (re-export the file as UTF-8)",
-                line=first_line + offset,
-                column=exc.start + 1,
+                f"a byte sequence is not valid {encoding} text; check the encoding "
+                "given with --encoding",
+                line=line + before.count("\n"),
+                column=len(before) - before.rfind("\n"),
             ) from None
+        parts = text.split("\n")
+        if len(parts) > 1:
+            carry.append(parts[0])
+            yield "".join(carry) + "\n"
+            line += 1
+            for part in parts[1:-1]:
+                yield part + "\n"
+                line += 1
+            carry = []
+        if parts[-1]:
+            carry.append(parts[-1])
+        if final:
+            break
+    if carry:
+        yield "".join(carry)
 
 
-def _read_csv_header(stream: BinaryIO, name: str) -> list[str]:
+def _decodable_prefix(decoder: codecs.IncrementalDecoder, chunk: bytes, final: bool) -> str:
+    """The text ``chunk`` decodes to before its first bad byte (slow; errors only)."""
+    out: list[str] = []
+    try:
+        for index in range(len(chunk)):
+            out.append(decoder.decode(chunk[index : index + 1]))
+        if final:
+            out.append(decoder.decode(b"", True))
+    except UnicodeDecodeError:
+        pass
+    return "".join(out)
+
+
+def _read_csv_header(
+    stream: BinaryIO, name: str, delimiter: str = ",", guess_delimiter: bool = False
+) -> list[str]:
     first = stream.readline()
     if first.startswith(b"\xef\xbb\xbf"):
         first = first[3:]
     if not first.strip():
         raise InputError(name, "empty file; expected a header line naming the columns", line=1)
+    text = _decode_utf8(first, name, 1, _UTF8_HINT)
+    return _parse_csv_header(text, name, delimiter, guess_delimiter)
+
+
+def _parse_csv_header(text: str, name: str, delimiter: str, guess_delimiter: bool) -> list[str]:
+    """Column names from the (decoded) first line. With ``guess_delimiter`` (no
+    delimiter was given), a one-column header holding ``;``, a tab or ``|`` is an
+    error: the file is most likely separated by that character."""
+    if not text.strip(_ASCII_WHITESPACE):
+        raise InputError(name, "empty file; expected a header line naming the columns", line=1)
     try:
-        text = first.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InputError(
-            name, "invalid UTF-8 byte in the header line", line=1, column=exc.start + 1
-        ) from None
-    try:
-        header = next(csv.reader([text], strict=True))
+        header = next(csv.reader([text], delimiter=delimiter, strict=True))
     except csv.Error as exc:
         raise InputError(name, f"malformed header line ({exc})", line=1) from None
+    if guess_delimiter and len(header) == 1:
+        for candidate, (described, option) in _OTHER_DELIMITERS.items():
+            if candidate in header[0]:
+                raise InputError(
+                    name,
+                    f"the header is a single column containing {described}; if fields are "
+                    f"separated by {described}, give {option} (or --delimiter ',' to read "
+                    "one column)",
+                    line=1,
+                )
     seen: set[str] = set()
     for position, column in enumerate(header, start=1):
         if not column.strip():
@@ -250,9 +489,12 @@ def _read_csv_header(stream: BinaryIO, name: str) -> list[str]:
     return header
 
 
-def _csv_rows(stream: BinaryIO, name: str, columns: Sequence[str]) -> Iterator[list[str]]:
-    """Data rows after the header, checked for field count, with exact positions."""
-    reader = csv.reader(_decoded_lines(stream, name, first_line=2), strict=True)
+def _csv_rows(
+    lines: Iterable[str], name: str, columns: Sequence[str], delimiter: str = ","
+) -> Iterator[tuple[int, list[str]]]:
+    """Data rows after the header (which is line 1), checked for field count, with
+    exact positions; each comes with the physical line where it starts."""
+    reader = csv.reader(lines, delimiter=delimiter, strict=True)
     expected = len(columns)
     line = 2  # physical line where the next record starts
     while True:
@@ -272,7 +514,7 @@ def _csv_rows(stream: BinaryIO, name: str, columns: Sequence[str]) -> Iterator[l
                 line=start,
                 column=min(expected, len(row)) + 1,
             )
-        yield row
+        yield start, row
 
 
 def _column_list(columns: Sequence[str], limit: int = 6) -> str:
@@ -281,7 +523,10 @@ def _column_list(columns: Sequence[str], limit: int = 6) -> str:
 
 
 def _csv_batches_python(
-    stream: BinaryIO, name: str, columns: Sequence[str], chunk_rows: int
+    rows: Iterable[tuple[int, list[str]]],
+    columns: Sequence[str],
+    chunk_rows: int,
+    lines: _LineIndex,
 ) -> Iterator[pa.RecordBatch]:
     import pyarrow as pa
 
@@ -295,7 +540,8 @@ def _csv_batches_python(
         ]
         return pa.RecordBatch.from_arrays(arrays, schema=schema)
 
-    for row in _csv_rows(stream, name, columns):
+    for start, row in rows:
+        lines.add(start)
         chunk.append(row)
         if len(chunk) >= chunk_rows:
             yield to_batch(chunk)
@@ -304,22 +550,32 @@ def _csv_batches_python(
         yield to_batch(chunk)
 
 
+def _arrow_delimiter(delimiter: str) -> bool:
+    """Whether Arrow's parser takes this delimiter (a printable ASCII one or tab)."""
+    return delimiter == "\t" or " " <= delimiter <= "~"
+
+
 def _csv_batches_arrow(
-    stream: io.BufferedReader, name: str, columns: Sequence[str]
+    stream: io.BufferedReader, name: str, columns: Sequence[str], delimiter: str = ","
 ) -> Iterator[pa.RecordBatch]:
     """Fast path for files: Arrow's parser. On any error, the file is scanned again
-    with the exact (slower) parser to say where the problem is."""
+    with the exact (slower) parser to say where the problem is.
+
+    Arrow accepts a quote left open at the end of the file (the field runs to the
+    end); that is checked after the last batch, cheaply, and reported exactly.
+    """
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
     body_start = stream.tell()
     if not stream.peek(1):  # a header and no rows
         return
+    last: pa.RecordBatch | None = None
     try:
         reader = pacsv.open_csv(
             stream,
             read_options=pacsv.ReadOptions(column_names=list(columns), block_size=_CSV_BLOCK_BYTES),
-            parse_options=pacsv.ParseOptions(newlines_in_values=True),
+            parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True),
             convert_options=pacsv.ConvertOptions(
                 column_types={c: pa.string() for c in columns},
                 strings_can_be_null=True,
@@ -329,12 +585,54 @@ def _csv_batches_arrow(
         )
         for batch in reader:
             if batch.num_rows:
+                last = batch
                 yield batch
     except pa.ArrowException as exc:
-        stream.seek(body_start)
-        for _ in _csv_rows(stream, name, columns):
-            pass
+        _locate_csv_error(stream, body_start, name, columns, delimiter)
         raise InputError(name, f"malformed CSV ({_arrow_reason(exc)})") from None
+    if last is not None and not _csv_end_is_closed(stream, body_start, last, delimiter):
+        _locate_csv_error(stream, body_start, name, columns, delimiter)
+
+
+def _locate_csv_error(
+    stream: BinaryIO, body_start: int, name: str, columns: Sequence[str], delimiter: str
+) -> None:
+    """Scan the body again with the exact parser, which raises at the first problem."""
+    stream.seek(body_start)
+    lines = _decoded_lines(stream, name, first_line=2, hint=_UTF8_HINT)
+    for _ in _csv_rows(lines, name, columns, delimiter):
+        pass
+
+
+def _csv_end_is_closed(
+    stream: BinaryIO, body_start: int, last: pa.RecordBatch, delimiter: str
+) -> bool:
+    """False if the last record may hold a quote left open (Arrow would then have
+    read the rest of the file into one field). If the file ends with a line break,
+    such a field would end with it, so only a last row with a line break in a
+    value is suspect; otherwise the last physical line must parse on its own."""
+    row = last.slice(last.num_rows - 1).to_pylist()[0]
+    if any(isinstance(value, str) and ("\n" in value or "\r" in value) for value in row.values()):
+        return False
+    end = stream.seek(0, os.SEEK_END)
+    stream.seek(end - 1)
+    if stream.read(1) in (b"\n", b"\r"):
+        return True
+    tail, position = b"", end
+    while position > body_start:
+        step = min(_TEXT_CHUNK_BYTES, position - body_start)
+        position -= step
+        stream.seek(position)
+        tail = stream.read(step) + tail
+        cut = max(tail.rfind(b"\n"), tail.rfind(b"\r"))
+        if cut >= 0:
+            tail = tail[cut + 1 :]
+            break
+    try:
+        list(csv.reader([tail.decode("utf-8")], delimiter=delimiter, strict=True))
+    except (csv.Error, UnicodeDecodeError):
+        return False
+    return True
 
 
 # --- NDJSON --------------------------------------------------------------------------
@@ -351,7 +649,7 @@ def _json_kind(value: object) -> str:
 
 
 def _ndjson_batches(
-    stream: BinaryIO, name: str, columns: list[str], chunk_rows: int
+    stream: BinaryIO, name: str, columns: list[str], chunk_rows: int, lines: _LineIndex
 ) -> Iterator[pa.RecordBatch]:
     import pyarrow as pa
 
@@ -370,6 +668,8 @@ def _ndjson_batches(
         return pa.RecordBatch.from_arrays(arrays, names=list(columns))
 
     for line_number, text in enumerate(_decoded_lines(stream, name, first_line=1), start=1):
+        if line_number == 1:
+            text = text.removeprefix("\ufeff")
         if not text.strip():
             continue
         try:
@@ -408,6 +708,7 @@ def _ndjson_batches(
                 kinds[key] = kind
             if key not in columns:
                 columns.append(key)
+        lines.add(line_number)
         chunk.append(record)
         if len(chunk) >= chunk_rows:
             yield to_batch(chunk)
@@ -447,14 +748,39 @@ class CsvLineWriter:
             self.writerow(row)
 
 
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+
+
+def neutralise_formula(value: str) -> str:
+    """``value`` made safe to open in a spreadsheet (OWASP's CSV injection advice).
+
+    Text that starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return could
+    run as a formula, so it gets a leading single quote, which spreadsheets show as
+    text. A plain number (``-12.5``, ``+44``, ``1e5``) is left as it is.
+    """
+    if value.startswith(_FORMULA_STARTS) and not _PLAIN_NUMBER.fullmatch(value):
+        return "'" + value
+    return value
+
+
 class _CsvWriter:
-    def __init__(self, stream: IO[str], columns: Sequence[str]) -> None:
+    def __init__(
+        self, stream: IO[str], columns: Sequence[str], *, neutralise_formulas: bool = False
+    ) -> None:
         self._columns = list(columns)
+        self._neutralise = neutralise_formulas
         self._writer = CsvLineWriter(stream)
-        self._writer.writerow(self._columns)
+        self._writer.writerow([self._cell(c) for c in self._columns])
+
+    def _cell(self, value: object) -> object:
+        value = _csv_value(value)
+        if self._neutralise and isinstance(value, str):
+            return neutralise_formula(value)
+        return value
 
     def write_rows(self, rows: Sequence[Row]) -> None:
-        self._writer.writerows([_csv_value(row.get(c)) for c in self._columns] for row in rows)
+        self._writer.writerows([self._cell(row.get(c)) for c in self._columns] for row in rows)
 
 
 def _csv_value(value: object) -> object:
@@ -508,13 +834,20 @@ def open_row_writer(
     *,
     types: Mapping[str, str] | None = None,
     overwrite: bool = True,
+    neutralise_formulas: bool = False,
+    mode: int = 0o644,
 ) -> Iterator[RowWriter]:
     """Write rows (mappings) to ``dest`` (a path or ``-``) in ``output_format``.
 
     A file appears only when writing completed: rows go to a temporary file in the
     same directory that is renamed over ``dest`` at the end and removed on any error
-    or interruption, so a failed run leaves no partial file. ``types`` maps columns
-    to ``string``/``int``/``float``/``bool`` for Parquet (default ``string``).
+    or interruption, so a failed run leaves no partial file. ``mode`` is the
+    permission of the file created (pass ``0o600`` for personal data). ``types`` maps
+    columns to ``string``/``int``/``float``/``bool`` for Parquet (default ``string``).
+
+    With ``neutralise_formulas``, CSV text cells (the header included) go through
+    :func:`neutralise_formula` so spreadsheets do not run them; NDJSON and Parquet
+    are never changed.
     """
     if output_format not in OUTPUT_FORMATS:
         raise UsageError(
@@ -525,25 +858,27 @@ def open_row_writer(
             with _parquet_to(sys.stdout.buffer, columns, types or {}) as writer:
                 yield writer
         else:
-            yield _text_writer(sys.stdout, output_format, columns)
+            yield _text_writer(sys.stdout, output_format, columns, neutralise_formulas)
             sys.stdout.flush()
         return
-    with atomic_file(dest, overwrite=overwrite) as binary:
+    with atomic_file(dest, overwrite=overwrite, mode=mode) as binary:
         if output_format == "parquet":
             with _parquet_to(binary, columns, types or {}) as writer:
                 yield writer
         else:
             text = io.TextIOWrapper(binary, encoding="utf-8", newline="")
             try:
-                yield _text_writer(text, output_format, columns)
+                yield _text_writer(text, output_format, columns, neutralise_formulas)
             finally:
                 text.flush()
                 text.detach()
 
 
-def _text_writer(stream: IO[str], output_format: str, columns: Sequence[str]) -> RowWriter:
+def _text_writer(
+    stream: IO[str], output_format: str, columns: Sequence[str], neutralise_formulas: bool
+) -> RowWriter:
     if output_format == "csv":
-        return _CsvWriter(stream, columns)
+        return _CsvWriter(stream, columns, neutralise_formulas=neutralise_formulas)
     return _NdjsonWriter(stream, columns)
 
 

@@ -8,7 +8,9 @@ renders each format the same way:
 - ``json``: one object, ``{"version": OUTPUT_VERSION, "kind": ..., ...}``;
 - ``ndjson``: the rows of the result's first (primary) table, one object per line;
 - ``csv``: the primary table with a header line;
-- ``table``: a few summary lines, then every table, for a person at a terminal.
+- ``table``: a few summary lines, then every table, for a person at a terminal (a
+  result may offer ``display_tables()`` to show other tables there, e.g. one record
+  per table).
 
 It imports only the standard library and tabulate, so light commands stay fast.
 """
@@ -147,7 +149,8 @@ def render_text(result: Result) -> str:
     if items:
         width = max(len(label) for label, _ in items)
         parts.append("\n".join(f"{label + ':':<{width + 1}} {_text_cell(v)}" for label, v in items))
-    for table in result.tables():
+    shown = getattr(result, "display_tables", result.tables)
+    for table in shown():
         block = tabulate(
             [[_text_cell(c) for c in row] for row in table.rows],
             headers=list(table.columns),

@@ -22,7 +22,9 @@ def test_demo_creates_and_profiles_the_example_data(cli: InvokeCli, tmp_path: Pa
     assert result.exit_code == 0, result.stderr
     assert sorted(p.name for p in workdir.iterdir()) == [
         ".custrec-demo.lock",
+        "customers-contacts.csv",
         "customers-defects.csv",
+        "customers-rejects.csv",
         "customers.crec",
         "customers.csv",
         "demo.key",
@@ -65,8 +67,10 @@ def test_demo_store_holds_the_loadable_customers(tmp_path: Path) -> None:
 
     result = run_demo(tmp_path / "d", customers=120, interactions=10, seed=11)
     profile = result.steps[0].profile
-    assert result.store.records == 120 - profile.missing_ids - profile.duplicate_rows
-    assert result.store.skipped == profile.missing_ids + profile.duplicate_rows
+    rejects = (tmp_path / "d" / "customers-rejects.csv").read_text(encoding="utf-8")
+    assert result.store.records + result.store.skipped == 120
+    assert result.store.skipped >= profile.missing_ids + profile.duplicate_rows
+    assert len(rejects.splitlines()) == result.store.skipped + 1
     with open_store(result.store.path, KeySource.from_key_file(result.store.key_file)) as store:
         assert store.count() == result.store.records
     again = run_demo(tmp_path / "d", customers=30, interactions=10, seed=11)  # replaces

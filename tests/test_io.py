@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -13,7 +14,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from custrec.errors import InputError, UsageError
-from custrec.io import atomic_file, detect_input_format, open_row_writer, open_table
+from custrec.io import (
+    atomic_file,
+    detect_input_format,
+    neutralise_formula,
+    open_row_writer,
+    open_table,
+)
 
 from .conftest import write
 
@@ -231,3 +238,332 @@ def test_parquet_types_are_applied(tmp_path: Path) -> None:
     schema = pq.read_schema(path)
     assert schema.field("n").type == pa.int64()
     assert schema.field("ok").type == pa.bool_()
+
+
+# --- delimiter ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("delimiter", [";", "\t", "|", "§"])
+@pytest.mark.parametrize("via_stdin", [False, True])
+def test_csv_delimiter_is_used_for_header_and_rows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, delimiter: str, via_stdin: bool
+) -> None:
+    d = delimiter
+    data = f'id{d}name{d}note\n1{d}"Smith, John"{d}"a{d}b\nc"\n2{d}Ann, B{d}\n'
+    expected = (
+        ["id", "name", "note"],
+        [
+            {"id": "1", "name": "Smith, John", "note": f"a{d}b\nc"},
+            {"id": "2", "name": "Ann, B", "note": None},
+        ],
+    )
+    if via_stdin:
+        assert read_stdin(monkeypatch, data.encode(), delimiter=d) == expected
+    else:
+        assert read_all(str(write(tmp_path / "c.csv", data)), delimiter=d) == expected
+
+
+@pytest.mark.parametrize("via_stdin", [False, True])
+def test_csv_delimiter_errors_name_the_physical_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, via_stdin: bool
+) -> None:
+    # From a file, Arrow fails and the exact parser must rescan with the same delimiter.
+    data = 'id;note\n1;"x\ny, z"\n2;3;4\n'
+    with pytest.raises(InputError) as caught:
+        if via_stdin:
+            read_stdin(monkeypatch, data.encode(), delimiter=";")
+        else:
+            read_all(str(write(tmp_path / "c.csv", data)), delimiter=";")
+    assert (caught.value.line, caught.value.column) == (4, 3)
+    assert "expected 2 fields (id, note), found 3" in str(caught.value)
+
+
+@pytest.mark.parametrize("via_stdin", [False, True])
+def test_one_column_header_with_semicolons_needs_a_delimiter(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, via_stdin: bool
+) -> None:
+    data = "id;name\n1;Ann\n"
+
+    def read(**kwargs: object) -> tuple[list[str], list[dict[str, object]]]:
+        if via_stdin:
+            return read_stdin(monkeypatch, data.encode(), **kwargs)
+        return read_all(str(write(tmp_path / "c.csv", data)), **kwargs)
+
+    with pytest.raises(InputError, match="give --delimiter ';'") as caught:
+        read()
+    assert (caught.value.line, caught.value.column) == (1, None)
+    # An explicit comma reads the same file as one column holding whole lines.
+    assert read(delimiter=",") == (["id;name"], [{"id;name": "1;Ann"}])
+
+
+@pytest.mark.parametrize("delimiter", ["", ";;", '"', "\n", "\r"])
+def test_bad_delimiters_are_usage_errors(tmp_path: Path, delimiter: str) -> None:
+    path = write(tmp_path / "c.csv", "a,b\n1,2\n")
+    with pytest.raises(UsageError, match="delimiter"):
+        read_all(str(path), delimiter=delimiter)
+
+
+@pytest.mark.parametrize("option", ["delimiter", "encoding"])
+@pytest.mark.parametrize("fmt", ["ndjson", "parquet"])
+def test_csv_options_for_other_formats_are_usage_errors(
+    tmp_path: Path, option: str, fmt: str
+) -> None:
+    path = tmp_path / f"x.{fmt}"
+    with open_row_writer(str(path), fmt, ["a"]) as writer:
+        writer.write_rows([{"a": "1"}])
+    value = "," if option == "delimiter" else "utf-8"
+    with pytest.raises(UsageError, match=f"--{option} applies to CSV input only"):
+        read_all(str(path), **{option: value})
+
+
+# --- encoding ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("via_stdin", [False, True])
+@pytest.mark.parametrize(
+    ("encoding", "bom"),
+    [
+        ("cp1252", ""),
+        ("latin-1", ""),
+        ("utf-16", ""),
+        ("utf-16-le", ""),
+        ("utf-16-be", "\ufeff"),
+        ("utf-8-sig", ""),
+        ("UTF8", "\ufeff"),
+    ],
+)
+def test_csv_encoding_gives_exact_text(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, encoding: str, bom: str, via_stdin: bool
+) -> None:
+    # A byte-order mark that the codec keeps (utf-16-be, UTF-8) is ignored as well.
+    text = bom + 'id,name\r\n1,Zoë Müller\r\n2,"Øre\r\nÅse"\r\n'
+    data = text.encode(encoding)
+    expected = (
+        ["id", "name"],
+        [{"id": "1", "name": "Zoë Müller"}, {"id": "2", "name": "Øre\r\nÅse"}],
+    )
+    if via_stdin:
+        assert read_stdin(monkeypatch, data, encoding=encoding) == expected
+    else:
+        assert read_all(str(write(tmp_path / "c.csv", data)), encoding=encoding) == expected
+
+
+@pytest.mark.parametrize("via_stdin", [False, True])
+def test_utf16_errors_name_the_physical_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, via_stdin: bool
+) -> None:
+    data = 'id,note\n1,"a\nb"\n\n2,ok\n3\n'.encode("utf-16")
+    with pytest.raises(InputError) as caught:
+        if via_stdin:
+            read_stdin(monkeypatch, data, encoding="utf-16")
+        else:
+            read_all(str(write(tmp_path / "c.csv", data)), encoding="utf-16")
+    assert (caught.value.line, caught.value.column) == (6, 2)
+
+
+def test_undecodable_bytes_far_into_a_file_are_located_exactly(tmp_path: Path) -> None:
+    # Far beyond the first block the decoder reads, and after a multi-line field.
+    body = "".join(f"{i},Zoë\n" for i in range(20_000))
+    good = ('id,name\n1,"a\nb"\n' + body).encode("utf-16-le")
+    bad = "99,xy".encode("utf-16-le") + b"\x00\xd8" + "z\n".encode("utf-16-le")
+    path = write(tmp_path / "c.csv", good + bad)
+    with pytest.raises(InputError, match="not valid utf-16-le text") as caught:
+        read_all(str(path), encoding="utf-16-le")
+    assert (caught.value.line, caught.value.column) == (20_004, 6)
+
+
+def test_truncated_multibyte_text_is_located_at_the_end(tmp_path: Path) -> None:
+    path = write(tmp_path / "c.csv", "id\n1\n2".encode("utf-16") + b"\x00")
+    with pytest.raises(InputError) as caught:
+        read_all(str(path), encoding="utf-16")
+    assert (caught.value.line, caught.value.column) == (3, 2)
+
+
+@pytest.mark.parametrize(
+    ("data", "line", "column"),
+    [(b"id,na\xefme\n1,2\n", 1, 6), (b"id,name\n1,ok\n2,M\xfcller\n", 3, 4)],
+)
+def test_invalid_utf8_suggests_the_encoding_option(
+    tmp_path: Path, data: bytes, line: int, column: int
+) -> None:
+    with pytest.raises(InputError) as caught:
+        read_all(str(write(tmp_path / "c.csv", data)))
+    assert (caught.value.line, caught.value.column) == (line, column)
+    assert (
+        "invalid UTF-8 byte; expected UTF-8 text (if the file is in another encoding, "
+        "give --encoding, e.g. --encoding cp1252)"
+    ) in caught.value.message
+
+
+@pytest.mark.parametrize("encoding", ["no-such-codec", "hex", "rot13"])
+def test_unknown_or_non_text_encodings_are_usage_errors(tmp_path: Path, encoding: str) -> None:
+    path = write(tmp_path / "c.csv", "a\n1\n")
+    with pytest.raises(UsageError, match="encoding"):
+        read_all(str(path), encoding=encoding)
+
+
+def test_ndjson_byte_order_mark_is_ignored(tmp_path: Path) -> None:
+    path = write(tmp_path / "x.ndjson", b'\xef\xbb\xbf{"a": 1}\n')
+    assert read_all(str(path)) == (["a"], [{"a": 1}])
+
+
+# --- row_lines ---------------------------------------------------------------------
+
+# Rows 1-4 start on lines 2, 4, 8 and 9: row 2 spans three lines (one with CRLF),
+# line 7 is blank, and the last row has no final line break.
+MULTILINE_CSV = 'id,note\n1,"a\nb"\n2,"x\r\ny\nz"\n\n3,plain\n4,"last\nrow"'
+MULTILINE_LINES = {1: 2, 2: 4, 3: 8, 4: 9}
+
+
+def row_lines_of(source: str, rows: object, **kwargs: object) -> dict[int, int]:
+    with open_table(source, **kwargs) as reader:  # type: ignore[arg-type]
+        for _ in reader:
+            pass
+        return reader.row_lines(rows)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("chunk_rows", [1, 3, 100])
+def test_row_lines_for_a_csv_file(tmp_path: Path, chunk_rows: int) -> None:
+    path = str(write(tmp_path / "c.csv", MULTILINE_CSV))
+    assert row_lines_of(path, [4, 1, 2, 3, 2], chunk_rows=chunk_rows) == MULTILINE_LINES
+    assert row_lines_of(path, [0, 3, 5, -1]) == {3: 8}
+
+
+@pytest.mark.parametrize("encoding", [None, "utf-16"])
+def test_row_lines_for_csv_from_stdin(
+    monkeypatch: pytest.MonkeyPatch, encoding: str | None
+) -> None:
+    data = MULTILINE_CSV.encode(encoding or "utf-8")
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data)))
+    assert row_lines_of("-", range(1, 10), chunk_rows=2, encoding=encoding) == MULTILINE_LINES
+
+
+def test_row_lines_count_only_rows_yielded(tmp_path: Path) -> None:
+    path = str(write(tmp_path / "c.csv", MULTILINE_CSV))
+    with open_table(path) as reader:
+        assert reader.row_lines([1]) == {}
+        list(reader)
+        assert reader.row_lines([1, 4]) == {1: 2, 4: 9}
+
+
+@pytest.mark.parametrize("via_stdin", [False, True])
+def test_row_lines_over_many_rows_match_a_direct_count(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, via_stdin: bool
+) -> None:
+    parts, expected, line = ["id,note\n"], {}, 2
+    for row in range(1, 3001):
+        expected[row] = line
+        if row % 7 == 0:
+            parts.append(f'{row},"two\nlines"\n')
+            line += 2
+        else:
+            parts.append(f"{row},one\n")
+            line += 1
+        if row % 11 == 0:
+            parts.append("\n")
+            line += 1
+    data = "".join(parts)
+    if via_stdin:
+        monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data.encode())))
+        source = "-"
+    else:
+        source = str(write(tmp_path / "c.csv", data))
+    assert row_lines_of(source, range(1, 3001), chunk_rows=500) == expected
+
+
+@pytest.mark.parametrize("via_stdin", [False, True])
+def test_row_lines_for_ndjson_skip_blank_lines(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, via_stdin: bool
+) -> None:
+    data = '{"a": 1}\n\n\n{"a": 2}\n  \n{"a": 3}\n'
+    if via_stdin:
+        monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data.encode())))
+        source = "-"
+    else:
+        source = str(write(tmp_path / "x.ndjson", data))
+    assert row_lines_of(source, [1, 2, 3, 4], chunk_rows=1) == {1: 1, 2: 4, 3: 6}
+
+
+def test_row_lines_for_parquet_are_empty(tmp_path: Path) -> None:
+    path = tmp_path / "x.parquet"
+    with open_row_writer(str(path), "parquet", ["a"]) as writer:
+        writer.write_rows([{"a": "1"}, {"a": "2"}])
+    assert row_lines_of(str(path), [1, 2]) == {}
+
+
+# --- neutralising formulas ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "=1+2",
+        '=HYPERLINK("http://x")',
+        "+A1",
+        "-A1",
+        "@SUM(A1:A2)",
+        "\t=1",
+        "\r=1",
+        "+44 7911 123456",
+        "-1\n",
+        "- 5",
+        "+",
+        "-",
+        "-١٢",
+        "+1e",
+    ],
+)
+def test_neutralise_formula_prefixes_risky_text(value: str) -> None:
+    assert neutralise_formula(value) == "'" + value
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["-12.5", "+44", "-0", "+.5", "-1.", "-1.5E-3", "+2e+10", "", "plain", "a=1", "'=1", " =1"],
+)
+def test_neutralise_formula_keeps_numbers_and_safe_text(value: str) -> None:
+    assert neutralise_formula(value) == value
+
+
+def test_csv_writer_neutralises_formulas_when_asked(tmp_path: Path) -> None:
+    path = tmp_path / "x.csv"
+    rows = [{"=h": "=1+2", "n": "-12.5", "p": "+44 7911 123456", "i": -3, "b": False}]
+    with open_row_writer(
+        str(path), "csv", ["=h", "n", "p", "i", "b"], neutralise_formulas=True
+    ) as w:
+        w.write_rows(rows)
+    assert path.read_text(encoding="utf-8") == (
+        "'=h,n,p,i,b\n'=1+2,-12.5,'+44 7911 123456,-3,false\n"
+    )
+    with open_row_writer(str(path), "csv", ["=h", "n", "p", "i", "b"]) as w:
+        w.write_rows(rows)
+    assert path.read_text(encoding="utf-8") == "=h,n,p,i,b\n=1+2,-12.5,+44 7911 123456,-3,false\n"
+
+
+def test_csv_writer_neutralises_formulas_on_stdout(capsys: pytest.CaptureFixture[str]) -> None:
+    with open_row_writer("-", "csv", ["a"], neutralise_formulas=True) as writer:
+        writer.write_rows([{"a": "@cmd"}])
+    assert capsys.readouterr().out == "a\n'@cmd\n"
+
+
+@pytest.mark.parametrize("fmt", ["ndjson", "parquet"])
+def test_other_formats_are_never_neutralised(tmp_path: Path, fmt: str) -> None:
+    path = tmp_path / f"x.{fmt}"
+    with open_row_writer(str(path), fmt, ["=a"], neutralise_formulas=True) as writer:
+        writer.write_rows([{"=a": "=1+2"}, {"=a": "-x"}])
+    assert read_all(str(path)) == (["=a"], [{"=a": "=1+2"}, {"=a": "-x"}])
+
+
+# --- file mode ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fmt", ["csv", "ndjson", "parquet"])
+def test_writer_creates_the_file_with_the_mode_given(tmp_path: Path, fmt: str) -> None:
+    path = write(tmp_path / f"x.{fmt}", "old\n")
+    os.chmod(path, 0o644)
+    with open_row_writer(str(path), fmt, ["a"], mode=0o600) as writer:
+        writer.write_rows([{"a": "1"}])
+    assert path.stat().st_mode & 0o777 == 0o600
+    with open_row_writer(str(tmp_path / f"y.{fmt}"), fmt, ["a"]) as writer:
+        writer.write_rows([{"a": "1"}])
+    assert (tmp_path / f"y.{fmt}").stat().st_mode & 0o777 == 0o644

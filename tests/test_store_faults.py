@@ -96,10 +96,11 @@ def snapshot(store: Store) -> Snapshot:
     """Every record with its version, by id, read through a full (verifying) scan."""
     settings = store.settings
     records: Snapshot = {}
-    for batch in store.iter_batches(with_version=True):
+    for batch in store.iter_batches(system=True):
         for row in batch.to_pylist():
             version = int(row.pop("_version"))
-            records[str(row[settings.id_field])] = (version, row)
+            fields = {k: v for k, v in row.items() if not k.startswith("_")}
+            records[str(row[settings.id_field])] = (version, fields)
     return records
 
 

@@ -13,11 +13,16 @@ from custrec.cli.core import CustrecGroup
 
 COMMANDS = {
     "audit": "custrec.cli.audit:audit_group",
+    "collect": "custrec.cli.records:collect",
     "demo": "custrec.cli.demo:demo",
+    "export": "custrec.cli.records:export",
+    "find": "custrec.cli.records:find",
     "generate": "custrec.cli.generate:generate",
+    "get": "custrec.cli.records:get",
     "init": "custrec.cli.store:init",
     "inspect": "custrec.cli.inspect:inspect_command",
     "key": "custrec.cli.key:key",
+    "update": "custrec.cli.records:update",
     "verify": "custrec.cli.store:verify",
 }
 """Command name -> ``module:attribute`` of its click command."""
@@ -55,6 +60,8 @@ def main(debug: bool, actor: str | None) -> None:
     Examples:
       custrec demo                                  # the toolkit end to end
       custrec generate customers --rows 1000 -o customers.csv
+      custrec collect customers.crec customers.csv --key-file steward.key
+      custrec find customers.crec --email lena@example.com --format json
       custrec inspect customers.csv --fail-on-duplicates
       custrec key new ~/.config/custrec/officer.key
     """

@@ -16,6 +16,7 @@ Layout and cryptography are specified in ``docs/format.md``. In short:
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import json
 import os
@@ -41,6 +42,7 @@ from custrec.errors import (
 )
 from custrec.locking import DEFAULT_LOCK_TIMEOUT
 from custrec.store import chunkcodec
+from custrec.store import ingest as bulk
 from custrec.store.holders import (
     Holder,
     find_holder,
@@ -51,8 +53,16 @@ from custrec.store.holders import (
     utc_now,
 )
 from custrec.store.keys import KeySource
-from custrec.store.normalise import is_phone_field, normalise_match_value
+from custrec.store.normalise import (
+    is_phone_field,
+    normalise_match_value,
+    text_words,
+    words_match,
+)
 from custrec.store.records import (
+    COLLECTED_COLUMN,
+    SOURCE_COLUMN,
+    SYSTEM_COLUMNS,
     VERSION_COLUMN,
     Record,
     Value,
@@ -73,6 +83,7 @@ GROUP_CHUNKS = 256
 _GROUP_ROW = struct.Struct(">5q")  # chunk_id, generation, key_no, epoch, records
 DEFAULT_CHUNK_RECORDS = 1024
 COLUMN_TYPES = ("string", "int64", "float64", "bool")
+_ARROW_KINDS = {"string": "string", "int64": "int64", "double": "float64", "bool": "bool"}
 
 
 _SCHEMA = (
@@ -136,6 +147,22 @@ class WriteResult:
     replaced: int = 0
     deleted: int = 0
     chunks_written: int = 0
+
+
+@dataclass(frozen=True)
+class RecordChange:
+    """One record's change for :meth:`Store.update_many`: fields to set, fields to
+    clear, the version it was read at (optional), and where it came from (for
+    messages, e.g. ``fixes.csv:12``)."""
+
+    record_id: str
+    set_fields: Mapping[str, Value] = field(default_factory=dict)
+    unset: Sequence[str] = ()
+    if_version: int | None = None
+    origin: str | None = None
+
+    def where(self) -> str:
+        return f"{self.origin}: " if self.origin else ""
 
 
 @dataclass
@@ -625,15 +652,29 @@ class Store:
         fresh data key. ``old`` is its (generation, key_no) if it exists; ``changes``
         maps the ids of records added, changed (new row) or removed (None), whose index
         entries are updated; the other records' entries stay as they are."""
-        header = self._require_header()
         self._ensure_group(db, chunk_id // GROUP_CHUNKS)
         self._reindex(db, chunk_id, changes)
-        if old is not None:
-            db.execute("DELETE FROM data_keys WHERE key_no = ?", (old[1],))
         if not rows:
+            if old is not None:
+                db.execute("DELETE FROM data_keys WHERE key_no = ?", (old[1],))
             db.execute("DELETE FROM chunks WHERE chunk_id = ?", (chunk_id,))
             db.execute("DELETE FROM chunk_payloads WHERE chunk_id = ?", (chunk_id,))
             return
+        self._seal_chunk(db, chunk_id, self._encode(rows, changes.values()), len(rows), old)
+
+    def _seal_chunk(
+        self,
+        db: sqlite3.Connection,
+        chunk_id: int,
+        plain: bytes,
+        records: int,
+        old: tuple[int, int] | None,
+    ) -> None:
+        """Store the laid-out chunk ``plain`` as chunk ``chunk_id``, sealed under a fresh
+        data key; the old version's data key (``old`` = generation, key_no) is destroyed."""
+        header = self._require_header()
+        if old is not None:
+            db.execute("DELETE FROM data_keys WHERE key_no = ?", (old[1],))
         generation = old[0] + 1 if old is not None else 1
         data_key = crypto.random_bytes()
         cursor = db.execute("INSERT INTO data_keys (sealed) VALUES (x'')")
@@ -649,12 +690,11 @@ class Store:
                 key_no,
             ),
         )
-        plain = self._encode(rows, changes.values())
-        aad = self._chunk_aad(chunk_id, generation, key_no, header.epoch, len(rows))
+        aad = self._chunk_aad(chunk_id, generation, key_no, header.epoch, records)
         db.execute(
             "INSERT OR REPLACE INTO chunks (chunk_id, generation, key_no, epoch, records) "
             "VALUES (?, ?, ?, ?, ?)",
-            (chunk_id, generation, key_no, header.epoch, len(rows)),
+            (chunk_id, generation, key_no, header.epoch, records),
         )
         db.execute(
             "INSERT OR REPLACE INTO chunk_payloads (chunk_id, payload) VALUES (?, ?)",
@@ -697,11 +737,11 @@ class Store:
     ) -> bytes:
         """The chunk layout of ``rows``; the ``changed`` ones (the others were read from
         the store) are checked against the column types first."""
-        columns = [*self._require_header().columns, (VERSION_COLUMN, "int64")]
+        columns = [*self._require_header().columns, *SYSTEM_COLUMNS]
         check_types([row for row in changed if row is not None], columns)
         return chunkcodec.encode(rows, columns)
 
-    def _arrow_schema(self, *, with_version: bool) -> pa.Schema:
+    def _arrow_schema(self, *, system: bool) -> pa.Schema:
         import pyarrow as pa
 
         types = {
@@ -711,12 +751,12 @@ class Store:
             "bool": pa.bool_(),
         }
         fields = [pa.field(name, types[kind]) for name, kind in self._require_header().columns]
-        if with_version:
-            fields.append(pa.field(VERSION_COLUMN, pa.int64()))
+        if system:
+            fields += [pa.field(name, types[kind]) for name, kind in SYSTEM_COLUMNS]
         return pa.schema(fields)
 
     def _names(self) -> list[str]:
-        return [name for name, _ in self._require_header().columns] + [VERSION_COLUMN]
+        return [name for name, _ in [*self._require_header().columns, *SYSTEM_COLUMNS]]
 
     def _rows_with_ids(
         self, db: sqlite3.Connection, chunk_id: int, ids: Sequence[str]
@@ -735,6 +775,9 @@ class Store:
 
     def _match_token(self, name: str, value: Value) -> bytes:
         normal = normalise_match_value(name, value, self._require_header().settings.region)
+        return self._normal_token(name, normal)
+
+    def _normal_token(self, name: str, normal: str) -> bytes:
         return crypto.token(self._index_key, b"match", name.encode(), normal.encode("utf-8"))
 
     def _chunks_of(
@@ -796,19 +839,21 @@ class Store:
         )
         return found
 
-    def find(self, field_name: str, value: str) -> list[Record]:
+    def find(self, field_name: str, value: str, *, region: str | None = None) -> list[Record]:
         """Records whose ``field_name`` (a match field, e.g. email or phone) equals
-        ``value`` once both are normalised (case, spacing, phone formats)."""
+        ``value`` once both are normalised (case, spacing, phone formats). ``region``
+        reads a phone number ``value`` written without its country code (default: the
+        store's region)."""
         settings = self.settings
         if field_name not in settings.match_fields:
             raise UsageError(
                 f"{field_name!r} is not a match field of this store "
                 f"(match fields: {', '.join(settings.match_fields) or 'none'})"
             )
-        wanted = normalise_match_value(field_name, value, settings.region)
+        wanted = normalise_match_value(field_name, value, region or settings.region)
         results: list[Record] = []
         try:
-            results = self._find(field_name, value, wanted)
+            results = self._find(field_name, wanted)
         except CustrecError as exc:
             self._access("find", fields=[field_name], failure=exc)
             raise
@@ -820,7 +865,7 @@ class Store:
         )
         return results
 
-    def _find(self, field_name: str, value: str, wanted: str) -> list[Record]:
+    def _find(self, field_name: str, wanted: str) -> list[Record]:
         settings = self.settings
         results: list[Record] = []
         digits = re.sub(r"\D", "", wanted)
@@ -831,7 +876,7 @@ class Store:
                     "SELECT DISTINCT i.chunk_id FROM match_index AS m "
                     "JOIN id_index AS i ON i.token = m.record "
                     "WHERE m.field = ? AND m.token = ? ORDER BY i.chunk_id",
-                    (field_name, self._match_token(field_name, value)),
+                    (field_name, self._normal_token(field_name, wanted)),
                 )
             ]
             for chunk_id in chunk_ids:
@@ -851,6 +896,42 @@ class Store:
                     results.append(to_record(row, settings.id_field))
         return results
 
+    def find_text(self, fields: Sequence[str], query: str) -> list[Record]:
+        """Records where every word of ``query`` begins a word of ``fields`` (e.g. first
+        and last name), ignoring case and accents. Not indexed: each chunk is decrypted,
+        but only these fields are decoded until a record matches."""
+        known = dict(self.columns)
+        wanted = [name for name in fields if name in known]
+        words = text_words(query)
+        if not words:
+            raise UsageError("the search text has no words")
+        results: list[Record] = []
+        try:
+            with self._transaction(write=False) as db:
+                self._ensure_all_groups(db)
+                chunk_ids = [
+                    int(r[0]) for r in db.execute("SELECT chunk_id FROM chunks ORDER BY 1")
+                ]
+                for chunk_id in chunk_ids:
+                    chunk = self._read_chunk(db, chunk_id)
+                    columns = [chunk.values(name) for name in wanted]
+                    ids = chunk.values(self.settings.id_field)
+                    hits = {
+                        str(ids[i])
+                        for i, values in enumerate(zip(*columns, strict=True))
+                        if words_match(words, values)
+                    }
+                    if hits:
+                        rows = chunk.records_where(self._names(), self.settings.id_field, hits)
+                        results.extend(to_record(row, self.settings.id_field) for row in rows)
+        except CustrecError as exc:
+            self._access("find", fields=wanted, failure=exc)
+            raise
+        self._access(
+            "find", subjects=[r.id for r in results], fields=wanted, counts={"found": len(results)}
+        )
+        return results
+
     def count(self) -> int:
         """The number of records (from the authenticated manifest; nothing decrypted)."""
         with self._transaction(write=False) as db:
@@ -858,19 +939,21 @@ class Store:
             return sum(_integer(r[0]) for r in db.execute("SELECT records FROM chunks"))
 
     def iter_batches(
-        self, *, with_version: bool = False, action: str = "read-all"
+        self, *, system: bool = False, action: str = "read-all", fields: Iterable[str] = ()
     ) -> Iterator[pa.RecordBatch]:
         """Every record, chunk by chunk, as Arrow record batches in the store's current
-        columns (one consistent snapshot; memory bounded by one chunk). The read is
-        audited (scope ``all``) before the first batch is returned, as ``action``."""
-        self._access(action, scope="all", counts={"records": self.count()})
+        columns (one consistent snapshot; memory bounded by one chunk), with the
+        version and provenance columns too when ``system``. The read is audited (scope
+        ``all``) before the first batch is returned, as ``action``."""
+        self._access(action, scope="all", fields=fields, counts={"records": self.count()})
         with self._transaction(write=False) as db:
             self._ensure_all_groups(db)
-            schema = self._arrow_schema(with_version=True)
+            schema = self._arrow_schema(system=True)
+            system_names = [name for name, _ in SYSTEM_COLUMNS]
             chunk_ids = [int(r[0]) for r in db.execute("SELECT chunk_id FROM chunks ORDER BY 1")]
             for chunk_id in chunk_ids:
                 batch = self._read_chunk(db, chunk_id).to_arrow(schema)
-                yield batch if with_version else batch.drop_columns([VERSION_COLUMN])
+                yield batch if system else batch.drop_columns(system_names)
 
     def to_pandas(self) -> Any:
         """All records as one pandas DataFrame."""
@@ -880,7 +963,7 @@ class Store:
         table = (
             pa.Table.from_batches(batches)
             if batches
-            else self._arrow_schema(with_version=False).empty_table()
+            else self._arrow_schema(system=False).empty_table()
         )
         return table.to_pandas()
 
@@ -892,9 +975,17 @@ class Store:
 
     # -- writing ----------------------------------------------------------------------
 
-    def put(self, records: Iterable[Mapping[str, Value]], *, replace: bool = False) -> WriteResult:
+    def put(
+        self,
+        records: Iterable[Mapping[str, Value]],
+        *,
+        replace: bool = False,
+        source: str | None = None,
+        collected_at: str | None = None,
+    ) -> WriteResult:
         """Add records in one all-or-nothing transaction. An id that already exists is
-        an error (nothing is written) unless ``replace``, which overwrites it."""
+        an error (nothing is written) unless ``replace``, which overwrites it.
+        ``source`` and ``collected_at`` are recorded as the records' provenance."""
         result = WriteResult()
         id_field = self.settings.id_field
         incoming: dict[str, dict[str, Value]] = {}
@@ -905,8 +996,11 @@ class Store:
                 raise CheckFailedError(
                     f"record {position}: {id_field} {record_id} appears twice in the batch"
                 )
+            clean[SOURCE_COLUMN] = source
+            clean[COLLECTED_COLUMN] = collected_at
             incoming[record_id] = clean
         fields = {name for record in incoming.values() for name in record}
+        fields -= {SOURCE_COLUMN, COLLECTED_COLUMN}
         with self._change("put", subjects=list(incoming), fields=fields) as op:
             db = self._db
             self._extend_columns(db, incoming.values())
@@ -949,39 +1043,82 @@ class Store:
         """Change one record in place (one chunk rewritten). ``if_version`` refuses the
         change (exit 5) when the record changed since that version was read; ``check``
         may raise to refuse the new record (the store is then left unchanged)."""
-        changes = dict(set_fields or {})
-        with self._change("update", subjects=[record_id], fields=[*changes, *unset]) as op:
-            db = self._db
-            id_field = self.settings.id_field
-            if id_field in changes or id_field in unset:
-                raise UsageError(f"the id field {id_field} cannot be changed or removed")
-            by_chunk, absent = self._chunks_of(db, [record_id])
-            if absent:
-                raise NotFoundError(f"no record with {id_field} {record_id}")
-            chunk_id = next(iter(by_chunk))
-            rows = self._chunk_rows(db, chunk_id)
-            index = self._positions(rows, [record_id])[record_id]
-            current = rows[index]
-            version = _integer(current[VERSION_COLUMN] or 0)
-            if if_version is not None and if_version != version:
-                raise StoreBusyError(
-                    f"{id_field} {record_id} changed since version {if_version} was read "
-                    f"(now version {version}); read it again and retry"
+        change = RecordChange(record_id, dict(set_fields or {}), tuple(unset), if_version)
+        checked = None if check is None else (lambda record, _: check(record))
+        return self.update_many([change], check=checked)[0]
+
+    def update_many(
+        self,
+        changes: Sequence[RecordChange],
+        *,
+        check: Callable[[Record, RecordChange], None] | None = None,
+    ) -> list[Record]:
+        """Apply many changes in one all-or-nothing transaction (each chunk rewritten
+        once). An unknown id raises :class:`NotFoundError`, a stale ``if_version``
+        :class:`StoreBusyError`, and ``check`` may raise to refuse a new record: in
+        each case nothing is written."""
+        id_field = self.settings.id_field
+        ids = [change.record_id for change in changes]
+        seen: set[str] = set()
+        for change in changes:
+            if change.record_id in seen:
+                raise CheckFailedError(
+                    f"{change.where()}{id_field} {change.record_id} is changed twice in one "
+                    "batch; merge the two changes"
                 )
-            new = {k: v for k, v in current.items() if k not in unset}
-            new.update(clean_record({id_field: record_id, **changes}, id_field, 1))
-            new[VERSION_COLUMN] = version + 1
-            for name in unset:
-                new[name] = None
-            updated = to_record(new, id_field)
-            if check is not None:
-                check(updated)
-            self._extend_columns(db, [new])
-            rows[index] = new
-            self._rewrite(db, chunk_id, rows, {record_id: new})
-            self._update_manifest(db, [chunk_id // GROUP_CHUNKS])
-            op.counts["version"] = updated.version
+            seen.add(change.record_id)
+            if id_field in change.set_fields or id_field in change.unset:
+                raise UsageError(
+                    f"{change.where()}the id field {id_field} cannot be changed or removed"
+                )
+        fields = {name for c in changes for name in (*c.set_fields, *c.unset)}
+        updated: list[Record] = []
+        with self._change("update", subjects=ids, fields=fields) as op:
+            db = self._db
+            by_chunk, absent = self._chunks_of(db, ids)
+            if absent:
+                where = next(c.where() for c in changes if c.record_id == absent[0])
+                raise NotFoundError(f"{where}no record with {id_field} {absent[0]}")
+            wanted = {change.record_id: change for change in changes}
+            new_rows: list[dict[str, Value]] = []
+            rewrites: list[
+                tuple[int, list[dict[str, Value]], dict[str, Mapping[str, Value] | None]]
+            ] = []
+            for chunk_id, chunk_ids in by_chunk.items():
+                rows = self._chunk_rows(db, chunk_id)
+                positions = self._positions(rows, chunk_ids)
+                changed: dict[str, Mapping[str, Value] | None] = {}
+                for record_id in chunk_ids:
+                    change = wanted[record_id]
+                    new = self._changed_row(rows[positions[record_id]], change)
+                    if check is not None:
+                        check(to_record(new, id_field), change)
+                    rows[positions[record_id]] = changed[record_id] = new
+                    new_rows.append(new)
+                rewrites.append((chunk_id, rows, changed))
+            self._extend_columns(db, new_rows)
+            for chunk_id, rows, changed in rewrites:
+                self._rewrite(db, chunk_id, rows, changed)
+            self._update_manifest(db, (c // GROUP_CHUNKS for c in by_chunk))
+            op.counts["updated"] = len(new_rows)
+            by_record = {str(row[id_field]): row for row in new_rows}
+            updated = [to_record(by_record[i], id_field) for i in ids]
         return updated
+
+    def _changed_row(self, current: dict[str, Value], change: RecordChange) -> dict[str, Value]:
+        id_field = self.settings.id_field
+        version = _integer(current[VERSION_COLUMN] or 0)
+        if change.if_version is not None and change.if_version != version:
+            raise StoreBusyError(
+                f"{change.where()}{id_field} {change.record_id} changed since version "
+                f"{change.if_version} was read (now version {version}); read it again and retry"
+            )
+        new = {k: v for k, v in current.items() if k not in change.unset}
+        new.update(clean_record({id_field: change.record_id, **change.set_fields}, id_field, 1))
+        new[VERSION_COLUMN] = version + 1
+        for name in change.unset:
+            new[name] = None
+        return new
 
     def delete(self, record_ids: Sequence[str]) -> WriteResult:
         """Remove records (all-or-nothing; unknown ids are an error). Each affected chunk
@@ -1004,6 +1141,245 @@ class Store:
             self._update_manifest(db, (c // GROUP_CHUNKS for c in by_chunk))
             op.counts["deleted"] = result.deleted
         return result
+
+    # -- bulk writes (see custrec.store.ingest) --------------------------------------
+
+    def prepare_ingest(
+        self, table: pa.Table, segments: Sequence[bulk.Segment] | None = None
+    ) -> bulk.IngestRows:
+        """Compute the index tokens of ``table``'s rows for :meth:`ingest`, without the
+        store's lock. ``table`` holds store fields (the id field required, non-null);
+        ``segments`` say which columns each range of rows came with (default: all)."""
+        settings = self.settings
+        if settings.id_field not in table.column_names:
+            raise UsageError(f"the rows lack the id field {settings.id_field!r}")
+        ids = table.column(settings.id_field).to_pylist()
+        if any(value is None for value in ids):
+            raise UsageError(f"every row needs a value in {settings.id_field!r}")
+        id_tokens = crypto.tokens(self._index_key, [b"id"], (str(v).encode() for v in ids))
+        match_tokens: dict[str, list[bytes | None]] = {}
+        for name in settings.match_fields:
+            if name not in table.column_names:
+                continue
+            values = table.column(name).to_pylist()
+            wanted = [
+                (position, normalise_match_value(name, value, settings.region).encode())
+                for position, value in enumerate(values)
+                if value is not None and str(value).strip()
+            ]
+            column: list[bytes | None] = [None] * len(values)
+            made = crypto.tokens(self._index_key, [b"match", name.encode()], (w for _, w in wanted))
+            for (position, _), token in zip(wanted, made, strict=True):
+                column[position] = token
+            match_tokens[name] = column
+        all_columns = frozenset(table.column_names)
+        return bulk.IngestRows(
+            table=table,
+            segments=list(segments or [bulk.Segment(0, table.num_rows, all_columns)]),
+            id_tokens=id_tokens,
+            match_tokens=match_tokens,
+        )
+
+    def ingest(
+        self,
+        rows: bulk.IngestRows,
+        decide: bulk.Decide,
+        *,
+        collected_at: str | None = None,
+        action: str = "collect",
+    ) -> bulk.IngestResult:
+        """Write prepared rows in one all-or-nothing transaction. Under the lock, finds
+        which rows repeat an id or a contact detail (in the batch or the store) and asks
+        ``decide`` what to do with each row: insert (a new id), update (an id in the
+        store: the row's columns replace those fields), or skip. ``decide`` may raise
+        to write nothing. Each written record's provenance is its segment's source and
+        ``collected_at``."""
+        import pyarrow as pa
+
+        result = bulk.IngestResult()
+        id_field = self.settings.id_field
+        table = rows.table
+        ids = [str(v) for v in table.column(id_field).to_pylist()]
+        result.fields = {name for segment in rows.segments for name in segment.columns}
+        with self._change(action, subjects=ids, fields=result.fields) as op:
+            db = self._db
+            self._declare_columns(db, table.schema)
+            located = bulk.ids_in_store(db, rows.id_tokens)
+            holders = {
+                name: bulk.contacts_in_store(db, name, tokens)
+                for name, tokens in rows.match_tokens.items()
+            }
+            contact_in_store: list[str | None] = [None] * rows.rows
+            for name, tokens in rows.match_tokens.items():
+                for position, token in enumerate(tokens):
+                    if token is None or contact_in_store[position] is not None:
+                        continue
+                    owners = holders[name].get(token, set()) - {rows.id_tokens[position]}
+                    if owners:
+                        contact_in_store[position] = name
+            repeat_of, contact_repeat = bulk.batch_matches(rows)
+            matches = bulk.RowMatches(
+                in_store=[token in located for token in rows.id_tokens],
+                contact_in_store=contact_in_store,
+                repeat_of=repeat_of,
+                contact_repeat_of=contact_repeat,
+            )
+            actions = list(decide(matches))
+            if len(actions) != rows.rows:
+                raise ValueError("decide() must return one action per row")
+            inserts: list[int] = []
+            updates: dict[int, list[int]] = {}
+            for position, row_action in enumerate(actions):
+                if row_action is bulk.RowAction.SKIP:
+                    result.skipped += 1
+                    continue
+                if repeat_of[position] is not None:
+                    raise ValueError("a repeated id in the batch can only be skipped")
+                token = rows.id_tokens[position]
+                if row_action is bulk.RowAction.UPDATE:
+                    if token not in located:
+                        raise ValueError("only a record in the store can be updated")
+                    updates.setdefault(located[token], []).append(position)
+                elif token in located:
+                    raise ValueError("a record in the store cannot be inserted again")
+                else:
+                    inserts.append(position)
+            touched = self._ingest_updates(db, rows, updates, ids, collected_at)
+            result.updated = sum(len(p) for p in updates.values())
+            fresh = table.take(pa.array(inserts, type=pa.int64()))
+            touched |= self._ingest_inserts(db, fresh, rows, inserts, collected_at)
+            result.inserted = len(inserts)
+            result.chunks_written = len(touched)
+            self._update_manifest(db, (c // GROUP_CHUNKS for c in touched))
+            op.counts.update(
+                inserted=result.inserted, updated=result.updated, skipped=result.skipped
+            )
+        return result
+
+    def _declare_columns(self, db: sqlite3.Connection, schema: pa.Schema) -> None:
+        """Add the columns of ``schema`` the store lacks; refuse a known column whose
+        type differs (the caller converts values to the store's types first)."""
+        header = self._require_header()
+        known = header.column_types()
+        added: list[tuple[str, str]] = []
+        for arrow_field in schema:
+            kind = _ARROW_KINDS.get(str(arrow_field.type))
+            if kind is None:
+                raise ValueError(f"column {arrow_field.name!r} has unsupported type")
+            if arrow_field.name.startswith("_"):
+                raise ValueError(f"column {arrow_field.name!r} is reserved")
+            if arrow_field.name not in known:
+                added.append((arrow_field.name, kind))
+            elif known[arrow_field.name] != kind:
+                raise ValueError(
+                    f"column {arrow_field.name!r} is {kind}, the store has "
+                    f"{known[arrow_field.name]}"
+                )
+        if added:
+            header.columns = header.columns + added
+            self._write_header(db, header)
+
+    def _ingest_updates(
+        self,
+        db: sqlite3.Connection,
+        rows: bulk.IngestRows,
+        updates: Mapping[int, list[int]],
+        ids: Sequence[str],
+        collected_at: str | None,
+    ) -> set[int]:
+        import pyarrow as pa
+
+        if not updates:
+            return set()
+        positions = sorted(p for group in updates.values() for p in group)
+        incoming = dict(
+            zip(
+                positions,
+                rows.table.take(pa.array(positions, type=pa.int64())).to_pylist(),
+                strict=True,
+            )
+        )
+        starts = [segment.start for segment in rows.segments]
+        for chunk_id, group in updates.items():
+            chunk_rows = self._chunk_rows(db, chunk_id)
+            wanted = [ids[p] for p in group]
+            places = self._positions(chunk_rows, wanted)
+            changed: dict[str, Mapping[str, Value] | None] = {}
+            for position, record_id in zip(group, wanted, strict=True):
+                segment = rows.segments[bisect.bisect_right(starts, position) - 1]
+                old = chunk_rows[places[record_id]]
+                new = bulk.merge_update(old, incoming[position], segment.columns)
+                new[SOURCE_COLUMN] = segment.source
+                new[COLLECTED_COLUMN] = collected_at
+                new[VERSION_COLUMN] = _integer(old[VERSION_COLUMN] or 0) + 1
+                chunk_rows[places[record_id]] = changed[record_id] = new
+            self._rewrite(db, chunk_id, chunk_rows, changed)
+        return set(updates)
+
+    def _ingest_inserts(
+        self,
+        db: sqlite3.Connection,
+        fresh: pa.Table,
+        rows: bulk.IngestRows,
+        positions: Sequence[int],
+        collected_at: str | None,
+    ) -> set[int]:
+        """New records: the last chunk is filled first, then whole chunks are laid out
+        from Arrow buffers, with their index entries from the prepared tokens."""
+        import pyarrow as pa
+
+        count = fresh.num_rows
+        if not count:
+            return set()
+        starts = [segment.start for segment in rows.segments]
+        sources = [rows.segments[bisect.bisect_right(starts, p) - 1].source for p in positions]
+        tokens = [rows.id_tokens[p] for p in positions]
+        fresh = fresh.append_column(VERSION_COLUMN, pa.array([1] * count, type=pa.int64()))
+        fresh = fresh.append_column(SOURCE_COLUMN, pa.array(sources, type=pa.string()))
+        fresh = fresh.append_column(
+            COLLECTED_COLUMN, pa.array([collected_at] * count, type=pa.string())
+        )
+        size = self.settings.chunk_records
+        id_field = self.settings.id_field
+        touched: set[int] = set()
+        last = db.execute(
+            "SELECT chunk_id, records FROM chunks ORDER BY chunk_id DESC LIMIT 1"
+        ).fetchone()
+        start, next_id = 0, 0
+        if last is not None:
+            last_id, last_count = int(last[0]), int(last[1])
+            next_id = last_id + 1
+            room = min(size - last_count, count)
+            if room > 0:
+                part = fresh.slice(0, room).to_pylist()
+                merged = self._chunk_rows(db, last_id) + part
+                self._rewrite(db, last_id, merged, by_id(part, id_field))
+                touched.add(last_id)
+                start = room
+        columns = [*self._require_header().columns, *SYSTEM_COLUMNS]
+        for offset in range(start, count, size):
+            piece = fresh.slice(offset, size).combine_chunks().to_batches()[0]
+            chunk_id = next_id
+            next_id += 1
+            self._ensure_group(db, chunk_id // GROUP_CHUNKS)
+            plain = chunkcodec.encode_arrow(piece, columns)
+            self._seal_chunk(db, chunk_id, plain, piece.num_rows, None)
+            stop = offset + piece.num_rows
+            db.executemany(
+                "INSERT INTO id_index (token, chunk_id) VALUES (?, ?)",
+                [(token, chunk_id) for token in tokens[offset:stop]],
+            )
+            db.executemany(
+                "INSERT OR IGNORE INTO match_index (field, token, record) VALUES (?, ?, ?)",
+                [
+                    (name, match, tokens[n])
+                    for name, column in rows.match_tokens.items()
+                    for n in range(offset, stop)
+                    if (match := column[positions[n]]) is not None
+                ],
+            )
+            touched.add(chunk_id)
+        return touched
 
     def _rewrite(
         self,
@@ -1054,7 +1430,7 @@ class Store:
         added: dict[str, str | None] = {}
         for row in rows:
             for name, value in row.items():
-                if name in known or name == VERSION_COLUMN:
+                if name in known or name.startswith("_"):
                     continue
                 if value is None:
                     added.setdefault(name, None)

@@ -4,6 +4,8 @@ differently finds the same record (``+44 7911 123456`` = ``07911 123456`` in GB)
 from __future__ import annotations
 
 import re
+import unicodedata
+from collections.abc import Sequence
 
 _SPACES = re.compile(r"\s+")
 
@@ -48,3 +50,19 @@ def normalise_match_value(field: str, value: object, region: str | None) -> str:
     if is_phone_field(field):
         return normalise_phone(text, region)
     return normalise_text(text)
+
+
+def text_words(text: str) -> list[str]:
+    """The words of ``text`` without case or accents (``Zoë-Ann`` -> ``zoe``, ``ann``)."""
+    folded = unicodedata.normalize("NFKD", text.casefold())
+    plain = "".join(c for c in folded if not unicodedata.combining(c))
+    return re.findall(r"\w+", plain)
+
+
+def words_match(words: Sequence[str], values: Sequence[object]) -> bool:
+    """True when each of ``words`` begins some word of ``values`` (e.g. a first and a
+    last name): ``["ann", "sm"]`` matches ``("Anne", "Smith")``."""
+    if not any(isinstance(v, str) for v in values):
+        return False
+    have = text_words(" ".join(v for v in values if isinstance(v, str)))
+    return all(any(h.startswith(w) for h in have) for w in words)

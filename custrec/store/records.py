@@ -9,16 +9,28 @@ from custrec.errors import CheckFailedError
 
 Value = str | int | float | bool | None
 VERSION_COLUMN = "_version"
+SOURCE_COLUMN = "_source"
+COLLECTED_COLUMN = "_collected_at"
+SYSTEM_COLUMNS: tuple[tuple[str, str], ...] = (
+    (VERSION_COLUMN, "int64"),
+    (SOURCE_COLUMN, "string"),
+    (COLLECTED_COLUMN, "string"),
+)
+"""Columns the store keeps beside each record's fields: its version and its
+provenance (where it was collected from, and when). Field names starting with ``_``
+are reserved for them."""
 
 
 @dataclass(frozen=True)
 class Record:
-    """One customer record: its id, its version (1 on creation, +1 per change), and
-    its fields (without the id's system companions)."""
+    """One customer record: its id, its version (1 on creation, +1 per change), its
+    fields, and its provenance: the source it was collected from and when."""
 
     id: str
     version: int
     data: dict[str, Value]
+    source: str | None = None
+    collected_at: str | None = None
 
 
 def infer_type(value: Value) -> str:
@@ -87,5 +99,12 @@ def by_id(
 
 
 def to_record(row: Mapping[str, Value], id_field: str) -> Record:
-    data = {k: v for k, v in row.items() if k != VERSION_COLUMN}
-    return Record(id=str(row[id_field]), version=int(row.get(VERSION_COLUMN) or 0), data=data)
+    data = {k: v for k, v in row.items() if not k.startswith("_")}
+    source, collected = row.get(SOURCE_COLUMN), row.get(COLLECTED_COLUMN)
+    return Record(
+        id=str(row[id_field]),
+        version=int(row.get(VERSION_COLUMN) or 0),
+        data=data,
+        source=str(source) if source is not None else None,
+        collected_at=str(collected) if collected is not None else None,
+    )

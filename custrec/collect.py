@@ -1,0 +1,647 @@
+"""Collecting new records into a store from CSV, NDJSON or Parquet files.
+
+:func:`collect_records` reads every input first (outside the store's lock), maps and
+checks its columns, converts text to the store's declared types (and nothing else: a
+CSV's ``007`` or ``+44 7911 123456`` stays text), and checks every row: a non-blank
+id, values of the right type. Then, under the lock, it finds duplicates (by id and by
+normalised email/phone, within the batch and against the store) and writes the whole
+batch in one transaction, or nothing.
+
+Every problem is a :class:`Problem` naming the input, its row and line, the rule and
+the field; messages never quote values (they may be personal data). Rejected rows can
+be written, with their reasons, to a rejects file for correction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from custrec.errors import CheckFailedError, InputError, UsageError
+from custrec.io import format_from_extension, open_row_writer, open_table, source_name
+from custrec.render import Summary, Table
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from custrec.store import Store
+
+ON_INVALID = ("abort", "reject")
+ON_DUPLICATE = ("reject", "skip", "update")
+REJECT_COLUMNS = ("_file", "_row", "_line", "_rules", "_reasons")
+"""Columns a rejects file adds before the rejected row's own columns."""
+REPORT_PROBLEMS = 1000
+"""At most this many problems are listed in a report (all are counted; all rejected
+rows go to the rejects file)."""
+
+_INTEGER = r"^[+-]?[0-9]+$"
+_DECIMAL = r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?$"
+_TRUE, _FALSE = ("true", "1"), ("false", "0")
+_EXPECTED = {
+    "int64": "an integer (e.g. 42)",
+    "float64": "a number (e.g. 4.5)",
+    "bool": "true or false (or 1/0)",
+    "string": "text",
+}
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Why a row was refused: ``rule`` is a stable id (``id-missing``, ``type``,
+    ``duplicate-id``, ``duplicate-contact``...)."""
+
+    file: str
+    row: int | None
+    line: int | None
+    rule: str
+    field: str | None
+    message: str
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "file": self.file,
+            "row": self.row,
+            "line": self.line,
+            "rule": self.rule,
+            "field": self.field,
+            "message": self.message,
+        }
+
+
+@dataclass
+class CollectResult:
+    """What a collect did (or, when ``written`` is false, would not do)."""
+
+    store: str
+    files: list[str]
+    on_invalid: str
+    on_duplicate: str
+    rows_read: int = 0
+    inserted: int = 0
+    updated: int = 0
+    skipped: int = 0
+    rejected: int = 0
+    problems_total: int = 0
+    problems: list[Problem] = field(default_factory=list)
+    ignored_columns: list[str] = field(default_factory=list)
+    added_columns: list[str] = field(default_factory=list)
+    rejects_file: str | None = None
+    written: bool = False
+    kind: str = "collect"
+
+    @property
+    def failed(self) -> bool:
+        """True when the batch was refused (nothing written)."""
+        return not self.written
+
+    def add_problem(self, problem: Problem) -> None:
+        self.problems_total += 1
+        if len(self.problems) < REPORT_PROBLEMS:
+            self.problems.append(problem)
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "store": self.store,
+            "files": self.files,
+            "written": self.written,
+            "on_invalid": self.on_invalid,
+            "on_duplicate": self.on_duplicate,
+            "rows_read": self.rows_read,
+            "inserted": self.inserted,
+            "updated": self.updated,
+            "skipped": self.skipped,
+            "rejected": self.rejected,
+            "rejects_file": self.rejects_file,
+            "added_columns": self.added_columns,
+            "ignored_columns": self.ignored_columns,
+            "problems_total": self.problems_total,
+            "problems": [p.to_json() for p in self.problems],
+        }
+
+    def tables(self) -> list[Table]:
+        columns = ("file", "row", "line", "rule", "field", "message")
+        rows = [(p.file, p.row, p.line, p.rule, p.field, p.message) for p in self.problems]
+        title = "Problems"
+        if self.problems_total > len(self.problems):
+            title += f" (first {len(self.problems)} of {self.problems_total})"
+        return [Table(columns, rows, title=title)] if rows else []
+
+    def summary(self) -> Summary:
+        return Summary(
+            (
+                ("store", self.store),
+                ("written", self.written),
+                ("rows read", self.rows_read),
+                ("inserted", self.inserted),
+                ("updated", self.updated),
+                ("skipped (duplicates)", self.skipped),
+                ("rejected", self.rejected),
+                ("rejects file", self.rejects_file),
+                ("new columns", ", ".join(self.added_columns) or None),
+                ("ignored columns", ", ".join(self.ignored_columns) or None),
+            )
+        )
+
+
+@dataclass(frozen=True)
+class CollectOptions:
+    """How to read the inputs and what to do with bad or repeated rows.
+
+    ``mapping`` maps a store field to the input column that holds it
+    (``{"phone": "Telephone"}``). ``on_invalid``: ``abort`` writes nothing when any
+    row is invalid; ``reject`` writes the valid rows and the invalid ones to
+    ``rejects``. ``on_duplicate``: ``reject`` treats a repeated id or contact detail as
+    invalid, ``skip`` leaves it out, ``update`` updates the stored record with the
+    row's columns. ``add_columns`` lets inputs bring fields the store lacks.
+    ``source`` labels the records' provenance (default: each input's file name).
+    """
+
+    mapping: Mapping[str, str] = field(default_factory=dict)
+    on_invalid: str = "abort"
+    on_duplicate: str = "reject"
+    rejects: str | None = None
+    add_columns: bool = False
+    source: str | None = None
+    input_format: str | None = None
+    delimiter: str | None = None
+    encoding: str | None = None
+
+    def check(self) -> None:
+        if self.on_invalid not in ON_INVALID:
+            raise UsageError(f"on_invalid must be one of {', '.join(ON_INVALID)}")
+        if self.on_duplicate not in ON_DUPLICATE:
+            raise UsageError(f"on_duplicate must be one of {', '.join(ON_DUPLICATE)}")
+        if self.on_invalid == "reject" and not self.rejects:
+            raise UsageError("--on-invalid reject needs --rejects FILE for the refused rows")
+        if self.rejects == "-":
+            raise UsageError("--rejects needs a file name (stdout carries the report)")
+        if self.rejects and format_from_extension(self.rejects) == "parquet":
+            raise UsageError("--rejects: write rejected rows as .csv or .ndjson")
+        targets = list(self.mapping)
+        repeated = {t for t in targets if targets.count(t) > 1}
+        if repeated:
+            raise UsageError(f"--map names field {sorted(repeated)[0]!r} twice")
+
+
+@dataclass
+class _Input:
+    name: str
+    source: str | None
+    batches: list[pa.RecordBatch]
+    columns: list[str]
+    rows: list[int]  # 1-based row numbers (in the input) of the valid rows kept
+
+
+@dataclass
+class _Refused:
+    """Rows refused so far: their origin, reasons and original values."""
+
+    rows: list[tuple[str, int, list[tuple[str, str | None, str]], dict[str, Any]]] = field(
+        default_factory=list
+    )
+
+
+def collect_records(
+    store: Store, sources: Sequence[str], options: CollectOptions | None = None
+) -> CollectResult:
+    """Collect the records of ``sources`` (paths, or ``-`` for stdin) into ``store``.
+
+    Returns the result; ``result.written`` is false when the batch was refused
+    (``on_invalid="abort"`` and a row was invalid), in which case nothing was written.
+    Unreadable or malformed inputs raise :class:`InputError` (nothing written)."""
+    from custrec.store.ingest import RowAction
+
+    chosen = options or CollectOptions()
+    chosen.check()
+    if not sources:
+        raise UsageError("no input given (use '-' for standard input)")
+    result = CollectResult(
+        store=str(store.path),
+        files=[source_name(s) for s in sources],
+        on_invalid=chosen.on_invalid,
+        on_duplicate=chosen.on_duplicate,
+    )
+    if chosen.rejects:
+        result.rejects_file = chosen.rejects
+    store_types = dict(store.columns)
+    fresh_store = len(store_types) == 1 and store.count() == 0
+    refused = _Refused()
+    inputs: list[_Input] = []
+    target_types = dict(store_types)
+    for source in sources:
+        inputs.append(
+            _read_input(source, chosen, store, target_types, fresh_store, result, refused)
+        )
+    if result.problems_total and any(p.rule == "unknown-column" for p in result.problems):
+        return result  # structural: rejecting rows cannot help
+    table, segments, origins = _combine(inputs, target_types, store.settings.id_field)
+    result.added_columns = [name for name in target_types if name not in store_types]
+    prepared = store.prepare_ingest(table, segments)
+
+    def decide(matches: Any) -> list[RowAction]:
+        actions = _decide(matches, chosen.on_duplicate, origins, table, result, refused)
+        rejected = len(refused.rows)
+        if rejected and chosen.on_invalid == "abort":
+            result.rejected = rejected
+            raise _Refusal
+        if chosen.rejects and (rejected or chosen.on_invalid == "reject"):
+            _write_rejects(chosen.rejects, refused, inputs)
+        result.rejected = rejected
+        return actions
+
+    try:
+        written = store.ingest(prepared, decide, collected_at=_now())
+    except _Refusal:
+        result.inserted = result.updated = result.skipped = 0
+        return result
+    result.inserted, result.updated = written.inserted, written.updated
+    result.written = True
+    return result
+
+
+class _Refusal(CheckFailedError):
+    """Raised inside the store's transaction to write nothing."""
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _read_input(
+    source: str,
+    options: CollectOptions,
+    store: Store,
+    target_types: dict[str, str],
+    fresh_store: bool,
+    result: CollectResult,
+    refused: _Refused,
+) -> _Input:
+    """Read one input whole: mapped, type-converted batches of its valid rows; its
+    invalid rows go to ``refused``."""
+    name = source_name(source)
+    id_field = store.settings.id_field
+    label = options.source or name
+    taken = _Input(name=name, source=label, batches=[], columns=[], rows=[])
+    problems: dict[int, list[tuple[str, str | None, str]]] = {}
+    bad_values: dict[int, dict[str, Any]] = {}
+    with open_table(
+        source,
+        input_format=options.input_format,
+        delimiter=options.delimiter,
+        encoding=options.encoding,
+    ) as reader:
+        first = True
+        row_base = 0
+        for batch in reader:
+            if first:
+                renames = _renames(name, reader.columns, options.mapping)
+                first = False
+            batch = _rename(batch, renames, result)
+            if not taken.columns:
+                taken.columns = list(batch.schema.names)
+                if not _check_columns(
+                    name, taken.columns, target_types, fresh_store, options, id_field, result
+                ):
+                    break
+            converted, row_problems = _convert(batch, target_types, id_field)
+            for index, reasons in row_problems.items():
+                problems[row_base + index + 1] = reasons
+                bad_values[row_base + index + 1] = _row_values(batch, index)
+            keep = [i for i in range(batch.num_rows) if i not in row_problems]
+            if keep:
+                import pyarrow as pa
+
+                taken.batches.append(converted.take(pa.array(keep, type=pa.int64())))
+                taken.rows.extend(row_base + i + 1 for i in keep)
+            row_base += batch.num_rows
+        if first:  # no rows: still check the header
+            renames = _renames(name, reader.columns, options.mapping)
+            taken.columns = [renames.get(c, c) for c in reader.columns if not c.startswith("_")]
+            _check_columns(
+                name, taken.columns, target_types, fresh_store, options, id_field, result
+            )
+        result.rows_read += row_base
+        lines = reader.row_lines(problems) if problems else {}
+    for row, reasons in problems.items():
+        line = lines.get(row)
+        for rule, field_name, message in reasons:
+            result.add_problem(Problem(name, row, line, rule, field_name, message))
+        refused.rows.append((name, row, reasons, {"_line": line, **bad_values[row]}))
+    return taken
+
+
+def _renames(name: str, columns: Sequence[str], mapping: Mapping[str, str]) -> dict[str, str]:
+    """Input column -> store field, from ``--map field=column``."""
+    renames: dict[str, str] = {}
+    for target, column in mapping.items():
+        if column in columns:
+            if target in columns and target != column:
+                raise InputError(
+                    name,
+                    f"--map {target}={column}: the input has both columns; "
+                    "drop or rename one of them",
+                    line=1,
+                )
+            renames[column] = target
+        elif target not in columns:
+            raise InputError(
+                name,
+                f"--map {target}={column}: no column {column!r} in the header "
+                f"(columns: {', '.join(columns[:8])}{', ...' if len(columns) > 8 else ''})",
+                line=1,
+            )
+    return renames
+
+
+def _rename(batch: pa.RecordBatch, renames: Mapping[str, str], result: CollectResult) -> Any:
+    names = [renames.get(n, n) for n in batch.schema.names]
+    keep = [i for i, n in enumerate(names) if not n.startswith("_")]
+    for n in names:
+        if n.startswith("_") and n not in result.ignored_columns:
+            result.ignored_columns.append(n)
+    import pyarrow as pa
+
+    return pa.RecordBatch.from_arrays(
+        [batch.column(i) for i in keep], names=[names[i] for i in keep]
+    )
+
+
+def _check_columns(
+    name: str,
+    columns: Sequence[str],
+    target_types: dict[str, str],
+    fresh_store: bool,
+    options: CollectOptions,
+    id_field: str,
+    result: CollectResult,
+) -> bool:
+    """Unknown columns are refused unless the store is new or ``add_columns``."""
+    if id_field not in columns:
+        raise InputError(
+            name,
+            f"no {id_field!r} column: every record needs its id "
+            f"(map one with --map {id_field}=COLUMN)",
+            line=1,
+        )
+    unknown = [c for c in columns if c not in target_types]
+    if unknown and not (fresh_store or options.add_columns):
+        for column in unknown:
+            result.add_problem(
+                Problem(
+                    name,
+                    None,
+                    1,
+                    "unknown-column",
+                    column,
+                    "the store has no such field: map it with --map FIELD=COLUMN, or "
+                    "add it to the store with --add-columns",
+                )
+            )
+        return False
+    return True
+
+
+def _convert(
+    batch: pa.RecordBatch, target_types: dict[str, str], id_field: str
+) -> tuple[pa.RecordBatch, dict[int, list[tuple[str, str | None, str]]]]:
+    """The batch in the store's types (new columns take their input type; text stays
+    text), and the problems of the rows that do not fit."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    problems: dict[int, list[tuple[str, str | None, str]]] = {}
+    arrays = []
+    for name, column in zip(batch.schema.names, batch.columns, strict=True):
+        kind = target_types.get(name) or _kind_of(column.type)
+        target_types.setdefault(name, kind)
+        converted, bad = _to_kind(column, kind)
+        for index in bad:
+            problems.setdefault(index, []).append(
+                ("type", name, f"field {name!r}: expected {_EXPECTED[kind]}")
+            )
+        arrays.append(converted)
+    ids = batch.column(id_field)
+    blank = pc.fill_null(pc.equal(pc.utf8_trim_whitespace(ids.cast(pa.string())), ""), True)
+    for index in pc.indices_nonzero(blank).to_pylist():
+        problems.setdefault(index, []).insert(
+            0, ("id-missing", id_field, f"the id field {id_field!r} is empty")
+        )
+    return pa.RecordBatch.from_arrays(arrays, names=batch.schema.names), problems
+
+
+def _kind_of(arrow_type: pa.DataType) -> str:
+    import pyarrow as pa
+
+    if pa.types.is_boolean(arrow_type):
+        return "bool"
+    if pa.types.is_integer(arrow_type):
+        return "int64"
+    if pa.types.is_floating(arrow_type):
+        return "float64"
+    return "string"
+
+
+def _to_kind(column: pa.Array, kind: str) -> tuple[pa.Array, list[int]]:
+    """``column`` converted to ``kind``, with the positions of values that cannot be
+    (they become null). Only text is parsed; other mismatches are refused."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    target = {"string": pa.string(), "int64": pa.int64(), "float64": pa.float64()}.get(
+        kind, pa.bool_()
+    )
+    source = column.type
+    if source == target or pa.types.is_null(source):
+        return column.cast(target), []
+    if kind == "float64" and pa.types.is_integer(source):
+        return column.cast(target), []
+    if kind == "int64" and pa.types.is_integer(source):
+        return column.cast(target), []
+    if not (pa.types.is_string(source) or pa.types.is_large_string(source)):
+        bad = pc.indices_nonzero(pc.is_valid(column)).to_pylist()
+        return pa.nulls(len(column), target), bad
+    text = column.cast(pa.string())
+    if kind == "bool":
+        lower = pc.utf8_lower(text)
+        ok = pc.is_in(lower, value_set=pa.array([*_TRUE, *_FALSE]))
+        values = pc.is_in(lower, value_set=pa.array(_TRUE))
+    else:
+        ok = pc.match_substring_regex(text, _INTEGER if kind == "int64" else _DECIMAL)
+        values = None
+    ok = pc.or_(pc.fill_null(ok, False), pc.is_null(text))
+    bad = pc.indices_nonzero(pc.invert(ok)).to_pylist()
+    clean = pc.if_else(ok, text, pa.scalar(None, pa.string()))
+    if values is not None:
+        return pc.if_else(pc.is_valid(clean), values, pa.scalar(None, pa.bool_())), bad
+    if kind == "int64":
+        try:
+            return clean.cast(target), bad
+        except pa.ArrowInvalid:  # a value out of the 64-bit range
+            return _int64_or_null(clean, bad)
+    return clean.cast(target), bad
+
+
+def _int64_or_null(text: pa.Array, bad: list[int]) -> tuple[pa.Array, list[int]]:
+    import pyarrow as pa
+
+    out: list[int | None] = []
+    more = list(bad)
+    for index, value in enumerate(text.to_pylist()):
+        if value is None:
+            out.append(None)
+            continue
+        number = int(value)
+        if -(2**63) <= number < 2**63:
+            out.append(number)
+        else:
+            out.append(None)
+            more.append(index)
+    return pa.array(out, type=pa.int64()), sorted(set(more))
+
+
+def _row_values(batch: pa.RecordBatch, index: int) -> dict[str, Any]:
+    return dict(batch.slice(index, 1).to_pylist()[0])
+
+
+def _combine(
+    inputs: Sequence[_Input], target_types: Mapping[str, str], id_field: str
+) -> tuple[pa.Table, list[Any], list[tuple[str, int]]]:
+    """One table of every input's valid rows in the store's column order, the segment
+    of each input, and each row's origin (input name, row number)."""
+    import pyarrow as pa
+
+    from custrec.store.ingest import Segment
+
+    arrow = {"string": pa.string(), "int64": pa.int64(), "float64": pa.float64()}
+    names = [id_field, *(n for n in target_types if n != id_field)]
+    used = {c for item in inputs for c in item.columns}
+    names = [n for n in names if n in used or n == id_field]
+    schema = pa.schema([(n, arrow.get(target_types[n], pa.bool_())) for n in names])
+    batches: list[pa.RecordBatch] = []
+    segments: list[Any] = []
+    origins: list[tuple[str, int]] = []
+    position = 0
+    for item in inputs:
+        count = 0
+        for batch in item.batches:
+            arrays = [
+                batch.column(n) if n in batch.schema.names else pa.nulls(batch.num_rows, f.type)
+                for n, f in zip(names, schema, strict=True)
+            ]
+            batches.append(pa.RecordBatch.from_arrays(arrays, schema=schema))
+            count += batch.num_rows
+        origins.extend((item.name, row) for row in item.rows)
+        segments.append(Segment(position, position + count, frozenset(item.columns), item.source))
+        position += count
+    table = pa.Table.from_batches(batches, schema=schema)
+    return table, segments, origins
+
+
+def _decide(
+    matches: Any,
+    on_duplicate: str,
+    origins: Sequence[tuple[str, int]],
+    table: pa.Table,
+    result: CollectResult,
+    refused: _Refused,
+) -> list[Any]:
+    """The action for each row, by ``on_duplicate``; refused rows are recorded."""
+    from custrec.store.ingest import RowAction
+
+    actions: list[RowAction] = []
+    refused_at: list[tuple[int, str, str | None, str]] = []
+    for position in range(len(origins)):
+        repeat = matches.repeat_of[position]
+        contact_repeat = matches.contact_repeat_of[position]
+        contact = matches.contact_in_store[position]
+        if repeat is not None:
+            reason = (
+                "duplicate-id",
+                None,
+                f"the same id as row {origins[repeat][1]} of {origins[repeat][0]}",
+            )
+        elif contact_repeat is not None:
+            name, earlier = contact_repeat
+            reason = (
+                "duplicate-contact",
+                name,
+                f"the same {name} as row {origins[earlier][1]} of {origins[earlier][0]}, "
+                "under another id",
+            )
+        elif contact is not None:
+            reason = (
+                "duplicate-contact",
+                contact,
+                f"the same {contact} as a record already in the store, under another id",
+            )
+        elif matches.in_store[position]:
+            if on_duplicate == "update":
+                actions.append(RowAction.UPDATE)
+                continue
+            reason = ("duplicate-id", None, "a record with this id is already in the store")
+        else:
+            actions.append(RowAction.INSERT)
+            continue
+        if on_duplicate == "skip":
+            result.skipped += 1
+        elif on_duplicate == "update" and reason[0] == "duplicate-id" and repeat is None:
+            actions.append(RowAction.UPDATE)
+            continue
+        else:
+            refused_at.append((position, *reason))
+        actions.append(RowAction.SKIP)
+    if refused_at:
+        import pyarrow as pa
+
+        values = table.take(pa.array([p for p, *_ in refused_at], type=pa.int64())).to_pylist()
+        for (position, rule, field_name, message), row_values in zip(
+            refused_at, values, strict=True
+        ):
+            file_name, row = origins[position]
+            result.add_problem(Problem(file_name, row, None, rule, field_name, message))
+            refused.rows.append((file_name, row, [(rule, field_name, message)], row_values))
+    return actions
+
+
+def _write_rejects(path: str, refused: _Refused, inputs: Sequence[_Input]) -> None:
+    """The refused rows, with why, in the format of the file name (CSV by default),
+    readable only by the owner (they hold personal data)."""
+    columns: list[str] = []
+    for item in inputs:
+        columns.extend(c for c in item.columns if c not in columns)
+    output_format = format_from_extension(path) or "csv"
+    rows: list[dict[str, object]] = []
+    for file_name, row, reasons, values in sorted(refused.rows, key=lambda r: (r[0], r[1])):
+        rows.append(
+            {
+                "_file": file_name,
+                "_row": row,
+                "_line": values.get("_line"),
+                "_rules": ";".join(rule for rule, _, _ in reasons),
+                "_reasons": "; ".join(message for _, _, message in reasons),
+                **{c: values.get(c) for c in columns},
+            }
+        )
+    with open_row_writer(
+        path,
+        output_format,
+        [*REJECT_COLUMNS, *columns],
+        types={"_row": "int", "_line": "int"},
+        mode=0o600,
+    ) as writer:
+        writer.write_rows(rows)
+
+
+def parse_mapping(pairs: Iterable[str]) -> dict[str, str]:
+    """``["phone=Telephone", ...]`` -> ``{"phone": "Telephone"}``."""
+    mapping: dict[str, str] = {}
+    for pair in pairs:
+        target, sep, column = pair.partition("=")
+        if not sep or not target.strip() or not column:
+            raise UsageError(f"--map {pair!r}: expected FIELD=COLUMN, e.g. phone=Telephone")
+        if target in mapping:
+            raise UsageError(f"--map names field {target!r} twice")
+        mapping[target.strip()] = column
+    return mapping

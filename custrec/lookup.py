@@ -1,0 +1,309 @@
+"""Looking up and changing single records: what ``get``, ``find`` and ``update`` do.
+
+This module stays light (standard library only, and the store's point paths), so a
+lookup from a shell answers at once: no pandas, pandera or pyarrow is imported here.
+Reading a file of changes (:func:`read_changes`) imports the file readers lazily.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from custrec.errors import CheckFailedError, InputError, UsageError
+from custrec.render import Summary, Table
+
+if TYPE_CHECKING:
+    from custrec.store import Record, Store
+    from custrec.store.container import RecordChange
+    from custrec.store.records import Value
+
+NAME_FIELDS = ("name", "full_name", "first_name", "middle_name", "last_name", "company")
+"""Fields ``find --name`` searches, those of them the store has."""
+
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+_DECIMAL = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?")
+_EXPECTED = {
+    "int64": "an integer (e.g. 42)",
+    "float64": "a number (e.g. 4.5)",
+    "bool": "true or false (or 1/0)",
+    "string": "text",
+}
+
+
+@dataclass
+class RecordsResult:
+    """Records as shown by ``get``, ``find`` and ``update``: ``fields`` selects and
+    orders the fields shown (default: all of the store's)."""
+
+    id_field: str
+    fields: list[str]
+    records: list[Record]
+    missing: list[str] = field(default_factory=list)
+    kind: str = "records"
+
+    def _values(self, record: Record) -> list[Value]:
+        return [record.data.get(name) for name in self.fields]
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "count": len(self.records),
+            "records": [
+                {
+                    "id": r.id,
+                    "version": r.version,
+                    "source": r.source,
+                    "collected_at": r.collected_at,
+                    "fields": dict(zip(self.fields, self._values(r), strict=True)),
+                }
+                for r in self.records
+            ],
+            "missing": self.missing,
+        }
+
+    def tables(self) -> list[Table]:
+        """One row per record: the id field, the fields, and ``_version`` (which
+        ``update --from`` uses to refuse a change to a record changed meanwhile)."""
+        columns = [self.id_field, *(f for f in self.fields if f != self.id_field), "_version"]
+        rows = [[r.id, *(r.data.get(f) for f in columns[1:-1]), r.version] for r in self.records]
+        return [Table(columns, rows)]
+
+    def display_tables(self) -> list[Table]:
+        """For people: each record as a list of field and value."""
+        shown = []
+        for r in self.records:
+            origin = f", collected from {r.source}" if r.source else ""
+            when = f" at {r.collected_at}" if r.collected_at else ""
+            title = f"{self.id_field} {r.id} (version {r.version}{origin}{when})"
+            rows = [[name, value] for name, value in zip(self.fields, self._values(r), strict=True)]
+            shown.append(Table(("field", "value"), rows, title=title))
+        return shown
+
+    def summary(self) -> Summary:
+        items: list[tuple[str, str | int | None]] = [("records", len(self.records))]
+        if self.missing:
+            items.append(("not found", ", ".join(self.missing)))
+        return Summary(tuple(items))
+
+
+def selected_fields(store: Store, fields: Sequence[str] | None) -> list[str]:
+    """The fields to show: ``fields`` (checked against the store) or all of them."""
+    known = [name for name, _ in store.columns]
+    if not fields:
+        return known
+    unknown = [name for name in fields if name not in known]
+    if unknown:
+        raise UsageError(f"no field {unknown[0]!r} in this store (fields: {', '.join(known)})")
+    id_field = store.settings.id_field
+    return [id_field, *(name for name in dict.fromkeys(fields) if name != id_field)]
+
+
+def get_records(
+    store: Store, record_ids: Sequence[str], fields: Sequence[str] | None = None
+) -> RecordsResult:
+    """The records with these ids, in the order asked; ids not found are listed in
+    ``missing`` (the caller decides whether that is an error)."""
+    shown = selected_fields(store, fields)
+    found = store.get_many(record_ids)
+    wanted = list(dict.fromkeys(record_ids))
+    return RecordsResult(
+        id_field=store.settings.id_field,
+        fields=shown,
+        records=[found[i] for i in wanted if i in found],
+        missing=[i for i in wanted if i not in found],
+    )
+
+
+def find_records(
+    store: Store,
+    *,
+    email: str | None = None,
+    phone: str | None = None,
+    name: str | None = None,
+    region: str | None = None,
+    fields: Sequence[str] | None = None,
+) -> RecordsResult:
+    """Records matching every criterion given: ``email`` and ``phone`` normalised
+    (case, spacing, phone formats; ``region`` for numbers without +code), ``name``
+    as words beginning the name fields' words (ignoring case and accents)."""
+    criteria = [c for c in (email, phone, name) if c is not None]
+    if not criteria:
+        raise UsageError("give --email, --phone or --name to find records by")
+    shown = selected_fields(store, fields)
+    candidates: list[list[Record]] = []
+    if email is not None:
+        candidates.append(store.find(_match_field(store, "email"), email))
+    if phone is not None:
+        candidates.append(store.find(_match_field(store, "phone"), phone, region=region))
+    if name is not None:
+        names = [n for n in NAME_FIELDS if n in dict(store.columns)]
+        if not names:
+            raise UsageError(f"this store has no name fields to search ({', '.join(NAME_FIELDS)})")
+        candidates.append(store.find_text(names, name))
+    common = set.intersection(*({r.id for r in group} for group in candidates))
+    records = [r for r in candidates[0] if r.id in common]
+    return RecordsResult(
+        id_field=store.settings.id_field,
+        fields=shown,
+        records=sorted({r.id: r for r in records}.values(), key=lambda r: r.id),
+    )
+
+
+def _match_field(store: Store, kind: str) -> str:
+    fields = store.settings.match_fields
+    for name in fields:
+        if name == kind or name.endswith("_" + kind):
+            return name
+    raise UsageError(
+        f"this store does not index {kind} (match fields: {', '.join(fields) or 'none'})"
+    )
+
+
+def parse_assignments(pairs: Iterable[str]) -> dict[str, str | None]:
+    """``--set field=value`` options: ``{"field": "value"}``; ``field=`` gives None."""
+    out: dict[str, str | None] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise UsageError(f"--set {name!r}: expected FIELD=VALUE, e.g. --set city=Leeds")
+        if name in out:
+            raise UsageError(f"--set names field {name!r} twice")
+        out[name.strip()] = value if value != "" else None
+    return out
+
+
+def convert_text(value: str, kind: str) -> Value:
+    """A text value in a field of type ``kind``; ``ValueError`` says what was expected."""
+    if kind == "string":
+        return value
+    if kind == "bool":
+        lowered = value.lower()
+        if lowered in ("true", "1"):
+            return True
+        if lowered in ("false", "0"):
+            return False
+    elif kind == "int64" and _INTEGER.fullmatch(value) and -(2**63) <= int(value) < 2**63:
+        return int(value)
+    elif kind == "float64" and _DECIMAL.fullmatch(value):
+        return float(value)
+    raise ValueError(_EXPECTED[kind])
+
+
+def typed_fields(
+    store: Store, values: Mapping[str, Value], where: str, *, add_columns: bool = False
+) -> dict[str, Value]:
+    """``values`` in the store's field types: text is converted to numbers or true/false
+    where the field is typed; an unknown field is refused unless ``add_columns``.
+    A refusal names the field and the rule (``known-columns``, ``type``)."""
+    types = dict(store.columns)
+    out: dict[str, Value] = {}
+    for name, value in values.items():
+        kind = types.get(name)
+        if kind is None:
+            if not add_columns:
+                raise CheckFailedError(
+                    f"{where}field {name!r} is not a field of this store (rule known-columns; "
+                    "use --add-columns to add it)"
+                )
+            out[name] = value
+            continue
+        if value is None or (kind == "string" and isinstance(value, str)):
+            out[name] = value
+            continue
+        if isinstance(value, str):
+            try:
+                out[name] = convert_text(value, kind)
+            except ValueError as exc:
+                raise CheckFailedError(
+                    f"{where}field {name!r}: expected {exc} (rule type)"
+                ) from None
+            continue
+        fits = (
+            (kind == "bool" and isinstance(value, bool))
+            or (kind == "int64" and isinstance(value, int) and not isinstance(value, bool))
+            or (
+                kind == "float64" and isinstance(value, int | float) and not isinstance(value, bool)
+            )
+        )
+        if not fits:
+            raise CheckFailedError(f"{where}field {name!r}: expected {_EXPECTED[kind]} (rule type)")
+        out[name] = float(value) if kind == "float64" else value
+    return out
+
+
+def update_record(
+    store: Store,
+    record_id: str,
+    *,
+    set_fields: Mapping[str, Value] | None = None,
+    unset: Sequence[str] = (),
+    if_version: int | None = None,
+    add_columns: bool = False,
+) -> Record:
+    """Change one record: values are checked against the store's fields and types
+    before anything is written; refused changes leave the record as it was."""
+    known = dict(store.columns)
+    for name in unset:
+        if name not in known:
+            raise CheckFailedError(
+                f"field {name!r} is not a field of this store (rule known-columns)"
+            )
+    typed = typed_fields(store, set_fields or {}, "", add_columns=add_columns)
+    return store.update(record_id, set_fields=typed, unset=unset, if_version=if_version)
+
+
+def read_changes(
+    store: Store,
+    source: str,
+    *,
+    input_format: str | None = None,
+    delimiter: str | None = None,
+    encoding: str | None = None,
+    add_columns: bool = False,
+) -> list[RecordChange]:
+    """The changes in a CSV/NDJSON/Parquet file keyed by the store's id field: each
+    other column sets that field (an empty cell clears it); a ``_version`` column
+    refuses a change to a record changed since that version; other columns whose
+    names start with ``_`` (e.g. ``_source`` from an export) are ignored."""
+    from custrec.io import open_table
+    from custrec.store.container import RecordChange
+
+    id_field = store.settings.id_field
+    changes: list[RecordChange] = []
+    with open_table(
+        source, input_format=input_format, delimiter=delimiter, encoding=encoding
+    ) as reader:
+        rows: list[dict[str, Value]] = []
+        for batch in reader:
+            rows.extend(batch.to_pylist())
+        if id_field not in reader.columns:
+            raise InputError(
+                reader.name, f"no {id_field!r} column: each change names its record", line=1
+            )
+        lines = reader.row_lines(range(1, len(rows) + 1))
+    for number, row in enumerate(rows, start=1):
+        line = lines.get(number)
+        where = f"{reader.name}:{line}: " if line else f"{reader.name} row {number}: "
+        record_id = row.pop(id_field)
+        if record_id is None or not str(record_id).strip():
+            raise CheckFailedError(f"{where}the id field {id_field!r} is empty")
+        version = row.pop("_version", None)
+        if version is not None and not isinstance(version, int):
+            try:
+                version = int(str(version))
+            except ValueError:
+                raise CheckFailedError(f"{where}_version: expected an integer") from None
+        values = {k: v for k, v in row.items() if not k.startswith("_")}
+        typed = typed_fields(store, values, where, add_columns=add_columns)
+        changes.append(
+            RecordChange(
+                record_id=str(record_id),
+                set_fields={k: v for k, v in typed.items() if v is not None},
+                unset=tuple(k for k, v in typed.items() if v is None),
+                if_version=version,
+                origin=where.rstrip(": "),
+            )
+        )
+    return changes
