@@ -86,6 +86,11 @@ class AuditKeys:
         """The keyed pseudonym of a record id: 32 hex digits."""
         return crypto.token(self.pseudonym, b"subject", record_id.encode("utf-8")).hex()
 
+    def pseudonyms_of(self, record_ids: Iterable[str]) -> list[str]:
+        """:meth:`pseudonym_of` for many ids at once (faster)."""
+        made = crypto.tokens(self.pseudonym, [b"subject"], (i.encode("utf-8") for i in record_ids))
+        return [token.hex() for token in made]
+
     def genesis(self) -> bytes:
         return hashlib.sha256(b"custrec audit v1" + self.store_id).digest()
 
@@ -136,7 +141,7 @@ def append(
     for operations on every record. Returns the entry's sequence number."""
     pseudonyms: list[str] = []
     if subjects is not None:
-        pseudonyms = sorted({keys.pseudonym_of(s) for s in subjects})
+        pseudonyms = sorted(set(keys.pseudonyms_of(dict.fromkeys(subjects))))
         db.executemany(
             "INSERT OR IGNORE INTO audit_subjects (op, pseudonym) VALUES (?, ?)",
             [(op, p) for p in pseudonyms],

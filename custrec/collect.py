@@ -20,7 +20,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from custrec.errors import CheckFailedError, InputError, UsageError
-from custrec.io import format_from_extension, open_row_writer, open_table, source_name
+from custrec.io import (
+    TableReader,
+    format_from_extension,
+    open_row_writer,
+    open_table,
+    source_name,
+)
 from custrec.render import Summary, Table
 
 if TYPE_CHECKING:
@@ -192,6 +198,7 @@ class _Input:
     batches: list[pa.RecordBatch]
     columns: list[str]
     rows: list[int]  # 1-based row numbers (in the input) of the valid rows kept
+    reader: TableReader | None = None  # closed; still tells the line of a row
 
 
 @dataclass
@@ -241,7 +248,7 @@ def collect_records(
     prepared = store.prepare_ingest(table, segments)
 
     def decide(matches: Any) -> list[RowAction]:
-        actions = _decide(matches, chosen.on_duplicate, origins, table, result, refused)
+        actions = _decide(matches, chosen.on_duplicate, origins, table, inputs, result, refused)
         rejected = len(refused.rows)
         if rejected and chosen.on_invalid == "abort":
             result.rejected = rejected
@@ -251,11 +258,14 @@ def collect_records(
         result.rejected = rejected
         return actions
 
+    order = {name: n for n, name in enumerate(result.files)}
     try:
         written = store.ingest(prepared, decide, collected_at=_now())
     except _Refusal:
         result.inserted = result.updated = result.skipped = 0
+        result.problems.sort(key=lambda p: (order.get(p.file, 0), p.row or 0))
         return result
+    result.problems.sort(key=lambda p: (order.get(p.file, 0), p.row or 0))
     result.inserted, result.updated = written.inserted, written.updated
     result.written = True
     return result
@@ -292,6 +302,7 @@ def _read_input(
         delimiter=options.delimiter,
         encoding=options.encoding,
     ) as reader:
+        taken.reader = reader
         first = True
         row_base = 0
         for batch in reader:
@@ -544,6 +555,7 @@ def _decide(
     on_duplicate: str,
     origins: Sequence[tuple[str, int]],
     table: pa.Table,
+    inputs: Sequence[_Input],
     result: CollectResult,
     refused: _Refused,
 ) -> list[Any]:
@@ -596,12 +608,20 @@ def _decide(
         import pyarrow as pa
 
         values = table.take(pa.array([p for p, *_ in refused_at], type=pa.int64())).to_pylist()
+        lines: dict[str, dict[int, int]] = {}
+        for item in inputs:
+            wanted = [origins[p][1] for p, *_ in refused_at if origins[p][0] == item.name]
+            if wanted and item.reader is not None:
+                lines[item.name] = item.reader.row_lines(wanted)
         for (position, rule, field_name, message), row_values in zip(
             refused_at, values, strict=True
         ):
             file_name, row = origins[position]
-            result.add_problem(Problem(file_name, row, None, rule, field_name, message))
-            refused.rows.append((file_name, row, [(rule, field_name, message)], row_values))
+            line = lines.get(file_name, {}).get(row)
+            result.add_problem(Problem(file_name, row, line, rule, field_name, message))
+            refused.rows.append(
+                (file_name, row, [(rule, field_name, message)], {"_line": line, **row_values})
+            )
     return actions
 
 

@@ -1357,6 +1357,8 @@ class Store:
                 touched.add(last_id)
                 start = room
         columns = [*self._require_header().columns, *SYSTEM_COLUMNS]
+        id_entries: list[tuple[bytes, int]] = []
+        match_entries: list[tuple[str, bytes, bytes]] = []
         for offset in range(start, count, size):
             piece = fresh.slice(offset, size).combine_chunks().to_batches()[0]
             chunk_id = next_id
@@ -1365,20 +1367,22 @@ class Store:
             plain = chunkcodec.encode_arrow(piece, columns)
             self._seal_chunk(db, chunk_id, plain, piece.num_rows, None)
             stop = offset + piece.num_rows
-            db.executemany(
-                "INSERT INTO id_index (token, chunk_id) VALUES (?, ?)",
-                [(token, chunk_id) for token in tokens[offset:stop]],
-            )
-            db.executemany(
-                "INSERT OR IGNORE INTO match_index (field, token, record) VALUES (?, ?, ?)",
-                [
-                    (name, match, tokens[n])
-                    for name, column in rows.match_tokens.items()
-                    for n in range(offset, stop)
-                    if (match := column[positions[n]]) is not None
-                ],
+            id_entries.extend((token, chunk_id) for token in tokens[offset:stop])
+            match_entries.extend(
+                (name, match, tokens[n])
+                for name, column in rows.match_tokens.items()
+                for n in range(offset, stop)
+                if (match := column[positions[n]]) is not None
             )
             touched.add(chunk_id)
+        # Index entries in key order: B-tree inserts then touch each page once.
+        id_entries.sort()
+        match_entries.sort()
+        db.executemany("INSERT INTO id_index (token, chunk_id) VALUES (?, ?)", id_entries)
+        db.executemany(
+            "INSERT OR IGNORE INTO match_index (field, token, record) VALUES (?, ?, ?)",
+            match_entries,
+        )
         return touched
 
     def _rewrite(

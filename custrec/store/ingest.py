@@ -152,3 +152,14 @@ def merge_update(
     for name in columns:
         merged[name] = new.get(name)
     return merged
+
+
+def sources_of(segments: Sequence[Segment], positions: Sequence[int]) -> list[str | None]:
+    """The source of each row at ``positions`` (ascending)."""
+    out: list[str | None] = []
+    index = 0
+    for position in positions:
+        while segments[index].stop <= position:
+            index += 1
+        out.append(segments[index].source)
+    return out

@@ -10,6 +10,42 @@ from collections.abc import Sequence
 _SPACES = re.compile(r"\s+")
 
 
+_INTERNATIONAL = re.compile(r"\+[1-9][0-9 ().-]*")
+_NATIONAL_PREFIXES: dict[int, re.Pattern[str] | None] = {}
+
+
+def _international_digits(text: str) -> str | None:
+    """The result :func:`normalise_phone` gives for ``+`` followed by digits and plain
+    separators, computed without a full parse (a bulk collect normalises a million
+    numbers): ``+`` and the digits, unless the digits after the country code begin
+    with that country's national prefix (``+44 (0) 7911...``), which a parse removes.
+    None means "parse it". Equality with the full parse is a tested property."""
+    from phonenumbers import COUNTRY_CODE_TO_REGION_CODE
+
+    digits = re.sub(r"[^0-9]", "", text)
+    for size in (1, 2, 3):
+        code = int(digits[:size])
+        if code in COUNTRY_CODE_TO_REGION_CODE:
+            break
+    else:
+        return "+" + digits  # no such country code: unparseable, so "+" and digits
+    if code not in _NATIONAL_PREFIXES:
+        from phonenumbers import PhoneMetadata
+        from phonenumbers.phonenumberutil import region_code_for_country_code
+
+        metadata = PhoneMetadata.metadata_for_region_or_calling_code(
+            code, region_code_for_country_code(code)
+        )
+        if metadata is None:
+            return None
+        prefix = metadata.national_prefix_for_parsing
+        _NATIONAL_PREFIXES[code] = re.compile(prefix) if prefix else None
+    prefix_pattern = _NATIONAL_PREFIXES[code]
+    if prefix_pattern is not None and prefix_pattern.match(digits[size:]):
+        return None
+    return "+" + digits
+
+
 def normalise_email(value: str) -> str:
     return value.strip().casefold()
 
@@ -20,6 +56,10 @@ def normalise_phone(value: str, region: str | None) -> str:
     import phonenumbers
 
     text = value.strip()
+    if _INTERNATIONAL.fullmatch(text):
+        quick = _international_digits(text)
+        if quick is not None:
+            return quick
     try:
         number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException:
