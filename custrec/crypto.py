@@ -68,18 +68,25 @@ def token(key: bytes, *parts: bytes) -> bytes:
 
 
 def tokens(key: bytes, prefix: Sequence[bytes], values: Iterable[bytes]) -> list[bytes]:
-    """``[token(key, *prefix, v) for v in values]``, computed faster for many values
-    (the keyed state after the prefix is computed once and copied)."""
-    start = hmac.new(key, digestmod=hashlib.sha256)
+    """``[token(key, *prefix, v) for v in values]``, computed faster for many values:
+    HMAC-SHA256 spelled out with hashlib (RFC 2104), its keyed inner state after the
+    prefix and its keyed outer state computed once and copied per value."""
+    block = hashlib.sha256().block_size
+    padded = (hashlib.sha256(key).digest() if len(key) > block else key).ljust(block, b"\0")
+    inner = hashlib.sha256(bytes(b ^ 0x36 for b in padded))
+    outer = hashlib.sha256(bytes(b ^ 0x5C for b in padded))
     for part in prefix:
-        start.update(len(part).to_bytes(8, "big"))
-        start.update(part)
+        inner.update(len(part).to_bytes(8, "big"))
+        inner.update(part)
     out = []
+    inner_copy, outer_copy = inner.copy, outer.copy
     for value in values:
-        h = start.copy()
+        h = inner_copy()
         h.update(len(value).to_bytes(8, "big"))
         h.update(value)
-        out.append(h.digest()[:TOKEN_BYTES])
+        o = outer_copy()
+        o.update(h.digest())
+        out.append(o.digest()[:TOKEN_BYTES])
     return out
 
 

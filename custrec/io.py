@@ -29,7 +29,6 @@ import json
 import os
 import re
 import sys
-import tempfile
 from array import array
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -908,6 +907,8 @@ def atomic_file(path: str, *, overwrite: bool = True, mode: int = 0o644) -> Iter
     if not directory.is_dir():
         raise InputError(path, f"directory {str(directory)!r} does not exist")
     try:
+        import tempfile
+
         fd, temp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=directory)
     except OSError as exc:
         raise InputError(path, f"cannot write here ({exc.strerror})") from None

@@ -23,7 +23,7 @@ import datetime as dt
 import hashlib
 import hmac
 import os
-import secrets
+import re
 import stat
 from dataclasses import dataclass
 from pathlib import Path
@@ -106,7 +106,7 @@ def new_key_file(path: str | Path, *, now: dt.datetime | None = None) -> KeyFile
     Refuses to overwrite an existing file: losing a key loses the data it protects.
     """
     target = Path(path)
-    key = secrets.token_bytes(KEY_BYTES)
+    key = os.urandom(KEY_BYTES)
     created = (now or dt.datetime.now(dt.UTC)).replace(microsecond=0)
     text = (
         f"{_MAGIC}\n"
@@ -152,6 +152,9 @@ def check_key_file_permissions(path: Path, st: os.stat_result) -> None:
             f"key file {path} is accessible by group or others (mode {mode:04o}); "
             f"restrict it with: chmod 600 {path}"
         )
+
+
+_UTC_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z")
 
 
 def read_key_file(path: str | Path) -> KeyFile:
@@ -207,9 +210,10 @@ def _parse_key_file(path: Path, raw: bytes) -> KeyFile:
     if not hmac.compare_digest(key_id(key), fields["id"]):
         raise damaged("the key does not match its id (the file was altered)")
     try:
-        created = dt.datetime.strptime(fields["created"], "%Y-%m-%dT%H:%M:%SZ").replace(
-            tzinfo=dt.UTC
-        )
+        # A strict pattern, then fromisoformat (strptime would load locale modules).
+        if not _UTC_TIME.fullmatch(fields["created"]):
+            raise ValueError(fields["created"])
+        created = dt.datetime.fromisoformat(fields["created"][:-1]).replace(tzinfo=dt.UTC)
     except ValueError:
         raise damaged("'created' must be a UTC time like 2026-11-22T07:00:00Z") from None
     return KeyFile(path=path, key=key, created=created)

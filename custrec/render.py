@@ -23,8 +23,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, TextIO
 
-from custrec.io import CsvLineWriter
-
 OUTPUT_VERSION = 1
 """Version of the shape of JSON output. Raised only when a key is removed or its
 meaning changes; adding keys does not raise it."""
@@ -130,6 +128,8 @@ def render(result: Result, fmt: str, stream: TextIO) -> None:
             stream.write(json.dumps(record, ensure_ascii=False, default=_json_default))
             stream.write("\n")
     elif fmt == "csv":
+        from custrec.io import CsvLineWriter
+
         table = _primary(result)
         writer = CsvLineWriter(stream)
         writer.writerow(table.columns)

@@ -21,7 +21,6 @@ import contextlib
 import json
 import os
 import re
-import secrets
 import sqlite3
 import struct
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -42,7 +41,6 @@ from custrec.errors import (
 )
 from custrec.locking import DEFAULT_LOCK_TIMEOUT
 from custrec.store import chunkcodec
-from custrec.store import ingest as bulk
 from custrec.store.holders import (
     Holder,
     find_holder,
@@ -75,6 +73,8 @@ from custrec.store.records import (
 
 if TYPE_CHECKING:
     import pyarrow as pa
+
+    from custrec.store import ingest as bulk
 
 FORMAT_VERSION = 1
 APPLICATION_ID = 0x63726563  # "crec"
@@ -357,7 +357,7 @@ class Store:
         """A change, audited: an intent entry committed first, then the change and its
         outcome entry in one transaction (or, for a change made of many transactions,
         the outcome after the last); a failure leaves a failed outcome entry."""
-        op = _Operation(secrets.token_hex(8), action, set(fields))
+        op = _Operation(os.urandom(8).hex(), action, set(fields))
         # The intent needs no sync of its own: the WAL is written in order, so the
         # change's synced commit makes the intent durable too, and an intent lost with a
         # power failure before the change commits concerned a change that never happened.
@@ -389,7 +389,7 @@ class Store:
         """Record a read, before its result is returned (one entry: a read that never
         completes discloses nothing). Synchronous=NORMAL: kept across a process crash,
         not necessarily across a power loss."""
-        op = _Operation(secrets.token_hex(8), action, set(fields), dict(counts or {}))
+        op = _Operation(os.urandom(8).hex(), action, set(fields), dict(counts or {}))
         with self._relaxed_sync():
             if failure is None:
                 with self._transaction(write=True, check=False) as db:
@@ -1150,6 +1150,8 @@ class Store:
         """Compute the index tokens of ``table``'s rows for :meth:`ingest`, without the
         store's lock. ``table`` holds store fields (the id field required, non-null);
         ``segments`` say which columns each range of rows came with (default: all)."""
+        from custrec.store import ingest as bulk
+
         settings = self.settings
         if settings.id_field not in table.column_names:
             raise UsageError(f"the rows lack the id field {settings.id_field!r}")
@@ -1195,6 +1197,8 @@ class Store:
         to write nothing. Each written record's provenance is its segment's source and
         ``collected_at``."""
         import pyarrow as pa
+
+        from custrec.store import ingest as bulk
 
         result = bulk.IngestResult()
         id_field = self.settings.id_field
@@ -1289,6 +1293,8 @@ class Store:
     ) -> set[int]:
         import pyarrow as pa
 
+        from custrec.store import ingest as bulk
+
         if not updates:
             return set()
         positions = sorted(p for group in updates.values() for p in group)
@@ -1326,13 +1332,15 @@ class Store:
     ) -> set[int]:
         """New records: the last chunk is filled first, then whole chunks are laid out
         from Arrow buffers, with their index entries from the prepared tokens."""
+
         import pyarrow as pa
 
         count = fresh.num_rows
         if not count:
             return set()
-        starts = [segment.start for segment in rows.segments]
-        sources = [rows.segments[bisect.bisect_right(starts, p) - 1].source for p in positions]
+        from custrec.store import ingest as bulk
+
+        sources = bulk.sources_of(rows.segments, positions)
         tokens = [rows.id_tokens[p] for p in positions]
         fresh = fresh.append_column(VERSION_COLUMN, pa.array([1] * count, type=pa.int64()))
         fresh = fresh.append_column(SOURCE_COLUMN, pa.array(sources, type=pa.string()))
@@ -1668,7 +1676,7 @@ def create_store(
             store._index_key = index_key
             header.manifest_mac = store._top_mac(db)
             store._write_header(db, header)
-            init = _Operation(secrets.token_hex(8), "init", set(), {"holders": 1})
+            init = _Operation(os.urandom(8).hex(), "init", set(), {"holders": 1})
             store._audit(db, init, "outcome", "ok")
             db.execute("COMMIT")
         finally:
@@ -1762,6 +1770,7 @@ def _connect(path: Path, lock_timeout: float) -> sqlite3.Connection:
         db.execute("PRAGMA journal_mode = WAL")
         db.execute("PRAGMA synchronous = FULL")
         db.execute("PRAGMA secure_delete = ON")
+        db.execute("PRAGMA cache_size = -65536")  # KiB: bulk writes keep index pages in memory
         db.execute("PRAGMA temp_store = MEMORY")
     except sqlite3.DatabaseError as exc:
         db.close()

@@ -6,11 +6,14 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Sequence
+from typing import Any
 
 _SPACES = re.compile(r"\s+")
 
 
 _INTERNATIONAL = re.compile(r"\+[1-9][0-9 ().-]*")
+_NATIONAL = re.compile(r"[0-9][0-9 ().-]*")
+_MAX_QUICK = 64  # longer text takes the full parse
 _NATIONAL_PREFIXES: dict[int, re.Pattern[str] | None] = {}
 
 
@@ -46,6 +49,64 @@ def _international_digits(text: str) -> str | None:
     return "+" + digits
 
 
+def _national_number(text: str, region: str) -> str | None:
+    """The result :func:`normalise_phone` gives for digits and plain separators in
+    ``region``, following the steps of ``phonenumbers.parse`` for such input but
+    skipping its general text handling. None means "parse it": no metadata for the
+    region, fewer than 6 digits, or digits that begin with the region's international
+    prefix or country code. Equality with the full parse is a tested property."""
+    rules = _region_rules(region)
+    digits = re.sub(r"[^0-9]", "", text)
+    if rules is None or len(digits) < 6:
+        return None
+    metadata, idd, code = rules
+    if (idd is not None and idd.match(digits)) or digits.startswith(code):
+        return None
+    import phonenumbers
+    from phonenumbers import phonenumberutil as util
+
+    national = digits
+    _, stripped, _ = util._maybe_strip_national_prefix_carrier_code(national, metadata)
+    if util._test_number_length(stripped, metadata) not in _NO_STRIP:
+        national = stripped
+    if not 2 <= len(national) <= util._MAX_LENGTH_FOR_NSN:
+        return digits
+    number = phonenumbers.PhoneNumber(country_code=metadata.country_code)
+    util._set_italian_leading_zeros_for_phone_number(national, number)
+    number.national_number = int(national)
+    if not phonenumbers.is_possible_number(number):
+        return digits
+    return "+" + code + national  # E.164: the country code and the national number
+
+
+_RULES: dict[str, tuple[Any, re.Pattern[str] | None, str] | None] = {}
+_NO_STRIP: set[object] = set()
+
+
+def _region_rules(region: str) -> tuple[Any, re.Pattern[str] | None, str] | None:
+    """A region's phone metadata, international prefix and country code (cached)."""
+    key = region.upper()
+    if key not in _RULES:
+        from phonenumbers import PhoneMetadata
+        from phonenumbers import phonenumberutil as util
+
+        if not _NO_STRIP:
+            _NO_STRIP.update(
+                (
+                    util.ValidationResult.TOO_SHORT,
+                    util.ValidationResult.IS_POSSIBLE_LOCAL_ONLY,
+                    util.ValidationResult.INVALID_LENGTH,
+                )
+            )
+        metadata = PhoneMetadata.metadata_for_region(key, None)
+        if metadata is None:
+            _RULES[key] = None
+        else:
+            idd = metadata.international_prefix
+            _RULES[key] = (metadata, re.compile(idd) if idd else None, str(metadata.country_code))
+    return _RULES[key]
+
+
 def normalise_email(value: str) -> str:
     return value.strip().casefold()
 
@@ -56,10 +117,14 @@ def normalise_phone(value: str, region: str | None) -> str:
     import phonenumbers
 
     text = value.strip()
-    if _INTERNATIONAL.fullmatch(text):
-        quick = _international_digits(text)
-        if quick is not None:
-            return quick
+    quick = None
+    if len(text) <= _MAX_QUICK:
+        if _INTERNATIONAL.fullmatch(text):
+            quick = _international_digits(text)
+        elif region is not None and _NATIONAL.fullmatch(text):
+            quick = _national_number(text, region)
+    if quick is not None:
+        return quick
     try:
         number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException:
