@@ -184,8 +184,15 @@ def main() -> int:
     parser.add_argument(
         "--store-process-repeat", type=int, default=20, help="runs per whole-process timing"
     )
+    parser.add_argument(
+        "--collect-rows", type=int, default=1_000_000, help="CSV rows collected by custrec collect"
+    )
+    parser.add_argument(
+        "--records-repeat", type=int, default=15, help="runs per record-command timing"
+    )
     args = parser.parse_args()
     from audit import bench_audit
+    from records import bench_records
     from store import bench_store
 
     sections = {
@@ -199,6 +206,9 @@ def main() -> int:
             args.store_rows, args.memory_rows, args.store_ids, args.store_process_repeat
         ),
         "Audit trail: cost per read, verifying a long log": bench_audit(args.audit_entries),
+        "Record commands (collect, get, find, update, export) as whole processes": (
+            bench_records(args.collect_rows, args.records_repeat)
+        ),
     }
     text = render(sections)
     print(text)

@@ -43,14 +43,23 @@ _LAZY = {
     "exclusive_lock": "custrec.locking",
     "write_dataset": "custrec.datasets",
     "run_demo": "custrec.demo",
+    "collect_records": "custrec.collect",
+    "CollectOptions": "custrec.collect",
+    "get_records": "custrec.lookup",
+    "find_records": "custrec.lookup",
+    "update_record": "custrec.lookup",
+    "export_records": "custrec.export",
 }
 
 if TYPE_CHECKING:
+    from custrec.collect import CollectOptions, collect_records
     from custrec.datasets import write_dataset
     from custrec.demo import run_demo
+    from custrec.export import export_records
     from custrec.io import open_row_writer, open_table
     from custrec.keyfile import new_key_file, read_key_file
     from custrec.locking import exclusive_lock
+    from custrec.lookup import find_records, get_records, update_record
     from custrec.table_profile import TableProfile, inspect_table
 
 
@@ -66,6 +75,7 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "CheckFailedError",
+    "CollectOptions",
     "CustrecError",
     "ExitCode",
     "InputError",
@@ -80,12 +90,17 @@ __all__ = [
     "UnsafeKeyFileError",
     "UsageError",
     "__version__",
+    "collect_records",
     "exclusive_lock",
+    "export_records",
+    "find_records",
+    "get_records",
     "inspect_table",
     "new_key_file",
     "open_row_writer",
     "open_table",
     "read_key_file",
     "run_demo",
+    "update_record",
     "write_dataset",
 ]

@@ -52,8 +52,10 @@ from custrec.store.holders import (
 )
 from custrec.store.keys import KeySource
 from custrec.store.normalise import (
+    COUNTRY_FIELD,
     is_phone_field,
     normalise_match_value,
+    record_region,
     text_words,
     words_match,
 )
@@ -724,7 +726,7 @@ class Store:
         db.executemany(
             "INSERT OR IGNORE INTO match_index (field, token, record) VALUES (?, ?, ?)",
             [
-                (name, self._match_token(name, value), tokens[record_id])
+                (name, self._match_token(name, value, row), tokens[record_id])
                 for record_id, row in changes.items()
                 if row is not None
                 for name in match_fields
@@ -773,9 +775,14 @@ class Store:
     def _id_token(self, record_id: str) -> bytes:
         return crypto.token(self._index_key, b"id", record_id.encode("utf-8"))
 
-    def _match_token(self, name: str, value: Value) -> bytes:
-        normal = normalise_match_value(name, value, self._require_header().settings.region)
+    def _match_token(self, name: str, value: Value, row: Mapping[str, Value]) -> bytes:
+        normal = normalise_match_value(name, value, self._region_of(row.get(COUNTRY_FIELD)))
         return self._normal_token(name, normal)
+
+    def _region_of(self, country: Value) -> str | None:
+        """The region for a record's phone numbers: its country (ISO 3166 alpha-2)
+        when it has one, else the store's region."""
+        return record_region(country) or self._require_header().settings.region
 
     def _normal_token(self, name: str, normal: str) -> bytes:
         return crypto.token(self._index_key, b"match", name.encode(), normal.encode("utf-8"))
@@ -881,18 +888,25 @@ class Store:
             ]
             for chunk_id in chunk_ids:
                 chunk = self._read_chunk(db, chunk_id)
-                candidates = {str(v) for v in chunk.values(field_name) if v is not None}
-                if is_phone_field(field_name) and len(digits) >= 6:
+                values = chunk.values(field_name)
+                countries = chunk.values(COUNTRY_FIELD)
+                ids = chunk.values(settings.id_field)
+                same = set()
+                for value, country, record_id in zip(values, countries, ids, strict=True):
+                    if value is None:
+                        continue
+                    text = str(value)
                     # Only numbers ending in the same digits can be the same number.
-                    candidates = {
-                        c for c in candidates if re.sub(r"\D", "", c).endswith(digits[-6:])
-                    }
-                same = {
-                    c
-                    for c in candidates
-                    if normalise_match_value(field_name, c, settings.region) == wanted
-                }
-                for row in chunk.records_where(self._names(), field_name, same):
+                    if (
+                        is_phone_field(field_name)
+                        and len(digits) >= 6
+                        and not re.sub(r"\D", "", text).endswith(digits[-6:])
+                    ):
+                        continue
+                    region = self._region_of(country)
+                    if normalise_match_value(field_name, text, region) == wanted:
+                        same.add(str(record_id))
+                for row in chunk.records_where(self._names(), settings.id_field, same):
                     results.append(to_record(row, settings.id_field))
         return results
 
@@ -1164,9 +1178,14 @@ class Store:
             if name not in table.column_names:
                 continue
             values = table.column(name).to_pylist()
+            countries = (
+                table.column(COUNTRY_FIELD).to_pylist()
+                if COUNTRY_FIELD in table.column_names
+                else [None] * len(values)
+            )
             wanted = [
-                (position, normalise_match_value(name, value, settings.region).encode())
-                for position, value in enumerate(values)
+                (position, normalise_match_value(name, value, self._region_of(country)).encode())
+                for position, (value, country) in enumerate(zip(values, countries, strict=True))
                 if value is not None and str(value).strip()
             ]
             column: list[bytes | None] = [None] * len(values)

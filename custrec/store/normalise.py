@@ -139,6 +139,21 @@ def normalise_text(value: str) -> str:
     return _SPACES.sub(" ", value.strip()).casefold()
 
 
+COUNTRY_FIELD = "country"
+"""A record's field whose ISO 3166 alpha-2 code tells how to read its phone numbers."""
+_ALPHA2 = re.compile(r"[A-Za-z]{2}")
+
+
+def record_region(country: object) -> str | None:
+    """The phone region of a record from its country field, if that is a two-letter
+    code (``gb`` -> ``GB``); None otherwise."""
+    if isinstance(country, str):
+        text = country.strip()
+        if _ALPHA2.fullmatch(text):
+            return text.upper()
+    return None
+
+
 def is_email_field(field: str) -> bool:
     return field == "email" or field.endswith("_email")
 
