@@ -20,7 +20,6 @@ named by its sequence number. The format is specified in ``docs/format.md``.
 from __future__ import annotations
 
 import datetime as dt
-import getpass
 import hashlib
 import json
 import os
@@ -51,6 +50,8 @@ def default_actor() -> str:
     if actor:
         return actor
     try:
+        import getpass
+
         return getpass.getuser()
     except (KeyError, OSError):
         return f"uid:{os.getuid()}"

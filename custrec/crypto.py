@@ -122,10 +122,9 @@ def holder_private_key(secret: bytes) -> bytes:
 
 def holder_public_key(secret: bytes) -> bytes:
     from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
-    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
     private = X25519PrivateKey.from_private_bytes(holder_private_key(secret))
-    return private.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    return private.public_key().public_bytes_raw()
 
 
 @dataclass(frozen=True)
@@ -141,11 +140,10 @@ def wrap_to_holder(key: bytes, public: bytes, aad: bytes) -> WrappedKey:
         X25519PrivateKey,
         X25519PublicKey,
     )
-    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
     ephemeral = X25519PrivateKey.generate()
     shared = ephemeral.exchange(X25519PublicKey.from_public_bytes(public))
-    ephemeral_public = ephemeral.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    ephemeral_public = ephemeral.public_key().public_bytes_raw()
     wrapping = hkdf(shared, "custrec wrap v1", salt=ephemeral_public + public)
     return WrappedKey(ephemeral_public, seal(wrapping, key, aad))
 

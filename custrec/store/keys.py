@@ -6,7 +6,6 @@ Never from the command line. In order: ``--key-file`` / ``CUSTREC_KEY_FILE``, th
 
 from __future__ import annotations
 
-import getpass
 import os
 import sys
 from dataclasses import dataclass, field
@@ -66,6 +65,8 @@ def resolve_key_source(
 
 
 def _prompt(what: str, confirm: bool) -> str:
+    import getpass
+
     passphrase = getpass.getpass(f"Passphrase for {what}: ")
     if confirm and getpass.getpass("Repeat the passphrase: ") != passphrase:
         raise UsageError("the two passphrases differ")
