@@ -233,14 +233,15 @@ def collect_records(
     if chosen.rejects:
         result.rejects_file = chosen.rejects
     store_types = dict(store.columns)
-    fresh_store = len(store_types) == 1 and store.count() == 0
+    # A new store takes the fields of its first input; later ones need add_columns.
+    accept_new = len(store_types) == 1 and store.count() == 0
     refused = _Refused()
     inputs: list[_Input] = []
     target_types = dict(store_types)
     for source in sources:
-        inputs.append(
-            _read_input(source, chosen, store, target_types, fresh_store, result, refused)
-        )
+        accept = accept_new or chosen.add_columns
+        inputs.append(_read_input(source, chosen, store, target_types, accept, result, refused))
+        accept_new = False
     if result.problems_total and any(p.rule == "unknown-column" for p in result.problems):
         return result  # structural: rejecting rows cannot help
     table, segments, origins = _combine(inputs, target_types, store.settings.id_field)
@@ -284,18 +285,20 @@ def _read_input(
     options: CollectOptions,
     store: Store,
     target_types: dict[str, str],
-    fresh_store: bool,
+    accept_new: bool,
     result: CollectResult,
     refused: _Refused,
 ) -> _Input:
     """Read one input whole: mapped, type-converted batches of its valid rows; its
-    invalid rows go to ``refused``."""
+    invalid rows go to ``refused``. Columns the store lacks are refused unless
+    ``accept_new`` (a new store's first input, or ``--add-columns``)."""
     name = source_name(source)
     id_field = store.settings.id_field
     label = options.source or name
     taken = _Input(name=name, source=label, batches=[], columns=[], rows=[])
     problems: dict[int, list[tuple[str, str | None, str]]] = {}
     bad_values: dict[int, dict[str, Any]] = {}
+    renames = {column: target for target, column in options.mapping.items()}
     with open_table(
         source,
         input_format=options.input_format,
@@ -303,19 +306,18 @@ def _read_input(
         encoding=options.encoding,
     ) as reader:
         taken.reader = reader
-        first = True
+        if reader.columns:  # CSV and Parquet: the header is known before any row
+            _check_mapping(name, reader.columns, options.mapping, final=True)
         row_base = 0
+        refused_columns = False
         for batch in reader:
-            if first:
-                renames = _renames(name, reader.columns, options.mapping)
-                first = False
+            _check_mapping(name, batch.schema.names, options.mapping, final=False)
             batch = _rename(batch, renames, result)
-            if not taken.columns:
-                taken.columns = list(batch.schema.names)
-                if not _check_columns(
-                    name, taken.columns, target_types, fresh_store, options, id_field, result
-                ):
-                    break
+            if not _add_columns(
+                name, taken, batch.schema.names, target_types, accept_new, id_field, result
+            ):
+                refused_columns = True
+                break
             converted, row_problems = _convert(batch, target_types, id_field)
             for index, reasons in row_problems.items():
                 problems[row_base + index + 1] = reasons
@@ -327,12 +329,11 @@ def _read_input(
                 taken.batches.append(converted.take(pa.array(keep, type=pa.int64())))
                 taken.rows.extend(row_base + i + 1 for i in keep)
             row_base += batch.num_rows
-        if first:  # no rows: still check the header
-            renames = _renames(name, reader.columns, options.mapping)
-            taken.columns = [renames.get(c, c) for c in reader.columns if not c.startswith("_")]
-            _check_columns(
-                name, taken.columns, target_types, fresh_store, options, id_field, result
-            )
+        if not row_base and not refused_columns:  # no rows: still check the header
+            header = [renames.get(c, c) for c in reader.columns if not c.startswith("_")]
+            _add_columns(name, taken, header, target_types, accept_new, id_field, result)
+        if not refused_columns:
+            _check_mapping(name, reader.columns, options.mapping, final=True)
         result.rows_read += row_base
         lines = reader.row_lines(problems) if problems else {}
     for row, reasons in problems.items():
@@ -343,27 +344,67 @@ def _read_input(
     return taken
 
 
-def _renames(name: str, columns: Sequence[str], mapping: Mapping[str, str]) -> dict[str, str]:
-    """Input column -> store field, from ``--map field=column``."""
-    renames: dict[str, str] = {}
+def _check_mapping(
+    name: str, columns: Sequence[str], mapping: Mapping[str, str], *, final: bool
+) -> None:
+    """``--map FIELD=COLUMN``: the input may not hold both names; once all its columns
+    are known (``final``), it must hold one of them."""
     for target, column in mapping.items():
-        if column in columns:
-            if target in columns and target != column:
-                raise InputError(
-                    name,
-                    f"--map {target}={column}: the input has both columns; "
-                    "drop or rename one of them",
-                    line=1,
-                )
-            renames[column] = target
-        elif target not in columns:
+        if column in columns and target in columns and target != column:
             raise InputError(
                 name,
-                f"--map {target}={column}: no column {column!r} in the header "
+                f"--map {target}={column}: the input has both columns; drop or rename one of them",
+                line=1,
+            )
+        if final and column not in columns and target not in columns:
+            raise InputError(
+                name,
+                f"--map {target}={column}: no column {column!r} in the input "
                 f"(columns: {', '.join(columns[:8])}{', ...' if len(columns) > 8 else ''})",
                 line=1,
             )
-    return renames
+
+
+def _add_columns(
+    name: str,
+    taken: _Input,
+    columns: Sequence[str],
+    target_types: dict[str, str],
+    accept_new: bool,
+    id_field: str,
+    result: CollectResult,
+) -> bool:
+    """Note the input's columns not seen before (an NDJSON key may first appear on any
+    line). False when one is unknown to the store and may not be added: then nothing
+    is written (rejecting rows cannot help)."""
+    new = [c for c in columns if c not in taken.columns]
+    if not new:
+        return True
+    if not taken.columns and id_field not in columns:
+        raise InputError(
+            name,
+            f"no {id_field!r} column: every record needs its id "
+            f"(map one with --map {id_field}=COLUMN)",
+            line=1,
+        )
+    unknown = [c for c in new if c not in target_types]
+    if unknown and not accept_new:
+        line = None if taken.columns else 1  # the header, or a key first seen later
+        for column in unknown:
+            result.add_problem(
+                Problem(
+                    name,
+                    None,
+                    line,
+                    "unknown-column",
+                    column,
+                    "the store has no such field: map it with --map FIELD=COLUMN, or "
+                    "add it to the store with --add-columns",
+                )
+            )
+        return False
+    taken.columns.extend(new)
+    return True
 
 
 def _rename(batch: pa.RecordBatch, renames: Mapping[str, str], result: CollectResult) -> Any:
@@ -377,41 +418,6 @@ def _rename(batch: pa.RecordBatch, renames: Mapping[str, str], result: CollectRe
     return pa.RecordBatch.from_arrays(
         [batch.column(i) for i in keep], names=[names[i] for i in keep]
     )
-
-
-def _check_columns(
-    name: str,
-    columns: Sequence[str],
-    target_types: dict[str, str],
-    fresh_store: bool,
-    options: CollectOptions,
-    id_field: str,
-    result: CollectResult,
-) -> bool:
-    """Unknown columns are refused unless the store is new or ``add_columns``."""
-    if id_field not in columns:
-        raise InputError(
-            name,
-            f"no {id_field!r} column: every record needs its id "
-            f"(map one with --map {id_field}=COLUMN)",
-            line=1,
-        )
-    unknown = [c for c in columns if c not in target_types]
-    if unknown and not (fresh_store or options.add_columns):
-        for column in unknown:
-            result.add_problem(
-                Problem(
-                    name,
-                    None,
-                    1,
-                    "unknown-column",
-                    column,
-                    "the store has no such field: map it with --map FIELD=COLUMN, or "
-                    "add it to the store with --add-columns",
-                )
-            )
-        return False
-    return True
 
 
 def _convert(

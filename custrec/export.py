@@ -38,11 +38,22 @@ class Condition:
 
     @classmethod
     def parse(cls, text: str) -> Condition:
-        for operator, negate in (("!=", True), ("=", False)):
-            name, sep, value = text.partition(operator)
-            if sep and name.strip():
-                return cls(name.strip(), value if value != "" else None, negate)
-        raise UsageError(f"--where {text!r}: expected FIELD=VALUE or FIELD!=VALUE")
+        """The first ``=`` ends the field name (a value may hold ``=`` or ``!=``)."""
+        name, sep, value = text.partition("=")
+        negate = name.endswith("!")
+        name = name[:-1] if negate else name
+        if not sep or not name.strip():
+            raise UsageError(f"--where {text!r}: expected FIELD=VALUE or FIELD!=VALUE")
+        return cls(name.strip(), value if value != "" else None, negate)
+
+    def typed_value(self, kind: str) -> object:
+        """The value in the field's type; a value that cannot be is a usage error."""
+        if self.value is None:
+            return None
+        try:
+            return convert_text(self.value, kind)
+        except ValueError as exc:
+            raise UsageError(f"--where {self.field}: expected {exc}") from None
 
 
 @dataclass
@@ -100,6 +111,7 @@ def export_records(
     for condition in conditions:
         if condition.field not in types:
             raise UsageError(f"--where: no field {condition.field!r} in this store")
+        condition.typed_value(types[condition.field])  # refused before any output
     out_columns = [*columns, *(META_COLUMNS if with_meta else ())]
     out_types = {name: _TYPES[types[name]] for name in columns}
     if with_meta:
@@ -140,10 +152,7 @@ def _filter(batch: pa.RecordBatch, conditions: Sequence[Condition], types: Any) 
         if condition.value is None:
             hit = pc.is_null(column)
         else:
-            try:
-                wanted = convert_text(condition.value, types[condition.field])
-            except ValueError as exc:
-                raise UsageError(f"--where {condition.field}: expected {exc}") from None
+            wanted = condition.typed_value(types[condition.field])
             hit = pc.fill_null(pc.equal(column, pa.scalar(wanted, column.type)), False)
         mask = pc.and_(mask, pc.invert(hit) if condition.negate else hit)
     return batch.filter(mask)

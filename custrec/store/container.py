@@ -1228,6 +1228,7 @@ class Store:
             db = self._db
             self._declare_columns(db, table.schema)
             located = bulk.ids_in_store(db, rows.id_tokens)
+            self._reread_phone_regions(db, rows, located, ids)
             holders = {
                 name: bulk.contacts_in_store(db, name, tokens)
                 for name, tokens in rows.match_tokens.items()
@@ -1278,6 +1279,44 @@ class Store:
                 inserted=result.inserted, updated=result.updated, skipped=result.skipped
             )
         return result
+
+    def _reread_phone_regions(
+        self,
+        db: sqlite3.Connection,
+        rows: bulk.IngestRows,
+        located: Mapping[bytes, int],
+        ids: Sequence[str],
+    ) -> None:
+        """A row for a record already stored, from an input without a country field,
+        leaves the record's country as it is: its phone numbers are matched in that
+        country's region, as the record will be indexed after an update."""
+        phones = [name for name in rows.match_tokens if is_phone_field(name)]
+        if not phones or not located:
+            return
+        by_chunk: dict[int, list[int]] = {}
+        for segment in rows.segments:
+            if COUNTRY_FIELD in segment.columns:
+                continue
+            for position in range(segment.start, segment.stop):
+                chunk_id = located.get(rows.id_tokens[position])
+                if chunk_id is not None:
+                    by_chunk.setdefault(chunk_id, []).append(position)
+        for chunk_id, positions in by_chunk.items():
+            chunk = self._read_chunk(db, chunk_id)
+            stored = dict(
+                zip(
+                    (str(v) for v in chunk.values(self.settings.id_field)),
+                    chunk.values(COUNTRY_FIELD),
+                    strict=True,
+                )
+            )
+            for position in positions:
+                region = self._region_of(stored.get(ids[position]))
+                for name in phones:
+                    value = rows.table.column(name)[position].as_py()
+                    if value is not None and str(value).strip():
+                        normal = normalise_match_value(name, value, region)
+                        rows.match_tokens[name][position] = self._normal_token(name, normal)
 
     def _declare_columns(self, db: sqlite3.Connection, schema: pa.Schema) -> None:
         """Add the columns of ``schema`` the store lacks; refuse a known column whose
