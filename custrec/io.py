@@ -261,7 +261,13 @@ class TableReader:
         guess = not self._delimiter_given
         if self.encoding == "utf-8":
             self.columns = _read_csv_header(self._stream, self.name, self.delimiter, guess)
-            if self.source != STDIN and _arrow_delimiter(self.delimiter):
+            # Arrow's reader would take a U+FEFF opening the first row for a byte-order
+            # mark and drop it: such a file takes the exact parser.
+            if (
+                self.source != STDIN
+                and _arrow_delimiter(self.delimiter)
+                and not self._stream.peek(3).startswith(b"\xef\xbb\xbf")
+            ):
                 return _csv_batches_arrow(self._stream, self.name, self.columns, self.delimiter)
             lines = _decoded_lines(self._stream, self.name, first_line=2, hint=_UTF8_HINT)
         else:
