@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from custrec.store import Store
+    from custrec.validate import SchemaGate
 
 ON_INVALID = ("abort", "reject")
 ON_DUPLICATE = ("reject", "skip", "update")
@@ -238,9 +239,17 @@ def collect_records(
     refused = _Refused()
     inputs: list[_Input] = []
     target_types = dict(store_types)
+    gate = None
+    if store.settings.schema is not None:
+        from custrec.schema import parse_schema
+        from custrec.validate import SchemaGate
+
+        gate = SchemaGate(parse_schema(store.settings.schema, f"{store.path} (its schema)"))
     for source in sources:
         accept = accept_new or chosen.add_columns
-        inputs.append(_read_input(source, chosen, store, target_types, accept, result, refused))
+        inputs.append(
+            _read_input(source, chosen, store, target_types, accept, result, refused, gate)
+        )
         accept_new = False
     if result.problems_total and any(p.rule == "unknown-column" for p in result.problems):
         return result  # structural: rejecting rows cannot help
@@ -288,6 +297,7 @@ def _read_input(
     accept_new: bool,
     result: CollectResult,
     refused: _Refused,
+    gate: SchemaGate | None = None,
 ) -> _Input:
     """Read one input whole: mapped, type-converted batches of its valid rows; its
     invalid rows go to ``refused``. Columns the store lacks are refused unless
@@ -319,6 +329,9 @@ def _read_input(
                 refused_columns = True
                 break
             converted, row_problems = _convert(batch, target_types, id_field)
+            if gate is not None:
+                for index, reasons in gate.failures(converted.to_pandas()).items():
+                    row_problems.setdefault(index, []).extend(reasons)
             for index, reasons in row_problems.items():
                 problems[row_base + index + 1] = reasons
                 bad_values[row_base + index + 1] = _row_values(batch, index)

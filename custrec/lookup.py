@@ -8,7 +8,7 @@ Reading a file of changes (:func:`read_changes`) imports the file readers lazily
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -251,7 +251,35 @@ def update_record(
                 f"field {name!r} is not a field of this store (rule known-columns)"
             )
     typed = typed_fields(store, set_fields or {}, "", add_columns=add_columns)
-    return store.update(record_id, set_fields=typed, unset=unset, if_version=if_version)
+    gate = schema_gate(store)
+    check = None if gate is None else (lambda record: gate(record, ""))
+    return store.update(
+        record_id, set_fields=typed, unset=unset, if_version=if_version, check=check
+    )
+
+
+def schema_gate(store: Store) -> Callable[[Record, str], None] | None:
+    """For a store created with a schema: a check that refuses a changed record that
+    fails one of the schema's record rules (naming the field and the rule)."""
+    text = store.settings.schema
+    if text is None:
+        return None
+    from custrec.schema import parse_schema
+    from custrec.schema.scalar import RecordGate
+
+    gate = RecordGate(parse_schema(text, f"{store.path} (its schema)"))
+
+    def check(record: Record, where: str) -> None:
+        failures = gate.failures(record.data)
+        if failures:
+            rule, field_name, message = failures[0]
+            more = f" (and {len(failures) - 1} more)" if len(failures) > 1 else ""
+            raise CheckFailedError(
+                f"{where}{record.id}: field {field_name!r} fails rule {rule}: "
+                f"{message.removeprefix(f'rule {rule}: ')}{more}; the record is unchanged"
+            )
+
+    return check
 
 
 def read_changes(

@@ -23,6 +23,7 @@ COMMANDS = {
     "inspect": "custrec.cli.inspect:inspect_command",
     "key": "custrec.cli.key:key",
     "update": "custrec.cli.records:update",
+    "validate": "custrec.cli.validate:validate",
     "verify": "custrec.cli.store:verify",
 }
 """Command name -> ``module:attribute`` of its click command."""

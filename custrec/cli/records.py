@@ -349,7 +349,13 @@ def update(
         | custrec update customers.crec --from - --input-format ndjson
     """
     from custrec.errors import UsageError
-    from custrec.lookup import RecordsResult, parse_assignments, read_changes, update_record
+    from custrec.lookup import (
+        RecordsResult,
+        parse_assignments,
+        read_changes,
+        schema_gate,
+        update_record,
+    )
 
     if from_file is not None:
         if record_id is not None or assignments or unset or if_version is not None:
@@ -368,7 +374,11 @@ def update(
                 encoding=encoding,
                 add_columns=add_columns,
             )
-            records = opened.update_many(changes) if changes else []
+            gate = schema_gate(opened)
+            checked = None
+            if gate is not None:
+                checked = lambda record, change: gate(record, change.where())  # noqa: E731
+            records = opened.update_many(changes, check=checked) if changes else []
         else:
             assert record_id is not None
             records = [

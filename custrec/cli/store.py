@@ -8,10 +8,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from custrec.cli.core import emit, format_option, lock_timeout_option
+from custrec.errors import UsageError
 from custrec.render import Fields
 
 if TYPE_CHECKING:
     from custrec.audit import AuditContext
+    from custrec.schema import Schema
     from custrec.store import Store
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -51,6 +53,17 @@ def audit_context(reason: str | None = None) -> AuditContext:
     return AuditContext(command=command, reason=reason)
 
 
+def store_columns(schema: Schema) -> list[tuple[str, str]]:
+    """The store columns of a schema's fields, id first: integers, numbers and
+    true/false are stored typed; text, dates and times as text (ISO 8601)."""
+    kinds = {"integer": "int64", "number": "float64", "boolean": "bool"}
+    fields = [
+        schema.fields[schema.id_field],
+        *(f for name, f in schema.fields.items() if name != schema.id_field),
+    ]
+    return [(f.name, kinds.get(f.type, "string")) for f in fields]
+
+
 def open_cli_store(
     store: str, key_file: str | None, lock_timeout: float, reason: str | None = None
 ) -> Store:
@@ -87,6 +100,14 @@ def open_cli_store(
     help="Country (ISO 3166, e.g. GB) for phone numbers written without +code.",
 )
 @click.option(
+    "--schema",
+    "schema_file",
+    type=click.Path(dir_okay=False),
+    metavar="FILE",
+    help="Record schema (docs/schema.md): the store declares its fields, takes its id and "
+    "match fields from it, and checks every record collected or updated against it.",
+)
+@click.option(
     "--chunk-records",
     type=click.IntRange(min=1, max=65_536),
     default=1024,
@@ -101,6 +122,7 @@ def init(
     id_field: str,
     match_fields: tuple[str, ...],
     region: str | None,
+    schema_file: str | None,
     chunk_records: int,
     reason: str | None,
     output_format: str,
@@ -115,18 +137,36 @@ def init(
     Examples:
       custrec key new steward.key
       custrec init customers.crec --key-file steward.key --region GB
+      custrec init customers.crec --schema schemas/customer.yaml --region GB
       CUSTREC_PASSPHRASE=... custrec init customers.crec --match-field email
     """
     from custrec.store import StoreSettings, create_store, resolve_key_source
 
+    columns = None
+    schema_text = None
+    if schema_file is not None:
+        from custrec.schema import dump_schema, load_schema
+
+        schema = load_schema(schema_file)
+        if id_field != "customer_id" and id_field != schema.id_field:
+            raise UsageError(
+                f"--id-field {id_field} differs from the schema's id field {schema.id_field}"
+            )
+        id_field = schema.id_field
+        match_fields = match_fields or tuple(schema.match_fields)
+        columns = store_columns(schema)
+        schema_text = dump_schema(schema)
     source = resolve_key_source(key_file, confirm=True, what=f"the new store {store}")
     settings = StoreSettings(
         id_field=id_field,
         match_fields=match_fields or ("email", "phone"),
         region=region.upper() if region else None,
         chunk_records=chunk_records,
+        schema=schema_text,
     )
-    with create_store(store, source, settings=settings, context=audit_context(reason)) as created:
+    with create_store(
+        store, source, settings=settings, columns=columns, context=audit_context(reason)
+    ) as created:
         emit(
             Fields(
                 "init",
@@ -137,6 +177,7 @@ def init(
                     ("id_field", "id field", settings.id_field),
                     ("match_fields", "match fields", list(settings.match_fields)),
                     ("region", "phone region", settings.region),
+                    ("schema", "schema", schema_file),
                 ],
             ),
             output_format,

@@ -355,22 +355,6 @@ class Country:
     postcode_missing: float = 0.03
 
 
-POSTCODE_PATTERNS: dict[str, str] = {
-    "GB": r"[A-Z]{1,2}\d[A-Z\d]? \d[ABD-HJLNP-UW-Z]{2}",
-    "US": r"\d{5}(-\d{4})?",
-    "DE": r"\d{5}",
-    "FR": r"\d{5}",
-    "ES": r"\d{5}",
-    "IE": r"[ACDEFHKNPRTVWXY]\d[\dW] [\dACDEFHKNPRTVWXY]{4}",
-    "PL": r"\d{2}-\d{3}",
-    "NL": r"[1-9]\d{3} (?!SA|SD|SS)[A-Z]{2}",
-    "SE": r"\d{3} \d{2}",
-    "IN": r"[1-9]\d{5}",
-    "BR": r"\d{5}-\d{3}",
-    "JP": r"\d{3}-\d{4}",
-}
-"""Country -> the full-match regular expression of a well-formed postcode."""
-
 # Letters used in the inward part of GB postcodes and in Eircode unique identifiers.
 GB_INWARD_LETTERS = "ABDEFGHJLNPQRSTUWXYZ"
 EIRCODE_CHARS = "0123456789ACDEFHKNPRTVWXY"

@@ -36,7 +36,6 @@ from custrec.generate._common import (
     GB_INWARD_LETTERS,
     MAX_DUPLICATE_TRIES,
     NOTE_TEMPLATES,
-    POSTCODE_PATTERNS,
     SECONDS_PER_DAY,
     TEST_CARDS,
     Chunk,
@@ -56,6 +55,7 @@ from custrec.generate._common import (
     iter_chunks,
     years_before,
 )
+from custrec.schema.postcodes import POSTCODE_PATTERNS
 
 CUSTOMER_COLUMNS: tuple[str, ...] = (
     "customer_id",

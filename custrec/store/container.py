@@ -124,14 +124,19 @@ class StoreSettings:
     match_fields: tuple[str, ...] = ("email", "phone")
     region: str | None = None
     chunk_records: int = DEFAULT_CHUNK_RECORDS
+    schema: str | None = None
+    """The record schema (YAML, ``docs/schema.md``) the store checks records against."""
 
     def to_json(self) -> dict[str, object]:
-        return {
+        out: dict[str, object] = {
             "id_field": self.id_field,
             "match_fields": list(self.match_fields),
             "region": self.region,
             "chunk_records": self.chunk_records,
         }
+        if self.schema is not None:
+            out["schema"] = self.schema
+        return out
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> StoreSettings:
@@ -140,6 +145,7 @@ class StoreSettings:
             match_fields=tuple(str(f) for f in data["match_fields"]),
             region=data.get("region"),
             chunk_records=int(data["chunk_records"]),
+            schema=data.get("schema"),
         )
 
 
@@ -1677,10 +1683,13 @@ def create_store(
     source: KeySource,
     *,
     settings: StoreSettings | None = None,
+    columns: Sequence[tuple[str, str]] | None = None,
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
     context: audit.AuditContext | None = None,
 ) -> Store:
     """Create an empty store at ``path`` (which must not exist), opened by ``source``.
+    ``columns`` declares its fields (name, type), the id field first; by default it
+    has the id field only, and takes the fields of the first records collected.
 
     The file is built beside ``path`` and renamed into place, so a crash leaves either
     nothing or a complete empty store. Mode 0600."""
@@ -1712,7 +1721,7 @@ def create_store(
                 store_id=store_id,
                 created_at=utc_now(),
                 settings=chosen,
-                columns=[(chosen.id_field, "string")],
+                columns=_initial_columns(chosen.id_field, columns),
                 epoch=1,
                 index_key_sealed=crypto.seal(keys.wrap, index_key, b"index key" + store_id),
                 header_mac=b"",
@@ -1770,6 +1779,35 @@ def open_store(
         store.close()
         raise
     return store
+
+
+def _initial_columns(
+    id_field: str, columns: Sequence[tuple[str, str]] | None
+) -> list[tuple[str, str]]:
+    chosen = list(columns or [(id_field, "string")])
+    if chosen[0] != (id_field, "string"):
+        raise UsageError(f"the first column must be the id field {id_field} (text)")
+    for name, kind in chosen:
+        if kind not in COLUMN_TYPES or not name or name.startswith("_"):
+            raise UsageError(f"column {name!r} of type {kind!r} is not allowed")
+    if len({name for name, _ in chosen}) != len(chosen):
+        raise UsageError("a column is declared twice")
+    return chosen
+
+
+def is_store_file(path: str | Path) -> bool:
+    """Whether ``path`` is a custrec store (an SQLite file with custrec's application
+    id), judged from its first 100 bytes without opening it as a database."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(100)
+    except OSError:
+        return False
+    return (
+        len(head) == 100
+        and head.startswith(b"SQLite format 3\x00")
+        and int.from_bytes(head[68:72], "big") == APPLICATION_ID
+    )
 
 
 def read_holders_unverified(path: str | Path) -> list[Holder]:

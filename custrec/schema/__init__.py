@@ -1,0 +1,26 @@
+"""Record schemas: custrec's YAML format (``docs/schema.md``), its checks, and their
+compilation to pandera."""
+
+from custrec.schema.model import (
+    FIELD_TYPES,
+    Field,
+    Rule,
+    Schema,
+    SchemaFileError,
+    dump_schema,
+    load_schema,
+    parse_schema,
+)
+from custrec.schema.registry import CHECKS
+
+__all__ = [
+    "CHECKS",
+    "FIELD_TYPES",
+    "Field",
+    "Rule",
+    "Schema",
+    "SchemaFileError",
+    "dump_schema",
+    "load_schema",
+    "parse_schema",
+]

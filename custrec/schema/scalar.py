@@ -1,0 +1,262 @@
+"""The checks of a schema on one record at a time, in plain Python.
+
+``update`` must answer at once, so it cannot load pandas and pandera (about a second)
+to check one changed record. :class:`RecordGate` runs the same rules as the pandera
+checks of :mod:`custrec.schema.checks` (which ``collect`` and ``validate`` use), on a
+single record; both build on the primitives here (patterns, phone and card tests,
+value conversion), and a property test holds them to the same verdicts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from collections.abc import Mapping
+from functools import cache
+from typing import Any
+
+from custrec.schema.model import Rule, Schema
+from custrec.schema.postcodes import POSTCODE_PATTERNS
+
+EMAIL = (
+    r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+    r"@([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}"
+)
+E164 = r"\+[1-9][0-9]{6,14}"
+NUMBER = r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?"
+DATE = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
+DATETIME = (
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
+    r"([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?)?"
+    r"(Z|[+-][0-9]{2}:[0-9]{2})?"
+)
+TRUE, FALSE = ("true", "1"), ("false", "0")
+_PHONE_TEXT = re.compile(r"\+?[0-9()./ -]+((?: ?(?:ext\.?|x|#) ?)[0-9]{1,6})?", re.IGNORECASE)
+_LUHN_CANDIDATE = re.compile(r"(?<![0-9])[0-9](?:[ -]?[0-9]){12,18}(?![0-9])")
+_NINO = re.compile(
+    r"\b(?!BG|GB|KN|NK|NT|TN|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z]"
+    r" ?[0-9]{2} ?[0-9]{2} ?[0-9]{2} ?[A-D]\b",
+    re.IGNORECASE,
+)
+_SSN = re.compile(r"\b(?!000|666|9[0-9]{2})[0-9]{3}-(?!00)[0-9]{2}-(?!0000)[0-9]{4}\b")
+
+
+def phone_ok(value: str, region: str | None, level: str = "valid") -> bool:
+    """A phone number written with digits and usual separators (no letters) that is
+    ``valid`` (in an assigned range) or ``possible`` (a full number's length; a
+    number that needs an area code is not) for ``region`` or its +code."""
+    import phonenumbers
+
+    text = value.strip()
+    if not _PHONE_TEXT.fullmatch(text):
+        return False
+    try:
+        number = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException:
+        return False
+    if level == "valid":
+        return bool(phonenumbers.is_valid_number(number))
+    reason = phonenumbers.is_possible_number_with_reason(number)
+    return bool(reason == phonenumbers.ValidationResult.IS_POSSIBLE)
+
+
+def _luhn(digits: str) -> bool:
+    total = 0
+    for position, char in enumerate(reversed(digits)):
+        value = int(char)
+        if position % 2:
+            value *= 2
+            if value > 9:
+                value -= 9
+        total += value
+    return total % 10 == 0
+
+
+def holds_card_or_id_number(text: str) -> bool:
+    """A payment card number (13-19 digits with optional single spaces or dashes,
+    passing Luhn), a UK National Insurance number or a US Social Security number."""
+    for match in _LUHN_CANDIDATE.finditer(text):
+        digits = re.sub(r"[ -]", "", match.group())
+        if 13 <= len(digits) <= 19 and _luhn(digits):
+            return True
+    return bool(_NINO.search(text) or _SSN.search(text))
+
+
+@cache
+def country_codes() -> frozenset[str]:
+    """ISO 3166-1 alpha-2 codes (pycountry)."""
+    import pycountry
+
+    return frozenset(country.alpha_2 for country in pycountry.countries)
+
+
+def postcode_ok(value: str, country: object) -> bool:
+    pattern = POSTCODE_PATTERNS.get(str(country).upper()) if isinstance(country, str) else None
+    return pattern is None or re.fullmatch(pattern, value) is not None
+
+
+def as_of_time(as_of: str | None) -> dt.datetime:
+    if as_of:
+        return dt.datetime.fromisoformat(as_of).replace(tzinfo=dt.UTC)
+    return dt.datetime.now(dt.UTC)
+
+
+class Unconvertible(ValueError):
+    """A value that does not convert to its field's type."""
+
+
+def convert(value: object, kind: str) -> object:
+    """One value in a field's type (None stays None; blank text is None)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            return None
+    else:
+        text = str(value)
+    if kind == "string":
+        return value
+    if kind in ("integer", "number"):
+        if isinstance(value, bool):
+            raise Unconvertible(kind)
+        if isinstance(value, int | float):
+            number = float(value)
+        elif re.fullmatch(NUMBER, text):
+            number = float(text)
+        else:
+            raise Unconvertible(kind)
+        if not math.isfinite(number) or (kind == "integer" and number % 1):
+            raise Unconvertible(kind)
+        return int(number) if kind == "integer" else number
+    if kind == "boolean":
+        if isinstance(value, bool):
+            return value
+        lowered = text.lower()
+        if lowered in TRUE:
+            return True
+        if lowered in FALSE:
+            return False
+        raise Unconvertible(kind)
+    shape = DATE if kind == "date" else DATETIME
+    if not re.fullmatch(shape, text):
+        raise Unconvertible(kind)
+    try:
+        moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise Unconvertible(kind) from None
+    return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)
+
+
+def blank(value: object) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+class RecordGate:
+    """The rules a record must pass on its own (as :class:`custrec.validate.SchemaGate`
+    for batches): types, required fields, and the field and cross-field checks of
+    severity error without a tolerance."""
+
+    def __init__(self, schema: Schema, as_of: str | None = None) -> None:
+        self.schema = schema
+        self.now = as_of_time(as_of)
+        self.rules = [
+            rule
+            for rule in schema.all_rules()
+            if rule.severity == "error"
+            and rule.max_fail_pct is None
+            and rule.spec.scope in ("field", "row")
+        ]
+
+    def failures(self, record: Mapping[str, object]) -> list[tuple[str, str | None, str]]:
+        """(rule id, field, message) for each rule the record fails."""
+        out: list[tuple[str, str | None, str]] = []
+        values: dict[str, object] = {}
+        for item in self.schema.fields.values():
+            raw = record.get(item.name)
+            try:
+                values[item.name] = convert(raw, item.type)
+            except Unconvertible:
+                values[item.name] = None
+                out.append((f"{item.name}.type", item.name, f"expected a {item.type} value"))
+            if item.required and blank(raw):
+                out.append((f"{item.name}.required", item.name, "expected a value"))
+        for rule in self.rules:
+            if not self._passes(rule, values, record):
+                where = rule.field or rule.params.get("left")
+                out.append((rule.id, where, f"rule {rule.id}: expected {rule.spec.expectation}"))
+        return out
+
+    def _passes(self, rule: Rule, values: Mapping[str, Any], raw: Mapping[str, object]) -> bool:
+        p = rule.params
+        if rule.check == "at_least_one_of":
+            return any(not blank(raw.get(name)) for name in p["fields"])
+        if rule.check == "compare":
+            left, right = values.get(p["left"]), values.get(p["right"])
+            if left is None or right is None:
+                return True
+            return bool(
+                {
+                    "<": left < right,
+                    "<=": left <= right,
+                    "==": left == right,
+                    "!=": left != right,
+                    ">=": left >= right,
+                    ">": left > right,
+                }[p["op"]]
+            )
+        assert rule.field is not None
+        value = values.get(rule.field)
+        if value is None:
+            return True
+        return _field_passes(rule, value, values, self.now)
+
+
+def _field_passes(rule: Rule, value: Any, values: Mapping[str, Any], now: dt.datetime) -> bool:
+    p = rule.params
+    text = str(value)
+    check = rule.check
+    if check == "email":
+        return re.fullmatch(EMAIL, text.strip() if p.get("allow_spaces") else text) is not None
+    if check == "e164":
+        return re.fullmatch(E164, text) is not None
+    if check == "phone":
+        region = p.get("region")
+        if "region_field" in p:
+            chosen = values.get(p["region_field"])
+            region = chosen if isinstance(chosen, str) and chosen else region
+        return phone_ok(text, region.upper() if region else None, p.get("level", "valid"))
+    if check == "country_code":
+        return text in country_codes()
+    if check == "postcode":
+        return postcode_ok(text, values.get(p["country_field"]))
+    if check in ("date_range", "freshness"):
+        moment = value if isinstance(value, dt.datetime) else None
+        if moment is None:
+            return True
+        if check == "freshness":
+            return moment >= now - dt.timedelta(days=p["max_age_days"])
+        if p.get("not_future") and moment > now:
+            return False
+        if "max_age_years" in p and moment < now - dt.timedelta(days=365.2425 * p["max_age_years"]):
+            return False
+        if "min" in p and moment < dt.datetime.fromisoformat(p["min"]).replace(tzinfo=dt.UTC):
+            return False
+        return not (
+            "max" in p and moment > dt.datetime.fromisoformat(p["max"]).replace(tzinfo=dt.UTC)
+        )
+    if check == "one_of":
+        if p.get("ignore_case"):
+            return text.lower() in {str(v).lower() for v in p["values"]}
+        return value in p["values"]
+    if check == "matches":
+        return re.fullmatch(p["pattern"], text) is not None
+    if check == "length":
+        return bool(p.get("min", 0) <= len(text) <= p.get("max", len(text)))
+    if check == "range":
+        number = float(value)
+        return bool(p.get("min", number) <= number <= p.get("max", number))
+    if check == "no_card_or_id_numbers":
+        return not holds_card_or_id_number(text)
+    raise ValueError(f"no per-record test for check {check!r}")

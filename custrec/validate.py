@@ -1,0 +1,676 @@
+"""Validating records against a schema: accuracy, sufficiency and relevance.
+
+:func:`validate_source` streams a file (CSV, NDJSON, Parquet) or an encrypted store in
+chunks, converts each field to its declared type, and runs every rule of the schema
+on every record (the checks are pandera checks, see :mod:`custrec.schema.checks`).
+Counting is exact and never stops early; memory stays bounded (uniqueness keeps a set
+of 8-byte hashes). The report gives, per rule, the number and share of failing
+records, its severity, and the first examples, each with the physical line (files) or
+the record id (stores), the field, the value cut to 80 characters and what was
+expected. ``failures`` writes every failure, one NDJSON line each.
+
+Besides the rules written in the schema, every schema has built-in rules:
+``<field>.type`` (a value that does not convert to the field's type; the other rules
+still run on the other values), ``<field>.required``, ``<field>.unique``, and
+``schema.unknown-columns`` (a strict schema refuses columns it does not declare).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from custrec.errors import UsageError
+from custrec.render import Summary, Table
+from custrec.schema.model import Field, Rule, Schema
+from custrec.schema.registry import CHECKS
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from custrec.store import Store
+
+VALUE_CHARS = 80
+MESSAGE_CHARS = 200
+DEFAULT_EXAMPLES = 5
+SPECIAL_NAMES = (
+    "health",
+    "medical",
+    "diagnosis",
+    "religion",
+    "faith",
+    "ethnic",
+    "race",
+    "biometric",
+    "fingerprint",
+    "genetic",
+    "sexual",
+    "orientation",
+    "political",
+    "union",
+)
+"""Words that mark an undeclared column as a likely special category of personal data."""
+
+
+@dataclass(frozen=True)
+class Example:
+    row: int | None
+    line: int | None
+    record_id: str | None
+    column: str | None
+    value: str | None
+    expected: str
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "row": self.row,
+            "line": self.line,
+            "id": self.record_id,
+            "column": self.column,
+            "value": self.value,
+            "expected": self.expected,
+        }
+
+
+@dataclass
+class RuleOutcome:
+    """What one rule found over all records."""
+
+    id: str
+    check: str
+    field: str | None
+    severity: str
+    expected: str
+    max_fail_pct: float | None = None
+    failed: int = 0
+    examples: list[Example] = dataclasses.field(default_factory=list)
+    detail: str | None = None
+
+    def failed_pct(self, rows: int) -> float:
+        return round(100.0 * self.failed / rows, 4) if rows else 0.0
+
+    def passed(self, rows: int) -> bool:
+        if not self.failed:
+            return True
+        if self.max_fail_pct is None:
+            return False
+        return self.failed_pct(rows) <= self.max_fail_pct
+
+
+@dataclass
+class ValidationReport:
+    """The result of :func:`validate_source` (``docs/validate-report.md``)."""
+
+    source: str
+    source_kind: str
+    schema: str
+    rows: int = 0
+    outcomes: list[RuleOutcome] = dataclasses.field(default_factory=list)
+    fail_on: str = "error"
+    failures_file: str | None = None
+    as_of: str | None = None
+    kind: str = "validate"
+
+    @property
+    def failing(self) -> list[RuleOutcome]:
+        """Rules that failed and count against the run (by ``fail_on``)."""
+        counted = ("error", "warn") if self.fail_on == "warn" else ("error",)
+        return [o for o in self.outcomes if not o.passed(self.rows) and o.severity in counted]
+
+    @property
+    def ok(self) -> bool:
+        return not self.failing
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "source": self.source,
+            "source_kind": self.source_kind,
+            "schema": self.schema,
+            "as_of": self.as_of,
+            "rows": self.rows,
+            "ok": self.ok,
+            "fail_on": self.fail_on,
+            "failures_file": self.failures_file,
+            "rules": [
+                {
+                    "id": o.id,
+                    "check": o.check,
+                    "field": o.field,
+                    "severity": o.severity,
+                    "passed": o.passed(self.rows),
+                    "failed": o.failed,
+                    "failed_pct": o.failed_pct(self.rows),
+                    "max_fail_pct": o.max_fail_pct,
+                    "expected": o.expected,
+                    "detail": o.detail,
+                    "examples": [e.to_json() for e in o.examples],
+                }
+                for o in self.outcomes
+            ],
+        }
+
+    def tables(self) -> list[Table]:
+        rules = Table(
+            ("rule", "severity", "result", "failed", "failed %", "expected"),
+            [
+                (
+                    o.id,
+                    o.severity,
+                    "pass" if o.passed(self.rows) else "FAIL",
+                    o.failed,
+                    f"{o.failed_pct(self.rows):.2f}",
+                    o.expected,
+                )
+                for o in self.outcomes
+            ],
+            title="Rules",
+        )
+        examples = Table(
+            ("rule", "where", "column", "value"),
+            [
+                (o.id, _where(e), e.column, e.value)
+                for o in self.outcomes
+                if o.failed
+                for e in o.examples
+            ],
+            title="Examples (first of each failing rule)",
+        )
+        return [rules, examples] if examples.rows else [rules]
+
+    def summary(self) -> Summary:
+        failed = [o for o in self.outcomes if not o.passed(self.rows)]
+        return Summary(
+            (
+                ("validated", self.source),
+                ("schema", self.schema),
+                ("records", self.rows),
+                ("rules", len(self.outcomes)),
+                ("failed (error)", sum(1 for o in failed if o.severity == "error")),
+                ("failed (warn)", sum(1 for o in failed if o.severity == "warn")),
+                ("result", "ok" if self.ok else "FAILED"),
+                ("failures file", self.failures_file),
+            )
+        )
+
+
+def _where(example: Example) -> str:
+    if example.record_id is not None:
+        return f"id {example.record_id}"
+    if example.line is not None:
+        return f"line {example.line}"
+    return f"row {example.row}" if example.row is not None else "-"
+
+
+def cut(value: object, limit: int = VALUE_CHARS) -> str | None:
+    """A value as text for a report, at most ``limit`` characters."""
+    if value is None:
+        return None
+    text = str(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# --- the engine ----------------------------------------------------------------------
+
+
+@dataclass
+class _Failure:
+    outcome: RuleOutcome
+    row: int
+    record_id: str | None
+    column: str | None
+    value: object
+
+
+class _Run:
+    """State of one validation across chunks."""
+
+    def __init__(
+        self, schema: Schema, examples: int, as_of: str | None, *, gate: bool = False
+    ) -> None:
+        from custrec.schema.checks import pandera_check
+
+        self.gate = gate
+        self.schema = schema
+        self.examples = examples
+        self.as_of = as_of
+        self.outcomes: dict[str, RuleOutcome] = {}
+        self.rows = 0
+        self.failures: list[_Failure] = []
+        self.keep_failures = False
+        self.present: dict[str, int] = {}
+        self.seen: dict[str, set[int]] = {}
+        self.unknown: list[str] = []
+        self.missing_columns: list[str] = []
+        for item in schema.fields.values():
+            if item.type != "string":
+                self._outcome(f"{item.name}.type", "type", item.name, _type_expectation(item))
+            if item.required:
+                self._outcome(f"{item.name}.required", "required", item.name, "a value")
+            if item.unique:
+                self._outcome(
+                    f"{item.name}.unique", "unique", item.name, "a value no other record has"
+                )
+        self.checks: list[tuple[Rule, Any]] = []
+        for rule in schema.all_rules():
+            spec = CHECKS[rule.check]
+            self.outcomes[rule.id] = RuleOutcome(
+                id=rule.id,
+                check=rule.check,
+                field=rule.field or rule.params.get("field") or rule.params.get("left"),
+                severity=rule.severity,
+                expected=_expectation(rule),
+                max_fail_pct=rule.max_fail_pct,
+            )
+            if spec.scope == "dataset":
+                continue
+            params = dict(rule.params)
+            if rule.field is not None:
+                params["field"] = rule.field
+            if rule.check in ("date_range", "freshness"):
+                params["as_of"] = as_of
+            self.checks.append((rule, pandera_check(rule.check, params)))
+        if schema.strict:
+            self._outcome(
+                "schema.unknown-columns",
+                "strict",
+                None,
+                "only the fields the schema declares",
+            )
+
+    def _outcome(self, rule_id: str, check: str, column: str | None, expected: str) -> None:
+        self.outcomes[rule_id] = RuleOutcome(
+            id=rule_id, check=check, field=column, severity="error", expected=expected
+        )
+
+    def columns(self, names: Sequence[str]) -> None:
+        """The input's columns (once, or again when an NDJSON key first appears)."""
+        for name in names:
+            if name not in self.schema.fields and name not in self.unknown:
+                self.unknown.append(name)
+        if self.schema.strict and self.unknown:
+            outcome = self.outcomes["schema.unknown-columns"]
+            outcome.failed = len(self.unknown)
+            outcome.detail = "undeclared columns: " + ", ".join(self.unknown)
+            special = [c for c in self.unknown if any(w in c.lower() for w in SPECIAL_NAMES)]
+            if special:
+                outcome.detail += (
+                    "; these look like special categories of personal data, refused "
+                    f"unless declared with a purpose and lawful basis: {', '.join(special)}"
+                )
+            outcome.detail = cut(outcome.detail, MESSAGE_CHARS)
+
+    def chunk(self, frame: pd.DataFrame, ids: Sequence[str] | None) -> None:
+        """Validate one chunk: ``frame`` holds the raw values, index = 0-based row."""
+        import pandas as pd
+
+        raw = frame
+        converted = pd.DataFrame(index=frame.index)
+        for item in self.schema.fields.values():
+            if item.name not in raw.columns:
+                if item.required and item.name not in self.missing_columns:
+                    self.missing_columns.append(item.name)
+                converted[item.name] = pd.Series(pd.NA, index=frame.index, dtype="object")
+                column = converted[item.name]
+            else:
+                column, bad = _convert(raw[item.name], item.type)
+                converted[item.name] = column
+                if bad is not None and bad.any():
+                    self._fail(f"{item.name}.type", bad, raw[item.name], item.name, ids)
+            original = raw[item.name] if item.name in raw.columns else converted[item.name]
+            empty = _empty(original)
+            self.present[item.name] = self.present.get(item.name, 0) + int((~empty).sum())
+            if item.required and empty.any():
+                self._fail(f"{item.name}.required", empty, original, item.name, ids)
+            if item.unique and not self.gate:
+                self._unique(item, column, raw, ids)
+        for rule, check in self.checks:
+            result = check(converted)
+            passed = result.check_output.reindex(frame.index, fill_value=True)
+            bad = ~passed.astype(bool)
+            if bad.any():
+                column = self.outcomes[rule.id].field
+                values = raw[column] if column in raw.columns else None
+                self._fail(rule.id, bad, values, column, ids)
+        self.rows += len(frame)
+
+    def _unique(
+        self, item: Field, column: pd.Series, raw: pd.DataFrame, ids: Sequence[str] | None
+    ) -> None:
+        """Later occurrences of a value fail (match fields compare normal forms: email
+        case and spaces, phone numbers in E.164 read in the record's country)."""
+        import pandas as pd
+
+        from custrec.store.normalise import COUNTRY_FIELD, normalise_match_value, record_region
+
+        present = ~_empty(column)
+        if not present.any():
+            return
+        values = column[present].astype(str)
+        if item.name in self.schema.match_fields:
+            countries = (
+                raw[COUNTRY_FIELD][present]
+                if COUNTRY_FIELD in raw.columns
+                else pd.Series(None, index=values.index, dtype="object")
+            )
+            values = pd.Series(
+                [
+                    normalise_match_value(item.name, v, record_region(c))
+                    for v, c in zip(values, countries, strict=True)
+                ],
+                index=values.index,
+                dtype="object",
+            )
+        hashes = pd.util.hash_pandas_object(values, index=False).to_numpy()
+        seen = self.seen.setdefault(item.name, set())
+        repeated = pd.Series(False, index=column.index)
+        for label, value in zip(values.index, hashes.tolist(), strict=True):
+            if value in seen:
+                repeated[label] = True
+            else:
+                seen.add(value)
+        if repeated.any():
+            self._fail(f"{item.name}.unique", repeated, column, item.name, ids)
+
+    def _fail(
+        self,
+        rule_id: str,
+        mask: pd.Series,
+        values: pd.Series | None,
+        column: str | None,
+        ids: Sequence[str] | None,
+    ) -> None:
+        outcome = self.outcomes[rule_id]
+        labels = mask[mask].index
+        outcome.failed += len(labels)
+        wanted = self.examples - len(outcome.examples)
+        for label in labels[: max(wanted, 0)] if not self.keep_failures else labels:
+            value = values[label] if values is not None else None
+            failure = _Failure(
+                outcome,
+                int(label) + 1,
+                ids[int(label) - self.rows] if ids is not None else None,
+                column,
+                None if _is_missing(value) else value,
+            )
+            if len(outcome.examples) < self.examples:
+                outcome.examples.append(_example(failure, None))
+            if self.keep_failures:
+                self.failures.append(failure)
+
+    def finish(self) -> None:
+        for rule in self.schema.rules:
+            if rule.check != "completeness":
+                continue
+            name = str(rule.params["field"])
+            present = self.present.get(name, 0)
+            outcome = self.outcomes[rule.id]
+            minimum = float(rule.params["min_pct"])
+            pct = 100.0 * present / self.rows if self.rows else 100.0
+            outcome.detail = f"{pct:.2f}% of records have {name} (at least {minimum:g}% wanted)"
+            # The records without a value fail; the rule holds while they are few enough.
+            outcome.failed = self.rows - present
+            outcome.max_fail_pct = 100.0 - minimum
+        for name in self.missing_columns:
+            outcome = self.outcomes[f"{name}.required"]
+            outcome.detail = f"the input has no column {name!r}"
+
+
+def _is_missing(value: object) -> bool:
+    import pandas as pd
+
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def _example(failure: _Failure, line: int | None) -> Example:
+    return Example(
+        row=failure.row,
+        line=line,
+        record_id=failure.record_id,
+        column=failure.column,
+        value=cut(failure.value),
+        expected=failure.outcome.expected,
+    )
+
+
+def _empty(values: pd.Series) -> pd.Series:
+    missing = values.isna()
+    if values.dtype == object or str(values.dtype) in ("string", "str"):
+        missing |= values.astype("string").str.strip().eq("").fillna(True)
+    return missing.astype(bool)
+
+
+def _type_expectation(item: Field) -> str:
+    return {
+        "integer": "an integer (e.g. 42)",
+        "number": "a number (e.g. 4.5)",
+        "boolean": "true or false",
+        "date": "a date YYYY-MM-DD",
+        "datetime": "a date and time in ISO 8601 (e.g. 2026-11-22T09:30:00Z)",
+    }.get(item.type, "text")
+
+
+def _expectation(rule: Rule) -> str:
+    spec = CHECKS[rule.check]
+    shown = {k: v for k, v in rule.params.items() if k != "pattern"}
+    text = spec.expectation
+    if shown:
+        text += " (" + ", ".join(f"{k}={_short(v)}" for k, v in shown.items()) + ")"
+    return cut(text, MESSAGE_CHARS) or ""
+
+
+def _short(value: object) -> str:
+    if isinstance(value, list):
+        return "/".join(map(str, value))
+    return str(value)
+
+
+def _convert(values: pd.Series, kind: str) -> tuple[pd.Series, pd.Series | None]:
+    """``values`` in the field's type (blank text is missing), and where a value did
+    not convert. The accepted shapes are those of :func:`custrec.schema.scalar.convert`,
+    which checks single records the same way."""
+    import pandas as pd
+
+    from custrec.schema import scalar
+
+    is_text = values.dtype == object or str(values.dtype) in ("string", "str")
+    present = ~_empty(values)
+    if kind == "string":
+        return (values.where(present, None) if is_text else values), None
+    if kind in ("integer", "number"):
+        if not is_text and pd.api.types.is_bool_dtype(values.dtype):
+            return pd.Series(pd.NA, index=values.index, dtype="Float64"), present
+        if not is_text and pd.api.types.is_numeric_dtype(values.dtype):
+            numbers = values.astype("Float64")
+        else:
+            text = values.astype("string").str.strip()
+            shaped = text.str.fullmatch(scalar.NUMBER).fillna(False).astype(bool)
+            numbers = pd.to_numeric(text.where(shaped), errors="coerce").astype("Float64")
+        finite = numbers.notna() & (numbers.abs() != float("inf")).fillna(False)
+        numbers = numbers.where(finite)
+        if kind == "integer":
+            whole = (numbers % 1 == 0).fillna(False).astype(bool)
+            numbers = numbers.where(whole)
+        bad = present & numbers.isna()
+        return (numbers.astype("Int64") if kind == "integer" else numbers), bad
+    if kind == "boolean":
+        if not is_text and pd.api.types.is_bool_dtype(values.dtype):
+            return values.astype("boolean"), None
+        lowered = values.astype("string").str.strip().str.lower()
+        mapped = lowered.map(
+            {**dict.fromkeys(scalar.TRUE, True), **dict.fromkeys(scalar.FALSE, False)}
+        )
+        converted = mapped.astype("boolean")
+        return converted, present & converted.isna()
+    if isinstance(values.dtype, pd.DatetimeTZDtype):
+        return values, None
+    text = values.astype("string").str.strip()
+    shape = scalar.DATE if kind == "date" else scalar.DATETIME
+    shaped = text.str.fullmatch(shape).fillna(False).astype(bool)
+    text = text.where(shaped)
+    if kind == "date":
+        times = pd.to_datetime(text, format="%Y-%m-%d", errors="coerce", utc=True)
+    else:
+        times = pd.to_datetime(text, format="ISO8601", errors="coerce", utc=True)
+    return times, present & times.isna()
+
+
+# --- the gate of collect --------------------------------------------------------------
+
+
+class SchemaGate:
+    """The rules every record must pass on its own (types, required fields, field
+    and cross-field checks of severity error without a tolerance; not uniqueness or
+    dataset-wide rules), for ``collect``: the same checks ``validate`` runs."""
+
+    def __init__(self, schema: Schema, as_of: str | None = None) -> None:
+        self.schema = schema
+        self._as_of = as_of
+
+    def failures(self, frame: pd.DataFrame) -> dict[int, list[tuple[str, str | None, str]]]:
+        """Position (0-based) -> (rule id, field, message) of the records that fail."""
+        import pandas as pd
+
+        run = _Run(self.schema, 0, self._as_of, gate=True)
+        run.keep_failures = True
+        frame = frame.reset_index(drop=True)
+        frame.index = pd.RangeIndex(0, len(frame))
+        run.chunk(frame, None)
+        out: dict[int, list[tuple[str, str | None, str]]] = {}
+        for failure in run.failures:
+            outcome = failure.outcome
+            if outcome.severity != "error" or outcome.max_fail_pct is not None:
+                continue  # warnings and tolerated rules judge the data set, not a record
+            message = f"rule {outcome.id}: expected {outcome.expected}"
+            out.setdefault(failure.row - 1, []).append(
+                (outcome.id, failure.column, cut(message, MESSAGE_CHARS) or "")
+            )
+        return out
+
+
+# --- entry points --------------------------------------------------------------------
+
+
+def validate_source(
+    source: str,
+    schema: Schema,
+    *,
+    store: Store | None = None,
+    input_format: str | None = None,
+    delimiter: str | None = None,
+    encoding: str | None = None,
+    examples: int = DEFAULT_EXAMPLES,
+    failures: str | None = None,
+    fail_on: str = "error",
+    as_of: str | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> ValidationReport:
+    """Validate a file (``source``), or ``store`` when given, against ``schema``."""
+    if fail_on not in ("error", "warn"):
+        raise UsageError("fail_on must be error or warn")
+    run = _Run(schema, examples, as_of)
+    run.keep_failures = failures is not None
+    report = ValidationReport(
+        source=source if store is None else str(store.path),
+        source_kind="file" if store is None else "store",
+        schema=schema.name,
+        fail_on=fail_on,
+        failures_file=failures,
+        as_of=as_of,
+    )
+    reader = None
+    if store is None:
+        from custrec.io import open_table, source_name
+
+        report.source = source_name(source)
+        with open_table(
+            source, input_format=input_format, delimiter=delimiter, encoding=encoding
+        ) as reader:
+            if reader.columns:
+                run.columns(reader.columns)
+            for batch in reader:
+                run.columns(batch.schema.names)
+                _chunk(run, batch, None)
+                if progress:
+                    progress(run.rows)
+    else:
+        run.columns([name for name, _ in store.columns])
+        id_field = store.settings.id_field
+        for batch in store.iter_batches(action="validate"):
+            ids = [str(v) for v in batch.column(id_field).to_pylist()]
+            _chunk(run, batch, ids)
+            if progress:
+                progress(run.rows)
+    run.finish()
+    lines: dict[int, int] = {}
+    if reader is not None:
+        wanted = {e.row for o in run.outcomes.values() for e in o.examples if e.row}
+        wanted |= {f.row for f in run.failures}
+        lines = reader.row_lines(sorted(wanted)) if wanted else {}
+    for outcome in run.outcomes.values():
+        outcome.examples = [
+            Example(
+                e.row,
+                lines.get(e.row) if e.row else None,
+                e.record_id,
+                e.column,
+                e.value,
+                e.expected,
+            )
+            for e in outcome.examples
+        ]
+    report.rows = run.rows
+    report.outcomes = list(run.outcomes.values())
+    if failures is not None:
+        _write_failures(failures, run.failures, lines)
+    return report
+
+
+def _chunk(run: _Run, batch: Any, ids: list[str] | None) -> None:
+    import pandas as pd
+
+    frame = batch.to_pandas()
+    frame.index = pd.RangeIndex(run.rows, run.rows + len(frame))
+    run.chunk(frame, ids)
+
+
+def _write_failures(path: str, failures: Sequence[_Failure], lines: dict[int, int]) -> None:
+    """Every failure, one JSON object per line (mode 0600: values are personal data)."""
+    from custrec.io import atomic_file
+
+    def rows() -> Iterator[str]:
+        for failure in failures:
+            yield (
+                json.dumps(
+                    {
+                        "line": lines.get(failure.row),
+                        "row": failure.row,
+                        "id": failure.record_id,
+                        "column": failure.column,
+                        "rule": failure.outcome.id,
+                        "severity": failure.outcome.severity,
+                        "value": _json_value(failure.value),
+                    },
+                    ensure_ascii=False,
+                )
+                + "\n"
+            )
+
+    if path == "-":
+        sys.stdout.writelines(rows())
+        return
+    with atomic_file(path, mode=0o600) as handle:
+        for text in rows():
+            handle.write(text.encode("utf-8"))
+
+
+def _json_value(value: object) -> object:
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return str(value)
