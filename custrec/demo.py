@@ -18,7 +18,9 @@ from custrec.datasets import DatasetWritten, write_dataset
 from custrec.errors import InputError
 from custrec.locking import DEFAULT_LOCK_TIMEOUT, exclusive_lock
 from custrec.render import Summary, Table
+from custrec.schema import Schema, load_schema
 from custrec.table_profile import TableProfile, inspect_table
+from custrec.validate import ValidationReport, validate_source
 
 LOCK_NAME = ".custrec-demo.lock"
 
@@ -58,6 +60,8 @@ class DemoResult:
     seed: int
     steps: list[DemoStep]
     store: DemoStore
+    validation: ValidationReport
+    store_validation: ValidationReport
     kind: str = "demo"
 
     def to_json(self) -> dict[str, object]:
@@ -83,6 +87,10 @@ class DemoResult:
                 "exported": self.store.exported,
                 "audit_entries": self.store.audit_entries,
                 "audit_intact": self.store.audit_intact,
+            },
+            "validation": {
+                "customers_csv": self.validation.to_json(),
+                "store": self.store_validation.to_json(),
             },
         }
 
@@ -146,7 +154,23 @@ class DemoResult:
                 )
             ],
         )
-        tables = [files, defects, store]
+        checked = Table(
+            title="Validation against schemas/customer.yaml: rules that failed (the CSV "
+            "before loading; the store, whose schema refused the bad rows)",
+            columns=("rule", "severity", "customers.csv", "customers.crec", "expected"),
+            rows=[
+                (
+                    outcome.id,
+                    outcome.severity,
+                    outcome.failed,
+                    self.store_validation.outcomes[n].failed,
+                    outcome.expected,
+                )
+                for n, outcome in enumerate(self.validation.outcomes)
+                if outcome.failed or self.store_validation.outcomes[n].failed
+            ],
+        )
+        tables = [files, defects, checked, store]
         for step in self.steps:
             columns = step.profile.tables()[0]
             tables.append(
@@ -202,20 +226,49 @@ def run_demo(
                 defects_dest=str(directory / f"{dataset}-defects.csv"),
             )
             steps.append(DemoStep(written=written, profile=inspect_table(str(path))))
-        store = _encrypt_customers(directory, directory / "customers.csv")
-    return DemoResult(workdir=str(directory), seed=seed, steps=steps, store=store)
+        schema = load_schema(default_schema_path())
+        as_of = today_text()
+        validation = validate_source(str(directory / "customers.csv"), schema, as_of=as_of)
+        store, store_validation = _encrypt_customers(
+            directory, directory / "customers.csv", schema, as_of
+        )
+    return DemoResult(
+        workdir=str(directory),
+        seed=seed,
+        steps=steps,
+        store=store,
+        validation=validation,
+        store_validation=store_validation,
+    )
 
 
-def _encrypt_customers(directory: Path, customers_csv: Path) -> DemoStore:
-    """Collect the customer rows into a new encrypted store as a nightly job would
-    (invalid and duplicate rows go to a rejects file), then use it as an agent would:
-    look a record up by id and by a differently written email, correct it, and export
-    the fields a colleague asked for."""
+def default_schema_path() -> Path:
+    """``schemas/customer.yaml`` of the source tree custrec runs from."""
+    path = Path(__file__).resolve().parent.parent / "schemas" / "customer.yaml"
+    if not path.is_file():
+        raise InputError(str(path), "the customer schema is missing from this installation")
+    return path
+
+
+def today_text() -> str:
+    import datetime as dt
+
+    return dt.datetime.now(dt.UTC).date().isoformat()
+
+
+def _encrypt_customers(
+    directory: Path, customers_csv: Path, schema: Schema, as_of: str
+) -> tuple[DemoStore, ValidationReport]:
+    """Collect the customer rows into a new encrypted store that keeps to the customer
+    schema, as a nightly job would (invalid and duplicate rows go to a rejects file),
+    then use it as an agent would: look a record up by id and by a differently written
+    email, correct it, and export the fields a colleague asked for; and validate it."""
     from custrec.audit import AuditContext
     from custrec.collect import CollectOptions, collect_records
     from custrec.export import export_records
     from custrec.keyfile import new_key_file
     from custrec.lookup import find_records, update_record
+    from custrec.schema import dump_schema
     from custrec.store import KeySource, StoreSettings, create_store
 
     key_path = directory / "demo.key"
@@ -226,8 +279,9 @@ def _encrypt_customers(directory: Path, customers_csv: Path) -> DemoStore:
         stale.unlink(missing_ok=True)
     source = KeySource.from_key_file(new_key_file(key_path).path)
     context = AuditContext(command="custrec demo", reason="demonstration")
+    settings = StoreSettings(region="GB", schema=dump_schema(schema))
     with create_store(
-        store_path, source, settings=StoreSettings(region="GB"), context=context
+        store_path, source, settings=settings, columns=schema.store_columns(), context=context
     ) as store:
         collected = collect_records(
             store,
@@ -249,6 +303,7 @@ def _encrypt_customers(directory: Path, customers_csv: Path) -> DemoStore:
             store, str(exported), fields=["customer_id", "email", "phone", "country"]
         )
         count = store.verify()
+        checked = validate_source(str(store_path), schema, store=store, as_of=as_of)
         audit = store.audit_verify()
     return DemoStore(
         path=str(store_path),
@@ -262,4 +317,4 @@ def _encrypt_customers(directory: Path, customers_csv: Path) -> DemoStore:
         exported=export.records,
         audit_entries=audit.entries,
         audit_intact=audit.ok,
-    )
+    ), checked

@@ -13,7 +13,6 @@ from custrec.render import Fields
 
 if TYPE_CHECKING:
     from custrec.audit import AuditContext
-    from custrec.schema import Schema
     from custrec.store import Store
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -51,17 +50,6 @@ def audit_context(reason: str | None = None) -> AuditContext:
     if actor:
         return AuditContext(command=command, actor=actor, reason=reason)
     return AuditContext(command=command, reason=reason)
-
-
-def store_columns(schema: Schema) -> list[tuple[str, str]]:
-    """The store columns of a schema's fields, id first: integers, numbers and
-    true/false are stored typed; text, dates and times as text (ISO 8601)."""
-    kinds = {"integer": "int64", "number": "float64", "boolean": "bool"}
-    fields = [
-        schema.fields[schema.id_field],
-        *(f for name, f in schema.fields.items() if name != schema.id_field),
-    ]
-    return [(f.name, kinds.get(f.type, "string")) for f in fields]
 
 
 def open_cli_store(
@@ -154,7 +142,7 @@ def init(
             )
         id_field = schema.id_field
         match_fields = match_fields or tuple(schema.match_fields)
-        columns = store_columns(schema)
+        columns = schema.store_columns()
         schema_text = dump_schema(schema)
     source = resolve_key_source(key_file, confirm=True, what=f"the new store {store}")
     settings = StoreSettings(

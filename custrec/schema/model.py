@@ -134,6 +134,14 @@ class Schema:
                 return rule
         raise KeyError(rule_id)
 
+    def store_columns(self) -> list[tuple[str, str]]:
+        """The store columns of the fields, id first: integers, numbers and true/false
+        are stored typed; text, dates and times as text (ISO 8601)."""
+        kinds = {"integer": "int64", "number": "float64", "boolean": "bool"}
+        ordered = [self.fields[self.id_field]]
+        ordered += [f for name, f in self.fields.items() if name != self.id_field]
+        return [(f.name, kinds.get(f.type, "string")) for f in ordered]
+
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"version": FORMAT_VERSION, "name": self.name}
         if self.description:
