@@ -242,7 +242,7 @@ class _Run:
         self.failures: list[_Failure] = []
         self.keep_failures = False
         self.present: dict[str, int] = {}
-        self.seen: dict[str, set[int]] = {}
+        self.seen: dict[str, Any] = {}  # field -> sorted 8-byte hashes seen so far
         self.unknown: list[str] = []
         self.missing_columns: list[str] = []
         for item in schema.fields.values():
@@ -344,7 +344,13 @@ class _Run:
         case and spaces, phone numbers in E.164 read in the record's country)."""
         import pandas as pd
 
-        from custrec.store.normalise import COUNTRY_FIELD, normalise_match_value, record_region
+        from custrec.schema.scalar import phone_key
+        from custrec.store.normalise import (
+            COUNTRY_FIELD,
+            is_phone_field,
+            normalise_match_value,
+            record_region,
+        )
 
         present = ~_empty(column)
         if not present.any():
@@ -356,22 +362,23 @@ class _Run:
                 if COUNTRY_FIELD in raw.columns
                 else pd.Series(None, index=values.index, dtype="object")
             )
-            values = pd.Series(
-                [
-                    normalise_match_value(item.name, v, record_region(c))
-                    for v, c in zip(values, countries, strict=True)
-                ],
-                index=values.index,
-                dtype="object",
-            )
-        hashes = pd.util.hash_pandas_object(values, index=False).to_numpy()
-        seen = self.seen.setdefault(item.name, set())
-        repeated = pd.Series(False, index=column.index)
-        for label, value in zip(values.index, hashes.tolist(), strict=True):
-            if value in seen:
-                repeated[label] = True
+            if is_phone_field(item.name):
+                keys = [
+                    phone_key(v, record_region(c)) for v, c in zip(values, countries, strict=True)
+                ]
             else:
-                seen.add(value)
+                keys = [normalise_match_value(item.name, v, None) for v in values]
+            values = pd.Series(keys, index=values.index, dtype="object")
+        import numpy as np
+
+        hashes = pd.util.hash_pandas_object(values, index=False).to_numpy()
+        seen = self.seen.get(item.name)
+        earlier = pd.Series(hashes).duplicated().to_numpy().copy()
+        if seen is not None:
+            earlier |= np.isin(hashes, seen)
+        self.seen[item.name] = hashes if seen is None else np.union1d(seen, hashes)
+        repeated = pd.Series(False, index=column.index)
+        repeated[values.index[earlier]] = True
         if repeated.any():
             self._fail(f"{item.name}.unique", repeated, column, item.name, ids)
 

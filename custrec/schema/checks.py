@@ -48,19 +48,20 @@ def check_phone(
     region_field: str | None = None,
     level: str = "valid",
 ) -> pd.Series:
-    values = frame[field]
+    values = frame[field].astype("string")
     regions = (
-        frame[region_field].astype("string")
+        frame[region_field].astype("string").str.upper()
         if region_field is not None
-        else pd.Series(region, index=frame.index, dtype="string")
+        else pd.Series(region.upper() if region else None, index=frame.index, dtype="string")
     )
-    out = pd.Series(True, index=frame.index)
-    for position, (value, row_region) in enumerate(zip(values, regions, strict=True)):
-        if value is None or value is pd.NA or (isinstance(value, float) and value != value):
-            continue
-        chosen = row_region if isinstance(row_region, str) and row_region else region
-        out.iat[position] = phone_ok(str(value), chosen.upper() if chosen else None, level)
-    return out
+    default = region.upper() if region else None
+    verdicts = [
+        True
+        if value is pd.NA
+        else phone_ok(value, row_region if row_region is not pd.NA else default, level)
+        for value, row_region in zip(values.tolist(), regions.tolist(), strict=True)
+    ]
+    return pd.Series(verdicts, index=frame.index, dtype=bool)
 
 
 def check_country_code(frame: pd.DataFrame, *, field: str) -> pd.Series:

@@ -13,7 +13,7 @@ import datetime as dt
 import math
 import re
 from collections.abc import Mapping
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 from custrec.schema.model import Rule, Schema
@@ -48,17 +48,41 @@ def phone_ok(value: str, region: str | None, level: str = "valid") -> bool:
     number that needs an area code is not) for ``region`` or its +code."""
     import phonenumbers
 
-    text = value.strip()
-    if not _PHONE_TEXT.fullmatch(text):
-        return False
-    try:
-        number = phonenumbers.parse(text, region)
-    except phonenumbers.NumberParseException:
+    number = _parsed_phone(value.strip(), region)
+    if number is None:
         return False
     if level == "valid":
         return bool(phonenumbers.is_valid_number(number))
     reason = phonenumbers.is_possible_number_with_reason(number)
     return bool(reason == phonenumbers.ValidationResult.IS_POSSIBLE)
+
+
+@lru_cache(maxsize=1 << 16)
+def _parsed_phone(text: str, region: str | None) -> Any:
+    """The parsed number, or None (cached: a schema may test a number twice, e.g. as
+    possible and as valid)."""
+    import phonenumbers
+
+    if not _PHONE_TEXT.fullmatch(text):
+        return None
+    try:
+        return phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException:
+        return None
+
+
+def phone_key(value: str, region: str | None) -> str:
+    """The normal form of a phone number for matching duplicates: the same as
+    :func:`custrec.store.normalise.normalise_phone`, reusing a parse already made by
+    :func:`phone_ok` for the same number."""
+    import phonenumbers
+
+    from custrec.store.normalise import normalise_phone
+
+    number = _parsed_phone(value.strip(), region)
+    if number is not None and phonenumbers.is_possible_number(number):
+        return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
+    return normalise_phone(value, region)
 
 
 def _luhn(digits: str) -> bool:
