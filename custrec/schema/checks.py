@@ -81,7 +81,10 @@ def check_postcode(frame: pd.DataFrame, *, field: str, country_field: str) -> pd
 
 
 def _as_of(as_of: str | None) -> pd.Timestamp:
-    return pd.Timestamp(as_of, tz="UTC") if as_of else pd.Timestamp.now(tz="UTC")
+    """Now, or the end of the day ``as_of`` (a time on that day is not in the future)."""
+    if not as_of:
+        return pd.Timestamp.now(tz="UTC")
+    return pd.Timestamp(as_of, tz="UTC") + pd.Timedelta(days=1) - pd.Timedelta(microseconds=1)
 
 
 def _timestamps(values: pd.Series) -> pd.Series:

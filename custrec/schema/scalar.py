@@ -121,8 +121,10 @@ def postcode_ok(value: str, country: object) -> bool:
 
 
 def as_of_time(as_of: str | None) -> dt.datetime:
+    """Now, or the end of the day ``as_of`` (a time on that day is not in the future)."""
     if as_of:
-        return dt.datetime.fromisoformat(as_of).replace(tzinfo=dt.UTC)
+        start = dt.datetime.fromisoformat(as_of).replace(tzinfo=dt.UTC)
+        return start + dt.timedelta(days=1, microseconds=-1)
     return dt.datetime.now(dt.UTC)
 
 
