@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import math
 import os
 import platform
 import statistics
@@ -161,7 +162,10 @@ def render(sections: dict[str, list[tuple[str, float, str]]]) -> str:
     ]
     for title, rows in sections.items():
         lines += [f"## {title}", "", "| what | seconds | ratio / rate |", "|---|---:|---:|"]
-        lines += [f"| {what} | {seconds:.3f} | {ratio} |" for what, seconds, ratio in rows]
+        lines += [
+            f"| {what} | {'-' if math.isnan(seconds) else f'{seconds:.3f}'} | {ratio} |"
+            for what, seconds, ratio in rows
+        ]
         lines.append("")
     return "\n".join(lines)
 
@@ -190,10 +194,27 @@ def main() -> int:
     parser.add_argument(
         "--records-repeat", type=int, default=15, help="runs per record-command timing"
     )
+    parser.add_argument(
+        "--validate-rows", type=int, default=1_000_000, help="generated records validated"
+    )
+    parser.add_argument(
+        "--validate-memory-rows",
+        type=int,
+        default=5_000_000,
+        help="records of the store whose validation's peak RSS is compared",
+    )
+    parser.add_argument(
+        "--validate-text-rows",
+        type=int,
+        default=50_000,
+        help="records of the reference with dates left as text (information)",
+    )
     args = parser.parse_args()
     from audit import bench_audit
     from records import bench_records
     from store import bench_store
+    from validate import SECTION as VALIDATE_SECTION
+    from validate import bench_validate
 
     sections = {
         "Start-up (light commands must not load pandas or pandera)": bench_startup(args.repeat),
@@ -208,6 +229,9 @@ def main() -> int:
         "Audit trail: cost per read, verifying a long log": bench_audit(args.audit_entries),
         "Record commands (collect, get, find, update, export) as whole processes": (
             bench_records(args.collect_rows, args.records_repeat)
+        ),
+        VALIDATE_SECTION: bench_validate(
+            args.validate_rows, args.validate_memory_rows, args.validate_text_rows
         ),
     }
     text = render(sections)

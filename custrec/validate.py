@@ -222,6 +222,15 @@ class ValidationReport:
         )
 
 
+def _check_as_of(as_of: str | None) -> None:
+    from custrec.schema.scalar import as_of_day
+
+    try:
+        as_of_day(as_of)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
 def _where(example: Example) -> str:
     if example.record_id is not None:
         return f"id {example.record_id}"
@@ -403,9 +412,11 @@ class _Run:
         hashes = pd.util.hash_pandas_object(values, index=False).to_numpy()
         seen = self.seen.get(item.name)
         earlier = pd.Series(hashes).duplicated().to_numpy().copy()
-        if seen is not None:
-            earlier |= np.isin(hashes, seen)
-        self.seen[item.name] = hashes if seen is None else np.union1d(seen, hashes)
+        if seen is not None and len(seen):
+            # ``seen`` is sorted: a binary search per value.
+            places = np.searchsorted(seen, hashes).clip(max=len(seen) - 1)
+            earlier |= seen[places] == hashes
+        self.seen[item.name] = np.union1d(seen, hashes) if seen is not None else np.unique(hashes)
         repeated = pd.Series(False, index=column.index)
         repeated[values.index[earlier]] = True
         if repeated.any():
@@ -531,8 +542,9 @@ def _convert(values: pd.Series, kind: str) -> tuple[pd.Series, pd.Series | None]
         finite = numbers.notna() & (numbers.abs() != float("inf")).fillna(False)
         numbers = numbers.where(finite)
         if kind == "integer":
-            whole = (numbers % 1 == 0).fillna(False).astype(bool)
-            numbers = numbers.where(whole)
+            low, high = scalar.INT64
+            fits = ((numbers % 1 == 0) & (numbers >= low) & (numbers < high)).fillna(False)
+            numbers = numbers.where(fits.astype(bool))
         bad = present & numbers.isna()
         return (numbers.astype("Int64") if kind == "integer" else numbers), bad
     if kind == "boolean":
@@ -566,6 +578,7 @@ class SchemaGate:
     dataset-wide rules), for ``collect``: the same checks ``validate`` runs."""
 
     def __init__(self, schema: Schema, as_of: str | None = None) -> None:
+        _check_as_of(as_of)
         self.schema = schema
         self._as_of = as_of
 
@@ -610,6 +623,7 @@ def validate_source(
     """Validate a file (``source``), or ``store`` when given, against ``schema``."""
     if fail_on not in ("error", "warn"):
         raise UsageError("fail_on must be error or warn")
+    _check_as_of(as_of)
     run = _Run(schema, examples, as_of)
     run.keep_failures = failures is not None
     report = ValidationReport(
@@ -638,7 +652,7 @@ def validate_source(
     else:
         run.columns([name for name, _ in store.columns])
         id_field = store.settings.id_field
-        for batch in store.iter_batches(action="validate"):
+        for batch in _regrouped(store.iter_batches(action="validate")):
             ids = [str(v) for v in batch.column(id_field).to_pylist()]
             _chunk(run, batch, ids)
             if progress:
@@ -666,6 +680,23 @@ def validate_source(
     if failures is not None:
         _write_failures(failures, run.failures, lines)
     return report
+
+
+def _regrouped(batches: Iterator[Any], rows: int = 65_536) -> Iterator[Any]:
+    """Store chunks (about a thousand records) joined into batches of about ``rows``:
+    each batch costs a fixed overhead of conversions and check calls."""
+    import pyarrow as pa
+
+    pending: list[Any] = []
+    count = 0
+    for batch in batches:
+        pending.append(batch)
+        count += batch.num_rows
+        if count >= rows:
+            yield pa.Table.from_batches(pending).combine_chunks().to_batches()[0]
+            pending, count = [], 0
+    if pending and count:
+        yield pa.Table.from_batches(pending).combine_chunks().to_batches()[0]
 
 
 def _chunk(run: _Run, batch: Any, ids: list[str] | None) -> None:

@@ -17,7 +17,15 @@ import pandas as pd
 
 from custrec.schema.postcodes import POSTCODE_PATTERNS
 from custrec.schema.registry import CHECKS
-from custrec.schema.scalar import E164, EMAIL, country_codes, holds_card_or_id_number, phone_ok
+from custrec.schema.scalar import (
+    E164,
+    EMAIL,
+    as_of_day,
+    country_codes,
+    day_end,
+    holds_card_or_id_number,
+    phone_ok,
+)
 
 CheckFunction = Callable[..., "pd.Series[bool]"]
 
@@ -80,11 +88,10 @@ def check_postcode(frame: pd.DataFrame, *, field: str, country_field: str) -> pd
     return out
 
 
-def _as_of(as_of: str | None) -> pd.Timestamp:
-    """Now, or the end of the day ``as_of`` (a time on that day is not in the future)."""
-    if not as_of:
-        return pd.Timestamp.now(tz="UTC")
-    return pd.Timestamp(as_of, tz="UTC") + pd.Timedelta(days=1) - pd.Timedelta(microseconds=1)
+def _as_of(as_of: str | None, *, end: bool = True) -> pd.Timestamp:
+    """See :func:`custrec.schema.scalar.as_of_day`: the end (or start) of that day."""
+    start, finish = as_of_day(as_of)
+    return pd.Timestamp(finish if end else start)
 
 
 def _timestamps(values: pd.Series) -> pd.Series:
@@ -114,7 +121,7 @@ def check_date_range(
     if min is not None:
         ok &= ~(times < pd.Timestamp(min, tz="UTC")).fillna(False)
     if max is not None:
-        ok &= ~(times > pd.Timestamp(max, tz="UTC")).fillna(False)
+        ok &= ~(times > pd.Timestamp(day_end(max))).fillna(False)
     return ok
 
 
@@ -122,7 +129,7 @@ def check_freshness(
     frame: pd.DataFrame, *, field: str, max_age_days: int, as_of: str | None = None
 ) -> pd.Series:
     times = _timestamps(frame[field])
-    oldest = _as_of(as_of) - pd.Timedelta(days=max_age_days)
+    oldest = _as_of(as_of, end=False) - pd.Timedelta(days=max_age_days)
     return ~(times < oldest).fillna(False)
 
 
@@ -131,8 +138,12 @@ def check_one_of(
 ) -> pd.Series:
     column = frame[field]
     if ignore_case:
-        lowered = column.astype("string").str.lower()
-        return lowered.isin([str(v).lower() for v in values]) | ~_present(column)
+        folded = pd.Series(
+            [v.casefold() if isinstance(v, str) else v for v in column.tolist()],
+            index=column.index,
+            dtype="object",
+        )
+        return folded.isin([str(v).casefold() for v in values]) | ~_present(column)
     return column.isin(values) | ~_present(column)
 
 

@@ -293,8 +293,8 @@ def parse_schema(text: str, source: str = "<schema>") -> Schema:
         _rule(doc, item, ("rules", n), None, rule_ids, fields) for n, item in enumerate(rules_data)
     ]
     for item in fields.values():
-        for rule in item.rules:
-            _check_field_refs(doc, rule, fields, ("fields", item.name, "checks"))
+        for n, rule in enumerate(item.rules):
+            _check_field_refs(doc, rule, fields, ("fields", item.name, "checks", n))
     return Schema(
         name=name,
         id_field=id_field,
@@ -380,7 +380,7 @@ def _field(doc: _Located, name: str, spec: Any, rule_ids: set[str]) -> Field:
     if not isinstance(checks, list):
         raise doc.error(f"field {name!r}: 'checks' must be a list", *path, "checks")
     item.rules = [
-        _rule(doc, check, (*path, "checks", n), name, rule_ids, None)
+        _rule(doc, check, (*path, "checks", n), name, rule_ids, None, item.type)
         for n, check in enumerate(checks)
     ]
     return item
@@ -393,6 +393,7 @@ def _rule(
     field_name: str | None,
     rule_ids: set[str],
     fields: Mapping[str, Field] | None,
+    field_type: str | None = None,
 ) -> Rule:
     if isinstance(data, str):
         data = {"check": data}
@@ -412,6 +413,18 @@ def _rule(
             *path,
             "check",
         )
+    if field_name is not None and spec.scope != "field":
+        raise doc.error(
+            f"check {name!r} is about several fields or all records: put it under 'rules'",
+            *path,
+            "check",
+        )
+    if field_type is not None and spec.types and field_type not in spec.types:
+        raise doc.error(
+            f"check {name!r} applies to fields of type {' or '.join(spec.types)}, not {field_type}",
+            *path,
+            "check",
+        )
     params = {k: v for k, v in data.items() if k not in _RULE_KEYS}
     for key in params:
         if key not in spec.params:
@@ -424,6 +437,8 @@ def _rule(
             problem = param.problem(params[key])
             if problem:
                 raise doc.error(f"check {name!r}: '{key}' {problem}", *path, key)
+            if param.kind == "date":
+                params[key] = str(params[key])  # a YAML date, or its text: YYYY-MM-DD
         elif param.required:
             raise doc.error(f"check {name!r} needs '{key}'", *path)
     invalid = _value_problem(name, params)
@@ -435,7 +450,11 @@ def _rule(
     if not isinstance(rule_id, str) or not rule_id.strip():
         raise doc.error("'id' must be non-empty text", *path, "id")
     if rule_id in rule_ids:
-        raise doc.error(f"rule id {rule_id!r} is used twice; give each rule its own id", *path)
+        raise doc.error(
+            f"rule id {rule_id!r} is used twice; give each rule its own id",
+            *path,
+            *(("id",) if "id" in data else ()),
+        )
     rule_ids.add(rule_id)
     severity = data.get("severity", "error")
     if severity not in SEVERITIES:
@@ -458,7 +477,7 @@ def _rule(
         line=doc.line(*path),
     )
     if fields is not None:
-        _check_field_refs(doc, rule, fields, path[:-1])
+        _check_field_refs(doc, rule, fields, path)
     return rule
 
 
@@ -492,20 +511,38 @@ def _value_problem(name: str, params: Mapping[str, Any]) -> tuple[str, str] | No
 
 
 def _check_field_refs(
-    doc: _Located, rule: Rule, fields: Mapping[str, Field], where: Sequence[Any]
+    doc: _Located, rule: Rule, fields: Mapping[str, Field], path: Sequence[Any]
 ) -> None:
-    """Parameters that name fields must name fields of the schema."""
+    """Parameters that name fields must name fields of the schema, of a fitting type."""
     for key, param in rule.spec.params.items():
         if not param.is_field or key not in rule.params:
             continue
         value = rule.params[key]
         for name in value if isinstance(value, list) else [value]:
             if name not in fields:
-                raise SchemaFileError(
-                    doc.source,
+                raise doc.error(
                     f"check {rule.check!r}: '{key}' names {name!r}, which is not a field",
-                    rule.line,
+                    *path,
+                    key,
                 )
+    if rule.check == "compare":
+        kinds = [_family(fields[rule.params[side]].type) for side in ("left", "right")]
+        if kinds[0] != kinds[1]:
+            raise doc.error(
+                f"check 'compare': {rule.params['left']!r} and {rule.params['right']!r} "
+                "are of types that do not compare (text, numbers, dates and times, "
+                "true/false compare only among themselves)",
+                *path,
+                "right",
+            )
+    if rule.check in ("postcode", "phone"):
+        key = "country_field" if rule.check == "postcode" else "region_field"
+        if key in rule.params and fields[rule.params[key]].type != "string":
+            raise doc.error(f"check {rule.check!r}: '{key}' must name a text field", *path, key)
+
+
+def _family(kind: str) -> str:
+    return {"integer": "number", "date": "moment", "datetime": "moment"}.get(kind, kind)
 
 
 def dump_schema(schema: Schema) -> str:

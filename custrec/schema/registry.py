@@ -33,6 +33,16 @@ class Param:
 
     def problem(self, value: Any) -> str | None:
         """Why ``value`` does not fit, or None."""
+        if self.kind == "date":
+            import datetime as dt
+
+            if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+                return None
+            try:
+                dt.date.fromisoformat(str(value))
+            except ValueError:
+                return "must be a date YYYY-MM-DD"
+            return None
         if self.kind in ("text", "field"):
             ok = isinstance(value, str) and bool(value)
             return None if ok else "must be non-empty text"
@@ -55,6 +65,11 @@ class Param:
         return None
 
 
+TEXT = ("string",)
+NUMBERS = ("integer", "number")
+MOMENTS = ("date", "datetime")
+
+
 @dataclass(frozen=True)
 class CheckSpec:
     name: str
@@ -62,10 +77,19 @@ class CheckSpec:
     summary: str
     expectation: str
     params: dict[str, Param] = field(default_factory=dict)
+    types: tuple[str, ...] = ()
+    """Field types a field check applies to (empty: any)."""
 
 
-def _spec(name: str, scope: str, summary: str, expectation: str, **params: Param) -> CheckSpec:
-    return CheckSpec(name, scope, summary, expectation, params)
+def _spec(
+    name: str,
+    scope: str,
+    summary: str,
+    expectation: str,
+    types: tuple[str, ...] = (),
+    **params: Param,
+) -> CheckSpec:
+    return CheckSpec(name, scope, summary, expectation, params, types)
 
 
 CHECKS: dict[str, CheckSpec] = {
@@ -78,6 +102,7 @@ CHECKS: dict[str, CheckSpec] = {
             "labels ending in a top-level domain of 2+ letters; surrounding spaces "
             "are refused unless allow_spaces.",
             "a valid email address",
+            TEXT,
             allow_spaces=Param("bool", help="accept leading or trailing spaces"),
         ),
         _spec(
@@ -86,6 +111,7 @@ CHECKS: dict[str, CheckSpec] = {
             "A phone number valid for its region (phonenumbers): the record's "
             "region_field (e.g. country) for numbers without +code, else region.",
             "a valid phone number",
+            TEXT,
             region=Param("text", help="ISO 3166 code for numbers without +code"),
             region_field=Param("field", help="field holding each record's country code"),
             level=Param(
@@ -98,12 +124,14 @@ CHECKS: dict[str, CheckSpec] = {
             "field",
             "The value is written in E.164 (+, country code, number; no spaces).",
             "a phone number in E.164 form (e.g. +447911123456)",
+            TEXT,
         ),
         _spec(
             "country_code",
             "field",
             "An ISO 3166-1 alpha-2 country code (pycountry), upper case.",
             "an ISO 3166-1 alpha-2 code (e.g. GB)",
+            TEXT,
         ),
         _spec(
             "postcode",
@@ -111,6 +139,7 @@ CHECKS: dict[str, CheckSpec] = {
             "A postcode of the format of the record's country (country_field); "
             "countries without a known format pass.",
             "a postcode of the record's country",
+            TEXT,
             country_field=Param("field", required=True),
         ),
         _spec(
@@ -119,16 +148,18 @@ CHECKS: dict[str, CheckSpec] = {
             "A date or time not in the future (not_future) and not older than "
             "max_age_years; or between min and max (ISO dates).",
             "a date in the allowed range",
+            MOMENTS,
             not_future=Param("bool"),
             max_age_years=Param("number"),
-            min=Param("text"),
-            max=Param("text"),
+            min=Param("date"),
+            max=Param("date"),
         ),
         _spec(
             "freshness",
             "field",
             "A date no older than max_age_days (e.g. last_verified): older is stale.",
             "a date within the freshness period",
+            MOMENTS,
             max_age_days=Param("integer", required=True),
         ),
         _spec(
@@ -136,6 +167,7 @@ CHECKS: dict[str, CheckSpec] = {
             "field",
             "A value from a fixed set (case-sensitive unless ignore_case).",
             "one of the allowed values",
+            (*TEXT, *NUMBERS),
             values=Param("texts", required=True),
             ignore_case=Param("bool"),
         ),
@@ -144,6 +176,7 @@ CHECKS: dict[str, CheckSpec] = {
             "field",
             "The whole value matches a regular expression.",
             "a value matching the pattern",
+            TEXT,
             pattern=Param("text", required=True),
         ),
         _spec(
@@ -151,6 +184,7 @@ CHECKS: dict[str, CheckSpec] = {
             "field",
             "Text length between min and max characters.",
             "a value of the allowed length",
+            TEXT,
             min=Param("integer"),
             max=Param("integer"),
         ),
@@ -159,6 +193,7 @@ CHECKS: dict[str, CheckSpec] = {
             "field",
             "A number between min and max (inclusive).",
             "a number in the allowed range",
+            NUMBERS,
             min=Param("number"),
             max=Param("number"),
         ),
@@ -168,6 +203,7 @@ CHECKS: dict[str, CheckSpec] = {
             "Free text holds no payment card number (13-19 digits passing Luhn) and "
             "no national id (UK NINO, US SSN).",
             "text without card or national id numbers",
+            TEXT,
         ),
         _spec(
             "at_least_one_of",

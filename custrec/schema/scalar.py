@@ -25,12 +25,13 @@ EMAIL = (
 )
 E164 = r"\+[1-9][0-9]{6,14}"
 NUMBER = r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?"
-DATE = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
+DATE = r"(?!0000)[0-9]{4}-[0-9]{2}-[0-9]{2}"
 DATETIME = (
-    r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
-    r"([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?)?"
-    r"(Z|[+-][0-9]{2}:[0-9]{2})?"
+    r"(?!0000)[0-9]{4}-[0-9]{2}-[0-9]{2}"
+    r"([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?(Z|[+-][0-9]{2}:[0-9]{2})?)?"
 )
+INT64 = (-(2**63), 2**63)
+"""Integers must fit 64 bits (as their float value: what both paths compare)."""
 TRUE, FALSE = ("true", "1"), ("false", "0")
 _PHONE_TEXT = re.compile(r"\+?[0-9()./ -]+((?: ?(?:ext\.?|x|#) ?)[0-9]{1,6})?", re.IGNORECASE)
 _LUHN_CANDIDATE = re.compile(r"(?<![0-9])[0-9](?:[ -]?[0-9]){12,18}(?![0-9])")
@@ -120,12 +121,25 @@ def postcode_ok(value: str, country: object) -> bool:
     return pattern is None or re.fullmatch(pattern, value) is not None
 
 
-def as_of_time(as_of: str | None) -> dt.datetime:
-    """Now, or the end of the day ``as_of`` (a time on that day is not in the future)."""
-    if as_of:
-        start = dt.datetime.fromisoformat(as_of).replace(tzinfo=dt.UTC)
-        return start + dt.timedelta(days=1, microseconds=-1)
-    return dt.datetime.now(dt.UTC)
+def as_of_day(as_of: str | None) -> tuple[dt.datetime, dt.datetime]:
+    """The start and end of the day ``as_of`` (``YYYY-MM-DD``; default: now for both).
+    "Not in the future" is judged against the end (a time that day is not in the
+    future), freshness against the start (a date exactly N days old is N days old)."""
+    if not as_of:
+        now = dt.datetime.now(dt.UTC)
+        return now, now
+    try:
+        day = dt.date.fromisoformat(as_of)
+    except ValueError:
+        raise ValueError(f"as_of must be a date YYYY-MM-DD, not {as_of!r}") from None
+    start = dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
+    return start, start + dt.timedelta(days=1, microseconds=-1)
+
+
+def day_end(day: str) -> dt.datetime:
+    """The last instant of a day ``YYYY-MM-DD`` (a ``max`` date includes its day)."""
+    start = dt.datetime.fromisoformat(day).replace(tzinfo=dt.UTC)
+    return start + dt.timedelta(days=1, microseconds=-1)
 
 
 class Unconvertible(ValueError):
@@ -154,6 +168,8 @@ def convert(value: object, kind: str) -> object:
         else:
             raise Unconvertible(kind)
         if not math.isfinite(number) or (kind == "integer" and number % 1):
+            raise Unconvertible(kind)
+        if kind == "integer" and not INT64[0] <= number < INT64[1]:
             raise Unconvertible(kind)
         return int(number) if kind == "integer" else number
     if kind == "boolean":
@@ -186,7 +202,7 @@ class RecordGate:
 
     def __init__(self, schema: Schema, as_of: str | None = None) -> None:
         self.schema = schema
-        self.now = as_of_time(as_of)
+        self.start, self.now = as_of_day(as_of)
         self.rules = [
             rule
             for rule in schema.all_rules()
@@ -217,7 +233,7 @@ class RecordGate:
     def _passes(self, rule: Rule, values: Mapping[str, Any], raw: Mapping[str, object]) -> bool:
         p = rule.params
         if rule.check == "at_least_one_of":
-            return any(not blank(raw.get(name)) for name in p["fields"])
+            return any(values.get(name) is not None for name in p["fields"])
         if rule.check == "compare":
             left, right = values.get(p["left"]), values.get(p["right"])
             if left is None or right is None:
@@ -236,10 +252,12 @@ class RecordGate:
         value = values.get(rule.field)
         if value is None:
             return True
-        return _field_passes(rule, value, values, self.now)
+        return _field_passes(rule, value, values, self.now, self.start)
 
 
-def _field_passes(rule: Rule, value: Any, values: Mapping[str, Any], now: dt.datetime) -> bool:
+def _field_passes(
+    rule: Rule, value: Any, values: Mapping[str, Any], now: dt.datetime, start: dt.datetime
+) -> bool:
     p = rule.params
     text = str(value)
     check = rule.check
@@ -262,19 +280,17 @@ def _field_passes(rule: Rule, value: Any, values: Mapping[str, Any], now: dt.dat
         if moment is None:
             return True
         if check == "freshness":
-            return moment >= now - dt.timedelta(days=p["max_age_days"])
+            return moment >= start - dt.timedelta(days=p["max_age_days"])
         if p.get("not_future") and moment > now:
             return False
         if "max_age_years" in p and moment < now - dt.timedelta(days=365.2425 * p["max_age_years"]):
             return False
         if "min" in p and moment < dt.datetime.fromisoformat(p["min"]).replace(tzinfo=dt.UTC):
             return False
-        return not (
-            "max" in p and moment > dt.datetime.fromisoformat(p["max"]).replace(tzinfo=dt.UTC)
-        )
+        return not ("max" in p and moment > day_end(p["max"]))
     if check == "one_of":
         if p.get("ignore_case"):
-            return text.lower() in {str(v).lower() for v in p["values"]}
+            return text.casefold() in {str(v).casefold() for v in p["values"]}
         return value in p["values"]
     if check == "matches":
         return re.fullmatch(p["pattern"], text) is not None

@@ -1,0 +1,593 @@
+"""Validation benchmarks: ``custrec validate`` on an encrypted store and on a CSV file,
+beside plain pandas + pandera and pandera's own command line, measured in one run.
+
+In a temporary directory removed at the end, generates ``rows`` customer records once
+with ``custrec generate customers --bad-share 0.05`` (timed apart, for information),
+collects them into a store made by ``custrec init --region GB`` (no schema; invalid rows
+rejected, duplicates skipped; timed for information), then measures, each a whole
+process, with the same schema (``schemas/customer.yaml``) and the same ``--as-of`` day
+(the day the generator anchors its dates on):
+
+- (a) ``custrec validate STORE --schema ... --format json``, key from
+  ``CUSTREC_KEY_FILE``;
+- (b) ``custrec validate records.csv --schema ... --format json`` on the generated CSV;
+- (c) the reference: ``pandas.read_parquet`` of a plaintext Parquet file holding the
+  same records as the store (``custrec export``, booleans as bool, dates and times as
+  UTC timestamps), then ``to_pandera(schema, as_of=...).validate(df, lazy=True)``
+  catching ``SchemaErrors`` (``custrec.schema.compile``: the same registered checks
+  as a plain pandera ``DataFrameSchema``). Dates are stored typed because, left as
+  text, one value that fails coercion (the generator writes impossible dates such as
+  1985-02-31) sends pandera's coercion to a per-value path many times slower than the
+  checks; that variant is measured apart on the first ``text_rows`` records, for
+  information;
+- (d) pandera's own command line, ``pandera validate --schema S.yaml --data
+  records.csv`` (the ``pandera[cli]`` extra, pandera 0.35 and later), installed from
+  the package index into a throw-away virtual environment with the versions of
+  pandera, pandas, numpy and pyarrow this interpreter has; ``S.yaml`` is the reference's
+  schema serialised by pandera (``to_yaml``), and the custrec checks it names are
+  registered by a ``sitecustomize`` module (pandera deserialises registered checks by
+  name). When the command cannot be had, the row says why.
+
+Targets: (a) within 1.5x of (c)'s time; (b) faster than (d); the peak RSS of (a) on a
+store of ``memory_rows`` records (built from a generated CSV by ``custrec collect``, the
+bulk path, timed for information) within 1.5x of its peak RSS at ``rows`` records.
+Peak RSS is measured through a small launcher (see ``RSS_LAUNCHER`` in records.py).
+
+Called by ``benchmarks/run.py``; also runs alone for quick iterations::
+
+    .venv/bin/python benchmarks/validate.py --validate-rows 50000 --validate-memory-rows 100000
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.metadata
+import inspect
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from records import RSS_LAUNCHER, mib  # noqa: E402 - benchmarks/ is the script's directory
+from store import library_mtimes, target  # noqa: E402
+
+SEED = 2026
+BAD_SHARE = "0.05"
+SCHEMA = REPO / "schemas" / "customer.yaml"
+TEXT_ROWS = 50_000
+
+REFERENCE_TARGET = 1.5
+MEMORY_TARGET = 1.5
+
+Row = tuple[str, float, str]
+
+SECTION = "Validation (validate) against plain pandas + pandera, and pandera's own CLI"
+
+# The reference (c), a whole process. argv: Parquet file, schema file, as-of day.
+# Prints what it found as JSON: records, failure cases, distinct failing records and
+# distinct failing checks.
+REFERENCE_VALIDATE = """
+import json, sys
+import pandas
+import pandera.errors
+from custrec.schema import load_schema
+from custrec.schema.compile import to_pandera
+schema = to_pandera(load_schema(sys.argv[2]), as_of=sys.argv[3])
+frame = pandas.read_parquet(sys.argv[1])
+try:
+    schema.validate(frame, lazy=True)
+    cases = pandas.DataFrame({"index": [], "check": []})
+except pandera.errors.SchemaErrors as exc:
+    cases = exc.failure_cases
+print(json.dumps({
+    "rows": len(frame),
+    "failure_cases": len(cases),
+    "records": int(cases["index"].nunique()),
+    "checks": int(cases["check"].astype(str).nunique()),
+}))
+"""
+
+# Imported at start-up by every interpreter of the throw-away environment (it is on
+# PYTHONPATH there only): registers custrec's checks with pandera, by name, so that
+# pandera can deserialise a schema that uses them.
+SITECUSTOMIZE = """
+from custrec.schema.checks import register_with_pandera
+
+register_with_pandera()
+"""
+
+# Loads the libraries (and warms their files in the page cache) before any timing.
+WARM_UP = (
+    "import pandas, pandera.pandas, pyarrow.parquet, phonenumbers, pycountry, custrec.validate"
+)
+
+# The libraries the throw-away environment gets, at this interpreter's versions.
+PINNED = ("pandas", "numpy", "pyarrow", "phonenumbers", "pycountry", "PyYAML")
+
+
+def progress(message: str) -> None:
+    print(f"[validate bench] {message}", file=sys.stderr, flush=True)
+
+
+def as_of_day() -> str:
+    """The day the generator anchors its dates on (``generate_customers(today=...)``)."""
+    from custrec.generate import generate_customers
+
+    return str(inspect.signature(generate_customers).parameters["today"].default.isoformat())
+
+
+@dataclass
+class Measure:
+    seconds: float
+    kib: int
+    proc: subprocess.CompletedProcess[str]
+
+    @property
+    def mib(self) -> str:
+        return f"{self.kib / 1024:,.0f} MiB"
+
+
+@dataclass
+class Runner:
+    """Runs processes with the repository on the path and the benchmark's key in
+    ``CUSTREC_KEY_FILE``; each measured one through the peak-RSS launcher."""
+
+    directory: Path
+    key_path: Path
+    env: dict[str, str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.env = {
+            **os.environ,
+            "PYTHONPATH": str(REPO),
+            "CUSTREC_KEY_FILE": str(self.key_path),
+        }
+
+    def run(
+        self,
+        argv: list[str],
+        *,
+        ok: tuple[int, ...] = (0,),
+        env: dict[str, str] | None = None,
+    ) -> subprocess.CompletedProcess[str]:
+        proc = subprocess.run(
+            argv, env=env or self.env, check=False, capture_output=True, text=True
+        )
+        if proc.returncode not in ok:
+            raise RuntimeError(
+                f"benchmark process failed (exit {proc.returncode}): {' '.join(argv[:6])}\n"
+                f"{proc.stderr[-3000:]}"
+            )
+        return proc
+
+    def custrec(self, *args: str, ok: tuple[int, ...] = (0,)) -> subprocess.CompletedProcess[str]:
+        return self.run([sys.executable, "-m", "custrec", *args], ok=ok)
+
+    def measure(
+        self,
+        argv: list[str],
+        *,
+        ok: tuple[int, ...] = (0,),
+        env: dict[str, str] | None = None,
+    ) -> Measure:
+        """Wall seconds, peak RSS (KiB) and the finished process ``argv``."""
+        rss_file = self.directory / "peak-rss.txt"
+        started = time.perf_counter()
+        proc = self.run([sys.executable, "-c", RSS_LAUNCHER, str(rss_file), *argv], ok=ok, env=env)
+        seconds = time.perf_counter() - started
+        kib = int(rss_file.read_text())
+        rss_file.unlink()
+        return Measure(seconds, kib, proc)
+
+
+@dataclass
+class Dataset:
+    rows: int
+    csv: Path
+    store: Path
+    generate_seconds: float = 0.0
+    csv_size: str = ""
+    collect: Measure | None = None
+    records: int = 0  # held by the store
+    report: dict[str, int] = field(default_factory=dict)  # collect's counts
+
+
+def generate(runner: Runner, rows: int) -> Dataset:
+    path = runner.directory / f"customers-{rows}.csv"
+    progress(f"generating {rows:,} customer records (bad share {BAD_SHARE}) to CSV")
+    started = time.perf_counter()
+    runner.custrec(
+        "generate", "customers", "--rows", str(rows), "--bad-share", BAD_SHARE,
+        "--seed", str(SEED), "-o", str(path),
+    )  # fmt: skip
+    seconds = time.perf_counter() - started
+    return Dataset(rows, path, runner.directory / f"customers-{rows}.crec", seconds, mib(path))
+
+
+def collect(runner: Runner, dataset: Dataset) -> None:
+    """``init --region GB`` (no schema), then ``collect`` of the CSV with invalid rows
+    rejected and duplicates skipped, so that most rows go in (measured)."""
+    runner.custrec("init", str(dataset.store), "--region", "GB", "--format", "json")
+    progress(f"custrec collect of {dataset.rows:,} rows into a new store")
+    rejects = runner.directory / f"rejects-{dataset.rows}.csv"
+    dataset.collect = runner.measure(
+        [
+            sys.executable, "-m", "custrec", "collect", str(dataset.store), str(dataset.csv),
+            "--on-invalid", "reject", "--rejects", str(rejects), "--on-duplicate", "skip",
+            "--format", "json",
+        ]
+    )  # fmt: skip
+    report = json.loads(dataset.collect.proc.stdout)
+    if not report["written"]:
+        raise AssertionError(f"collect wrote nothing: {dataset.collect.proc.stderr[-2000:]}")
+    dataset.records = int(report["inserted"])
+    dataset.report = {k: int(report[k]) for k in ("rows_read", "inserted", "skipped", "rejected")}
+    rejects.unlink(missing_ok=True)
+
+
+def validate(runner: Runner, source: Path, as_of: str, expected: int) -> Measure:
+    """``custrec validate SOURCE --schema ... --format json`` (exit 1: rules failed)."""
+    measured = runner.measure(
+        [
+            sys.executable, "-m", "custrec", "validate", str(source), "--schema", str(SCHEMA),
+            "--as-of", as_of, "--format", "json",
+        ],
+        ok=(0, 1),
+    )  # fmt: skip
+    report = json.loads(measured.proc.stdout)
+    if report["rows"] != expected:
+        raise AssertionError(f"validate of {source.name} saw {report['rows']} of {expected}")
+    return measured
+
+
+def failed_rules(measured: Measure) -> str:
+    report = json.loads(measured.proc.stdout)
+    failed = [r for r in report["rules"] if r["failed"]]
+    return (
+        f"{len(failed)} of {len(report['rules'])} rules found failures, "
+        f"{sum(r['failed'] for r in failed):,} in all"
+    )
+
+
+def write_parquets(
+    runner: Runner, dataset: Dataset, typed: Path, text: Path, text_rows: int
+) -> None:
+    """The store's records in plaintext Parquet (``custrec export``, not timed): ``typed``
+    with booleans as bool and dates and times as UTC timestamps (a value of another
+    shape empty), ``text`` with the first ``text_rows`` records, booleans as bool and
+    dates and times left as text."""
+    import pandas as pd
+
+    from custrec.schema import load_schema
+
+    exported = runner.directory / "exported.parquet"
+    runner.custrec("export", str(dataset.store), "-o", str(exported))
+    frame = pd.read_parquet(exported)
+    exported.unlink()
+    if len(frame) != dataset.records:
+        raise AssertionError(f"export gave {len(frame)} of {dataset.records} records")
+    schema = load_schema(str(SCHEMA))
+    for item in schema.fields.values():
+        if item.type == "boolean":
+            lowered = frame[item.name].str.strip().str.lower()
+            frame[item.name] = lowered.map({"true": True, "1": True}).fillna(False).astype(bool)
+    if text_rows:
+        frame.head(text_rows).to_parquet(text, index=False)
+    for item in schema.fields.values():
+        if item.type in ("date", "datetime"):
+            shape = "%Y-%m-%d" if item.type == "date" else "ISO8601"
+            frame[item.name] = pd.to_datetime(
+                frame[item.name].str.strip(), format=shape, errors="coerce", utc=True
+            )
+    frame.to_parquet(typed, index=False)
+
+
+def reference(
+    runner: Runner, parquet: Path, as_of: str, expected: int
+) -> tuple[Measure, dict[str, int]]:
+    measured = runner.measure(
+        [sys.executable, "-c", REFERENCE_VALIDATE, str(parquet), str(SCHEMA), as_of]
+    )
+    found = json.loads(measured.proc.stdout)
+    if found["rows"] != expected:
+        raise AssertionError(f"the reference read {found['rows']} of {expected} records")
+    if not found["failure_cases"] or found["checks"] < 5:
+        raise AssertionError(f"the reference found too little on 5% bad records: {found}")
+    return measured, found
+
+
+# --- (d): pandera's own command line -------------------------------------------------
+
+
+@dataclass
+class PanderaCli:
+    python: Path | None = None
+    install_seconds: float = 0.0
+    why_not: str = ""
+    version: str = ""
+
+
+def install_pandera_cli(runner: Runner) -> PanderaCli:
+    """``pandera[cli]`` and the libraries the checks need, at this interpreter's
+    versions, in a throw-away virtual environment (``pip`` from the package index)."""
+    try:
+        version = importlib.metadata.version("pandera")
+    except importlib.metadata.PackageNotFoundError:
+        return PanderaCli(why_not="pandera is not installed here")
+    venv = runner.directory / "pandera-cli-venv"
+    wanted = [f"pandera[cli]=={version}"]
+    for name in PINNED:
+        try:
+            wanted.append(f"{name}=={importlib.metadata.version(name)}")
+        except importlib.metadata.PackageNotFoundError:
+            wanted.append(name)
+    progress(f"installing {' '.join(wanted)} into a throw-away venv")
+    started = time.perf_counter()
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    made = subprocess.run(
+        [sys.executable, "-m", "venv", str(venv)], env=env, capture_output=True, text=True
+    )
+    python = venv / "bin" / "python"
+    if made.returncode != 0:
+        return PanderaCli(why_not=f"python -m venv failed: {last_line(made.stderr)}")
+    pip = subprocess.run(
+        [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *wanted],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    seconds = time.perf_counter() - started
+    if pip.returncode != 0:
+        return PanderaCli(
+            install_seconds=seconds,
+            why_not=f"pip install {wanted[0]} failed: {last_line(pip.stderr)}",
+        )
+    if not (venv / "bin" / "pandera").exists():
+        return PanderaCli(
+            install_seconds=seconds,
+            why_not=f"pandera {version} installs no 'pandera' command (no CLI in this version)",
+        )
+    return PanderaCli(python=python, install_seconds=seconds, version=version)
+
+
+def last_line(text: str) -> str:
+    lines = [line for line in text.strip().splitlines() if not line.startswith("WARNING")]
+    return (lines or ["(no message)"])[-1][:200]
+
+
+def pandera_cli(runner: Runner, cli: PanderaCli, csv: Path, as_of: str) -> Measure:
+    """``pandera validate -s S.yaml -d records.csv`` (exit 1: validation failed)."""
+    from custrec.schema import load_schema
+    from custrec.schema.compile import to_pandera
+
+    assert cli.python is not None
+    schema_file = runner.directory / "customer.pandera.yaml"
+    to_pandera(load_schema(str(SCHEMA)), as_of=as_of).to_yaml(schema_file)
+    site = runner.directory / "pandera-cli-site"
+    site.mkdir(exist_ok=True)
+    (site / "sitecustomize.py").write_text(SITECUSTOMIZE, encoding="utf-8")
+    env = {
+        **{k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"},
+        "PYTHONPATH": f"{site}{os.pathsep}{REPO}",
+        "COLUMNS": "100",
+    }
+    command = cli.python.parent / "pandera"
+    # One untimed run of the command's start (imports, page cache).
+    runner.run([str(command), "--help"], env=env)
+    measured = runner.measure(
+        [str(command), "validate", "--schema", str(schema_file), "--data", str(csv)],
+        ok=(0, 1),
+        env=env,
+    )
+    if measured.proc.returncode != 1 or "Validation failed" not in measured.proc.stderr:
+        raise AssertionError(
+            f"pandera validate did not report the bad records (exit {measured.proc.returncode})"
+            f"\n{measured.proc.stdout[-2000:]}{measured.proc.stderr[-2000:]}"
+        )
+    return measured
+
+
+def cli_failed_checks(measured: Measure) -> int:
+    """Rows of pandera's 'Check results' table whose status is failed."""
+    return sum(
+        1 for line in measured.proc.stdout.splitlines() if line.rstrip(" │").endswith("│ failed")
+    )
+
+
+# --- the section -----------------------------------------------------------------------
+
+
+def rate(rows: int, seconds: float) -> str:
+    return f"{rows / seconds:,.0f} rows/s"
+
+
+def bench_validate(
+    rows: int = 1_000_000, memory_rows: int = 5_000_000, text_rows: int = TEXT_ROWS
+) -> list[Row]:
+    """All rows of the validation section (see the module docstring)."""
+    from custrec.keyfile import new_key_file
+
+    as_of = as_of_day()
+    mtimes = library_mtimes()
+    out: list[Row] = []
+    with tempfile.TemporaryDirectory(prefix="custrec-bench-validate-") as name:
+        directory = Path(name)
+        runner = Runner(directory, new_key_file(directory / "bench.key").path)
+        cli = install_pandera_cli(runner)
+        big = generate(runner, rows)
+        collect(runner, big)
+        text_rows = min(text_rows, big.records)
+        typed = directory / f"records-{rows}.parquet"
+        text = directory / f"records-{text_rows}-text-dates.parquet"
+        progress("writing the store's records to plaintext Parquet (custrec export)")
+        write_parquets(runner, big, typed, text, text_rows)
+        runner.run([sys.executable, "-c", WARM_UP])
+
+        progress(f"(c) reference: read_parquet + pandera validate, {big.records:,} records")
+        ref, found = reference(runner, typed, as_of, big.records)
+        progress(f"(a) custrec validate of the {big.records:,}-record store")
+        store_run = validate(runner, big.store, as_of, big.records)
+        progress(f"(b) custrec validate of the {rows:,}-row CSV")
+        csv_run = validate(runner, big.csv, as_of, rows)
+        text_ref = None
+        if text_rows:
+            progress(f"reference with dates as text, {text_rows:,} records")
+            text_ref = reference(runner, text, as_of, text_rows)
+        cli_run = None
+        if cli.python is not None:
+            progress(f"(d) pandera validate (pandera's CLI) of the {rows:,}-row CSV")
+            cli_run = pandera_cli(runner, cli, big.csv, as_of)
+
+        huge = None
+        huge_run = None
+        if memory_rows and memory_rows != rows:
+            for path in (big.csv, typed, text):
+                path.unlink(missing_ok=True)
+            huge = generate(runner, memory_rows)
+            collect(runner, huge)
+            huge.csv.unlink()
+            progress(f"(a) custrec validate of the {huge.records:,}-record store (peak RSS)")
+            huge_run = validate(runner, huge.store, as_of, huge.records)
+
+        ratio = store_run.seconds / ref.seconds
+        out += [
+            (
+                f"custrec generate customers --bad-share {BAD_SHARE}, {rows:,} rows to CSV "
+                "(input of the rows below; not part of any measure)",
+                big.generate_seconds,
+                f"{rate(rows, big.generate_seconds)}; file {big.csv_size}",
+            ),
+            collect_row(big),
+            (
+                f"(a) custrec validate STORE --schema customer.yaml --format json, "
+                f"{big.records:,} records, whole process",
+                store_run.seconds,
+                f"{rate(big.records, store_run.seconds)}; {ratio:.2f}x the reference's time "
+                f"({target(ratio, REFERENCE_TARGET)}); peak RSS {store_run.mib}; "
+                f"{failed_rules(store_run)}",
+            ),
+            (
+                f"(b) custrec validate records.csv --schema customer.yaml --format json, "
+                f"{rows:,} rows, whole process",
+                csv_run.seconds,
+                f"{rate(rows, csv_run.seconds)}; {csv_run.seconds / ref.seconds:.2f}x the "
+                f"reference's time; peak RSS {csv_run.mib}; {failed_rules(csv_run)}",
+            ),
+            (
+                f"(c) read_parquet + to_pandera(schema, as_of).validate(lazy=True), the "
+                f"store's {big.records:,} records in plaintext Parquet (dates as timestamps), "
+                "whole process (reference)",
+                ref.seconds,
+                f"{rate(big.records, ref.seconds)}; 1.00x; peak RSS {ref.mib}; "
+                f"{found['failure_cases']:,} failure cases ({found['records']:,} records, "
+                f"{found['checks']} checks)",
+            ),
+        ]
+        if text_ref is not None:
+            measured, text_found = text_ref
+            out.append(
+                (
+                    f"the same with dates and times left as text in the Parquet file (pandera "
+                    f"coerces them), first {text_rows:,} records (information)",
+                    measured.seconds,
+                    f"{rate(text_rows, measured.seconds)}, "
+                    f"{(big.records / ref.seconds) / (text_rows / measured.seconds):.1f}x "
+                    f"slower per record than (c); peak RSS {measured.mib}; "
+                    f"{text_found['failure_cases']:,} failure cases "
+                    f"({text_found['records']:,} records)",
+                )
+            )
+        if cli_run is not None:
+            faster = csv_run.seconds / cli_run.seconds
+            out.append(
+                (
+                    f"(d) pandera validate -s schema.yaml -d records.csv (pandera {cli.version} "
+                    f"CLI, pandera[cli] in a throw-away venv, installed in "
+                    f"{cli.install_seconds:.0f} s), {rows:,} rows, whole process",
+                    cli_run.seconds,
+                    f"{rate(rows, cli_run.seconds)}; (b) takes {faster:.2f}x its time "
+                    f"(target < 1x: {'met' if faster < 1 else 'MISSED'}); peak RSS "
+                    f"{cli_run.mib}; {cli_failed_checks(cli_run)} checks failed",
+                )
+            )
+        else:
+            out.append(
+                (
+                    "(d) pandera's own CLI (pandera validate), same CSV",
+                    float("nan"),
+                    f"not available: {cli.why_not}",
+                )
+            )
+        if huge is not None and huge_run is not None:
+            memory = huge_run.kib / store_run.kib
+            out += [
+                (
+                    f"custrec generate customers, {memory_rows:,} rows to CSV (input of the "
+                    "next rows; not part of any measure)",
+                    huge.generate_seconds,
+                    f"{rate(memory_rows, huge.generate_seconds)}; file {huge.csv_size}",
+                ),
+                collect_row(huge),
+                (
+                    f"(a) custrec validate STORE, {huge.records:,} records, whole process, "
+                    f"peak RSS against (a) at {big.records:,}",
+                    huge_run.seconds,
+                    f"{rate(huge.records, huge_run.seconds)}; peak RSS {huge_run.mib}, "
+                    f"{memory:.2f}x of {store_run.mib} ({target(memory, MEMORY_TARGET)})",
+                ),
+            ]
+        progress("done; removing the temporary files")
+    changed = [str(p.relative_to(REPO)) for p, t in library_mtimes().items() if mtimes.get(p) != t]
+    if changed:
+        progress(f"WARNING: the library changed during this run: {', '.join(changed)}")
+    return out
+
+
+def collect_row(dataset: Dataset) -> Row:
+    assert dataset.collect is not None
+    counts = dataset.report
+    return (
+        f"custrec collect --on-invalid reject --on-duplicate skip, {dataset.rows:,} CSV rows "
+        "into a new store (init --region GB, no schema; information)",
+        dataset.collect.seconds,
+        f"{rate(dataset.rows, dataset.collect.seconds)}; {counts['inserted']:,} records in, "
+        f"{counts['skipped']:,} duplicates skipped, {counts['rejected']:,} rejected; "
+        f"peak RSS {dataset.collect.mib}; store {mib(dataset.store)}",
+    )
+
+
+def main() -> int:
+    from run import render  # type: ignore[import-not-found]
+
+    parser = argparse.ArgumentParser(description="custrec validation benchmarks alone")
+    parser.add_argument(
+        "--validate-rows", type=int, default=1_000_000, help="generated records validated"
+    )
+    parser.add_argument(
+        "--validate-memory-rows",
+        type=int,
+        default=5_000_000,
+        help="records of the store whose validation's peak RSS is compared (0: skip)",
+    )
+    parser.add_argument(
+        "--validate-text-rows",
+        type=int,
+        default=TEXT_ROWS,
+        help="records of the reference with dates as text (information; 0: skip)",
+    )
+    args = parser.parse_args()
+    rows = bench_validate(args.validate_rows, args.validate_memory_rows, args.validate_text_rows)
+    print(render({SECTION: rows}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
