@@ -1412,22 +1412,9 @@ class Store:
             COLLECTED_COLUMN, pa.array([collected_at] * count, type=pa.string())
         )
         size = self.settings.chunk_records
-        id_field = self.settings.id_field
-        touched: set[int] = set()
-        last = db.execute(
-            "SELECT chunk_id, records FROM chunks ORDER BY chunk_id DESC LIMIT 1"
-        ).fetchone()
-        start, next_id = 0, 0
-        if last is not None:
-            last_id, last_count = int(last[0]), int(last[1])
-            next_id = last_id + 1
-            room = min(size - last_count, count)
-            if room > 0:
-                part = fresh.slice(0, room).to_pylist()
-                merged = self._chunk_rows(db, last_id) + part
-                self._rewrite(db, last_id, merged, by_id(part, id_field))
-                touched.add(last_id)
-                start = room
+        start, next_id, touched = self._fill_last_chunk(
+            db, lambda room: fresh.slice(0, room).to_pylist(), count
+        )
         columns = [*self._require_header().columns, *SYSTEM_COLUMNS]
         id_entries: list[tuple[bytes, int]] = []
         match_entries: list[tuple[str, bytes, bytes]] = []
@@ -1470,27 +1457,36 @@ class Store:
         before = (_integer(old[0]), _integer(old[1])) if old else None
         self._write_chunk(db, chunk_id, rows, before, changes)
 
+    def _fill_last_chunk(
+        self,
+        db: sqlite3.Connection,
+        first: Callable[[int], list[dict[str, Value]]],
+        count: int,
+    ) -> tuple[int, int, set[int]]:
+        """Put the first new rows (``first(room)``) into the last chunk while it has
+        room. Returns how many rows went there, the id of the next new chunk, and the
+        chunks changed."""
+        last = db.execute(
+            "SELECT chunk_id, records FROM chunks ORDER BY chunk_id DESC LIMIT 1"
+        ).fetchone()
+        if last is None:
+            return 0, 0, set()
+        last_id, last_count = int(last[0]), int(last[1])
+        room = min(self.settings.chunk_records - last_count, count)
+        if room <= 0:
+            return 0, last_id + 1, set()
+        part = first(room)
+        merged = self._chunk_rows(db, last_id) + part
+        self._rewrite(db, last_id, merged, by_id(part, self.settings.id_field))
+        return room, last_id + 1, {last_id}
+
     def _append(self, db: sqlite3.Connection, rows: list[dict[str, Value]]) -> set[int]:
         """Add new rows: first into the last chunk while it has room, then new chunks."""
         if not rows:
             return set()
         size = self.settings.chunk_records
         id_field = self.settings.id_field
-        touched: set[int] = set()
-        last = db.execute(
-            "SELECT chunk_id, records FROM chunks ORDER BY chunk_id DESC LIMIT 1"
-        ).fetchone()
-        start = 0
-        next_id = 0
-        if last is not None:
-            last_id, last_count = int(last[0]), int(last[1])
-            next_id = last_id + 1
-            room = size - last_count
-            if room > 0:
-                merged = self._chunk_rows(db, last_id) + rows[:room]
-                self._rewrite(db, last_id, merged, by_id(rows[:room], id_field))
-                touched.add(last_id)
-                start = room
+        start, next_id, touched = self._fill_last_chunk(db, lambda room: rows[:room], len(rows))
         for offset in range(start, len(rows), size):
             part = rows[offset : offset + size]
             self._write_chunk(db, next_id, part, None, by_id(part, id_field))
