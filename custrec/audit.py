@@ -49,10 +49,14 @@ def default_actor() -> str:
     actor = os.environ.get(ACTOR_ENV)
     if actor:
         return actor
+    # What getpass.getuser() does, without loading the terminal modules it brings.
+    for name in ("LOGNAME", "USER", "LNAME", "USERNAME"):
+        if os.environ.get(name):
+            return os.environ[name]
     try:
-        import getpass
+        import pwd
 
-        return getpass.getuser()
+        return pwd.getpwuid(os.getuid()).pw_name
     except (KeyError, OSError):
         return f"uid:{os.getuid()}"
 
