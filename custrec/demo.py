@@ -16,6 +16,8 @@ from pathlib import Path
 
 from custrec.datasets import DatasetWritten, write_dataset
 from custrec.errors import InputError
+from custrec.io import atomic_file
+from custrec.kpi.report import KpiReport, html_page, readable
 from custrec.locking import DEFAULT_LOCK_TIMEOUT, exclusive_lock
 from custrec.render import Summary, Table
 from custrec.schema import Schema, load_schema
@@ -62,6 +64,8 @@ class DemoResult:
     store: DemoStore
     validation: ValidationReport
     store_validation: ValidationReport
+    kpis: KpiReport
+    kpi_html: str
     kind: str = "demo"
 
     def to_json(self) -> dict[str, object]:
@@ -92,6 +96,7 @@ class DemoResult:
                 "customers_csv": self.validation.to_json(),
                 "store": self.store_validation.to_json(),
             },
+            "kpis": {**self.kpis.to_json(), "html": self.kpi_html},
         }
 
     def tables(self) -> list[Table]:
@@ -170,7 +175,14 @@ class DemoResult:
                 if outcome.failed or self.store_validation.outcomes[n].failed
             ],
         )
-        tables = [files, defects, checked, store]
+        kpi_columns, kpi_rows = readable(self.kpis)
+        kpis = Table(
+            title=f"KPIs of interactions.csv by channel ({self.kpis.invalid_skipped} invalid rows "
+            f"left out; * small sample; also in {Path(self.kpi_html).name})",
+            columns=kpi_columns,
+            rows=kpi_rows,
+        )
+        tables = [files, defects, checked, store, kpis]
         for step in self.steps:
             columns = step.profile.tables()[0]
             tables.append(
@@ -232,6 +244,10 @@ def run_demo(
         store, store_validation = _encrypt_customers(
             directory, directory / "customers.csv", schema, as_of
         )
+        kpis = _kpis(directory / "interactions.csv")
+        kpi_html = directory / "kpis.html"
+        with atomic_file(str(kpi_html)) as handle:
+            handle.write(html_page(kpis).encode("utf-8"))
     return DemoResult(
         workdir=str(directory),
         seed=seed,
@@ -239,6 +255,24 @@ def run_demo(
         store=store,
         validation=validation,
         store_validation=store_validation,
+        kpis=kpis,
+        kpi_html=str(kpi_html),
+    )
+
+
+def _kpis(log: Path) -> KpiReport:
+    """The KPIs of the example log by channel, as a team lead would ask for them (the
+    log's deliberately bad rows left out and counted)."""
+    from custrec.kpi import KpiOptions, compute_kpis
+    from custrec.kpi.logs import load_logs
+
+    loaded = load_logs([str(log)], skip_invalid=True)
+    result = compute_kpis(loaded.frame, KpiOptions(by=("channel",)))
+    return KpiReport(
+        result=result,
+        sources=[log.name],
+        rows_read=loaded.rows,
+        invalid_skipped=loaded.invalid,
     )
 
 

@@ -30,6 +30,7 @@ def test_demo_creates_and_profiles_the_example_data(cli: InvokeCli, tmp_path: Pa
         "demo.key",
         "interactions-defects.csv",
         "interactions.csv",
+        "kpis.html",
     ]
     lines = result.stdout.splitlines()
     customers_row = next(x for x in lines if x.startswith("customers.csv "))

@@ -22,6 +22,7 @@ COMMANDS = {
     "init": "custrec.cli.store:init",
     "inspect": "custrec.cli.inspect:inspect_command",
     "key": "custrec.cli.key:key",
+    "report": "custrec.cli.report:report",
     "update": "custrec.cli.records:update",
     "validate": "custrec.cli.validate:validate",
     "verify": "custrec.cli.store:verify",

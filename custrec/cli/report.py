@@ -1,0 +1,314 @@
+"""``custrec report kpi``: customer-service KPIs from interaction logs."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import sys
+
+import click
+
+from custrec.cli.core import input_format_option, note
+from custrec.cli.records import INPUT_FORMATS, _delimiter, csv_options
+from custrec.errors import UsageError
+
+OUTPUT_FORMATS = ("table", "json", "csv", "markdown", "html")
+
+
+@click.group("report")
+def report() -> None:
+    """Reports computed from interaction logs.
+
+    \b
+    Examples:
+      custrec report kpi interactions.csv --by channel
+      custrec report kpi log.parquet --period month --format html -o kpis.html
+    """
+
+
+def _duration(text: str) -> dt.timedelta:
+    match = re.fullmatch(r"([0-9]+)\s*([smhdw])", text.strip().lower())
+    if not match:
+        raise UsageError(f"{text!r}: expected a duration like 7d, 48h, 30m")
+    amount = int(match[1])
+    unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}[match[2]]
+    return dt.timedelta(**{unit: amount})
+
+
+def _moment(text: str | None, tz: str, what: str) -> dt.datetime | None:
+    if text is None:
+        return None
+    from custrec.kpi.calendar import zone
+
+    try:
+        moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise UsageError(f"{what} {text!r}: expected a date or time in ISO 8601") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=zone(tz))
+    return moment.astimezone(dt.UTC)
+
+
+def _mapping(pairs: tuple[str, ...], map_file: str | None) -> dict[str, str]:
+    from custrec.collect import parse_mapping
+
+    lines = list(pairs)
+    if map_file:
+        try:
+            with open(map_file, encoding="utf-8") as handle:
+                lines += [
+                    line.strip()
+                    for line in handle
+                    if line.strip() and not line.lstrip().startswith("#")
+                ]
+        except OSError as exc:
+            raise UsageError(f"--map-file {map_file}: cannot read ({exc.strerror})") from None
+    return parse_mapping(lines)
+
+
+@report.command("kpi")
+@click.argument("logs", nargs=-1, type=click.Path(dir_okay=False, allow_dash=True))
+@click.option(
+    "--by",
+    "by",
+    metavar="COLUMNS",
+    default="",
+    help="Group by these columns (comma-separated): channel, direction, agent_id, team, category.",
+)
+@click.option(
+    "--period",
+    type=click.Choice(["hour", "day", "week", "month", "quarter"]),
+    help="Split by period of the contact's (for cases: the first contact's) creation.",
+)
+@click.option("--since", metavar="WHEN", help="Only contacts created at or after WHEN.")
+@click.option("--until", metavar="WHEN", help="Only contacts created before WHEN.")
+@click.option(
+    "--tz",
+    default="UTC",
+    show_default=True,
+    metavar="ZONE",
+    help="Time zone of periods, business hours and times written without an offset.",
+)
+@click.option(
+    "--map",
+    "mapping",
+    multiple=True,
+    metavar="CANONICAL=SOURCE",
+    help="Read a canonical column from a differently named one (repeatable).",
+)
+@click.option(
+    "--map-file",
+    type=click.Path(dir_okay=False),
+    metavar="FILE",
+    help="CANONICAL=SOURCE lines, to adapt another tool's exports.",
+)
+@click.option(
+    "--skip-invalid",
+    is_flag=True,
+    help="Leave invalid rows out (the report says how many) instead of stopping (exit 3).",
+)
+@click.option(
+    "--fcr-method",
+    type=click.Choice(["case", "repeat"]),
+    default="case",
+    show_default=True,
+    help="case: resolved cases with one inbound contact; repeat: resolved contacts not "
+    "followed by another from the customer within --fcr-window.",
+)
+@click.option("--fcr-window", default="7d", show_default=True, metavar="DURATION")
+@click.option(
+    "--fcr-same-category", is_flag=True, help="Repeat contacts count only in the same category."
+)
+@click.option("--sl-threshold", type=float, default=20.0, show_default=True, metavar="SECONDS")
+@click.option("--short-abandon", type=float, default=5.0, show_default=True, metavar="SECONDS")
+@click.option(
+    "--business-hours",
+    metavar="HOURS",
+    help="Count only business time in durations, e.g. 'Mon-Fri 09:00-17:00' (in --tz).",
+)
+@click.option(
+    "--holidays",
+    type=click.Path(dir_okay=False),
+    metavar="FILE",
+    help="Closed days, one YYYY-MM-DD per line.",
+)
+@click.option(
+    "--detail",
+    is_flag=True,
+    help="Instead of the KPIs, one row per case with its derived fields (first contact, "
+    "contacts, resolved, FCR, resolution time) to audit a figure.",
+)
+@input_format_option(INPUT_FORMATS)
+@csv_options
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(OUTPUT_FORMATS),
+    default="table",
+    show_default=True,
+    help="table for people, json/csv for programs, markdown or html (one self-contained "
+    "file with trend charts) to share.",
+)
+@click.option(
+    "-o",
+    "--output",
+    default="-",
+    type=click.Path(dir_okay=False, allow_dash=True),
+    metavar="FILE",
+    help="Write the report here (default: stdout).",
+)
+def kpi(
+    logs: tuple[str, ...],
+    by: str,
+    period: str | None,
+    since: str | None,
+    until: str | None,
+    tz: str,
+    mapping: tuple[str, ...],
+    map_file: str | None,
+    skip_invalid: bool,
+    fcr_method: str,
+    fcr_window: str,
+    fcr_same_category: bool,
+    sl_threshold: float,
+    short_abandon: float,
+    business_hours: str | None,
+    holidays: str | None,
+    detail: bool,
+    input_format: str | None,
+    delimiter: str | None,
+    encoding: str | None,
+    output_format: str,
+    output: str,
+) -> None:
+    """CSAT, NPS, CES, AHT, FCR, response, resolution and answer times, service level,
+    abandonment and escalation, from interaction LOGS (CSV, NDJSON, Parquet; '-').
+
+    Every row is validated against schemas/interaction.yaml first (exit 3 naming file,
+    line and rule; --skip-invalid leaves bad rows out and says how many). Each rate
+    comes with its numerator, denominator and 95% interval, each time with median,
+    mean, p90 and n; small samples are flagged. Definitions: docs/kpi-definitions.md.
+
+    \b
+    Examples:
+      custrec report kpi interactions.csv
+      custrec report kpi interactions.csv --by channel,team --period week --format json
+      custrec report kpi export.csv --map created_at=Created --map case_id=Ticket
+      custrec report kpi log.csv --business-hours 'Mon-Fri 09:00-17:00' --tz Europe/London
+      custrec report kpi log.csv --period month --format html -o kpis.html
+      custrec report kpi log.csv --detail --format csv -o cases.csv
+    """
+    from custrec.kpi import KpiOptions, compute_kpis
+    from custrec.kpi.calendar import BusinessHours, read_holidays
+    from custrec.kpi.logs import load_logs
+    from custrec.kpi.report import KpiReport
+
+    if not logs:
+        raise UsageError("give one or more interaction logs ('-' for stdin)")
+    hours = None
+    if business_hours:
+        hours = BusinessHours.parse(business_hours, tz, read_holidays(holidays) if holidays else ())
+    elif holidays:
+        raise UsageError("--holidays needs --business-hours")
+    options = KpiOptions(
+        by=tuple(name.strip() for name in by.split(",") if name.strip()),
+        period=period,
+        tz=tz,
+        since=_moment(since, tz, "--since"),
+        until=_moment(until, tz, "--until"),
+        fcr_method=fcr_method,
+        fcr_window=_duration(fcr_window),
+        fcr_same_category=fcr_same_category,
+        sl_threshold=sl_threshold,
+        short_abandon=short_abandon,
+        business_hours=hours,
+    )
+    options.check()
+    loaded = load_logs(
+        logs,
+        mapping=_mapping(mapping, map_file),
+        input_format=input_format,
+        delimiter=_delimiter(delimiter),
+        encoding=encoding,
+        tz=tz,
+        skip_invalid=skip_invalid,
+    )
+    if loaded.invalid:
+        note(f"{loaded.invalid} invalid row(s) left out, e.g. {'; '.join(loaded.problems[:3])}")
+    if detail:
+        _write_detail(loaded.frame, options, output_format, output)
+        return
+    result = compute_kpis(loaded.frame, options)
+    document = KpiReport(
+        result=result,
+        sources=["<stdin>" if s == "-" else s for s in logs],
+        rows_read=loaded.rows,
+        invalid_skipped=loaded.invalid,
+    )
+    _write(document, output_format, output)
+
+
+def _write(document: object, output_format: str, output: str) -> None:
+    import io
+
+    from custrec.kpi.report import html_page, markdown
+    from custrec.render import render
+
+    if output_format == "markdown":
+        text = markdown(document)  # type: ignore[arg-type]
+    elif output_format == "html":
+        text = html_page(document)  # type: ignore[arg-type]
+    else:
+        buffer = io.StringIO()
+        render(document, output_format, buffer)  # type: ignore[arg-type]
+        text = buffer.getvalue()
+    _emit_text(text, output)
+
+
+def _emit_text(text: str, output: str) -> None:
+    if output == "-":
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    from custrec.io import atomic_file
+
+    with atomic_file(output) as handle:
+        handle.write(text.encode("utf-8"))
+    note(f"wrote {output}")
+
+
+def _write_detail(frame: object, options: object, output_format: str, output: str) -> None:
+    import io
+    import json
+
+    from custrec.io import CsvLineWriter
+    from custrec.kpi.report import case_details
+
+    columns, rows = case_details(frame, options)
+    buffer = io.StringIO()
+    if output_format == "json":
+        json.dump({"version": 1, "kind": "kpi-cases", "cases": list(rows)}, buffer, indent=2)
+        buffer.write("\n")
+    elif output_format == "csv":
+        writer = CsvLineWriter(buffer)
+        writer.writerow(columns)
+        writer.writerows(
+            [
+                [
+                    "" if r[c] is None else str(r[c]).lower() if isinstance(r[c], bool) else r[c]
+                    for c in columns
+                ]
+                for r in rows
+            ]
+        )
+    else:
+        raise UsageError("--detail writes csv or json (--format csv|json)")
+    _emit_text(buffer.getvalue(), output)
+
+
+def _cell(value: object) -> object:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value

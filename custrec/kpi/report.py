@@ -1,0 +1,265 @@
+"""The KPI report as a result object (JSON, table, CSV) and as Markdown or HTML.
+
+JSON follows the contract of ``docs/kpi-report.md``: ``rows`` (one per group and
+period) and ``total``, each with ``interactions``, ``cases`` and one object per KPI.
+CSV has one row per group and period (and a last row ``total``) with every field of
+every KPI object flattened to ``<kpi>_<field>``, so its totals match the JSON. Tables,
+Markdown and HTML round for reading; JSON and CSV carry full precision.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from custrec.kpi.engine import KPI_KEYS, KpiResult
+from custrec.render import Summary, Table
+
+RATE_KPIS = ("csat", "fcr", "service_level", "abandonment_rate", "escalation_rate")
+TIME_KPIS = ("frt", "resolution_time", "asa")
+LABELS = {
+    "csat": "CSAT %",
+    "nps": "NPS",
+    "ces": "CES",
+    "aht": "AHT s",
+    "fcr": "FCR %",
+    "frt": "FRT median s",
+    "resolution_time": "resolution median s",
+    "asa": "ASA median s",
+    "service_level": "SL %",
+    "abandonment_rate": "abandoned %",
+    "escalation_rate": "escalated %",
+}
+
+
+@dataclass
+class KpiReport:
+    """What ``custrec report kpi`` shows (see the module docstring)."""
+
+    result: KpiResult
+    sources: list[str]
+    rows_read: int
+    invalid_skipped: int
+    kind: str = "kpi"
+    notes: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "sources": self.sources,
+            "rows_read": self.rows_read,
+            "invalid_skipped": self.invalid_skipped,
+            "options": self.result.options,
+            "by": self.result.by,
+            "period": self.result.period,
+            "rows": self.result.rows,
+            "total": self.result.total,
+        }
+
+    def _keys(self) -> list[str]:
+        return [*self.result.by, "period"]
+
+    def flat_columns(self) -> list[str]:
+        columns = [*self._keys(), "interactions", "cases"]
+        sample = self.result.total
+        for kpi in KPI_KEYS:
+            for name in sample[kpi]:
+                if name == "ci95":
+                    columns += [f"{kpi}_{name}_low", f"{kpi}_{name}_high"]
+                else:
+                    columns.append(f"{kpi}_{name}")
+        return columns
+
+    def flat_rows(self) -> list[list[Any]]:
+        """CSV rows: the groups, then ``total`` (in the first group column)."""
+        out = []
+        total: dict[str, Any] = dict.fromkeys(self._keys())
+        first = self._keys()[0]
+        total[first] = "total"
+        for row in [*self.result.rows, {**total, **self.result.total}]:
+            values: list[Any] = [row.get(key) for key in self._keys()]
+            values += [row["interactions"], row["cases"]]
+            for kpi in KPI_KEYS:
+                for name, value in row[kpi].items():
+                    if name == "ci95":  # two columns, low and high, empty without data
+                        values += list(value) if value else [None, None]
+                    else:
+                        values.append(value)
+            out.append(values)
+        return out
+
+    def tables(self) -> list[Table]:
+        """The primary table is the flat CSV form; ``display_tables`` is for people."""
+        return [Table(self.flat_columns(), self.flat_rows())]
+
+    def display_tables(self) -> list[Table]:
+        return [Table(*readable(self), title="KPIs (* fewer than 30 responses or contacts)")]
+
+    def summary(self) -> Summary:
+        return Summary(
+            (
+                ("logs", ", ".join(self.sources)),
+                ("contacts read", self.rows_read),
+                ("invalid rows left out", self.invalid_skipped),
+                ("FCR method", self.result.options.get("fcr_method")),
+                ("time zone", self.result.options.get("tz")),
+            )
+        )
+
+
+def _figure(kpi: str, value: dict[str, Any]) -> str:
+    number = value.get("median") if kpi in TIME_KPIS else value.get("value")
+    if number is None:
+        return "-"
+    text = f"{number:.1f}" if kpi not in ("ces",) else f"{number:.2f}"
+    if kpi == "nps" and value.get("moe95") is not None:
+        text += f" ±{value['moe95']:.1f}"
+    return text + ("*" if value.get("small_sample") else "")
+
+
+def readable(report: KpiReport) -> tuple[list[str], list[list[Any]]]:
+    """Columns and rounded rows for people (tables, Markdown, HTML)."""
+    keys = report._keys() if report.result.period else list(report.result.by)
+    columns = [*keys, "contacts", "cases", *(LABELS[k] for k in KPI_KEYS)]
+    rows: list[list[Any]] = []
+    for row in report.result.rows:
+        rows.append(
+            [
+                *(row.get(k) for k in keys),
+                row["interactions"],
+                row["cases"],
+                *(_figure(k, row[k]) for k in KPI_KEYS),
+            ]
+        )
+    total = report.result.total
+    rows.append(
+        [
+            *(["total"] + [None] * (len(keys) - 1) if keys else []),
+            total["interactions"],
+            total["cases"],
+            *(_figure(k, total[k]) for k in KPI_KEYS),
+        ]
+    )
+    return columns, rows
+
+
+def markdown(report: KpiReport) -> str:
+    from tabulate import tabulate
+
+    columns, rows = readable(report)
+    table = tabulate(
+        [["" if c is None else c for c in row] for row in rows],
+        headers=columns,
+        tablefmt="github",
+        disable_numparse=True,
+    )
+    return (
+        "# Customer-service KPIs\n\n"
+        f"Logs: {', '.join(report.sources)}; {report.rows_read} contacts read"
+        f"{f', {report.invalid_skipped} invalid left out' if report.invalid_skipped else ''}."
+        " Definitions: docs/kpi-definitions.md. * fewer than 30 responses or contacts.\n\n"
+        f"{table}\n"
+    )
+
+
+_CHART_KPIS = ("csat", "nps", "aht", "fcr", "frt", "service_level")
+
+
+def html_page(report: KpiReport) -> str:
+    """One self-contained page: the summary table and, with periods, a trend chart
+    per KPI (inline SVG; no scripts, fonts or network)."""
+    columns, rows = readable(report)
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in columns)
+    body = "".join(
+        "<tr>"
+        + "".join(f"<td>{html.escape('' if v is None else str(v))}</td>" for v in row)
+        + "</tr>"
+        for row in rows
+    )
+    charts = ""
+    if report.result.period:
+        charts = "".join(_chart(report, kpi) for kpi in _CHART_KPIS)
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<title>Customer-service KPIs</title>
+<style>
+body{{font-family:system-ui,sans-serif;margin:2em;color:#222}}
+table{{border-collapse:collapse;font-size:.9em}}
+th,td{{border:1px solid #ccc;padding:.3em .6em;text-align:right}}
+th{{background:#f3f3f3}} td:first-child,th:first-child{{text-align:left}}
+figure{{display:inline-block;margin:1em 1em 0 0}} figcaption{{font-size:.85em}}
+</style></head><body>
+<h1>Customer-service KPIs</h1>
+<p>Logs: {html.escape(", ".join(report.sources))}; {report.rows_read} contacts read;
+{report.invalid_skipped} invalid rows left out. Definitions: docs/kpi-definitions.md.
+* marks figures based on fewer than 30 responses or contacts.</p>
+<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>
+{charts}
+</body></html>
+"""
+
+
+def _chart(report: KpiReport, kpi: str) -> str:
+    """A line per group of ``kpi`` over the periods, as inline SVG."""
+    series: dict[str, list[tuple[str, float]]] = {}
+    for row in report.result.rows:
+        value = row[kpi].get("median" if kpi in TIME_KPIS else "value")
+        if value is None or row.get("period") is None:
+            continue
+        group = " / ".join(str(row.get(k)) for k in report.result.by) or "all"
+        series.setdefault(group, []).append((str(row["period"]), float(value)))
+    periods = sorted({p for points in series.values() for p, _ in points})
+    if not periods:
+        return ""
+    values = [v for points in series.values() for _, v in points]
+    low, high = min(values), max(values)
+    span = (high - low) or 1.0
+    width, height, pad = 420, 180, 30
+    step = (width - 2 * pad) / max(len(periods) - 1, 1)
+    colours = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")
+    lines = []
+    for n, (group, points) in enumerate(sorted(series.items())):
+        scale = (height - 2 * pad) / span
+        coords = " ".join(
+            f"{pad + periods.index(p) * step:.1f},{height - pad - (v - low) * scale:.1f}"
+            for p, v in sorted(points)
+        )
+        colour = colours[n % len(colours)]
+        lines.append(
+            f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{coords}">'
+            f"<title>{html.escape(group)}</title></polyline>"
+        )
+    axis = (
+        f'<text x="{pad}" y="{height - 8}" font-size="10">{html.escape(periods[0][:10])}</text>'
+        f'<text x="{width - pad}" y="{height - 8}" font-size="10" text-anchor="end">'
+        f"{html.escape(periods[-1][:10])}</text>"
+        f'<text x="2" y="{pad}" font-size="10">{high:.1f}</text>'
+        f'<text x="2" y="{height - pad}" font-size="10">{low:.1f}</text>'
+    )
+    legend = ", ".join(html.escape(g) for g in sorted(series))
+    return (
+        f"<figure><svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}' "
+        f"role='img' aria-label='{html.escape(LABELS[kpi])}'>{''.join(lines)}{axis}</svg>"
+        f"<figcaption>{html.escape(LABELS[kpi])} by {report.result.period}: {legend}</figcaption>"
+        "</figure>"
+    )
+
+
+def case_details(frame: Any, options: Any) -> tuple[list[str], Sequence[dict[str, Any]]]:
+    """One row per case with its derived fields, to audit a figure (``--detail``)."""
+    from custrec.kpi.engine import case_table
+
+    cases = case_table(frame, options)
+    columns = [
+        "case_id",
+        "first_interaction_id",
+        "first_created_at",
+        "contacts",
+        "inbound_contacts",
+        "resolved",
+        "fcr",
+        "escalated",
+        "resolution_seconds",
+    ]
+    return columns, cases
