@@ -476,3 +476,27 @@ def test_case_table_matches_the_fcr_figure() -> None:
     fcr = total(frame)["fcr"]
     assert sum(1 for c in cases if c["fcr"]) == fcr["numerator"]
     assert sum(1 for c in cases if c["resolved"]) == fcr["denominator"]
+
+
+def test_report_kpi_reads_an_encrypted_store_of_interactions(
+    cli: InvokeCli, tmp_path: Path
+) -> None:
+    key = tmp_path / "k.key"
+    env = {"CUSTREC_KEY_FILE": str(key)}
+    assert cli("key", "new", str(key), env=env).exit_code == 0
+    store = tmp_path / "log.crec"
+    schema = Path(__file__).resolve().parent.parent / "schemas" / "interaction.yaml"
+    assert cli("init", str(store), "--schema", str(schema), env=env).exit_code == 0
+    path = write(
+        tmp_path / "log.csv",
+        "interaction_id,case_id,channel,created_at,csat,resolved\n"
+        "I-1,K-1,phone,2026-03-02T09:00:00Z,5,true\n"
+        "I-2,K-2,email,2026-03-02T10:00:00Z,2,false\n",
+    )
+    assert cli("collect", str(store), str(path), env=env).exit_code == 0
+    from_store = cli("report", "kpi", str(store), "--format", "json", env=env)
+    from_file = cli("report", "kpi", str(path), "--format", "json")
+    assert from_store.exit_code == 0, from_store.stderr
+    assert json.loads(from_store.stdout)["total"] == json.loads(from_file.stdout)["total"]
+    audit = cli("audit", "show", str(store), "--format", "json", env=env)
+    assert '"action": "report"' in audit.stdout

@@ -8,8 +8,9 @@ import sys
 
 import click
 
-from custrec.cli.core import input_format_option, note
+from custrec.cli.core import input_format_option, lock_timeout_option, note
 from custrec.cli.records import INPUT_FORMATS, _delimiter, csv_options
+from custrec.cli.store import key_file_option, open_cli_store, reason_option
 from custrec.errors import UsageError
 
 OUTPUT_FORMATS = ("table", "json", "csv", "markdown", "html")
@@ -140,6 +141,9 @@ def _mapping(pairs: tuple[str, ...], map_file: str | None) -> dict[str, str]:
 )
 @input_format_option(INPUT_FORMATS)
 @csv_options
+@key_file_option()
+@lock_timeout_option()
+@reason_option()
 @click.option(
     "--format",
     "output_format",
@@ -178,11 +182,15 @@ def kpi(
     input_format: str | None,
     delimiter: str | None,
     encoding: str | None,
+    key_file: str | None,
+    lock_timeout: float,
+    reason: str | None,
     output_format: str,
     output: str,
 ) -> None:
     """CSAT, NPS, CES, AHT, FCR, response, resolution and answer times, service level,
-    abandonment and escalation, from interaction LOGS (CSV, NDJSON, Parquet; '-').
+    abandonment and escalation, from interaction LOGS (CSV, NDJSON, Parquet, '-', or
+    encrypted stores of interactions, opened with your key; the read is audited).
 
     Every row is validated against schemas/interaction.yaml first (exit 3 naming file,
     line and rule; --skip-invalid leaves bad rows out and says how many). Each rate
@@ -232,6 +240,7 @@ def kpi(
         encoding=encoding,
         tz=tz,
         skip_invalid=skip_invalid,
+        open_store=lambda path: open_cli_store(path, key_file, lock_timeout, reason),
     )
     if loaded.invalid:
         note(f"{loaded.invalid} invalid row(s) left out, e.g. {'; '.join(loaded.problems[:3])}")

@@ -12,7 +12,7 @@ those without one are read in ``tz``.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from custrec.schema import Schema
+    from custrec.store import Store
 
 TEXT = (
     "interaction_id",
@@ -69,66 +70,36 @@ def load_logs(
     tz: str = "UTC",
     skip_invalid: bool = False,
     schema: Schema | None = None,
+    open_store: Callable[[str], Store] | None = None,
 ) -> LoadedLogs:
-    """The logs as one typed DataFrame of the canonical columns (see the module)."""
+    """The logs as one typed DataFrame of the canonical columns (see the module). A
+    source that is a custrec store is read through ``open_store`` (its key)."""
     import pandas as pd
 
     from custrec.io import open_table
     from custrec.kpi.calendar import zone
+    from custrec.store.container import is_store_file
     from custrec.validate import SchemaGate
 
-    chosen = schema or interaction_schema()
-    gate = SchemaGate(chosen)
-    renames = {source: target for target, source in (mapping or {}).items()}
-    frames: list[pd.DataFrame] = []
-    loaded = LoadedLogs(frame=None)
-    seen_ids: set[str] = set()
-    local = zone(tz)
+    reading = _Reading(
+        gate=SchemaGate(schema or interaction_schema()),
+        renames={source: target for target, source in (mapping or {}).items()},
+        tz=zone(tz),
+    )
     for source in sources:
+        if source != "-" and open_store is not None and is_store_file(source):
+            with open_store(source) as store:
+                ids: list[str] = []
+                bad = reading.consume(store.iter_batches(action="report"), source, ids)
+                reading.note(bad, {row: f"{source}: record {ids[row]}" for row in bad})
+            continue
         with open_table(
             source, input_format=input_format, delimiter=delimiter, encoding=encoding
         ) as reader:
-            base = 0
-            bad: dict[int, list[str]] = {}
-            for batch in reader:
-                frame = batch.to_pandas()
-                frame.columns = [renames.get(c, c) for c in frame.columns]
-                missing = [
-                    c
-                    for c in ("interaction_id", "case_id", "channel", "created_at")
-                    if c not in frame.columns
-                ]
-                if missing:
-                    raise InputError(
-                        reader.name,
-                        f"no {missing[0]!r} column (map one with --map {missing[0]}=COLUMN)",
-                        line=1,
-                    )
-                frame = frame[[c for c in CANONICAL if c in frame.columns]].copy()
-                for name in CANONICAL:
-                    if name not in frame.columns:
-                        frame[name] = None
-                frame.index = pd.RangeIndex(base, base + len(frame))
-                for position, reasons in gate.failures(frame.reset_index(drop=True)).items():
-                    bad.setdefault(base + position, []).extend(r[0] for r in reasons)
-                ids = frame["interaction_id"].astype("string")
-                for label, value in ids.items():
-                    if value is pd.NA:
-                        continue
-                    if value in seen_ids:
-                        bad.setdefault(int(label), []).append("interaction_id.unique")
-                    else:
-                        seen_ids.add(str(value))
-                keep = ~frame.index.isin(list(bad))
-                frames.append(_typed(frame[keep], local))
-                base += len(frame)
-            loaded.rows += base
-            if bad:
-                lines = reader.row_lines(sorted(r + 1 for r in bad))
-                loaded.invalid += len(bad)
-                for row in sorted(bad)[: SHOWN_PROBLEMS - len(loaded.problems)]:
-                    where = f"{reader.name}:{lines.get(row + 1, row + 2)}"
-                    loaded.problems.append(f"{where}: {', '.join(dict.fromkeys(bad[row]))}")
+            bad = reading.consume(reader, reader.name, None)
+            lines = reader.row_lines(sorted(r + 1 for r in bad)) if bad else {}
+            reading.note(bad, {r: f"{reader.name}:{lines.get(r + 1, r + 2)}" for r in bad})
+    loaded = reading.loaded
     if loaded.invalid and not skip_invalid:
         shown = "; ".join(loaded.problems[:3])
         raise InputError(
@@ -137,11 +108,86 @@ def load_logs(
             "with --skip-invalid (the report says how many)",
         )
     loaded.frame = (
-        pd.concat(frames, ignore_index=True)
-        if frames
-        else _typed(pd.DataFrame(columns=list(CANONICAL)), local)
+        pd.concat(reading.frames, ignore_index=True)
+        if reading.frames
+        else _typed(pd.DataFrame(columns=list(CANONICAL)), reading.tz)
     )
     return loaded
+
+
+@dataclass
+class _Reading:
+    """State while reading several logs: typed frames, and ids seen (as hashes)."""
+
+    gate: Any
+    renames: dict[str, str]
+    tz: Any
+    loaded: LoadedLogs = field(default_factory=lambda: LoadedLogs(frame=None))
+    frames: list[Any] = field(default_factory=list)
+    seen: Any = None
+
+    def consume(
+        self, batches: Iterable[Any], name: str, ids: list[str] | None
+    ) -> dict[int, list[str]]:
+        """Check and type every batch of one log; the rows refused, by position."""
+        import pandas as pd
+
+        base = 0
+        bad: dict[int, list[str]] = {}
+        for batch in batches:
+            frame = batch.to_pandas()
+            frame.columns = [self.renames.get(c, c) for c in frame.columns]
+            required = ("interaction_id", "case_id", "channel", "created_at")
+            missing = [c for c in required if c not in frame.columns]
+            if missing:
+                raise InputError(
+                    name,
+                    f"no {missing[0]!r} column (map one with --map {missing[0]}=COLUMN)",
+                    line=1,
+                )
+            frame = frame[[c for c in CANONICAL if c in frame.columns]].copy()
+            for column in CANONICAL:
+                if column not in frame.columns:
+                    frame[column] = None
+            frame.index = pd.RangeIndex(0, len(frame))
+            if ids is not None:
+                ids.extend(str(v) for v in frame["interaction_id"])
+            refused = {
+                p: [r[0] for r in reasons] for p, reasons in self.gate.failures(frame).items()
+            }
+            for position in self._repeated(frame["interaction_id"]):
+                refused.setdefault(position, []).append("interaction_id.unique")
+            for position, rules in refused.items():
+                bad[base + position] = rules
+            keep = ~frame.index.isin(list(refused))
+            self.frames.append(_typed(frame[keep], self.tz))
+            base += len(frame)
+        self.loaded.rows += base
+        return bad
+
+    def _repeated(self, ids: Any) -> list[int]:
+        """Positions of ids seen before (in this batch or earlier): sorted 8-byte hashes,
+        so memory stays small for millions of contacts."""
+        import numpy as np
+        import pandas as pd
+
+        present = ids.notna()
+        values = ids[present].astype(str)
+        if values.empty:
+            return []
+        hashes = pd.util.hash_pandas_object(values, index=False).to_numpy()
+        earlier = pd.Series(hashes).duplicated().to_numpy().copy()
+        if self.seen is not None and len(self.seen):
+            places = np.searchsorted(self.seen, hashes).clip(max=len(self.seen) - 1)
+            earlier |= self.seen[places] == hashes
+        self.seen = np.unique(hashes) if self.seen is None else np.union1d(self.seen, hashes)
+        return [int(p) for p in values.index[earlier]]
+
+    def note(self, bad: Mapping[int, list[str]], where: Mapping[int, str]) -> None:
+        """Count the refused rows; keep the first few, each with where it is."""
+        self.loaded.invalid += len(bad)
+        for row in sorted(bad)[: max(SHOWN_PROBLEMS - len(self.loaded.problems), 0)]:
+            self.loaded.problems.append(f"{where[row]}: {', '.join(dict.fromkeys(bad[row]))}")
 
 
 def _typed(frame: pd.DataFrame, tz: Any) -> pd.DataFrame:
@@ -150,10 +196,8 @@ def _typed(frame: pd.DataFrame, tz: Any) -> pd.DataFrame:
 
     out = pd.DataFrame(index=frame.index)
     for name in TEXT:
-        values = frame[name].astype("string").str.strip()
-        out[name] = (
-            values.where(values.ne("").fillna(False)).astype(object).where(values.notna(), None)
-        )
+        values = frame[name].astype("string[pyarrow]").str.strip()
+        out[name] = values.where(values.ne("").fillna(False))  # blank text is missing
     for name in TIMES:
         out[name] = _instants(frame[name], tz)
     for name in NUMBERS:
