@@ -209,8 +209,19 @@ def main() -> int:
         default=50_000,
         help="records of the reference with dates left as text (information)",
     )
+    parser.add_argument(
+        "--kpi-rows", type=int, default=1_000_000, help="interactions of the timed KPI log"
+    )
+    parser.add_argument(
+        "--kpi-memory-rows",
+        type=int,
+        default=10_000_000,
+        help="interactions of the log whose KPI report's peak RSS is measured",
+    )
     args = parser.parse_args()
     from audit import bench_audit
+    from kpi import SECTION as KPI_SECTION
+    from kpi import bench_kpi
     from records import bench_records
     from store import bench_store
     from validate import SECTION as VALIDATE_SECTION
@@ -233,6 +244,7 @@ def main() -> int:
         VALIDATE_SECTION: bench_validate(
             args.validate_rows, args.validate_memory_rows, args.validate_text_rows
         ),
+        KPI_SECTION: bench_kpi(args.kpi_rows, args.kpi_memory_rows),
     }
     text = render(sections)
     print(text)
