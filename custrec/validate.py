@@ -416,7 +416,12 @@ class _Run:
             # ``seen`` is sorted: a binary search per value.
             places = np.searchsorted(seen, hashes).clip(max=len(seen) - 1)
             earlier |= seen[places] == hashes
-        self.seen[item.name] = np.union1d(seen, hashes) if seen is not None else np.unique(hashes)
+        # Insert only the values not seen before, in order: one copy of the set at a
+        # time, so memory stays at 8 bytes per distinct value.
+        new = np.sort(hashes[~earlier])
+        self.seen[item.name] = (
+            new if seen is None else np.insert(seen, np.searchsorted(seen, new), new)
+        )
         repeated = pd.Series(False, index=column.index)
         repeated[values.index[earlier]] = True
         if repeated.any():
