@@ -28,6 +28,13 @@ from custrec.io import (
     source_name,
 )
 from custrec.render import Summary, Table
+from custrec.store.records import (
+    DECIMAL_TEXT,
+    EXPECTED,
+    FALSE_TEXTS,
+    INTEGER_TEXT,
+    TRUE_TEXTS,
+)
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -42,16 +49,6 @@ REJECT_COLUMNS = ("_file", "_row", "_line", "_rules", "_reasons")
 REPORT_PROBLEMS = 1000
 """At most this many problems are listed in a report (all are counted; all rejected
 rows go to the rejects file)."""
-
-_INTEGER = r"^[+-]?[0-9]+$"
-_DECIMAL = r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?$"
-_TRUE, _FALSE = ("true", "1"), ("false", "0")
-_EXPECTED = {
-    "int64": "an integer (e.g. 42)",
-    "float64": "a number (e.g. 4.5)",
-    "bool": "true or false (or 1/0)",
-    "string": "text",
-}
 
 
 @dataclass(frozen=True)
@@ -449,7 +446,7 @@ def _convert(
         converted, bad = _to_kind(column, kind)
         for index in bad:
             problems.setdefault(index, []).append(
-                ("type", name, f"field {name!r}: expected {_EXPECTED[kind]}")
+                ("type", name, f"field {name!r}: expected {EXPECTED[kind]}")
             )
         arrays.append(converted)
     ids = batch.column(id_field)
@@ -495,10 +492,12 @@ def _to_kind(column: pa.Array, kind: str) -> tuple[pa.Array, list[int]]:
     text = column.cast(pa.string())
     if kind == "bool":
         lower = pc.utf8_lower(text)
-        ok = pc.is_in(lower, value_set=pa.array([*_TRUE, *_FALSE]))
-        values = pc.is_in(lower, value_set=pa.array(_TRUE))
+        ok = pc.is_in(lower, value_set=pa.array([*TRUE_TEXTS, *FALSE_TEXTS]))
+        values = pc.is_in(lower, value_set=pa.array(TRUE_TEXTS))
     else:
-        ok = pc.match_substring_regex(text, _INTEGER if kind == "int64" else _DECIMAL)
+        ok = pc.match_substring_regex(
+            text, f"^{INTEGER_TEXT if kind == 'int64' else DECIMAL_TEXT}$"
+        )
         values = None
     ok = pc.or_(pc.fill_null(ok, False), pc.is_null(text))
     bad = pc.indices_nonzero(pc.invert(ok)).to_pylist()

@@ -15,9 +15,14 @@ from typing import TYPE_CHECKING, Any
 
 from custrec.errors import UsageError
 from custrec.io import format_from_extension, open_row_writer, source_name
-from custrec.lookup import convert_text, selected_fields
+from custrec.lookup import selected_fields
 from custrec.render import Summary, Table
-from custrec.store.records import COLLECTED_COLUMN, SOURCE_COLUMN, VERSION_COLUMN
+from custrec.store.records import (
+    COLLECTED_COLUMN,
+    SOURCE_COLUMN,
+    VERSION_COLUMN,
+    convert_text,
+)
 
 if TYPE_CHECKING:
     import pyarrow as pa

@@ -7,13 +7,13 @@ Reading a file of changes (:func:`read_changes`) imports the file readers lazily
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from custrec.errors import CheckFailedError, InputError, UsageError
 from custrec.render import Summary, Table
+from custrec.store.records import EXPECTED, convert_text
 
 if TYPE_CHECKING:
     from custrec.store import Record, Store
@@ -22,15 +22,6 @@ if TYPE_CHECKING:
 
 NAME_FIELDS = ("name", "full_name", "first_name", "middle_name", "last_name", "company")
 """Fields ``find --name`` searches, those of them the store has."""
-
-_INTEGER = re.compile(r"[+-]?[0-9]+")
-_DECIMAL = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?")
-_EXPECTED = {
-    "int64": "an integer (e.g. 42)",
-    "float64": "a number (e.g. 4.5)",
-    "bool": "true or false (or 1/0)",
-    "string": "text",
-}
 
 
 @dataclass
@@ -174,23 +165,6 @@ def parse_assignments(pairs: Iterable[str]) -> dict[str, str | None]:
     return out
 
 
-def convert_text(value: str, kind: str) -> Value:
-    """A text value in a field of type ``kind``; ``ValueError`` says what was expected."""
-    if kind == "string":
-        return value
-    if kind == "bool":
-        lowered = value.lower()
-        if lowered in ("true", "1"):
-            return True
-        if lowered in ("false", "0"):
-            return False
-    elif kind == "int64" and _INTEGER.fullmatch(value) and -(2**63) <= int(value) < 2**63:
-        return int(value)
-    elif kind == "float64" and _DECIMAL.fullmatch(value):
-        return float(value)
-    raise ValueError(_EXPECTED[kind])
-
-
 def typed_fields(
     store: Store, values: Mapping[str, Value], where: str, *, add_columns: bool = False
 ) -> dict[str, Value]:
@@ -228,7 +202,7 @@ def typed_fields(
             )
         )
         if not fits:
-            raise CheckFailedError(f"{where}field {name!r}: expected {_EXPECTED[kind]} (rule type)")
+            raise CheckFailedError(f"{where}field {name!r}: expected {EXPECTED[kind]} (rule type)")
         out[name] = float(value) if kind == "float64" else value
     return out
 

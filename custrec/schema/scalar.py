@@ -18,13 +18,14 @@ from typing import Any
 
 from custrec.schema.model import Rule, Schema
 from custrec.schema.postcodes import POSTCODE_PATTERNS
+from custrec.store.records import DECIMAL_TEXT, FALSE_TEXTS, TRUE_TEXTS
 
 EMAIL = (
     r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
     r"@([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}"
 )
 E164 = r"\+[1-9][0-9]{6,14}"
-NUMBER = r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?"
+NUMBER = DECIMAL_TEXT
 DATE = r"(?!0000)[0-9]{4}-[0-9]{2}-[0-9]{2}"
 DATETIME = (
     r"(?!0000)[0-9]{4}-[0-9]{2}-[0-9]{2}"
@@ -32,7 +33,7 @@ DATETIME = (
 )
 INT64 = (-(2**63), 2**63)
 """Integers must fit 64 bits (as their float value: what both paths compare)."""
-TRUE, FALSE = ("true", "1"), ("false", "0")
+TRUE, FALSE = TRUE_TEXTS, FALSE_TEXTS
 _PHONE_TEXT = re.compile(r"\+?[0-9()./ -]+((?: ?(?:ext\.?|x|#) ?)[0-9]{1,6})?", re.IGNORECASE)
 _LUHN_CANDIDATE = re.compile(r"(?<![0-9])[0-9](?:[ -]?[0-9]){12,18}(?![0-9])")
 _NINO = re.compile(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -19,6 +20,37 @@ SYSTEM_COLUMNS: tuple[tuple[str, str], ...] = (
 """Columns the store keeps beside each record's fields: its version and its
 provenance (where it was collected from, and when). Field names starting with ``_``
 are reserved for them."""
+
+
+INTEGER_TEXT = r"[+-]?[0-9]+"
+DECIMAL_TEXT = r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?"
+TRUE_TEXTS, FALSE_TEXTS = ("true", "1"), ("false", "0")
+"""How typed values are written as text (case-insensitive for true/false): what
+``collect``, ``update`` and the schema checks accept, and nothing else."""
+EXPECTED = {
+    "int64": "an integer (e.g. 42)",
+    "float64": "a number (e.g. 4.5)",
+    "bool": "true or false (or 1/0)",
+    "string": "text",
+}
+"""What a value of each column type looks like, for messages."""
+
+
+def convert_text(value: str, kind: str) -> Value:
+    """A text value in a column of type ``kind``; ``ValueError`` says what was expected."""
+    if kind == "string":
+        return value
+    if kind == "bool":
+        lowered = value.lower()
+        if lowered in TRUE_TEXTS:
+            return True
+        if lowered in FALSE_TEXTS:
+            return False
+    elif kind == "int64" and re.fullmatch(INTEGER_TEXT, value) and -(2**63) <= int(value) < 2**63:
+        return int(value)
+    elif kind == "float64" and re.fullmatch(DECIMAL_TEXT, value):
+        return float(value)
+    raise ValueError(EXPECTED[kind])
 
 
 @dataclass(frozen=True)
