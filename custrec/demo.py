@@ -20,7 +20,7 @@ from custrec.io import atomic_file
 from custrec.kpi.report import KpiReport, html_page, readable
 from custrec.locking import DEFAULT_LOCK_TIMEOUT, exclusive_lock
 from custrec.render import Summary, Table
-from custrec.schema import Schema, load_schema
+from custrec.schema import Schema, shipped_schema
 from custrec.table_profile import TableProfile, inspect_table
 from custrec.validate import ValidationReport, validate_source
 
@@ -238,7 +238,7 @@ def run_demo(
                 defects_dest=str(directory / f"{dataset}-defects.csv"),
             )
             steps.append(DemoStep(written=written, profile=inspect_table(str(path))))
-        schema = load_schema(default_schema_path())
+        schema = shipped_schema("customer")
         as_of = today_text()
         validation = validate_source(str(directory / "customers.csv"), schema, as_of=as_of)
         store, store_validation = _encrypt_customers(
@@ -274,14 +274,6 @@ def _kpis(log: Path) -> KpiReport:
         rows_read=loaded.rows,
         invalid_skipped=loaded.invalid,
     )
-
-
-def default_schema_path() -> Path:
-    """``schemas/customer.yaml`` of the source tree custrec runs from."""
-    path = Path(__file__).resolve().parent.parent / "schemas" / "customer.yaml"
-    if not path.is_file():
-        raise InputError(str(path), "the customer schema is missing from this installation")
-    return path
 
 
 def today_text() -> str:

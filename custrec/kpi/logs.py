@@ -14,7 +14,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from custrec.errors import InputError
@@ -51,15 +50,6 @@ class LoadedLogs:
     problems: list[str] = field(default_factory=list)
 
 
-def interaction_schema() -> Schema:
-    from custrec.schema import load_schema
-
-    path = Path(__file__).resolve().parent.parent.parent / "schemas" / "interaction.yaml"
-    if not path.is_file():
-        raise InputError(str(path), "the interaction schema is missing from this installation")
-    return load_schema(path)
-
-
 def load_logs(
     sources: Sequence[str],
     *,
@@ -78,11 +68,12 @@ def load_logs(
 
     from custrec.io import open_table
     from custrec.kpi.calendar import zone
+    from custrec.schema import shipped_schema
     from custrec.store.container import is_store_file
     from custrec.validate import SchemaGate
 
     reading = _Reading(
-        gate=SchemaGate(schema or interaction_schema()),
+        gate=SchemaGate(schema or shipped_schema("interaction")),
         renames={source: target for target, source in (mapping or {}).items()},
         tz=zone(tz),
     )

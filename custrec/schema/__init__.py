@@ -10,6 +10,7 @@ from custrec.schema.model import (
     dump_schema,
     load_schema,
     parse_schema,
+    shipped_schema,
 )
 from custrec.schema.registry import CHECKS
 
@@ -23,4 +24,5 @@ __all__ = [
     "dump_schema",
     "load_schema",
     "parse_schema",
+    "shipped_schema",
 ]

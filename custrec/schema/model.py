@@ -228,6 +228,17 @@ class _Located:
         return SchemaFileError(self.source, message, self.line(*path))
 
 
+def shipped_schema(name: str) -> Schema:
+    """A schema of the ``schemas/`` folder of the source tree custrec runs from, by
+    name (``customer``, ``interaction``)."""
+    from custrec.errors import InputError
+
+    path = Path(__file__).resolve().parent.parent.parent / "schemas" / f"{name}.yaml"
+    if not path.is_file():
+        raise InputError(str(path), f"the {name} schema is missing from this installation")
+    return load_schema(path)
+
+
 def load_schema(path: str | Path) -> Schema:
     """Read and check a schema file (see :class:`SchemaFileError`)."""
     source = str(path)
