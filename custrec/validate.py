@@ -259,6 +259,32 @@ class _Failure:
     value: object
 
 
+class SeenValues:
+    """The values seen so far, as sorted 8-byte hashes: memory stays at 8 bytes per
+    distinct value however many are checked (a collision is about 1 in 10^11 for a
+    million values)."""
+
+    def __init__(self) -> None:
+        self._hashes: Any = None
+
+    def repeated(self, values: pd.Series) -> Any:
+        """For each of ``values`` (text, no missing ones): whether it was seen before,
+        earlier in ``values`` or in an earlier call; the others are remembered."""
+        import numpy as np
+        import pandas as pd
+
+        hashes = pd.util.hash_pandas_object(values, index=False).to_numpy()
+        earlier = pd.Series(hashes).duplicated().to_numpy().copy()
+        seen = self._hashes
+        if seen is not None and len(seen):
+            places = np.searchsorted(seen, hashes).clip(max=len(seen) - 1)
+            earlier |= seen[places] == hashes  # a binary search per value
+        # Insert only the values not seen before, in order: one copy of the set at a time.
+        new = np.sort(hashes[~earlier])
+        self._hashes = new if seen is None else np.insert(seen, np.searchsorted(seen, new), new)
+        return earlier
+
+
 class _Run:
     """State of one validation across chunks."""
 
@@ -276,7 +302,7 @@ class _Run:
         self.failures: list[_Failure] = []
         self.keep_failures = False
         self.present: dict[str, int] = {}
-        self.seen: dict[str, Any] = {}  # field -> sorted 8-byte hashes seen so far
+        self.seen: dict[str, SeenValues] = {}
         self.unknown: list[str] = []
         self.columns_seen: list[str] = []
         self.missing_columns: list[str] = []
@@ -407,21 +433,7 @@ class _Run:
             else:
                 keys = [normalise_match_value(item.name, v, None) for v in values]
             values = pd.Series(keys, index=values.index, dtype="object")
-        import numpy as np
-
-        hashes = pd.util.hash_pandas_object(values, index=False).to_numpy()
-        seen = self.seen.get(item.name)
-        earlier = pd.Series(hashes).duplicated().to_numpy().copy()
-        if seen is not None and len(seen):
-            # ``seen`` is sorted: a binary search per value.
-            places = np.searchsorted(seen, hashes).clip(max=len(seen) - 1)
-            earlier |= seen[places] == hashes
-        # Insert only the values not seen before, in order: one copy of the set at a
-        # time, so memory stays at 8 bytes per distinct value.
-        new = np.sort(hashes[~earlier])
-        self.seen[item.name] = (
-            new if seen is None else np.insert(seen, np.searchsorted(seen, new), new)
-        )
+        earlier = self.seen.setdefault(item.name, SeenValues()).repeated(values)
         repeated = pd.Series(False, index=column.index)
         repeated[values.index[earlier]] = True
         if repeated.any():

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from custrec.errors import InputError
+from custrec.validate import SeenValues
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -115,7 +116,7 @@ class _Reading:
     tz: Any
     loaded: LoadedLogs = field(default_factory=lambda: LoadedLogs(frame=None))
     frames: list[Any] = field(default_factory=list)
-    seen: Any = None
+    seen: SeenValues = field(default_factory=SeenValues)
 
     def consume(
         self, batches: Iterable[Any], name: str, ids: list[str] | None
@@ -157,22 +158,11 @@ class _Reading:
         return bad
 
     def _repeated(self, ids: Any) -> list[int]:
-        """Positions of ids seen before (in this batch or earlier): sorted 8-byte hashes,
-        so memory stays small for millions of contacts."""
-        import numpy as np
-        import pandas as pd
-
-        present = ids.notna()
-        values = ids[present].astype(str)
+        """Positions of ids seen before, in this batch or an earlier one."""
+        values = ids[ids.notna()].astype(str)
         if values.empty:
             return []
-        hashes = pd.util.hash_pandas_object(values, index=False).to_numpy()
-        earlier = pd.Series(hashes).duplicated().to_numpy().copy()
-        if self.seen is not None and len(self.seen):
-            places = np.searchsorted(self.seen, hashes).clip(max=len(self.seen) - 1)
-            earlier |= self.seen[places] == hashes
-        self.seen = np.unique(hashes) if self.seen is None else np.union1d(self.seen, hashes)
-        return [int(p) for p in values.index[earlier]]
+        return [int(p) for p in values.index[self.seen.repeated(values)]]
 
     def note(self, bad: Mapping[int, list[str]], where: Mapping[int, str]) -> None:
         """Count the refused rows; keep the first few, each with where it is."""
