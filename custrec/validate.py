@@ -377,20 +377,21 @@ class _Run:
             if item.name not in raw.columns:
                 if item.required and item.name not in self.missing_columns:
                     self.missing_columns.append(item.name)
-                converted[item.name] = pd.Series(pd.NA, index=frame.index, dtype="object")
-                column = converted[item.name]
+                original = pd.Series(pd.NA, index=frame.index, dtype="object")
+                column = converted[item.name] = original
+                empty = pd.Series(True, index=frame.index)
             else:
-                column, bad = _convert(raw[item.name], item.type)
+                original = raw[item.name]
+                empty = _empty(original)
+                column, bad = _convert(original, item.type, ~empty)
                 converted[item.name] = column
                 if bad is not None and bad.any():
-                    self._fail(f"{item.name}.type", bad, raw[item.name], item.name, ids)
-            original = raw[item.name] if item.name in raw.columns else converted[item.name]
-            empty = _empty(original)
+                    self._fail(f"{item.name}.type", bad, original, item.name, ids)
             self.present[item.name] = self.present.get(item.name, 0) + int((~empty).sum())
             if item.required and empty.any():
                 self._fail(f"{item.name}.required", empty, original, item.name, ids)
             if item.unique and not self.gate:
-                self._unique(item, column, raw, ids)
+                self._unique(item, column, ~empty & column.notna(), raw, ids)
         for rule, check in self.checks:
             result = check(converted)
             passed = result.check_output.reindex(frame.index, fill_value=True)
@@ -402,7 +403,12 @@ class _Run:
         self.rows += len(frame)
 
     def _unique(
-        self, item: Field, column: pd.Series, raw: pd.DataFrame, ids: Sequence[str] | None
+        self,
+        item: Field,
+        column: pd.Series,
+        present: pd.Series,
+        raw: pd.DataFrame,
+        ids: Sequence[str] | None,
     ) -> None:
         """Later occurrences of a value fail (match fields compare normal forms: email
         case and spaces, phone numbers in E.164 read in the record's country)."""
@@ -416,7 +422,6 @@ class _Run:
             record_region,
         )
 
-        present = ~_empty(column)
         if not present.any():
             return
         values = column[present].astype(str)
@@ -535,16 +540,20 @@ def _short(value: object) -> str:
     return str(value)
 
 
-def _convert(values: pd.Series, kind: str) -> tuple[pd.Series, pd.Series | None]:
+def _convert(
+    values: pd.Series, kind: str, present: pd.Series | None = None
+) -> tuple[pd.Series, pd.Series | None]:
     """``values`` in the field's type (blank text is missing), and where a value did
-    not convert. The accepted shapes are those of :func:`custrec.schema.scalar.convert`,
-    which checks single records the same way."""
+    not convert. ``present`` (not :func:`_empty`) is computed when not given. The
+    accepted shapes are those of :func:`custrec.schema.scalar.convert`, which checks
+    single records the same way."""
     import pandas as pd
 
     from custrec.schema import scalar
 
     is_text = values.dtype == object or str(values.dtype) in ("string", "str")
-    present = ~_empty(values)
+    if present is None:
+        present = ~_empty(values)
     if kind == "string":
         return (values.where(present, None) if is_text else values), None
     if kind in ("integer", "number"):
