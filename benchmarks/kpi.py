@@ -562,10 +562,8 @@ def bench_kpi(
     return out
 
 
-def main() -> int:
-    from run import render  # type: ignore[import-not-found]
-
-    parser = argparse.ArgumentParser(description="custrec KPI report benchmarks alone")
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of this benchmark, here and in benchmarks/run.py."""
     parser.add_argument(
         "--kpi-rows", type=int, default=1_000_000, help="interactions of the timed log"
     )
@@ -575,6 +573,13 @@ def main() -> int:
         default=10_000_000,
         help="interactions of the log whose report's peak RSS is measured (0: skip)",
     )
+
+
+def main() -> int:
+    from run import render  # type: ignore[import-not-found]
+
+    parser = argparse.ArgumentParser(description="custrec KPI report benchmarks alone")
+    add_arguments(parser)
     parser.add_argument(
         "--kpi-repeat", type=int, default=REPEAT, help="runs per whole-process timing"
     )

@@ -352,16 +352,21 @@ def bench_records(collect_rows_: int = 1_000_000, repeat: int = 15) -> list[Row]
     return rows
 
 
-def main() -> int:
-    from run import render  # type: ignore[import-not-found]
-
-    parser = argparse.ArgumentParser(description="custrec record-command benchmarks alone")
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of this benchmark, here and in benchmarks/run.py."""
     parser.add_argument(
         "--collect-rows", type=int, default=1_000_000, help="rows collected into the big store"
     )
     parser.add_argument(
         "--records-repeat", type=int, default=15, help="runs per whole-process timing"
     )
+
+
+def main() -> int:
+    from run import render  # type: ignore[import-not-found]
+
+    parser = argparse.ArgumentParser(description="custrec record-command benchmarks alone")
+    add_arguments(parser)
     args = parser.parse_args()
     rows = bench_records(args.collect_rows, args.records_repeat)
     print(render({"Record commands (collect, get, find, update, export) as whole processes": rows}))

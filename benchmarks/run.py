@@ -188,36 +188,12 @@ def main() -> int:
     parser.add_argument(
         "--store-process-repeat", type=int, default=20, help="runs per whole-process timing"
     )
-    parser.add_argument(
-        "--collect-rows", type=int, default=1_000_000, help="CSV rows collected by custrec collect"
-    )
-    parser.add_argument(
-        "--records-repeat", type=int, default=15, help="runs per record-command timing"
-    )
-    parser.add_argument(
-        "--validate-rows", type=int, default=1_000_000, help="generated records validated"
-    )
-    parser.add_argument(
-        "--validate-memory-rows",
-        type=int,
-        default=5_000_000,
-        help="records of the store whose validation's peak RSS is compared",
-    )
-    parser.add_argument(
-        "--validate-text-rows",
-        type=int,
-        default=50_000,
-        help="records of the reference with dates left as text (information)",
-    )
-    parser.add_argument(
-        "--kpi-rows", type=int, default=1_000_000, help="interactions of the timed KPI log"
-    )
-    parser.add_argument(
-        "--kpi-memory-rows",
-        type=int,
-        default=10_000_000,
-        help="interactions of the log whose KPI report's peak RSS is measured",
-    )
+    import kpi
+    import records
+    import validate
+
+    for bench in (records, validate, kpi):
+        bench.add_arguments(parser)
     args = parser.parse_args()
     from audit import bench_audit
     from kpi import SECTION as KPI_SECTION

@@ -564,10 +564,8 @@ def collect_row(dataset: Dataset) -> Row:
     )
 
 
-def main() -> int:
-    from run import render  # type: ignore[import-not-found]
-
-    parser = argparse.ArgumentParser(description="custrec validation benchmarks alone")
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of this benchmark, here and in benchmarks/run.py."""
     parser.add_argument(
         "--validate-rows", type=int, default=1_000_000, help="generated records validated"
     )
@@ -583,6 +581,13 @@ def main() -> int:
         default=TEXT_ROWS,
         help="records of the reference with dates as text (information; 0: skip)",
     )
+
+
+def main() -> int:
+    from run import render  # type: ignore[import-not-found]
+
+    parser = argparse.ArgumentParser(description="custrec validation benchmarks alone")
+    add_arguments(parser)
     args = parser.parse_args()
     rows = bench_validate(args.validate_rows, args.validate_memory_rows, args.validate_text_rows)
     print(render({SECTION: rows}))
