@@ -17,7 +17,6 @@ from typing import Any
 from custrec.kpi.engine import KPI_KEYS, KpiResult
 from custrec.render import Summary, Table
 
-RATE_KPIS = ("csat", "fcr", "service_level", "abandonment_rate", "escalation_rate")
 TIME_KPIS = ("frt", "resolution_time", "asa")
 LABELS = {
     "csat": "CSAT %",
