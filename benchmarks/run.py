@@ -150,29 +150,77 @@ def machine() -> str:
     )
 
 
-def render(sections: dict[str, list[tuple[str, float, str]]]) -> str:
+Section = list[tuple[str, float, str]]
+HEADER = [
+    "# Performance",
+    "",
+    "<!-- Written by `make bench` (benchmarks/run.py); do not edit by hand. -->",
+    "",
+    "Timings are medians; compare the ratios within one section (one run), not across",
+    "sections or runs: each section says when and where it was measured.",
+    "",
+]
+
+
+def render_section(title: str, rows: Section) -> list[str]:
     lines = [
-        "# Performance",
-        "",
-        "<!-- Written by `make bench` (benchmarks/run.py); do not edit by hand. -->",
+        f"## {title}",
         "",
         f"Measured {dt.date.today().isoformat()} on {machine()}.",
-        "Timings are medians; compare the ratios within this run, not across runs.",
         "",
+        "| what | seconds | ratio / rate |",
+        "|---|---:|---:|",
     ]
+    lines += [
+        f"| {what} | {'-' if math.isnan(seconds) else f'{seconds:.3f}'} | {ratio} |"
+        for what, seconds, ratio in rows
+    ]
+    return [*lines, ""]
+
+
+def render(sections: dict[str, Section]) -> str:
+    lines = list(HEADER)
     for title, rows in sections.items():
-        lines += [f"## {title}", "", "| what | seconds | ratio / rate |", "|---|---:|---:|"]
-        lines += [
-            f"| {what} | {'-' if math.isnan(seconds) else f'{seconds:.3f}'} | {ratio} |"
-            for what, seconds, ratio in rows
-        ]
-        lines.append("")
+        lines += render_section(title, rows)
     return "\n".join(lines)
+
+
+def sections_of(text: str) -> dict[str, str]:
+    """The sections of a performance file: title -> its text (heading included)."""
+    found: dict[str, str] = {}
+    title = None
+    for line in text.splitlines(keepends=True):
+        if line.startswith("## "):
+            title = line[3:].strip()
+            found[title] = ""
+        if title is not None:
+            found[title] += line
+    return found
+
+
+def merge(old: str, titles: list[str], new: dict[str, Section]) -> str:
+    """``old``'s sections in the order of ``titles``, those measured now replaced."""
+    kept = sections_of(old)
+    parts = ["\n".join(HEADER)]
+    for title in titles:
+        if title in new:
+            parts.append("\n".join(render_section(title, new[title])))
+        elif title in kept:
+            parts.append(kept[title].rstrip("\n") + "\n")
+    return "\n".join(parts)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--write", metavar="FILE", help="also write the results to FILE")
+    parser.add_argument(
+        "--only",
+        action="append",
+        metavar="NAME",
+        help="run only this benchmark (repeatable: startup, generate, generate-memory, "
+        "inspect, store, audit, records, validate, kpi); with --write, the other "
+        "sections of FILE are kept as they are",
+    )
     parser.add_argument("--rows", type=int, default=200_000, help="rows for data benchmarks")
     parser.add_argument("--repeat", type=int, default=7, help="runs per start-up timing")
     parser.add_argument(
@@ -203,29 +251,55 @@ def main() -> int:
     from validate import SECTION as VALIDATE_SECTION
     from validate import bench_validate
 
-    sections = {
-        "Start-up (light commands must not load pandas or pandera)": bench_startup(args.repeat),
-        "Example data generator": bench_generate(args.rows),
-        "Generator memory (one chunk at a time)": bench_generate_memory(
-            (args.rows // 10, args.rows * 5)
+    benchmarks: dict[str, tuple[str, Callable[[], Section]]] = {
+        "startup": (
+            "Start-up (light commands must not load pandas or pandera)",
+            lambda: bench_startup(args.repeat),
         ),
-        "Profiling a file (inspect) against plaintext pandas": bench_inspect(args.rows),
-        "Encrypted store: access, full read and memory against store size": bench_store(
-            args.store_rows, args.memory_rows, args.store_ids, args.store_process_repeat
+        "generate": ("Example data generator", lambda: bench_generate(args.rows)),
+        "generate-memory": (
+            "Generator memory (one chunk at a time)",
+            lambda: bench_generate_memory((args.rows // 10, args.rows * 5)),
         ),
-        "Audit trail: cost per read, verifying a long log": bench_audit(args.audit_entries),
-        "Record commands (collect, get, find, update, export) as whole processes": (
-            bench_records(args.collect_rows, args.records_repeat)
+        "inspect": (
+            "Profiling a file (inspect) against plaintext pandas",
+            lambda: bench_inspect(args.rows),
         ),
-        VALIDATE_SECTION: bench_validate(
-            args.validate_rows, args.validate_memory_rows, args.validate_text_rows
+        "store": (
+            "Encrypted store: access, full read and memory against store size",
+            lambda: bench_store(
+                args.store_rows, args.memory_rows, args.store_ids, args.store_process_repeat
+            ),
         ),
-        KPI_SECTION: bench_kpi(args.kpi_rows, args.kpi_memory_rows),
+        "audit": (
+            "Audit trail: cost per read, verifying a long log",
+            lambda: bench_audit(args.audit_entries),
+        ),
+        "records": (
+            "Record commands (collect, get, find, update, export) as whole processes",
+            lambda: bench_records(args.collect_rows, args.records_repeat),
+        ),
+        "validate": (
+            VALIDATE_SECTION,
+            lambda: bench_validate(
+                args.validate_rows, args.validate_memory_rows, args.validate_text_rows
+            ),
+        ),
+        "kpi": (KPI_SECTION, lambda: bench_kpi(args.kpi_rows, args.kpi_memory_rows)),
     }
+    chosen = args.only or list(benchmarks)
+    unknown = sorted(set(chosen) - set(benchmarks))
+    if unknown:
+        parser.error(f"unknown benchmark {unknown[0]!r}; choose from {', '.join(benchmarks)}")
+    sections = {benchmarks[name][0]: benchmarks[name][1]() for name in chosen}
     text = render(sections)
     print(text)
     if args.write:
-        Path(args.write).write_text(text, encoding="utf-8")
+        target = Path(args.write)
+        if args.only and target.exists():
+            titles = [title for title, _ in benchmarks.values()]
+            text = merge(target.read_text(encoding="utf-8"), titles, sections)
+        target.write_text(text, encoding="utf-8")
     return 0
 
 

@@ -14,11 +14,14 @@ See ``docs/format.md`` for how these are combined.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import os
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
+
+# cryptography's HMAC and SHA-256 serve the single MACs, hashes and comparisons: the
+# standard hashlib/hmac modules load a second OpenSSL, which a point read would wait
+# for. Only the batched :func:`tokens` uses hashlib (imported there).
+from cryptography.hazmat.primitives import hashes, hmac
 
 from custrec.errors import IntegrityError, UsageError
 
@@ -34,9 +37,16 @@ ARGON2_LIMITS = {"memory_kib": 1_048_576, "iterations": 16, "lanes": 16}
 ARGON2_MINIMUM = {"memory_kib": 8, "iterations": 1, "lanes": 1}
 
 
+_SHA256 = hashes.SHA256()
+_COMPARE_KEY = os.urandom(KEY_BYTES)
+"""A random key of this process, for :func:`equal`."""
+
+
 def equal(a: bytes, b: bytes) -> bool:
-    """Compare secrets or MACs in constant time."""
-    return hmac.compare_digest(a, b)
+    """Compare secrets or MACs in constant time: both are MACed under a random key
+    unknown outside this process and the MACs compared (the double-HMAC comparison), so
+    how long the comparison takes tells nothing about ``a`` or ``b``."""
+    return hmac_sha256(_COMPARE_KEY, a) == hmac_sha256(_COMPARE_KEY, b)
 
 
 def random_bytes(size: int = KEY_BYTES) -> bytes:
@@ -45,21 +55,26 @@ def random_bytes(size: int = KEY_BYTES) -> bytes:
 
 def hkdf(key: bytes, info: str, salt: bytes = b"", length: int = KEY_BYTES) -> bytes:
     """A subkey of ``key`` for one purpose (``info``), bound to ``salt``."""
-    from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-    return HKDF(
-        algorithm=hashes.SHA256(), length=length, salt=salt, info=info.encode("ascii")
-    ).derive(key)
+    return HKDF(algorithm=_SHA256, length=length, salt=salt, info=info.encode("ascii")).derive(key)
+
+
+def sha256(data: bytes) -> bytes:
+    digest = hashes.Hash(_SHA256)
+    digest.update(data)
+    return digest.finalize()
+
+
+def hmac_sha256(key: bytes, data: bytes) -> bytes:
+    h = hmac.HMAC(key, _SHA256)
+    h.update(data)
+    return h.finalize()
 
 
 def mac(key: bytes, *parts: bytes) -> bytes:
     """HMAC-SHA256 over length-prefixed parts (so that part boundaries are unambiguous)."""
-    h = hmac.new(key, digestmod=hashlib.sha256)
-    for part in parts:
-        h.update(len(part).to_bytes(8, "big"))
-        h.update(part)
-    return h.digest()
+    return hmac_sha256(key, b"".join([len(part).to_bytes(8, "big") + part for part in parts]))
 
 
 def token(key: bytes, *parts: bytes) -> bytes:
@@ -71,6 +86,8 @@ def tokens(key: bytes, prefix: Sequence[bytes], values: Iterable[bytes]) -> list
     """``[token(key, *prefix, v) for v in values]``, computed faster for many values:
     HMAC-SHA256 spelled out with hashlib (RFC 2104), its keyed inner state after the
     prefix and its keyed outer state computed once and copied per value."""
+    import hashlib  # here only: see the note on the imports
+
     block = hashlib.sha256().block_size
     padded = (hashlib.sha256(key).digest() if len(key) > block else key).ljust(block, b"\0")
     inner = hashlib.sha256(bytes(b ^ 0x36 for b in padded))
@@ -127,8 +144,7 @@ def holder_public_key(secret: bytes) -> bytes:
     return private.public_key().public_bytes_raw()
 
 
-@dataclass(frozen=True)
-class WrappedKey:
+class WrappedKey(NamedTuple):
     """A key wrapped to one holder: an ephemeral X25519 public key and the sealed key."""
 
     ephemeral: bytes
@@ -155,7 +171,7 @@ def unwrap_from_holder(secret: bytes, wrapped: WrappedKey, aad: bytes) -> bytes:
     )
 
     private = X25519PrivateKey.from_private_bytes(holder_private_key(secret))
-    public = holder_public_key(secret)
+    public = private.public_key().public_bytes_raw()
     shared = private.exchange(X25519PublicKey.from_public_bytes(wrapped.ephemeral))
     wrapping = hkdf(shared, "custrec wrap v1", salt=wrapped.ephemeral + public)
     return open_sealed(wrapping, wrapped.sealed, aad, "the wrapped master key")

@@ -20,14 +20,13 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
-import hashlib
-import hmac
 import os
 import re
 import stat
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
+from custrec import crypto
 from custrec.errors import (
     KeyMissingError,
     MalformedKeyFileError,
@@ -43,8 +42,7 @@ _ID_LABEL = b"custrec key id v1"
 _MAX_KEY_FILE_BYTES = 4096
 
 
-@dataclass(frozen=True)
-class KeyFile:
+class KeyFile(NamedTuple):
     """A key read from (or written to) a key file."""
 
     path: Path
@@ -59,8 +57,7 @@ class KeyFile:
         return f"KeyFile(path={str(self.path)!r}, key_id={self.key_id!r})"
 
 
-@dataclass(frozen=True)
-class KeyFileInfo:
+class KeyFileInfo(NamedTuple):
     """What ``custrec key show`` reports: everything about a key file but the key."""
 
     path: str
@@ -93,7 +90,7 @@ class KeyFileInfo:
 
 def key_id(key: bytes) -> str:
     """The public name of a key: 16 hex digits derived from it by HMAC-SHA256."""
-    return hmac.new(key, _ID_LABEL, hashlib.sha256).hexdigest()[:16]
+    return crypto.hmac_sha256(key, _ID_LABEL).hex()[:16]
 
 
 def _utc_text(moment: dt.datetime) -> str:
@@ -207,7 +204,7 @@ def _parse_key_file(path: Path, raw: bytes) -> KeyFile:
         raise damaged("the key is not valid base64") from None
     if len(key) != KEY_BYTES:
         raise damaged(f"the key must be {KEY_BYTES} bytes, found {len(key)}")
-    if not hmac.compare_digest(key_id(key), fields["id"]):
+    if not crypto.equal(key_id(key).encode(), fields["id"].encode()):
         raise damaged("the key does not match its id (the file was altered)")
     try:
         # A strict pattern, then fromisoformat (strptime would load locale modules).

@@ -20,8 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Protocol, TextIO
+from typing import NamedTuple, Protocol, TextIO
 
 OUTPUT_VERSION = 1
 """Version of the shape of JSON output. Raised only when a key is removed or its
@@ -32,32 +31,40 @@ FORMATS = ("table", "json", "ndjson", "csv")
 Cell = str | int | float | bool | None
 
 
-@dataclass(frozen=True)
-class Table:
-    """Rows with named columns, and an optional title shown in ``table`` format."""
+# Named tuples rather than dataclasses: this module is on every command's start-up
+# path, and a dataclass takes several times longer to build at import.
 
+
+class _TableFields(NamedTuple):
     columns: Sequence[str]
     rows: Sequence[Sequence[Cell]]
-    title: str | None = None
+    title: str | None
 
-    def __post_init__(self) -> None:
-        for row in self.rows:
-            if len(row) != len(self.columns):
-                raise ValueError(f"a row has {len(row)} cells for {len(self.columns)} columns")
+
+class Table(_TableFields):
+    """Rows with named columns, and an optional title shown in ``table`` format."""
+
+    __slots__ = ()
+
+    def __new__(
+        cls, columns: Sequence[str], rows: Sequence[Sequence[Cell]], title: str | None = None
+    ) -> Table:
+        for row in rows:
+            if len(row) != len(columns):
+                raise ValueError(f"a row has {len(row)} cells for {len(columns)} columns")
+        return super().__new__(cls, columns, rows, title)
 
     def records(self) -> list[dict[str, Cell]]:
         return [dict(zip(self.columns, row, strict=True)) for row in self.rows]
 
 
-@dataclass(frozen=True)
-class Summary:
+class Summary(NamedTuple):
     """Ordered ``label: value`` lines printed above the tables in ``table`` format."""
 
-    items: Sequence[tuple[str, Cell]] = field(default_factory=tuple)
+    items: Sequence[tuple[str, Cell]] = ()
 
 
-@dataclass(frozen=True)
-class Fields:
+class Fields(NamedTuple):
     """A result that is a few named values, e.g. what a command created.
 
     ``items`` are ``(json key, label for people, value)``; JSON gets the keys, the
@@ -118,10 +125,9 @@ def to_json_document(result: Result) -> dict[str, object]:
 
 def render(result: Result, fmt: str, stream: TextIO) -> None:
     """Write ``result`` to ``stream`` in format ``fmt`` (one of :data:`FORMATS`)."""
-    if fmt == "json":
-        json.dump(
-            to_json_document(result), stream, indent=2, ensure_ascii=False, default=_json_default
-        )
+    if fmt == "json":  # one write: json.dump writes each token on its own
+        document = to_json_document(result)
+        stream.write(json.dumps(document, indent=2, ensure_ascii=False, default=_json_default))
         stream.write("\n")
     elif fmt == "ndjson":
         for record in _primary(result).records():

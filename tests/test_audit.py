@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from custrec.audit import AuditContext, AuditQuery
+from custrec.audit import AuditContext
+from custrec.audit_read import AuditQuery
 from custrec.errors import CheckFailedError, ExitCode
 from custrec.keyfile import new_key_file
 from custrec.store import KeySource, Store, StoreSettings, create_store, open_store

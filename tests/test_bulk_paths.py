@@ -96,6 +96,79 @@ def test_international_numbers_of_every_country(
         assert normalise_phone(local, region) == parsed_phone(local, region)
 
 
+ALL_REGIONS = sorted(phonenumbers.SUPPORTED_REGIONS)
+FORMATS = (
+    phonenumbers.PhoneNumberFormat.NATIONAL,
+    phonenumbers.PhoneNumberFormat.INTERNATIONAL,
+    phonenumbers.PhoneNumberFormat.E164,
+)
+
+
+def example_numbers() -> list[tuple[str, str]]:
+    """Every region's example numbers of every type, written in national,
+    international and E.164 form: realistic text, as people write it."""
+    found = []
+    for region in ALL_REGIONS:
+        for kind in phonenumbers.PhoneNumberType.values():
+            number = phonenumbers.example_number_for_type(region, kind)
+            if number is not None:
+                found.extend(
+                    (phonenumbers.format_number(number, style), region) for style in FORMATS
+                )
+    return sorted(set(found))
+
+
+def test_every_regions_example_numbers_normalise_as_a_full_parse() -> None:
+    """Each example read in its own region, with no region, and in GB and US."""
+    checked = 0
+    for text, region in example_numbers():
+        for reader in (region, None, "GB", "US"):
+            assert normalise_phone(text, reader) == parsed_phone(text, reader), (text, reader)
+            checked += 1
+    assert checked > 5000
+
+
+@st.composite
+def written_numbers(draw: st.DrawFn) -> tuple[str, str]:
+    """A number of some region written the ways people write them: with ``+`` or an
+    international prefix and the calling code, with the calling code but no ``+``,
+    with a national prefix (or ``(0)``), with a bracketed area code, or bare."""
+    region = draw(st.sampled_from(ALL_REGIONS))
+    metadata = phonenumbers.PhoneMetadata.metadata_for_region(region)
+    assert metadata is not None
+    code = str(metadata.country_code)
+    national = draw(st.text(alphabet="0123456789", min_size=3, max_size=15))
+    prefix = metadata.national_prefix or "0"
+    idd = draw(st.sampled_from(["00", "011", "010", "0011", "810", "8~10"]))
+    shape = draw(st.integers(min_value=0, max_value=8))
+    text = [
+        f"+{code} {national}",
+        f"+{code} (0) {national}",
+        f"{idd}{code}{national}".replace("~", ""),
+        f"{code}{national}",
+        f"{code} {prefix}{national}",
+        f"{prefix}{national}",
+        f"({prefix}){national}",
+        f"({national[:3]}) {national[3:]}",
+        national,
+    ][shape]
+    separator = draw(st.sampled_from(["", " ", "-", "."]))
+    if separator and len(text) > 6:
+        cut = draw(st.integers(min_value=2, max_value=len(text) - 2))
+        text = text[:cut] + separator + text[cut:]
+    reader = draw(st.sampled_from([region, region, None, "GB", "US", "DE"]))
+    return text, reader
+
+
+@settings(max_examples=1500, deadline=None)
+@given(written=written_numbers())
+def test_written_numbers_of_every_region_normalise_as_a_full_parse(
+    written: tuple[str, str | None],
+) -> None:
+    text, region = written
+    assert normalise_phone(text, region) == parsed_phone(text, region)
+
+
 @settings(max_examples=50, deadline=None)
 @given(
     key=st.binary(min_size=1, max_size=100),

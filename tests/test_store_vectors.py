@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from custrec.audit import AuditQuery
+from custrec.audit_read import AuditQuery
 from custrec.store import KeySource, open_store
 
 from .conftest import REPO

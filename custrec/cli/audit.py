@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import click
 
-from custrec.cli.core import emit, format_option, lock_timeout_option
-from custrec.cli.store import key_file_option, open_cli_store, store_argument
+from custrec.cli.core import (
+    emit,
+    format_option,
+    key_file_option,
+    lock_timeout_option,
+    open_cli_store,
+    store_argument,
+)
 
 
 @click.group("audit")
@@ -104,7 +110,7 @@ def audit_show(
       custrec audit show customers.crec --actor bob --since 2026-11-20 --resolve-ids \\
           --format json   # whom to notify after a breach
     """
-    from custrec.audit import AuditQuery
+    from custrec.audit_read import AuditQuery
 
     wanted = AuditQuery(since=since, until=until, actor=who, command=command, customer=customer)
     with open_cli_store(store, key_file, lock_timeout) as opened:

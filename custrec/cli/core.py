@@ -1,5 +1,6 @@
 """The command-line plumbing shared by every command: lazy command loading, the one
-error boundary, and the shared ``--format`` option.
+error boundary, the shared options (``--format``, ``--key-file``, ...) and opening a
+store for a command.
 
 Nothing here imports pandas, pandera or pyarrow: ``custrec --help`` and the light
 commands must start fast. Command modules import heavy libraries inside their
@@ -8,18 +9,22 @@ functions.
 
 from __future__ import annotations
 
+import gc
 import importlib
 import os
 import sys
-import traceback
 from collections.abc import Callable, Mapping
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
 from custrec.errors import CustrecError, ExitCode
 from custrec.locking import DEFAULT_LOCK_TIMEOUT, LOCK_TIMEOUT_ENV
 from custrec.render import FORMATS, Result, render
+
+if TYPE_CHECKING:
+    from custrec.audit import AuditContext
+    from custrec.store import Store
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -64,6 +69,16 @@ class CustrecGroup(LazyGroup):
     With ``--debug`` the traceback is printed too.
     """
 
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if not args and kwargs.get("args") is None:
+            # Run as the program, on the process's own command line (the console script,
+            # python -m custrec). What is loaded by now (the interpreter's, click's and
+            # this package's modules, classes and functions) lives until exit: frozen,
+            # the garbage collector no longer scans it, above all in the full
+            # collections at exit, which otherwise add several ms to every command.
+            gc.freeze()
+        return super().__call__(*args, **kwargs)
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
@@ -87,6 +102,8 @@ class CustrecGroup(LazyGroup):
 
 def _fail(ctx: click.Context, message: str, code: int) -> NoReturn:
     if ctx.find_root().params.get("debug"):
+        import traceback  # only for --debug: the module is slow to import
+
         traceback.print_exc(file=sys.stderr)
     click.echo(message, err=True)
     ctx.exit(code)
@@ -143,6 +160,102 @@ def lock_timeout_option() -> Callable[[F], F]:
         show_default=True,
         metavar="SECONDS",
         help="How long to wait for another custrec process to finish before giving up with exit 5.",
+    )
+
+
+INPUT_FORMATS = ("csv", "ndjson", "parquet")
+"""Formats of record files read by ``collect``, ``update --from``, ``validate``, ``report``."""
+
+
+def csv_options(func: F) -> F:
+    """--delimiter and --encoding, for CSV inputs."""
+    func = click.option(
+        "--encoding",
+        metavar="CODEC",
+        help="Character encoding of CSV input (e.g. cp1252, latin-1, utf-16). Default: UTF-8.",
+    )(func)
+    return click.option(
+        "--delimiter",
+        metavar="CHAR",
+        help="Field separator of CSV input (e.g. ';' or '\\t'). Default: ','.",
+    )(func)
+
+
+def csv_delimiter(value: str | None) -> str | None:
+    """The ``--delimiter`` value, with ``\\t`` or ``tab`` meaning a tab."""
+    return "\t" if value in ("\\t", "tab", "TAB") else value
+
+
+def fields_option() -> Callable[[F], F]:
+    return click.option(
+        "--fields",
+        "fields",
+        multiple=True,
+        metavar="F1,F2",
+        help="Show only these fields, in this order (comma-separated or repeated). "
+        "Select what the request needs, nothing more.",
+    )
+
+
+def split_fields(values: tuple[str, ...]) -> list[str] | None:
+    names = [name.strip() for value in values for name in value.split(",") if name.strip()]
+    return names or None
+
+
+def add_columns_option() -> Callable[[F], F]:
+    return click.option(
+        "--add-columns",
+        is_flag=True,
+        help="Accept fields the store does not have yet (added as new fields). Without "
+        "it, an unknown field is refused.",
+    )
+
+
+def key_file_option() -> Callable[[F], F]:
+    return click.option(
+        "--key-file",
+        type=click.Path(dir_okay=False),
+        metavar="FILE",
+        help="Key file that opens the store. Default: $CUSTREC_KEY_FILE; else the "
+        "passphrase in $CUSTREC_PASSPHRASE, or a prompt on a terminal.",
+    )
+
+
+def store_argument() -> Callable[[F], F]:
+    return click.argument("store", type=click.Path(dir_okay=False))
+
+
+def reason_option() -> Callable[[F], F]:
+    return click.option(
+        "--reason",
+        metavar="TEXT",
+        help="Why, for the audit trail (e.g. a ticket number). Never put personal data here.",
+    )
+
+
+def audit_context(reason: str | None = None) -> AuditContext:
+    """Who runs which command and why, from the command line (see ``--actor``)."""
+    from custrec.audit import AuditContext
+
+    ctx = click.get_current_context()
+    actor = ctx.find_root().params.get("actor")
+    command = " ".join(["custrec", *ctx.command_path.split()[1:]])
+    if actor:
+        return AuditContext(command=command, actor=actor, reason=reason)
+    return AuditContext(command=command, reason=reason)
+
+
+def open_cli_store(
+    store: str, key_file: str | None, lock_timeout: float, reason: str | None = None
+) -> Store:
+    """Open STORE with the key the user gave, for the running command."""
+    from custrec.store import open_store, resolve_key_source
+
+    return open_store(
+        store,
+        resolve_key_source(key_file),
+        lock_timeout=lock_timeout,
+        context=audit_context(reason),
     )
 
 

@@ -7,8 +7,16 @@ from typing import TYPE_CHECKING
 
 import click
 
-from custrec.cli.core import emit, format_option, lock_timeout_option, note
-from custrec.cli.store import key_file_option, open_cli_store, reason_option, store_argument
+from custrec.cli.core import (
+    emit,
+    format_option,
+    key_file_option,
+    lock_timeout_option,
+    note,
+    open_cli_store,
+    reason_option,
+    store_argument,
+)
 from custrec.locking import DEFAULT_LOCK_TIMEOUT
 from custrec.render import Summary, Table
 

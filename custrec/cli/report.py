@@ -8,9 +8,17 @@ import sys
 
 import click
 
-from custrec.cli.core import input_format_option, lock_timeout_option, note
-from custrec.cli.records import INPUT_FORMATS, _delimiter, csv_options
-from custrec.cli.store import key_file_option, open_cli_store, reason_option
+from custrec.cli.core import (
+    INPUT_FORMATS,
+    csv_delimiter,
+    csv_options,
+    input_format_option,
+    key_file_option,
+    lock_timeout_option,
+    note,
+    open_cli_store,
+    reason_option,
+)
 from custrec.errors import UsageError
 
 OUTPUT_FORMATS = ("table", "json", "csv", "markdown", "html")
@@ -236,7 +244,7 @@ def kpi(
         logs,
         mapping=_mapping(mapping, map_file),
         input_format=input_format,
-        delimiter=_delimiter(delimiter),
+        delimiter=csv_delimiter(delimiter),
         encoding=encoding,
         tz=tz,
         skip_invalid=skip_invalid,

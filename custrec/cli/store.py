@@ -2,68 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
-
 import click
 
-from custrec.cli.core import emit, format_option, lock_timeout_option
+from custrec.cli.core import (
+    audit_context,
+    emit,
+    format_option,
+    key_file_option,
+    lock_timeout_option,
+    open_cli_store,
+    reason_option,
+    store_argument,
+)
 from custrec.errors import UsageError
 from custrec.render import Fields
-
-if TYPE_CHECKING:
-    from custrec.audit import AuditContext
-    from custrec.store import Store
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def key_file_option() -> Callable[[F], F]:
-    return click.option(
-        "--key-file",
-        type=click.Path(dir_okay=False),
-        metavar="FILE",
-        help="Key file that opens the store. Default: $CUSTREC_KEY_FILE; else the "
-        "passphrase in $CUSTREC_PASSPHRASE, or a prompt on a terminal.",
-    )
-
-
-def store_argument() -> Callable[[F], F]:
-    return click.argument("store", type=click.Path(dir_okay=False))
-
-
-def reason_option() -> Callable[[F], F]:
-    return click.option(
-        "--reason",
-        metavar="TEXT",
-        help="Why, for the audit trail (e.g. a ticket number). Never put personal data here.",
-    )
-
-
-def audit_context(reason: str | None = None) -> AuditContext:
-    """Who runs which command and why, from the command line (see ``--actor``)."""
-    from custrec.audit import AuditContext
-
-    ctx = click.get_current_context()
-    actor = ctx.find_root().params.get("actor")
-    command = " ".join(["custrec", *ctx.command_path.split()[1:]])
-    if actor:
-        return AuditContext(command=command, actor=actor, reason=reason)
-    return AuditContext(command=command, reason=reason)
-
-
-def open_cli_store(
-    store: str, key_file: str | None, lock_timeout: float, reason: str | None = None
-) -> Store:
-    """Open STORE with the key the user gave, for the running command."""
-    from custrec.store import open_store, resolve_key_source
-
-    return open_store(
-        store,
-        resolve_key_source(key_file),
-        lock_timeout=lock_timeout,
-        context=audit_context(reason),
-    )
 
 
 @click.command("init")

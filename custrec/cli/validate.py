@@ -7,9 +7,18 @@ import sys
 
 import click
 
-from custrec.cli.core import emit, format_option, input_format_option, lock_timeout_option
-from custrec.cli.records import INPUT_FORMATS, _delimiter, csv_options
-from custrec.cli.store import key_file_option, open_cli_store, reason_option
+from custrec.cli.core import (
+    INPUT_FORMATS,
+    csv_delimiter,
+    csv_options,
+    emit,
+    format_option,
+    input_format_option,
+    key_file_option,
+    lock_timeout_option,
+    open_cli_store,
+    reason_option,
+)
 from custrec.errors import CheckFailedError, InputError, UsageError
 
 
@@ -131,7 +140,7 @@ def validate(
             source,
             schema,
             input_format=input_format,
-            delimiter=_delimiter(delimiter),
+            delimiter=csv_delimiter(delimiter),
             encoding=encoding,
             examples=examples,
             failures=failures,

@@ -24,9 +24,8 @@ import re
 import sqlite3
 import struct
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from custrec import audit, crypto
 from custrec.errors import (
@@ -40,7 +39,7 @@ from custrec.errors import (
     UsageError,
 )
 from custrec.locking import DEFAULT_LOCK_TIMEOUT
-from custrec.store import chunkcodec
+from custrec.store import chunkcodec, packed
 from custrec.store.holders import (
     Holder,
     find_holder,
@@ -76,6 +75,7 @@ from custrec.store.records import (
 if TYPE_CHECKING:
     import pyarrow as pa
 
+    from custrec.audit_read import AuditEntries, AuditQuery, AuditVerification
     from custrec.store import ingest as bulk
 
 FORMAT_VERSION = 1
@@ -117,9 +117,11 @@ CREATE INDEX match_index_record ON match_index (record);
 
 # --- results -----------------------------------------------------------------------
 
+# Named tuples and plain classes rather than dataclasses: building a dataclass at
+# import takes several times longer, and every command that opens a store imports them.
 
-@dataclass(frozen=True)
-class StoreSettings:
+
+class StoreSettings(NamedTuple):
     id_field: str = "customer_id"
     match_fields: tuple[str, ...] = ("email", "phone")
     region: str | None = None
@@ -149,38 +151,78 @@ class StoreSettings:
         )
 
 
-@dataclass
 class WriteResult:
-    inserted: int = 0
-    replaced: int = 0
-    deleted: int = 0
-    chunks_written: int = 0
+    """What a write did: records inserted, replaced and deleted, chunks written."""
+
+    __slots__ = ("chunks_written", "deleted", "inserted", "replaced")
+
+    def __init__(
+        self, inserted: int = 0, replaced: int = 0, deleted: int = 0, chunks_written: int = 0
+    ) -> None:
+        self.inserted = inserted
+        self.replaced = replaced
+        self.deleted = deleted
+        self.chunks_written = chunks_written
+
+    def _values(self) -> tuple[int, int, int, int]:
+        return (self.inserted, self.replaced, self.deleted, self.chunks_written)
+
+    def __repr__(self) -> str:
+        return (
+            f"WriteResult(inserted={self.inserted!r}, replaced={self.replaced!r}, "
+            f"deleted={self.deleted!r}, chunks_written={self.chunks_written!r})"
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, WriteResult) and other.__class__ is self.__class__:
+            return self._values() == other._values()
+        return NotImplemented
 
 
-@dataclass(frozen=True)
-class RecordChange:
+class _RecordChangeFields(NamedTuple):
+    record_id: str
+    set_fields: Mapping[str, Value]
+    unset: Sequence[str]
+    if_version: int | None
+    origin: str | None
+
+
+class RecordChange(_RecordChangeFields):
     """One record's change for :meth:`Store.update_many`: fields to set, fields to
     clear, the version it was read at (optional), and where it came from (for
     messages, e.g. ``fixes.csv:12``)."""
 
-    record_id: str
-    set_fields: Mapping[str, Value] = field(default_factory=dict)
-    unset: Sequence[str] = ()
-    if_version: int | None = None
-    origin: str | None = None
+    __slots__ = ()
+
+    def __new__(
+        cls,
+        record_id: str,
+        set_fields: Mapping[str, Value] | None = None,
+        unset: Sequence[str] = (),
+        if_version: int | None = None,
+        origin: str | None = None,
+    ) -> RecordChange:
+        fields = {} if set_fields is None else set_fields
+        return super().__new__(cls, record_id, fields, unset, if_version, origin)
 
     def where(self) -> str:
         return f"{self.origin}: " if self.origin else ""
 
 
-@dataclass
 class _Operation:
     """One audited operation: entries of one operation share its ``id``."""
 
-    id: str
-    action: str
-    fields: set[str] = field(default_factory=set)
-    counts: dict[str, int] = field(default_factory=dict)
+    def __init__(
+        self,
+        id: str,
+        action: str,
+        fields: set[str] | None = None,
+        counts: dict[str, int] | None = None,
+    ) -> None:
+        self.id = id
+        self.action = action
+        self.fields = fields if fields is not None else set()
+        self.counts = counts if counts is not None else {}
 
 
 def _exit_code(exc: BaseException) -> int:
@@ -194,17 +236,42 @@ def _exit_code(exc: BaseException) -> int:
 # --- the header ----------------------------------------------------------------------
 
 
-@dataclass
 class _Header:
-    store_id: bytes
-    created_at: str
-    settings: StoreSettings
-    columns: list[tuple[str, str]]
-    epoch: int
-    index_key_sealed: bytes
-    header_mac: bytes
-    manifest_mac: bytes
-    holders: list[dict[str, Any]] = field(default_factory=list)
+    """The store's header rows, as read from or written to the ``header`` table."""
+
+    __slots__ = (
+        "columns",
+        "created_at",
+        "epoch",
+        "header_mac",
+        "holders",
+        "index_key_sealed",
+        "manifest_mac",
+        "settings",
+        "store_id",
+    )
+
+    def __init__(
+        self,
+        store_id: bytes,
+        created_at: str,
+        settings: StoreSettings,
+        columns: list[tuple[str, str]],
+        epoch: int,
+        index_key_sealed: bytes,
+        header_mac: bytes,
+        manifest_mac: bytes,
+        holders: list[dict[str, Any]] | None = None,
+    ) -> None:
+        self.store_id = store_id
+        self.created_at = created_at
+        self.settings = settings
+        self.columns = columns
+        self.epoch = epoch
+        self.index_key_sealed = index_key_sealed
+        self.header_mac = header_mac
+        self.manifest_mac = manifest_mac
+        self.holders = holders if holders is not None else []
 
     def column_types(self) -> dict[str, str]:
         return dict(self.columns)
@@ -281,6 +348,16 @@ class Store:
         self.close()
 
     def close(self) -> None:
+        # The last connection to close checkpoints the WAL into the file, syncs both and
+        # deletes the WAL: after a read, a few ms of disk waits. Kept on purpose, also
+        # for read-only commands: a read's audit entry is committed without a sync
+        # (synchronous=NORMAL), and this checkpoint is what puts it on disk before the
+        # command ends; it also completes the checkpoint of a writer that closed while
+        # this connection was open (e.g. a delete, whose destroyed data keys stay in
+        # the file's old pages until then). wal_autocheckpoint acts on commits, not here;
+        # skipping it (SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, settable from Python 3.12) would
+        # leave both to whichever writer comes next. A process killed before the
+        # checkpoint leaves a WAL that the next connection recovers.
         self._db.close()
 
     @property
@@ -451,19 +528,21 @@ class Store:
         with contextlib.suppress(CustrecError, sqlite3.Error), self._transaction(write=True) as db:
             self._audit(db, op, "outcome", "failed", _exit_code(exc), scope=scope)
 
-    def audit_verify(self, *, expect_head: str | None = None) -> audit.AuditVerification:
-        """Check the whole audit trail (see :func:`custrec.audit.verify`)."""
-        with self._transaction(write=False) as db:
-            return audit.verify(db, self._audit_keys, expect_head=expect_head)
+    def audit_verify(self, *, expect_head: str | None = None) -> AuditVerification:
+        """Check the whole audit trail (see :func:`custrec.audit_read.verify`)."""
+        from custrec import audit_read
 
-    def audit_query(
-        self, wanted: audit.AuditQuery, *, resolve_ids: bool = False
-    ) -> audit.AuditEntries:
+        with self._transaction(write=False) as db:
+            return audit_read.verify(db, self._audit_keys, expect_head=expect_head)
+
+    def audit_query(self, wanted: AuditQuery, *, resolve_ids: bool = False) -> AuditEntries:
         """Audit entries matching ``wanted``. With ``resolve_ids``, the pseudonyms are
         mapped back to the ids of records still in the store (a read of every id,
         itself audited)."""
+        from custrec import audit_read
+
         with self._transaction(write=False) as db:
-            found = audit.query(db, self._audit_keys, wanted)
+            found = audit_read.query(db, self._audit_keys, wanted)
         if resolve_ids:
             id_field = self.settings.id_field
             ids = (
@@ -471,7 +550,7 @@ class Store:
                 for batch in self.iter_batches(action="resolve-ids")
                 for i in batch.column(id_field).to_pylist()
             )
-            audit.resolve(found, ids, self._audit_keys)
+            audit_read.resolve(found, ids, self._audit_keys)
         return found
 
     def pseudonym_of(self, record_id: str) -> str:
@@ -1179,18 +1258,19 @@ class Store:
         if any(value is None for value in ids):
             raise UsageError(f"every row needs a value in {settings.id_field!r}")
         id_tokens = crypto.tokens(self._index_key, [b"id"], (str(v).encode() for v in ids))
+        countries = (
+            table.column(COUNTRY_FIELD).to_pylist()
+            if COUNTRY_FIELD in table.column_names
+            else [None] * table.num_rows
+        )
+        regions = {country: self._region_of(country) for country in set(countries)}
         match_tokens: dict[str, list[bytes | None]] = {}
         for name in settings.match_fields:
             if name not in table.column_names:
                 continue
             values = table.column(name).to_pylist()
-            countries = (
-                table.column(COUNTRY_FIELD).to_pylist()
-                if COUNTRY_FIELD in table.column_names
-                else [None] * len(values)
-            )
             wanted = [
-                (position, normalise_match_value(name, value, self._region_of(country)).encode())
+                (position, normalise_match_value(name, value, regions[country]).encode())
                 for position, (value, country) in enumerate(zip(values, countries, strict=True))
                 if value is not None and str(value).strip()
             ]
@@ -1233,10 +1313,10 @@ class Store:
         with self._change(action, subjects=ids, fields=result.fields) as op:
             db = self._db
             self._declare_columns(db, table.schema)
-            located = bulk.ids_in_store(db, rows.id_tokens)
+            located = packed.find_ids(db, rows.id_tokens)
             self._reread_phone_regions(db, rows, located, ids)
             holders = {
-                name: bulk.contacts_in_store(db, name, tokens)
+                name: packed.find_contacts(db, name, (t for t in tokens if t is not None))
                 for name, tokens in rows.match_tokens.items()
             }
             contact_in_store: list[str | None] = [None] * rows.rows
@@ -1417,7 +1497,7 @@ class Store:
         )
         columns = [*self._require_header().columns, *SYSTEM_COLUMNS]
         id_entries: list[tuple[bytes, int]] = []
-        match_entries: list[tuple[str, bytes, bytes]] = []
+        match_entries: dict[str, list[tuple[bytes, bytes]]] = {n: [] for n in rows.match_tokens}
         for offset in range(start, count, size):
             piece = fresh.slice(offset, size).combine_chunks().to_batches()[0]
             chunk_id = next_id
@@ -1427,21 +1507,16 @@ class Store:
             self._seal_chunk(db, chunk_id, plain, piece.num_rows, None)
             stop = offset + piece.num_rows
             id_entries.extend((token, chunk_id) for token in tokens[offset:stop])
-            match_entries.extend(
-                (name, match, tokens[n])
-                for name, column in rows.match_tokens.items()
-                for n in range(offset, stop)
-                if (match := column[positions[n]]) is not None
-            )
+            for name, column in rows.match_tokens.items():
+                match_entries[name].extend(
+                    (match, tokens[n])
+                    for n in range(offset, stop)
+                    if (match := column[positions[n]]) is not None
+                )
             touched.add(chunk_id)
-        # Index entries in key order: B-tree inserts then touch each page once.
-        id_entries.sort()
-        match_entries.sort()
-        db.executemany("INSERT INTO id_index (token, chunk_id) VALUES (?, ?)", id_entries)
-        db.executemany(
-            "INSERT OR IGNORE INTO match_index (field, token, record) VALUES (?, ?, ?)",
-            match_entries,
-        )
+        packed.insert_id_entries(db, id_entries)
+        for name, entries in match_entries.items():
+            packed.insert_match_entries(db, name, entries)
         return touched
 
     def _rewrite(

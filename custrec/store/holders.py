@@ -12,8 +12,7 @@ import datetime as dt
 import json
 import sqlite3
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from custrec import crypto
 from custrec.errors import IntegrityError, WrongKeyError
@@ -28,8 +27,7 @@ def utc_now() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-@dataclass(frozen=True)
-class Holder:
+class Holder(NamedTuple):
     """A key holder of the store (no secret in it)."""
 
     key_id: str

@@ -10,7 +10,6 @@ collect does not convert values one by one.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
@@ -20,8 +19,6 @@ from custrec.store.records import Value
 
 if TYPE_CHECKING:
     import pyarrow as pa
-
-_LOOKUP_BATCH = 900  # tokens per SELECT ... IN (...), under SQLite's variable limit
 
 
 class RowAction(Enum):
@@ -111,37 +108,6 @@ def batch_matches(rows: IngestRows) -> tuple[list[int | None], list[tuple[str, i
             ):
                 contact_repeat[position] = (name, earlier)
     return repeat_of, contact_repeat
-
-
-def ids_in_store(db: sqlite3.Connection, tokens: Sequence[bytes]) -> dict[bytes, int]:
-    """Id token -> chunk id, for the tokens the id index holds."""
-    found: dict[bytes, int] = {}
-    unique = list(dict.fromkeys(tokens))
-    for offset in range(0, len(unique), _LOOKUP_BATCH):
-        part = unique[offset : offset + _LOOKUP_BATCH]
-        marks = ",".join("?" * len(part))
-        for token, chunk_id in db.execute(
-            f"SELECT token, chunk_id FROM id_index WHERE token IN ({marks})", part
-        ):
-            found[bytes(token)] = int(chunk_id)
-    return found
-
-
-def contacts_in_store(
-    db: sqlite3.Connection, name: str, tokens: Sequence[bytes | None]
-) -> dict[bytes, set[bytes]]:
-    """Match token -> the id tokens of the records holding it, for one match field."""
-    found: dict[bytes, set[bytes]] = {}
-    unique = list(dict.fromkeys(t for t in tokens if t is not None))
-    for offset in range(0, len(unique), _LOOKUP_BATCH):
-        part = unique[offset : offset + _LOOKUP_BATCH]
-        marks = ",".join("?" * len(part))
-        for token, record in db.execute(
-            f"SELECT token, record FROM match_index WHERE field = ? AND token IN ({marks})",
-            [name, *part],
-        ):
-            found.setdefault(bytes(token), set()).add(bytes(record))
-    return found
 
 
 def merge_update(

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from custrec.errors import KeyMissingError, UsageError
@@ -18,15 +17,51 @@ PASSPHRASE_ENV = "CUSTREC_PASSPHRASE"
 NEW_PASSPHRASE_ENV = "CUSTREC_NEW_PASSPHRASE"
 
 
-@dataclass(frozen=True)
 class KeySource:
     """A key-encryption key as given by its holder: a key file's key, or a passphrase
-    (stretched later, with the salt and parameters of the store's slot)."""
+    (stretched later, with the salt and parameters of the store's slot).
+
+    Immutable, compared and hashed by value. A plain class, not a tuple, so that no
+    code that unpacks or serialises tuples can reveal the secret; its repr never
+    shows it either."""
+
+    __slots__ = ("key", "kind", "label", "passphrase")
 
     kind: str  # "keyfile" or "passphrase"
     label: str
-    key: bytes | None = field(default=None, repr=False)
-    passphrase: str | None = field(default=None, repr=False)
+    key: bytes | None
+    passphrase: str | None
+
+    def __init__(
+        self, kind: str, label: str, key: bytes | None = None, passphrase: str | None = None
+    ) -> None:
+        object.__setattr__(self, "kind", kind)
+        object.__setattr__(self, "label", label)
+        object.__setattr__(self, "key", key)
+        object.__setattr__(self, "passphrase", passphrase)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"cannot assign to field {name!r}: a KeySource is immutable")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"cannot delete field {name!r}: a KeySource is immutable")
+
+    def __repr__(self) -> str:
+        return f"KeySource(kind={self.kind!r}, label={self.label!r})"
+
+    def _values(self) -> tuple[str, str, bytes | None, str | None]:
+        return (self.kind, self.label, self.key, self.passphrase)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, KeySource) and other.__class__ is self.__class__:
+            return self._values() == other._values()
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self._values())
+
+    def __reduce__(self) -> tuple[type[KeySource], tuple[str, str, bytes | None, str | None]]:
+        return (KeySource, self._values())  # copy and pickle through __init__
 
     @classmethod
     def from_key_file(cls, path: str | Path) -> KeySource:

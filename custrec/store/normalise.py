@@ -11,100 +11,159 @@ from typing import Any
 _SPACES = re.compile(r"\s+")
 
 
-_INTERNATIONAL = re.compile(r"\+[1-9][0-9 ().-]*")
-_NATIONAL = re.compile(r"[0-9][0-9 ().-]*")
+_SIMPLE_PHONE = re.compile(r"\+?\(?[0-9][0-9 ().-]*")
+_NON_DIGIT = re.compile(r"[^0-9]")
 _MAX_QUICK = 64  # longer text takes the full parse
-_NATIONAL_PREFIXES: dict[int, re.Pattern[str] | None] = {}
+_MAX_NATIONAL = 17  # the longest national number phonenumbers accepts
 
 
-def _international_digits(text: str) -> str | None:
-    """The result :func:`normalise_phone` gives for ``+`` followed by digits and plain
-    separators, computed without a full parse (a bulk collect normalises a million
-    numbers): ``+`` and the digits, unless the digits after the country code begin
-    with that country's national prefix (``+44 (0) 7911...``), which a parse removes.
-    None means "parse it". Equality with the full parse is a tested property."""
-    from phonenumbers import COUNTRY_CODE_TO_REGION_CODE
+class _Plan:
+    """What ``phonenumbers.parse`` needs of one region's metadata to read a string of
+    digits, prepared once: the country code, the international and national prefixes,
+    the pattern of national numbers, and the verdict of its length test for each
+    length (that test looks at nothing but the length)."""
 
-    digits = re.sub(r"[^0-9]", "", text)
-    for size in (1, 2, 3):
-        code = int(digits[:size])
-        if code in COUNTRY_CODE_TO_REGION_CODE:
-            break
-    else:
-        return "+" + digits  # no such country code: unparseable, so "+" and digits
-    if code not in _NATIONAL_PREFIXES:
+    __slots__ = (
+        "code",
+        "general",
+        "idd",
+        "keeps_prefix",
+        "possible",
+        "prefix",
+        "too_long",
+        "transform",
+    )
+
+    def __init__(self, metadata: Any) -> None:
+        from phonenumbers import phonenumberutil as util
+
+        self.code = str(metadata.country_code)
+        idd = metadata.international_prefix
+        self.idd = re.compile(idd) if idd else None
+        prefix = metadata.national_prefix_for_parsing
+        self.prefix = re.compile(prefix) if prefix else None
+        self.transform: str | None = metadata.national_prefix_transform_rule or None
+        pattern = metadata.general_desc.national_number_pattern
+        self.general = re.compile(pattern) if pattern else None
+        verdicts = [util.ValidationResult.TOO_SHORT] + [
+            util._test_number_length("0" * size, metadata) for size in range(1, _MAX_QUICK + 1)
+        ]
+        possible = (util.ValidationResult.IS_POSSIBLE, util.ValidationResult.IS_POSSIBLE_LOCAL_ONLY)
+        # parse keeps the national prefix when the number without it would fail so
+        keeps = (
+            util.ValidationResult.TOO_SHORT,
+            util.ValidationResult.IS_POSSIBLE_LOCAL_ONLY,
+            util.ValidationResult.INVALID_LENGTH,
+        )
+        self.possible = [v in possible for v in verdicts]
+        self.keeps_prefix = [v in keeps for v in verdicts]
+        self.too_long = [v == util.ValidationResult.TOO_LONG for v in verdicts]
+
+    def viable(self, national: str) -> bool:
+        return self.general is not None and self.general.fullmatch(national) is not None
+
+    def strip_prefix(self, number: str) -> str:
+        """The number without its national prefix (and carrier code) when one can be
+        removed and what is left stays viable (``_maybe_strip_national_prefix_carrier_code``)."""
+        found = self.prefix.match(number) if number and self.prefix is not None else None
+        if found is None:
+            return number
+        groups = found.groups()
+        if self.transform is None or not groups or groups[-1] is None:
+            stripped = number[found.end() :]
+        else:
+            stripped = found.re.sub(self.transform, number, count=1)
+        if self.viable(number) and not self.viable(stripped):
+            return number
+        return stripped
+
+
+_REGION_PLANS: dict[str, _Plan | None] = {}
+_CODE_PLANS: dict[int, _Plan | None] = {}
+
+
+def _region_plan(region: str) -> _Plan | None:
+    key = region.upper()
+    if key not in _REGION_PLANS:
+        from phonenumbers import PhoneMetadata
+
+        metadata = PhoneMetadata.metadata_for_region(key, None)
+        _REGION_PLANS[key] = None if metadata is None else _Plan(metadata)
+    return _REGION_PLANS[key]
+
+
+def _code_plan(code: int) -> _Plan | None:
+    """The plan of a calling code's main region, which ``parse`` and
+    ``is_possible_number`` use for a number that carries the code."""
+    if code not in _CODE_PLANS:
         from phonenumbers import PhoneMetadata
         from phonenumbers.phonenumberutil import region_code_for_country_code
 
         metadata = PhoneMetadata.metadata_for_region_or_calling_code(
             code, region_code_for_country_code(code)
         )
-        if metadata is None:
-            return None
-        prefix = metadata.national_prefix_for_parsing
-        _NATIONAL_PREFIXES[code] = re.compile(prefix) if prefix else None
-    prefix_pattern = _NATIONAL_PREFIXES[code]
-    if prefix_pattern is not None and prefix_pattern.match(digits[size:]):
-        return None
-    return "+" + digits
+        _CODE_PLANS[code] = None if metadata is None else _Plan(metadata)
+    return _CODE_PLANS[code]
 
 
-def _national_number(text: str, region: str) -> str | None:
-    """The result :func:`normalise_phone` gives for digits and plain separators in
-    ``region``, following the steps of ``phonenumbers.parse`` for such input but
-    skipping its general text handling. None means "parse it": no metadata for the
-    region, fewer than 6 digits, or digits that begin with the region's international
-    prefix or country code. Equality with the full parse is a tested property."""
-    rules = _region_rules(region)
-    digits = re.sub(r"[^0-9]", "", text)
-    if rules is None or len(digits) < 6:
-        return None
-    metadata, idd, code = rules
-    if (idd is not None and idd.match(digits)) or digits.startswith(code):
-        return None
-    import phonenumbers
-    from phonenumbers import phonenumberutil as util
+def _calling_code(digits: str) -> tuple[int, str]:
+    """The calling code ``digits`` begin with (0 if none) and the digits after it."""
+    from phonenumbers import COUNTRY_CODE_TO_REGION_CODE
 
+    if digits[:1] != "0":
+        for size in (1, 2, 3):
+            code = int(digits[:size])
+            if code in COUNTRY_CODE_TO_REGION_CODE:
+                return code, digits[size:]
+    return 0, digits
+
+
+def _quick_phone(text: str, region: str | None) -> str | None:
+    """:func:`normalise_phone` of ``text`` made of digits, plain separators and perhaps
+    a leading ``+``: the steps ``phonenumbers.parse`` takes for such text (international
+    prefix or ``+`` and calling code, or the region's calling code written without
+    ``+``, then the national prefix and the length tests) without its general text
+    handling, which would be most of the time of a bulk collect. None means "take the
+    full parse" (errors and anything unusual). Equality with the full parse is a
+    tested property."""
+    digits = _NON_DIGIT.sub("", text)
+    if not 6 <= len(digits) <= _MAX_QUICK:
+        return None
+    home = _region_plan(region) if region is not None else None
+    code = 0
     national = digits
-    _, stripped, _ = util._maybe_strip_national_prefix_carrier_code(national, metadata)
-    if util._test_number_length(stripped, metadata) not in _NO_STRIP:
+    if text.startswith("+"):
+        code, national = _calling_code(digits)
+        if code == 0:
+            return None
+    elif home is None:
+        return None
+    else:
+        idd = home.idd.match(digits) if home.idd is not None else None
+        if idd is not None and digits[idd.end() : idd.end() + 1] != "0":
+            code, national = _calling_code(digits[idd.end() :])
+            if code == 0 or len(digits) - idd.end() <= 2:
+                return None
+        elif digits.startswith(home.code):
+            rest = home.strip_prefix(digits[len(home.code) :])
+            if home.too_long[len(digits)] or (not home.viable(digits) and home.viable(rest)):
+                code, national = int(home.code), rest
+    plan = _code_plan(code) if code else home
+    if code == 0 and home is not None:
+        code = int(home.code)
+    main = _code_plan(code)
+    if plan is None or main is None or len(national) < 2:
+        return None
+    stripped = plan.strip_prefix(national)
+    if len(stripped) > _MAX_QUICK:
+        return None
+    if not plan.keeps_prefix[len(stripped)]:
         national = stripped
-    if not 2 <= len(national) <= util._MAX_LENGTH_FOR_NSN:
-        return digits
-    number = phonenumbers.PhoneNumber(country_code=metadata.country_code)
-    util._set_italian_leading_zeros_for_phone_number(national, number)
-    number.national_number = int(national)
-    if not phonenumbers.is_possible_number(number):
-        return digits
-    return "+" + code + national  # E.164: the country code and the national number
-
-
-_RULES: dict[str, tuple[Any, re.Pattern[str] | None, str] | None] = {}
-_NO_STRIP: set[object] = set()
-
-
-def _region_rules(region: str) -> tuple[Any, re.Pattern[str] | None, str] | None:
-    """A region's phone metadata, international prefix and country code (cached)."""
-    key = region.upper()
-    if key not in _RULES:
-        from phonenumbers import PhoneMetadata
-        from phonenumbers import phonenumberutil as util
-
-        if not _NO_STRIP:
-            _NO_STRIP.update(
-                (
-                    util.ValidationResult.TOO_SHORT,
-                    util.ValidationResult.IS_POSSIBLE_LOCAL_ONLY,
-                    util.ValidationResult.INVALID_LENGTH,
-                )
-            )
-        metadata = PhoneMetadata.metadata_for_region(key, None)
-        if metadata is None:
-            _RULES[key] = None
-        else:
-            idd = metadata.international_prefix
-            _RULES[key] = (metadata, re.compile(idd) if idd else None, str(metadata.country_code))
-    return _RULES[key]
+    if len(national) > _MAX_NATIONAL:
+        return None
+    if main.possible[len(national)]:
+        return f"+{code}{national}"  # E.164: the calling code and the national number
+    return ("+" + digits) if text.startswith("+") else digits
 
 
 def normalise_email(value: str) -> str:
@@ -117,14 +176,10 @@ def normalise_phone(value: str, region: str | None) -> str:
     import phonenumbers
 
     text = value.strip()
-    quick = None
-    if len(text) <= _MAX_QUICK:
-        if _INTERNATIONAL.fullmatch(text):
-            quick = _international_digits(text)
-        elif region is not None and _NATIONAL.fullmatch(text):
-            quick = _national_number(text, region)
-    if quick is not None:
-        return quick
+    if len(text) <= _MAX_QUICK and _SIMPLE_PHONE.fullmatch(text):
+        quick = _quick_phone(text, region)
+        if quick is not None:
+            return quick
     try:
         number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException:

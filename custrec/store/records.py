@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from custrec.errors import CheckFailedError
 
@@ -53,8 +53,7 @@ def convert_text(value: str, kind: str) -> Value:
     raise ValueError(EXPECTED[kind])
 
 
-@dataclass(frozen=True)
-class Record:
+class Record(NamedTuple):
     """One customer record: its id, its version (1 on creation, +1 per change), its
     fields, and its provenance: the source it was collected from and when."""
 
