@@ -1201,7 +1201,10 @@ def test_export_is_audited_without_values(cli: InvokeCli, customers: Path) -> No
         for k, v in row.items()
         if v is not None and k in ("name", "email", "phone", "city", "notes") and len(v) > 4
     }
-    values |= {"example.com", "7911", "Öztürk"}
+    # Phone numbers also as bare digits (ten or more: a short digit run could occur by
+    # chance in the entries' hex hashes and pseudonyms).
+    values |= {re.sub(r"\D", "", v) for v in values if sum(c.isdigit() for c in v) >= 10}
+    values |= {"example.com", "Öztürk"}
     leaked = sorted(v for v in values if v in result.stdout)
     assert leaked == []
 
