@@ -29,8 +29,6 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
-from cryptography.hazmat.primitives import hashes
-
 from custrec import crypto
 
 ACTOR_ENV = "CUSTREC_ACTOR"
@@ -135,10 +133,12 @@ def canonical(entry: dict[str, object]) -> bytes:
 
 def subjects_digest(pseudonyms: Iterable[str]) -> str:
     """SHA-256 over the sorted pseudonyms of an operation (binds them to its entry)."""
-    digest = hashes.Hash(hashes.SHA256())
-    for pseudonym in sorted(pseudonyms):
-        digest.update(pseudonym.encode("ascii") + b"\n")
-    return digest.finalize().hex()
+    return crypto.sha256(b"".join(p.encode("ascii") + b"\n" for p in sorted(pseudonyms))).hex()
+
+
+def chain_hash(previous: bytes, entry: bytes) -> bytes:
+    """An entry's hash in the chain: SHA-256 of the previous entry's hash and the entry."""
+    return crypto.sha256(previous + entry)
 
 
 def append(
@@ -186,7 +186,7 @@ def append(
         "subjects_digest": subjects_digest(pseudonyms) if subjects is not None else None,
     }
     data = canonical(entry)
-    entry_hash = crypto.sha256(previous + data)
+    entry_hash = chain_hash(previous, data)
     db.execute(
         "INSERT INTO audit (seq, entry, hash, mac) VALUES (?, ?, ?, ?)",
         (seq, data, entry_hash, keys.entry_mac(seq, entry_hash)),

@@ -9,14 +9,13 @@ apart. The names remain available from :mod:`custrec.audit` as well.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from custrec import crypto
-from custrec.audit import AuditKeys, read_head, subjects_digest
+from custrec.audit import AuditKeys, chain_hash, read_head, subjects_digest
 from custrec.errors import CheckFailedError, UsageError
 from custrec.render import Summary, Table
 
@@ -96,7 +95,7 @@ def verify(
         else:
             bad = seq
             data, stored_hash, stored_mac = bytes(data), bytes(stored_hash), bytes(stored_mac)
-            entry_hash = hashlib.sha256(previous + data).digest()
+            entry_hash = chain_hash(previous, data)
             if entry_hash != stored_hash:
                 problem = "its content or its place in the chain was changed"
             elif not crypto.equal(keys.entry_mac(seq, entry_hash), stored_mac):

@@ -28,20 +28,18 @@ def _token_at(parameter: str, width: int = TOKEN_BYTES, offset: int = 0) -> str:
     return f"substr(:{parameter}, i * {width} + {offset + 1}, {TOKEN_BYTES})"
 
 
-def _pack(rows: list[bytes], width: int) -> bytes:
-    """``rows``, each ``width`` bytes, as one blob (sorted: key order)."""
-    rows.sort()
+def _join(rows: list[bytes], width: int, what: str) -> bytes:
+    """``rows``, each ``width`` bytes, as one blob."""
     packed = b"".join(rows)
     if len(packed) != width * len(rows):
-        raise ValueError(f"packed index rows must be {width} bytes each")
+        raise ValueError(f"{what} must be {width} bytes each")
     return packed
 
 
-def _pack_tokens(tokens: list[bytes]) -> bytes:
-    packed = b"".join(tokens)
-    if len(packed) != TOKEN_BYTES * len(tokens):
-        raise ValueError(f"index tokens must be {TOKEN_BYTES} bytes each")
-    return packed
+def _pack(rows: list[bytes], width: int) -> bytes:
+    """Index rows as one blob, sorted: in key order."""
+    rows.sort()
+    return _join(rows, width, "packed index rows")
 
 
 def insert_id_entries(db: sqlite3.Connection, entries: Iterable[tuple[bytes, int]]) -> None:
@@ -100,7 +98,7 @@ def find_ids(db: sqlite3.Connection, tokens: Iterable[bytes]) -> dict[bytes, int
     found = db.execute(
         f"{_ROWS}SELECT id_index.token, id_index.chunk_id FROM packed_row "
         f"CROSS JOIN id_index ON id_index.token = {_token_at('tokens')}",
-        {"count": len(unique), "tokens": _pack_tokens(unique)},
+        {"count": len(unique), "tokens": _join(unique, TOKEN_BYTES, "index tokens")},
     )
     return {bytes(token): int(chunk_id) for token, chunk_id in found}
 
@@ -117,7 +115,11 @@ def find_contacts(
         f"{_ROWS}SELECT match_index.token, match_index.record FROM packed_row "
         "CROSS JOIN match_index ON match_index.field = :field "
         f"AND match_index.token = {_token_at('tokens')}",
-        {"count": len(unique), "field": field, "tokens": _pack_tokens(unique)},
+        {
+            "count": len(unique),
+            "field": field,
+            "tokens": _join(unique, TOKEN_BYTES, "index tokens"),
+        },
     ):
         holders.setdefault(bytes(token), set()).add(bytes(record))
     return holders
