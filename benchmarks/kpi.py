@@ -26,8 +26,8 @@ time.
 
 Then the peak RSS of (a) on a log of ``memory_rows`` interactions (10x; generated the
 same way, timed for information), through the small launcher of records.py
-(``RSS_LAUNCHER``), target under 4 GB (10^9 bytes); (b) runs once on that log too, and
-the figures must agree again.
+(``RSS_LAUNCHER``), target under 4 GB (4 x 10^9 bytes); (b) runs once on that log too,
+and the figures must agree again.
 
 Called by ``benchmarks/run.py``; also runs alone for quick iterations::
 
@@ -88,6 +88,7 @@ import json, sys
 import duckdb
 con = duckdb.connect()
 con.execute("SET TimeZone = 'UTC'")  # times without an offset: read in UTC, as custrec
+con.execute("SET enable_progress_bar = false")  # it would write to stdout on long queries
 QUERY = """
 WITH src AS (
     SELECT interaction_id, case_id, channel,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -500,3 +501,691 @@ def test_report_kpi_reads_an_encrypted_store_of_interactions(
     assert json.loads(from_store.stdout)["total"] == json.loads(from_file.stdout)["total"]
     audit = cli("audit", "show", str(store), "--format", "json", env=env)
     assert '"action": "report"' in audit.stdout
+
+
+# --- the Arrow gate gives SchemaGate's verdicts and validate's values ------------------
+
+
+def _times_to_check(seed: int) -> list[str | None]:
+    """ISO 8601 texts in custrec's shapes and around them: impossible dates and times,
+    forms only Arrow reads (an hour alone, +01, +0100, 7 decimals, year 0000), spaces
+    around, garbage."""
+    import random
+
+    pick = random.Random(seed).choice
+    out: list[str | None] = []
+    for _ in range(600):
+        day = (
+            f"{pick([0, 1, 1969, 2024, 2026, 2262, 9999]):04d}-{pick([0, 1, 2, 4, 12, 13]):02d}-"
+            f"{pick([0, 1, 28, 29, 30, 31, 32]):02d}"
+        )
+        time = pick(
+            [
+                "",
+                "T09",
+                "T09:05",
+                "T09:05:07",
+                "T24:00",
+                "T23:60",
+                "T09:05:60",
+                " 09:05:07",
+                "T09:05:07.1",
+                "T09:05:07.123456",
+                "T09:05:07.1234567",
+                "T09:05:07.",
+            ]
+        )
+        zone = pick(["", "Z", "+01:00", "-05:30", "+24:00", "+01", "+0100", "+12:60", "z"])
+        text = day + time + (zone if time else "")
+        out.append(pick(["", "", "", " ", "\t"]) + text + pick(["", "", "", " "]))
+    return [*out, None, "", "  ", "nope", "2026-03-02T09:00:00ZZ", "2026-03-02T09:00:00+01:00"]
+
+
+def _legacy_frame(columns: dict[str, Any]) -> pd.DataFrame:
+    """The frame SchemaGate is given for these Arrow columns (as the pandas path builds it)."""
+    import pyarrow as pa
+
+    frame = pa.table(columns).to_pandas()
+    frame = frame[[c for c in CANONICAL if c in frame.columns]].copy()
+    for column in CANONICAL:
+        if column not in frame.columns:
+            frame[column] = None
+    frame.index = pd.RangeIndex(0, len(frame))
+    return frame
+
+
+def _verdicts(columns: dict[str, Any]) -> tuple[dict[int, list[str]], dict[int, list[str]], Any]:
+    """(ArrowGate's failures, SchemaGate's failures, ArrowGate's typed columns)."""
+    from custrec.kpi.gate import ArrowGate
+    from custrec.schema import shipped_schema
+    from custrec.validate import SchemaGate
+
+    schema = shipped_schema("interaction")
+    gate = ArrowGate.of(schema)
+    assert gate is not None
+    rows = len(next(iter(columns.values())))
+    checked = gate.check(columns, rows, convert=CANONICAL)
+    assert checked is not None
+    typed, failures = checked
+    ours: dict[int, list[str]] = {}
+    for rule, mask in failures:
+        for row in mask.nonzero()[0]:
+            ours.setdefault(int(row), []).append(rule)
+    theirs = {
+        row: [rule for rule, _, _ in reasons]
+        for row, reasons in SchemaGate(schema).failures(_legacy_frame(columns)).items()
+    }
+    return ours, theirs, typed
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_arrow_gate_refuses_the_rows_schema_gate_refuses_for_messy_text(seed: int) -> None:
+    import random
+
+    import pyarrow as pa
+
+    times = _times_to_check(seed)
+    rows = len(times)
+    pick = random.Random(seed).choice
+
+    def texts(values: list[str | None]) -> Any:
+        return pa.array([pick(values) for _ in range(rows)], type=pa.string())
+
+    columns = {
+        "interaction_id": pa.array([f"I-{n}" if n % 97 else " " for n in range(rows)]),
+        "case_id": texts(["K-1", " K-2 ", "", None, "\u00a0K-3"]),
+        "channel": texts(["phone", " chat ", "", None, "x" * 41, "email"]),
+        "direction": texts(["inbound", "outbound", "Inbound", " inbound", "", None]),
+        "created_at": pa.array(times),
+        "answered_at": pa.array(list(reversed(times))),
+        "ended_at": pa.array(times[1:] + times[:1]),
+        "talk_seconds": texts(["1", " 2 ", "3.5", "1e3", "nan", "inf", "-1", "", None, "1,5"]),
+        "csat": texts(["1", "5", "6", "4.0", "4.5", "0", "9223372036854775807", "x", None]),
+        "nps": texts(["0", "10", "11", " 7 ", "-1", "1e999", ""]),
+        "resolved": texts(["true", "FALSE", " 1 ", "0", "yes", "", None]),
+    }
+    ours, theirs, typed = _verdicts(columns)
+    assert ours == theirs
+    assert ours  # the sample has bad rows of many kinds
+
+    from custrec.validate import _convert
+
+    for name, kind in (("created_at", "datetime"), ("talk_seconds", "number"), ("csat", "integer")):
+        raw = pd.Series(columns[name].to_pylist(), dtype="object")
+        expected, _ = _convert(raw, kind)
+        column = typed[name]
+        if kind == "datetime":
+            got = pd.Series(column.instants.view("datetime64[us]")).dt.tz_localize("UTC")
+            same = (got == expected) | (got.isna() & expected.isna())
+        else:
+            got = pd.Series(column.numbers)
+            same = (got == expected).fillna(False) | (got.isna() & expected.isna())
+        assert bool(same.all()), name
+    flags = typed["resolved"].flags.to_pylist()
+    expected_flags, _ = _convert(
+        pd.Series(columns["resolved"].to_pylist(), dtype="object"), "boolean"
+    )
+    assert flags == [None if pd.isna(v) else bool(v) for v in expected_flags]
+
+
+def test_arrow_gate_reads_well_formed_times_by_arrow_and_agrees_with_validate() -> None:
+    import random
+
+    import pyarrow as pa
+
+    from custrec.kpi.gate import _arrow_times
+    from custrec.validate import _convert
+
+    pick = random.Random(7)
+    zulu = [
+        f"2026-{pick.randint(1, 12):02d}-{pick.randint(1, 28):02d}T{pick.randint(0, 23):02d}:"
+        f"{pick.randint(0, 59):02d}:{pick.randint(0, 59):02d}Z"
+        for _ in range(300)
+    ]
+    mixed = [t[:-1] + pick.choice(["Z", "+01:00", "-04:30", ".5Z", ".123456+02:00"]) for t in zulu]
+    naive = [t[:-1].replace("T", pick.choice(["T", " "])) for t in zulu]
+    for values in (zulu, mixed, naive, [*zulu[:50], None, *zulu[50:]]):
+        text = pa.array(values, type=pa.string())
+        read = _arrow_times(text)
+        assert read is not None  # Arrow read them all
+        instants, good, offset, decided = read
+        assert bool(decided[text.is_valid().to_numpy(zero_copy_only=False)].all())
+        expected, bad = _convert(pd.Series(values, dtype="object"), "datetime")
+        assert bad is not None
+        assert not bad.any()
+        got = pd.Series(instants.view("datetime64[us]")).dt.tz_localize("UTC")
+        assert bool(((got == expected) | (got.isna() & expected.isna())).all())
+        zoned = [re.search(r"(Z|[+-][0-9]{2}:[0-9]{2})$", v) is not None for v in values if v]
+        assert list(offset[good]) == zoned
+    # Forms Arrow reads but custrec does not accept are left to the exact path.
+    for form in ("2026-03-02T09Z", "2026-03-02T09:00:00+01", "0000-03-02T09:00:00Z"):
+        read = _arrow_times(pa.array([form, "2026-03-02T09:00:00Z"]))
+        assert read is not None
+        assert list(read[3]) == [False, True]
+
+
+def test_arrow_gate_on_typed_columns_matches_schema_gate() -> None:
+    import pyarrow as pa
+
+    rows = 8
+    columns = {
+        "interaction_id": pa.array([f"I-{n}" for n in range(rows)]),
+        "case_id": pa.array(["K"] * rows),
+        "channel": pa.array(["phone"] * rows).dictionary_encode(),
+        "created_at": pa.array(
+            [pd.Timestamp("2026-03-02T09:00:00Z")] * (rows - 1) + [None],
+            type=pa.timestamp("ms", "UTC"),
+        ),
+        "talk_seconds": pa.array([1.5, float("nan"), float("inf"), None, -2.0, 0.0, 3.0, 4.0]),
+        "csat": pa.array([1, 5, 6, None, 0, 3, 2**63 - 1, -(2**63)], type=pa.int64()),
+        "ces": pa.array([1.0, 7.5, 2.0, None, 3.0, 4.0, 5.0, 6.0]),
+        "resolved": pa.array([True, False, None, True, False, True, False, True]),
+    }
+    ours, theirs, typed = _verdicts(columns)
+    assert ours == theirs
+    assert {"csat.range", "csat.type", "ces.type", "talk_seconds.type"} <= {
+        rule for rules in ours.values() for rule in rules
+    }
+    assert typed["created_at"].instants[0] == 1772442000000000
+
+
+def test_a_schema_with_other_checks_goes_through_schema_gate(tmp_path: Path) -> None:
+    from custrec.errors import InputError
+    from custrec.kpi.gate import ArrowGate
+    from custrec.schema.model import parse_schema
+
+    text = (Path(__file__).resolve().parent.parent / "schemas" / "interaction.yaml").read_text()
+    text = text.replace(
+        "      - {check: length, min: 1, max: 40}",
+        "      - {check: length, min: 1, max: 40}\n      - {check: matches, pattern: '[a-z]+'}",
+    )
+    schema = parse_schema(text)
+    assert ArrowGate.of(schema) is None
+    path = write(
+        tmp_path / "log.csv",
+        "interaction_id,case_id,channel,created_at\n"
+        "I-1,K-1,phone,2026-03-02T09:00:00Z\n"
+        "I-2,K-2,Phone1,2026-03-02T09:00:00Z\n",
+    )
+    with pytest.raises(InputError) as info:
+        load_logs([str(path)], schema=schema)
+    assert f"{path}:3: channel.matches" in str(info.value)
+    loaded = load_logs([str(path)], schema=schema, skip_invalid=True)
+    assert (loaded.rows, loaded.invalid, list(loaded.frame["interaction_id"])) == (2, 1, ["I-1"])
+
+
+# --- Arrow and numpy helpers -------------------------------------------------------------
+
+
+def test_arrays_read_and_build_buffers_with_offsets_and_nulls() -> None:
+    import numpy as np
+    import pyarrow as pa
+
+    from custrec.kpi import arrays
+
+    values = pa.array([1, None, 3, 4, None, 6], type=pa.int32()).slice(1)
+    assert list(arrays.numbers(values, -1)) == [-1, 3, 4, -1, 6]
+    assert list(arrays.valid(values)) == [False, True, True, False, True]
+    with pytest.raises(ValueError, match="nulls"):
+        arrays.numbers(values)
+    flags = pa.array([True, None, False, True, True, False, None, True, False, True]).slice(3)
+    assert list(arrays.flags(flags)) == [True, True, False, False, True, False, True]
+    assert list(arrays.flags(flags, True)) == [True, True, False, True, True, False, True]
+    chunked = pa.chunked_array([pa.array([1.5, None]), pa.array([2.5])])
+    assert np.isnan(arrays.numbers(chunked, np.nan)).tolist() == [False, True, False]
+    built = arrays.booleans(np.array([True, False, True]), np.array([True, True, False]))
+    assert built.to_pylist() == [True, False, None]
+    assert arrays.integers(np.array([3, -1])).to_pylist() == [3, -1]
+    assert arrays.strings(["a", "", "é"]).to_pylist() == ["a", "", "é"]
+    times = pa.array([0, None], type=pa.timestamp("us", "UTC"))
+    assert list(arrays.numbers(times, -5)) == [0, -5]
+
+
+def test_hashes_of_equal_strings_are_equal_whatever_the_layout() -> None:
+    import pyarrow as pa
+
+    from custrec.kpi import arrays
+
+    words = ["", "a", "a\x00", "abcdefgh", "abcdefghi", "é" * 9, "I-0000001"]
+    plain = arrays.hashes(pa.array(words))
+    sliced = arrays.hashes(pa.array(["zz", *words]).slice(1))
+    large = arrays.hashes(pa.array(words, type=pa.large_string()))
+    assert plain is not None
+    assert sliced is not None
+    assert large is not None
+    assert list(plain) == list(sliced) == list(large)
+    assert len(set(plain.tolist())) == len(words)
+    assert arrays.hashes(pa.array(["x" * 65])) is None
+
+
+# --- reading logs: uniqueness, Parquet, several batches -----------------------------------
+
+
+def _log_table(ids: list[str], **columns: Any) -> Any:
+    import pyarrow as pa
+
+    rows = len(ids)
+    return pa.table(
+        {
+            "interaction_id": ids,
+            "case_id": [f"K-{n % 3}" for n in range(rows)],
+            "channel": ["phone"] * rows,
+            "created_at": [f"2026-03-02T09:{n % 60:02d}:00Z" for n in range(rows)],
+            **columns,
+        }
+    )
+
+
+@pytest.mark.parametrize("collide", [False, True])
+def test_repeated_ids_across_batches_and_files_are_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, collide: bool
+) -> None:
+    import numpy as np
+    import pyarrow.parquet as pq
+
+    from custrec.errors import InputError
+    from custrec.kpi import arrays, logs
+
+    if collide:  # every id has the same hash: the ids are compared exactly
+        monkeypatch.setattr(
+            arrays, "hashes", lambda values, longest=64: np.zeros(len(values), "uint64")
+        )
+    monkeypatch.setattr(logs, "BATCH_ROWS", 4)
+    first = tmp_path / "a.parquet"
+    pq.write_table(_log_table(["I-9", "I-3", "I-5", "I-1", "I-3", "I-7"]), first)
+    second = write(
+        tmp_path / "b.csv",
+        "interaction_id,case_id,channel,created_at\n"
+        "I-8,K-1,phone,2026-03-02T09:00:00Z\nI-9,K-1,phone,2026-03-02T09:00:00Z\n",
+    )
+    with pytest.raises(InputError) as info:
+        load_logs([str(first), str(second)])
+    message = str(info.value)
+    assert "2 invalid row(s)" in message
+    assert f"{first}:6: interaction_id.unique" in message  # Parquet: row 5, after the header
+    assert f"{second}:3: interaction_id.unique" in message
+    loaded = load_logs([str(first), str(second)], skip_invalid=True)
+    assert list(loaded.frame["interaction_id"]) == ["I-9", "I-3", "I-5", "I-1", "I-7", "I-8"]
+
+
+def test_increasing_ids_need_no_hashing(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    from custrec.kpi import arrays, logs
+
+    def fail(*_: Any, **__: Any) -> None:
+        raise AssertionError("hashed")
+
+    monkeypatch.setattr(arrays, "hashes", fail)
+    monkeypatch.setattr(logs, "BATCH_ROWS", 3)
+    path = tmp_path / "log.parquet"
+    pq.write_table(_log_table([f"I-{n:03d}" for n in range(10)]), path)
+    assert load_logs([str(path)]).invalid == 0
+
+
+def test_parquet_logs_are_read_for_the_columns_needed_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from custrec.kpi import logs
+
+    table = _log_table(
+        ["I-1", "I-2"],
+        agent_id=["A-1", "A-2"],
+        notes=pa.array([[1], [2]]),  # of a type no check reads
+        talk_seconds=[10, None],
+    )
+    path = tmp_path / "log.parquet"
+    pq.write_table(table, path)
+    read: list[list[str]] = []
+    original = pq.ParquetFile.iter_batches
+
+    def spy(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if "columns" in kwargs:  # (the file's reader opened by custrec.io is not read)
+            read.append(list(kwargs["columns"]))
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(pq.ParquetFile, "iter_batches", spy)
+    loaded = logs.load_logs([str(path)], columns=("case_id", "talk_seconds"))
+    assert read == [["interaction_id", "case_id", "channel", "created_at", "talk_seconds"]]
+    assert loaded.columns.names == ["case_id", "talk_seconds"]
+    assert list(loaded.frame["talk_seconds"].fillna(-1)) == [10.0, -1.0]
+
+
+def test_parquet_and_csv_logs_load_the_same(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    from custrec.kpi import logs
+
+    monkeypatch.setattr(logs, "BATCH_ROWS", 5)
+    table = _log_table(
+        [f"I-{n}" for n in range(12)],
+        answered_at=[f"2026-03-02T10:{n % 60:02d}:30+01:00" if n % 3 else None for n in range(12)],
+        ended_at=[f"2026-03-02 10:{n:02d}:00" for n in range(12)],
+        csat=[n % 5 + 1 if n % 4 else None for n in range(12)],
+        resolved=[n % 2 == 0 for n in range(12)],
+    )
+    pq.write_table(table, tmp_path / "log.parquet")
+    pacsv.write_csv(table, tmp_path / "log.csv")
+    from_parquet = load_logs([str(tmp_path / "log.parquet")], tz="Europe/London").frame
+    from_csv = load_logs([str(tmp_path / "log.csv")], tz="Europe/London").frame
+    pd.testing.assert_frame_equal(from_parquet, from_csv)
+    # a time without an offset is read in the zone (GMT in March): as written
+    assert from_parquet.loc[0, "ended_at"] == pd.Timestamp("2026-03-02T10:00:00Z")
+
+
+def test_a_reader_error_is_raised_in_the_caller() -> None:
+    from custrec.kpi.logs import _ahead
+
+    def batches() -> Any:
+        yield 1
+        yield 2
+        raise OSError("disk gone")
+
+    got = []
+    with pytest.raises(OSError, match="disk gone"):
+        for item in _ahead(batches()):
+            got.append(item)
+    assert got == [1, 2]
+    stopped = _ahead(iter(range(100)), depth=1)
+    assert next(stopped) == 0
+    stopped.close()  # the reading thread ends without being drained
+
+
+def test_appender_grows_and_keeps_every_batch() -> None:
+    from custrec.kpi.columns import Appender, KpiColumns
+
+    appender = Appender(["case_id", "created_at", "csat", "resolved"])
+    appender.reserve(2)
+    frames = [log({"csat": n, "resolved": n % 2 == 0}) for n in range(7)]
+    for frame in frames:
+        appender.append(KpiColumns.from_frame(frame, appender.names))
+    columns = appender.columns()
+    assert columns.rows == 7
+    assert list(columns.numbers["csat"]) == list(range(7))
+    assert columns.flags["resolved"].to_pylist() == [n % 2 == 0 for n in range(7)]
+    assert columns.to_frame()["created_at"].tolist() == [T0] * 7
+
+
+# --- the engine against a plain pandas reading of the definitions ---------------------
+
+
+def _random_log(seed: int, rows: int = 400) -> pd.DataFrame:
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+
+    def maybe(values: Any, share: float = 0.2) -> list[Any]:
+        return [None if rng.random() < share else v for v in values]
+
+    def later(base: pd.Series, share: float = 0.2, low: int = -60, high: int = 4000) -> Any:
+        offsets = pd.to_timedelta(rng.integers(low, high, len(base)), unit="s")
+        return (base + offsets).where(rng.random(len(base)) >= share)
+
+    created = T0 + pd.to_timedelta(rng.integers(0, 40, rows) * 900, unit="s")
+    created = pd.Series(created).where(rng.random(rows) >= 0.02)
+    ids = [f"I-{n:04d}" for n in rng.permutation(rows)]
+    return log(
+        *(
+            {
+                "interaction_id": ids[n],
+                "case_id": None if rng.random() < 0.01 else f"K-{rng.integers(0, 150)}",
+                "customer_id": None if rng.random() < 0.1 else f"C-{rng.integers(0, 40)}",
+                "category": str(rng.choice(["billing", "delivery"])),
+                "channel": [None, "phone", "chat", "email", "email"][rng.integers(0, 5)],
+                "direction": [None, "inbound", "inbound", "outbound"][rng.integers(0, 4)],
+                "created_at": created[n],
+                "csat": maybe(rng.integers(1, 6, 1))[0],
+                "nps": maybe(rng.integers(0, 11, 1))[0],
+                "ces": maybe(rng.integers(1, 8, 1))[0],
+                "talk_seconds": maybe(rng.integers(0, 900, 1))[0],
+                "hold_seconds": maybe(rng.integers(0, 90, 1), 0.5)[0],
+                "wrap_seconds": maybe(rng.integers(0, 90, 1), 0.5)[0],
+                "resolved": [None, True, False][rng.integers(0, 3)],
+                "escalated": [None, True, False, False][rng.integers(0, 4)],
+            }
+            for n in range(rows)
+        )
+    ).assign(
+        answered_at=lambda f: later(f["created_at"], 0.3, -5, 60),
+        first_response_at=lambda f: later(f["created_at"]),
+        ended_at=lambda f: later(f["created_at"], 0.1, 0, 30),
+        resolved_at=lambda f: later(f["created_at"], 0.5, -100, 90000),
+    )
+
+
+def _reference(frame: pd.DataFrame, options: KpiOptions) -> dict[Any, dict[str, Any]]:
+    """The figures of docs/kpi-definitions.md computed with plain pandas, in total (key
+    ``"total"``) and per channel (None: no channel)."""
+    import numpy as np
+
+    df = frame[frame["created_at"].notna()].copy()
+    df["inbound"] = df["direction"].fillna("inbound").eq("inbound")
+    first = (
+        df[df["case_id"].notna()]
+        .sort_values(["created_at", "interaction_id"], kind="stable")
+        .groupby("case_id")
+        .head(1)
+        .set_index("case_id")
+    )
+    per_case = df[df["case_id"].notna()].groupby("case_id")
+    cases = pd.DataFrame(
+        {
+            "channel": first["channel"],
+            "inbound": per_case["inbound"].sum(),
+            "resolved": per_case["resolved"].apply(lambda s: bool(s.fillna(False).any())),
+            "escalated": per_case["escalated"].apply(lambda s: bool(s.fillna(False).any())),
+            "time": (per_case["resolved_at"].max() - first["created_at"]).dt.total_seconds(),
+        }
+    )
+
+    def seconds(start: pd.Series, end: pd.Series) -> pd.Series:
+        values = (end - start).dt.total_seconds()
+        return values[values >= 0]
+
+    def summary(values: pd.Series) -> tuple[Any, ...]:
+        values = values.dropna().to_numpy()
+        if not len(values):
+            return (None, None, None, 0)
+        return (np.median(values), values.mean(), np.percentile(values, 90), len(values))
+
+    def figures(g: pd.DataFrame, k: pd.DataFrame) -> dict[str, Any]:
+        queue = g["inbound"] & g["channel"].isin(["phone", "chat"])
+        answered = queue & g["answered_at"].notna()
+        abandoned = queue & g["answered_at"].isna()
+        waited = (g["ended_at"] - g["created_at"]).dt.total_seconds()
+        short = abandoned & (waited < options.short_abandon).fillna(False)
+        wait = (g["answered_at"] - g["created_at"]).dt.total_seconds()
+        handled = g[g["talk_seconds"].notna()]
+        out = {
+            "interactions": len(g),
+            "cases": len(k),
+            "csat": (int((g["csat"] >= 4).sum()), int(g["csat"].notna().sum())),
+            "nps": (
+                int((g["nps"] >= 9).sum()),
+                int((g["nps"] <= 6).sum()),
+                int(g["nps"].notna().sum()),
+            ),
+            "ces": g["ces"].mean() if g["ces"].notna().any() else None,
+            "aht": (
+                (
+                    handled["talk_seconds"]
+                    + handled["hold_seconds"].fillna(0)
+                    + handled["wrap_seconds"].fillna(0)
+                ).sum(),
+                len(handled),
+            ),
+            "fcr": (int((k["resolved"] & (k["inbound"] == 1)).sum()), int(k["resolved"].sum())),
+            "escalation_rate": (int(k["escalated"].sum()), len(k)),
+            "service_level": (
+                int((answered & (wait <= options.sl_threshold).fillna(False)).sum()),
+                int(((answered | abandoned) & ~short).sum()),
+            ),
+            "abandonment_rate": (
+                int((abandoned & ~short).sum()),
+                int(((answered | abandoned) & ~short).sum()),
+            ),
+            "frt": summary(seconds(g["created_at"], g["first_response_at"])),
+            "asa": summary(seconds(g["created_at"], g["answered_at"])),
+            "resolution_time": summary(k.loc[k["resolved"], "time"].where(lambda t: t >= 0)),
+        }
+        if options.fcr_method == "repeat":
+            rows = g[g["inbound"] & g["customer_id"].notna()].sort_values(
+                ["created_at"], kind="stable"
+            )
+            keys = ["customer_id"] + (["category"] if options.fcr_same_category else [])
+            all_rows = df[df["inbound"] & df["customer_id"].notna()].sort_values(
+                "created_at", kind="stable"
+            )
+            gap = all_rows.groupby(keys)["created_at"].shift(-1) - all_rows["created_at"]
+            repeated = (gap <= options.fcr_window).reindex(rows.index).fillna(False).astype(bool)
+            eligible = rows["resolved"].fillna(False).astype(bool)
+            out["fcr"] = (int((eligible & ~repeated).sum()), int(eligible.sum()))
+        return out
+
+    out: dict[Any, dict[str, Any]] = {"total": figures(df, cases)}
+    for channel in df["channel"].drop_duplicates():
+        missing = pd.isna(channel)
+        mine = df["channel"].isna() if missing else df["channel"].eq(channel)
+        theirs = cases["channel"].isna() if missing else cases["channel"].eq(channel)
+        out[None if missing else channel] = figures(df[mine], cases[theirs.fillna(False)])
+    return out
+
+
+def _same(ours: dict[str, Any], expected: dict[str, Any]) -> None:
+    assert ours["interactions"] == expected["interactions"]
+    assert ours["cases"] == expected["cases"]
+    assert (ours["csat"]["numerator"], ours["csat"]["denominator"]) == expected["csat"]
+    nps_counts = (ours["nps"]["promoters"], ours["nps"]["detractors"], ours["nps"]["responses"])
+    assert nps_counts == expected["nps"]
+    assert ours["ces"]["value"] == pytest.approx(expected["ces"], rel=1e-12)
+    total, handled = expected["aht"]
+    assert ours["aht"]["n"] == handled
+    assert ours["aht"]["value"] == (pytest.approx(total / handled, rel=1e-12) if handled else None)
+    for name in ("fcr", "escalation_rate", "service_level", "abandonment_rate"):
+        assert (ours[name]["numerator"], ours[name]["denominator"]) == expected[name], name
+    for name in ("frt", "asa", "resolution_time"):
+        median, mean, p90, n = expected[name]
+        assert ours[name]["n"] == n, name
+        for key, value in (("median", median), ("mean", mean), ("p90", p90)):
+            assert ours[name][key] == (None if value is None else pytest.approx(value, rel=1e-12))
+
+
+@pytest.mark.parametrize("seed", [3, 4, 5])
+@pytest.mark.parametrize("method", ["case", "repeat"])
+def test_engine_matches_a_plain_reading_of_the_definitions(seed: int, method: str) -> None:
+    frame = _random_log(seed)
+    options = KpiOptions(by=("channel",), fcr_method=method, fcr_same_category=seed == 4)
+    result = compute_kpis(frame, options)
+    expected = _reference(frame, options)
+    _same(result.total, expected.pop("total"))
+    named = sorted(c for c in expected if c is not None)
+    assert [row["channel"] for row in result.rows] == named + [None] * (None in expected)
+    for row in result.rows:
+        _same(row, expected[row["channel"]])
+
+
+def test_engine_groups_by_several_keys_and_periods_like_pandas() -> None:
+    frame = _random_log(6).assign(team=lambda f: f["direction"].fillna("none").str.upper())
+    result = compute_kpis(frame, KpiOptions(by=("channel", "team"), period="hour"))
+    contacts = frame[frame["created_at"].notna()]
+    hours = contacts["created_at"].dt.floor("h").map(lambda t: t.isoformat())
+    counts = (
+        contacts.assign(period=hours)
+        .groupby(["channel", "team", "period"], dropna=False, sort=True)
+        .size()
+    )
+    got = [(r["channel"], r["team"], r["period"], r["interactions"]) for r in result.rows]
+    want = [(None if pd.isna(c) else c, t, p, int(n)) for (c, t, p), n in counts.items()]
+    assert got == want
+
+
+def test_case_table_orders_cases_by_their_first_contact_with_ties_by_id() -> None:
+    rows = (
+        {"interaction_id": "I-9", "case_id": "K-2", "created_at": T0 + minutes(1)},
+        {
+            "interaction_id": "I-3",
+            "case_id": "K-2",
+            "created_at": T0 + minutes(1),
+            "channel": "chat",
+        },
+        {"interaction_id": "I-5", "case_id": "K-1", "created_at": T0 + minutes(2)},
+        {"interaction_id": "I-1", "case_id": "K-1", "created_at": T0 + minutes(3)},
+    )
+    cases = case_table(log(*rows))
+    assert [(c["case_id"], c["first_interaction_id"]) for c in cases] == [
+        ("K-2", "I-3"),
+        ("K-1", "I-5"),
+    ]
+    result = compute_kpis(log(*rows), KpiOptions(by=("channel",)))
+    assert {r["channel"]: r["cases"] for r in result.rows} == {"chat": 1, "email": 1}
+
+
+def test_many_groups_take_the_same_figures_by_other_paths(monkeypatch: pytest.MonkeyPatch) -> None:
+    from custrec.kpi import engine
+
+    frame = _random_log(8).assign(agent_id=lambda f: f["interaction_id"].str[-2:])
+    options = KpiOptions(by=("agent_id",), period="day")
+    few = compute_kpis(frame, options)
+    assert len(few.rows) > 10
+    monkeypatch.setattr(engine, "_FEW_GROUPS", 1)  # counts by bincount
+    monkeypatch.setattr(engine, "_SORTED_BY_GROUP", 1)  # durations sorted all at once
+    many = compute_kpis(frame, options)
+    assert many.rows == few.rows
+    assert many.total == few.total
+    import numpy as np
+
+    values = np.array([5.0, 1.0, 3.0, 2.0, 4.0, 9.0, 7.0])
+    starts, n = np.array([0, 4, 7]), np.array([4, 3, 0])
+    ordered = np.concatenate([np.sort(values[:4]), np.sort(values[4:])])
+    for q in (0.5, 0.9):
+        got = engine._quantiles(ordered, starts, n, q)
+        assert got[0] == np.quantile(values[:4], q)
+        assert got[1] == np.quantile(values[4:], q)
+        assert np.isnan(got[2])
+
+
+def test_columns_of_other_types_go_through_schema_gate(tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from custrec.errors import InputError
+
+    created = [dt.datetime(2026, 3, 2, 9, n) for n in range(4)]
+    table = pa.table(
+        {
+            "interaction_id": pa.array([1, 2, 3, 2], type=pa.int64()),  # not text
+            "case_id": ["K-1", "K-1", "K-2", "K-3"],
+            "channel": ["phone", "chat", "email", "phone"],
+            "created_at": pa.array(created, type=pa.timestamp("s")),  # without a zone
+            "csat": pa.array([5, 9, None, 4], type=pa.int64()),
+        }
+    )
+    pq.write_table(table, tmp_path / "log.parquet")
+    write(
+        tmp_path / "log.csv",
+        "interaction_id,case_id,channel,created_at,csat\n"
+        + "".join(
+            f"{i},{k},{c},{t:%Y-%m-%d %H:%M:%S},{'' if s is None else s}\n"
+            for i, k, c, t, s in zip(
+                [1, 2, 3, 2], ["K-1", "K-1", "K-2", "K-3"], ["phone", "chat", "email", "phone"],
+                created, [5, 9, None, 4], strict=True,
+            )
+        ),
+    )  # fmt: skip
+    for name in ("log.parquet", "log.csv"):
+        with pytest.raises(InputError) as info:
+            load_logs([str(tmp_path / name)])
+        assert "2 invalid row(s)" in str(info.value)
+        assert "csat.range" in str(info.value)
+        assert "interaction_id.unique" in str(info.value)
+    from_parquet = load_logs([str(tmp_path / "log.parquet")], skip_invalid=True, tz="Asia/Tokyo")
+    from_csv = load_logs([str(tmp_path / "log.csv")], skip_invalid=True, tz="Asia/Tokyo")
+    pd.testing.assert_frame_equal(from_parquet.frame, from_csv.frame)
+    assert list(from_parquet.frame["interaction_id"]) == ["1", "3"]
+    assert from_parquet.frame.loc[0, "created_at"] == pd.Timestamp("2026-03-02T00:00:00Z")

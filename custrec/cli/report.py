@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import re
 import sys
@@ -35,6 +36,21 @@ def report() -> None:
     """
 
 
+def _arrow_memory() -> None:
+    """Arrow's buffers from jemalloc where pyarrow has it (unless the environment
+    chooses with ARROW_DEFAULT_MEMORY_POOL): a log is read batch by batch while
+    narrow columns are kept, and jemalloc gives the batches' memory back where the
+    default allocator keeps much of it."""
+    import os
+
+    if os.environ.get("ARROW_DEFAULT_MEMORY_POOL"):
+        return
+    import pyarrow as pa
+
+    with contextlib.suppress(NotImplementedError, pa.ArrowNotImplementedError):
+        pa.set_memory_pool(pa.jemalloc_memory_pool())
+
+
 def _duration(text: str) -> dt.timedelta:
     match = re.fullmatch(r"([0-9]+)\s*([smhdw])", text.strip().lower())
     if not match:
@@ -59,6 +75,8 @@ def _moment(text: str | None, tz: str, what: str) -> dt.datetime | None:
 
 
 def _mapping(pairs: tuple[str, ...], map_file: str | None) -> dict[str, str]:
+    if not pairs and not map_file:
+        return {}
     from custrec.collect import parse_mapping
 
     lines = list(pairs)
@@ -216,6 +234,7 @@ def kpi(
     """
     from custrec.kpi import KpiOptions, compute_kpis
     from custrec.kpi.calendar import BusinessHours, read_holidays
+    from custrec.kpi.engine import needed_columns
     from custrec.kpi.logs import load_logs
     from custrec.kpi.report import KpiReport
 
@@ -240,6 +259,7 @@ def kpi(
         business_hours=hours,
     )
     options.check()
+    _arrow_memory()
     loaded = load_logs(
         logs,
         mapping=_mapping(mapping, map_file),
@@ -249,13 +269,14 @@ def kpi(
         tz=tz,
         skip_invalid=skip_invalid,
         open_store=lambda path: open_cli_store(path, key_file, lock_timeout, reason),
+        columns=needed_columns(options),
     )
     if loaded.invalid:
         note(f"{loaded.invalid} invalid row(s) left out, e.g. {'; '.join(loaded.problems[:3])}")
     if detail:
-        _write_detail(loaded.frame, options, output_format, output)
+        _write_detail(loaded.columns, options, output_format, output)
         return
-    result = compute_kpis(loaded.frame, options)
+    result = compute_kpis(loaded.columns, options)
     document = KpiReport(
         result=result,
         sources=["<stdin>" if s == "-" else s for s in logs],

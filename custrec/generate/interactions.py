@@ -47,16 +47,10 @@ from custrec.generate._common import (
     instant_text,
     iter_chunks,
 )
+from custrec.kpi.columns import TEXT
 
 INTERACTION_COLUMNS: tuple[str, ...] = (
-    "interaction_id",
-    "case_id",
-    "customer_id",
-    "channel",
-    "direction",
-    "agent_id",
-    "team",
-    "category",
+    *TEXT,
     "created_at",
     "answered_at",
     "first_response_at",
@@ -71,6 +65,7 @@ INTERACTION_COLUMNS: tuple[str, ...] = (
     "nps",
     "ces",
 )
+"""The columns in the order of ``schemas/interaction.yaml``."""
 
 TIMESTAMP_COLUMNS = ("created_at", "answered_at", "first_response_at", "ended_at", "resolved_at")
 
