@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from custrec.datasets import DatasetWritten, write_dataset
 from custrec.errors import InputError
@@ -21,8 +22,12 @@ from custrec.kpi.report import KpiReport, html_page, readable
 from custrec.locking import DEFAULT_LOCK_TIMEOUT, exclusive_lock
 from custrec.render import Summary, Table
 from custrec.schema import Schema, shipped_schema
+from custrec.store import Store
 from custrec.table_profile import TableProfile, inspect_table
 from custrec.validate import ValidationReport, validate_source
+
+if TYPE_CHECKING:
+    from custrec.store import Store
 
 LOCK_NAME = ".custrec-demo.lock"
 
@@ -55,6 +60,30 @@ class DemoStore:
 
 
 @dataclass
+class DemoRedaction:
+    """Personal data found in the store's free text, and the redacted copy made of it."""
+
+    scanned: int
+    found: dict[str, int]
+    shared: str
+    shared_records: int
+    replaced: dict[str, int]
+    strategies: dict[str, str]
+    left_in_copy: int
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "scanned_values": self.scanned,
+            "found": self.found,
+            "shared": self.shared,
+            "shared_records": self.shared_records,
+            "findings_replaced": self.replaced,
+            "strategies": self.strategies,
+            "findings_left_in_copy": self.left_in_copy,
+        }
+
+
+@dataclass
 class DemoResult:
     """What :func:`run_demo` created and found."""
 
@@ -62,6 +91,7 @@ class DemoResult:
     seed: int
     steps: list[DemoStep]
     store: DemoStore
+    redaction: DemoRedaction
     validation: ValidationReport
     store_validation: ValidationReport
     kpis: KpiReport
@@ -92,6 +122,7 @@ class DemoResult:
                 "audit_entries": self.store.audit_entries,
                 "audit_intact": self.store.audit_intact,
             },
+            "redaction": self.redaction.to_json(),
             "validation": {
                 "customers_csv": self.validation.to_json(),
                 "store": self.store_validation.to_json(),
@@ -182,7 +213,21 @@ class DemoResult:
             columns=kpi_columns,
             rows=kpi_rows,
         )
-        tables = [files, defects, checked, store, kpis]
+        shared = Table(
+            title="Personal data in the store's notes (scan), and the redacted copy "
+            f"{Path(self.redaction.shared).name} (redact)",
+            columns=("notes scanned", "found", "copied records", "replaced", "found in the copy"),
+            rows=[
+                (
+                    self.redaction.scanned,
+                    _counts(self.redaction.found),
+                    self.redaction.shared_records,
+                    _counts(self.redaction.replaced),
+                    self.redaction.left_in_copy,
+                )
+            ],
+        )
+        tables = [files, defects, checked, store, shared, kpis]
         for step in self.steps:
             columns = step.profile.tables()[0]
             tables.append(
@@ -201,6 +246,10 @@ class DemoResult:
                 ("seed", self.seed),
             )
         )
+
+
+def _counts(counts: dict[str, int]) -> str:
+    return ", ".join(f"{name} {n}" for name, n in sorted(counts.items())) or "none"
 
 
 def run_demo(
@@ -241,7 +290,7 @@ def run_demo(
         schema = shipped_schema("customer")
         as_of = today_text()
         validation = validate_source(str(directory / "customers.csv"), schema, as_of=as_of)
-        store, store_validation = _encrypt_customers(
+        store, redaction, store_validation = _encrypt_customers(
             directory, directory / "customers.csv", schema, as_of
         )
         kpis = _kpis(directory / "interactions.csv")
@@ -253,6 +302,7 @@ def run_demo(
         seed=seed,
         steps=steps,
         store=store,
+        redaction=redaction,
         validation=validation,
         store_validation=store_validation,
         kpis=kpis,
@@ -284,11 +334,12 @@ def today_text() -> str:
 
 def _encrypt_customers(
     directory: Path, customers_csv: Path, schema: Schema, as_of: str
-) -> tuple[DemoStore, ValidationReport]:
+) -> tuple[DemoStore, DemoRedaction, ValidationReport]:
     """Collect the customer rows into a new encrypted store that keeps to the customer
     schema, as a nightly job would (invalid and duplicate rows go to a rejects file),
     then use it as an agent would: look a record up by id and by a differently written
-    email, correct it, and export the fields a colleague asked for; and validate it."""
+    email, correct it, and export the fields a colleague asked for; scan its notes for
+    personal data and write a redacted copy to share; and validate it."""
     from custrec.audit import AuditContext
     from custrec.collect import CollectOptions, collect_records
     from custrec.export import export_records
@@ -301,7 +352,9 @@ def _encrypt_customers(
     store_path = directory / "customers.crec"
     rejects = directory / "customers-rejects.csv"
     exported = directory / "customers-contacts.csv"
-    for stale in (key_path, store_path, rejects, exported, *directory.glob("customers.crec-*")):
+    shared = directory / "customers-shared.csv"
+    stale_files = (key_path, store_path, rejects, exported, shared)
+    for stale in (*stale_files, *directory.glob("customers.crec-*")):
         stale.unlink(missing_ok=True)
     source = KeySource.from_key_file(new_key_file(key_path).path)
     context = AuditContext(command="custrec demo", reason="demonstration")
@@ -328,19 +381,54 @@ def _encrypt_customers(
         export = export_records(
             store, str(exported), fields=["customer_id", "email", "phone", "country"]
         )
+        redaction = _share(store, schema, shared, key_path)
         count = store.verify()
         checked = validate_source(str(store_path), schema, store=store, as_of=as_of)
         audit = store.audit_verify()
-    return DemoStore(
-        path=str(store_path),
-        key_file=str(key_path),
-        records=count,
-        skipped=collected.rejected,
-        bytes=store_path.stat().st_size,
-        lookup_ms=lookup_ms,
-        email_matches=matches,
-        updated_version=updated.version,
-        exported=export.records,
-        audit_entries=audit.entries,
-        audit_intact=audit.ok,
-    ), checked
+    return (
+        DemoStore(
+            path=str(store_path),
+            key_file=str(key_path),
+            records=count,
+            skipped=collected.rejected,
+            bytes=store_path.stat().st_size,
+            lookup_ms=lookup_ms,
+            email_matches=matches,
+            updated_version=updated.version,
+            exported=export.records,
+            audit_entries=audit.entries,
+            audit_intact=audit.ok,
+        ),
+        redaction,
+        checked,
+    )
+
+
+def _share(store: Store, schema: Schema, shared: Path, key_path: Path) -> DemoRedaction:
+    """Scan the store's notes, write a redacted copy by the schema's redaction
+    strategies, and scan the copy again."""
+    from custrec.io import open_table
+    from custrec.redaction.detect import Detector
+    from custrec.redaction.policy import RedactionPolicy
+    from custrec.redaction.run import RedactOptions, redact_store
+    from custrec.redaction.scan import ScanSummary, scan_store, scan_table
+
+    detector = Detector()
+    found = ScanSummary()
+    for _ in scan_store(store, detector, found, schema=schema):
+        pass
+    options = RedactOptions(RedactionPolicy(), detector, schema, str(key_path), "csv")
+    result = redact_store(store, str(shared), None, options)
+    again = ScanSummary()
+    with open_table(str(shared)) as reader:
+        for _ in scan_table(reader, detector, again, fields=["notes"], schema=schema):
+            pass
+    return DemoRedaction(
+        scanned=found.documents,
+        found=dict(sorted(found.counts.items())),
+        shared=str(shared),
+        shared_records=result.records,
+        replaced=dict(sorted(result.findings.items())),
+        strategies=result.strategies,
+        left_in_copy=again.findings,
+    )

@@ -209,6 +209,12 @@ class TableReader:
             self.rows_read += batch.num_rows
             yield batch
 
+    @property
+    def lines_recorded(self) -> bool:
+        """Whether :meth:`row_lines` answers without reading the input again (NDJSON,
+        and CSV read by the exact parser); Parquet has no lines."""
+        return self.format == "ndjson" or self._lines is not None
+
     def row_lines(self, rows: Iterable[int]) -> dict[int, int]:
         """Map data row numbers to the physical line where each row starts.
 

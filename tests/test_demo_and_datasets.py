@@ -25,6 +25,7 @@ def test_demo_creates_and_profiles_the_example_data(cli: InvokeCli, tmp_path: Pa
         "customers-contacts.csv",
         "customers-defects.csv",
         "customers-rejects.csv",
+        "customers-shared.csv",
         "customers.crec",
         "customers.csv",
         "demo.key",
@@ -78,6 +79,23 @@ def test_demo_store_holds_the_loadable_customers(tmp_path: Path) -> None:
         assert store.count() == result.store.records
     again = run_demo(tmp_path / "d", customers=30, interactions=10, seed=11)  # replaces
     assert again.store.records <= 30
+
+
+def test_demo_scans_the_notes_and_shares_a_copy_without_what_it_found(tmp_path: Path) -> None:
+    result = run_demo(tmp_path / "d", customers=400, interactions=10, seed=12)
+    shared = result.redaction
+    assert shared.found.get("CREDIT_CARD", 0) > 0
+    assert shared.found.get("EMAIL_ADDRESS", 0) > 0
+    assert shared.replaced == shared.found
+    assert shared.left_in_copy == 0
+    assert shared.shared_records == result.store.records
+    with open(shared.shared, newline="", encoding="utf-8") as handle:
+        copy = handle.read()
+    with open(tmp_path / "d" / "customers.csv", newline="", encoding="utf-8") as handle:
+        originals = list(csv.DictReader(handle))
+    assert all(not row["email"] or row["email"] not in copy for row in originals)
+    copied = list(csv.DictReader(copy.splitlines()))
+    assert {row["last_name"] for row in copied} <= {"<PERSON>", ""}
 
 
 def test_demo_is_reproducible(tmp_path: Path) -> None:

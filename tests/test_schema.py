@@ -23,6 +23,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from custrec.errors import CustrecError
+from custrec.redaction.operators import STRATEGIES
 from custrec.schema import CHECKS, FIELD_TYPES, SchemaFileError, dump_schema, load_schema
 from custrec.schema.checks import pandera_check
 from custrec.schema.model import Schema, parse_schema
@@ -144,6 +145,7 @@ NAMES = st.one_of(
     st.sampled_from(["yes", "no", "on", "null", "true", "1", "1.5", "~", "2024-01-01", "a b"]),
 )
 TEXT = st.text(min_size=1, max_size=12).filter(lambda s: bool(s.strip()))
+REDACTIONS = (*STRATEGIES, "pseudonym")
 NUMBER = st.one_of(
     st.integers(-(10**6), 10**6), st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False)
 )
@@ -241,9 +243,11 @@ def schema_docs(draw: Any) -> dict[str, Any]:
         for flag in ("required", "unique", "pii"):
             if draw(st.booleans()):
                 spec[flag] = draw(st.booleans())
-        for key in ("description", "redaction", "lawful_basis"):
+        for key in ("description", "lawful_basis"):
             if draw(st.booleans()):
                 spec[key] = draw(TEXT)
+        if draw(st.booleans()):
+            spec["redaction"] = draw(st.sampled_from(REDACTIONS))
         if draw(st.booleans()):
             spec["category"] = draw(
                 st.one_of(st.sampled_from(["identity.name", "special.health", "consent"]), TEXT)
@@ -1279,10 +1283,13 @@ CARD_CASES = [
     ("4111-1111-1111-1111", True),  # and dashes
     ("paid with 4111111111111111 today", True),
     ("4222222222222", True),  # 13 digits
+    ("2221 0000 0000 0009", True),  # Mastercard 2-series
+    ("ticket 1234 5678 9012 3452", False),  # Luhn-valid, but no issuer has the range
     ("4111 1111 1111 1112", False),  # Luhn-invalid
     ("AB 12 34 56 C", True),  # UK NINO
     ("ab123456c", True),
-    ("123-45-6789", True),  # US SSN
+    ("536-22-8726", True),  # US SSN
+    ("123-45-6789", False),  # the SSA's advertising number, never issued
     ("000-12-3456", False),
     ("666-12-3456", False),
     ("123-00-6789", False),
@@ -1856,3 +1863,13 @@ def test_checks_on_fields_of_another_type_are_refused(
 def test_compare_across_types_is_refused() -> None:
     with pytest.raises(SchemaFileError, match="do not compare"):
         two_field_schema({"check": "compare", "left": "a", "op": "<", "right": "b"}, b="date")
+
+
+def test_an_unknown_redaction_strategy_is_refused_with_its_line() -> None:
+    text = CUSTOMER.read_text(encoding="utf-8")
+    line = text.splitlines().index("    redaction: mask") + 1
+    with pytest.raises(SchemaFileError) as info:
+        parse_schema(text.replace("    redaction: mask", "    redaction: blur", 1), "c.yaml")
+    assert str(info.value).startswith(f"c.yaml:{line}: field 'email': unknown redaction 'blur'")
+    alias = parse_schema(text.replace("redaction: replace", "redaction: pseudonym", 1))
+    assert alias.fields["first_name"].redaction == "pseudonymise"

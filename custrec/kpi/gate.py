@@ -21,8 +21,11 @@ for a column of an Arrow type it does not convert: the caller then uses
 
 from __future__ import annotations
 
+import os
 from collections.abc import Collection, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -100,10 +103,14 @@ class ArrowGate:
         converted here."""
         typed: dict[str, Typed] = {}
         failures: list[tuple[str, np.ndarray]] = []
-        for item in self.schema.fields.values():
-            if item.name not in self.needs and item.name not in convert:
-                continue
-            column = converted(columns.get(item.name), item.type, rows)
+        items = [
+            item
+            for item in self.schema.fields.values()
+            if item.name in self.needs or item.name in convert
+        ]
+        # Arrow's kernels and numpy release the GIL: the columns convert side by side.
+        done = _pool().map(lambda item: converted(columns.get(item.name), item.type, rows), items)
+        for item, column in zip(items, done, strict=True):
             if column is None:
                 return None
             typed[item.name] = column
@@ -116,6 +123,11 @@ class ArrowGate:
             if failing.any():
                 failures.append((rule.id, failing))
         return typed, failures
+
+
+@cache
+def _pool() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1))
 
 
 def converted(array: pa.Array | None, kind: str, rows: int) -> Typed | None:

@@ -194,9 +194,10 @@ class _Located:
         import yaml
 
         self.source = source
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: 8x faster
         try:
-            node = yaml.compose(text, Loader=yaml.SafeLoader)
-            self.data = yaml.safe_load(text)
+            node = yaml.compose(text, Loader=loader)
+            self.data = yaml.load(text, Loader=loader)
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             line = mark.line + 1 if mark is not None else None
@@ -380,6 +381,18 @@ def _field(doc: _Located, name: str, spec: Any, rule_ids: set[str]) -> Field:
         retention=_text(doc, spec.get("retention"), *path, "retention"),
         line=doc.line(*path),
     )
+    if item.redaction is not None:
+        from custrec.redaction.operators import STRATEGIES, canonical_strategy
+
+        strategy = canonical_strategy(item.redaction)
+        if strategy is None:
+            raise doc.error(
+                f"field {name!r}: unknown redaction {item.redaction!r} "
+                f"(expected one of {', '.join(STRATEGIES)})",
+                *path,
+                "redaction",
+            )
+        item.redaction = strategy
     if item.special and (not item.purpose or not item.lawful_basis):
         raise doc.error(
             f"field {name!r} is in special category {item.category!r}: it is refused unless "

@@ -35,13 +35,6 @@ INT64 = (-(2**63), 2**63)
 """Integers must fit 64 bits (as their float value: what both paths compare)."""
 TRUE, FALSE = TRUE_TEXTS, FALSE_TEXTS
 _PHONE_TEXT = re.compile(r"\+?[0-9()./ -]+((?: ?(?:ext\.?|x|#) ?)[0-9]{1,6})?", re.IGNORECASE)
-_LUHN_CANDIDATE = re.compile(r"(?<![0-9])[0-9](?:[ -]?[0-9]){12,18}(?![0-9])")
-_NINO = re.compile(
-    r"\b(?!BG|GB|KN|NK|NT|TN|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z]"
-    r" ?[0-9]{2} ?[0-9]{2} ?[0-9]{2} ?[A-D]\b",
-    re.IGNORECASE,
-)
-_SSN = re.compile(r"\b(?!000|666|9[0-9]{2})[0-9]{3}-(?!00)[0-9]{2}-(?!0000)[0-9]{4}\b")
 
 
 def phone_ok(value: str, region: str | None, level: str = "valid") -> bool:
@@ -87,26 +80,21 @@ def phone_key(value: str, region: str | None) -> str:
     return normalise_phone(value, region)
 
 
-def _luhn(digits: str) -> bool:
-    total = 0
-    for position, char in enumerate(reversed(digits)):
-        value = int(char)
-        if position % 2:
-            value *= 2
-            if value > 9:
-                value -= 9
-        total += value
-    return total % 10 == 0
+@cache
+def _card_and_id_detector() -> Any:
+    from custrec.redaction.detect import Detector
+
+    return Detector(types=("CREDIT_CARD", "US_SSN", "UK_NINO"))
 
 
 def holds_card_or_id_number(text: str) -> bool:
-    """A payment card number (13-19 digits with optional single spaces or dashes,
-    passing Luhn), a UK National Insurance number or a US Social Security number."""
-    for match in _LUHN_CANDIDATE.finditer(text):
-        digits = re.sub(r"[ -]", "", match.group())
-        if 13 <= len(digits) <= 19 and _luhn(digits):
-            return True
-    return bool(_NINO.search(text) or _SSN.search(text))
+    """A payment card number, a US Social Security number or a UK National Insurance
+    number, as :mod:`custrec.redaction.detect` finds them (issuer ranges and Luhn;
+    never-issued SSN ranges refused; HMRC's prefix rules), which ``scan`` and
+    ``redact`` use too."""
+    if not any(c.isdigit() for c in text):
+        return False
+    return bool(_card_and_id_detector().find(text))
 
 
 @cache
