@@ -218,7 +218,7 @@ def main() -> int:
         action="append",
         metavar="NAME",
         help="run only this benchmark (repeatable: startup, generate, generate-memory, "
-        "inspect, store, audit, records, validate, kpi); with --write, the other "
+        "inspect, store, audit, records, validate, kpi, redaction); with --write, the other "
         "sections of FILE are kept as they are",
     )
     parser.add_argument("--rows", type=int, default=200_000, help="rows for data benchmarks")
@@ -238,15 +238,18 @@ def main() -> int:
     )
     import kpi
     import records
+    import redaction
     import validate
 
-    for bench in (records, validate, kpi):
+    for bench in (records, validate, kpi, redaction):
         bench.add_arguments(parser)
     args = parser.parse_args()
     from audit import bench_audit
     from kpi import SECTION as KPI_SECTION
     from kpi import bench_kpi
     from records import bench_records
+    from redaction import SECTION as REDACTION_SECTION
+    from redaction import bench_redaction
     from store import bench_store
     from validate import SECTION as VALIDATE_SECTION
     from validate import bench_validate
@@ -286,6 +289,10 @@ def main() -> int:
             ),
         ),
         "kpi": (KPI_SECTION, lambda: bench_kpi(args.kpi_rows, args.kpi_memory_rows)),
+        "redaction": (
+            REDACTION_SECTION,
+            lambda: bench_redaction(args.scan_texts, args.redact_rows),
+        ),
     }
     chosen = args.only or list(benchmarks)
     unknown = sorted(set(chosen) - set(benchmarks))

@@ -160,6 +160,7 @@ class CollectOptions:
     invalid, ``skip`` leaves it out, ``update`` updates the stored record with the
     row's columns. ``add_columns`` lets inputs bring fields the store lacks.
     ``source`` labels the records' provenance (default: each input's file name).
+    ``readmit_erased`` collects rows matching an erased customer's tombstone.
     """
 
     mapping: Mapping[str, str] = field(default_factory=dict)
@@ -171,6 +172,7 @@ class CollectOptions:
     input_format: str | None = None
     delimiter: str | None = None
     encoding: str | None = None
+    readmit_erased: bool = False
 
     def check(self) -> None:
         if self.on_invalid not in ON_INVALID:
@@ -267,7 +269,9 @@ def collect_records(
 
     order = {name: n for n, name in enumerate(result.files)}
     try:
-        written = store.ingest(prepared, decide, collected_at=_now())
+        written = store.ingest(
+            prepared, decide, collected_at=_now(), readmit_erased=chosen.readmit_erased
+        )
     except _Refusal:
         result.inserted = result.updated = result.skipped = 0
         result.problems.sort(key=lambda p: (order.get(p.file, 0), p.row or 0))

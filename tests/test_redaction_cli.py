@@ -306,9 +306,18 @@ def test_a_value_that_cannot_be_generalised_names_file_line_and_field(
         'customer_id,date_of_birth\nC-1,1980-02-03\nC-2,"3rd\nof May"\nC-3,1990-01-01\n',
     )
     out = tmp_path / "out.csv"
-    result = cli(
+    lenient = cli(
         "redact", str(source), "-o", str(out), "--schema", str(SCHEMA), "--key-file", str(key)
     )
+    assert lenient.exit_code == 0, lenient.stderr
+    assert "date_of_birth 1" in lenient.stderr
+    copied = list(csv.DictReader(out.open(encoding="utf-8", newline="")))
+    assert [r["date_of_birth"] for r in copied] == ["1980", "<DATE_OF_BIRTH>", "1990"]
+    out.unlink()
+    result = cli(
+        "redact", str(source), "-o", str(out), "--schema", str(SCHEMA), "--key-file", str(key),
+        "--strict",
+    )  # fmt: skip
     assert result.exit_code == 3
     assert "in.csv:3:" in result.stderr
     assert "date_of_birth" in result.stderr

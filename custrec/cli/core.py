@@ -268,3 +268,12 @@ def emit(result: Result, output_format: str) -> None:
 def note(message: str) -> None:
     """A message for the person running the command (stderr, never stdout)."""
     click.echo(message, err=True)
+
+
+def note_restricted(store: Store) -> None:
+    """Say how many restricted records the command's read of ``store`` left out."""
+    if store.restricted_skipped:
+        note(
+            f"{store.restricted_skipped} restricted record(s) left out (processing "
+            "restricted; custrec access exports them for their subject)"
+        )

@@ -20,6 +20,7 @@ from custrec.cli.core import (
     key_file_option,
     lock_timeout_option,
     note,
+    note_restricted,
     open_cli_store,
     reason_option,
     split_fields,
@@ -71,6 +72,12 @@ from custrec.errors import CheckFailedError
     metavar="LABEL",
     help="Provenance recorded with each record. Default: the input's file name.",
 )
+@click.option(
+    "--readmit-erased",
+    is_flag=True,
+    help="Collect rows matching a customer who was erased (by id, email or phone); "
+    "without it the batch is refused. Only for customers who came back of their own accord.",
+)
 @lock_timeout_option()
 @reason_option()
 @format_option("table", "json")
@@ -87,6 +94,7 @@ def collect(
     rejects: str | None,
     add_columns: bool,
     source: str | None,
+    readmit_erased: bool,
     lock_timeout: float,
     reason: str | None,
     output_format: str,
@@ -116,6 +124,7 @@ def collect(
     from custrec.collect import CollectOptions, collect_records, parse_mapping
 
     options = CollectOptions(
+        readmit_erased=readmit_erased,
         mapping=parse_mapping(mapping),
         on_invalid=on_invalid,
         on_duplicate=on_duplicate,
@@ -223,4 +232,5 @@ def export(
             raw=raw,
             with_meta=with_meta,
         )
+        note_restricted(opened)
     note(f"exported {result.records} record(s) to {result.destination}")

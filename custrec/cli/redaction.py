@@ -16,6 +16,7 @@ from custrec.cli.core import (
     key_file_option,
     lock_timeout_option,
     note,
+    note_restricted,
     open_cli_store,
     reason_option,
     split_fields,
@@ -199,6 +200,7 @@ def scan(
 
             found = scan_store(store, detector, summary, fields=wanted, schema=schema)
             _emit_findings(found, summary, output_format, explain)
+            note_restricted(store)
     else:
         schema = _schema(schema_file, None, source)
         _emit_findings(
@@ -363,6 +365,12 @@ def _emit_findings(
     help="Format of a file input. Default: from the file extension.",
 )
 @click.option(
+    "--strict",
+    is_flag=True,
+    help="Stop (exit 3, naming file, line and field) at a value its strategy cannot read, "
+    "e.g. a date of birth that is not a date. Default: replace it by its tag and count it.",
+)
+@click.option(
     "--summary-format",
     type=click.Choice(["table", "json"]),
     default="table",
@@ -383,6 +391,7 @@ def redact(
     policy_file: str | None,
     fields: tuple[str, ...],
     input_format: str | None,
+    strict: bool,
     summary_format: str,
     schema_file: str | None,
     regions: tuple[str, ...],
@@ -430,11 +439,13 @@ def redact(
         output_format=output_format,
         fields=wanted,
         lock_timeout=lock_timeout,
+        strict=strict,
     )
     if _is_store(source):
         with open_cli_store(source, key_file, lock_timeout, reason) as store:
             schema = _schema(schema_file, store, source)
             result = redact_store(store, output, into, options._replace(schema=schema))
+            note_restricted(store)
     else:
         result = redact_file(
             source,
@@ -444,6 +455,11 @@ def redact(
             input_format=input_format,
             delimiter=csv_delimiter(delimiter),
             encoding=encoding,
+        )
+    if result.unreadable:
+        note(
+            "values that could not be generalised, replaced by their tag: "
+            + ", ".join(f"{name} {n}" for name, n in sorted(result.unreadable.items()))
         )
     if summary_format == "json":
         from custrec.render import to_json_document

@@ -6,7 +6,8 @@ schema declares not personal (``pii`` false, no redaction), else the policy's de
 (``drop``). Fields whose strategy is ``scan`` are searched with
 :class:`~custrec.redaction.detect.Detector`, with the record's own name, email, phone
 and address as known values, and each finding is replaced as the policy says for its
-type.
+type. A value ``generalise`` cannot read (a date of birth that is not a date) is
+replaced by its tag and counted, or, with ``strict``, stops the redaction.
 
 Pseudonyms are keyed (HMAC-SHA256 under a key derived from a key file), so the same
 value gives the same pseudonym across files, runs and fields, and nobody without the
@@ -128,6 +129,7 @@ class RedactResult:
     fields: list[str] = field(default_factory=list)
     strategies: dict[str, str] = field(default_factory=dict)
     findings: Counter[str] = field(default_factory=Counter)
+    unreadable: Counter[str] = field(default_factory=Counter)
     kind: str = "redact"
 
     def to_json(self) -> dict[str, object]:
@@ -139,6 +141,7 @@ class RedactResult:
             "fields": self.fields,
             "strategies": self.strategies,
             "findings_replaced": dict(sorted(self.findings.items())),
+            "unreadable_replaced": dict(sorted(self.unreadable.items())),
         }
 
     def tables(self) -> list[Table]:
@@ -174,8 +177,13 @@ class Redactor:
         pseudonymiser: Pseudonymiser | None,
         detector: Detector,
         known: KnownFields | None,
+        *,
+        strict: bool = False,
     ) -> None:
         self.plans = [plan for plan in plans if plan.strategy != "drop"]
+        self.strict = strict
+        self.unreadable: Counter[str] = Counter()
+        """Per field, values ``generalise`` could not read (replaced by their tag)."""
         self.policy = policy
         self.pseudonymiser = pseudonymiser
         self.detector = detector
@@ -215,9 +223,12 @@ class Redactor:
                 try:
                     out[plan.name] = operators.generalise(text, str(plan.kind), to=plan.to)
                 except ValueError:  # its message holds the value: not repeated
-                    raise UnreadableValue(
-                        plan.name, f"expected a {plan.kind} to generalise, found another value"
-                    ) from None
+                    if self.strict:
+                        raise UnreadableValue(
+                            plan.name, f"expected a {plan.kind} to generalise, found another value"
+                        ) from None
+                    self.unreadable[plan.name] += 1
+                    out[plan.name] = operators.replace(plan.entity or plan.name.upper())
             else:  # scan
                 out[plan.name] = self._scanned(text, record, region_text)
         return out

@@ -175,6 +175,7 @@ class RedactOptions(NamedTuple):
     output_format: str | None = None
     fields: Sequence[str] | None = None
     lock_timeout: float = 10.0
+    strict: bool = False
 
 
 def _copy(
@@ -193,6 +194,7 @@ def _copy(
     redactor, plans = _redactor(
         columns, kinds, options.policy, options.schema, options.key_file, options.detector
     )
+    redactor.strict = options.strict
     with _sink(
         output,
         into,
@@ -215,6 +217,7 @@ def _copy(
             writer.write_rows(rows)
             result.records += len(rows)
     result.findings = redactor.findings
+    result.unreadable = redactor.unreadable
     return result
 
 

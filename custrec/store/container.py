@@ -39,7 +39,7 @@ from custrec.errors import (
     UsageError,
 )
 from custrec.locking import DEFAULT_LOCK_TIMEOUT
-from custrec.store import chunkcodec, packed
+from custrec.store import chunkcodec, packed, states
 from custrec.store.holders import (
     Holder,
     find_holder,
@@ -248,6 +248,7 @@ class _Header:
         "index_key_sealed",
         "manifest_mac",
         "settings",
+        "states_sealed",
         "store_id",
     )
 
@@ -262,8 +263,10 @@ class _Header:
         header_mac: bytes,
         manifest_mac: bytes,
         holders: list[dict[str, Any]] | None = None,
+        states_sealed: bytes | None = None,
     ) -> None:
         self.store_id = store_id
+        self.states_sealed = states_sealed
         self.created_at = created_at
         self.settings = settings
         self.columns = columns
@@ -338,6 +341,10 @@ class Store:
         self._index_key = b""
         self._header: _Header | None = None
         self.key_id: str | None = None
+        self._states_cache: tuple[bytes, states.RecordStates] | None = None
+        self._erasing = False
+        self.restricted_skipped = 0
+        """Restricted records the last bulk read left out."""
 
     # -- lifecycle ----------------------------------------------------------------
 
@@ -547,7 +554,7 @@ class Store:
             id_field = self.settings.id_field
             ids = (
                 str(i)
-                for batch in self.iter_batches(action="resolve-ids")
+                for batch in self.iter_batches(action="resolve-ids", include_restricted=True)
                 for i in batch.column(id_field).to_pylist()
             )
             audit_read.resolve(found, ids, self._audit_keys)
@@ -593,6 +600,8 @@ class Store:
             "header_mac": header.header_mac,
             "manifest_mac": header.manifest_mac,
         }
+        if header.states_sealed is not None:
+            rows["states"] = header.states_sealed
         db.executemany(
             "INSERT OR REPLACE INTO header (name, value) VALUES (?, ?)", list(rows.items())
         )
@@ -910,12 +919,17 @@ class Store:
             raise NotFoundError(f"no record with {self.settings.id_field} {record_id}")
         return found[record_id]
 
-    def get_many(self, record_ids: Sequence[str]) -> dict[str, Record]:
-        """The records with these ids that exist, by id (one snapshot)."""
+    def get_many(
+        self, record_ids: Sequence[str], *, include_restricted: bool = False
+    ) -> dict[str, Record]:
+        """The records with these ids that exist, by id (one snapshot). A restricted
+        record is refused (exit 1) unless ``include_restricted`` (access export)."""
         found: dict[str, Record] = {}
         wanted = list(dict.fromkeys(record_ids))
         try:
             with self._transaction(write=False) as db:
+                if not include_restricted:
+                    self._refuse_restricted(wanted)
                 by_chunk, _ = self._chunks_of(db, wanted)
                 for chunk_id, ids in by_chunk.items():
                     rows = self._rows_with_ids(db, chunk_id, ids)
@@ -993,6 +1007,9 @@ class Store:
                         same.add(str(record_id))
                 for row in chunk.records_where(self._names(), settings.id_field, same):
                     results.append(to_record(row, settings.id_field))
+            restricted = self._states().restricted
+            if restricted:
+                results = [r for r in results if self._id_token(r.id).hex() not in restricted]
         return results
 
     def find_text(self, fields: Sequence[str], query: str) -> list[Record]:
@@ -1038,13 +1055,21 @@ class Store:
             return sum(_integer(r[0]) for r in db.execute("SELECT records FROM chunks"))
 
     def iter_batches(
-        self, *, system: bool = False, action: str = "read-all", fields: Iterable[str] = ()
+        self,
+        *,
+        system: bool = False,
+        action: str = "read-all",
+        fields: Iterable[str] = (),
+        include_restricted: bool = False,
     ) -> Iterator[pa.RecordBatch]:
         """Every record, chunk by chunk, as Arrow record batches in the store's current
         columns (one consistent snapshot; memory bounded by one chunk), with the
         version and provenance columns too when ``system``. The read is audited (scope
-        ``all``) before the first batch is returned, as ``action``."""
+        ``all``) before the first batch is returned, as ``action``. Restricted records
+        are left out (counted in :attr:`restricted_skipped`) unless
+        ``include_restricted``."""
         self._access(action, scope="all", fields=fields, counts={"records": self.count()})
+        self.restricted_skipped = 0
         with self._transaction(write=False) as db:
             self._ensure_all_groups(db)
             schema = self._arrow_schema(system=True)
@@ -1052,6 +1077,8 @@ class Store:
             chunk_ids = [int(r[0]) for r in db.execute("SELECT chunk_id FROM chunks ORDER BY 1")]
             for chunk_id in chunk_ids:
                 batch = self._read_chunk(db, chunk_id).to_arrow(schema)
+                if not include_restricted:
+                    batch = self._without_restricted(batch)
                 yield batch if system else batch.drop_columns(system_names)
 
     def to_pandas(self) -> Any:
@@ -1241,6 +1268,250 @@ class Store:
             op.counts["deleted"] = result.deleted
         return result
 
+    # -- data-subject rights: legal hold, restriction, erasure -------------------------
+
+    def _states(self) -> states.RecordStates:
+        """The record states of the header read by the current transaction."""
+        header = self._require_header()
+        if header.states_sealed is None:
+            return states.RecordStates()
+        cached = self._states_cache
+        if cached is None or cached[0] != header.states_sealed:
+            opened = states.RecordStates.open(
+                self._require_keys().wrap, header.states_sealed, header.store_id
+            )
+            cached = self._states_cache = (header.states_sealed, opened)
+        return cached[1]
+
+    def _save_states(self, db: sqlite3.Connection, changed: states.RecordStates) -> None:
+        header = self._require_header()
+        header.states_sealed = changed.seal(self._require_keys().wrap, header.store_id)
+        self._write_header(db, header)
+
+    def record_states(self, record_id: str) -> dict[str, bool]:
+        """Whether the record is under legal hold, restricted, or was erased."""
+        token = self._id_token(record_id).hex()
+        with self._transaction(write=False):
+            current = self._states()
+        return {
+            "hold": token in current.hold,
+            "restricted": token in current.restricted,
+            "erased": token in current.erased,
+        }
+
+    def set_state(self, state: str, record_id: str, on: bool) -> bool:
+        """Put the record under (``on``) or out of ``state`` (``hold`` or
+        ``restricted``); audited as hold/release or restrict/unrestrict. Whether it
+        changed anything (setting a state twice is not an error)."""
+        action = {("hold", True): "hold", ("hold", False): "release"}.get(
+            (state, on), "restrict" if on else "unrestrict"
+        )
+        token = self._id_token(record_id).hex()
+        with self._change(action, subjects=[record_id]) as op:
+            _, absent = self._chunks_of(self._db, [record_id])
+            if absent:
+                raise NotFoundError(f"no record with {self.settings.id_field} {record_id}")
+            current = self._states()
+            table = current.hold if state == "hold" else current.restricted
+            changed = (token in table) != on
+            if on:
+                table.setdefault(token, utc_now())
+            else:
+                table.pop(token, None)
+            if changed:
+                self._save_states(self._db, current)
+            op.counts["changed"] = int(changed)
+        return changed
+
+    def _guard(self, changes: Mapping[str, Mapping[str, Value] | None]) -> None:
+        """Refuse to delete a held record, or to change a restricted one (unless it is
+        being erased). Checked inside the write, so a hold set after a plan was made
+        still stops the deletion."""
+        current = self._states()
+        if not current.guarded:
+            return
+        for record_id, change in changes.items():
+            token = self._id_token(record_id).hex()
+            if change is None and token in current.hold:
+                raise states.LegalHoldError(
+                    f"record {record_id} is under legal hold: it cannot be erased or purged "
+                    "until it is released (custrec release)"
+                )
+            if change is not None and token in current.restricted and not self._erasing:
+                raise states.RecordRestrictedError(
+                    f"record {record_id} is restricted (processing limited, GDPR Art. 18): "
+                    "only access and erase may use it until it is unrestricted"
+                )
+
+    def _refuse_restricted(self, record_ids: Iterable[str]) -> None:
+        current = self._states()
+        if not current.restricted:
+            return
+        for record_id in record_ids:
+            if self._id_token(record_id).hex() in current.restricted:
+                raise states.RecordRestrictedError(
+                    f"record {record_id} is restricted (processing limited, GDPR Art. 18): "
+                    "use custrec access to export it for its subject"
+                )
+
+    def _without_restricted(self, batch: pa.RecordBatch) -> pa.RecordBatch:
+        current = self._states()
+        if not current.restricted:
+            return batch
+        import pyarrow as pa
+
+        ids = batch.column(self.settings.id_field).to_pylist()
+        keep = [self._id_token(str(i)).hex() not in current.restricted for i in ids]
+        self.restricted_skipped += keep.count(False)
+        return batch.filter(pa.array(keep)) if not all(keep) else batch
+
+    def _refuse_erased(self, rows: bulk.IngestRows, ids: Sequence[str]) -> None:
+        """Refuse a batch with a row whose id, email or phone is an erased customer's."""
+        current = self._states()
+        if not current.erased:
+            return
+        gone = current.erased_tokens()
+        for position, token in enumerate(rows.id_tokens):
+            hit = token.hex() in gone or any(
+                (t := tokens[position]) is not None and t.hex() in gone
+                for tokens in rows.match_tokens.values()
+            )
+            if hit:
+                raise states.ErasedRecordError(
+                    f"record {position + 1} of the batch ({self.settings.id_field} "
+                    f"{ids[position]}) matches a customer who was erased (by id, email or "
+                    "phone): nothing was collected; if the customer came back of their own "
+                    "accord, collect with --readmit-erased"
+                )
+
+    def erase(
+        self, record_id: str, *, keep: Sequence[str] = (), ground: str | None = None
+    ) -> WriteResult:
+        """The right to erasure for one record: it is removed (or, with ``keep``, only
+        those fields are kept, for the legal obligation ``ground``), its chunk is
+        re-encrypted under a new data key and the old key destroyed, freed pages are
+        overwritten and the journal emptied, and a tombstone of its id and contact
+        tokens is kept (in the store and in ``STORE.erasures``). A record under legal
+        hold is refused (exit 1)."""
+        columns = [name for name, _ in self.columns]
+        unknown = [name for name in keep if name not in columns]
+        if unknown:
+            raise UsageError(f"--except {unknown[0]}: no such field in this store")
+        if keep and not ground:
+            raise UsageError("--except needs --ground: the legal obligation to keep the fields")
+        id_field = self.settings.id_field
+        result = WriteResult()
+        fields = sorted(set(columns) - set(keep) - {id_field})
+        with self._change("erase", subjects=[record_id], fields=fields) as op:
+            db = self._db
+            by_chunk, absent = self._chunks_of(db, [record_id])
+            if absent:
+                raise NotFoundError(f"no record with {id_field} {record_id}")
+            ((chunk_id, _),) = by_chunk.items()
+            rows = self._chunk_rows(db, chunk_id)
+            position = self._positions(rows, [record_id])[record_id]
+            record = rows[position]
+            tokens = [
+                self._match_token(name, value, record)
+                for name in self.settings.match_fields
+                if (value := record.get(name)) is not None and str(value).strip()
+            ]
+            if keep:
+                kept = {name: (record.get(name) if name in keep else None) for name in columns}
+                kept[id_field] = record_id
+                kept.update({name: record.get(name) for name, _ in SYSTEM_COLUMNS})
+                kept[VERSION_COLUMN] = _integer(record[VERSION_COLUMN]) + 1
+                rows[position] = kept
+                change: dict[str, Mapping[str, Value] | None] = {record_id: kept}
+                self._refuse_if_held(record_id)
+            else:
+                del rows[position]
+                change = {record_id: None}
+            self._erasing = True
+            try:
+                self._rewrite(db, chunk_id, rows, change)
+            finally:
+                self._erasing = False
+            current = self._states()
+            token = self._id_token(record_id).hex()
+            current.erased[token] = {
+                "at": utc_now(),
+                "tokens": states.hex_tokens(tokens),
+                "kept": sorted(keep),
+                "ground": ground,
+            }
+            current.restricted.pop(token, None)
+            self._save_states(db, current)
+            self._update_manifest(db, [chunk_id // GROUP_CHUNKS])
+            op.counts.update({"erased": 1, "fields_kept": len(keep)})
+            result.deleted = 0 if keep else 1
+            result.replaced = 1 if keep else 0
+            result.chunks_written = 1
+            erased = dict(current.erased)
+        self._scrub()
+        header = self._require_header()
+        states.write_tombstone_file(self.path, self._require_keys().header, header.store_id, erased)
+        return result
+
+    def _refuse_if_held(self, record_id: str) -> None:
+        if self._id_token(record_id).hex() in self._states().hold:
+            raise states.LegalHoldError(
+                f"record {record_id} is under legal hold: it cannot be erased or purged "
+                "until it is released (custrec release)"
+            )
+
+    def _scrub(self) -> None:
+        """Move every committed page into the database file and empty the journal, so
+        that no earlier page image (with deleted ciphertext) stays in ``-wal``; freed
+        pages were already zeroed (``secure_delete``)."""
+        with contextlib.suppress(sqlite3.Error):
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def reapply_erasures(self) -> list[str]:
+        """Erase again every record that ``STORE.erasures`` says was erased (after the
+        store was restored from a backup taken before the erasures), and restore the
+        tombstones in the store. The pseudonyms of the records erased again."""
+        header = self._require_header()
+        kept = states.read_tombstone_file(self.path, self._require_keys().header, header.store_id)
+        with self._transaction(write=False) as db:
+            tokens = {bytes.fromhex(t): t for t in kept}
+            present = [
+                bytes(row[0])
+                for row in db.execute("SELECT token FROM id_index")
+                if bytes(row[0]) in tokens
+            ]
+            todo: list[tuple[str, list[str]]] = []
+            for token in present:
+                chunk_id = _integer(
+                    db.execute(
+                        "SELECT chunk_id FROM id_index WHERE token = ?", (token,)
+                    ).fetchone()[0]
+                )
+                entry = kept[tokens[token]]
+                keep = [str(name) for name in entry.get("kept") or []]  # type: ignore[attr-defined]
+                for row in self._chunk_rows(db, chunk_id):
+                    record_id = str(row[self.settings.id_field])
+                    if self._id_token(record_id) != token:
+                        continue
+                    held = [
+                        n for n, _ in self.columns if n not in keep and n != self.settings.id_field
+                    ]
+                    if any(row.get(name) is not None for name in held):
+                        todo.append((record_id, keep))
+        again: list[str] = []
+        for record_id, keep in todo:
+            ground = str(kept[self._id_token(record_id).hex()].get("ground") or "") or None
+            self.erase(record_id, keep=keep, ground=ground if keep else None)
+            again.append(self.pseudonym_of(record_id))
+        with self._change("reapply-erasures", scope="all") as op:
+            current = self._states()
+            missing = {t: e for t, e in kept.items() if t not in current.erased}
+            if missing:
+                current.erased.update(missing)
+                self._save_states(self._db, current)
+            op.counts.update({"erased_again": len(again), "tombstones_restored": len(missing)})
+        return again
+
     # -- bulk writes (see custrec.store.ingest) --------------------------------------
 
     def prepare_ingest(
@@ -1294,13 +1565,15 @@ class Store:
         *,
         collected_at: str | None = None,
         action: str = "collect",
+        readmit_erased: bool = False,
     ) -> bulk.IngestResult:
         """Write prepared rows in one all-or-nothing transaction. Under the lock, finds
         which rows repeat an id or a contact detail (in the batch or the store) and asks
         ``decide`` what to do with each row: insert (a new id), update (an id in the
         store: the row's columns replace those fields), or skip. ``decide`` may raise
         to write nothing. Each written record's provenance is its segment's source and
-        ``collected_at``."""
+        ``collected_at``. A row matching a tombstone (an erased customer's id, email
+        or phone) refuses the batch unless ``readmit_erased``."""
         import pyarrow as pa
 
         from custrec.store import ingest as bulk
@@ -1313,6 +1586,8 @@ class Store:
         with self._change(action, subjects=ids, fields=result.fields) as op:
             db = self._db
             self._declare_columns(db, table.schema)
+            if not readmit_erased:
+                self._refuse_erased(rows, ids)
             located = packed.find_ids(db, rows.id_tokens)
             self._reread_phone_regions(db, rows, located, ids)
             holders = {
@@ -1526,6 +1801,7 @@ class Store:
         rows: list[dict[str, Value]],
         changes: Mapping[str, Mapping[str, Value] | None],
     ) -> None:
+        self._guard(changes)
         old = db.execute(
             "SELECT generation, key_no FROM chunks WHERE chunk_id = ?", (chunk_id,)
         ).fetchone()
@@ -1979,6 +2255,7 @@ def _read_header(db: sqlite3.Connection, path: Path) -> _Header:
             header_mac=values["header_mac"],
             manifest_mac=values["manifest_mac"],
             holders=holders,
+            states_sealed=values.get("states"),
         )
         if (
             header.settings_json() != values["settings"]
@@ -2014,4 +2291,6 @@ def _header_parts(header: _Header) -> list[bytes]:
             bytes(holder["sealed"]),
             str(holder["added_at"]).encode(),
         ]
+    if header.states_sealed is not None:  # absent from stores that never had one
+        parts += [b"states", header.states_sealed]
     return parts

@@ -1,0 +1,232 @@
+"""Data-subject rights and legal hold: ``hold``, ``release``, ``restrict``,
+``unrestrict``, ``erase`` and ``reapply-erasures``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from custrec.cli.core import (
+    audit_context,
+    emit,
+    format_option,
+    key_file_option,
+    lock_timeout_option,
+    note,
+    store_argument,
+)
+from custrec.errors import UsageError
+from custrec.render import Fields
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _required_reason(what: str) -> Callable[[F], F]:
+    return click.option(
+        "--reason",
+        required=True,
+        metavar="TEXT",
+        help=f"Why the record is {what} (e.g. a case or ticket number), for the audit trail. "
+        "Never put personal data here.",
+    )
+
+
+def _open(store: str, key_file: str | None, lock_timeout: float, reason: str | None) -> Any:
+    from custrec.store import open_store, resolve_key_source
+
+    return open_store(
+        store,
+        resolve_key_source(key_file),
+        lock_timeout=lock_timeout,
+        context=audit_context(reason),
+    )
+
+
+def _set_state(
+    state: str,
+    on: bool,
+    store: str,
+    record_id: str,
+    key_file: str | None,
+    lock_timeout: float,
+    reason: str | None,
+    output_format: str,
+    command_name: str,
+) -> None:
+    with _open(store, key_file, lock_timeout, reason) as opened:
+        changed = opened.set_state(state, record_id, on)
+        pseudonym = opened.pseudonym_of(record_id)
+    word = {
+        ("hold", True): "under legal hold",
+        ("hold", False): "released from legal hold",
+        ("restricted", True): "restricted",
+        ("restricted", False): "unrestricted",
+    }[(state, on)]
+    emit(
+        Fields(
+            command_name,
+            [
+                ("record", "record", record_id),
+                ("pseudonym", "pseudonym in the audit trail", pseudonym),
+                ("state", "state", word),
+                ("changed", "changed", changed),
+            ],
+        ),
+        output_format,
+    )
+    if not changed:
+        note(f"record {record_id} was already {word}")
+
+
+def _state_command(name: str, state: str, on: bool, summary: str, examples: str) -> Any:
+    @click.command(name, help=f"{summary}\n\n\b\nExamples:\n{examples}")
+    @store_argument()
+    @click.argument("record_id", metavar="ID")
+    @key_file_option()
+    @_required_reason("held" if state == "hold" else "restricted")
+    @format_option("table", "json")
+    @lock_timeout_option()
+    def command(
+        store: str,
+        record_id: str,
+        key_file: str | None,
+        reason: str,
+        output_format: str,
+        lock_timeout: float,
+    ) -> None:
+        _set_state(state, on, store, record_id, key_file, lock_timeout, reason, output_format, name)
+
+    return command
+
+
+hold = _state_command(
+    "hold",
+    "hold",
+    True,
+    "Put a record under legal hold: it is never erased or purged, whatever a policy or "
+    "request says, until it is released. The hold is checked at the moment of deletion. "
+    "Audited (with --reason); setting it twice changes nothing.",
+    "  custrec hold customers.crec C-000042 --reason 'litigation 2026-117'",
+)
+release = _state_command(
+    "release",
+    "hold",
+    False,
+    "Release a record from legal hold (audited, with --reason).",
+    "  custrec release customers.crec C-000042 --reason 'litigation 2026-117 closed'",
+)
+restrict = _state_command(
+    "restrict",
+    "restricted",
+    True,
+    "Restrict processing of a record (GDPR Art. 18): it is kept, but get, update, export, "
+    "redact, scan, validate and report refuse it or leave it out (saying how many); only "
+    "access and erase use it. Audited.",
+    "  custrec restrict customers.crec C-000042 --reason 'accuracy contested, ticket 4711'",
+)
+unrestrict = _state_command(
+    "unrestrict",
+    "restricted",
+    False,
+    "Lift the restriction of a record (audited, with --reason).",
+    "  custrec unrestrict customers.crec C-000042 --reason 'ticket 4711 resolved'",
+)
+
+
+@click.command("erase")
+@store_argument()
+@click.argument("record_id", metavar="ID")
+@key_file_option()
+@_required_reason("erased")
+@click.option(
+    "--except",
+    "keep",
+    multiple=True,
+    metavar="FIELD",
+    help="Keep this field (repeatable) because a legal obligation requires it; needs --ground.",
+)
+@click.option(
+    "--ground",
+    metavar="TEXT",
+    help="The legal obligation that requires keeping the --except fields (recorded).",
+)
+@format_option("table", "json")
+@lock_timeout_option()
+def erase(
+    store: str,
+    record_id: str,
+    key_file: str | None,
+    reason: str,
+    keep: tuple[str, ...],
+    ground: str | None,
+    output_format: str,
+    lock_timeout: float,
+) -> None:
+    """Erase one customer's record now (the right to erasure, GDPR Art. 17).
+
+    The record is removed (with --except, only those fields are kept, for the legal
+    obligation --ground names). Its chunk is re-encrypted under a new data key and the
+    old key destroyed; freed pages are overwritten and the journal emptied, so no copy
+    of the values is left in the store's files. A tombstone of the record (keyed
+    tokens of its id, email and phone, never the values) is kept in the store and in
+    STORE.erasures beside it: collect refuses to bring the customer back, and
+    reapply-erasures erases them again from a store restored from an older backup.
+    A record under legal hold is refused (exit 1). Audited with the record's pseudonym.
+
+    \b
+    Examples:
+      custrec erase customers.crec C-000042 --reason 'erasure request 2026-11-20'
+      custrec erase customers.crec C-000042 --reason 'request 88' \\
+          --except customer_id --except created_at --ground 'invoices: 10 years (HGB 257)'
+    """
+    if keep and not ground:
+        raise UsageError("--except needs --ground: the legal obligation to keep the fields")
+    recorded = reason if not keep else f"{reason} (kept {', '.join(keep)}: {ground})"
+    with _open(store, key_file, lock_timeout, recorded) as opened:
+        result = opened.erase(record_id, keep=list(keep), ground=ground)
+        pseudonym = opened.pseudonym_of(record_id)
+    emit(
+        Fields(
+            "erase",
+            [
+                ("record", "record", record_id),
+                ("pseudonym", "pseudonym in the audit trail", pseudonym),
+                ("erased", "erased", "fields kept: " + ", ".join(keep) if keep else "whole"),
+                ("deleted", "records deleted", result.deleted),
+            ],
+        ),
+        output_format,
+    )
+
+
+@click.command("reapply-erasures")
+@store_argument()
+@key_file_option()
+@format_option("table", "json")
+@lock_timeout_option()
+def reapply_erasures(
+    store: str, key_file: str | None, output_format: str, lock_timeout: float
+) -> None:
+    """Erase again every customer erased since a backup was taken, after restoring the
+    store from that backup (the tombstones in STORE.erasures beside it say which).
+    Run it right after any restore; it changes nothing when nothing needs erasing.
+
+    \b
+    Examples:
+      custrec reapply-erasures customers.crec      # right after restoring it from a backup
+      custrec reapply-erasures customers.crec --format json | jq .erased_again
+    """
+    with _open(store, key_file, lock_timeout, "restore: erasures re-applied") as opened:
+        again = opened.reapply_erasures()
+    emit(
+        Fields(
+            "reapply-erasures",
+            [
+                ("erased_again", "records erased again", len(again)),
+                ("pseudonyms", "pseudonyms", again),
+            ],
+        ),
+        output_format,
+    )
