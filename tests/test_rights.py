@@ -354,3 +354,79 @@ def test_erasure_empties_the_journal_while_the_store_stays_open(store: Path, key
             assert not wal.exists() or wal.stat().st_size == 0
     finally:
         other.close()
+
+
+def test_access_reports_everything_held_even_when_restricted(
+    cli: InvokeCli, store: Path, tmp_path: Path
+) -> None:
+    log = write(
+        tmp_path / "log.csv",
+        "interaction_id,case_id,customer_id,channel,created_at\n"
+        "I-1,K-1,C-005,phone,2026-03-02T09:00:00Z\n"
+        "I-2,K-2,C-006,chat,2026-03-02T10:00:00Z\n"
+        "I-3,K-3,C-005,email,2026-03-03T09:00:00Z\n",
+    )
+    assert cli("restrict", str(store), "C-005", "--reason", "contested").exit_code == 0
+    out = tmp_path / "sar.json"
+    result = cli(
+        "access", str(store), "C-005", "--reason", "SAR 31", "--logs", str(log), "-o", str(out)
+    )
+    assert result.exit_code == 0, result.stderr
+    assert out.stat().st_mode & 0o777 == 0o600
+    report = json.loads(out.read_text(encoding="utf-8"))
+    assert report["version"] == 1
+    assert report["kind"] == "access"
+    assert report["restricted"] is True
+    values = {f["name"]: f["value"] for f in report["fields"]}
+    assert values["email"] == CANARY_EMAIL
+    assert values["name"] == CANARY_NAME
+    assert [r["interaction_id"] for r in report["interactions"]["rows"]] == ["I-1", "I-3"]
+    assert {"collect", "restrict"} <= {h["action"] for h in report["history"]}
+    assert all("actor" not in h for h in report["history"])
+    assert report["provenance"]["version"] == 1
+    audit = [e for e in audit_entries(cli, store) if e["action"] == "access"]
+    assert audit
+    assert audit[-1]["reason"] == "SAR 31"
+    as_csv = cli("access", str(store), "C-005", "--reason", "SAR 31", "--format", "csv")
+    assert f"field,email,{CANARY_EMAIL}" in as_csv.stdout
+    assert cli("access", str(store), "C-404", "--reason", "SAR 32").exit_code == 6
+
+
+def test_access_states_when_each_retention_period_ends(cli: InvokeCli, tmp_path: Path) -> None:
+    from .conftest import REPO
+
+    path = tmp_path / "c.crec"
+    schema = REPO / "schemas" / "customer.yaml"
+    assert cli("init", str(path), "--schema", str(schema)).exit_code == 0
+    examples = REPO / "examples" / "customers.csv"
+    collected = cli(
+        "collect", str(path), str(examples), "--on-invalid", "reject",
+        "--rejects", str(tmp_path / "r.csv"),
+    )  # fmt: skip
+    assert collected.exit_code == 0, collected.stderr
+    report = json.loads(cli("access", str(path), "C-000004", "--reason", "SAR").stdout)
+    ends = {r["class"]: (r["trigger_value"], r["ends_on"]) for r in report["retention"]}
+    assert ends == {
+        "customer": ("2025-07-18", "2031-07-18"),
+        "marketing": ("2025-07-18", "2027-07-18"),
+    }
+    purposes = set(report["purposes"])
+    assert {"service", "marketing"} <= purposes
+
+
+@pytest.mark.parametrize(
+    ("start", "period", "end"),
+    [
+        ("2024-02-29", "1y", "2025-02-28"),
+        ("2026-01-31", "1m", "2026-02-28"),
+        ("2026-01-31", "30d", "2026-03-02"),
+        ("2020-06-15", "6y", "2026-06-15"),
+        ("2026-12-31", "2w", "2027-01-14"),
+    ],
+)
+def test_periods_add_to_dates_as_calendars_do(start: str, period: str, end: str) -> None:
+    import datetime as dt
+
+    from custrec.access import add_period
+
+    assert add_period(dt.date.fromisoformat(start), period).isoformat() == end

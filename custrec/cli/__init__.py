@@ -12,6 +12,7 @@ from custrec import __version__
 from custrec.cli.core import CustrecGroup
 
 COMMANDS = {
+    "access": "custrec.cli.rights:access",
     "audit": "custrec.cli.audit:audit_group",
     "collect": "custrec.cli.records:collect",
     "demo": "custrec.cli.demo:demo",

@@ -221,6 +221,21 @@ def key_file_option() -> Callable[[F], F]:
     )
 
 
+def output_option(
+    help_text: str = "Where to write ('-' for stdout, the default). Created with mode 0600.",
+    default: str | None = "-",
+) -> Callable[[F], F]:
+    """``-o/--output FILE``: a path, or ``-`` for stdout."""
+    return click.option(
+        "-o",
+        "--output",
+        default=default,
+        type=click.Path(dir_okay=False, allow_dash=True),
+        metavar="FILE",
+        help=help_text,
+    )
+
+
 def store_argument() -> Callable[[F], F]:
     return click.argument("store", type=click.Path(dir_okay=False))
 

@@ -22,6 +22,7 @@ from custrec.cli.core import (
     note,
     note_restricted,
     open_cli_store,
+    output_option,
     reason_option,
     split_fields,
     store_argument,
@@ -151,14 +152,7 @@ def collect(
 @click.command("export")
 @store_argument()
 @key_file_option()
-@click.option(
-    "-o",
-    "--output",
-    default="-",
-    type=click.Path(dir_okay=False, allow_dash=True),
-    metavar="FILE",
-    help="Where to write ('-' for stdout, the default). The file is created with mode 0600.",
-)
+@output_option()
 @click.option(
     "--format",
     "--output-format",

@@ -18,6 +18,7 @@ from custrec.cli.core import (
     note,
     note_restricted,
     open_cli_store,
+    output_option,
     reason_option,
     split_fields,
 )
@@ -320,13 +321,8 @@ def _emit_findings(
 
 @click.command("redact")
 @click.argument("source", type=click.Path(dir_okay=False, allow_dash=True))
-@click.option(
-    "-o",
-    "--output",
-    default=None,
-    type=click.Path(dir_okay=False, allow_dash=True),
-    metavar="FILE",
-    help="Where to write the redacted copy ('-' for stdout). Created with mode 0600.",
+@output_option(
+    "Where to write the redacted copy ('-' for stdout). Created with mode 0600.", default=None
 )
 @click.option(
     "--into",

@@ -18,6 +18,7 @@ from custrec.cli.core import (
     lock_timeout_option,
     note,
     open_cli_store,
+    output_option,
     reason_option,
 )
 from custrec.errors import UsageError
@@ -179,14 +180,7 @@ def _mapping(pairs: tuple[str, ...], map_file: str | None) -> dict[str, str]:
     help="table for people, json/csv for programs, markdown or html (one self-contained "
     "file with trend charts) to share.",
 )
-@click.option(
-    "-o",
-    "--output",
-    default="-",
-    type=click.Path(dir_okay=False, allow_dash=True),
-    metavar="FILE",
-    help="Write the report here (default: stdout).",
-)
+@output_option("Write the report here (default: stdout).")
 def kpi(
     logs: tuple[str, ...],
     by: str,

@@ -920,7 +920,11 @@ class Store:
         return found[record_id]
 
     def get_many(
-        self, record_ids: Sequence[str], *, include_restricted: bool = False
+        self,
+        record_ids: Sequence[str],
+        *,
+        include_restricted: bool = False,
+        action: str = "get",
     ) -> dict[str, Record]:
         """The records with these ids that exist, by id (one snapshot). A restricted
         record is refused (exit 1) unless ``include_restricted`` (access export)."""
@@ -938,10 +942,10 @@ class Store:
                         row = rows[positions[record_id]]
                         found[record_id] = to_record(row, self.settings.id_field)
         except CustrecError as exc:
-            self._access("get", subjects=wanted, failure=exc)
+            self._access(action, subjects=wanted, failure=exc)
             raise
         self._access(
-            "get", subjects=list(found), counts={"asked": len(wanted), "found": len(found)}
+            action, subjects=list(found), counts={"asked": len(wanted), "found": len(found)}
         )
         return found
 
