@@ -61,7 +61,8 @@ def _cell(value: Any) -> str | int | float | None:
     return value if value is None or isinstance(value, str | int | float) else str(value)
 
 
-def _date_of(value: object) -> dt.date | None:
+def date_of(value: object) -> dt.date | None:
+    """The day of an ISO 8601 date or time value; None when empty or unreadable."""
     if value is None or value == "":
         return None
     try:
@@ -188,7 +189,7 @@ def access_report(
             if name not in used:
                 continue
             trigger = spec.get("trigger")
-            start = _date_of(record.data.get(str(trigger))) if trigger else None
+            start = date_of(record.data.get(str(trigger))) if trigger else None
             period = spec.get("period")
             retention.append(
                 {

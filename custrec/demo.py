@@ -5,7 +5,11 @@ bad rows and the list of them), profiles each file as a data steward would befor
 loading it, collects the customer records into an encrypted store (bad rows go to a
 rejects file), uses the store as an agent would (a point lookup, a search by a
 differently written email, a correction, an export of the fields asked for, an
-integrity check), and returns one result that says what was created and found.
+integrity check), scans the notes for personal data and writes a redacted copy,
+reports KPIs of the interaction log, and ends as a compliance officer would: a
+dry-run purge by the retention policy, one customer erased, and the proof (the record
+is gone; the audit trail holds its erasure under a pseudonym). It returns one result
+that says what was created and found.
 """
 
 from __future__ import annotations
@@ -84,6 +88,27 @@ class DemoRedaction:
 
 
 @dataclass
+class DemoRights:
+    """The end of the demo: a dry-run purge by the shipped retention policy, and one
+    customer erased, gone, and the audit trail's proof of it."""
+
+    due: dict[str, int]
+    erased_pseudonym: str
+    gone: bool
+    audit_entries: int
+    audit_intact: bool
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "purge_dry_run": self.due,
+            "erased_pseudonym": self.erased_pseudonym,
+            "erased_record_gone": self.gone,
+            "erase_audit_entries": self.audit_entries,
+            "audit_intact": self.audit_intact,
+        }
+
+
+@dataclass
 class DemoResult:
     """What :func:`run_demo` created and found."""
 
@@ -92,6 +117,7 @@ class DemoResult:
     steps: list[DemoStep]
     store: DemoStore
     redaction: DemoRedaction
+    rights: DemoRights
     validation: ValidationReport
     store_validation: ValidationReport
     kpis: KpiReport
@@ -123,6 +149,7 @@ class DemoResult:
                 "audit_intact": self.store.audit_intact,
             },
             "redaction": self.redaction.to_json(),
+            "rights": self.rights.to_json(),
             "validation": {
                 "customers_csv": self.validation.to_json(),
                 "store": self.store_validation.to_json(),
@@ -227,16 +254,31 @@ class DemoResult:
                 )
             ],
         )
-        tables = [files, defects, checked, store, shared, kpis]
+        rights = Table(
+            title="Retention and erasure: a dry-run purge by schemas/retention.yaml (nothing "
+            "changed), then one customer erased",
+            columns=("due by rule", "erased (pseudonym)", "gone", "audit entries of it"),
+            rows=[
+                (
+                    _counts(self.rights.due),
+                    self.rights.erased_pseudonym,
+                    self.rights.gone,
+                    f"{self.rights.audit_entries} "
+                    f"({'intact' if self.rights.audit_intact else 'TAMPERED'})",
+                )
+            ],
+        )
+        columns_tables = []
         for step in self.steps:
             columns = step.profile.tables()[0]
-            tables.append(
+            columns_tables.append(
                 Table(
                     title=f"Columns of {Path(step.written.path).name}",
                     columns=columns.columns,
                     rows=columns.rows,
                 )
             )
+        tables = [files, defects, *columns_tables, checked, store, shared, kpis, rights]
         return tables
 
     def summary(self) -> Summary:
@@ -290,7 +332,7 @@ def run_demo(
         schema = shipped_schema("customer")
         as_of = today_text()
         validation = validate_source(str(directory / "customers.csv"), schema, as_of=as_of)
-        store, redaction, store_validation = _encrypt_customers(
+        store, redaction, rights, store_validation = _encrypt_customers(
             directory, directory / "customers.csv", schema, as_of
         )
         kpis = _kpis(directory / "interactions.csv")
@@ -303,6 +345,7 @@ def run_demo(
         steps=steps,
         store=store,
         redaction=redaction,
+        rights=rights,
         validation=validation,
         store_validation=store_validation,
         kpis=kpis,
@@ -334,7 +377,7 @@ def today_text() -> str:
 
 def _encrypt_customers(
     directory: Path, customers_csv: Path, schema: Schema, as_of: str
-) -> tuple[DemoStore, DemoRedaction, ValidationReport]:
+) -> tuple[DemoStore, DemoRedaction, DemoRights, ValidationReport]:
     """Collect the customer rows into a new encrypted store that keeps to the customer
     schema, as a nightly job would (invalid and duplicate rows go to a rejects file),
     then use it as an agent would: look a record up by id and by a differently written
@@ -353,7 +396,8 @@ def _encrypt_customers(
     rejects = directory / "customers-rejects.csv"
     exported = directory / "customers-contacts.csv"
     shared = directory / "customers-shared.csv"
-    stale_files = (key_path, store_path, rejects, exported, shared)
+    erasures = store_path.with_name(store_path.name + ".erasures")
+    stale_files = (key_path, store_path, rejects, exported, shared, erasures)
     for stale in (*stale_files, *directory.glob("customers.crec-*")):
         stale.unlink(missing_ok=True)
     source = KeySource.from_key_file(new_key_file(key_path).path)
@@ -384,6 +428,7 @@ def _encrypt_customers(
         redaction = _share(store, schema, shared, key_path)
         count = store.verify()
         checked = validate_source(str(store_path), schema, store=store, as_of=as_of)
+        rights = _rights(store, schema, as_of)
         audit = store.audit_verify()
     return (
         DemoStore(
@@ -400,7 +445,43 @@ def _encrypt_customers(
             audit_intact=audit.ok,
         ),
         redaction,
+        rights,
         checked,
+    )
+
+
+def _rights(store: Store, schema: Schema, as_of: str) -> DemoRights:
+    """A compliance officer's turn: what the retention policy says is due (a dry run,
+    which changes nothing), then one customer's erasure, checked by a lookup and by
+    the audit trail (which names the customer by pseudonym only)."""
+    import datetime as dt
+
+    from custrec import retention
+    from custrec.audit_read import AuditQuery
+    from custrec.errors import NotFoundError
+
+    policy_path = Path(__file__).resolve().parent.parent / "schemas" / "retention.yaml"
+    policy = retention.load_policy(policy_path, dict(store.columns), schema)
+    plan = retention.plan_purge(store, policy, dt.date.fromisoformat(as_of), audited=False)
+    ids = [
+        str(i) for batch in store.iter_batches() for i in batch.column("customer_id").to_pylist()
+    ]
+    chosen = ids[len(ids) // 2]
+    store.erase(chosen)
+    try:
+        store.get(chosen)
+        gone = False
+    except NotFoundError:
+        gone = True
+    store.verify()  # the store is whole after the erasure
+    entries = store.audit_query(AuditQuery(customer=chosen)).entries
+    erased = [e for e in entries if e.get("action") == "erase"]
+    return DemoRights(
+        due={k: v for k, v in plan.counts().items()},
+        erased_pseudonym=store.pseudonym_of(chosen),
+        gone=gone,
+        audit_entries=len(erased),
+        audit_intact=store.audit_verify().ok,
     )
 
 

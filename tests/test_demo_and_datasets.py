@@ -27,6 +27,7 @@ def test_demo_creates_and_profiles_the_example_data(cli: InvokeCli, tmp_path: Pa
         "customers-rejects.csv",
         "customers-shared.csv",
         "customers.crec",
+        "customers.crec.erasures",
         "customers.csv",
         "demo.key",
         "interactions-defects.csv",
@@ -76,7 +77,10 @@ def test_demo_store_holds_the_loadable_customers(tmp_path: Path) -> None:
     assert len(rejected) == result.store.skipped
     assert all(row["_rules"] and row["_reasons"] for row in rejected)
     with open_store(result.store.path, KeySource.from_key_file(result.store.key_file)) as store:
-        assert store.count() == result.store.records
+        assert store.count() == result.store.records - 1  # the demo ends with an erasure
+    assert result.rights.gone
+    assert result.rights.audit_entries >= 1
+    assert result.rights.audit_intact
     again = run_demo(tmp_path / "d", customers=30, interactions=10, seed=11)  # replaces
     assert again.store.records <= 30
 

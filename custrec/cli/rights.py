@@ -340,3 +340,150 @@ def _write_report(report: Any, output: str, output_format: str) -> None:
         return
     with atomic_file(output, mode=0o600) as handle:
         handle.write(data)
+
+
+@click.command("purge")
+@store_argument()
+@key_file_option()
+@click.option(
+    "--policy",
+    "policy_file",
+    required=True,
+    type=click.Path(dir_okay=False),
+    metavar="FILE",
+    help="Retention policy (docs/retention.md), e.g. schemas/retention.yaml.",
+)
+@click.option(
+    "--as-of",
+    metavar="DATE",
+    help="Purge as of this day (YYYY-MM-DD). Default: today (UTC); --apply uses the plan's.",
+)
+@click.option("--dry-run", is_flag=True, help="Show what would be purged; change nothing.")
+@click.option(
+    "--plan",
+    "plan_file",
+    type=click.Path(dir_okay=False),
+    metavar="PLAN.json",
+    help="Like --dry-run, and save the plan for review and --apply.",
+)
+@click.option(
+    "--apply",
+    "apply_file",
+    type=click.Path(dir_okay=False, exists=True),
+    metavar="PLAN.json",
+    help="Carry out a saved plan, only if the store still matches it (else exit 1).",
+)
+@click.option("--yes", is_flag=True, help="Plan and purge in one go (for cron).")
+@click.option(
+    "--grace",
+    metavar="PERIOD",
+    help="Grace period (e.g. 30d): purged records first become invisible and restorable "
+    "(custrec restore), and are destroyed by a purge once it has ended. Default: the "
+    "policy's 'grace', else none.",
+)
+@click.option(
+    "--show-ids",
+    is_flag=True,
+    help="List record ids, not only their pseudonyms (the read is then audited).",
+)
+@format_option("table", "json")
+@click.option("--reason", metavar="TEXT", help="Why, for the audit trail (e.g. a ticket).")
+@lock_timeout_option()
+def purge(
+    store: str,
+    key_file: str | None,
+    policy_file: str,
+    as_of: str | None,
+    dry_run: bool,
+    plan_file: str | None,
+    apply_file: str | None,
+    yes: bool,
+    grace: str | None,
+    show_ids: bool,
+    output_format: str,
+    reason: str | None,
+    lock_timeout: float,
+) -> None:
+    """Purge records whose retention period has ended, by a retention policy.
+
+    Each rule of the policy names the records it applies to, the field whose date
+    starts the period, the period, and the action: delete, or anonymise (personal
+    fields removed or generalised, a random id; the rest kept for statistics). Records
+    under legal hold or restricted are never purged (they are counted). A dry run
+    (--dry-run, --plan) lists counts per rule and the records as audit pseudonyms, and
+    changes no byte of any file of the store. --apply carries out a saved plan only if
+    every planned record is still there, unchanged and not held, and nothing else has
+    become due: otherwise exit 1 and nothing is purged. The purge is one transaction
+    (a killed purge leaves the store as it was), and its receipt in the audit trail
+    holds the rule counts and the pseudonyms.
+
+    \b
+    Examples:
+      custrec purge customers.crec --policy schemas/retention.yaml --dry-run
+      custrec purge customers.crec --policy schemas/retention.yaml --plan plan.json
+      custrec purge customers.crec --policy schemas/retention.yaml --apply plan.json
+      custrec purge customers.crec --policy schemas/retention.yaml --yes --format json
+      custrec purge customers.crec --policy schemas/retention.yaml --yes --grace 30d
+    """
+    import datetime as dt
+
+    from custrec import retention
+
+    modes = [dry_run, plan_file is not None, apply_file is not None, yes]
+    if sum(modes) != 1:
+        raise UsageError("give one of --dry-run, --plan PLAN.json, --apply PLAN.json or --yes")
+    saved = retention.read_plan(apply_file) if apply_file else None
+    if saved is not None:
+        day = str(saved.get("as_of"))
+    else:
+        day = as_of or dt.datetime.now(dt.UTC).date().isoformat()
+    try:
+        when = dt.date.fromisoformat(day)
+    except ValueError:
+        raise UsageError(f"--as-of {day!r}: expected a date YYYY-MM-DD") from None
+    with _open(store, key_file, lock_timeout, reason) as opened:
+        from custrec.schema import parse_schema
+
+        schema = (
+            parse_schema(opened.settings.schema, f"{store} (its schema)")
+            if opened.settings.schema
+            else None
+        )
+        policy = retention.load_policy(policy_file, dict(opened.columns), schema)
+        writes = saved is not None or yes
+        if grace is not None:
+            from custrec.access import parse_period
+
+            parse_period(grace)
+        plan = retention.plan_purge(
+            opened, policy, when, show_ids=show_ids, audited=writes or show_ids, grace=grace
+        )
+        if saved is not None:
+            retention.check_plan(saved, plan)
+        if writes:
+            retention.apply_purge(opened, plan, policy, schema)
+    if plan_file:
+        retention.save_plan(plan, plan_file)
+        note(f"wrote the plan to {plan_file}; review it, then run with --apply {plan_file}")
+    emit(plan, output_format)
+
+
+@click.command("restore")
+@store_argument()
+@click.argument("record_id", metavar="ID")
+@key_file_option()
+@_required_reason("restored")
+@lock_timeout_option()
+def restore(
+    store: str, record_id: str, key_file: str | None, reason: str, lock_timeout: float
+) -> None:
+    """Bring back a record that a purge with a grace period made invisible, before the
+    grace period ends (exit 6 when there is no such record). Audited.
+
+    \b
+    Examples:
+      custrec restore customers.crec C-000042 --reason 'purged in error, ticket 5120'
+    """
+    with _open(store, key_file, lock_timeout, reason) as opened:
+        opened.restore(record_id)
+    note(f"restored {record_id}")

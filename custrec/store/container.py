@@ -932,9 +932,10 @@ class Store:
         wanted = list(dict.fromkeys(record_ids))
         try:
             with self._transaction(write=False) as db:
+                hidden = self._hidden(wanted)
                 if not include_restricted:
                     self._refuse_restricted(wanted)
-                by_chunk, _ = self._chunks_of(db, wanted)
+                by_chunk, _ = self._chunks_of(db, [i for i in wanted if i not in hidden])
                 for chunk_id, ids in by_chunk.items():
                     rows = self._rows_with_ids(db, chunk_id, ids)
                     positions = self._positions(rows, ids)
@@ -1011,9 +1012,10 @@ class Store:
                         same.add(str(record_id))
                 for row in chunk.records_where(self._names(), settings.id_field, same):
                     results.append(to_record(row, settings.id_field))
-            restricted = self._states().restricted
-            if restricted:
-                results = [r for r in results if self._id_token(r.id).hex() not in restricted]
+            current = self._states()
+            hidden = current.restricted.keys() | current.purged.keys()
+            if hidden:
+                results = [r for r in results if self._id_token(r.id).hex() not in hidden]
         return results
 
     def find_text(self, fields: Sequence[str], query: str) -> list[Record]:
@@ -1065,14 +1067,18 @@ class Store:
         action: str = "read-all",
         fields: Iterable[str] = (),
         include_restricted: bool = False,
+        audited: bool = True,
+        include_purged: bool = False,
     ) -> Iterator[pa.RecordBatch]:
         """Every record, chunk by chunk, as Arrow record batches in the store's current
         columns (one consistent snapshot; memory bounded by one chunk), with the
         version and provenance columns too when ``system``. The read is audited (scope
-        ``all``) before the first batch is returned, as ``action``. Restricted records
-        are left out (counted in :attr:`restricted_skipped`) unless
-        ``include_restricted``."""
-        self._access(action, scope="all", fields=fields, counts={"records": self.count()})
+        ``all``) before the first batch is returned, as ``action``; ``audited=False``
+        is for reads that disclose no personal data and must change no byte of the file
+        (a purge's dry run). Restricted records are left out (counted in
+        :attr:`restricted_skipped`) unless ``include_restricted``."""
+        if audited:
+            self._access(action, scope="all", fields=fields, counts={"records": self.count()})
         self.restricted_skipped = 0
         with self._transaction(write=False) as db:
             self._ensure_all_groups(db)
@@ -1081,8 +1087,7 @@ class Store:
             chunk_ids = [int(r[0]) for r in db.execute("SELECT chunk_id FROM chunks ORDER BY 1")]
             for chunk_id in chunk_ids:
                 batch = self._read_chunk(db, chunk_id).to_arrow(schema)
-                if not include_restricted:
-                    batch = self._without_restricted(batch)
+                batch = self._visible(batch, include_restricted, include_purged)
                 yield batch if system else batch.drop_columns(system_names)
 
     def to_pandas(self) -> Any:
@@ -1341,11 +1346,20 @@ class Store:
                     f"record {record_id} is under legal hold: it cannot be erased or purged "
                     "until it is released (custrec release)"
                 )
+            if token in current.purged and not self._erasing:
+                raise NotFoundError(f"no record with {self.settings.id_field} {record_id}")
             if change is not None and token in current.restricted and not self._erasing:
                 raise states.RecordRestrictedError(
                     f"record {record_id} is restricted (processing limited, GDPR Art. 18): "
                     "only access and erase may use it until it is unrestricted"
                 )
+
+    def _hidden(self, record_ids: Iterable[str]) -> set[str]:
+        """Those of ``record_ids`` that a purge made invisible (in their grace period)."""
+        purged = self._states().purged
+        if not purged:
+            return set()
+        return {i for i in record_ids if self._id_token(i).hex() in purged}
 
     def _refuse_restricted(self, record_ids: Iterable[str]) -> None:
         current = self._states()
@@ -1358,15 +1372,23 @@ class Store:
                     "use custrec access to export it for its subject"
                 )
 
-    def _without_restricted(self, batch: pa.RecordBatch) -> pa.RecordBatch:
+    def _visible(
+        self, batch: pa.RecordBatch, include_restricted: bool, include_purged: bool
+    ) -> pa.RecordBatch:
+        """``batch`` without the records in a purge's grace period and (unless asked
+        for) the restricted ones, which are counted in :attr:`restricted_skipped`."""
         current = self._states()
-        if not current.restricted:
+        restricted = current.restricted if not include_restricted else {}
+        purged = current.purged if not include_purged else {}
+        if not restricted and not purged:
             return batch
         import pyarrow as pa
 
-        ids = batch.column(self.settings.id_field).to_pylist()
-        keep = [self._id_token(str(i)).hex() not in current.restricted for i in ids]
-        self.restricted_skipped += keep.count(False)
+        tokens = [
+            self._id_token(str(i)).hex() for i in batch.column(self.settings.id_field).to_pylist()
+        ]
+        self.restricted_skipped += sum(1 for t in tokens if t in restricted)
+        keep = [t not in restricted and t not in purged for t in tokens]
         return batch.filter(pa.array(keep)) if not all(keep) else batch
 
     def _refuse_erased(self, rows: bulk.IngestRows, ids: Sequence[str]) -> None:
@@ -1456,6 +1478,144 @@ class Store:
         header = self._require_header()
         states.write_tombstone_file(self.path, self._require_keys().header, header.store_id, erased)
         return result
+
+    def purge(
+        self,
+        planned: Mapping[str, tuple[int, Mapping[str, Value] | None]],
+        *,
+        counts: Mapping[str, int] | None = None,
+    ) -> WriteResult:
+        """Apply a retention purge in one all-or-nothing transaction: each record of
+        ``planned`` (id -> (version it must still have, its anonymised row, or None to
+        delete it)) is deleted or replaced. A record that is gone or changed since the
+        plan refuses the whole purge (:class:`~custrec.store.states.PlanMismatchError`,
+        exit 1), and so does a record under legal hold (checked in this transaction).
+        Freed pages are zeroed and the journal emptied afterwards."""
+        id_field = self.settings.id_field
+        result = WriteResult()
+        subjects = list(planned)
+        with self._change("purge", subjects=subjects, scope="policy") as op:
+            db = self._db
+            by_chunk = self._planned_chunks(db, subjects)
+            for chunk_id, ids in by_chunk.items():
+                rows = self._chunk_rows(db, chunk_id)
+                positions = self._positions(rows, ids)
+                changes: dict[str, Mapping[str, Value] | None] = {}
+                doomed: set[int] = set()
+                for record_id in ids:
+                    self._refuse_if_held(record_id)
+                    version, replacement = planned[record_id]
+                    row = rows[positions[record_id]]
+                    if _integer(row[VERSION_COLUMN]) != version:
+                        raise states.PlanMismatchError(
+                            "a planned record changed since the plan was made (version "
+                            f"{version} planned, {row[VERSION_COLUMN]} now): make a new plan"
+                        )
+                    if replacement is None:
+                        changes[record_id] = None
+                        doomed.add(positions[record_id])
+                        result.deleted += 1
+                        continue
+                    new = dict(replacement)
+                    new_id = str(new[id_field])
+                    new[VERSION_COLUMN] = version + 1
+                    for name in (SOURCE_COLUMN, COLLECTED_COLUMN):
+                        new.setdefault(name, row.get(name))
+                    rows[positions[record_id]] = new
+                    if new_id != record_id:
+                        changes[record_id] = None  # the old id's index entries go
+                    changes[new_id] = new
+                    result.replaced += 1
+                kept = [r for n, r in enumerate(rows) if n not in doomed]
+                self._erasing = True  # records past their grace period may go
+                try:
+                    self._rewrite(db, chunk_id, kept, changes)
+                finally:
+                    self._erasing = False
+            current = self._states()
+            ended = [t for t in map(self.token_hex, subjects) if t in current.purged]
+            if ended:
+                for token in ended:
+                    del current.purged[token]
+                self._save_states(db, current)
+            result.chunks_written = len(by_chunk)
+            self._update_manifest(db, (c // GROUP_CHUNKS for c in by_chunk))
+            op.counts.update({"deleted": result.deleted, "anonymised": result.replaced})
+            op.counts.update(dict(counts or {}))
+        self._scrub()
+        return result
+
+    def mark_purged(
+        self, planned: Mapping[str, tuple[int, str, str, str]], *, counts: Mapping[str, int]
+    ) -> int:
+        """Start the grace period of purged records: each of ``planned`` (id -> (version
+        it must still have, rule, action, the day the grace ends)) becomes invisible
+        to every read until :meth:`restore` brings it back, or a purge on or after
+        that day destroys it. All or nothing; refused like :meth:`purge`."""
+        subjects = list(planned)
+        with self._change("purge", subjects=subjects, scope="policy") as op:
+            db = self._db
+            by_chunk = self._planned_chunks(db, subjects)
+            current = self._states()
+            for chunk_id, ids in by_chunk.items():
+                rows = self._rows_with_ids(db, chunk_id, ids)
+                positions = self._positions(rows, ids)
+                for record_id in ids:
+                    self._refuse_if_held(record_id)
+                    version, rule, action, until = planned[record_id]
+                    if _integer(rows[positions[record_id]][VERSION_COLUMN]) != version:
+                        raise states.PlanMismatchError(
+                            "a planned record changed since the plan was made: make a new plan"
+                        )
+                    current.purged[self.token_hex(record_id)] = {
+                        "at": utc_now(),
+                        "until": until,
+                        "rule": rule,
+                        "action": action,
+                    }
+            self._save_states(db, current)
+            op.counts.update({"in_grace": len(subjects), **dict(counts)})
+        return len(subjects)
+
+    def restore(self, record_id: str) -> None:
+        """Bring back a record a purge made invisible, before its grace period ends."""
+        token = self.token_hex(record_id)
+        with self._change("restore", subjects=[record_id]):
+            current = self._states()
+            if token not in current.purged:
+                raise NotFoundError(
+                    f"no purged record with {self.settings.id_field} {record_id} in its grace "
+                    "period (restored already, destroyed, or never purged)"
+                )
+            del current.purged[token]
+            self._save_states(self._db, current)
+
+    def purged_states(self) -> dict[str, dict[str, str]]:
+        """Records in a purge's grace period: id token (hex) -> their purge state."""
+        with self._transaction(write=False):
+            return dict(self._states().purged)
+
+    def _planned_chunks(
+        self, db: sqlite3.Connection, subjects: Sequence[str]
+    ) -> dict[int, list[str]]:
+        by_chunk, absent = self._chunks_of(db, subjects)
+        if absent:
+            raise states.PlanMismatchError(
+                f"{len(absent)} planned record(s) are no longer in the store: make a new plan"
+            )
+        return by_chunk
+
+    def token_hex(self, record_id: str) -> str:
+        """The record's id token in hex: how record states and tombstones name it."""
+        return self._id_token(record_id).hex()
+
+    def guarded_tokens(self) -> dict[str, str]:
+        """Id tokens (hex) of held records ("hold") and restricted ones ("restricted")."""
+        with self._transaction(write=False):
+            current = self._states()
+        out = dict.fromkeys(current.restricted, "restricted")
+        out.update(dict.fromkeys(current.hold, "hold"))
+        return out
 
     def _refuse_if_held(self, record_id: str) -> None:
         if self._id_token(record_id).hex() in self._states().hold:

@@ -36,39 +36,56 @@ class RecordRestrictedError(CheckFailedError):
     """A restricted record is refused by processing commands (exit 1)."""
 
 
+class PlanMismatchError(CheckFailedError):
+    """The store no longer matches a saved purge plan (exit 1): nothing was purged."""
+
+
 class ErasedRecordError(CheckFailedError):
     """A record that was erased cannot be collected again without saying so (exit 1)."""
 
 
 class RecordStates:
     """``hold`` and ``restricted``: id token (hex) -> when the state was set;
-    ``erased``: id token (hex) -> {"at": when, "tokens": match tokens (hex)}."""
+    ``erased``: id token (hex) -> {"at": when, "tokens": match tokens (hex), "kept":
+    fields, "ground": text}; ``purged``: id token (hex) -> {"at": when, "until": the
+    day its grace period ends, "rule": rule id, "action": delete or anonymise} for
+    records a purge made invisible and that ``restore`` can bring back until then."""
 
-    __slots__ = ("erased", "hold", "restricted")
+    __slots__ = ("erased", "hold", "purged", "restricted")
 
     def __init__(
         self,
         hold: dict[str, str] | None = None,
         restricted: dict[str, str] | None = None,
         erased: dict[str, dict[str, object]] | None = None,
+        purged: dict[str, dict[str, str]] | None = None,
     ) -> None:
         self.hold = dict(hold or {})
         self.restricted = dict(restricted or {})
         self.erased = dict(erased or {})
+        self.purged = dict(purged or {})
 
     def to_bytes(self) -> bytes:
-        document = {"hold": self.hold, "restricted": self.restricted, "erased": self.erased}
+        document = {
+            "hold": self.hold,
+            "restricted": self.restricted,
+            "erased": self.erased,
+            "purged": self.purged,
+        }
         return json.dumps(document, sort_keys=True, separators=(",", ":")).encode()
 
     @classmethod
     def from_bytes(cls, data: bytes) -> RecordStates:
         document = json.loads(data)
-        return cls(document["hold"], document["restricted"], document["erased"])
+        return cls(
+            document["hold"], document["restricted"], document["erased"], document.get("purged")
+        )
 
     @property
     def guarded(self) -> bool:
-        """Whether any record is held or restricted (writes must then check)."""
-        return bool(self.hold or self.restricted)
+        """Whether any record is held, restricted or in a purge's grace period (writes
+        must then check)."""
+        return bool(self.hold or self.restricted or self.purged)
 
     def erased_tokens(self) -> set[str]:
         """Every token of every tombstone (ids and match values), hex."""

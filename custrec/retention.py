@@ -1,0 +1,554 @@
+"""Retention purges: which records a policy says must go, a plan to review, and its
+application.
+
+A retention policy (YAML, ``docs/retention.md``) is a list of rules. Each rule names
+the records it applies to (``where``, simple comparisons joined by ``and``; or
+``class``, a retention class of the schema, whose ``trigger`` and ``period`` it takes),
+the field whose date starts the period (``trigger``), the period (``6y``, ``18m``,
+``30d``) and the action: ``delete`` the record, or ``anonymise`` it (personal fields
+removed, or generalised where the schema says ``generalise``; the id replaced by a
+random one; everything else kept for statistics). A record is due when its trigger
+date plus the period is on or before the day the purge runs as of. The first rule
+that applies to a record and finds a date in its trigger field decides: the record is
+due by that rule, or kept.
+
+:func:`plan_purge` reads the store once (a streaming read) and returns a
+:class:`PurgePlan`: per rule, the records due, named by their audit pseudonyms and
+versions. Records under legal hold or restricted are never in a plan (they are counted
+apart). :func:`apply_purge` applies a plan in one transaction, and only if every
+planned record is still there at the planned version and not held: otherwise nothing
+is purged (exit 1).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import re
+import secrets
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from custrec.access import add_period, parse_period
+from custrec.access import date_of as _date
+from custrec.errors import UsageError
+from custrec.render import Summary, Table
+from custrec.schema.model import SchemaFileError, _Located
+
+if TYPE_CHECKING:
+    from custrec.schema import Schema
+    from custrec.store import Store
+
+ACTIONS = ("delete", "anonymise")
+ANONYMISED = "anonymised by purge"
+"""The provenance (``_source``) an anonymised record gets."""
+PLAN_VERSION = 1
+_RULE_KEYS = ("id", "description", "where", "class", "trigger", "period", "action")
+_COMPARISON = re.compile(
+    r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*(==|!=|<=|>=|<|>)\s*"
+    r"('(?:[^']*)'|\"(?:[^\"]*)\"|true|false|null|-?[0-9]+(?:\.[0-9]+)?)\s*"
+)
+
+
+class PolicyError(SchemaFileError):
+    """A retention policy that cannot be used: the message names file and line (exit 2)."""
+
+
+@dataclass(frozen=True)
+class Condition:
+    field: str
+    op: str
+    value: object
+
+    def holds(self, record: Mapping[str, object]) -> bool:
+        have = record.get(self.field)
+        want = self.value
+        if self.op == "==":
+            return have == want
+        if self.op == "!=":
+            return have != want
+        if have is None or want is None:
+            return False
+        try:
+            return bool(
+                {"<": have < want, "<=": have <= want, ">": have > want, ">=": have >= want}[  # type: ignore[operator]
+                    self.op
+                ]
+            )
+        except TypeError:
+            return False
+
+
+@dataclass(frozen=True)
+class RetentionRule:
+    id: str
+    trigger: str
+    period: str
+    action: str
+    where: tuple[Condition, ...] = ()
+    retention_class: str | None = None
+    description: str | None = None
+
+    def applies(self, record: Mapping[str, object]) -> bool:
+        return all(c.holds(record) for c in self.where)
+
+    def due(self, record: Mapping[str, object], as_of: dt.date) -> bool:
+        start = _date(record.get(self.trigger))
+        return start is not None and add_period(start, self.period) <= as_of
+
+
+@dataclass(frozen=True)
+class RetentionPolicy:
+    rules: tuple[RetentionRule, ...]
+    grace: str | None = None
+    digest: str = ""
+
+
+def _literal(text: str) -> object:
+    if text[0] in "'\"":
+        return text[1:-1]
+    if text in ("true", "false"):
+        return text == "true"
+    if text == "null":
+        return None
+    return float(text) if "." in text else int(text)
+
+
+def load_policy(
+    path: str | Path, fields: Mapping[str, str], schema: Schema | None
+) -> RetentionPolicy:
+    """Read and check a policy file against the store's ``fields`` (name -> type)."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"--policy {path}: cannot read ({exc.strerror})") from None
+    return parse_policy(text, str(path), fields, schema)
+
+
+def parse_policy(
+    text: str, source: str, fields: Mapping[str, str], schema: Schema | None = None
+) -> RetentionPolicy:
+    doc = _Located(text, source)
+
+    def error(message: str, *where: Any) -> PolicyError:
+        return PolicyError(source, message, doc.line(*where))
+
+    data = doc.data
+    if not isinstance(data, dict):
+        raise error("expected a mapping with 'rules'")
+    unknown = sorted(set(data) - {"version", "description", "grace", "rules"})
+    if unknown:
+        raise error(f"unknown key {unknown[0]!r}", unknown[0])
+    if data.get("version", 1) != 1:
+        raise error("version must be 1", "version")
+    grace = data.get("grace")
+    if grace is not None:
+        _period(str(grace), error, "grace")
+    rules_doc = data.get("rules")
+    if not isinstance(rules_doc, list) or not rules_doc:
+        raise error("'rules' must be a list of at least one rule", "rules")
+    classes = schema.retention_classes if schema is not None else {}
+    rules: list[RetentionRule] = []
+    seen: set[str] = set()
+    for n, spec in enumerate(rules_doc):
+        where = ("rules", n)
+        if not isinstance(spec, dict):
+            raise error("a rule must be a mapping", *where)
+        extra = sorted(set(spec) - set(_RULE_KEYS))
+        if extra:
+            raise error(f"rule: unknown key {extra[0]!r}", *where, extra[0])
+        rule_id = str(spec.get("id") or f"rule-{n + 1}")
+        if rule_id in seen:
+            raise error(f"rule id {rule_id!r} appears twice", *where, "id")
+        seen.add(rule_id)
+        klass = spec.get("class")
+        base: Mapping[str, Any] = {}
+        if klass is not None:
+            if klass not in classes:
+                known = ", ".join(classes) or "none: the store has no schema"
+                raise error(
+                    f"unknown retention class {klass!r} (classes: {known})", *where, "class"
+                )
+            base = classes[klass]
+        trigger = spec.get("trigger", base.get("trigger"))
+        period = spec.get("period", base.get("period"))
+        if not trigger:
+            raise error("a rule needs 'trigger' (the field whose date starts the period)", *where)
+        if trigger not in fields:
+            raise error(
+                f"unknown field {trigger!r} (fields: {', '.join(fields)})", *where, "trigger"
+            )
+        if period is None:
+            raise error("a rule needs 'period' (e.g. 6y, 30d)", *where)
+        _period(str(period), error, *where, "period")
+        action = spec.get("action", "delete")
+        if action not in ACTIONS:
+            raise error(f"action {action!r}: expected delete or anonymise", *where, "action")
+        conditions: list[Condition] = []
+        if klass is not None:
+            members = [
+                name
+                for name, item in (schema.fields.items() if schema else [])
+                if item.retention == klass
+            ]
+            if not members:
+                raise error(f"no field of the schema is in class {klass!r}", *where, "class")
+        text_where = spec.get("where")
+        if text_where is not None:
+            for part in re.split(r"\band\b", str(text_where)):
+                match = _COMPARISON.fullmatch(part)
+                if not match:
+                    raise error(
+                        f"where: cannot read {part.strip()!r}; expected FIELD OP VALUE "
+                        "(OP one of == != < <= > >=; VALUE a number, true, false, null or "
+                        "'text'), joined by 'and'",
+                        *where,
+                        "where",
+                    )
+                name, op, literal = match.groups()
+                if name not in fields:
+                    raise error(f"where: unknown field {name!r}", *where, "where")
+                conditions.append(Condition(name, op, _literal(literal)))
+        rules.append(
+            RetentionRule(
+                id=rule_id,
+                trigger=str(trigger),
+                period=str(period),
+                action=str(action),
+                where=tuple(conditions),
+                retention_class=klass,
+                description=spec.get("description"),
+            )
+        )
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return RetentionPolicy(tuple(rules), None if grace is None else str(grace), digest)
+
+
+def _period(text: str, error: Any, *where: Any) -> None:
+    try:
+        parse_period(text)
+    except UsageError:
+        raise error(
+            f"period {text!r}: expected a number and d, w, m or y (e.g. 6y, 30d)", *where
+        ) from None
+
+
+@dataclass
+class PlannedRecord:
+    """A record a purge removes: ``until`` is the last day of its grace period when it
+    is first made invisible; None when it goes now (no grace, or its grace ended)."""
+
+    pseudonym: str
+    version: int
+    rule: str
+    action: str
+    until: str | None = None
+    grace_ended: bool = False
+    record_id: str = field(repr=False, default="")
+
+
+@dataclass
+class PurgePlan:
+    """What a purge would do (see the module docstring)."""
+
+    store: str
+    store_id: str
+    as_of: str
+    policy_digest: str
+    records: list[PlannedRecord]
+    rules: list[RetentionRule]
+    held: int = 0
+    restricted: int = 0
+    without_trigger: dict[str, int] = field(default_factory=dict)
+    show_ids: bool = False
+    applied: bool = False
+    grace: str | None = None
+    in_grace: int = 0
+    kind: str = "purge-plan"
+
+    def counts(self) -> dict[str, int]:
+        out = {rule.id: 0 for rule in self.rules}
+        for record in self.records:
+            out[record.rule] = out.get(record.rule, 0) + 1
+        return out
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "store": self.store,
+            "store_id": self.store_id,
+            "as_of": self.as_of,
+            "policy_digest": self.policy_digest,
+            "applied": self.applied,
+            "rules": [
+                {
+                    "id": rule.id,
+                    "action": rule.action,
+                    "count": self.counts()[rule.id],
+                    "without_trigger_date": self.without_trigger.get(rule.id, 0),
+                }
+                for rule in self.rules
+            ],
+            "held_skipped": self.held,
+            "restricted_skipped": self.restricted,
+            "grace": self.grace,
+            "in_grace": self.in_grace,
+            "grace_ended": sum(1 for r in self.records if r.grace_ended),
+            "records": [
+                {
+                    "pseudonym": r.pseudonym,
+                    "version": r.version,
+                    "rule": r.rule,
+                    "action": r.action,
+                    "until": r.until,
+                    **({"id": r.record_id} if self.show_ids else {}),
+                }
+                for r in self.records
+            ],
+        }
+
+    def tables(self) -> list[Table]:
+        counts = self.counts()
+        return [
+            Table(
+                ["rule", "action", "records", "without trigger date"],
+                [
+                    [rule.id, rule.action, counts[rule.id], self.without_trigger.get(rule.id, 0)]
+                    for rule in self.rules
+                ],
+                "Purge by rule",
+            )
+        ]
+
+    def summary(self) -> Summary:
+        return Summary(
+            (
+                ("store", self.store),
+                ("as of", self.as_of),
+                ("records", len(self.records)),
+                ("applied", self.applied),
+                ("held, left alone", self.held),
+                ("restricted, left alone", self.restricted),
+            )
+        )
+
+
+def plan_purge(
+    store: Store,
+    policy: RetentionPolicy,
+    as_of: dt.date,
+    *,
+    show_ids: bool = False,
+    audited: bool = True,
+    grace: str | None = None,
+) -> PurgePlan:
+    """The records ``policy`` says must go as of ``as_of`` (one streaming read of the
+    store, audited as ``purge-plan`` unless ``audited`` is false: a plan without ids
+    discloses no personal data, and a dry run changes no byte of the store). Held and
+    restricted records are counted, never planned. With a grace period (``grace``, else
+    the policy's), due records are first made invisible until it ends; records whose
+    grace period has ended by ``as_of`` are destroyed."""
+    id_field = store.settings.id_field
+    chosen_grace = grace or policy.grace
+    until = add_period(as_of, chosen_grace).isoformat() if chosen_grace else None
+    records: list[PlannedRecord] = []
+    without: dict[str, int] = {}
+    held = in_grace = 0
+    guarded = store.guarded_tokens()
+    purged = store.purged_states()
+    day = as_of.isoformat()
+    for batch in store.iter_batches(
+        system=True,
+        action="purge-plan",
+        include_restricted=True,
+        include_purged=True,
+        audited=audited,
+    ):
+        for record in batch.to_pylist():
+            record_id = str(record[id_field])
+            token = store.token_hex(record_id)
+            state = guarded.get(token)
+            if token in purged:
+                entry = purged[token]
+                if state == "hold" or entry["until"] > day:
+                    in_grace += 1
+                    continue
+                records.append(
+                    PlannedRecord(
+                        store.pseudonym_of(record_id),
+                        int(record["_version"]),
+                        entry["rule"],
+                        entry["action"],
+                        grace_ended=True,
+                        record_id=record_id,
+                    )
+                )
+                continue
+            for rule in policy.rules:
+                if not rule.applies(record):
+                    continue
+                if _date(record.get(rule.trigger)) is None:
+                    without[rule.id] = without.get(rule.id, 0) + 1
+                    continue  # no date to count from: the next rule may apply
+                if not rule.due(record, as_of):
+                    break
+                if rule.action == "anonymise" and str(record.get("_source") or "").startswith(
+                    ANONYMISED
+                ):
+                    break  # done by an earlier purge
+                if state == "hold":
+                    held += 1
+                elif state != "restricted":
+                    records.append(
+                        PlannedRecord(
+                            store.pseudonym_of(record_id),
+                            int(record["_version"]),
+                            rule.id,
+                            rule.action,
+                            until=until,
+                            record_id=record_id,
+                        )
+                    )
+                break
+    restricted = sum(1 for state in guarded.values() if state == "restricted")
+    return PurgePlan(
+        store=str(store.path),
+        store_id=store.store_id,
+        as_of=day,
+        policy_digest=policy.digest,
+        records=records,
+        rules=list(policy.rules),
+        held=held,
+        restricted=restricted,
+        without_trigger=without,
+        show_ids=show_ids,
+        grace=chosen_grace,
+        in_grace=in_grace,
+    )
+
+
+def save_plan(plan: PurgePlan, path: str) -> None:
+    """Write a plan for review (pseudonyms only, mode 0600)."""
+    from custrec.io import atomic_file
+
+    document = {"version": PLAN_VERSION, "kind": plan.kind, **plan.to_json()}
+    with atomic_file(path, mode=0o600) as handle:
+        handle.write((json.dumps(document, indent=2) + "\n").encode("utf-8"))
+
+
+def read_plan(path: str) -> dict[str, Any]:
+    from custrec.errors import InputError
+
+    try:
+        document = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InputError(path, f"cannot read ({exc.strerror})") from None
+    except json.JSONDecodeError as exc:
+        raise InputError(path, f"not JSON ({exc.msg})", line=exc.lineno) from None
+    if not isinstance(document, dict) or document.get("kind") != "purge-plan":
+        raise InputError(path, "not a purge plan (kind 'purge-plan')")
+    return document
+
+
+def check_plan(saved: Mapping[str, Any], fresh: PurgePlan) -> None:
+    """Refuse (exit 1) unless the store still gives exactly the saved plan."""
+    from custrec.store.states import PlanMismatchError
+
+    if saved.get("store_id") != fresh.store_id:
+        raise PlanMismatchError("the plan was made for another store")
+    if saved.get("policy_digest") != fresh.policy_digest:
+        raise PlanMismatchError("the policy file changed since the plan was made")
+    before = {(r["pseudonym"], r["version"], r["rule"]) for r in saved.get("records", [])}
+    now = {(r.pseudonym, r.version, r.rule) for r in fresh.records}
+    if before != now:
+        gone, new = len(before - now), len(now - before)
+        raise PlanMismatchError(
+            f"the store no longer matches the plan ({gone} planned record(s) changed, were "
+            f"held or are gone; {new} not planned are now due): nothing was purged; make a "
+            "new plan"
+        )
+
+
+def apply_purge(
+    store: Store, plan: PurgePlan, policy: RetentionPolicy, schema: Schema | None
+) -> PurgePlan:
+    """Carry out ``plan`` in one transaction per kind of step: records entering their
+    grace period become invisible (:meth:`custrec.store.Store.mark_purged`); the
+    others are deleted or anonymised (:meth:`custrec.store.Store.purge`)."""
+    counts = {f"rule:{rule}": n for rule, n in plan.counts().items() if n}
+    graced = {
+        r.record_id: (r.version, r.rule, r.action, str(r.until))
+        for r in plan.records
+        if r.until is not None
+    }
+    now = [r for r in plan.records if r.until is None]
+    current = _records(store, [r.record_id for r in now if r.action == "anonymise"])
+    planned: dict[str, tuple[int, Mapping[str, object] | None]] = {}
+    for record in now:
+        if record.action == "delete":
+            planned[record.record_id] = (record.version, None)
+        else:
+            data = current[record.record_id]
+            planned[record.record_id] = (
+                record.version,
+                anonymised(data, store, schema, record.rule),
+            )
+    if graced:
+        store.mark_purged(graced, counts=counts)
+    if planned:
+        store.purge(planned, counts=counts)  # type: ignore[arg-type]
+    plan.applied = True
+    return plan
+
+
+def _records(store: Store, record_ids: Sequence[str]) -> dict[str, Mapping[str, Any]]:
+    """The fields of these records, those in their grace period (invisible to
+    :meth:`~custrec.store.Store.get_many`) included."""
+    from custrec.store.states import PlanMismatchError
+
+    if not record_ids:
+        return {}
+    found: dict[str, Mapping[str, Any]] = {
+        i: r.data for i, r in store.get_many(record_ids, action="purge-read").items()
+    }
+    missing = set(record_ids) - set(found)
+    if missing:
+        id_field = store.settings.id_field
+        for batch in store.iter_batches(
+            include_purged=True, include_restricted=True, action="purge-read"
+        ):
+            for row in batch.to_pylist():
+                if str(row[id_field]) in missing:
+                    found[str(row[id_field])] = row
+    if len(found) != len(set(record_ids)):
+        raise PlanMismatchError("a planned record is no longer in the store: make a new plan")
+    return found
+
+
+def anonymised(
+    record: Mapping[str, object], store: Store, schema: Schema | None, rule: str
+) -> dict[str, object]:
+    """The record with its personal fields removed (or generalised, where the schema
+    says so) and a random id: what statistics need, nobody's data."""
+    from custrec.redaction.operators import generalise
+
+    id_field = store.settings.id_field
+    out: dict[str, object] = {"_source": f"{ANONYMISED} (rule {rule})"}
+    for name, value in record.items():
+        item = schema.fields.get(name) if schema is not None else None
+        personal = item is None or item.pii
+        if name == id_field:
+            out[name] = f"ANON-{secrets.token_hex(8)}"
+        elif not personal or value is None or (item is not None and item.redaction == "keep"):
+            out[name] = value
+        elif item is not None and item.redaction == "generalise":
+            kind = item.type if item.type in ("date", "datetime") else "postcode"
+            try:
+                out[name] = generalise(str(value), kind)
+            except ValueError:
+                out[name] = None
+        else:
+            out[name] = None
+    return out
