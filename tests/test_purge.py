@@ -363,3 +363,28 @@ def test_a_grace_period_hides_then_destroys_and_restore_brings_back(
     assert cli("restore", str(store), gone, "--reason", "too late").exit_code == 6
     anonymous = [i for i in left if i.startswith("ANON-")]
     assert len(anonymous) == len(anonymise)
+
+
+def test_purge_replaces_the_purged_customers_in_interaction_log_stores(
+    cli: InvokeCli, store: Path, tmp_path: Path
+) -> None:
+    log = tmp_path / "calls.crec"
+    assert (
+        cli("init", str(log), "--schema", str(REPO / "schemas" / "interaction.yaml")).exit_code == 0
+    )
+    rows_text = "interaction_id,case_id,customer_id,channel,created_at\n" + "".join(
+        f"I-{n},K-{n},C-{n:06d},phone,2026-03-02T09:00:00Z\n" for n in range(1, 31)
+    )
+    assert cli("collect", str(log), str(write(tmp_path / "calls.csv", rows_text))).exit_code == 0
+    result = purge(cli, store, "--yes", "--as-of", AS_OF, "--logs", str(log))
+    assert result.exit_code == 0, result.stderr
+    anonymise, delete = expected_due()
+    customers = [
+        json.loads(line)["customer_id"]
+        for line in cli("export", str(log), "--format", "ndjson").stdout.splitlines()
+    ]
+    assert len(customers) == 30
+    assert not set(customers) & (anonymise | delete)
+    assert sum(1 for c in customers if c.startswith("P-")) == len(anonymise | delete)
+    kept = {f"C-{n:06d}" for n in range(1, 31)} - anonymise - delete
+    assert kept <= set(customers)

@@ -430,3 +430,38 @@ def test_periods_add_to_dates_as_calendars_do(start: str, period: str, end: str)
     from custrec.access import add_period
 
     assert add_period(dt.date.fromisoformat(start), period).isoformat() == end
+
+
+def test_erase_and_purge_replace_the_customer_in_interaction_log_stores(
+    cli: InvokeCli, store: Path, tmp_path: Path
+) -> None:
+    from .conftest import REPO
+
+    log = tmp_path / "calls.crec"
+    schema = REPO / "schemas" / "interaction.yaml"
+    assert cli("init", str(log), "--schema", str(schema)).exit_code == 0
+    rows_text = "interaction_id,case_id,customer_id,channel,created_at,csat\n" + "".join(
+        f"I-{n},K-{n},C-00{1 + n % 3},phone,2026-03-0{1 + n % 5}T09:00:00Z,{1 + n % 5}\n"
+        for n in range(1, 13)
+    )
+    assert cli("collect", str(log), str(write(tmp_path / "calls.csv", rows_text))).exit_code == 0
+    before = json.loads(cli("report", "kpi", str(log), "--format", "json").stdout)["total"]
+    held = cli("hold", str(store), "C-002", "--reason", "case")
+    assert held.exit_code == 0
+    refused = cli("erase", str(store), "C-002", "--reason", "r", "--logs", str(log))
+    assert refused.exit_code == 1
+    exported = cli("export", str(log), "--format", "ndjson").stdout
+    assert '"C-002"' in exported  # nothing changed for a held customer
+    result = cli("erase", str(store), "C-003", "--reason", "request 12", "--logs", str(log))
+    assert result.exit_code == 0, result.stderr
+    rows = [
+        json.loads(line)
+        for line in cli("export", str(log), "--format", "ndjson").stdout.splitlines()
+    ]
+    customers = [r["customer_id"] for r in rows]
+    assert "C-003" not in customers
+    replaced = {c for c in customers if c.startswith("P-")}
+    assert len(replaced) == 1  # one pseudonym, the same on each of their contacts
+    assert customers.count(next(iter(replaced))) == 4
+    after = json.loads(cli("report", "kpi", str(log), "--format", "json").stdout)["total"]
+    assert after["csat"] == before["csat"]  # the KPIs stay computable, unchanged

@@ -45,6 +45,27 @@ def _open(store: str, key_file: str | None, lock_timeout: float, reason: str | N
     )
 
 
+def _pseudonymise_logs(
+    logs: tuple[str, ...],
+    key_file: str | None,
+    pseudonyms: dict[str, str],
+    reason: str | None,
+    lock_timeout: float,
+) -> None:
+    from custrec.retention import pseudonymise_logs
+    from custrec.store import resolve_key_source
+
+    changed = pseudonymise_logs(
+        logs,
+        resolve_key_source(key_file),
+        pseudonyms,
+        context=audit_context(reason),
+        lock_timeout=lock_timeout,
+    )
+    for path, rows in changed.items():
+        note(f"{path}: {rows} interaction(s) now name the customer by a pseudonym")
+
+
 def _set_state(
     state: str,
     on: bool,
@@ -153,6 +174,16 @@ unrestrict = _state_command(
     metavar="TEXT",
     help="The legal obligation that requires keeping the --except fields (recorded).",
 )
+@click.option(
+    "--logs",
+    "logs",
+    multiple=True,
+    type=click.Path(dir_okay=False, exists=True),
+    metavar="LOGSTORE",
+    help="Interaction-log store (opened by the same key) in which the customer ids of "
+    "the records removed are replaced by a pseudonym, so KPIs stay computable and the "
+    "person is gone. Repeatable.",
+)
 @format_option("table", "json")
 @lock_timeout_option()
 def erase(
@@ -162,6 +193,7 @@ def erase(
     reason: str,
     keep: tuple[str, ...],
     ground: str | None,
+    logs: tuple[str, ...],
     output_format: str,
     lock_timeout: float,
 ) -> None:
@@ -179,6 +211,7 @@ def erase(
     \b
     Examples:
       custrec erase customers.crec C-000042 --reason 'erasure request 2026-11-20'
+      custrec erase customers.crec C-000042 --reason 'request 87' --logs interactions.crec
       custrec erase customers.crec C-000042 --reason 'request 88' \\
           --except customer_id --except created_at --ground 'invoices: 10 years (HGB 257)'
     """
@@ -186,8 +219,18 @@ def erase(
         raise UsageError("--except needs --ground: the legal obligation to keep the fields")
     recorded = reason if not keep else f"{reason} (kept {', '.join(keep)}: {ground})"
     with _open(store, key_file, lock_timeout, recorded) as opened:
-        result = opened.erase(record_id, keep=list(keep), ground=ground)
         pseudonym = opened.pseudonym_of(record_id)
+        if logs:
+            from custrec.store.states import LegalHoldError
+
+            opened.get_many([record_id], include_restricted=True, action="erase-check")
+            if opened.record_states(record_id)["hold"]:
+                raise LegalHoldError(
+                    f"record {record_id} is under legal hold: it cannot be erased or purged "
+                    "until it is released (custrec release)"
+                )
+            _pseudonymise_logs(logs, key_file, {record_id: pseudonym}, recorded, lock_timeout)
+        result = opened.erase(record_id, keep=list(keep), ground=ground)
     emit(
         Fields(
             "erase",
@@ -386,6 +429,16 @@ def _write_report(report: Any, output: str, output_format: str) -> None:
     is_flag=True,
     help="List record ids, not only their pseudonyms (the read is then audited).",
 )
+@click.option(
+    "--logs",
+    "logs",
+    multiple=True,
+    type=click.Path(dir_okay=False, exists=True),
+    metavar="LOGSTORE",
+    help="Interaction-log store (opened by the same key) in which the customer ids of "
+    "the records removed are replaced by a pseudonym, so KPIs stay computable and the "
+    "person is gone. Repeatable.",
+)
 @format_option("table", "json")
 @click.option("--reason", metavar="TEXT", help="Why, for the audit trail (e.g. a ticket).")
 @lock_timeout_option()
@@ -400,6 +453,7 @@ def purge(
     yes: bool,
     grace: str | None,
     show_ids: bool,
+    logs: tuple[str, ...],
     output_format: str,
     reason: str | None,
     lock_timeout: float,
@@ -424,6 +478,7 @@ def purge(
       custrec purge customers.crec --policy schemas/retention.yaml --apply plan.json
       custrec purge customers.crec --policy schemas/retention.yaml --yes --format json
       custrec purge customers.crec --policy schemas/retention.yaml --yes --grace 30d
+      custrec purge customers.crec --policy schemas/retention.yaml --yes --logs calls.crec
     """
     import datetime as dt
 
@@ -461,6 +516,9 @@ def purge(
         if saved is not None:
             retention.check_plan(saved, plan)
         if writes:
+            going = {r.record_id: r.pseudonym for r in plan.records if r.until is None}
+            if logs and going:
+                _pseudonymise_logs(logs, key_file, going, reason, lock_timeout)
             retention.apply_purge(opened, plan, policy, schema)
     if plan_file:
         retention.save_plan(plan, plan_file)
