@@ -45,6 +45,19 @@ def _open(store: str, key_file: str | None, lock_timeout: float, reason: str | N
     )
 
 
+def _log_stores_option() -> Callable[[F], F]:
+    return click.option(
+        "--logs",
+        "logs",
+        multiple=True,
+        type=click.Path(dir_okay=False, exists=True),
+        metavar="LOGSTORE",
+        help="Interaction-log store (opened by the same key) in which the customer ids of "
+        "the records removed are replaced by a pseudonym, so KPIs stay computable and the "
+        "person is gone. Repeatable.",
+    )
+
+
 def _pseudonymise_logs(
     logs: tuple[str, ...],
     key_file: str | None,
@@ -174,16 +187,7 @@ unrestrict = _state_command(
     metavar="TEXT",
     help="The legal obligation that requires keeping the --except fields (recorded).",
 )
-@click.option(
-    "--logs",
-    "logs",
-    multiple=True,
-    type=click.Path(dir_okay=False, exists=True),
-    metavar="LOGSTORE",
-    help="Interaction-log store (opened by the same key) in which the customer ids of "
-    "the records removed are replaced by a pseudonym, so KPIs stay computable and the "
-    "person is gone. Repeatable.",
-)
+@_log_stores_option()
 @format_option("table", "json")
 @lock_timeout_option()
 def erase(
@@ -429,16 +433,7 @@ def _write_report(report: Any, output: str, output_format: str) -> None:
     is_flag=True,
     help="List record ids, not only their pseudonyms (the read is then audited).",
 )
-@click.option(
-    "--logs",
-    "logs",
-    multiple=True,
-    type=click.Path(dir_okay=False, exists=True),
-    metavar="LOGSTORE",
-    help="Interaction-log store (opened by the same key) in which the customer ids of "
-    "the records removed are replaced by a pseudonym, so KPIs stay computable and the "
-    "person is gone. Repeatable.",
-)
+@_log_stores_option()
 @format_option("table", "json")
 @click.option("--reason", metavar="TEXT", help="Why, for the audit trail (e.g. a ticket).")
 @lock_timeout_option()
