@@ -218,8 +218,8 @@ def main() -> int:
         action="append",
         metavar="NAME",
         help="run only this benchmark (repeatable: startup, generate, generate-memory, "
-        "inspect, store, audit, records, validate, kpi, redaction); with --write, the other "
-        "sections of FILE are kept as they are",
+        "inspect, store, audit, records, validate, kpi, redaction, retention); with "
+        "--write, the other sections of FILE are kept as they are",
     )
     parser.add_argument("--rows", type=int, default=200_000, help="rows for data benchmarks")
     parser.add_argument("--repeat", type=int, default=7, help="runs per start-up timing")
@@ -239,9 +239,10 @@ def main() -> int:
     import kpi
     import records
     import redaction
+    import retention
     import validate
 
-    for bench in (records, validate, kpi, redaction):
+    for bench in (records, validate, kpi, redaction, retention):
         bench.add_arguments(parser)
     args = parser.parse_args()
     from audit import bench_audit
@@ -250,6 +251,8 @@ def main() -> int:
     from records import bench_records
     from redaction import SECTION as REDACTION_SECTION
     from redaction import bench_redaction
+    from retention import SECTION as RETENTION_SECTION
+    from retention import bench_retention
     from store import bench_store
     from validate import SECTION as VALIDATE_SECTION
     from validate import bench_validate
@@ -293,6 +296,7 @@ def main() -> int:
             REDACTION_SECTION,
             lambda: bench_redaction(args.scan_texts, args.redact_rows),
         ),
+        "retention": (RETENTION_SECTION, lambda: bench_retention(args.retention_rows)),
     }
     chosen = args.only or list(benchmarks)
     unknown = sorted(set(chosen) - set(benchmarks))

@@ -359,7 +359,11 @@ def plan_purge(
     held = in_grace = 0
     guarded = store.guarded_tokens()
     purged = store.purged_states()
+    states_held = bool(guarded or purged)
     day = as_of.isoformat()
+    needed = {id_field, "_version", "_source"}
+    for rule in policy.rules:
+        needed |= {rule.trigger, *(c.field for c in rule.where)}
     for batch in store.iter_batches(
         system=True,
         action="purge-plan",
@@ -367,9 +371,9 @@ def plan_purge(
         include_purged=True,
         audited=audited,
     ):
-        for record in batch.to_pylist():
+        for record in batch.select([n for n in batch.schema.names if n in needed]).to_pylist():
             record_id = str(record[id_field])
-            token = store.token_hex(record_id)
+            token = store.token_hex(record_id) if states_held else ""
             state = guarded.get(token)
             if token in purged:
                 entry = purged[token]

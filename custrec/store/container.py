@@ -1533,7 +1533,11 @@ class Store:
                 finally:
                     self._erasing = False
             current = self._states()
-            ended = [t for t in map(self.token_hex, subjects) if t in current.purged]
+            ended = (
+                [t for t in map(self.token_hex, subjects) if t in current.purged]
+                if current.purged
+                else []
+            )
             if ended:
                 for token in ended:
                     del current.purged[token]
@@ -1618,7 +1622,8 @@ class Store:
         return out
 
     def _refuse_if_held(self, record_id: str) -> None:
-        if self._id_token(record_id).hex() in self._states().hold:
+        hold = self._states().hold
+        if hold and self._id_token(record_id).hex() in hold:
             raise states.LegalHoldError(
                 f"record {record_id} is under legal hold: it cannot be erased or purged "
                 "until it is released (custrec release)"
