@@ -465,3 +465,38 @@ def test_erase_and_purge_replace_the_customer_in_interaction_log_stores(
     assert customers.count(next(iter(replaced))) == 4
     after = json.loads(cli("report", "kpi", str(log), "--format", "json").stdout)["total"]
     assert after["csat"] == before["csat"]  # the KPIs stay computable, unchanged
+
+
+def test_validate_and_report_leave_a_restricted_record_out_and_say_so(
+    cli: InvokeCli, tmp_path: Path
+) -> None:
+    from .conftest import REPO
+
+    customers = tmp_path / "c.crec"
+    assert (
+        cli("init", str(customers), "--schema", str(REPO / "schemas" / "customer.yaml")).exit_code
+        == 0
+    )
+    cli(
+        "collect", str(customers), str(REPO / "examples" / "customers.csv"),
+        "--on-invalid", "reject", "--rejects", str(tmp_path / "r.csv"),
+    )  # fmt: skip
+    before = json.loads(cli("validate", str(customers), "--format", "json").stdout)
+    assert cli("restrict", str(customers), "C-000004", "--reason", "contested").exit_code == 0
+    after = cli("validate", str(customers), "--format", "json")
+    assert "1 restricted record(s) left out" in after.stderr
+    assert json.loads(after.stdout)["rows"] == before["rows"] - 1
+
+    log = tmp_path / "calls.crec"
+    assert (
+        cli("init", str(log), "--schema", str(REPO / "schemas" / "interaction.yaml")).exit_code == 0
+    )
+    rows_text = "interaction_id,case_id,customer_id,channel,created_at,csat\n" + "".join(
+        f"I-{n},K-{n},C-{n},phone,2026-03-02T09:00:00Z,{1 + n % 5}\n" for n in range(1, 11)
+    )
+    assert cli("collect", str(log), str(write(tmp_path / "calls.csv", rows_text))).exit_code == 0
+    assert cli("restrict", str(log), "I-3", "--reason", "objection").exit_code == 0
+    report = cli("report", "kpi", str(log), "--format", "json")
+    assert report.exit_code == 0, report.stderr
+    assert "1 restricted record(s) left out" in report.stderr
+    assert json.loads(report.stdout)["total"]["interactions"] == 9

@@ -6,6 +6,7 @@ import contextlib
 import datetime as dt
 import re
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
@@ -17,6 +18,7 @@ from custrec.cli.core import (
     key_file_option,
     lock_timeout_option,
     note,
+    note_restricted,
     open_cli_store,
     output_option,
     reason_option,
@@ -24,6 +26,10 @@ from custrec.cli.core import (
 from custrec.errors import UsageError
 
 OUTPUT_FORMATS = ("table", "json", "csv", "markdown", "html")
+
+
+if TYPE_CHECKING:
+    from custrec.store import Store
 
 
 @click.group("report")
@@ -254,6 +260,12 @@ def kpi(
     )
     options.check()
     _arrow_memory()
+    opened: list[Store] = []
+
+    def open_log_store(path: str) -> Store:
+        opened.append(open_cli_store(path, key_file, lock_timeout, reason))
+        return opened[-1]
+
     loaded = load_logs(
         logs,
         mapping=_mapping(mapping, map_file),
@@ -262,9 +274,11 @@ def kpi(
         encoding=encoding,
         tz=tz,
         skip_invalid=skip_invalid,
-        open_store=lambda path: open_cli_store(path, key_file, lock_timeout, reason),
+        open_store=open_log_store,
         columns=needed_columns(options),
     )
+    for store in opened:
+        note_restricted(store)
     if loaded.invalid:
         note(f"{loaded.invalid} invalid row(s) left out, e.g. {'; '.join(loaded.problems[:3])}")
     if detail:

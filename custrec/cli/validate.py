@@ -16,6 +16,7 @@ from custrec.cli.core import (
     input_format_option,
     key_file_option,
     lock_timeout_option,
+    note_restricted,
     open_cli_store,
     reason_option,
 )
@@ -133,6 +134,7 @@ def validate(
                 as_of=as_of,
                 progress=progress,
             )
+            note_restricted(opened)
     else:
         if schema is None:
             raise UsageError("give --schema FILE (or set CUSTREC_SCHEMA) to validate a file")
