@@ -178,3 +178,41 @@ def test_store_commands_do_not_import_pandas(tmp_path: Path) -> None:
         assert "pandas" not in heavy, args
         assert "pandera" not in heavy, args
     assert store.exists()
+
+
+def test_rights_commands_on_one_record_do_not_import_pandas_or_pyarrow(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key = tmp_path / "k.key"
+    store = tmp_path / "s.crec"
+    source = write(tmp_path / "c.csv", "customer_id,email\nC-1,a@example.com\nC-2,b@example.com\n")
+    monkeypatch.setenv("CUSTREC_KEY_FILE", str(key))
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    for args in (
+        ["key", "new", str(key)],
+        ["init", str(store)],
+        ["collect", str(store), str(source)],
+    ):
+        subprocess.run(
+            [sys.executable, "-m", "custrec", *args], env=env, check=True, capture_output=True
+        )
+    probe = PROBE + "print('CODE=' + str(locals().get('code', 0)), file=sys.stderr)\n"
+    for args in (
+        ["hold", str(store), "C-1", "--reason", "r"],
+        ["release", str(store), "C-1", "--reason", "r"],
+        ["restrict", str(store), "C-1", "--reason", "r"],
+        ["access", str(store), "C-1", "--reason", "r"],
+        ["erase", str(store), "C-2", "--reason", "r"],
+    ):
+        proc = subprocess.run(
+            [sys.executable, "-c", probe, *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=False,
+        )
+        assert "CODE=0" in proc.stderr, (args, proc.stderr)
+        heavy = [x for x in proc.stderr.splitlines() if x.startswith("HEAVY=")][-1]
+        assert {"pandas", "pandera", "pyarrow"}.isdisjoint(
+            heavy.removeprefix("HEAVY=").split(",")
+        ), args
