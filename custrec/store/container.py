@@ -84,6 +84,8 @@ MAGIC = b"CUSTREC-STORE"
 GROUP_CHUNKS = 256
 _GROUP_ROW = struct.Struct(">5q")  # chunk_id, generation, key_no, epoch, records
 DEFAULT_CHUNK_RECORDS = 1024
+_PACKED_LOOKUP = 64
+"""Above this many ids, the id index is asked in one packed statement."""
 COLUMN_TYPES = ("string", "int64", "float64", "bool")
 _ARROW_KINDS = {"string": "string", "int64": "int64", "double": "float64", "bool": "bool"}
 
@@ -887,7 +889,18 @@ class Store:
         """Where the id index says these ids are: ids by chunk, and the ids it lacks."""
         by_chunk: dict[int, list[str]] = {}
         absent: list[str] = []
-        for record_id in dict.fromkeys(record_ids):
+        unique = list(dict.fromkeys(record_ids))
+        if len(unique) > _PACKED_LOOKUP:  # many ids: one statement for all
+            tokens = [self._id_token(record_id) for record_id in unique]
+            located = packed.find_ids(db, tokens)
+            for record_id, token in zip(unique, tokens, strict=True):
+                chunk = located.get(token)
+                if chunk is None:
+                    absent.append(record_id)
+                else:
+                    by_chunk.setdefault(chunk, []).append(record_id)
+            return by_chunk, absent
+        for record_id in unique:
             row = db.execute(
                 "SELECT chunk_id FROM id_index WHERE token = ?", (self._id_token(record_id),)
             ).fetchone()
