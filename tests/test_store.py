@@ -303,3 +303,19 @@ def test_changes_keep_the_match_index_exact(store: Store) -> None:
     rows = store._db.execute("SELECT COUNT(*) FROM match_index").fetchone()[0]
     assert rows == 4 + 3  # emails of C-2..C-5, phones of C-2, C-4, C-5
     assert store.verify() == 4
+
+
+def test_many_ids_are_found_and_deleted_as_one_at_a_time_would(store: Store) -> None:
+    """Above a few dozen ids the id index is asked in one packed statement."""
+    store.put(customers(200))
+    wanted = [f"C-{n}" for n in range(1, 200, 2)] + ["C-9998", "C-9999"]
+    many = store.get_many(wanted)
+    one_by_one = {i: r for i in wanted for r in store.get_many([i]).values()}
+    assert many == one_by_one
+    assert len(many) == 100
+    with pytest.raises(NotFoundError):
+        store.delete(wanted)  # two of them are absent: nothing is deleted
+    assert store.count() == 200
+    store.delete(wanted[:100])
+    assert store.count() == 100
+    assert store.get_many(wanted) == {}
