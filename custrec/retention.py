@@ -371,7 +371,10 @@ def plan_purge(
         include_purged=True,
         audited=audited,
     ):
-        for record in batch.select([n for n in batch.schema.names if n in needed]).to_pylist():
+        narrow = batch.select([n for n in batch.schema.names if n in needed])
+        if not purged:
+            narrow = narrow.filter(_maybe_due(narrow, policy, as_of))
+        for record in narrow.to_pylist():
             record_id = str(record[id_field])
             token = store.token_hex(record_id) if states_held else ""
             state = guarded.get(token)
@@ -432,6 +435,98 @@ def plan_purge(
         grace=chosen_grace,
         in_grace=in_grace,
     )
+
+
+def latest_start(period: str, as_of: dt.date) -> dt.date:
+    """The last trigger date that ``period`` has run out from by ``as_of``: a date ``d``
+    is due exactly when ``d <= latest_start(period, as_of)`` (adding a period is
+    monotone, so the dates due form a prefix of the calendar)."""
+    amount, unit = parse_period(period)
+    if unit in ("d", "w"):
+        return as_of - dt.timedelta(days=amount * (7 if unit == "w" else 1))
+    guess = as_of - dt.timedelta(days=amount * (366 if unit == "y" else 31) + 1)
+    while add_period(guess + dt.timedelta(days=1), period) <= as_of:
+        guess += dt.timedelta(days=1)
+    return guess
+
+
+def _maybe_due(batch: Any, policy: RetentionPolicy, as_of: dt.date) -> Any:
+    """Where a row may be due, found with Arrow: for some rule, its ``where`` may hold
+    and its trigger is missing, not a plain date, or a date the period has run out
+    from. A row left out has, for every rule, a ``where`` that is false or a readable
+    trigger date not yet due: the exact reading would keep it and count it nowhere."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    rows = batch.num_rows
+    names = batch.schema.names
+    anything = pa.array([True] * rows)
+    maybe = pa.array([False] * rows)
+    for rule in policy.rules:
+        if rule.trigger not in names:
+            return anything
+        applies = anything
+        for condition in rule.where:
+            applies = pc.and_(applies, _may_hold(batch, condition, rows))
+        column = batch.column(rule.trigger)
+        if not pa.types.is_string(column.type):
+            return anything
+        text = pc.utf8_slice_codeunits(column, 0, 10)
+        day = pc.strptime(text, format="%Y-%m-%d", unit="s", error_is_null=True)
+        # strptime takes 2020-02-30 for 1 March: a real date is written back the same
+        real = pc.fill_null(pc.equal(pc.strftime(day, format="%Y-%m-%d"), text), False)
+        plain = pc.fill_null(pc.match_substring_regex(column, _PLAIN_TIME), False)
+        limit = latest_start(rule.period, as_of)
+        moment = dt.datetime(limit.year, limit.month, limit.day)
+        not_due = pc.fill_null(pc.greater(day, pa.scalar(moment, pa.timestamp("s"))), False)
+        surely_kept = pc.and_(pc.and_(plain, real), not_due)
+        maybe = pc.or_(maybe, pc.and_(applies, pc.invert(surely_kept)))
+    return maybe
+
+
+_PLAIN_TIME = (
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}"
+    r"([T ]([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,6})?)?"
+    r"(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])?)?$"
+)
+"""Dates and times that :func:`custrec.access.date_of` reads whenever their date is
+real (then their day is their first ten characters)."""
+
+_ARROW_COMPARE = {
+    "==": "equal",
+    "!=": "not_equal",
+    "<": "less",
+    "<=": "less_equal",
+    ">": "greater",
+    ">=": "greater_equal",
+}
+
+
+def _may_hold(batch: Any, condition: Condition, rows: int) -> Any:
+    """Where ``condition`` may hold: exact for a value of the column's own kind, else
+    everywhere (the exact reading decides)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    everywhere = pa.array([True] * rows)
+    if condition.field not in batch.schema.names or condition.value is None:
+        return everywhere
+    column = batch.column(condition.field)
+    value = condition.value
+    kind = column.type
+    fits = (
+        (pa.types.is_string(kind) and isinstance(value, str))
+        or (pa.types.is_boolean(kind) and isinstance(value, bool))
+        or (
+            (pa.types.is_integer(kind) or pa.types.is_floating(kind))
+            and isinstance(value, int | float)
+            and not isinstance(value, bool)
+        )
+    )
+    if not fits:
+        return everywhere
+    compared = getattr(pc, _ARROW_COMPARE[condition.op])(column, pa.scalar(value))
+    return pc.fill_null(compared, True)  # a missing value: the exact reading decides
 
 
 def save_plan(plan: PurgePlan, path: str) -> None:

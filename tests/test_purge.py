@@ -388,3 +388,86 @@ def test_purge_replaces_the_purged_customers_in_interaction_log_stores(
     assert sum(1 for c in customers if c.startswith("P-")) == len(anonymise | delete)
     kept = {f"C-{n:06d}" for n in range(1, 31)} - anonymise - delete
     assert kept <= set(customers)
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    rules=st.lists(
+        st.tuples(
+            st.sampled_from(["created_at", "last_contact_at", "updated_at"]),
+            st.integers(0, 30),
+            st.sampled_from(["d", "w", "m", "y"]),
+            st.sampled_from(
+                [
+                    "",
+                    "consent_marketing == false",
+                    "country != 'GB'",
+                    "customer_id < 'C-000015'",
+                    "last_contact_at == null",
+                    "city == 'Leeds' and consent_marketing == true",
+                ]
+            ),
+        ),
+        min_size=1,
+        max_size=3,
+    ),
+    as_of=st.dates(dt.date(2009, 1, 1), dt.date(2045, 12, 31)),
+    odd=st.lists(
+        st.sampled_from(["", " 2020-01-01", "2020-02-30", "20200101", "soon"]), max_size=4
+    ),
+)
+def test_the_arrow_prefilter_plans_exactly_what_the_exact_reading_plans(
+    tmp_path_factory: pytest.TempPathFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    rules: list[tuple[str, int, str, str]],
+    as_of: dt.date,
+    odd: list[str],
+) -> None:
+    import pyarrow as pa
+
+    from custrec import retention
+    from custrec.keyfile import new_key_file
+
+    directory = tmp_path_factory.mktemp("prefilter")
+    source = KeySource.from_key_file(new_key_file(directory / "k.key").path)
+    rows = [{k: v for k, v in r.items() if v is not None} for r in customers()]
+    from custrec.retention import latest_start
+
+    limit = latest_start(f"{rules[0][1]}{rules[0][2]}", as_of)
+    named = {"LIMIT": limit, "AFTER": limit + dt.timedelta(days=1)}
+    for n, text in enumerate(odd):  # trigger values the exact reading must judge
+        rows[n][rules[0][0]] = named[text].isoformat() if text in named else text
+    for row in rows:
+        row["consent_marketing"] = row["consent_marketing"] == "true"
+    text = "rules:\n" + "".join(
+        f"  - trigger: {trigger}\n    period: {n}{unit}\n"
+        + (f'    where: "{where}"\n' if where else "")
+        for trigger, n, unit, where in rules
+    )
+    with create_store(
+        directory / "s.crec", source, settings=StoreSettings(chunk_records=7)
+    ) as opened:
+        opened.put(rows)
+        policy = retention.parse_policy(text, "p.yaml", dict(opened.columns), None)
+
+        def summary(plan: Any) -> Any:
+            return sorted((r.record_id, r.rule) for r in plan.records), plan.without_trigger
+
+        fast = summary(retention.plan_purge(opened, policy, as_of, audited=False))
+        with monkeypatch.context() as patch:
+            patch.setattr(retention, "_maybe_due", lambda b, p, a: pa.array([True] * b.num_rows))
+            exact = summary(retention.plan_purge(opened, policy, as_of, audited=False))
+    assert fast == exact
+
+
+@pytest.mark.parametrize("period", ["1d", "3w", "1m", "13m", "6y", "0d"])
+def test_latest_start_is_the_last_due_day(period: str) -> None:
+    from custrec.access import add_period
+    from custrec.retention import latest_start
+
+    for as_of in (dt.date(2024, 2, 29), dt.date(2026, 3, 31), dt.date(2026, 1, 1)):
+        last = latest_start(period, as_of)
+        assert add_period(last, period) <= as_of
+        assert add_period(last + dt.timedelta(days=1), period) > as_of

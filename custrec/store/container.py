@@ -344,6 +344,7 @@ class Store:
         self._header: _Header | None = None
         self.key_id: str | None = None
         self._states_cache: tuple[bytes, states.RecordStates] | None = None
+        self._audit_keys_cache: tuple[tuple[bytes, bytes], audit.AuditKeys] | None = None
         self._erasing = False
         self.restricted_skipped = 0
         """Restricted records the last bulk read left out."""
@@ -436,7 +437,13 @@ class Store:
 
     @property
     def _audit_keys(self) -> audit.AuditKeys:
-        return audit.AuditKeys.derive(self._index_key, self._require_header().store_id)
+        """The audit keys, derived once per index key (HKDF costs a few microseconds,
+        and a purge names a pseudonym per record)."""
+        source = (self._index_key, self._require_header().store_id)
+        cached = self._audit_keys_cache
+        if cached is None or cached[0] != source:
+            cached = self._audit_keys_cache = (source, audit.AuditKeys.derive(*source))
+        return cached[1]
 
     @contextlib.contextmanager
     def _change(
