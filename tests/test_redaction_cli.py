@@ -348,3 +348,31 @@ def test_redact_into_a_new_store_keeps_it_encrypted_and_audits_the_read(
                 assert row[name].encode() not in raw  # encrypted, or redacted
     audit = cli("audit", "show", str(store), "--key-file", str(key), "--format", "json")
     assert any(e["action"] == "redact" for e in json.loads(audit.stdout)["entries"])
+
+
+@pytest.mark.parametrize("fmt", ["csv", "ndjson", "parquet"])
+def test_redact_writes_each_format_with_the_same_values(
+    cli: InvokeCli, tmp_path: Path, key: Path, fmt: str
+) -> None:
+    import pyarrow.csv as pacsv
+    import pyarrow.json as pajson
+    import pyarrow.parquet as pq
+
+    out = tmp_path / f"shared.{fmt}"
+    result = redact_examples(cli, out, key, "--format", fmt)
+    assert result.exit_code == 0, result.stderr
+    reference = tmp_path / "shared-reference.csv"
+    assert redact_examples(cli, reference, key).exit_code == 0
+    expected = list(csv.DictReader(reference.open(encoding="utf-8", newline="")))
+    if fmt == "parquet":
+        rows = pq.read_table(out).to_pylist()
+    elif fmt == "ndjson":
+        rows = pajson.read_json(out).to_pylist()
+    else:
+        options = pacsv.ConvertOptions(strings_can_be_null=False, column_types={})
+        rows = pacsv.read_csv(out, convert_options=options).to_pylist()
+    assert len(rows) == len(expected)
+    for got, want in zip(rows, expected, strict=True):
+        assert str(got["customer_id"] or "") == want["customer_id"]
+        assert str(got["email"] or "") == want["email"].lstrip("'")
+        assert str(got["notes"] or "") == want["notes"]
