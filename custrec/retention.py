@@ -58,6 +58,10 @@ class PolicyError(SchemaFileError):
     """A retention policy that cannot be used: the message names file and line (exit 2)."""
 
 
+class _PolicyDoc(_Located):
+    error_class = PolicyError
+
+
 @dataclass(frozen=True)
 class Condition:
     field: str
@@ -132,7 +136,7 @@ def load_policy(
 def parse_policy(
     text: str, source: str, fields: Mapping[str, str], schema: Schema | None = None
 ) -> RetentionPolicy:
-    doc = _Located(text, source)
+    doc = _PolicyDoc(text, source)
 
     def error(message: str, *where: Any) -> PolicyError:
         return PolicyError(source, message, doc.line(*where))

@@ -471,3 +471,15 @@ def test_latest_start_is_the_last_due_day(period: str) -> None:
         last = latest_start(period, as_of)
         assert add_period(last, period) <= as_of
         assert add_period(last + dt.timedelta(days=1), period) > as_of
+
+
+def test_a_key_given_twice_in_a_policy_is_refused(
+    cli: InvokeCli, store: Path, tmp_path: Path
+) -> None:
+    path = write(
+        tmp_path / "p.yaml",
+        "rules:\n  - trigger: created_at\n    period: 1y\n    period: 9y\n",
+    )
+    result = cli("purge", str(store), "--policy", str(path), "--dry-run")
+    assert result.exit_code == 2
+    assert "p.yaml:4: 'period' is given twice (first on line 3)" in result.stderr

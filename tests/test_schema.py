@@ -1873,3 +1873,12 @@ def test_an_unknown_redaction_strategy_is_refused_with_its_line() -> None:
     assert str(info.value).startswith(f"c.yaml:{line}: field 'email': unknown redaction 'blur'")
     alias = parse_schema(text.replace("redaction: replace", "redaction: pseudonym", 1))
     assert alias.fields["first_name"].redaction == "pseudonymise"
+
+
+def test_a_key_given_twice_in_a_schema_is_refused_with_its_line() -> None:
+    text = CUSTOMER.read_text(encoding="utf-8")
+    doubled = text.replace("    redaction: mask\n", "    redaction: mask\n    redaction: keep\n", 1)
+    line = doubled.splitlines().index("    redaction: keep") + 1
+    with pytest.raises(SchemaFileError) as info:
+        parse_schema(doubled, "c.yaml")
+    assert str(info.value).startswith(f"c.yaml:{line}: 'redaction' is given twice")

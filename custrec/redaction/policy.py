@@ -182,37 +182,9 @@ class RedactionPolicy:
 
 
 class _PolicyDoc(_Located):
-    """The policy's YAML with the line of every node; a key given twice in a mapping
-    is an error (YAML would keep the last one silently)."""
+    """The policy's YAML with the line of every node (errors: :class:`PolicyFileError`)."""
 
-    def __init__(self, text: str, source: str) -> None:
-        try:
-            super().__init__(text, source)
-        except PolicyFileError:
-            raise
-        except SchemaFileError as exc:
-            where = f"{exc.source}:{exc.line}" if exc.line else exc.source
-            message = str(exc).removeprefix(f"{where}: ")
-            raise PolicyFileError(exc.source, message, exc.line) from None
-
-    def _walk(self, node: Any, path: tuple[Any, ...]) -> None:
-        import yaml
-
-        if isinstance(node, yaml.MappingNode):
-            seen: dict[Any, int] = {}
-            for key, _ in node.value:
-                if not isinstance(key, yaml.ScalarNode):
-                    continue
-                line = key.start_mark.line + 1
-                if key.value in seen:
-                    raise PolicyFileError(
-                        self.source,
-                        f"{key.value!r} is given twice (first on line {seen[key.value]}); "
-                        "give each key once",
-                        line,
-                    )
-                seen[key.value] = line
-        super()._walk(node, path)
+    error_class = PolicyFileError
 
     def error(self, message: str, *path: Any) -> PolicyFileError:
         return PolicyFileError(self.source, message, self.line(*path))

@@ -188,7 +188,11 @@ _RULE_KEYS = {"id", "check", "severity", "max_fail_pct", "description"}
 
 
 class _Located:
-    """A YAML document with the line of every node, by path of keys and indexes."""
+    """A YAML document with the line of every node, by path of keys and indexes. A key
+    given twice in one mapping is an error (YAML would keep the last one silently).
+    Errors are of :attr:`error_class`."""
+
+    error_class: type[SchemaFileError] = SchemaFileError
 
     def __init__(self, text: str, source: str) -> None:
         import yaml
@@ -202,7 +206,7 @@ class _Located:
             mark = getattr(exc, "problem_mark", None)
             line = mark.line + 1 if mark is not None else None
             problem = getattr(exc, "problem", None) or "not valid YAML"
-            raise SchemaFileError(source, f"not valid YAML ({problem})", line) from None
+            raise self.error_class(source, f"not valid YAML ({problem})", line) from None
         self.lines: dict[tuple[Any, ...], int] = {}
         if node is not None:
             self._walk(node, ())
@@ -212,6 +216,19 @@ class _Located:
 
         self.lines[path] = node.start_mark.line + 1
         if isinstance(node, yaml.MappingNode):
+            seen: dict[Any, int] = {}
+            for key, _ in node.value:
+                if not isinstance(key, yaml.ScalarNode):
+                    continue
+                line = key.start_mark.line + 1
+                if key.value in seen:
+                    raise self.error_class(
+                        self.source,
+                        f"{key.value!r} is given twice (first on line {seen[key.value]}); "
+                        "give each key once",
+                        line,
+                    )
+                seen[key.value] = line
             for key, value in node.value:
                 self.lines[(*path, key.value)] = key.start_mark.line + 1
                 self._walk(value, (*path, key.value))
@@ -226,7 +243,7 @@ class _Located:
         return self.lines.get(path)
 
     def error(self, message: str, *path: Any) -> SchemaFileError:
-        return SchemaFileError(self.source, message, self.line(*path))
+        return self.error_class(self.source, message, self.line(*path))
 
 
 def shipped_schema(name: str) -> Schema:
