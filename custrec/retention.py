@@ -36,7 +36,7 @@ from custrec.access import add_period, parse_period
 from custrec.access import date_of as _date
 from custrec.errors import UsageError
 from custrec.render import Summary, Table
-from custrec.schema.model import SchemaFileError, _Located
+from custrec.schema.model import SchemaFileError, _Located, read_yaml_file
 
 if TYPE_CHECKING:
     from custrec.audit import AuditContext
@@ -126,10 +126,7 @@ def load_policy(
     path: str | Path, fields: Mapping[str, str], schema: Schema | None
 ) -> RetentionPolicy:
     """Read and check a policy file against the store's ``fields`` (name -> type)."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise UsageError(f"--policy {path}: cannot read ({exc.strerror})") from None
+    text = read_yaml_file(path, "retention policy file", PolicyError)
     return parse_policy(text, str(path), fields, schema)
 
 

@@ -24,7 +24,7 @@ from custrec.render import FORMATS, Result, render
 
 if TYPE_CHECKING:
     from custrec.audit import AuditContext
-    from custrec.store import Store
+    from custrec.store import KeySource, Store
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -261,14 +261,20 @@ def audit_context(reason: str | None = None) -> AuditContext:
 
 
 def open_cli_store(
-    store: str, key_file: str | None, lock_timeout: float, reason: str | None = None
+    store: str,
+    key_file: str | None,
+    lock_timeout: float,
+    reason: str | None = None,
+    *,
+    source: KeySource | None = None,
 ) -> Store:
-    """Open STORE with the key the user gave, for the running command."""
+    """Open STORE with the key the user gave, for the running command (``source``: a
+    key already resolved, so that a passphrase is asked for once)."""
     from custrec.store import open_store, resolve_key_source
 
     return open_store(
         store,
-        resolve_key_source(key_file),
+        source or resolve_key_source(key_file),
         lock_timeout=lock_timeout,
         context=audit_context(reason),
     )

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -15,11 +15,15 @@ from custrec.cli.core import (
     key_file_option,
     lock_timeout_option,
     note,
+    open_cli_store,
     output_option,
     store_argument,
 )
 from custrec.errors import UsageError
 from custrec.render import Fields
+
+if TYPE_CHECKING:
+    from custrec.store import KeySource
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -31,17 +35,6 @@ def _required_reason(what: str) -> Callable[[F], F]:
         metavar="TEXT",
         help=f"Why the record is {what} (e.g. a case or ticket number), for the audit trail. "
         "Never put personal data here.",
-    )
-
-
-def _open(store: str, key_file: str | None, lock_timeout: float, reason: str | None) -> Any:
-    from custrec.store import open_store, resolve_key_source
-
-    return open_store(
-        store,
-        resolve_key_source(key_file),
-        lock_timeout=lock_timeout,
-        context=audit_context(reason),
     )
 
 
@@ -60,20 +53,15 @@ def _log_stores_option() -> Callable[[F], F]:
 
 def _pseudonymise_logs(
     logs: tuple[str, ...],
-    key_file: str | None,
+    key: KeySource,
     pseudonyms: dict[str, str],
     reason: str | None,
     lock_timeout: float,
 ) -> None:
     from custrec.retention import pseudonymise_logs
-    from custrec.store import resolve_key_source
 
     changed = pseudonymise_logs(
-        logs,
-        resolve_key_source(key_file),
-        pseudonyms,
-        context=audit_context(reason),
-        lock_timeout=lock_timeout,
+        logs, key, pseudonyms, context=audit_context(reason), lock_timeout=lock_timeout
     )
     for path, rows in changed.items():
         note(f"{path}: {rows} interaction(s) now name the customer by a pseudonym")
@@ -90,7 +78,7 @@ def _set_state(
     output_format: str,
     command_name: str,
 ) -> None:
-    with _open(store, key_file, lock_timeout, reason) as opened:
+    with open_cli_store(store, key_file, lock_timeout, reason) as opened:
         changed = opened.set_state(state, record_id, on)
         pseudonym = opened.pseudonym_of(record_id)
     word = {
@@ -222,7 +210,10 @@ def erase(
     if keep and not ground:
         raise UsageError("--except needs --ground: the legal obligation to keep the fields")
     recorded = reason if not keep else f"{reason} (kept {', '.join(keep)}: {ground})"
-    with _open(store, key_file, lock_timeout, recorded) as opened:
+    from custrec.store import resolve_key_source
+
+    key = resolve_key_source(key_file)
+    with open_cli_store(store, key_file, lock_timeout, recorded, source=key) as opened:
         pseudonym = opened.pseudonym_of(record_id)
         if logs:
             from custrec.store.states import LegalHoldError
@@ -233,7 +224,7 @@ def erase(
                     f"record {record_id} is under legal hold: it cannot be erased or purged "
                     "until it is released (custrec release)"
                 )
-            _pseudonymise_logs(logs, key_file, {record_id: pseudonym}, recorded, lock_timeout)
+            _pseudonymise_logs(logs, key, {record_id: pseudonym}, recorded, lock_timeout)
         result = opened.erase(record_id, keep=list(keep), ground=ground)
     emit(
         Fields(
@@ -266,7 +257,7 @@ def reapply_erasures(
       custrec reapply-erasures customers.crec      # right after restoring it from a backup
       custrec reapply-erasures customers.crec --format json | jq .erased_again
     """
-    with _open(store, key_file, lock_timeout, "restore: erasures re-applied") as opened:
+    with open_cli_store(store, key_file, lock_timeout, "restore: erasures re-applied") as opened:
         again = opened.reapply_erasures()
     emit(
         Fields(
@@ -344,7 +335,7 @@ def access(
     from custrec.store import resolve_key_source
 
     key = resolve_key_source(key_file)
-    with _open(store, key_file, lock_timeout, reason) as opened:
+    with open_cli_store(store, key_file, lock_timeout, reason, source=key) as opened:
         if schema_file:
             schema = load_schema(schema_file)
         elif opened.settings.schema:
@@ -491,7 +482,10 @@ def purge(
         when = dt.date.fromisoformat(day)
     except ValueError:
         raise UsageError(f"--as-of {day!r}: expected a date YYYY-MM-DD") from None
-    with _open(store, key_file, lock_timeout, reason) as opened:
+    from custrec.store import resolve_key_source
+
+    key = resolve_key_source(key_file)
+    with open_cli_store(store, key_file, lock_timeout, reason, source=key) as opened:
         from custrec.schema import parse_schema
 
         schema = (
@@ -513,7 +507,7 @@ def purge(
         if writes:
             going = {r.record_id: r.pseudonym for r in plan.records if r.until is None}
             if logs and going:
-                _pseudonymise_logs(logs, key_file, going, reason, lock_timeout)
+                _pseudonymise_logs(logs, key, going, reason, lock_timeout)
             retention.apply_purge(opened, plan, policy, schema)
     if plan_file:
         retention.save_plan(plan, plan_file)
@@ -537,6 +531,6 @@ def restore(
     Examples:
       custrec restore customers.crec C-000042 --reason 'purged in error, ticket 5120'
     """
-    with _open(store, key_file, lock_timeout, reason) as opened:
+    with open_cli_store(store, key_file, lock_timeout, reason) as opened:
         opened.restore(record_id)
     note(f"restored {record_id}")

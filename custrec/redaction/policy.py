@@ -75,7 +75,7 @@ from custrec.redaction.operators import (
     STRATEGY_ALIASES,
     canonical_strategy,
 )
-from custrec.schema.model import SchemaFileError, _Located
+from custrec.schema.model import SchemaFileError, _Located, read_yaml_file
 
 FORMAT_VERSION = 1
 
@@ -192,14 +192,7 @@ class _PolicyDoc(_Located):
 
 def load_policy(path: str | Path) -> RedactionPolicy:
     """Read and check a policy file (errors: :class:`PolicyFileError`)."""
-    source = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise PolicyFileError(source, "no such policy file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise PolicyFileError(source, f"cannot read the policy file ({exc})") from None
-    return parse_policy(text, source)
+    return parse_policy(read_yaml_file(path, "policy file", PolicyFileError), str(path))
 
 
 def parse_policy(text: str, source: str = "<policy>") -> RedactionPolicy:

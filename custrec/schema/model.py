@@ -257,16 +257,20 @@ def shipped_schema(name: str) -> Schema:
     return load_schema(path)
 
 
+def read_yaml_file(path: str | Path, what: str, error_class: type[SchemaFileError]) -> str:
+    """The text of a YAML file (``what``: e.g. "schema file"); a missing or unreadable
+    file is an ``error_class`` naming it."""
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise error_class(str(path), f"no such {what}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise error_class(str(path), f"cannot read the {what} ({exc})") from None
+
+
 def load_schema(path: str | Path) -> Schema:
     """Read and check a schema file (see :class:`SchemaFileError`)."""
-    source = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SchemaFileError(source, "no such schema file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SchemaFileError(source, f"cannot read the schema file ({exc})") from None
-    return parse_schema(text, source)
+    return parse_schema(read_yaml_file(path, "schema file", SchemaFileError), str(path))
 
 
 def parse_schema(text: str, source: str = "<schema>") -> Schema:
