@@ -689,6 +689,30 @@ def test_arrow_gate_on_typed_columns_matches_schema_gate() -> None:
     assert typed["created_at"].instants[0] == 1772442000000000
 
 
+@pytest.mark.parametrize(
+    "channels",
+    [
+        ["phone", "\u00e9" * 20, "chat"],  # 40 bytes or fewer: settled by the bytes
+        ["\u00e9" * 25, "x" * 41, "\u00e9" * 41, "chat"],  # 50 bytes, 25 characters: fits
+        ["", " ", "chat", None],
+    ],
+)
+def test_arrow_gate_counts_a_length_in_characters_not_bytes(channels: list[str | None]) -> None:
+    import pyarrow as pa
+
+    rows = len(channels)
+    columns = {
+        "interaction_id": pa.array([f"I-{n}" for n in range(rows)]),
+        "case_id": pa.array(["K"] * rows),
+        "channel": pa.array(channels, type=pa.string()),
+        "created_at": pa.array(["2026-03-02T09:00:00Z"] * rows),
+    }
+    ours, theirs, _ = _verdicts(columns)
+    assert ours == theirs
+    too_long = {n for n, c in enumerate(channels) if c is not None and len(c) > 40}
+    assert {n for n, rules in ours.items() if "channel.length" in rules} == too_long
+
+
 def test_a_schema_with_other_checks_goes_through_schema_gate(tmp_path: Path) -> None:
     from custrec.errors import InputError
     from custrec.kpi.gate import ArrowGate

@@ -190,7 +190,14 @@ def _failing(rule: Rule, typed: Mapping[str, Typed], rows: int) -> np.ndarray:
         listed = pc.is_in(column.raw, value_set=allowed)
         unlisted: np.ndarray = column.present & ~arrays.flags(listed)
         return unlisted
-    # length, in characters of the text as given
+    # length, in characters of the text as given: a value has no more characters than
+    # bytes, and one at least when it has a byte, so its bytes settle most batches
+    low, high = p.get("min"), p.get("max")
+    offsets, _ = arrays.layout(column.raw)
+    size = np.diff(offsets)
+    if (low is None or low <= 1) and (high is None or size.max(initial=0) <= high):
+        short: np.ndarray = column.present & (size < (0 if low is None else low))
+        return short
     lengths = arrays.numbers(pc.utf8_length(column.raw), 0)
     wrong = np.zeros(rows, dtype=bool)
     if p.get("min") is not None:

@@ -461,8 +461,10 @@ def _local(instants: np.ndarray, offset: np.ndarray, tz: Any) -> np.ndarray:
     """Instants whose text had no offset (read as UTC) read in ``tz`` instead."""
     import numpy as np
 
+    if getattr(tz, "key", None) in _UTC_ZONES:
+        return instants
     naive = ~offset & (instants != NAT)
-    if getattr(tz, "key", None) in _UTC_ZONES or not naive.any():
+    if not naive.any():
         return instants
     import pandas as pd
 
