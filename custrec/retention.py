@@ -26,7 +26,6 @@ import datetime as dt
 import hashlib
 import json
 import re
-import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from custrec.access import add_period, parse_period
 from custrec.access import date_of as _date
+from custrec.anonymised import AnonymisedRules, is_anonymised
 from custrec.errors import UsageError
 from custrec.render import Summary, Table
 from custrec.schema.model import SchemaFileError, _Located, read_yaml_file
@@ -44,8 +44,6 @@ if TYPE_CHECKING:
     from custrec.store import KeySource, Store
 
 ACTIONS = ("delete", "anonymise")
-ANONYMISED = "anonymised by purge"
-"""The provenance (``_source``) an anonymised record gets."""
 PLAN_VERSION = 1
 _RULE_KEYS = ("id", "description", "where", "class", "trigger", "period", "action")
 _COMPARISON = re.compile(
@@ -403,9 +401,7 @@ def plan_purge(
                     continue  # no date to count from: the next rule may apply
                 if not rule.due(record, as_of):
                     break
-                if rule.action == "anonymise" and str(record.get("_source") or "").startswith(
-                    ANONYMISED
-                ):
+                if rule.action == "anonymise" and is_anonymised(record.get("_source")):
                     break  # done by an earlier purge
                 if state == "hold":
                     held += 1
@@ -586,16 +582,19 @@ def apply_purge(
     }
     now = [r for r in plan.records if r.until is None]
     current = _records(store, [r.record_id for r in now if r.action == "anonymise"])
+    rules = AnonymisedRules(schema, store.settings.id_field) if current else None
+    columns = [name for name, _ in store.columns]
     planned: dict[str, tuple[int, Mapping[str, object] | None]] = {}
     for record in now:
-        if record.action == "delete":
+        if record.action == "delete" or rules is None:
             planned[record.record_id] = (record.version, None)
         else:
             data = current[record.record_id]
-            planned[record.record_id] = (
-                record.version,
-                anonymised(data, store, schema, record.rule),
-            )
+            new = rules.anonymise(data, record.rule, columns)
+            problems = rules.problems(new, data)
+            if problems:  # anonymise empties whatever would fail: a defect if reached
+                raise AssertionError(f"an anonymised record fails {problems[0].rule}")
+            planned[record.record_id] = (record.version, new)
     if graced:
         store.mark_purged(graced, counts=counts)
     if planned:
@@ -626,33 +625,6 @@ def _records(store: Store, record_ids: Sequence[str]) -> dict[str, Mapping[str, 
     if len(found) != len(set(record_ids)):
         raise PlanMismatchError("a planned record is no longer in the store: make a new plan")
     return found
-
-
-def anonymised(
-    record: Mapping[str, object], store: Store, schema: Schema | None, rule: str
-) -> dict[str, object]:
-    """The record with its personal fields removed (or generalised, where the schema
-    says so) and a random id: what statistics need, nobody's data."""
-    from custrec.redaction.operators import generalise
-
-    id_field = store.settings.id_field
-    out: dict[str, object] = {"_source": f"{ANONYMISED} (rule {rule})"}
-    for name, value in record.items():
-        item = schema.fields.get(name) if schema is not None else None
-        personal = item is None or item.pii
-        if name == id_field:
-            out[name] = f"ANON-{secrets.token_hex(8)}"
-        elif not personal or value is None or (item is not None and item.redaction == "keep"):
-            out[name] = value
-        elif item is not None and item.redaction == "generalise":
-            kind = item.type if item.type in ("date", "datetime") else "postcode"
-            try:
-                out[name] = generalise(str(value), kind)
-            except ValueError:
-                out[name] = None
-        else:
-            out[name] = None
-    return out
 
 
 def log_pseudonym(pseudonym: str) -> str:

@@ -21,7 +21,7 @@ import dataclasses
 import itertools
 import json
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -306,6 +306,9 @@ class _Run:
         self.unknown: list[str] = []
         self.columns_seen: list[str] = []
         self.missing_columns: list[str] = []
+        self.anonymised = 0
+        """Records a purge anonymised (checked by their own rules)."""
+        self._anonymised_rules: Any = None
         for item in schema.fields.values():
             if item.type != "string":
                 self._outcome(f"{item.name}.type", "type", item.name, _type_expectation(item))
@@ -458,17 +461,46 @@ class _Run:
         wanted = self.examples - len(outcome.examples)
         for label in labels[: max(wanted, 0)] if not self.keep_failures else labels:
             value = values[label] if values is not None else None
-            failure = _Failure(
-                outcome,
-                int(label) + 1,
-                ids[int(label) - self.rows] if ids is not None else None,
-                column,
-                None if _is_missing(value) else value,
+            self._keep(
+                _Failure(
+                    outcome,
+                    int(label) + 1,
+                    ids[int(label) - self.rows] if ids is not None else None,
+                    column,
+                    None if _is_missing(value) else value,
+                )
             )
-            if len(outcome.examples) < self.examples:
-                outcome.examples.append(_example(failure, None))
-            if self.keep_failures:
-                self.failures.append(failure)
+
+    def _keep(self, failure: _Failure) -> None:
+        """A failure as an example while there are few, and in the failures file."""
+        if len(failure.outcome.examples) < self.examples:
+            failure.outcome.examples.append(_example(failure, None))
+        if self.keep_failures:
+            self.failures.append(failure)
+
+    def anonymised_records(self, records: Sequence[Mapping[str, Any]], id_field: str) -> None:
+        """Check records a purge anonymised against the anonymised-record rules
+        (:mod:`custrec.anonymised`) instead of the schema's other rules."""
+        from custrec.anonymised import RULES, AnonymisedRules
+
+        if self._anonymised_rules is None:
+            self._anonymised_rules = AnonymisedRules(self.schema, id_field)
+            for rule_id, (check, expected) in RULES.items():
+                self.outcomes[rule_id] = RuleOutcome(
+                    id=rule_id, check=check, field=None, severity="error", expected=expected
+                )
+        for offset, record in enumerate(records):
+            for problem in self._anonymised_rules.problems(record):
+                outcome = self.outcomes[problem.rule]
+                outcome.failed += 1
+                self._keep(
+                    _Failure(
+                        outcome, self.rows + offset + 1, str(record.get(id_field)),
+                        problem.field, problem.value,
+                    )
+                )  # fmt: skip
+        self.rows += len(records)
+        self.anonymised += len(records)
 
     def finish(self) -> None:
         for rule in self.schema.rules:
@@ -478,10 +510,12 @@ class _Run:
             present = self.present.get(name, 0)
             outcome = self.outcomes[rule.id]
             minimum = float(rule.params["min_pct"])
-            pct = 100.0 * present / self.rows if self.rows else 100.0
+            rows = self.rows - self.anonymised
+            pct = 100.0 * present / rows if rows else 100.0
             outcome.detail = f"{pct:.2f}% of records have {name} (at least {minimum:g}% wanted)"
             # The records without a value fail; the rule holds while they are few enough.
-            outcome.failed = self.rows - present
+            outcome.failed = rows - present
+            outcome.out_of = rows if self.anonymised else None
             outcome.max_fail_pct = 100.0 - minimum
         for name in self.missing_columns:
             outcome = self.outcomes[f"{name}.required"]
@@ -678,7 +712,8 @@ def validate_source(
     else:
         run.columns([name for name, _ in store.columns])
         id_field = store.settings.id_field
-        for batch in _regrouped(store.iter_batches(action="validate")):
+        for batch in _regrouped(store.iter_batches(action="validate", system=True)):
+            batch = _anonymised_apart(run, batch, id_field)
             ids = [str(v) for v in batch.column(id_field).to_pylist()]
             _chunk(run, batch, ids)
             if progress:
@@ -723,6 +758,22 @@ def _regrouped(batches: Iterator[Any], rows: int = 65_536) -> Iterator[Any]:
             pending, count = [], 0
     if pending and count:
         yield pa.Table.from_batches(pending).combine_chunks().to_batches()[0]
+
+
+def _anonymised_apart(run: _Run, batch: Any, id_field: str) -> Any:
+    """A store batch (with its system columns) without the records a purge anonymised,
+    which are checked by the anonymised-record rules first; the system columns go."""
+    import pyarrow.compute as pc
+
+    from custrec.anonymised import ANONYMISED_SOURCE
+
+    fields = [n for n in batch.schema.names if not n.startswith("_")]
+    if "_source" in batch.schema.names:
+        marked = pc.fill_null(pc.starts_with(batch.column("_source"), ANONYMISED_SOURCE), False)
+        if pc.any(marked).as_py():
+            run.anonymised_records(batch.filter(marked).select(fields).to_pylist(), id_field)
+            batch = batch.filter(pc.invert(marked))
+    return batch.select(fields)
 
 
 def _chunk(run: _Run, batch: Any, ids: list[str] | None) -> None:

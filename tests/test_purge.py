@@ -163,6 +163,45 @@ def test_apply_purges_exactly_the_plan_and_leaves_a_receipt(
     assert json.loads(again.stdout)["records"] == []  # anonymised ones are not due again
 
 
+def test_validate_checks_anonymised_records_by_their_own_rules(
+    cli: InvokeCli, store: Path, key_env: Path
+) -> None:
+    assert purge(cli, store, "--yes", "--as-of", AS_OF).exit_code == 0
+    anonymise, _ = expected_due()
+    result = cli("validate", str(store), "--format", "json")
+    report = json.loads(result.stdout)
+    assert result.exit_code == 0, result.stdout
+    rules = {r["id"]: r for r in report["rules"]}
+    for rule in ("anonymised.id", "anonymised.empty", "anonymised.generalised"):
+        assert rules[rule]["failed"] == 0
+    assert rules["reachable"]["failed"] == 0  # no email or phone: not a customer's rule
+    assert report["rows"] == len(customers()) - len(expected_due()[1])
+
+    # A record marked anonymised that still names its customer is caught.
+    from custrec.anonymised import ANONYMISED_SOURCE
+
+    with open_store(store, KeySource.from_key_file(key_env)) as opened:
+        anonymous = [
+            row
+            for batch in opened.iter_batches(system=True)
+            for row in batch.to_pylist()
+            if str(row["customer_id"]).startswith("ANON-")
+        ]
+        victim = anonymous[0]
+        bad = {k: v for k, v in victim.items() if k not in ("_version", "_collected")}
+        bad.update(first_name="Name1", postcode="LS1 4AP", customer_id="C-999999")
+        bad["_source"] = f"{ANONYMISED_SOURCE} (rule test)"
+        opened.purge({victim["customer_id"]: (victim["_version"], bad)})
+    result = cli("validate", str(store), "--format", "json")
+    assert result.exit_code == 1
+    rules = {r["id"]: r for r in json.loads(result.stdout)["rules"]}
+    assert rules["anonymised.empty"]["failed"] == 1
+    assert rules["anonymised.empty"]["examples"][0]["column"] == "first_name"
+    assert rules["anonymised.generalised"]["failed"] == 1
+    assert rules["anonymised.id"]["failed"] == 1
+    assert len(anonymise) == len(anonymous)
+
+
 def test_a_plan_is_refused_when_the_store_changed(
     cli: InvokeCli, store: Path, tmp_path: Path
 ) -> None:

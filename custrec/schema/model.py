@@ -27,6 +27,9 @@ from custrec.schema.registry import CHECKS, COMPARE_OPS, PHONE_LEVELS, CheckSpec
 FORMAT_VERSION = 1
 FIELD_TYPES = ("string", "integer", "number", "boolean", "date", "datetime")
 SEVERITIES = ("error", "warn")
+GENERALISED_TYPES = ("string", "date", "datetime")
+"""Types an anonymised record keeps in a generalised form (a postcode's outward code, a
+date's year); a stored number cannot hold a band."""
 SPECIAL_CATEGORY = "special"
 """Categories ``special.*`` (health, religion, ethnicity, biometrics, ...) need a
 declared purpose and lawful basis (GDPR Art. 9)."""
@@ -111,6 +114,27 @@ class Field:
 
 
 @dataclass
+class Anonymised:
+    """What an anonymised record may keep (the schema's ``anonymised`` section): the
+    fields kept as they are and those kept only in a generalised form; every other
+    field is emptied and the id replaced (rules: :mod:`custrec.anonymised`)."""
+
+    keep: list[str]
+    generalise: list[str]
+    description: str | None = None
+    declared: bool = True
+    """False when derived from the fields' ``pii`` and ``redaction`` settings."""
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if self.description:
+            out["description"] = self.description
+        out["keep"] = list(self.keep)
+        out["generalise"] = list(self.generalise)
+        return out
+
+
+@dataclass
 class Schema:
     """A record schema (see the module docstring and ``docs/schema.md``)."""
 
@@ -122,7 +146,26 @@ class Schema:
     rules: list[Rule] = dataclasses.field(default_factory=list)
     retention_classes: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
     description: str | None = None
+    anonymised_section: Anonymised | None = None
     source: str = dataclasses.field(default="<schema>", compare=False)
+
+    @property
+    def anonymised(self) -> Anonymised:
+        """What an anonymised record keeps: the ``anonymised`` section, or without one,
+        the fields that are not personal data (or are redacted ``keep``) kept and those
+        redacted ``generalise`` generalised."""
+        if self.anonymised_section is not None:
+            return self.anonymised_section
+        fields = [f for name, f in self.fields.items() if name != self.id_field]
+        return Anonymised(
+            keep=[f.name for f in fields if not f.pii or f.redaction == "keep"],
+            generalise=[
+                f.name
+                for f in fields
+                if f.pii and f.redaction == "generalise" and f.type in GENERALISED_TYPES
+            ],
+            declared=False,
+        )
 
     def all_rules(self) -> list[Rule]:
         """Every rule: the fields' (in field order), then the schema-level ones."""
@@ -155,6 +198,8 @@ class Schema:
         out["fields"] = {name: f.to_dict() for name, f in self.fields.items()}
         if self.rules:
             out["rules"] = [rule.to_dict() for rule in self.rules]
+        if self.anonymised_section is not None:
+            out["anonymised"] = self.anonymised_section.to_dict()
         return out
 
 
@@ -170,7 +215,9 @@ _SCHEMA_KEYS = {
     "retention_classes",
     "fields",
     "rules",
+    "anonymised",
 }
+_ANONYMISED_KEYS = {"description", "keep", "generalise"}
 _FIELD_KEYS = {
     "type",
     "required",
@@ -337,7 +384,61 @@ def parse_schema(text: str, source: str = "<schema>") -> Schema:
         rules=rules,
         retention_classes={str(k): dict(v) for k, v in classes.items()},
         description=_text(doc, data.get("description"), "description"),
+        anonymised_section=_anonymised(doc, data, fields, id_field),
         source=source,
+    )
+
+
+def _anonymised(
+    doc: _Located, data: Mapping[str, Any], fields: Mapping[str, Field], id_field: str
+) -> Anonymised | None:
+    """The ``anonymised`` section: lists of known fields, none twice, not the id, and
+    no personal field kept as it is unless its redaction is ``keep``."""
+    if "anonymised" not in data:
+        return None
+    spec = data["anonymised"]
+    path: tuple[Any, ...] = ("anonymised",)
+    if not isinstance(spec, dict):
+        raise doc.error("'anonymised' must be a mapping with 'keep' and 'generalise'", *path)
+    _no_unknown_keys(doc, spec, _ANONYMISED_KEYS, path)
+    lists: dict[str, list[str]] = {}
+    seen: dict[str, str] = {}
+    for key in ("keep", "generalise"):
+        names = spec.get(key, []) or []
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            raise doc.error(f"'anonymised.{key}' must be a list of field names", *path, key)
+        for position, name in enumerate(names):
+            where = (*path, key, position)
+            if name not in fields:
+                raise doc.error(f"anonymised.{key}: {name!r} is not one of the fields", *where)
+            if name == id_field:
+                raise doc.error(
+                    f"anonymised.{key}: the id field {name!r} is always replaced by a random id",
+                    *where,
+                )
+            if name in seen:
+                raise doc.error(
+                    f"anonymised.{key}: {name!r} is listed already (in {seen[name]!r})", *where
+                )
+            seen[name] = key
+            item = fields[name]
+            if key == "keep" and item.pii and item.redaction != "keep":
+                raise doc.error(
+                    f"anonymised.keep: {name!r} is personal data (pii: true): an anonymised "
+                    "record cannot keep it as it is (generalise it, or empty it)",
+                    *where,
+                )
+            if key == "generalise" and item.type not in GENERALISED_TYPES:
+                raise doc.error(
+                    f"anonymised.generalise: {name!r} is of type {item.type}: only text "
+                    "(postcodes), dates and times are generalised in a stored record",
+                    *where,
+                )
+        lists[key] = list(names)
+    return Anonymised(
+        keep=lists["keep"],
+        generalise=lists["generalise"],
+        description=_text(doc, spec.get("description"), *path, "description"),
     )
 
 
