@@ -363,13 +363,16 @@ def plan_purge(
     needed = {id_field, "_version", "_source"}
     for rule in policy.rules:
         needed |= {rule.trigger, *(c.field for c in rule.where)}
-    for batch in store.iter_batches(
+    from custrec.validate import _regrouped
+
+    batches = store.iter_batches(
         system=True,
         action="purge-plan",
         include_restricted=True,
         include_purged=True,
         audited=audited,
-    ):
+    )
+    for batch in _regrouped(batches):  # Arrow's calls cost per batch: few, large ones
         narrow = batch.select([n for n in batch.schema.names if n in needed])
         if not purged:
             narrow = narrow.filter(_maybe_due(narrow, policy, as_of))
@@ -384,7 +387,7 @@ def plan_purge(
                     continue
                 records.append(
                     PlannedRecord(
-                        store.pseudonym_of(record_id),
+                        "",  # pseudonyms: worked out together below
                         int(record["_version"]),
                         entry["rule"],
                         entry["action"],
@@ -408,7 +411,7 @@ def plan_purge(
                 elif state != "restricted":
                     records.append(
                         PlannedRecord(
-                            store.pseudonym_of(record_id),
+                            "",  # pseudonyms: worked out together below
                             int(record["_version"]),
                             rule.id,
                             rule.action,
@@ -417,6 +420,10 @@ def plan_purge(
                         )
                     )
                 break
+    for planned, pseudonym in zip(
+        records, store.pseudonyms_of([r.record_id for r in records]), strict=True
+    ):
+        planned.pseudonym = pseudonym
     restricted = sum(1 for state in guarded.values() if state == "restricted")
     return PurgePlan(
         store=str(store.path),
@@ -470,8 +477,7 @@ def _maybe_due(batch: Any, policy: RetentionPolicy, as_of: dt.date) -> Any:
             return anything
         text = pc.utf8_slice_codeunits(column, 0, 10)
         day = pc.strptime(text, format="%Y-%m-%d", unit="s", error_is_null=True)
-        # strptime takes 2020-02-30 for 1 March: a real date is written back the same
-        real = pc.fill_null(pc.equal(pc.strftime(day, format="%Y-%m-%d"), text), False)
+        real = _real_days(text, day)
         plain = pc.fill_null(pc.match_substring_regex(column, _PLAIN_TIME), False)
         limit = latest_start(rule.period, as_of)
         moment = dt.datetime(limit.year, limit.month, limit.day)
@@ -479,6 +485,22 @@ def _maybe_due(batch: Any, policy: RetentionPolicy, as_of: dt.date) -> Any:
         surely_kept = pc.and_(pc.and_(plain, real), not_due)
         maybe = pc.or_(maybe, pc.and_(applies, pc.invert(surely_kept)))
     return maybe
+
+
+def _real_days(text: Any, day: Any) -> Any:
+    """Where ``text`` (ten characters) is a real date written ``YYYY-MM-DD``, given
+    ``day``, its reading by ``strptime``, which takes 2020-02-30 for 1 March and
+    2020-1-05 for 5 January: a real date is one Arrow's strict cast reads too (tried
+    for the whole batch), else one written back the same (slower)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    read = pc.is_valid(day)
+    try:
+        pc.cast(pc.if_else(read, text, pa.scalar(None, pa.string())), pa.date32())
+    except pa.ArrowInvalid:
+        return pc.fill_null(pc.equal(pc.strftime(day, format="%Y-%m-%d"), text), False)
+    return read
 
 
 _PLAIN_TIME = (

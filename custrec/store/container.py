@@ -341,6 +341,7 @@ class Store:
         self._data_version: int | None = None
         self._keys: _Keys | None = None
         self._index_key = b""
+        self._id_tokens: dict[str, bytes] = {}
         self._header: _Header | None = None
         self.key_id: str | None = None
         self._states_cache: tuple[bytes, states.RecordStates] | None = None
@@ -572,6 +573,10 @@ class Store:
     def pseudonym_of(self, record_id: str) -> str:
         """The pseudonym that stands for ``record_id`` in the audit trail."""
         return self._audit_keys.pseudonym_of(record_id)
+
+    def pseudonyms_of(self, record_ids: Iterable[str]) -> list[str]:
+        """:meth:`pseudonym_of` of many records, worked out together."""
+        return self._audit_keys.pseudonyms_of(record_ids)
 
     # -- unlocking --------------------------------------------------------------------
 
@@ -817,10 +822,13 @@ class Store:
             return
         match_fields = self._require_header().settings.match_fields
         tokens = {record_id: self._id_token(record_id) for record_id in changes}
-        db.executemany("DELETE FROM match_index WHERE record = ?", [(t,) for t in tokens.values()])
+        # in key order: each index page is visited once, not once per record on it
+        db.executemany(
+            "DELETE FROM match_index WHERE record = ?", [(t,) for t in sorted(tokens.values())]
+        )
         db.executemany(
             "DELETE FROM id_index WHERE token = ?",
-            [(tokens[i],) for i, row in changes.items() if row is None],
+            sorted((tokens[i],) for i, row in changes.items() if row is None),
         )
         db.executemany(
             "INSERT OR REPLACE INTO id_index (token, chunk_id) VALUES (?, ?)",
@@ -876,7 +884,23 @@ class Store:
     # -- tokens ---------------------------------------------------------------------
 
     def _id_token(self, record_id: str) -> bytes:
+        known = self._id_tokens.get(record_id)
+        if known is not None:
+            return known
         return crypto.token(self._index_key, b"id", record_id.encode("utf-8"))
+
+    @contextlib.contextmanager
+    def _tokens_of(self, record_ids: Sequence[str]) -> Iterator[None]:
+        """The id tokens of many records worked out at once, and reused by every step
+        of the operation that needs them (locating, guarding, indexing)."""
+        values = [record_id.encode("utf-8") for record_id in record_ids]
+        self._id_tokens = dict(
+            zip(record_ids, crypto.tokens(self._index_key, [b"id"], values), strict=True)
+        )
+        try:
+            yield
+        finally:
+            self._id_tokens = {}
 
     def _match_token(self, name: str, value: Value, row: Mapping[str, Value]) -> bytes:
         normal = normalise_match_value(name, value, self._region_of(row.get(COUNTRY_FIELD)))
@@ -1514,10 +1538,16 @@ class Store:
         id_field = self.settings.id_field
         result = WriteResult()
         subjects = list(planned)
-        with self._change("purge", subjects=subjects, scope="policy") as op:
+        with (
+            self._change("purge", subjects=subjects, scope="policy") as op,
+            self._tokens_of(subjects),
+        ):
             db = self._db
             by_chunk = self._planned_chunks(db, subjects)
             for chunk_id, ids in by_chunk.items():
+                if all(planned[record_id][1] is None for record_id in ids):
+                    result.deleted += self._purge_deletions(db, chunk_id, ids, planned)
+                    continue
                 rows = self._chunk_rows(db, chunk_id)
                 positions = self._positions(rows, ids)
                 changes: dict[str, Mapping[str, Value] | None] = {}
@@ -1568,6 +1598,70 @@ class Store:
             op.counts.update(dict(counts or {}))
         self._scrub()
         return result
+
+    def _purge_deletions(
+        self,
+        db: sqlite3.Connection,
+        chunk_id: int,
+        ids: Sequence[str],
+        planned: Mapping[str, tuple[int, Mapping[str, Value] | None]],
+    ) -> int:
+        """Delete the planned records of one chunk (only deletions there), reading just
+        their ids and versions; the records kept are copied column by column."""
+        chunk = self._read_chunk(db, chunk_id)
+        present = chunk.values(self.settings.id_field)
+        versions = chunk.values(VERSION_COLUMN)
+        positions = {str(record_id): n for n, record_id in enumerate(present)}
+        doomed = set()
+        for record_id in ids:
+            self._refuse_if_held(record_id)
+            at = positions.get(record_id)
+            if at is None:
+                raise IntegrityError(
+                    f"{self.path}: the id index points to a chunk without the record: "
+                    "the index was altered"
+                )
+            version = planned[record_id][0]
+            if _integer(versions[at]) != version:
+                raise states.PlanMismatchError(
+                    "a planned record changed since the plan was made (version "
+                    f"{version} planned, {versions[at]} now): make a new plan"
+                )
+            doomed.add(at)
+        changes: dict[str, Mapping[str, Value] | None] = dict.fromkeys(ids)
+        self._erasing = True  # records past their grace period may go
+        try:
+            if len(doomed) == chunk.rows:
+                self._rewrite(db, chunk_id, [], changes)
+            else:
+                self._rewrite_without(db, chunk_id, chunk, doomed, changes)
+        finally:
+            self._erasing = False
+        return len(doomed)
+
+    def _rewrite_without(
+        self,
+        db: sqlite3.Connection,
+        chunk_id: int,
+        chunk: chunkcodec.Chunk,
+        doomed: set[int],
+        changes: Mapping[str, Mapping[str, Value] | None],
+    ) -> None:
+        """Chunk ``chunk_id`` without the rows at ``doomed`` (whose records ``changes``
+        removes), its other rows' buffers copied by Arrow, not decoded."""
+        import pyarrow as pa
+
+        self._guard(changes)
+        old = db.execute(
+            "SELECT generation, key_no FROM chunks WHERE chunk_id = ?", (chunk_id,)
+        ).fetchone()
+        self._ensure_group(db, chunk_id // GROUP_CHUNKS)
+        self._reindex(db, chunk_id, changes)
+        batch = chunk.to_arrow(self._arrow_schema(system=True))
+        kept = batch.filter(pa.array([n not in doomed for n in range(chunk.rows)]))
+        columns = [*self._require_header().columns, *SYSTEM_COLUMNS]
+        plain = chunkcodec.encode_arrow(kept, columns)
+        self._seal_chunk(db, chunk_id, plain, kept.num_rows, (_integer(old[0]), _integer(old[1])))
 
     def mark_purged(
         self, planned: Mapping[str, tuple[int, str, str, str]], *, counts: Mapping[str, int]
