@@ -89,7 +89,9 @@ def validate(
     Every rule runs on every record, in chunks (memory stays bounded), and the report
     counts exactly how many records fail each rule, with examples naming the line
     (files) or record id (stores), the field, the value and what was expected. Rules
-    of severity warn do not fail the run unless --fail-on warn.
+    of severity warn do not fail the run unless --fail-on warn. A store's records
+    that a purge anonymised are checked by the schema's anonymised-record rules
+    (anonymised.*) instead.
 
     Exit 0 when every error rule passes; 1 when one fails (the report is still on
     stdout); 2 for a wrong schema file (the message names its line); 3 for an
