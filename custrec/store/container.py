@@ -288,6 +288,15 @@ class _Header:
         return _canonical_json(self.columns)
 
 
+def _same_version(planned: int, now: object) -> None:
+    """Refuse a plan whose record changed since it was made."""
+    if _integer(now) != planned:
+        raise states.PlanMismatchError(
+            "a planned record changed since the plan was made (version "
+            f"{planned} planned, {now} now): make a new plan"
+        )
+
+
 def _canonical_json(value: object) -> bytes:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
 
@@ -762,15 +771,29 @@ class Store:
         fresh data key. ``old`` is its (generation, key_no) if it exists; ``changes``
         maps the ids of records added, changed (new row) or removed (None), whose index
         entries are updated; the other records' entries stay as they are."""
+        plain = self._encode(rows, changes.values()) if rows else None
+        self._store_chunk(db, chunk_id, plain, len(rows), old, changes)
+
+    def _store_chunk(
+        self,
+        db: sqlite3.Connection,
+        chunk_id: int,
+        plain: bytes | None,
+        records: int,
+        old: tuple[int, int] | None,
+        changes: Mapping[str, Mapping[str, Value] | None],
+    ) -> None:
+        """:meth:`_write_chunk` of the laid-out chunk ``plain`` of ``records`` rows
+        (None: no rows left, the chunk goes)."""
         self._ensure_group(db, chunk_id // GROUP_CHUNKS)
         self._reindex(db, chunk_id, changes)
-        if not rows:
+        if plain is None:
             if old is not None:
                 db.execute("DELETE FROM data_keys WHERE key_no = ?", (old[1],))
             db.execute("DELETE FROM chunks WHERE chunk_id = ?", (chunk_id,))
             db.execute("DELETE FROM chunk_payloads WHERE chunk_id = ?", (chunk_id,))
             return
-        self._seal_chunk(db, chunk_id, self._encode(rows, changes.values()), len(rows), old)
+        self._seal_chunk(db, chunk_id, plain, records, old)
 
     def _seal_chunk(
         self,
@@ -945,7 +968,11 @@ class Store:
         """Where each id is in a chunk's rows; an id the index placed in this chunk but
         that is not there means the index was altered."""
         id_field = self.settings.id_field
-        positions = {str(row[id_field]): i for i, row in enumerate(rows)}
+        return self._placed([row[id_field] for row in rows], ids)
+
+    def _placed(self, present: Sequence[Value], ids: Iterable[str]) -> dict[str, int]:
+        """:meth:`_positions` from a chunk's id column."""
+        positions = {str(record_id): i for i, record_id in enumerate(present)}
         for record_id in ids:
             if record_id not in positions:
                 raise IntegrityError(
@@ -1556,11 +1583,7 @@ class Store:
                     self._refuse_if_held(record_id)
                     version, replacement = planned[record_id]
                     row = rows[positions[record_id]]
-                    if _integer(row[VERSION_COLUMN]) != version:
-                        raise states.PlanMismatchError(
-                            "a planned record changed since the plan was made (version "
-                            f"{version} planned, {row[VERSION_COLUMN]} now): make a new plan"
-                        )
+                    _same_version(version, row[VERSION_COLUMN])
                     if replacement is None:
                         changes[record_id] = None
                         doomed.add(positions[record_id])
@@ -1609,24 +1632,13 @@ class Store:
         """Delete the planned records of one chunk (only deletions there), reading just
         their ids and versions; the records kept are copied column by column."""
         chunk = self._read_chunk(db, chunk_id)
-        present = chunk.values(self.settings.id_field)
+        positions = self._placed(chunk.values(self.settings.id_field), ids)
         versions = chunk.values(VERSION_COLUMN)
-        positions = {str(record_id): n for n, record_id in enumerate(present)}
         doomed = set()
         for record_id in ids:
             self._refuse_if_held(record_id)
-            at = positions.get(record_id)
-            if at is None:
-                raise IntegrityError(
-                    f"{self.path}: the id index points to a chunk without the record: "
-                    "the index was altered"
-                )
-            version = planned[record_id][0]
-            if _integer(versions[at]) != version:
-                raise states.PlanMismatchError(
-                    "a planned record changed since the plan was made (version "
-                    f"{version} planned, {versions[at]} now): make a new plan"
-                )
+            at = positions[record_id]
+            _same_version(planned[record_id][0], versions[at])
             doomed.add(at)
         changes: dict[str, Mapping[str, Value] | None] = dict.fromkeys(ids)
         self._erasing = True  # records past their grace period may go
@@ -1652,16 +1664,12 @@ class Store:
         import pyarrow as pa
 
         self._guard(changes)
-        old = db.execute(
-            "SELECT generation, key_no FROM chunks WHERE chunk_id = ?", (chunk_id,)
-        ).fetchone()
-        self._ensure_group(db, chunk_id // GROUP_CHUNKS)
-        self._reindex(db, chunk_id, changes)
         batch = chunk.to_arrow(self._arrow_schema(system=True))
         kept = batch.filter(pa.array([n not in doomed for n in range(chunk.rows)]))
         columns = [*self._require_header().columns, *SYSTEM_COLUMNS]
         plain = chunkcodec.encode_arrow(kept, columns)
-        self._seal_chunk(db, chunk_id, plain, kept.num_rows, (_integer(old[0]), _integer(old[1])))
+        old = self._generation(db, chunk_id)
+        self._store_chunk(db, chunk_id, plain, kept.num_rows, old, changes)
 
     def mark_purged(
         self, planned: Mapping[str, tuple[int, str, str, str]], *, counts: Mapping[str, int]
@@ -2085,11 +2093,14 @@ class Store:
         changes: Mapping[str, Mapping[str, Value] | None],
     ) -> None:
         self._guard(changes)
+        self._write_chunk(db, chunk_id, rows, self._generation(db, chunk_id), changes)
+
+    def _generation(self, db: sqlite3.Connection, chunk_id: int) -> tuple[int, int] | None:
+        """The chunk's (generation, key_no), None when it does not exist."""
         old = db.execute(
             "SELECT generation, key_no FROM chunks WHERE chunk_id = ?", (chunk_id,)
         ).fetchone()
-        before = (_integer(old[0]), _integer(old[1])) if old else None
-        self._write_chunk(db, chunk_id, rows, before, changes)
+        return (_integer(old[0]), _integer(old[1])) if old else None
 
     def _fill_last_chunk(
         self,
