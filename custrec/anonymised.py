@@ -90,15 +90,19 @@ class AnonymisedRules:
             self._known = KnownFields.of(schema)
         self._detector: Detector | None = None
 
-    def _finds(self, value: object, original: Mapping[str, Any] | None) -> bool:
-        """Whether the scanner finds personal data in a kept text value."""
+    def _known_values(self, original: Mapping[str, Any] | None) -> Any:
+        """The customer's own values in ``original``, for the scanner to find."""
+        return self._known.values(original) if self._known and original else None
+
+    def _finds(self, value: object, known: Any) -> bool:
+        """Whether the scanner finds personal data (or ``known`` values) in a kept
+        text value."""
         if not isinstance(value, str) or not value.strip():
             return False
         if self._detector is None:
             from custrec.redaction.detect import Detector
 
             self._detector = Detector()
-        known = self._known.values(original) if self._known and original else None
         return bool(self._detector.find(value, known))
 
     def _generalised(self, name: str, value: object) -> bool:
@@ -113,6 +117,7 @@ class AnonymisedRules:
         from custrec.redaction.operators import generalise
 
         out: dict[str, Any] = {"_source": f"{ANONYMISED_SOURCE} (rule {rule})"}
+        known = self._known_values(record)
         for name in [*record, *(n for n in names if n not in record)]:
             if name.startswith("_"):
                 continue
@@ -130,7 +135,7 @@ class AnonymisedRules:
                     kept = None
                 if not self._generalised(name, kept):
                     kept = None
-            if kept is not None and self._finds(kept, record):
+            if kept is not None and self._finds(kept, known):
                 kept = None
             out[name] = kept
         return out
@@ -141,6 +146,7 @@ class AnonymisedRules:
         """The rules ``record`` fails (none for what :meth:`anonymise` makes);
         ``original``, the record before, lets the customer's own values be found."""
         out: list[Problem] = []
+        known = self._known_values(original)
         for name, value in record.items():
             if name.startswith("_"):
                 continue
@@ -159,6 +165,6 @@ class AnonymisedRules:
             elif name not in self.keep:
                 out.append(Problem("anonymised.empty", name, value))
                 continue
-            if self._finds(value, original):
+            if self._finds(value, known):
                 out.append(Problem("anonymised.personal-data", name, value))
         return out
