@@ -29,8 +29,14 @@ class ExitCode(IntEnum):
     """Store busy: a lock was not obtained within the timeout."""
     NOT_FOUND = 6
     """Not found: no such record."""
+    NO_SPACE = 7
+    """The disk (or the user's quota) is full: nothing was changed; free space and
+    run the command again. Never a sign of tampering."""
     INTERRUPTED = 130
     """Interrupted (Ctrl-C or SIGINT); nothing is left half-written."""
+    TERMINATED = 143
+    """Terminated by SIGTERM (128 + 15, as a shell reports it); nothing is left
+    half-written."""
 
 
 class CustrecError(Exception):
@@ -125,6 +131,12 @@ class StoreBusyError(CustrecError):
     """A lock could not be obtained within the timeout."""
 
     exit_code = ExitCode.BUSY
+
+
+class NoSpaceError(CustrecError):
+    """The disk or quota is full (ENOSPC, EDQUOT, SQLITE_FULL): nothing was changed."""
+
+    exit_code = ExitCode.NO_SPACE
 
 
 class NotFoundError(CustrecError):

@@ -24,7 +24,9 @@ DOCUMENTED = {
     ExitCode.KEY_OR_INTEGRITY: 4,
     ExitCode.BUSY: 5,
     ExitCode.NOT_FOUND: 6,
+    ExitCode.NO_SPACE: 7,
     ExitCode.INTERRUPTED: 130,
+    ExitCode.TERMINATED: 143,
 }
 
 CUSTOMERS = "customer_id,email\nC-1,a@example.com\nC-2,b@example.com\nC-2,c@example.com\n"
