@@ -198,11 +198,16 @@ def append(
     return seq
 
 
-def read_head(db: sqlite3.Connection) -> tuple[int, bytes, bytes] | None:
+def read_head_row(db: sqlite3.Connection) -> bytes | None:
+    """The header row holding the head, as stored (``int8(seq) || hash || mac``)."""
     row = db.execute("SELECT value FROM header WHERE name = ?", (HEAD_NAME,)).fetchone()
-    if row is None:
+    return None if row is None else bytes(row[0])
+
+
+def read_head(db: sqlite3.Connection) -> tuple[int, bytes, bytes] | None:
+    value = read_head_row(db)
+    if value is None:
         return None
-    value = bytes(row[0])
     if len(value) != 8 + 32 + 32:
         return (-1, b"", b"")
     return int.from_bytes(value[:8], "big", signed=True), value[8:40], value[40:]

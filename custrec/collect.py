@@ -572,6 +572,22 @@ def _combine(
     return table, segments, origins
 
 
+_STORE_REFUSALS = {
+    "erased": (
+        "erased",
+        None,
+        "{record} matches a customer who was erased (by id, email or phone); if they "
+        "came back of their own accord, collect with --readmit-erased",
+    ),
+    "in_grace": (
+        "in-grace",
+        None,
+        "{record} is in a purge's grace period; bring it back with `custrec restore` first",
+    ),
+}
+"""Rows the store refuses (``RowMatches.refused``): rule and message."""
+
+
 def _decide(
     matches: Any,
     on_duplicate: str,
@@ -590,6 +606,11 @@ def _decide(
         repeat = matches.repeat_of[position]
         contact_repeat = matches.contact_repeat_of[position]
         contact = matches.contact_in_store[position]
+        refusal = matches.refused.get(position)
+        if refusal is not None:  # whatever --on-duplicate says
+            refused_at.append((position, *_STORE_REFUSALS[refusal]))
+            actions.append(RowAction.SKIP)
+            continue
         if repeat is not None:
             reason = (
                 "duplicate-id",
@@ -635,9 +656,12 @@ def _decide(
             wanted = [origins[p][1] for p, *_ in refused_at if origins[p][0] == item.name]
             if wanted and item.reader is not None:
                 lines[item.name] = item.reader.row_lines(wanted)
+        id_field = table.column_names[0]
         for (position, rule, field_name, message), row_values in zip(
             refused_at, values, strict=True
         ):
+            if rule in ("erased", "in-grace"):
+                message = message.format(record=f"{id_field} {row_values.get(id_field)}")
             file_name, row = origins[position]
             line = lines.get(file_name, {}).get(row)
             result.add_problem(Problem(file_name, row, line, rule, field_name, message))

@@ -158,10 +158,10 @@ CRASH = """
 import os, sys
 from custrec.audit import AuditContext
 from custrec.store import KeySource, open_store
-from custrec.store.container import Store
+from custrec.store.session import StoreSession
 store = open_store(sys.argv[1], KeySource.from_key_file(sys.argv[2]),
                    context=AuditContext(command="crash", actor="victim"))
-Store._update_manifest = lambda *args, **kwargs: os._exit(9)  # die inside the change
+StoreSession.update_manifest = lambda *args, **kwargs: os._exit(9)  # die inside the change
 store.update("C-1", set_fields={"email": "changed@example.com"})
 """
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import stat
 from pathlib import Path
 
@@ -32,6 +33,11 @@ def store(tmp_path: Path, source: KeySource) -> Store:
         tmp_path / "s.crec", source, settings=StoreSettings(chunk_records=3, region="GB")
     )
     return created
+
+
+def raw(store: Store) -> sqlite3.Connection:
+    """A plain SQLite connection to the store file, for looking at its tables."""
+    return sqlite3.connect(store.path)
 
 
 def customers(n: int, start: int = 1) -> list[dict[str, object]]:
@@ -214,11 +220,11 @@ def test_rotation_re_encrypts_every_chunk_and_keeps_the_data(
 ) -> None:
     store.put(customers(10))
     before = [b.to_pylist() for b in store.iter_batches()]
-    payloads = dict(store._db.execute("SELECT chunk_id, payload FROM chunk_payloads").fetchall())
+    payloads = dict(raw(store).execute("SELECT chunk_id, payload FROM chunk_payloads").fetchall())
     seen: list[tuple[int, int]] = []
     assert store.rotate_data_keys(lambda done, total: seen.append((done, total))) == 4
     assert seen[-1] == (4, 4)
-    after = dict(store._db.execute("SELECT chunk_id, payload FROM chunk_payloads").fetchall())
+    after = dict(raw(store).execute("SELECT chunk_id, payload FROM chunk_payloads").fetchall())
     assert all(payloads[c] != after[c] for c in payloads)
     assert [b.to_pylist() for b in store.iter_batches()] == before
     store.close()
@@ -238,7 +244,7 @@ def test_interrupted_rotation_resumes(store: Store) -> None:
 
     with pytest.raises(Stop):
         store.rotate_data_keys(stop_after_two)
-    epochs = [r[0] for r in store._db.execute("SELECT epoch FROM chunks ORDER BY chunk_id")]
+    epochs = [r[0] for r in raw(store).execute("SELECT epoch FROM chunks ORDER BY chunk_id")]
     assert epochs == [2, 2, 1, 1]
     assert store.rotate_data_keys() == 2  # only the rest
     assert store.verify() == 10
@@ -300,7 +306,7 @@ def test_changes_keep_the_match_index_exact(store: Store) -> None:
     assert store.find("phone", "07700 900003") == []  # replaced whole: no phone now
     store.delete(["C-1"])
     assert [r.id for r in store.find("email", "p1@example.com")] == ["C-3"]
-    rows = store._db.execute("SELECT COUNT(*) FROM match_index").fetchone()[0]
+    rows = raw(store).execute("SELECT COUNT(*) FROM match_index").fetchone()[0]
     assert rows == 4 + 3  # emails of C-2..C-5, phones of C-2, C-4, C-5
     assert store.verify() == 4
 

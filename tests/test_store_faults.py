@@ -532,10 +532,16 @@ def test_id_index_pointing_to_another_chunk_is_detected(tmp_path: Path, cli: Inv
     with open_store(files.path, files.source) as store:
         with pytest.raises(IntegrityError, match=r"the id index points to a chunk without"):
             store.get(moved)
-        with pytest.raises(IntegrityError, match=r"the id index does not match chunk [02]"):
+        with pytest.raises(
+            IntegrityError, match=r"the id index: it does not match the records of chunk [02]"
+        ):
             store.verify()
     assert_rejected(
-        files, cli, r"id index does not match chunk", must_fail=[moved], scan_may_pass=True
+        files,
+        cli,
+        r"id index: it does not match the records of chunk",
+        must_fail=[moved],
+        scan_may_pass=True,
     )
 
 
@@ -757,12 +763,12 @@ def test_no_plaintext_or_keys_on_disk(tmp_path: Path) -> None:
         store.put([{**canary, "customer_id": "C-canary-2", "note": "replaced"}], replace=True)
         assert store.get("C-canary").data["note"] == CANARY_NOTE
 
-        keys = store._keys
+        keys = store._session.keys  # white-box: the keys must not be on disk in the clear
         assert keys is not None
         secrets = {
             **key_needles("key-file key", key.key),
             **key_needles("master key", keys.master),
-            **key_needles("index key", store._index_key),
+            **key_needles("index key", store._session.index_key),
         }
         needles = {**canary_needles(), **secrets}
         assert Path(f"{path}-wal").stat().st_size > 0  # the WAL is scanned while it exists
@@ -943,8 +949,9 @@ LOCK_HOLDER = r"""
 import sys, time
 from custrec.store import KeySource, open_store
 
-store = open_store(sys.argv[1], KeySource.from_key_file(sys.argv[2]))
-store._db.execute("BEGIN IMMEDIATE")
+import sqlite3
+store = sqlite3.connect(sys.argv[1], isolation_level=None)
+store.execute("BEGIN IMMEDIATE")
 print("locked", flush=True)
 time.sleep(60)
 """

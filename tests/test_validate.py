@@ -832,7 +832,8 @@ def test_collect_into_schema_store_refuses_errors_not_warnings(
     refused = cli("collect", str(schema_store), "-", "--format", "json", input=_csv_text([bad]))
     assert refused.exit_code == 1
     assert refused.stderr == (
-        "Error: 1 problem(s) in the input; nothing was written "
+        "Error: <stdin> line 2: rule email.email: expected a valid email address "
+        "(allow_spaces=True); 1 problem(s) in the input; nothing was written "
         "(see the report; --on-invalid reject writes the valid rows)\n"
     )
     document = json.loads(refused.stdout)

@@ -25,6 +25,7 @@ def audit_group() -> None:
     \b
     Examples:
       custrec audit verify customers.crec --key-file officer.key
+      custrec audit head customers.crec >> /mnt/witness/customers.heads
       custrec audit show customers.crec --customer C-001001 --since 2026-11-01
     """
 
@@ -62,6 +63,33 @@ def audit_verify(
         result = opened.audit_verify(expect_head=expect_head)
     emit(result, output_format)
     result.raise_if_bad()
+
+
+@audit_group.command("head")
+@store_argument()
+@key_file_option()
+@lock_timeout_option()
+def audit_head(store: str, key_file: str | None, lock_timeout: float) -> None:
+    """Print the audit trail's head of STORE as one line, for a witness kept elsewhere.
+
+    The line names the store, the last entry's sequence number and its hash, and the
+    time. Append it from cron to a file on another machine or medium; `custrec verify
+    STORE --witness FILE` then proves the store was not rolled back to an older copy
+    (the trail must still hold the last head the witness saw).
+
+    \b
+    Examples:
+      custrec audit head customers.crec >> /mnt/witness/customers.heads
+      custrec verify customers.crec --witness /mnt/witness/customers.heads
+    """
+    import datetime as dt
+
+    from custrec.store.verification import witness_line
+
+    with open_cli_store(store, key_file, lock_timeout) as opened:
+        seq, head_hash = opened.audit_head()
+        at = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        click.echo(witness_line(opened.store_id, seq, head_hash, at))
 
 
 @audit_group.command("show")

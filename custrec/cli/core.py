@@ -272,12 +272,21 @@ def open_cli_store(
     key already resolved, so that a passphrase is asked for once)."""
     from custrec.store import open_store, resolve_key_source
 
-    return open_store(
+    opened = open_store(
         store,
         source or resolve_key_source(key_file),
         lock_timeout=lock_timeout,
         context=audit_context(reason),
     )
+    note_store(opened)
+    return opened
+
+
+def note_store(store: Store) -> None:
+    """Say what the store reported (a tombstone file recreated or behind, erasures a
+    restored backup lacks, a scrub still pending), on stderr."""
+    for text in store.notes:
+        note(f"Warning: {text}")
 
 
 def emit(result: Result, output_format: str) -> None:

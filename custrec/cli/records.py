@@ -141,8 +141,13 @@ def collect(
         result = collect_records(opened, inputs or ("-",), options)
     emit(result, output_format)
     if result.failed:
+        first = result.problems[0] if result.problems else None
+        where = ""
+        if first is not None:
+            line = f" line {first.line}" if first.line is not None else ""
+            where = f"{first.file}{line}: {first.message}; "
         raise CheckFailedError(
-            f"{result.problems_total} problem(s) in the input; nothing was written "
+            f"{where}{result.problems_total} problem(s) in the input; nothing was written "
             "(see the report; --on-invalid reject writes the valid rows)"
         )
     if result.rejected:

@@ -15,6 +15,7 @@ from custrec.cli.core import (
     key_file_option,
     lock_timeout_option,
     note,
+    note_store,
     open_cli_store,
     output_option,
     store_argument,
@@ -226,6 +227,9 @@ def erase(
                 )
             _pseudonymise_logs(logs, key, {record_id: pseudonym}, recorded, lock_timeout)
         result = opened.erase(record_id, keep=list(keep), ground=ground)
+        note_store(opened)
+    if result.already_erased:
+        note(f"record {record_id} was erased already: nothing more to remove")
     emit(
         Fields(
             "erase",
@@ -234,6 +238,8 @@ def erase(
                 ("pseudonym", "pseudonym in the audit trail", pseudonym),
                 ("erased", "erased", "fields kept: " + ", ".join(keep) if keep else "whole"),
                 ("deleted", "records deleted", result.deleted),
+                ("already_erased", "erased before", result.already_erased),
+                ("scrubbed", "journal scrubbed", "yes" if result.scrubbed else "pending"),
             ],
         ),
         output_format,
@@ -259,6 +265,7 @@ def reapply_erasures(
     """
     with open_cli_store(store, key_file, lock_timeout, "restore: erasures re-applied") as opened:
         again = opened.reapply_erasures()
+        note_store(opened)
     emit(
         Fields(
             "reapply-erasures",
@@ -509,6 +516,7 @@ def purge(
             if logs and going:
                 _pseudonymise_logs(logs, key, going, reason, lock_timeout)
             retention.apply_purge(opened, plan, policy, schema)
+            note_store(opened)
     if plan_file:
         retention.save_plan(plan, plan_file)
         note(f"wrote the plan to {plan_file}; review it, then run with --apply {plan_file}")

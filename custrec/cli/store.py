@@ -10,6 +10,7 @@ from custrec.cli.core import (
     format_option,
     key_file_option,
     lock_timeout_option,
+    note_store,
     open_cli_store,
     reason_option,
     store_argument,
@@ -127,29 +128,56 @@ def init(
 @click.command("verify")
 @store_argument()
 @key_file_option()
+@click.option(
+    "--witness",
+    type=click.Path(dir_okay=False),
+    metavar="FILE",
+    help="A file of audit heads kept elsewhere (lines of `custrec audit head`): exit 4 "
+    "unless the store still holds the last head it saw of this store (a store rolled "
+    "back or restored from an older copy does not).",
+)
 @lock_timeout_option()
 @reason_option()
 @format_option("table", "json")
 def verify(
     store: str,
     key_file: str | None,
+    witness: str | None,
     lock_timeout: float,
     reason: str | None,
     output_format: str,
 ) -> None:
     """Check the integrity of STORE end to end.
 
-    Authenticates the header, the manifest of chunk versions, every encrypted chunk and
-    the id index. Exit 4 names what was wrong: the key, damage, or tampering. The run is
-    recorded in the audit trail.
+    Checks SQLite's structure, the header, the manifest of chunk versions, every
+    encrypted chunk, that the id and match indexes hold exactly the records' tokens,
+    the record states, the tombstone file beside the store (it verifies and agrees
+    with the store), and the whole audit trail. Exit 4 names the part that failed:
+    the key, damage, or tampering; exit 7 a full disk. The run is recorded in the
+    audit trail.
+
+    A rollback of the whole file to an older copy is consistent in itself: keep the
+    audit head elsewhere (`custrec audit head STORE >> /elsewhere/heads`, from cron)
+    and give that file as --witness.
 
     \b
     Examples:
       custrec verify customers.crec --key-file steward.key
       custrec verify customers.crec --format json    # key from CUSTREC_KEY_FILE
+      custrec verify customers.crec --witness /mnt/audit/customers.heads
     """
     with open_cli_store(store, key_file, lock_timeout, reason) as opened:
-        records = opened.verify()
+        seen = None
+        if witness is not None:
+            from custrec.store.verification import read_witness
+
+            seen = read_witness(witness, opened.store_id)
+            if seen is None:
+                raise UsageError(f"{witness}: no audit head of store {opened.store_id} in it")
+        try:
+            records = opened.verify(witness=seen)
+        finally:
+            note_store(opened)
         emit(
             Fields(
                 "verify",

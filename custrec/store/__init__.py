@@ -2,10 +2,12 @@
 
 from custrec.store.container import (
     FORMAT_VERSION,
+    RecordChange,
     Store,
     StoreSettings,
     WriteResult,
     create_store,
+    is_store_file,
     open_store,
     read_holders_unverified,
 )
@@ -18,10 +20,12 @@ __all__ = [
     "Holder",
     "KeySource",
     "Record",
+    "RecordChange",
     "Store",
     "StoreSettings",
     "WriteResult",
     "create_store",
+    "is_store_file",
     "open_store",
     "read_holders_unverified",
     "resolve_key_source",

@@ -20,7 +20,7 @@ from custrec.keyfile import key_id as derive_key_id
 from custrec.store.keys import KeySource
 
 if TYPE_CHECKING:
-    from custrec.store.container import _Header
+    from custrec.store.fileformat import Header
 
 
 def utc_now() -> str:
@@ -80,7 +80,7 @@ def insert_slot(db: sqlite3.Connection, slot: Mapping[str, Any]) -> None:
     )
 
 
-def find_holder(header: _Header, source: KeySource) -> tuple[dict[str, Any], bytes]:
+def find_holder(header: Header, source: KeySource) -> tuple[dict[str, Any], bytes]:
     """The slot this key opens, checked by key commitment (the holder's public key)
     before anything is decrypted."""
     candidates = [h for h in header.holders if h["kind"] == source.kind]

@@ -66,13 +66,18 @@ class RowMatches:
       belongs to another record already in the store, or None;
     - ``repeat_of``: an earlier row of the batch with the same id, or None;
     - ``contact_repeat_of``: (match field, earlier row) with the same normalised
-      contact detail and another id, or None.
+      contact detail and another id, or None;
+    - ``refused``: see below.
     """
 
     in_store: list[bool]
     contact_in_store: list[str | None]
     repeat_of: list[int | None]
     contact_repeat_of: list[tuple[str, int] | None]
+    refused: dict[int, str] = field(default_factory=dict)
+    """Rows the store refuses whatever the caller decides (they are skipped): position
+    -> ``erased`` (an erased customer's id, email or phone, unless readmitted) or
+    ``in_grace`` (a record in a purge's grace period)."""
 
 
 Decide = Callable[[RowMatches], Sequence[RowAction]]

@@ -2,30 +2,24 @@
 and the tombstones of erased records.
 
 The states are kept in the store's header, sealed (AES-256-GCM under the store's
-wrap key) and covered by the header MAC, so that they can be neither read nor
-altered without the key: the fact that a customer is under legal hold is itself
-confidential. Records are named by their id token (the keyed HMAC of the id the id
-index uses), never by their id.
+wrap key, see :mod:`custrec.store.keyschedule`) and covered by the header MAC, so
+that they can be neither read nor altered without the key: the fact that a customer
+is under legal hold is itself confidential. Records are named by their id token (the
+keyed HMAC of the id the id index uses), never by their id.
 
 A tombstone holds the tokens of an erased record's id and of its match fields (email,
 phone) so that ``collect`` refuses to bring the customer back, and so that
 ``reapply-erasures`` can erase them again from a store restored from a backup. The
 tombstones are also written beside the store, in ``STORE.erasures``
-(:func:`write_tombstone_file`), which a restored store file does not roll back.
+(:mod:`custrec.store.tombstones`), which a restored store file does not roll back.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterable
-from pathlib import Path
 
-from custrec import crypto
-from custrec.errors import CheckFailedError, IntegrityError
-
-STATES_AAD = b"record states"
-TOMBSTONES_MAGIC = "custrec-erasures v1"
+from custrec.errors import CheckFailedError
 
 
 class LegalHoldError(CheckFailedError):
@@ -93,71 +87,6 @@ class RecordStates:
         for entry in self.erased.values():
             out.update(str(t) for t in entry.get("tokens", []))  # type: ignore[attr-defined]
         return out
-
-    def seal(self, key: bytes, store_id: bytes) -> bytes:
-        return crypto.seal(key, self.to_bytes(), STATES_AAD + store_id)
-
-    @classmethod
-    def open(cls, key: bytes, sealed: bytes, store_id: bytes) -> RecordStates:
-        return cls.from_bytes(
-            crypto.open_sealed(key, sealed, STATES_AAD + store_id, "the record states")
-        )
-
-
-def tombstone_path(store: str | Path) -> Path:
-    """Where the tombstones of ``store`` are kept beside it."""
-    path = Path(store)
-    return path.with_name(path.name + ".erasures")
-
-
-def write_tombstone_file(
-    store: str | Path, key: bytes, store_id: bytes, erased: dict[str, dict[str, object]]
-) -> Path:
-    """Write the tombstones beside the store (complete or not at all, mode 0600), with
-    a MAC under ``key`` so that an altered file is refused."""
-    target = tombstone_path(store)
-    body = json.dumps(erased, sort_keys=True, separators=(",", ":"))
-    mac = crypto.mac(key, TOMBSTONES_MAGIC.encode(), store_id, body.encode()).hex()
-    text = f"{TOMBSTONES_MAGIC}\nstore: {store_id.hex()}\nmac: {mac}\n{body}\n"
-    temp = target.with_name(f".{target.name}.{os.getpid()}")
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, target)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
-    return target
-
-
-def read_tombstone_file(
-    store: str | Path, key: bytes, store_id: bytes
-) -> dict[str, dict[str, object]]:
-    """The tombstones kept beside the store (empty when there is no file)."""
-    target = tombstone_path(store)
-    try:
-        lines = target.read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError:
-        return {}
-    try:
-        magic, store_line, mac_line, body = lines[:4]
-        if magic != TOMBSTONES_MAGIC or store_line != f"store: {store_id.hex()}":
-            raise ValueError("not this store's tombstones")
-        expected = crypto.mac(key, TOMBSTONES_MAGIC.encode(), store_id, body.encode())
-        if not crypto.equal(expected, bytes.fromhex(mac_line.removeprefix("mac: "))):
-            raise ValueError("MAC")
-        erased = json.loads(body)
-        if not isinstance(erased, dict):
-            raise ValueError("not a mapping")
-        return erased
-    except (ValueError, IndexError) as exc:
-        raise IntegrityError(
-            f"{target}: the tombstones of erased records are damaged, altered or belong "
-            f"to another store ({exc})"
-        ) from None
 
 
 def hex_tokens(tokens: Iterable[bytes]) -> list[str]:

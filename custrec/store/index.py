@@ -1,0 +1,194 @@
+"""Blind indexes: records found by keyed tokens of their id, email and phone.
+
+``id_index`` maps the token of each record id to its chunk; ``match_index`` maps the
+token of each match field's normal form (an email case-folded, a phone number in
+E.164) to the id token of the record holding it. Tokens are HMACs under the index key,
+so the file shows which records share a value and nothing else; a reader decrypts the
+chunk a token points to and compares the real values.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+
+from custrec import crypto
+from custrec.errors import IntegrityError
+from custrec.store import packed
+from custrec.store.fileformat import integer
+from custrec.store.normalise import COUNTRY_FIELD, normalise_match_value, record_region
+from custrec.store.records import Value
+from custrec.store.session import StoreSession
+
+_PACKED_LOOKUP = 64
+"""Above this many ids, the id index is asked in one packed statement."""
+
+
+class BlindIndex:
+    """The id and match indexes of one open store."""
+
+    def __init__(self, session: StoreSession) -> None:
+        self.session = session
+        self._id_tokens: dict[str, bytes] = {}
+
+    # -- tokens -------------------------------------------------------------------------
+
+    def id_token(self, record_id: str) -> bytes:
+        known = self._id_tokens.get(record_id)
+        if known is not None:
+            return known
+        return crypto.token(self.session.index_key, b"id", record_id.encode("utf-8"))
+
+    def token_hex(self, record_id: str) -> str:
+        """The record's id token in hex: how record states and tombstones name it."""
+        return self.id_token(record_id).hex()
+
+    def id_tokens(self, record_ids: Iterable[str]) -> list[bytes]:
+        """The id tokens of many records, worked out together."""
+        values = (str(record_id).encode("utf-8") for record_id in record_ids)
+        return crypto.tokens(self.session.index_key, [b"id"], values)
+
+    @contextlib.contextmanager
+    def tokens_of(self, record_ids: Sequence[str]) -> Iterator[None]:
+        """The id tokens of many records worked out at once, and reused by every step
+        of the operation that needs them (locating, guarding, indexing)."""
+        self._id_tokens = dict(zip(record_ids, self.id_tokens(record_ids), strict=True))
+        try:
+            yield
+        finally:
+            self._id_tokens = {}
+
+    def match_token(self, name: str, value: Value, row: Mapping[str, Value]) -> bytes:
+        normal = normalise_match_value(name, value, self.region_of(row.get(COUNTRY_FIELD)))
+        return self.normal_token(name, normal)
+
+    def match_tokens(self, row: Mapping[str, Value]) -> list[tuple[str, bytes]]:
+        """(field, token) of each match field the record has a value in."""
+        return [
+            (name, self.match_token(name, value, row))
+            for name in self.session.require_header().settings.match_fields
+            if (value := row.get(name)) is not None and str(value).strip()
+        ]
+
+    def region_of(self, country: Value) -> str | None:
+        """The region for a record's phone numbers: its country (ISO 3166 alpha-2)
+        when it has one, else the store's region."""
+        return record_region(country) or self.session.require_header().settings.region
+
+    def normal_token(self, name: str, normal: str) -> bytes:
+        return crypto.token(self.session.index_key, b"match", name.encode(), normal.encode("utf-8"))
+
+    def normal_tokens(self, name: str, normals: Iterable[bytes]) -> list[bytes]:
+        """:meth:`normal_token` of many normal forms (UTF-8), worked out together."""
+        return crypto.tokens(self.session.index_key, [b"match", name.encode()], normals)
+
+    # -- lookups --------------------------------------------------------------------------
+
+    def chunks_of(
+        self, db: sqlite3.Connection, record_ids: Iterable[str]
+    ) -> tuple[dict[int, list[str]], list[str]]:
+        """Where the id index says these ids are: ids by chunk, and the ids it lacks."""
+        by_chunk: dict[int, list[str]] = {}
+        absent: list[str] = []
+        unique = list(dict.fromkeys(record_ids))
+        if len(unique) > _PACKED_LOOKUP:  # many ids: one statement for all
+            tokens = [self.id_token(record_id) for record_id in unique]
+            located = packed.find_ids(db, tokens)
+            for record_id, token in zip(unique, tokens, strict=True):
+                chunk = located.get(token)
+                if chunk is None:
+                    absent.append(record_id)
+                else:
+                    by_chunk.setdefault(chunk, []).append(record_id)
+            return by_chunk, absent
+        for record_id in unique:
+            row = db.execute(
+                "SELECT chunk_id FROM id_index WHERE token = ?", (self.id_token(record_id),)
+            ).fetchone()
+            if row is None:
+                absent.append(record_id)
+            else:
+                by_chunk.setdefault(integer(row[0]), []).append(record_id)
+        return by_chunk, absent
+
+    def chunk_of_token(self, db: sqlite3.Connection, token: bytes) -> int | None:
+        row = db.execute("SELECT chunk_id FROM id_index WHERE token = ?", (token,)).fetchone()
+        return None if row is None else integer(row[0])
+
+    def chunks_matching(self, db: sqlite3.Connection, field_name: str, token: bytes) -> list[int]:
+        """The chunks holding records whose ``field_name`` has this match token."""
+        return [
+            integer(r[0])
+            for r in db.execute(
+                "SELECT DISTINCT i.chunk_id FROM match_index AS m "
+                "JOIN id_index AS i ON i.token = m.record "
+                "WHERE m.field = ? AND m.token = ? ORDER BY i.chunk_id",
+                (field_name, token),
+            )
+        ]
+
+    def placed(self, present: Sequence[Value], ids: Iterable[str]) -> dict[str, int]:
+        """Where each id is in a chunk's id column; an id the index placed in this
+        chunk but that is not there means the index was altered."""
+        positions = {str(record_id): i for i, record_id in enumerate(present)}
+        for record_id in ids:
+            if record_id not in positions:
+                raise IntegrityError(
+                    f"{self.session.path}: the id index points to a chunk without the "
+                    "record: the index was altered"
+                )
+        return positions
+
+    def positions(
+        self, rows: list[dict[str, Value]], ids: Iterable[str], id_field: str
+    ) -> dict[str, int]:
+        """:meth:`placed` from a chunk's rows."""
+        return self.placed([row[id_field] for row in rows], ids)
+
+    # -- changes --------------------------------------------------------------------------
+
+    def reindex(
+        self,
+        db: sqlite3.Connection,
+        chunk_id: int,
+        changes: Mapping[str, Mapping[str, Value] | None],
+    ) -> None:
+        """Index entries of added, changed (a new row) or removed (None) records; the
+        other records' entries stay as they are."""
+        if not changes:
+            return
+        tokens = {record_id: self.id_token(record_id) for record_id in changes}
+        # in key order: each index page is visited once, not once per record on it
+        db.executemany(
+            "DELETE FROM match_index WHERE record = ?", [(t,) for t in sorted(tokens.values())]
+        )
+        db.executemany(
+            "DELETE FROM id_index WHERE token = ?",
+            sorted((tokens[i],) for i, row in changes.items() if row is None),
+        )
+        db.executemany(
+            "INSERT OR REPLACE INTO id_index (token, chunk_id) VALUES (?, ?)",
+            [(tokens[i], chunk_id) for i, row in changes.items() if row is not None],
+        )
+        db.executemany(
+            "INSERT OR IGNORE INTO match_index (field, token, record) VALUES (?, ?, ?)",
+            [
+                (name, token, tokens[record_id])
+                for record_id, row in changes.items()
+                if row is not None
+                for name, token in self.match_tokens(row)
+            ],
+        )
+
+    def add_entries(
+        self,
+        db: sqlite3.Connection,
+        id_entries: list[tuple[bytes, int]],
+        match_entries: Mapping[str, list[tuple[bytes, bytes]]],
+    ) -> None:
+        """Index entries of new records in bulk: (id token, chunk) and, per match
+        field, (match token, id token)."""
+        packed.insert_id_entries(db, id_entries)
+        for name, entries in match_entries.items():
+            packed.insert_match_entries(db, name, entries)

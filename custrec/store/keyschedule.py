@@ -1,0 +1,172 @@
+"""The key schedule: every key of a store, and everything sealed, wrapped or MAC'd
+under its master key, listed once.
+
+A store's master key (MK) is wrapped to each key holder. Under it are:
+
+- values sealed under the *wrap key* (``hkdf(MK, "custrec key wrap v1")``): the index
+  key and the record states (header rows, :data:`WRAPPED_HEADER_ROWS`) and one data
+  key per chunk version (the ``data_keys`` table);
+- MACs under the *header key* (the header MAC) and the *manifest key* (chunk group
+  MACs and the manifest MAC).
+
+Replacing the master key (``key rotate``, ``key remove``) re-seals every one of them
+through :func:`reseal_under`, which walks this list, so nothing sealed under the old
+key is left behind. :data:`SCHEDULE` classifies every header row and every column of
+every table of the file; a test fails when a part is added to the file without an
+entry here, so a new sealed part cannot be forgotten by rotation or verification.
+
+What lives under the *index key* (independent of MK, so that MK can be replaced
+without rebuilding indexes) is listed too: the blind-index tokens, the audit trail's
+MACs and pseudonyms, and the MAC of the tombstone file beside the store.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from enum import Enum
+
+from custrec import crypto
+from custrec.store.fileformat import Header, int8
+from custrec.store.holders import holder_aad, read_holders
+
+
+class MasterKeys:
+    """Keys derived from the master key of one store."""
+
+    __slots__ = ("header", "manifest", "master", "wrap")
+
+    def __init__(self, master: bytes, store_id: bytes) -> None:
+        self.master = master
+        self.header = crypto.hkdf(master, "custrec header mac v1", salt=store_id)
+        self.manifest = crypto.hkdf(master, "custrec manifest mac v1", salt=store_id)
+        self.wrap = crypto.hkdf(master, "custrec key wrap v1", salt=store_id)
+
+
+class Protection(Enum):
+    """How a part of the store file is protected."""
+
+    SEALED_WRAP = "sealed under the wrap key (MK)"
+    MAC_HEADER = "covered by the header MAC (MK)"
+    MAC_MANIFEST = "covered by the manifest MACs (MK)"
+    WRAPPED_TO_HOLDER = "MK wrapped to a holder's public key"
+    SEALED_DATA_KEY = "sealed under a chunk version's data key"
+    INDEX_KEY = "keyed by the index key (survives MK replacement)"
+    AUDIT_KEY = "MAC'd or digested under the audit key (from the index key)"
+    HINT = "unauthenticated hint; its loss or change only repeats work"
+
+
+WRAPPED_HEADER_ROWS: dict[str, bytes] = {
+    "index_key": b"index key",
+    "states": b"record states",
+}
+"""Header rows sealed under the wrap key, and the label their AAD starts with (the
+AAD is ``label || store_id``)."""
+
+SCHEDULE: dict[str, Protection] = {
+    # header rows
+    "header:magic": Protection.MAC_HEADER,
+    "header:format": Protection.MAC_HEADER,
+    "header:store_id": Protection.MAC_HEADER,
+    "header:created_at": Protection.MAC_HEADER,
+    "header:settings": Protection.MAC_HEADER,
+    "header:columns": Protection.MAC_HEADER,
+    "header:epoch": Protection.MAC_HEADER,
+    "header:revision": Protection.MAC_HEADER,
+    "header:index_key": Protection.SEALED_WRAP,
+    "header:states": Protection.SEALED_WRAP,
+    "header:header_mac": Protection.MAC_HEADER,
+    "header:manifest_mac": Protection.MAC_HEADER,
+    "header:audit_head": Protection.MAC_HEADER,
+    "header:scrub_pending": Protection.HINT,
+    # tables
+    "holders.key_id": Protection.MAC_HEADER,
+    "holders.kind": Protection.MAC_HEADER,
+    "holders.public_key": Protection.MAC_HEADER,
+    "holders.kdf": Protection.MAC_HEADER,
+    "holders.salt": Protection.MAC_HEADER,
+    "holders.ephemeral": Protection.WRAPPED_TO_HOLDER,
+    "holders.sealed": Protection.WRAPPED_TO_HOLDER,
+    "holders.added_at": Protection.MAC_HEADER,
+    "data_keys.key_no": Protection.MAC_MANIFEST,
+    "data_keys.sealed": Protection.SEALED_WRAP,
+    "chunks.chunk_id": Protection.MAC_MANIFEST,
+    "chunks.generation": Protection.MAC_MANIFEST,
+    "chunks.key_no": Protection.MAC_MANIFEST,
+    "chunks.epoch": Protection.MAC_MANIFEST,
+    "chunks.records": Protection.MAC_MANIFEST,
+    "chunk_payloads.chunk_id": Protection.MAC_MANIFEST,
+    "chunk_payloads.payload": Protection.SEALED_DATA_KEY,
+    "chunk_groups.group_id": Protection.MAC_MANIFEST,
+    "chunk_groups.mac": Protection.MAC_MANIFEST,
+    "id_index.token": Protection.INDEX_KEY,
+    "id_index.chunk_id": Protection.INDEX_KEY,
+    "match_index.field": Protection.INDEX_KEY,
+    "match_index.token": Protection.INDEX_KEY,
+    "match_index.record": Protection.INDEX_KEY,
+    "audit.seq": Protection.AUDIT_KEY,
+    "audit.entry": Protection.AUDIT_KEY,
+    "audit.hash": Protection.AUDIT_KEY,
+    "audit.mac": Protection.AUDIT_KEY,
+    "audit_subjects.op": Protection.AUDIT_KEY,
+    "audit_subjects.pseudonym": Protection.AUDIT_KEY,
+    # beside the store
+    "file:STORE.erasures": Protection.INDEX_KEY,
+}
+"""Every header row and table column of a store file, and how it is protected."""
+
+
+def value_aad(name: str, store_id: bytes) -> bytes:
+    return WRAPPED_HEADER_ROWS[name] + store_id
+
+
+def data_key_aad(store_id: bytes, key_no: int) -> bytes:
+    return b"data key" + store_id + int8(key_no)
+
+
+def seal_value(keys: MasterKeys, header: Header, name: str, plain: bytes) -> None:
+    """Seal ``plain`` as the header row ``name`` (one of :data:`WRAPPED_HEADER_ROWS`)."""
+    header.sealed[name] = crypto.seal(keys.wrap, plain, value_aad(name, header.store_id))
+
+
+def open_value(keys: MasterKeys, header: Header, name: str, what: str) -> bytes | None:
+    """The plaintext of the sealed header row ``name``; None when the store has none."""
+    sealed = header.sealed.get(name)
+    if sealed is None:
+        return None
+    return crypto.open_sealed(keys.wrap, sealed, value_aad(name, header.store_id), what)
+
+
+def seal_data_key(keys: MasterKeys, store_id: bytes, key_no: int, data_key: bytes) -> bytes:
+    return crypto.seal(keys.wrap, data_key, data_key_aad(store_id, key_no))
+
+
+def open_data_key(keys: MasterKeys, store_id: bytes, key_no: int, sealed: bytes) -> bytes:
+    return crypto.open_sealed(
+        keys.wrap, sealed, data_key_aad(store_id, key_no), f"data key {key_no}"
+    )
+
+
+def reseal_under(db: sqlite3.Connection, header: Header, old: MasterKeys, new: MasterKeys) -> None:
+    """Move everything sealed or wrapped under ``old`` to ``new``: every sealed header
+    row, every data key, and the master key wrapped to every holder. The MACs (header,
+    manifest) are the caller's to recompute under ``new`` in the same transaction."""
+    for name in WRAPPED_HEADER_ROWS:
+        plain = open_value(old, header, name, name.replace("_", " "))
+        if plain is not None:
+            seal_value(new, header, name, plain)
+    resealed = []
+    for key_no, sealed in db.execute("SELECT key_no, sealed FROM data_keys").fetchall():
+        plain = open_data_key(old, header.store_id, int(key_no), bytes(sealed))
+        resealed.append((seal_data_key(new, header.store_id, int(key_no), plain), int(key_no)))
+    db.executemany("UPDATE data_keys SET sealed = ? WHERE key_no = ?", resealed)
+    for holder in read_holders(db):
+        wrapped = crypto.wrap_to_holder(
+            new.master,
+            bytes(holder["public_key"]),
+            holder_aad(header.store_id, str(holder["key_id"])),
+        )
+        db.execute(
+            "UPDATE holders SET ephemeral = ?, sealed = ? WHERE key_id = ?",
+            (wrapped.ephemeral, wrapped.sealed, holder["key_id"]),
+        )
+    header.holders = read_holders(db)

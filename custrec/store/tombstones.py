@@ -1,0 +1,233 @@
+"""The tombstone file beside a store: erasures that must survive a restored backup.
+
+The store keeps its tombstones inside, in the sealed record states, written in the
+erasing transaction itself. ``STORE.erasures`` is derived from them after every
+erasure, so that a store file put back from an older backup still learns which
+customers were erased since (``custrec reapply-erasures``). It holds id and contact
+tokens only, never an id or value, and is authenticated by a MAC under a key derived
+from the store's *index key*, which no key rotation replaces: a tombstone file written
+after a rotation verifies against a backup taken before it.
+
+The file is always the union of every tombstone it and the store have held: when the
+store has tombstones the file lacks (a process killed between the commit and the
+file's rewrite, or the file deleted), the next open rewrites it and says so; when the
+file has tombstones the store lacks (a restored backup), those records count as erased
+for every read until ``reapply-erasures`` erases them again.
+
+Format (version 2)::
+
+    custrec-erasures v2
+    store: <store id, hex>
+    count: <number of tombstones>
+    mac: <hex of mac(erasures key, "custrec-erasures v2", store_id, body)>
+    <body: canonical JSON of {id token: tombstone}>
+
+with ``erasures key = hkdf(index key, "custrec erasures mac v1", store_id)``. Version
+1 files (MAC under the master key's header key) are still read.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import os
+from pathlib import Path
+
+from custrec import crypto
+from custrec.errors import IntegrityError
+from custrec.store.fileformat import fsync_directory, os_error
+
+MAGIC_V1 = "custrec-erasures v1"
+MAGIC = "custrec-erasures v2"
+Tombstones = dict[str, dict[str, object]]
+
+
+def path_of(store: str | Path) -> Path:
+    """Where the tombstones of ``store`` are kept beside it."""
+    path = Path(store)
+    return path.with_name(path.name + ".erasures")
+
+
+def erasures_key(index_key: bytes, store_id: bytes) -> bytes:
+    return crypto.hkdf(index_key, "custrec erasures mac v1", salt=store_id)
+
+
+def _body(erased: Tombstones) -> str:
+    return json.dumps(erased, sort_keys=True, separators=(",", ":"))
+
+
+def write(store: str | Path, index_key: bytes, store_id: bytes, erased: Tombstones) -> Path:
+    """Write the tombstones beside the store: complete or not at all, mode 0600, never
+    through a symbolic link, nothing left behind by a process killed meanwhile."""
+    target = path_of(store)
+    body = _body(erased)
+    mac = crypto.mac(erasures_key(index_key, store_id), MAGIC.encode(), store_id, body.encode())
+    text = f"{MAGIC}\nstore: {store_id.hex()}\ncount: {len(erased)}\nmac: {mac.hex()}\n{body}\n"
+    try:
+        _replace_with(target, text.encode("utf-8"))
+    except OSError as exc:
+        raise os_error(exc, target) from None
+    return target
+
+
+def _replace_with(target: Path, data: bytes) -> None:
+    """Put ``data`` at ``target`` atomically. The data is written to an unnamed file
+    (``O_TMPFILE``) linked into place when complete, so a killed process leaves no
+    file; where the file system has no unnamed files, to a new file with a random
+    name (``O_EXCL``: a planted symbolic link is never followed). The standard
+    library's ``tempfile`` has no unnamed-file-then-link variant, hence this."""
+    directory = target.parent if str(target.parent) else Path(".")
+    flags = os.O_WRONLY | os.O_CLOEXEC
+    temp: Path | None = None
+    fd = -1
+    if hasattr(os, "O_TMPFILE"):
+        try:
+            fd = os.open(directory, flags | os.O_TMPFILE, 0o600)
+        except OSError as exc:
+            if exc.errno not in (errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL):
+                raise
+    if fd < 0:
+        temp = directory / f".{target.name}.{crypto.random_bytes(8).hex()}.tmp"
+        fd = os.open(temp, flags | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+            os.fchmod(handle.fileno(), 0o600)
+            if temp is None:  # link the unnamed file under a fresh name, then rename
+                temp = directory / f".{target.name}.{crypto.random_bytes(8).hex()}.tmp"
+                _link_unnamed(handle.fileno(), directory, temp.name)
+        os.replace(temp, target)
+    except BaseException:
+        if temp is not None:
+            with contextlib.suppress(FileNotFoundError):
+                temp.unlink()
+        raise
+    fsync_directory(directory)
+
+
+def _link_unnamed(fd: int, directory: Path, name: str) -> None:
+    """Give the unnamed file ``fd`` the name ``name`` in ``directory``: linkat with
+    AT_SYMLINK_FOLLOW on its /proc entry (``os.link`` calls plain link(2), which does
+    not follow that entry, unless a directory descriptor is given)."""
+    dir_fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        os.link(f"/proc/self/fd/{fd}", name, dst_dir_fd=dir_fd, follow_symlinks=True)
+    finally:
+        os.close(dir_fd)
+
+
+def peek_count(store: str | Path) -> int | None:
+    """The number of tombstones the file says it holds, unverified (None: no file, or
+    not a readable one). For a cheap check at every open; :func:`read` verifies."""
+    try:
+        with open(path_of(store), "rb") as handle:
+            head = handle.read(256).split(b"\n")
+    except OSError:
+        return None
+    if len(head) > 3 and head[0] == MAGIC.encode() and head[2].startswith(b"count: "):
+        with contextlib.suppress(ValueError):
+            return int(head[2][7:])
+    return None
+
+
+def read(
+    store: str | Path, index_key: bytes, store_id: bytes, legacy_key: bytes
+) -> Tombstones | None:
+    """The tombstones kept beside the store, verified; None when there is no file.
+    ``legacy_key`` (the master key's header key) checks a version-1 file."""
+    target = path_of(store)
+    try:
+        lines = target.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise _damaged(target, exc) from None
+    try:
+        if lines[:1] == [MAGIC_V1]:
+            _, store_line, mac_line, body = lines[:4]
+            key, magic = legacy_key, MAGIC_V1
+        else:
+            magic, store_line, count_line, mac_line, body = lines[:5]
+            key = erasures_key(index_key, store_id)
+            if magic != MAGIC:
+                raise ValueError("not a tombstone file")
+        if store_line != f"store: {store_id.hex()}":
+            raise ValueError("another store's tombstones")
+        expected = crypto.mac(key, magic.encode(), store_id, body.encode())
+        if not crypto.equal(expected, bytes.fromhex(mac_line.removeprefix("mac: "))):
+            raise ValueError("MAC")
+        erased = json.loads(body)
+        if not isinstance(erased, dict) or not all(isinstance(v, dict) for v in erased.values()):
+            raise ValueError("not a mapping")
+        if magic == MAGIC and count_line != f"count: {len(erased)}":
+            raise ValueError("count")
+        return erased
+    except (ValueError, IndexError) as exc:
+        raise _damaged(target, exc) from None
+
+
+def _damaged(target: Path, exc: BaseException) -> IntegrityError:
+    return IntegrityError(
+        f"{target}: the tombstones of erased records are damaged, altered or belong to "
+        f"another store ({exc})"
+    )
+
+
+class Reconciled:
+    """What :func:`reconcile` found: ``pending`` tombstones of the file that the store
+    lacks (a restored backup: erase them again), and messages for the user."""
+
+    __slots__ = ("notes", "pending")
+
+    def __init__(self) -> None:
+        self.pending: Tombstones = {}
+        self.notes: list[str] = []
+
+
+def reconcile(
+    store: str | Path,
+    in_store: Tombstones,
+    index_key: bytes,
+    store_id: bytes,
+    legacy_key: bytes,
+    *,
+    full: bool = False,
+) -> Reconciled:
+    """Bring the tombstone file up to the union of its and the store's tombstones and
+    report the store's missing ones. Without ``full``, a file whose count matches the
+    store's is taken as in step (a cheap check for every open; verify passes ``full``)."""
+    found = Reconciled()
+    target = path_of(store)
+    if not full:
+        count = peek_count(store)
+        if count is not None and count == len(in_store):
+            return found
+        if count is None and not in_store and not target.exists():
+            return found
+    kept = read(store, index_key, store_id, legacy_key)
+    if kept is None:
+        if in_store:
+            write(store, index_key, store_id, in_store)
+            found.notes.append(
+                f"{target} was missing: it was written again from the store's "
+                f"{len(in_store)} tombstone(s); keep it, and back it up apart from the store"
+            )
+        return found
+    found.pending = {token: entry for token, entry in kept.items() if token not in in_store}
+    missing = {token: entry for token, entry in in_store.items() if token not in kept}
+    if missing:
+        write(store, index_key, store_id, {**kept, **in_store})
+        found.notes.append(
+            f"{target} lacked {len(missing)} erasure(s) the store holds (a process was "
+            "stopped before writing it): it was brought up to date"
+        )
+    if found.pending:
+        found.notes.append(
+            f"{len(found.pending)} erasure(s) recorded in {target} are not applied to this "
+            "store (was it restored from a backup?): those records are left out of every "
+            "read; run `custrec reapply-erasures` now to erase them again"
+        )
+    return found

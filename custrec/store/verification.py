@@ -1,0 +1,224 @@
+"""Verifying a whole store: every table, every sealed part, the tombstone file and the
+audit trail, each named when it fails.
+
+:meth:`Verifier.verify` checks, in order: SQLite's own structure (``integrity_check``:
+pages, b-trees, that each index matches its table); the header MAC and the manifest of
+chunk versions; every chunk's seal and record count; that the id index holds exactly
+the records' ids and the match index exactly their contact tokens; that no data key,
+payload or index entry belongs to nothing; that the record states name records the
+store holds; that the tombstone file verifies and agrees with the store's tombstones;
+and the audit trail (chain, MACs, head, the records each operation names, and no
+subject rows for no entry), optionally against heads an external witness kept.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+from custrec.errors import IntegrityError, UsageError
+from custrec.store.auditing import Auditor
+from custrec.store.guard import RecordGuard
+from custrec.store.index import BlindIndex
+from custrec.store.normalise import COUNTRY_FIELD, normalise_match_value
+from custrec.store.rights import DataSubjectRights
+from custrec.store.session import StoreSession
+from custrec.store.vault import ChunkVault
+
+WITNESS_MAGIC = "custrec-audit-head"
+
+
+def witness_line(store_id: str, seq: int, head_hash: str, at: str) -> str:
+    """One line of an audit-head witness file (``custrec audit head``)."""
+    return f"{WITNESS_MAGIC} v1 {store_id} {seq} {head_hash} {at}"
+
+
+def read_witness(path: str | Path, store_id: str) -> tuple[int, str] | None:
+    """The last head that the witness file ``path`` saw of store ``store_id``."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{path}: cannot read the witness file ({exc})") from None
+    last = None
+    for number, line in enumerate(text.splitlines(), start=1):
+        parts = line.split()
+        if not parts:
+            continue
+        if parts[0] != WITNESS_MAGIC or len(parts) < 5 or parts[1] != "v1":
+            raise UsageError(
+                f"{path}:{number}: not an audit-head line (expected the output of "
+                "`custrec audit head`)"
+            )
+        if parts[2] == store_id:
+            try:
+                last = (int(parts[3]), parts[4])
+            except ValueError:
+                raise UsageError(f"{path}:{number}: the sequence number is not a number") from None
+    return last
+
+
+class Verifier:
+    """The end-to-end check of one open store."""
+
+    def __init__(
+        self,
+        session: StoreSession,
+        vault: ChunkVault,
+        index: BlindIndex,
+        guard: RecordGuard,
+        auditor: Auditor,
+        rights: DataSubjectRights,
+    ) -> None:
+        self.session = session
+        self.vault = vault
+        self.index = index
+        self.guard = guard
+        self.auditor = auditor
+        self.rights = rights
+
+    def _fail(self, part: str, problem: str) -> IntegrityError:
+        return IntegrityError(f"{self.session.path}: verify: {part}: {problem}")
+
+    def verify(self, witness: tuple[int, str] | None = None) -> int:
+        """Check everything (see the module docstring); the number of records."""
+        with self.session.transaction(write=False) as db:
+            self._structure(db)
+            self.session.ensure_all_groups(db)
+            records, id_tokens = self._chunks_and_indexes(db)
+            self._leftovers(db)
+            self._states(id_tokens)
+        self._tombstones()
+        self._audit(witness)
+        return records
+
+    def _structure(self, db: sqlite3.Connection) -> None:
+        problems = [str(r[0]) for r in db.execute("PRAGMA integrity_check(5)")]
+        if problems != ["ok"]:
+            raise self._fail("the file structure", "; ".join(problems))
+
+    def _chunks_and_indexes(self, db: sqlite3.Connection) -> tuple[int, set[bytes]]:
+        settings = self.session.require_header().settings
+        records = 0
+        all_ids: set[bytes] = set()
+        expected_matches: set[tuple[str, bytes, bytes]] = set()
+        for chunk_id in self.vault.chunk_ids(db):
+            chunk = self.vault.read(db, chunk_id)
+            ids = [str(i) for i in chunk.values(settings.id_field)]
+            tokens = self.index.id_tokens(ids)
+            indexed = {
+                bytes(r[0])
+                for r in db.execute("SELECT token FROM id_index WHERE chunk_id = ?", (chunk_id,))
+            }
+            if indexed != set(tokens) or len(set(tokens)) != len(ids):
+                raise self._fail(
+                    "the id index", f"it does not match the records of chunk {chunk_id}"
+                )
+            all_ids.update(tokens)
+            records += len(ids)
+            countries = chunk.values(COUNTRY_FIELD)
+            regions = {c: self.index.region_of(c) for c in set(countries)}
+            for name in settings.match_fields:
+                values = chunk.values(name)
+                normals = [
+                    (token, normalise_match_value(name, value, regions[country]).encode())
+                    for token, value, country in zip(tokens, values, countries, strict=True)
+                    if value is not None and str(value).strip()
+                ]
+                made = self.index.normal_tokens(name, (n for _, n in normals))
+                expected_matches.update(
+                    (name, match, record) for (record, _), match in zip(normals, made, strict=True)
+                )
+        indexed_ids = int(db.execute("SELECT COUNT(*) FROM id_index").fetchone()[0])
+        if indexed_ids != records:
+            raise self._fail("the id index", "it has entries for no record")
+        stored = {
+            (str(field), bytes(token), bytes(record))
+            for field, token, record in db.execute("SELECT field, token, record FROM match_index")
+        }
+        if stored != expected_matches:
+            missing, extra = len(expected_matches - stored), len(stored - expected_matches)
+            raise self._fail(
+                "the match index",
+                f"{missing} entries of the records' emails and phones are missing and "
+                f"{extra} belong to no record: it was altered or damaged",
+            )
+        return records, all_ids
+
+    def _leftovers(self, db: sqlite3.Connection) -> None:
+        payloads, keys = db.execute(
+            "SELECT (SELECT COUNT(*) FROM chunk_payloads WHERE chunk_id NOT IN "
+            "(SELECT chunk_id FROM chunks)), (SELECT COUNT(*) FROM data_keys WHERE key_no "
+            "NOT IN (SELECT key_no FROM chunks))"
+        ).fetchone()
+        if payloads:
+            raise self._fail("the chunks", f"{payloads} payloads belong to no chunk")
+        if keys:
+            raise self._fail("the data keys", f"{keys} data keys belong to no chunk")
+
+    def _states(self, id_tokens: set[bytes]) -> None:
+        current = self.guard.states()
+        present = {token.hex() for token in id_tokens}
+        for name, table in (
+            ("legal holds", current.hold),
+            ("restrictions", current.restricted),
+            ("grace periods", current.purged),
+        ):
+            unknown = [t for t in table if t not in present]
+            if unknown:
+                raise self._fail(
+                    "the record states", f"{len(unknown)} {name} name records the store lacks"
+                )
+        for token, entry in current.erased.items():
+            if token in present and not entry.get("kept"):
+                raise self._fail("the record states", "an erased record is still in the store")
+
+    def _tombstones(self) -> None:
+        found = self.rights.reconcile_tombstones(full=True)
+        self.rights.notes.extend(found.notes)
+        if found.pending:
+            raise self._fail(
+                "the tombstones",
+                f"{len(found.pending)} erasure(s) in the tombstone file are not applied to "
+                "the store (restored from a backup?): run `custrec reapply-erasures`",
+            )
+
+    def _audit(self, witness: tuple[int, str] | None) -> None:
+        result = self.auditor.verify()
+        if not result.ok:
+            raise self._fail("the audit trail", f"entry {result.first_bad}: {result.problem}")
+        with self.session.transaction(write=False) as db:
+            ops = _ops_with_subjects(db)
+            orphans = db.execute("SELECT DISTINCT op FROM audit_subjects").fetchall()
+            if any(str(op) not in ops for (op,) in orphans):
+                raise self._fail(
+                    "the audit trail", "it lists records for an operation it has no entry of"
+                )
+            if witness is not None:
+                self._against_witness(db, result.entries, witness)
+
+    def _against_witness(
+        self, db: sqlite3.Connection, entries: int, witness: tuple[int, str]
+    ) -> None:
+        seq, head_hash = witness
+        if seq > entries:
+            raise self._fail(
+                "the audit trail",
+                f"it ends at entry {entries} but the witness saw entry {seq}: the store is "
+                "older than its witness (rolled back, or restored from a backup)",
+            )
+        row = db.execute("SELECT hash FROM audit WHERE seq = ?", (seq,)).fetchone()
+        if row is None or bytes(row[0]).hex() != head_hash:
+            raise self._fail(
+                "the audit trail",
+                f"entry {seq} differs from the one the witness saw: the trail was rewritten",
+            )
+
+
+def _ops_with_subjects(db: sqlite3.Connection) -> set[str]:
+    ops = set()
+    for (data,) in db.execute("SELECT entry FROM audit"):
+        entry = json.loads(bytes(data))
+        if entry.get("subjects_digest") is not None:
+            ops.add(str(entry["op"]))
+    return ops
