@@ -16,8 +16,8 @@ from custrec.store.records import EXPECTED, convert_text
 
 if TYPE_CHECKING:
     from custrec.store import Record, Store
-    from custrec.store.container import RecordChange
     from custrec.store.records import Value
+    from custrec.store.writes import RecordChange
 
 NAME_FIELDS = ("name", "full_name", "first_name", "middle_name", "last_name", "company")
 """Fields ``find --name`` searches, those of them the store has."""
@@ -295,7 +295,7 @@ def read_changes(
     refuses a change to a record changed since that version; other columns whose
     names start with ``_`` (e.g. ``_source`` from an export) are ignored."""
     from custrec.io import open_table
-    from custrec.store.container import RecordChange
+    from custrec.store.writes import RecordChange
 
     id_field = store.settings.id_field
     changes: list[RecordChange] = []

@@ -669,8 +669,7 @@ def pseudonymise_logs(
     :func:`log_pseudonym`; one all-or-nothing transaction per log. The rows changed per
     log. Run before the customers are removed, so that a run killed between the two
     steps, run again, finishes both."""
-    from custrec.store import open_store
-    from custrec.store.container import RecordChange, is_store_file
+    from custrec.store import RecordChange, is_store_file, open_store
 
     changed: dict[str, int] = {}
     for path in logs:

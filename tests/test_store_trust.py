@@ -481,6 +481,23 @@ def test_a_deleted_tombstone_file_is_not_silent(cli: InvokeCli, store: Path) -> 
 # --- F16: one erased customer in a nightly file -----------------------------------------
 
 
+def collect_with_rejects(
+    cli: InvokeCli, store: Path, source: Path, on_duplicate: str
+) -> list[dict[str, str]]:
+    """Collect ``source`` as a nightly cron job does; the rows of the rejects file."""
+    rejects = source.with_name("rejects.csv")
+    result = cli(
+        "collect",
+        str(store),
+        str(source),
+        *("--on-invalid", "reject", "--rejects", str(rejects)),
+        *("--on-duplicate", on_duplicate, "--format", "json"),
+    )
+    assert result.exit_code == 0, result.stderr
+    with rejects.open(encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
 def test_an_erased_customer_in_a_nightly_file_goes_to_the_rejects(
     cli: InvokeCli, store: Path, tmp_path: Path
 ) -> None:
@@ -488,22 +505,7 @@ def test_an_erased_customer_in_a_nightly_file_goes_to_the_rejects(
     nightly = rows(42)[38:]  # C-39 .. C-42: two new
     nightly.append(rows()[9])  # the erased customer again, on line 6
     source = write(tmp_path / "nightly.csv", csv_text(nightly))
-    rejects = tmp_path / "rejects.csv"
-    result = cli(
-        "collect",
-        str(store),
-        str(source),
-        "--on-invalid",
-        "reject",
-        "--rejects",
-        str(rejects),
-        "--on-duplicate",
-        "skip",
-        "--format",
-        "json",
-    )
-    assert result.exit_code == 0, result.stderr
-    rejected = list(csv.DictReader(rejects.open()))
+    rejected = collect_with_rejects(cli, store, source, "skip")
     assert [r["customer_id"] for r in rejected] == ["C-000010"]
     assert "erased" in json.dumps(rejected[0])
     assert rejected[0]["_line"] == "6"
@@ -518,26 +520,10 @@ def test_an_erased_customer_in_a_nightly_file_goes_to_the_rejects(
 def test_a_record_in_its_grace_period_in_a_nightly_file_goes_to_the_rejects(
     cli: InvokeCli, store: Path, tmp_path: Path
 ) -> None:
-    policy = write(
-        tmp_path / "p.yaml",
-        GRACE_POLICY,
-    )
+    policy = write(tmp_path / "p.yaml", GRACE_POLICY)
     assert cli("purge", str(store), "--policy", str(policy), "--yes").exit_code == 0
     source = write(tmp_path / "nightly.csv", csv_text([rows()[4], *rows(41)[40:]]))
-    rejects = tmp_path / "rejects.csv"
-    result = cli(
-        "collect",
-        str(store),
-        str(source),
-        "--on-invalid",
-        "reject",
-        "--rejects",
-        str(rejects),
-        "--on-duplicate",
-        "update",
-    )
-    assert result.exit_code == 0, result.stderr
-    rejected = list(csv.DictReader(rejects.open()))
+    rejected = collect_with_rejects(cli, store, source, "update")
     assert [r["customer_id"] for r in rejected] == ["C-000005"]
     assert "grace" in json.dumps(rejected[0])
     assert cli("get", str(store), "C-000041").exit_code == 0

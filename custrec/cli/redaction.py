@@ -69,7 +69,7 @@ def _schema(schema_file: str | None, store: Store | None, source: str) -> Schema
 
 
 def _is_store(source: str) -> bool:
-    from custrec.store.container import is_store_file
+    from custrec.store.fileformat import is_store_file
 
     return source != "-" and is_store_file(source)
 

@@ -105,7 +105,7 @@ def validate(
       custrec validate customers.crec --fail-on warn --format json > nightly.json
     """
     from custrec.schema import load_schema, parse_schema
-    from custrec.store.container import is_store_file
+    from custrec.store.fileformat import is_store_file
     from custrec.validate import validate_source
 
     if as_of is not None:

@@ -19,10 +19,7 @@ import pyarrow as pa
 
 from custrec.errors import UsageError
 from custrec.store import chunkcodec, packed
-from custrec.store.auditing import Auditor
 from custrec.store.fileformat import GROUP_CHUNKS, integer
-from custrec.store.guard import RecordGuard
-from custrec.store.index import BlindIndex
 from custrec.store.ingest import (
     Decide,
     IngestResult,
@@ -35,29 +32,16 @@ from custrec.store.ingest import (
     sources_of,
 )
 from custrec.store.normalise import COUNTRY_FIELD, is_phone_field, normalise_match_value
+from custrec.store.parts import StoreParts, UsesParts
 from custrec.store.records import COLLECTED_COLUMN, SOURCE_COLUMN, VERSION_COLUMN, Value
-from custrec.store.session import StoreSession
-from custrec.store.vault import ChunkVault
 from custrec.store.writes import RecordWriter
 
 
-class BulkIngest:
+class BulkIngest(UsesParts):
     """Bulk writes into one open store."""
 
-    def __init__(
-        self,
-        session: StoreSession,
-        vault: ChunkVault,
-        index: BlindIndex,
-        guard: RecordGuard,
-        auditor: Auditor,
-        writer: RecordWriter,
-    ) -> None:
-        self.session = session
-        self.vault = vault
-        self.index = index
-        self.guard = guard
-        self.auditor = auditor
+    def __init__(self, parts: StoreParts, writer: RecordWriter) -> None:
+        super().__init__(parts)
         self.writer = writer
 
     def prepare(self, table: pa.Table, segments: Sequence[Segment] | None) -> IngestRows:

@@ -43,7 +43,6 @@ from custrec.store.fileformat import (
     database_error,
     fsync_directory,
     initial_columns,
-    is_store_file,
     read_header,
 )
 from custrec.store.guard import RecordGuard
@@ -51,6 +50,7 @@ from custrec.store.holders import Holder, insert_slot, new_slot, read_holders, u
 from custrec.store.index import BlindIndex
 from custrec.store.keys import KeySource
 from custrec.store.keyschedule import MasterKeys
+from custrec.store.parts import StoreParts
 from custrec.store.reads import RecordReader
 from custrec.store.records import Record, Value
 from custrec.store.rights import DataSubjectRights
@@ -65,18 +65,6 @@ if TYPE_CHECKING:
     from custrec.audit_read import AuditEntries, AuditQuery, AuditVerification
     from custrec.store import ingest as bulk_types
     from custrec.store.bulk import BulkIngest
-
-__all__ = [
-    "FORMAT_VERSION",
-    "RecordChange",
-    "Store",
-    "StoreSettings",
-    "WriteResult",
-    "create_store",
-    "is_store_file",
-    "open_store",
-    "read_holders_unverified",
-]
 
 
 class Store:
@@ -97,10 +85,12 @@ class Store:
         self._index = BlindIndex(session)
         self._guard = RecordGuard(session, self._index)
         self._auditor = Auditor(session, self.context)
-        parts = (session, self._vault, self._index, self._guard, self._auditor)
-        self._reader = RecordReader(*parts)
-        self._writer = RecordWriter(*parts)
-        self._rights = DataSubjectRights(*parts, self._writer)
+        parts = self._parts = StoreParts(
+            session, self._vault, self._index, self._guard, self._auditor
+        )
+        self._reader = RecordReader(parts)
+        self._writer = RecordWriter(parts)
+        self._rights = DataSubjectRights(parts, self._writer)
         self._keys = KeyHolders(session, self._vault, self._auditor, self._writer)
         self._bulk: BulkIngest | None = None
 
@@ -324,8 +314,7 @@ class Store:
         if self._bulk is None:
             from custrec.store.bulk import BulkIngest
 
-            parts = (self._session, self._vault, self._index, self._guard, self._auditor)
-            self._bulk = BulkIngest(*parts, self._writer)
+            self._bulk = BulkIngest(self._parts, self._writer)
         return self._bulk
 
     def prepare_ingest(
@@ -463,8 +452,7 @@ class Store:
         an :class:`IntegrityError` names the part that failed."""
         from custrec.store.verification import Verifier
 
-        parts = (self._session, self._vault, self._index, self._guard, self._auditor)
-        checker = Verifier(*parts, self._rights)
+        checker = Verifier(self._parts, self._rights)
         try:
             records = checker.verify(witness)
         except CustrecError as exc:

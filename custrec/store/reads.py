@@ -11,9 +11,6 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from custrec.errors import CustrecError, UsageError
-from custrec.store.auditing import Auditor
-from custrec.store.guard import RecordGuard
-from custrec.store.index import BlindIndex
 from custrec.store.normalise import (
     COUNTRY_FIELD,
     is_phone_field,
@@ -21,35 +18,19 @@ from custrec.store.normalise import (
     text_words,
     words_match,
 )
+from custrec.store.parts import StoreParts, UsesParts
 from custrec.store.records import SYSTEM_COLUMNS, Record, to_record
-from custrec.store.session import StoreSession
-from custrec.store.vault import ChunkVault
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
 
-class RecordReader:
+class RecordReader(UsesParts):
     """Reads from one open store."""
 
-    def __init__(
-        self,
-        session: StoreSession,
-        vault: ChunkVault,
-        index: BlindIndex,
-        guard: RecordGuard,
-        auditor: Auditor,
-    ) -> None:
-        self.session = session
-        self.vault = vault
-        self.index = index
-        self.guard = guard
-        self.auditor = auditor
+    def __init__(self, parts: StoreParts) -> None:
+        super().__init__(parts)
         self.restricted_skipped = 0
-
-    @property
-    def id_field(self) -> str:
-        return self.session.require_header().settings.id_field
 
     def get_many(
         self, record_ids: Sequence[str], *, include_restricted: bool, action: str

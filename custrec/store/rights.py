@@ -17,11 +17,10 @@ from collections.abc import Mapping, Sequence
 
 from custrec.errors import NotFoundError, UsageError
 from custrec.store import chunkcodec, states, tombstones
-from custrec.store.auditing import Auditor
 from custrec.store.fileformat import GROUP_CHUNKS, SCRUB_PENDING, integer
-from custrec.store.guard import Purpose, RecordGuard
+from custrec.store.guard import Purpose
 from custrec.store.holders import utc_now
-from custrec.store.index import BlindIndex
+from custrec.store.parts import StoreParts, UsesParts
 from custrec.store.records import (
     COLLECTED_COLUMN,
     SOURCE_COLUMN,
@@ -29,8 +28,6 @@ from custrec.store.records import (
     VERSION_COLUMN,
     Value,
 )
-from custrec.store.session import StoreSession
-from custrec.store.vault import ChunkVault
 from custrec.store.writes import Changes, RecordWriter, WriteResult
 
 Planned = Mapping[str, tuple[int, Mapping[str, Value] | None]]
@@ -46,30 +43,14 @@ def _same_version(planned: int, now: object) -> None:
         )
 
 
-class DataSubjectRights:
+class DataSubjectRights(UsesParts):
     """Hold, restrict, erase, purge and restore on one open store."""
 
-    def __init__(
-        self,
-        session: StoreSession,
-        vault: ChunkVault,
-        index: BlindIndex,
-        guard: RecordGuard,
-        auditor: Auditor,
-        writer: RecordWriter,
-    ) -> None:
-        self.session = session
-        self.vault = vault
-        self.index = index
-        self.guard = guard
-        self.auditor = auditor
+    def __init__(self, parts: StoreParts, writer: RecordWriter) -> None:
+        super().__init__(parts)
         self.writer = writer
         self.notes: list[str] = []
         """What the user should be told about the store's tombstones and scrubs."""
-
-    @property
-    def id_field(self) -> str:
-        return self.session.require_header().settings.id_field
 
     # -- hold and restriction -----------------------------------------------------------------
 

@@ -18,13 +18,9 @@ import sqlite3
 from pathlib import Path
 
 from custrec.errors import IntegrityError, UsageError
-from custrec.store.auditing import Auditor
-from custrec.store.guard import RecordGuard
-from custrec.store.index import BlindIndex
 from custrec.store.normalise import COUNTRY_FIELD, normalise_match_value
+from custrec.store.parts import StoreParts, UsesParts
 from custrec.store.rights import DataSubjectRights
-from custrec.store.session import StoreSession
-from custrec.store.vault import ChunkVault
 
 WITNESS_MAGIC = "custrec-audit-head"
 
@@ -58,23 +54,11 @@ def read_witness(path: str | Path, store_id: str) -> tuple[int, str] | None:
     return last
 
 
-class Verifier:
+class Verifier(UsesParts):
     """The end-to-end check of one open store."""
 
-    def __init__(
-        self,
-        session: StoreSession,
-        vault: ChunkVault,
-        index: BlindIndex,
-        guard: RecordGuard,
-        auditor: Auditor,
-        rights: DataSubjectRights,
-    ) -> None:
-        self.session = session
-        self.vault = vault
-        self.index = index
-        self.guard = guard
-        self.auditor = auditor
+    def __init__(self, parts: StoreParts, rights: DataSubjectRights) -> None:
+        super().__init__(parts)
         self.rights = rights
 
     def _fail(self, part: str, problem: str) -> IntegrityError:

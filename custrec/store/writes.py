@@ -13,10 +13,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, NamedTuple
 
 from custrec.errors import CheckFailedError, NotFoundError, StoreBusyError, UsageError
-from custrec.store.auditing import Auditor
 from custrec.store.fileformat import ARROW_KINDS, GROUP_CHUNKS, integer
-from custrec.store.guard import Purpose, RecordGuard
-from custrec.store.index import BlindIndex
+from custrec.store.guard import Purpose
+from custrec.store.parts import StoreParts, UsesParts
 from custrec.store.records import (
     COLLECTED_COLUMN,
     SOURCE_COLUMN,
@@ -28,8 +27,6 @@ from custrec.store.records import (
     infer_type,
     to_record,
 )
-from custrec.store.session import StoreSession
-from custrec.store.vault import ChunkVault
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -106,26 +103,11 @@ class RecordChange(_RecordChangeFields):
         return f"{self.origin}: " if self.origin else ""
 
 
-class RecordWriter:
+class RecordWriter(UsesParts):
     """Writes to one open store."""
 
-    def __init__(
-        self,
-        session: StoreSession,
-        vault: ChunkVault,
-        index: BlindIndex,
-        guard: RecordGuard,
-        auditor: Auditor,
-    ) -> None:
-        self.session = session
-        self.vault = vault
-        self.index = index
-        self.guard = guard
-        self.auditor = auditor
-
-    @property
-    def id_field(self) -> str:
-        return self.session.require_header().settings.id_field
+    def __init__(self, parts: StoreParts) -> None:
+        super().__init__(parts)
 
     # -- chunk rewrites ---------------------------------------------------------------------
 
