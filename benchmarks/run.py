@@ -218,7 +218,7 @@ def main() -> int:
         action="append",
         metavar="NAME",
         help="run only this benchmark (repeatable: startup, generate, generate-memory, "
-        "inspect, store, audit, records, validate, kpi, redaction, retention); with "
+        "inspect, store, audit, records, validate, kpi, redaction, retention, trust); with "
         "--write, the other sections of FILE are kept as they are",
     )
     parser.add_argument("--rows", type=int, default=200_000, help="rows for data benchmarks")
@@ -240,9 +240,10 @@ def main() -> int:
     import records
     import redaction
     import retention
+    import trust
     import validate
 
-    for bench in (records, validate, kpi, redaction, retention):
+    for bench in (records, validate, kpi, redaction, retention, trust):
         bench.add_arguments(parser)
     args = parser.parse_args()
     from audit import bench_audit
@@ -254,6 +255,8 @@ def main() -> int:
     from retention import SECTION as RETENTION_SECTION
     from retention import bench_retention
     from store import bench_store
+    from trust import SECTION as TRUST_SECTION
+    from trust import bench_trust
     from validate import SECTION as VALIDATE_SECTION
     from validate import bench_validate
 
@@ -297,6 +300,10 @@ def main() -> int:
             lambda: bench_redaction(args.scan_texts, args.redact_rows),
         ),
         "retention": (RETENTION_SECTION, lambda: bench_retention(args.retention_rows)),
+        "trust": (
+            TRUST_SECTION,
+            lambda: bench_trust(args.trust_rows, args.trust_repeat, args.trust_baseline),
+        ),
     }
     chosen = args.only or list(benchmarks)
     unknown = sorted(set(chosen) - set(benchmarks))
