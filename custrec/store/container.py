@@ -498,8 +498,13 @@ def create_store(
             store_id, index_key = _build(db, target, source, chosen, columns, context)
         finally:
             db.close()
-        os.replace(temp, target)
-        fsync_directory(target.parent)
+        sidecar = tombstones.write(target, index_key, store_id, {})
+        try:
+            os.replace(temp, target)
+            fsync_directory(target.parent)
+        except BaseException:
+            sidecar.unlink(missing_ok=True)
+            raise
     except sqlite3.DatabaseError as exc:
         with contextlib.suppress(FileNotFoundError):
             temp.unlink()
@@ -508,7 +513,6 @@ def create_store(
         with contextlib.suppress(FileNotFoundError):
             temp.unlink()
         raise
-    tombstones.write(target, index_key, store_id, {})
     return open_store(target, source, lock_timeout=lock_timeout, context=context)
 
 
