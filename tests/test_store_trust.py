@@ -527,3 +527,35 @@ def test_a_record_in_its_grace_period_in_a_nightly_file_goes_to_the_rejects(
     assert [r["customer_id"] for r in rejected] == ["C-000005"]
     assert "grace" in json.dumps(rejected[0])
     assert cli("get", str(store), "C-000041").exit_code == 0
+
+
+# --- an erased customer who comes back --------------------------------------------------
+
+
+def test_a_readmitted_customer_stays_and_a_restore_erases_only_the_old_data(
+    cli: InvokeCli, store: Path, tmp_path: Path
+) -> None:
+    """Erasure, then the customer comes back of their own accord: the nightly ingest
+    keeps them from then on, verify passes, and a restore of a backup from before the
+    erasure still erases the old data (but one from after the readmission keeps it)."""
+    before = tmp_path / "before.crec"
+    shutil.copy(store, before)
+    assert cli("erase", str(store), "C-000010", "--reason", "r").exit_code == 0
+    time.sleep(1.05)  # provenance times are to the second: a readmission comes later
+    back = write(tmp_path / "back.csv", csv_text([dict(rows()[9], notes="came back")]))
+    readmitted = cli("collect", str(store), str(back), "--readmit-erased")
+    assert readmitted.exit_code == 0, readmitted.stderr
+    assert cli("verify", str(store)).exit_code == 0
+    update = write(tmp_path / "update.csv", csv_text([dict(rows()[9], notes="moved")]))
+    nightly = cli("collect", str(store), str(update), "--on-duplicate", "update")
+    assert nightly.exit_code == 0, nightly.stderr  # no longer refused as erased
+    after = tmp_path / "after.crec"
+    shutil.copy(store, after)
+    shutil.copy(after, store)
+    assert cli("reapply-erasures", str(store)).exit_code == 0
+    assert cli("get", str(store), "C-000010").exit_code == 0  # readmitted data stays
+    shutil.copy(before, store)
+    assert cli("reapply-erasures", str(store)).exit_code == 0
+    assert cli("get", str(store), "C-000010").exit_code == 6  # pre-erasure data goes
+    assert CANARY.encode() not in store.read_bytes()
+    assert cli("verify", str(store)).exit_code == 0

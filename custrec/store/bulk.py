@@ -97,7 +97,7 @@ class BulkIngest(UsesParts):
         with self.auditor.change(action, subjects=ids, fields=result.fields) as op:
             db = self.session.db
             self.writer.declare_columns(db, table.schema)
-            refused = self.guard.refused_rows(rows.id_tokens, rows.match_tokens)
+            refused, tombstones = self.guard.refused_rows(rows.id_tokens, rows.match_tokens)
             if readmit_erased:
                 refused = {p: why for p, why in refused.items() if why != "erased"}
             located = packed.find_ids(db, rows.id_tokens)
@@ -124,6 +124,13 @@ class BulkIngest(UsesParts):
                     raise ValueError("a record in the store cannot be inserted again")
                 else:
                     inserts.append(position)
+            lifted = {
+                key
+                for position in (*inserts, *(p for group in updates.values() for p in group))
+                for key in tombstones.get(position, ())
+            }
+            if lifted:  # readmitted: the tombstones no longer keep these customers out
+                op.counts["readmitted"] = self.guard.readmit(db, lifted)
             touched = self._updates(db, rows, updates, ids, collected_at)
             result.updated = sum(len(p) for p in updates.values())
             fresh = table.take(pa.array(inserts, type=pa.int64()))
@@ -134,6 +141,8 @@ class BulkIngest(UsesParts):
             op.counts.update(
                 inserted=result.inserted, updated=result.updated, skipped=result.skipped
             )
+        if lifted:
+            self.guard.write_tombstone_file()
         return result
 
     def _matches(

@@ -17,10 +17,18 @@ from typing import TYPE_CHECKING
 
 from custrec.errors import NotFoundError
 from custrec.store import keyschedule
+from custrec.store import tombstones as tombstone_file
+from custrec.store.holders import utc_now_precise
 from custrec.store.index import BlindIndex
 from custrec.store.records import Value
 from custrec.store.session import StoreSession
-from custrec.store.states import LegalHoldError, RecordRestrictedError, RecordStates
+from custrec.store.states import (
+    LegalHoldError,
+    RecordRestrictedError,
+    RecordStates,
+    in_force,
+    tombstone_tokens,
+)
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -119,10 +127,13 @@ class RecordGuard:
     def hidden(self, record_ids: Iterable[str]) -> set[str]:
         """Those of ``record_ids`` that reads leave out whatever they ask: in a purge's
         grace period, or erased according to the tombstone file."""
-        unseen = self.states().purged.keys() | self.pending_erasures.keys()
+        unseen = self.states().purged.keys() | self._pending_in_force()
         if not unseen:
             return set()
         return {i for i in record_ids if self.index.token_hex(i) in unseen}
+
+    def _pending_in_force(self) -> set[str]:
+        return {key for key, entry in self.pending_erasures.items() if in_force(entry)}
 
     def refuse_restricted(self, record_ids: Iterable[str]) -> None:
         current = self.states()
@@ -141,7 +152,7 @@ class RecordGuard:
         """Id tokens (hex) a read leaves out: (restricted ones, the others)."""
         current = self.states()
         restricted = set() if include_restricted else set(current.restricted)
-        others = set(self.pending_erasures)
+        others = self._pending_in_force()
         if not include_purged:
             others |= current.purged.keys()
         return restricted, others
@@ -166,23 +177,47 @@ class RecordGuard:
 
     def refused_rows(
         self, id_tokens: Sequence[bytes], match_tokens: Mapping[str, Sequence[bytes | None]]
-    ) -> dict[int, str]:
-        """Rows (0-based) that match an erased customer (by id or contact detail), or a
-        record in a purge's grace period: position -> ``erased`` or ``in_grace``."""
+    ) -> tuple[dict[int, str], dict[int, set[str]]]:
+        """Rows (0-based) the store refuses: position -> ``erased`` (the id or a contact
+        detail of an erased customer) or ``in_grace`` (a record in a purge's grace
+        period); and, for the erased ones, the tombstones (id tokens, hex) they match."""
         current = self.states()
-        gone = current.erased_tokens()
-        if self.pending_erasures:
-            gone |= RecordStates(erased=self.pending_erasures).erased_tokens()
+        gone = tombstone_tokens({**self.pending_erasures, **current.erased})
         out: dict[int, str] = {}
+        matched: dict[int, set[str]] = {}
         if gone:
             for position, token in enumerate(id_tokens):
-                if token.hex() in gone or any(
-                    (t := tokens[position]) is not None and t.hex() in gone
-                    for tokens in match_tokens.values()
-                ):
+                hits = {gone[t] for t in [token.hex()] if t in gone}
+                for tokens in match_tokens.values():
+                    contact = tokens[position]
+                    if contact is not None and contact.hex() in gone:
+                        hits.add(gone[contact.hex()])
+                if hits:
                     out[position] = "erased"
+                    matched[position] = hits
         if current.purged:
             for position, token in enumerate(id_tokens):
                 if position not in out and token.hex() in current.purged:
                     out[position] = "in_grace"
-        return out
+        return out, matched
+
+    def readmit(self, db: sqlite3.Connection, tombstones: Iterable[str]) -> int:
+        """Mark these tombstones as lifted: their customers were collected again on
+        purpose. The erasure still applies to what was collected before it."""
+        current = self.states()
+        wanted = set(tombstones)
+        for key in wanted:
+            entry = current.erased.get(key) or self.pending_erasures.get(key)
+            if entry is not None:
+                current.erased[key] = {**entry, "readmitted": utc_now_precise()}
+                self.pending_erasures.pop(key, None)
+        if wanted:
+            self.save(db, current)
+        return len(wanted)
+
+    def write_tombstone_file(self) -> None:
+        """Write ``STORE.erasures`` as the merge of the store's tombstones and those only
+        the file had (a restored backup's pending ones)."""
+        header = self.session.require_header()
+        merged = tombstone_file.merge(self.pending_erasures, self.states().erased)
+        tombstone_file.write(self.session.path, self.session.index_key, header.store_id, merged)

@@ -27,6 +27,11 @@ def utc_now() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def utc_now_precise() -> str:
+    """UTC now with microseconds, for events that may follow each other within a second."""
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
 class Holder(NamedTuple):
     """A key holder of the store (no secret in it)."""
 

@@ -19,7 +19,7 @@ from custrec.errors import NotFoundError, UsageError
 from custrec.store import chunkcodec, states, tombstones
 from custrec.store.fileformat import GROUP_CHUNKS, SCRUB_PENDING, integer
 from custrec.store.guard import Purpose
-from custrec.store.holders import utc_now
+from custrec.store.holders import utc_now, utc_now_precise
 from custrec.store.parts import StoreParts, UsesParts
 from custrec.store.records import (
     COLLECTED_COLUMN,
@@ -32,6 +32,14 @@ from custrec.store.writes import Changes, RecordWriter, WriteResult
 
 Planned = Mapping[str, tuple[int, Mapping[str, Value] | None]]
 """A purge plan: id -> (the version it must still have, its anonymised row or None)."""
+
+
+def _collected_after(collected: Value, tombstone: Mapping[str, object]) -> bool:
+    """Whether a record was collected after the erasure ``tombstone`` records (to the
+    second: a collection in the same second counts as before, and is erased again)."""
+    if not collected:
+        return False
+    return str(collected)[:19] > str(tombstone.get("at", ""))[:19]
 
 
 def _same_version(planned: int, now: object) -> None:
@@ -78,7 +86,16 @@ class DataSubjectRights(UsesParts):
 
     # -- erasure ------------------------------------------------------------------------------
 
-    def erase(self, record_id: str, keep: Sequence[str], ground: str | None) -> WriteResult:
+    def erase(
+        self,
+        record_id: str,
+        keep: Sequence[str],
+        ground: str | None,
+        *,
+        tombstone: dict[str, object] | None = None,
+    ) -> WriteResult:
+        """Erase one record (see :meth:`Store.erase`); ``tombstone`` is the one to keep
+        when an erasure is applied again (its original time and readmission)."""
         columns = [name for name, _ in self.session.require_header().columns]
         unknown = [name for name in keep if name not in columns]
         if unknown:
@@ -96,15 +113,14 @@ class DataSubjectRights(UsesParts):
             if absent and token in current.erased:  # erased already: the file may lag
                 op.counts["already_erased"] = 1
                 result.already_erased = True
-                erased = dict(current.erased)
             elif absent:
                 raise NotFoundError(f"no record with {id_field} {record_id}")
             else:
                 ((chunk_id, _),) = by_chunk.items()
                 contacts = self._erase_in_chunk(db, chunk_id, record_id, keep, columns, result)
                 current = self.guard.states()
-                current.erased[token] = {
-                    "at": utc_now(),
+                current.erased[token] = tombstone or {
+                    "at": utc_now_precise(),
                     "tokens": states.hex_tokens(contacts),
                     "kept": sorted(keep),
                     "ground": ground,
@@ -113,10 +129,9 @@ class DataSubjectRights(UsesParts):
                 self.guard.save(db, current)
                 self.session.update_manifest(db, [chunk_id // GROUP_CHUNKS])
                 op.counts.update({"erased": 1, "fields_kept": len(keep)})
-                erased = dict(current.erased)
         self.guard.pending_erasures.pop(token, None)
         result.scrubbed = self.scrub()
-        self.write_tombstones(erased)
+        self.guard.write_tombstone_file()
         return result
 
     def _erase_in_chunk(
@@ -152,13 +167,6 @@ class DataSubjectRights(UsesParts):
         result.chunks_written = 1
         return contacts
 
-    def write_tombstones(self, in_store: tombstones.Tombstones) -> None:
-        """Write the tombstone file as the union of the store's tombstones and those
-        only the file had (a restored backup's pending ones)."""
-        header = self.session.require_header()
-        merged = {**self.guard.pending_erasures, **in_store}
-        tombstones.write(self.session.path, self.session.index_key, header.store_id, merged)
-
     def reconcile_tombstones(self, *, full: bool = False) -> tombstones.Reconciled:
         """Compare the tombstone file with the store's tombstones (see
         :func:`custrec.store.tombstones.reconcile`); pending ones are hidden from reads."""
@@ -182,13 +190,12 @@ class DataSubjectRights(UsesParts):
     def reapply_erasures(self) -> list[str]:
         found = self.reconcile_tombstones(full=True)
         self.notes.extend(note for note in found.notes if "reapply-erasures" not in note)
-        kept = {**found.pending}
         with self.session.transaction(write=False):
-            kept.update(self.guard.states().erased)
-        todo: list[tuple[str, list[str], str | None]] = []
+            wanted = tombstones.merge(found.pending, self.guard.states().erased)
+        todo: list[tuple[str, dict[str, object]]] = []
         with self.session.transaction(write=False) as db:
             columns = [name for name, _ in self.session.require_header().columns]
-            for token_hex, entry in kept.items():
+            for token_hex, entry in wanted.items():
                 chunk_id = self.index.chunk_of_token(db, bytes.fromhex(token_hex))
                 if chunk_id is None:
                     continue
@@ -197,25 +204,26 @@ class DataSubjectRights(UsesParts):
                     record_id = str(row[self.id_field])
                     if self.index.token_hex(record_id) != token_hex:
                         continue
+                    if _collected_after(row.get(COLLECTED_COLUMN), entry):
+                        continue  # collected again after the erasure: a readmission
                     held = [n for n in columns if n not in keep and n != self.id_field]
                     if any(row.get(name) is not None for name in held):
-                        ground = str(entry.get("ground") or "") or None
-                        todo.append((record_id, keep, ground if keep else None))
+                        todo.append((record_id, entry))
         again: list[str] = []
-        for record_id, keep, ground in todo:
-            self.guard.pending_erasures.pop(self.index.token_hex(record_id), None)
-            self.erase(record_id, keep, ground)
+        for record_id, entry in todo:
+            keep = [str(name) for name in entry.get("kept") or []]  # type: ignore[attr-defined]
+            ground = (str(entry.get("ground") or "") or None) if keep else None
+            self.erase(record_id, keep, ground, tombstone=entry)
             again.append(self.auditor.keys.pseudonym_of(record_id))
         with self.auditor.change("reapply-erasures", scope="all") as op:
             current = self.guard.states()
-            missing = {t: e for t, e in kept.items() if t not in current.erased}
+            missing = {t: e for t, e in wanted.items() if current.erased.get(t) != e}
             if missing:
                 current.erased.update(missing)
                 self.guard.save(self.session.db, current)
             op.counts.update({"erased_again": len(again), "tombstones_restored": len(missing)})
-            erased = dict(current.erased)
         self.guard.pending_erasures = {}
-        self.write_tombstones(erased)
+        self.guard.write_tombstone_file()
         return again
 
     # -- purges -----------------------------------------------------------------------------

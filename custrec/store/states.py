@@ -82,11 +82,29 @@ class RecordStates:
         return bool(self.hold or self.restricted or self.purged)
 
     def erased_tokens(self) -> set[str]:
-        """Every token of every tombstone (ids and match values), hex."""
-        out = set(self.erased)
-        for entry in self.erased.values():
-            out.update(str(t) for t in entry.get("tokens", []))  # type: ignore[attr-defined]
-        return out
+        """Every token (ids and match values, hex) of every tombstone still in force:
+        not those of customers readmitted since (see :func:`in_force`)."""
+        return set(tombstone_tokens(self.erased))
+
+
+def in_force(entry: dict[str, object]) -> bool:
+    """Whether a tombstone still keeps its customer out: it does until the customer is
+    collected again on purpose (``collect --readmit-erased`` marks it ``readmitted``).
+    Data collected before the erasure stays erased either way."""
+    return "readmitted" not in entry
+
+
+def tombstone_tokens(erased: dict[str, dict[str, object]]) -> dict[str, str]:
+    """Token (hex) -> the tombstone it belongs to, for every tombstone in force: its
+    id token and the tokens of its contact details."""
+    out: dict[str, str] = {}
+    for key, entry in erased.items():
+        if not in_force(entry):
+            continue
+        out[key] = key
+        for token in entry.get("tokens", []):  # type: ignore[attr-defined]
+            out.setdefault(str(token), key)
+    return out
 
 
 def hex_tokens(tokens: Iterable[bytes]) -> list[str]:

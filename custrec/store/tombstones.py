@@ -8,11 +8,14 @@ tokens only, never an id or value, and is authenticated by a MAC under a key der
 from the store's *index key*, which no key rotation replaces: a tombstone file written
 after a rotation verifies against a backup taken before it.
 
-The file is always the union of every tombstone it and the store have held: when the
-store has tombstones the file lacks (a process killed between the commit and the
-file's rewrite, or the file deleted), the next open rewrites it and says so; when the
-file has tombstones the store lacks (a restored backup), those records count as erased
-for every read until ``reapply-erasures`` erases them again.
+The file is always the merge of every tombstone it and the store have held (of two
+for one customer, the more recent): when the store has tombstones the file lacks (a
+process killed between the commit and the file's rewrite, or the file deleted), the
+next open rewrites it and says so; when the file has tombstones the store lacks (a
+restored backup), those records count as erased for every read until
+``reapply-erasures`` erases them again. A tombstone whose customer was collected again
+on purpose is marked ``readmitted``: it no longer keeps them out, but what was
+collected before the erasure is still erased again after a restore.
 
 Format (version 2)::
 
@@ -29,6 +32,7 @@ with ``erasures key = hkdf(index key, "custrec erasures mac v1", store_id)``. Ve
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import errno
 import json
 import os
@@ -37,6 +41,7 @@ from pathlib import Path
 from custrec import crypto
 from custrec.errors import IntegrityError
 from custrec.store.fileformat import fsync_directory, os_error
+from custrec.store.states import in_force
 
 MAGIC_V1 = "custrec-erasures v1"
 MAGIC = "custrec-erasures v2"
@@ -187,6 +192,33 @@ class Reconciled:
         self.notes: list[str] = []
 
 
+def _when(text: object) -> dt.datetime:
+    try:
+        return dt.datetime.fromisoformat(str(text))
+    except ValueError:
+        return dt.datetime.min.replace(tzinfo=dt.UTC)
+
+
+def _stamp(entry: dict[str, object]) -> tuple[dt.datetime, dt.datetime]:
+    """How recent a tombstone is: its erasure, then its readmission if any."""
+    readmitted = entry.get("readmitted")
+    return _when(entry.get("at")), _when(readmitted) if readmitted else dt.datetime.min.replace(
+        tzinfo=dt.UTC
+    )
+
+
+def merge(*maps: Tombstones) -> Tombstones:
+    """Every tombstone of ``maps``; of two for one customer, the more recent (a later
+    erasure, or the same erasure with the customer's readmission)."""
+    out: Tombstones = {}
+    for erased in maps:
+        for key, entry in erased.items():
+            known = out.get(key)
+            if known is None or _stamp(entry) > _stamp(known):
+                out[key] = entry
+    return out
+
+
 def reconcile(
     store: str | Path,
     in_store: Tombstones,
@@ -196,8 +228,8 @@ def reconcile(
     *,
     full: bool = False,
 ) -> Reconciled:
-    """Bring the tombstone file up to the union of its and the store's tombstones and
-    report the store's missing ones. Without ``full``, a file whose count matches the
+    """Bring the tombstone file up to the merge of its and the store's tombstones and
+    report what the store lacks. Without ``full``, a file whose count matches the
     store's is taken as in step (a cheap check for every open; verify passes ``full``)."""
     found = Reconciled()
     target = path_of(store)
@@ -216,15 +248,16 @@ def reconcile(
                 f"{len(in_store)} tombstone(s); keep it, and back it up apart from the store"
             )
         return found
-    found.pending = {token: entry for token, entry in kept.items() if token not in in_store}
-    missing = {token: entry for token, entry in in_store.items() if token not in kept}
-    if missing:
-        write(store, index_key, store_id, {**kept, **in_store})
+    merged = merge(kept, in_store)
+    found.pending = {key: entry for key, entry in merged.items() if in_store.get(key) != entry}
+    behind = [key for key, entry in merged.items() if kept.get(key) != entry]
+    if behind:
+        write(store, index_key, store_id, merged)
         found.notes.append(
-            f"{target} lacked {len(missing)} erasure(s) the store holds (a process was "
-            "stopped before writing it): it was brought up to date"
+            f"{target} lacked {len(behind)} tombstone change(s) the store holds (a process "
+            "was stopped before writing it): it was brought up to date"
         )
-    if found.pending:
+    if any(in_force(entry) for entry in found.pending.values()):
         found.notes.append(
             f"{len(found.pending)} erasure(s) recorded in {target} are not applied to this "
             "store (was it restored from a backup?): those records are left out of every "

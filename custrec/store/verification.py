@@ -21,6 +21,7 @@ from custrec.errors import IntegrityError, UsageError
 from custrec.store.normalise import COUNTRY_FIELD, normalise_match_value
 from custrec.store.parts import StoreParts, UsesParts
 from custrec.store.rights import DataSubjectRights
+from custrec.store.states import in_force
 
 WITNESS_MAGIC = "custrec-audit-head"
 
@@ -154,7 +155,7 @@ class Verifier(UsesParts):
                     "the record states", f"{len(unknown)} {name} name records the store lacks"
                 )
         for token, entry in current.erased.items():
-            if token in present and not entry.get("kept"):
+            if token in present and not entry.get("kept") and in_force(entry):
                 raise self._fail("the record states", "an erased record is still in the store")
 
     def _tombstones(self) -> None:
