@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, BinaryIO, Protocol
 
 from custrec.errors import InputError, UsageError
+from custrec.render import json_text
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -809,7 +810,7 @@ class _NdjsonWriter:
 
     def write_rows(self, rows: Sequence[Row]) -> None:
         self._stream.writelines(
-            json.dumps({c: row.get(c) for c in self._columns}, ensure_ascii=False) + "\n"
+            json_text({c: row.get(c) for c in self._columns}, ensure_ascii=False) + "\n"
             for row in rows
         )
 
@@ -855,6 +856,7 @@ def open_row_writer(
     or interruption, so a failed run leaves no partial file. ``mode`` is the
     permission of the file created (pass ``0o600`` for personal data). ``types`` maps
     columns to ``string``/``int``/``float``/``bool`` for Parquet (default ``string``).
+    In NDJSON, NaN and infinite numbers are written as ``null`` (JSON has neither).
 
     With ``neutralise_formulas``, CSV text cells (the header included) go through
     :func:`neutralise_formula` so spreadsheets do not run them; NDJSON and Parquet

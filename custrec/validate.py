@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-import json
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -787,11 +786,12 @@ def _chunk(run: _Run, batch: Any, ids: list[str] | None) -> None:
 def _write_failures(path: str, failures: Sequence[_Failure], lines: dict[int, int]) -> None:
     """Every failure, one JSON object per line (mode 0600: values are personal data)."""
     from custrec.io import atomic_file
+    from custrec.render import json_text
 
     def rows() -> Iterator[str]:
         for failure in failures:
             yield (
-                json.dumps(
+                json_text(
                     {
                         "line": lines.get(failure.row),
                         "row": failure.row,

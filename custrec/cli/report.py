@@ -325,16 +325,16 @@ def _emit_text(text: str, output: str) -> None:
 
 def _write_detail(frame: object, options: object, output_format: str, output: str) -> None:
     import io
-    import json
 
     from custrec.io import CsvLineWriter
     from custrec.kpi.report import case_details
+    from custrec.render import json_text
 
     columns, rows = case_details(frame, options)
     buffer = io.StringIO()
     if output_format == "json":
-        json.dump({"version": 1, "kind": "kpi-cases", "cases": list(rows)}, buffer, indent=2)
-        buffer.write("\n")
+        cases = {"version": 1, "kind": "kpi-cases", "cases": list(rows)}
+        buffer.write(json_text(cases, indent=2, default=None) + "\n")
     elif output_format == "csv":
         writer = CsvLineWriter(buffer)
         writer.writerow(columns)
