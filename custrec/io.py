@@ -36,7 +36,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, BinaryIO, Protocol
 
-from custrec.errors import InputError, UsageError
+from custrec.errors import InputError, UsageError, reporting_no_space
 from custrec.render import json_text
 
 if TYPE_CHECKING:
@@ -856,7 +856,8 @@ def open_row_writer(
     or interruption, so a failed run leaves no partial file. ``mode`` is the
     permission of the file created (pass ``0o600`` for personal data). ``types`` maps
     columns to ``string``/``int``/``float``/``bool`` for Parquet (default ``string``).
-    In NDJSON, NaN and infinite numbers are written as ``null`` (JSON has neither).
+    A full disk raises :class:`~custrec.errors.NoSpaceError`, for stdout too. In
+    NDJSON, NaN and infinite numbers are written as ``null`` (JSON has neither).
 
     With ``neutralise_formulas``, CSV text cells (the header included) go through
     :func:`neutralise_formula` so spreadsheets do not run them; NDJSON and Parquet
@@ -867,12 +868,13 @@ def open_row_writer(
             f"unknown output format {output_format!r}; expected one of {', '.join(OUTPUT_FORMATS)}"
         )
     if dest == STDIN:
-        if output_format == "parquet":
-            with _parquet_to(sys.stdout.buffer, columns, types or {}) as writer:
-                yield writer
-        else:
-            yield _text_writer(sys.stdout, output_format, columns, neutralise_formulas)
-            sys.stdout.flush()
+        with reporting_no_space(STDOUT_NAME, stream=True):
+            if output_format == "parquet":
+                with _parquet_to(sys.stdout.buffer, columns, types or {}) as writer:
+                    yield writer
+            else:
+                yield _text_writer(sys.stdout, output_format, columns, neutralise_formulas)
+                sys.stdout.flush()
         return
     with atomic_file(dest, overwrite=overwrite, mode=mode) as binary:
         if output_format == "parquet":
@@ -912,7 +914,8 @@ def atomic_file(path: str, *, overwrite: bool = True, mode: int = 0o644) -> Iter
 
     The data is written to a temporary file beside ``path``, flushed to disk, and
     renamed over ``path``; on any exception (including KeyboardInterrupt) the temporary
-    file is removed and ``path`` is left as it was.
+    file is removed and ``path`` is left as it was. A full disk raises
+    :class:`~custrec.errors.NoSpaceError`.
     """
     target = Path(path)
     if not overwrite and target.exists():
@@ -927,7 +930,7 @@ def atomic_file(path: str, *, overwrite: bool = True, mode: int = 0o644) -> Iter
     except OSError as exc:
         raise InputError(path, f"cannot write here ({exc.strerror})") from None
     try:
-        with os.fdopen(fd, "wb") as handle:
+        with reporting_no_space(path), os.fdopen(fd, "wb") as handle:
             yield handle
             handle.flush()
             os.fsync(handle.fileno())

@@ -785,6 +785,7 @@ def _chunk(run: _Run, batch: Any, ids: list[str] | None) -> None:
 
 def _write_failures(path: str, failures: Sequence[_Failure], lines: dict[int, int]) -> None:
     """Every failure, one JSON object per line (mode 0600: values are personal data)."""
+    from custrec.errors import reporting_no_space
     from custrec.io import atomic_file
     from custrec.render import json_text
 
@@ -807,7 +808,9 @@ def _write_failures(path: str, failures: Sequence[_Failure], lines: dict[int, in
             )
 
     if path == "-":
-        sys.stdout.writelines(rows())
+        with reporting_no_space("<stdout>", stream=True):
+            sys.stdout.writelines(rows())
+            sys.stdout.flush()
         return
     with atomic_file(path, mode=0o600) as handle:
         for text in rows():

@@ -312,11 +312,14 @@ def _write(document: object, output_format: str, output: str) -> None:
 
 
 def _emit_text(text: str, output: str) -> None:
-    if output == "-":
-        sys.stdout.write(text)
-        sys.stdout.flush()
-        return
+    from custrec.errors import reporting_no_space
     from custrec.io import atomic_file
+
+    if output == "-":
+        with reporting_no_space("<stdout>", stream=True):
+            sys.stdout.write(text)
+            sys.stdout.flush()
+        return
 
     with atomic_file(output) as handle:
         handle.write(text.encode("utf-8"))

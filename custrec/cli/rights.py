@@ -351,6 +351,7 @@ def access(
 def _write_report(report: Any, output: str, output_format: str) -> None:
     import io
 
+    from custrec.errors import reporting_no_space
     from custrec.io import CsvLineWriter, atomic_file
     from custrec.render import render
 
@@ -374,7 +375,8 @@ def _write_report(report: Any, output: str, output_format: str) -> None:
         render(report, output_format, buffer)
     data = buffer.getvalue().encode("utf-8")
     if output == "-":
-        click.echo(data.decode("utf-8"), nl=False)
+        with reporting_no_space("<stdout>", stream=True):
+            click.echo(data.decode("utf-8"), nl=False)
         return
     with atomic_file(output, mode=0o600) as handle:
         handle.write(data)
