@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, BinaryIO, Protocol
 
 from custrec.errors import InputError, UsageError, reporting_no_space
+from custrec.protected import Input, refuse_protected
 from custrec.render import json_text
 
 if TYPE_CHECKING:
@@ -848,12 +849,13 @@ def open_row_writer(
     overwrite: bool = True,
     neutralise_formulas: bool = False,
     mode: int = 0o644,
+    inputs: Iterable[Input] = (),
 ) -> Iterator[RowWriter]:
     """Write rows (mappings) to ``dest`` (a path or ``-``) in ``output_format``.
 
-    A file appears only when writing completed: rows go to a temporary file in the
-    same directory that is renamed over ``dest`` at the end and removed on any error
-    or interruption, so a failed run leaves no partial file. ``mode`` is the
+    A file appears only when writing completed, through :func:`atomic_file`: a failed
+    or interrupted run leaves no partial file, and ``dest`` may not be a key file, a
+    store or one of ``inputs`` (the files the command reads). ``mode`` is the
     permission of the file created (pass ``0o600`` for personal data). ``types`` maps
     columns to ``string``/``int``/``float``/``bool`` for Parquet (default ``string``).
     A full disk raises :class:`~custrec.errors.NoSpaceError`, for stdout too. In
@@ -876,7 +878,7 @@ def open_row_writer(
                 yield _text_writer(sys.stdout, output_format, columns, neutralise_formulas)
                 sys.stdout.flush()
         return
-    with atomic_file(dest, overwrite=overwrite, mode=mode) as binary:
+    with atomic_file(dest, overwrite=overwrite, mode=mode, inputs=inputs) as binary:
         if output_format == "parquet":
             with _parquet_to(binary, columns, types or {}) as writer:
                 yield writer
@@ -909,17 +911,23 @@ def _parquet_to(
 
 
 @contextmanager
-def atomic_file(path: str, *, overwrite: bool = True, mode: int = 0o644) -> Iterator[BinaryIO]:
+def atomic_file(
+    path: str, *, overwrite: bool = True, mode: int = 0o644, inputs: Iterable[Input] = ()
+) -> Iterator[BinaryIO]:
     """A binary file that replaces ``path`` only once the ``with`` block completes.
 
     The data is written to a temporary file beside ``path``, flushed to disk, and
     renamed over ``path``; on any exception (including KeyboardInterrupt) the temporary
     file is removed and ``path`` is left as it was. A full disk raises
-    :class:`~custrec.errors.NoSpaceError`.
+    :class:`~custrec.errors.NoSpaceError`. ``path`` may not be a key file, a store, a
+    store's companion file or one of ``inputs``, the files the command reads
+    (:class:`~custrec.errors.UsageError`, see :mod:`custrec.protected`).
     """
     target = Path(path)
+    inputs = tuple(inputs)
     if not overwrite and target.exists():
         raise UsageError(f"{path} already exists; refusing to overwrite it")
+    refuse_protected(path, inputs)
     directory = target.parent if str(target.parent) else Path(".")
     if not directory.is_dir():
         raise InputError(path, f"directory {str(directory)!r} does not exist")
@@ -935,6 +943,7 @@ def atomic_file(path: str, *, overwrite: bool = True, mode: int = 0o644) -> Iter
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(temp_name, mode)
+        refuse_protected(path, inputs)  # again: it may have appeared meanwhile
         os.replace(temp_name, target)
     except BaseException:
         with suppress(FileNotFoundError):

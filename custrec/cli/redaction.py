@@ -436,6 +436,7 @@ def redact(
         fields=wanted,
         lock_timeout=lock_timeout,
         strict=strict,
+        inputs=(policy_file, schema_file),
     )
     if _is_store(source):
         with open_cli_store(source, key_file, lock_timeout, reason) as store:

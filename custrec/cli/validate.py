@@ -135,6 +135,7 @@ def validate(
                 fail_on=fail_on,
                 as_of=as_of,
                 progress=progress,
+                inputs=(schema_file, key_file),
             )
             note_restricted(opened)
     else:
@@ -151,6 +152,7 @@ def validate(
             fail_on=fail_on,
             as_of=as_of,
             progress=progress,
+            inputs=(schema_file, key_file),
         )
     if progress:
         click.echo("", err=True)
