@@ -32,12 +32,13 @@ import sys
 from array import array
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, BinaryIO, Protocol
 
+from custrec.atomic import atomic_file as atomic_file
 from custrec.errors import InputError, UsageError, reporting_no_space
-from custrec.protected import Input, refuse_protected
+from custrec.protected import Input
 from custrec.render import json_text
 
 if TYPE_CHECKING:
@@ -908,53 +909,3 @@ def _parquet_to(
         yield writer
     finally:
         writer.close()
-
-
-@contextmanager
-def atomic_file(
-    path: str, *, overwrite: bool = True, mode: int = 0o644, inputs: Iterable[Input] = ()
-) -> Iterator[BinaryIO]:
-    """A binary file that replaces ``path`` only once the ``with`` block completes.
-
-    The data is written to a temporary file beside ``path``, flushed to disk, and
-    renamed over ``path``; on any exception (including KeyboardInterrupt) the temporary
-    file is removed and ``path`` is left as it was. A full disk raises
-    :class:`~custrec.errors.NoSpaceError`. ``path`` may not be a key file, a store, a
-    store's companion file or one of ``inputs``, the files the command reads
-    (:class:`~custrec.errors.UsageError`, see :mod:`custrec.protected`).
-    """
-    target = Path(path)
-    inputs = tuple(inputs)
-    if not overwrite and target.exists():
-        raise UsageError(f"{path} already exists; refusing to overwrite it")
-    refuse_protected(path, inputs)
-    directory = target.parent if str(target.parent) else Path(".")
-    if not directory.is_dir():
-        raise InputError(path, f"directory {str(directory)!r} does not exist")
-    try:
-        import tempfile
-
-        fd, temp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=directory)
-    except OSError as exc:
-        raise InputError(path, f"cannot write here ({exc.strerror})") from None
-    try:
-        with reporting_no_space(path), os.fdopen(fd, "wb") as handle:
-            yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temp_name, mode)
-        refuse_protected(path, inputs)  # again: it may have appeared meanwhile
-        os.replace(temp_name, target)
-    except BaseException:
-        with suppress(FileNotFoundError):
-            os.unlink(temp_name)
-        raise
-    _fsync_directory(directory)
-
-
-def _fsync_directory(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -1,13 +1,13 @@
 """Files that no output may replace: key files, stores, a store's companion files,
 and the files the running command reads.
 
-Every file custrec writes goes through :func:`custrec.io.atomic_file`, which asks
+Every file custrec writes goes through :func:`custrec.atomic.atomic_file`, which asks
 :func:`refuse_protected` first, so ``export -o customers.crec`` or ``-o steward.key``
 is refused (exit 2) instead of destroying the store or the key. A destination is
 compared with each protected file by its resolved path and by its device and inode
 number, so a symbolic link or a hard link to a protected file is refused like the
-file itself. (A symbolic link that points elsewhere is replaced by the rename that
-puts an output in place, never written through.)
+file itself. (A symbolic link that points elsewhere is replaced, never written
+through: see :mod:`custrec.atomic`.)
 
 The checks read at most 100 bytes of a file and import only the standard library:
 the formats are recognised here from their first bytes, as documented in

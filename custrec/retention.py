@@ -551,7 +551,7 @@ def _may_hold(batch: Any, condition: Condition, rows: int) -> Any:
 def save_plan(plan: PurgePlan, path: str, *, inputs: Sequence[str | None] = ()) -> None:
     """Write a plan for review (pseudonyms only, mode 0600). ``path`` may not be a
     store, a key file or one of ``inputs`` (the files the caller reads)."""
-    from custrec.io import atomic_file
+    from custrec.atomic import atomic_file
 
     document = {"version": PLAN_VERSION, "kind": plan.kind, **plan.to_json()}
     with atomic_file(path, mode=0o600, inputs=inputs) as handle:

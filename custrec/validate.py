@@ -796,8 +796,8 @@ def _write_failures(
     path: str, failures: Sequence[_Failure], lines: dict[int, int], read: Sequence[str | None]
 ) -> None:
     """Every failure, one JSON object per line (mode 0600: values are personal data)."""
+    from custrec.atomic import atomic_file
     from custrec.errors import reporting_no_space
-    from custrec.io import atomic_file
     from custrec.render import json_text
 
     def rows() -> Iterator[str]:

@@ -318,8 +318,8 @@ def _write(document: object, output_format: str, output: str, read: Sequence[str
 
 def _emit_text(text: str, output: str, read: Sequence[str | None]) -> None:
     """Write ``text`` to ``output`` (or stdout); ``read``: the files it may not replace."""
+    from custrec.atomic import atomic_file
     from custrec.errors import reporting_no_space
-    from custrec.io import atomic_file
 
     if output == "-":
         with reporting_no_space("<stdout>", stream=True):

@@ -353,8 +353,9 @@ def _write_report(
 ) -> None:
     import io
 
+    from custrec.atomic import atomic_file
     from custrec.errors import reporting_no_space
-    from custrec.io import CsvLineWriter, atomic_file
+    from custrec.io import CsvLineWriter
     from custrec.render import render
 
     buffer = io.StringIO()
