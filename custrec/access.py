@@ -234,7 +234,7 @@ def _contacts(
 ) -> list[dict[str, Any]]:
     import pyarrow.compute as pc
 
-    from custrec.store.fileformat import is_store_file
+    from custrec.protected import is_store_file
 
     def matching(batch: Any) -> list[dict[str, Any]]:
         if "customer_id" not in batch.schema.names:

@@ -27,6 +27,7 @@ from custrec.io import (
     open_table,
     source_name,
 )
+from custrec.protected import refuse_protected
 from custrec.render import Summary, Table
 from custrec.store.records import (
     DECIMAL_TEXT,
@@ -211,9 +212,14 @@ class _Refused:
 
 
 def collect_records(
-    store: Store, sources: Sequence[str], options: CollectOptions | None = None
+    store: Store,
+    sources: Sequence[str],
+    options: CollectOptions | None = None,
+    *,
+    key_file: str | None = None,
 ) -> CollectResult:
     """Collect the records of ``sources`` (paths, or ``-`` for stdin) into ``store``.
+    The rejects file may not be the store, a source, a key file or ``key_file``.
 
     Returns the result; ``result.written`` is false when the batch was refused
     (``on_invalid="abort"`` and a row was invalid), in which case nothing was written.
@@ -230,7 +236,9 @@ def collect_records(
         on_invalid=chosen.on_invalid,
         on_duplicate=chosen.on_duplicate,
     )
+    read = (str(store.path), *sources, key_file)
     if chosen.rejects:
+        refuse_protected(chosen.rejects, read)  # now, not after reading every input
         result.rejects_file = chosen.rejects
     store_types = dict(store.columns)
     # A new store takes the fields of its first input; later ones need add_columns.
@@ -263,7 +271,7 @@ def collect_records(
             result.rejected = rejected
             raise _Refusal
         if chosen.rejects and (rejected or chosen.on_invalid == "reject"):
-            _write_rejects(chosen.rejects, refused, inputs)
+            _write_rejects(chosen.rejects, refused, inputs, read)
         result.rejected = rejected
         return actions
 
@@ -671,7 +679,9 @@ def _decide(
     return actions
 
 
-def _write_rejects(path: str, refused: _Refused, inputs: Sequence[_Input]) -> None:
+def _write_rejects(
+    path: str, refused: _Refused, inputs: Sequence[_Input], read: Sequence[str | None]
+) -> None:
     """The refused rows, with why, in the format of the file name (CSV by default),
     readable only by the owner (they hold personal data)."""
     columns: list[str] = []
@@ -696,6 +706,7 @@ def _write_rejects(path: str, refused: _Refused, inputs: Sequence[_Input]) -> No
         [*REJECT_COLUMNS, *columns],
         types={"_row": "int", "_line": "int"},
         mode=0o600,
+        inputs=read,
     ) as writer:
         writer.write_rows(rows)
 

@@ -7,6 +7,10 @@ The command line turns an error into a one-line message on stderr and the error'
 
 from __future__ import annotations
 
+import errno
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from enum import IntEnum
 
 
@@ -137,6 +141,32 @@ class NoSpaceError(CustrecError):
     """The disk or quota is full (ENOSPC, EDQUOT, SQLITE_FULL): nothing was changed."""
 
     exit_code = ExitCode.NO_SPACE
+
+
+NO_SPACE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
+"""The ``OSError`` numbers of a full disk or quota."""
+
+
+def no_space_error(name: str, exc: OSError, *, stream: bool = False) -> NoSpaceError:
+    """The error (exit 7) for a full disk or quota met while writing ``name``;
+    ``stream``: ``name`` is a stream (stdout), where part of the output may be out."""
+    why = (exc.strerror or os.strerror(exc.errno or errno.ENOSPC)).lower()
+    left = "the output is incomplete" if stream else "nothing was written"
+    return NoSpaceError(
+        f"cannot write {name}: {why} (the disk or your quota is full); {left}: "
+        "free some space and run the command again"
+    )
+
+
+@contextmanager
+def reporting_no_space(name: str, *, stream: bool = False) -> Iterator[None]:
+    """Turn a full disk or quota met while writing ``name`` into NoSpaceError."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno in NO_SPACE_ERRNOS:
+            raise no_space_error(name, exc, stream=stream) from None
+        raise
 
 
 class NotFoundError(CustrecError):

@@ -104,10 +104,13 @@ def export_records(
     where: Iterable[Condition] = (),
     raw: bool = False,
     with_meta: bool = False,
+    inputs: Iterable[str | None] = (),
 ) -> ExportResult:
     """Write the store's records (``where`` all hold) to ``destination`` (a path, or
     ``-`` for stdout). ``with_meta`` adds ``_version``, ``_source`` and
-    ``_collected_at``; the file is complete or absent (written beside, then renamed)."""
+    ``_collected_at``; the file is complete or absent (written beside, then renamed).
+    ``destination`` may not be the store, a key file or one of ``inputs`` (other files
+    the caller reads, such as its key file)."""
     chosen = output_format or (format_from_extension(destination) if destination != "-" else None)
     chosen = chosen or "csv"
     columns = selected_fields(store, fields)
@@ -129,6 +132,7 @@ def export_records(
         types=out_types,
         neutralise_formulas=chosen == "csv" and not raw,
         mode=0o600,
+        inputs=(str(store.path), *inputs),
     ) as writer:
         for batch in store.iter_batches(system=True, action="export", fields=columns):
             picked = _filter(batch, conditions, types)

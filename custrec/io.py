@@ -32,11 +32,14 @@ import sys
 from array import array
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, BinaryIO, Protocol
 
-from custrec.errors import InputError, UsageError
+from custrec.atomic import atomic_file as atomic_file
+from custrec.errors import InputError, UsageError, reporting_no_space
+from custrec.protected import Input
+from custrec.render import json_text
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -809,7 +812,7 @@ class _NdjsonWriter:
 
     def write_rows(self, rows: Sequence[Row]) -> None:
         self._stream.writelines(
-            json.dumps({c: row.get(c) for c in self._columns}, ensure_ascii=False) + "\n"
+            json_text({c: row.get(c) for c in self._columns}, ensure_ascii=False) + "\n"
             for row in rows
         )
 
@@ -847,14 +850,17 @@ def open_row_writer(
     overwrite: bool = True,
     neutralise_formulas: bool = False,
     mode: int = 0o644,
+    inputs: Iterable[Input] = (),
 ) -> Iterator[RowWriter]:
     """Write rows (mappings) to ``dest`` (a path or ``-``) in ``output_format``.
 
-    A file appears only when writing completed: rows go to a temporary file in the
-    same directory that is renamed over ``dest`` at the end and removed on any error
-    or interruption, so a failed run leaves no partial file. ``mode`` is the
+    A file appears only when writing completed, through :func:`atomic_file`: a failed
+    or interrupted run leaves no partial file, and ``dest`` may not be a key file, a
+    store or one of ``inputs`` (the files the command reads). ``mode`` is the
     permission of the file created (pass ``0o600`` for personal data). ``types`` maps
     columns to ``string``/``int``/``float``/``bool`` for Parquet (default ``string``).
+    A full disk raises :class:`~custrec.errors.NoSpaceError`, for stdout too. In
+    NDJSON, NaN and infinite numbers are written as ``null`` (JSON has neither).
 
     With ``neutralise_formulas``, CSV text cells (the header included) go through
     :func:`neutralise_formula` so spreadsheets do not run them; NDJSON and Parquet
@@ -865,14 +871,15 @@ def open_row_writer(
             f"unknown output format {output_format!r}; expected one of {', '.join(OUTPUT_FORMATS)}"
         )
     if dest == STDIN:
-        if output_format == "parquet":
-            with _parquet_to(sys.stdout.buffer, columns, types or {}) as writer:
-                yield writer
-        else:
-            yield _text_writer(sys.stdout, output_format, columns, neutralise_formulas)
-            sys.stdout.flush()
+        with reporting_no_space(STDOUT_NAME, stream=True):
+            if output_format == "parquet":
+                with _parquet_to(sys.stdout.buffer, columns, types or {}) as writer:
+                    yield writer
+            else:
+                yield _text_writer(sys.stdout, output_format, columns, neutralise_formulas)
+                sys.stdout.flush()
         return
-    with atomic_file(dest, overwrite=overwrite, mode=mode) as binary:
+    with atomic_file(dest, overwrite=overwrite, mode=mode, inputs=inputs) as binary:
         if output_format == "parquet":
             with _parquet_to(binary, columns, types or {}) as writer:
                 yield writer
@@ -902,45 +909,3 @@ def _parquet_to(
         yield writer
     finally:
         writer.close()
-
-
-@contextmanager
-def atomic_file(path: str, *, overwrite: bool = True, mode: int = 0o644) -> Iterator[BinaryIO]:
-    """A binary file that replaces ``path`` only once the ``with`` block completes.
-
-    The data is written to a temporary file beside ``path``, flushed to disk, and
-    renamed over ``path``; on any exception (including KeyboardInterrupt) the temporary
-    file is removed and ``path`` is left as it was.
-    """
-    target = Path(path)
-    if not overwrite and target.exists():
-        raise UsageError(f"{path} already exists; refusing to overwrite it")
-    directory = target.parent if str(target.parent) else Path(".")
-    if not directory.is_dir():
-        raise InputError(path, f"directory {str(directory)!r} does not exist")
-    try:
-        import tempfile
-
-        fd, temp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=directory)
-    except OSError as exc:
-        raise InputError(path, f"cannot write here ({exc.strerror})") from None
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temp_name, mode)
-        os.replace(temp_name, target)
-    except BaseException:
-        with suppress(FileNotFoundError):
-            os.unlink(temp_name)
-        raise
-    _fsync_directory(directory)
-
-
-def _fsync_directory(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

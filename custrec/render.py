@@ -5,7 +5,8 @@ Library functions return *result objects*; they never print. A result object has
 This module is the single place that turns a result into text, so every command
 renders each format the same way:
 
-- ``json``: one object, ``{"version": OUTPUT_VERSION, "kind": ..., ...}``;
+- ``json``: one object, ``{"version": OUTPUT_VERSION, "kind": ..., ...}``; NaN and
+  infinite numbers are written as ``null`` (see :func:`json_text`), in ``ndjson`` too;
 - ``ndjson``: the rows of the result's first (primary) table, one object per line;
 - ``csv``: the primary table with a header line;
 - ``table``: a few summary lines, then every table, for a person at a terminal (a
@@ -19,8 +20,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 from collections.abc import Sequence
-from typing import NamedTuple, Protocol, TextIO
+from typing import Any, NamedTuple, Protocol, TextIO
 
 OUTPUT_VERSION = 1
 """Version of the shape of JSON output. Raised only when a key is removed or its
@@ -118,6 +120,28 @@ def _json_default(value: object) -> object:
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
+def json_text(value: object, **options: Any) -> str:
+    """``json.dumps(value, **options)``, with NaN and infinite numbers written as
+    ``null``: JSON has no such numbers, and ``NaN`` or ``Infinity`` would make the
+    output invalid for every strict reader. ``default`` is ours unless given."""
+    options.setdefault("default", _json_default)
+    try:
+        return json.dumps(value, allow_nan=False, **options)
+    except ValueError:  # a number JSON cannot write (checked before any other cause)
+        return json.dumps(_finite(value), allow_nan=False, **options)
+
+
+def _finite(value: object) -> object:
+    """``value`` with every NaN or infinite float (in lists and objects) as None."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(item) for item in value]
+    return value
+
+
 def to_json_document(result: Result) -> dict[str, object]:
     """The JSON envelope of a result: ``version`` and ``kind`` first, then its data."""
     return {"version": OUTPUT_VERSION, "kind": result.kind, **result.to_json()}
@@ -127,11 +151,11 @@ def render(result: Result, fmt: str, stream: TextIO) -> None:
     """Write ``result`` to ``stream`` in format ``fmt`` (one of :data:`FORMATS`)."""
     if fmt == "json":  # one write: json.dump writes each token on its own
         document = to_json_document(result)
-        stream.write(json.dumps(document, indent=2, ensure_ascii=False, default=_json_default))
+        stream.write(json_text(document, indent=2, ensure_ascii=False))
         stream.write("\n")
     elif fmt == "ndjson":
         for record in _primary(result).records():
-            stream.write(json.dumps(record, ensure_ascii=False, default=_json_default))
+            stream.write(json_text(record, ensure_ascii=False))
             stream.write("\n")
     elif fmt == "csv":
         from custrec.io import CsvLineWriter

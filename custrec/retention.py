@@ -548,12 +548,13 @@ def _may_hold(batch: Any, condition: Condition, rows: int) -> Any:
     return pc.fill_null(compared, True)  # a missing value: the exact reading decides
 
 
-def save_plan(plan: PurgePlan, path: str) -> None:
-    """Write a plan for review (pseudonyms only, mode 0600)."""
-    from custrec.io import atomic_file
+def save_plan(plan: PurgePlan, path: str, *, inputs: Sequence[str | None] = ()) -> None:
+    """Write a plan for review (pseudonyms only, mode 0600). ``path`` may not be a
+    store, a key file or one of ``inputs`` (the files the caller reads)."""
+    from custrec.atomic import atomic_file
 
     document = {"version": PLAN_VERSION, "kind": plan.kind, **plan.to_json()}
-    with atomic_file(path, mode=0o600) as handle:
+    with atomic_file(path, mode=0o600, inputs=inputs) as handle:
         handle.write((json.dumps(document, indent=2) + "\n").encode("utf-8"))
 
 

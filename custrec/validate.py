@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-import json
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -679,11 +678,20 @@ def validate_source(
     fail_on: str = "error",
     as_of: str | None = None,
     progress: Callable[[int], None] | None = None,
+    inputs: Sequence[str | None] = (),
 ) -> ValidationReport:
-    """Validate a file (``source``), or ``store`` when given, against ``schema``."""
+    """Validate a file (``source``), or ``store`` when given, against ``schema``.
+
+    ``failures`` (a path, or ``-`` for stdout) may not be the source, a key file, a
+    store or one of ``inputs`` (other files the caller reads: its schema, key file)."""
     if fail_on not in ("error", "warn"):
         raise UsageError("fail_on must be error or warn")
     _check_as_of(as_of)
+    read = (source if store is None else str(store.path), *inputs)
+    if failures is not None and failures != "-":
+        from custrec.protected import refuse_protected
+
+        refuse_protected(failures, read)  # now, not after the whole run
     run = _Run(schema, examples, as_of)
     run.keep_failures = failures is not None
     report = ValidationReport(
@@ -739,7 +747,7 @@ def validate_source(
     report.rows = run.rows
     report.outcomes = list(run.outcomes.values())
     if failures is not None:
-        _write_failures(failures, run.failures, lines)
+        _write_failures(failures, run.failures, lines, read)
     return report
 
 
@@ -784,14 +792,18 @@ def _chunk(run: _Run, batch: Any, ids: list[str] | None) -> None:
     run.chunk(frame, ids)
 
 
-def _write_failures(path: str, failures: Sequence[_Failure], lines: dict[int, int]) -> None:
+def _write_failures(
+    path: str, failures: Sequence[_Failure], lines: dict[int, int], read: Sequence[str | None]
+) -> None:
     """Every failure, one JSON object per line (mode 0600: values are personal data)."""
-    from custrec.io import atomic_file
+    from custrec.atomic import atomic_file
+    from custrec.errors import reporting_no_space
+    from custrec.render import json_text
 
     def rows() -> Iterator[str]:
         for failure in failures:
             yield (
-                json.dumps(
+                json_text(
                     {
                         "line": lines.get(failure.row),
                         "row": failure.row,
@@ -807,9 +819,11 @@ def _write_failures(path: str, failures: Sequence[_Failure], lines: dict[int, in
             )
 
     if path == "-":
-        sys.stdout.writelines(rows())
+        with reporting_no_space("<stdout>", stream=True):
+            sys.stdout.writelines(rows())
+            sys.stdout.flush()
         return
-    with atomic_file(path, mode=0o600) as handle:
+    with atomic_file(path, mode=0o600, inputs=read) as handle:
         for text in rows():
             handle.write(text.encode("utf-8"))
 

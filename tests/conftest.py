@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -72,3 +73,34 @@ def write(path: Path, text: str | bytes) -> Path:
     else:
         path.write_text(text, encoding="utf-8")
     return path
+
+
+def files_open_for_writing(pid: int, directory: Path) -> list[str]:
+    """The files in ``directory`` that process ``pid`` holds open, as ``/proc`` names
+    them: an output still being written shows as ``DIR/#INODE (deleted)`` (unnamed,
+    ``O_TMPFILE``) or as its part file."""
+    prefix = f"{directory.resolve()}/"
+    found = []
+    try:
+        descriptors = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return []
+    for fd in descriptors:
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith(prefix):
+            found.append(target)
+    return found
+
+
+def wait_until_writing(proc: subprocess.Popen[bytes], directory: Path, timeout: float = 60) -> None:
+    """Wait until ``proc`` writes an output into ``directory`` (fail if it ends first)."""
+    deadline = time.monotonic() + timeout
+    while not files_open_for_writing(proc.pid, directory):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            _, stderr = proc.communicate()
+            raise AssertionError(f"the writer never started (exit {proc.returncode}): {stderr!r}")
+        time.sleep(0.01)

@@ -14,7 +14,7 @@ from custrec.errors import ExitCode
 from custrec.keyfile import new_key_file
 from custrec.locking import exclusive_lock
 
-from .conftest import REPO, InvokeCli, custrec_command, run_custrec, write
+from .conftest import REPO, InvokeCli, custrec_command, run_custrec, wait_until_writing, write
 
 DOCUMENTED = {
     ExitCode.OK: 0,
@@ -152,7 +152,26 @@ def test_6_not_found(cli: InvokeCli, tmp_path: Path) -> None:
     assert '"rows": [\n        2,\n        3\n      ]' in result.stdout
 
 
-def test_130_interrupted_leaves_nothing_half_written(tmp_path: Path) -> None:
+def test_7_no_space_left(tmp_path: Path) -> None:
+    # /dev/full fails every write with ENOSPC, as a full disk does.
+    with open("/dev/full", "wb") as full:
+        proc = subprocess.run(
+            custrec_command("generate", "customers", "--rows", "20000"),
+            stdout=full,
+            stderr=subprocess.PIPE,
+            env={**os.environ, "PYTHONPATH": str(REPO)},
+            timeout=120,
+            check=False,
+        )
+    assert proc.returncode == ExitCode.NO_SPACE
+    assert proc.stderr.decode() == (
+        "Error: cannot write <stdout>: no space left on device (the disk or your quota is "
+        "full); the output is incomplete: free some space and run the command again\n"
+    )
+
+
+def signal_a_writer(tmp_path: Path, sent: signal.Signals) -> tuple[int, str]:
+    """Send ``sent`` to a command while it writes a big file into ``tmp_path``."""
     out = tmp_path / "big.csv"
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     proc = subprocess.Popen(
@@ -162,15 +181,24 @@ def test_130_interrupted_leaves_nothing_half_written(tmp_path: Path) -> None:
         env=env,
     )
     try:
-        deadline = time.monotonic() + 60
-        while not list(tmp_path.glob(".big.csv.*.part")) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert list(tmp_path.glob(".big.csv.*.part")), "the writer never started"
+        wait_until_writing(proc, tmp_path)
         time.sleep(0.3)
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(sent)
         _, stderr = proc.communicate(timeout=60)
     finally:
         proc.kill()
-    assert proc.returncode == ExitCode.INTERRUPTED
-    assert stderr.decode().strip().endswith("Interrupted.")
+    return proc.returncode, stderr.decode()
+
+
+def test_130_interrupted_leaves_nothing_half_written(tmp_path: Path) -> None:
+    returncode, stderr = signal_a_writer(tmp_path, signal.SIGINT)
+    assert returncode == ExitCode.INTERRUPTED
+    assert stderr.strip().endswith("Interrupted.")
+    assert list(tmp_path.iterdir()) == []  # neither the file nor its temporary
+
+
+def test_143_terminated_leaves_nothing_half_written(tmp_path: Path) -> None:
+    returncode, stderr = signal_a_writer(tmp_path, signal.SIGTERM)
+    assert returncode == ExitCode.TERMINATED
+    assert stderr.strip().endswith("Terminated.")
     assert list(tmp_path.iterdir()) == []  # neither the file nor its temporary

@@ -67,7 +67,7 @@ def main(debug: bool, actor: str | None) -> None:
 
     Data goes to stdout, messages to stderr. Exit codes: 0 ok, 1 the data failed a
     check, 2 usage error, 3 bad input, 4 key or integrity error, 5 store busy, 6 not
-    found, 130 interrupted (see docs/exit-codes.md).
+    found, 7 disk full, 130 interrupted, 143 terminated (see docs/exit-codes.md).
 
     \b
     Examples:

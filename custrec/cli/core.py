@@ -1,6 +1,6 @@
 """The command-line plumbing shared by every command: lazy command loading, the one
-error boundary, the shared options (``--format``, ``--key-file``, ...) and opening a
-store for a command.
+error boundary (and SIGTERM, which unwinds like Ctrl-C), the shared options
+(``--format``, ``--key-file``, ...) and opening a store for a command.
 
 Nothing here imports pandas, pandera or pyarrow: ``custrec --help`` and the light
 commands must start fast. Command modules import heavy libraries inside their
@@ -12,13 +12,23 @@ from __future__ import annotations
 import gc
 import importlib
 import os
+import signal
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from types import FrameType
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
-from custrec.errors import CustrecError, ExitCode
+from custrec.errors import (
+    NO_SPACE_ERRNOS,
+    CustrecError,
+    ExitCode,
+    NoSpaceError,
+    no_space_error,
+    reporting_no_space,
+)
 from custrec.locking import DEFAULT_LOCK_TIMEOUT, LOCK_TIMEOUT_ENV
 from custrec.render import FORMATS, Result, render
 
@@ -63,7 +73,9 @@ class CustrecGroup(LazyGroup):
 
     - :class:`~custrec.errors.CustrecError`: ``Error: <message>`` on stderr, its exit code;
     - Ctrl-C: ``Interrupted.`` and exit 130 (writers clean up on the way out);
+    - SIGTERM: the same clean-up, ``Terminated.`` and exit 143 (see :class:`Terminated`);
     - a closed stdout pipe (``custrec ... | head``): quiet, exit 0;
+    - a full disk met outside custrec's writers: exit 7, as a NoSpaceError;
     - any other exception is a bug: a short message and exit 70.
 
     With ``--debug`` the traceback is printed too.
@@ -80,24 +92,62 @@ class CustrecGroup(LazyGroup):
         return super().__call__(*args, **kwargs)
 
     def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except CustrecError as exc:
-            _fail(ctx, f"Error: {exc}", exc.exit_code)
-        except KeyboardInterrupt:
-            _fail(ctx, "Interrupted.", ExitCode.INTERRUPTED)
-        except BrokenPipeError:
-            _silence_stdout()
-            ctx.exit(ExitCode.OK)
-        except (click.ClickException, click.exceptions.Exit, click.Abort):
-            raise
-        except Exception as exc:  # noqa: BLE001 - the one boundary for unexpected bugs
-            _fail(
-                ctx,
-                f"Error: internal error ({type(exc).__name__}); this is a bug in custrec. "
-                "Run again with --debug for the traceback and report it.",
-                INTERNAL_ERROR,
-            )
+        with _sigterm_unwinds():
+            try:
+                return super().invoke(ctx)
+            except CustrecError as exc:
+                if isinstance(exc, NoSpaceError):
+                    _drop_unwritten_stdout()
+                _fail(ctx, f"Error: {exc}", exc.exit_code)
+            except Terminated:
+                _fail(ctx, "Terminated.", ExitCode.TERMINATED)
+            except KeyboardInterrupt:
+                _fail(ctx, "Interrupted.", ExitCode.INTERRUPTED)
+            except BrokenPipeError:
+                _silence_stdout()
+                ctx.exit(ExitCode.OK)
+            except (click.ClickException, click.exceptions.Exit, click.Abort):
+                raise
+            except Exception as exc:  # noqa: BLE001 - the one boundary for unexpected bugs
+                if isinstance(exc, OSError) and exc.errno in NO_SPACE_ERRNOS:
+                    _drop_unwritten_stdout()
+                    full = no_space_error("the output", exc, stream=True)
+                    _fail(ctx, f"Error: {full}", full.exit_code)
+                _fail(
+                    ctx,
+                    f"Error: internal error ({type(exc).__name__}); this is a bug in custrec. "
+                    "Run again with --debug for the traceback and report it.",
+                    INTERNAL_ERROR,
+                )
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (``kill PID``, a service manager stopping a job), raised in the main
+    thread where the program is, as Python raises KeyboardInterrupt for Ctrl-C.
+
+    The command unwinds the same way: writers remove their unfinished files, store
+    transactions roll back; then ``Terminated.`` and exit 143. A second SIGTERM while
+    it unwinds ends the process at once (nothing is left then either: outputs have no
+    name until complete)."""
+
+
+def _raise_terminated(signum: int, frame: FrameType | None) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    raise Terminated()
+
+
+@contextmanager
+def _sigterm_unwinds() -> Iterator[None]:
+    """Raise :class:`Terminated` on SIGTERM while the command runs."""
+    try:
+        previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    except ValueError:  # not in the main thread (some test runners): leave it
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
 
 
 def _fail(ctx: click.Context, message: str, code: int) -> NoReturn:
@@ -107,6 +157,15 @@ def _fail(ctx: click.Context, message: str, code: int) -> NoReturn:
         traceback.print_exc(file=sys.stderr)
     click.echo(message, err=True)
     ctx.exit(code)
+
+
+def _drop_unwritten_stdout() -> None:
+    """After a full disk, let what stdout still holds go to /dev/null if it cannot be
+    written, so the flush at exit cannot fail again (Python would exit 120)."""
+    try:
+        sys.stdout.flush()
+    except OSError:
+        _silence_stdout()
 
 
 def _silence_stdout() -> None:
@@ -291,8 +350,9 @@ def note_store(store: Store) -> None:
 
 def emit(result: Result, output_format: str) -> None:
     """Render a result on stdout: the only place commands write data."""
-    render(result, output_format, sys.stdout)
-    sys.stdout.flush()
+    with reporting_no_space("<stdout>", stream=True):
+        render(result, output_format, sys.stdout)
+        sys.stdout.flush()
 
 
 def note(message: str) -> None:

@@ -138,7 +138,7 @@ def collect(
     )
     options.check()
     with open_cli_store(store, key_file, lock_timeout, reason) as opened:
-        result = collect_records(opened, inputs or ("-",), options)
+        result = collect_records(opened, inputs or ("-",), options, key_file=key_file)
     emit(result, output_format)
     if result.failed:
         first = result.problems[0] if result.problems else None
@@ -230,6 +230,7 @@ def export(
             where=[Condition.parse(c) for c in conditions],
             raw=raw,
             with_meta=with_meta,
+            inputs=(key_file,),
         )
         note_restricted(opened)
     note(f"exported {result.records} record(s) to {result.destination}")

@@ -69,7 +69,7 @@ def _schema(schema_file: str | None, store: Store | None, source: str) -> Schema
 
 
 def _is_store(source: str) -> bool:
-    from custrec.store.fileformat import is_store_file
+    from custrec.protected import is_store_file
 
     return source != "-" and is_store_file(source)
 
@@ -436,6 +436,7 @@ def redact(
         fields=wanted,
         lock_timeout=lock_timeout,
         strict=strict,
+        inputs=(policy_file, schema_file),
     )
     if _is_store(source):
         with open_cli_store(source, key_file, lock_timeout, reason) as store:

@@ -6,6 +6,7 @@ import contextlib
 import datetime as dt
 import re
 import sys
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import click
@@ -24,6 +25,7 @@ from custrec.cli.core import (
     reason_option,
 )
 from custrec.errors import UsageError
+from custrec.protected import refuse_protected
 
 OUTPUT_FORMATS = ("table", "json", "csv", "markdown", "html")
 
@@ -259,6 +261,9 @@ def kpi(
         business_hours=hours,
     )
     options.check()
+    read = (*logs, map_file, holidays, key_file)
+    if output != "-":
+        refuse_protected(output, read)  # now, not after reading the logs
     _arrow_memory()
     opened: list[Store] = []
 
@@ -282,7 +287,7 @@ def kpi(
     if loaded.invalid:
         note(f"{loaded.invalid} invalid row(s) left out, e.g. {'; '.join(loaded.problems[:3])}")
     if detail:
-        _write_detail(loaded.columns, options, output_format, output)
+        _write_detail(loaded.columns, options, output_format, output, read)
         return
     result = compute_kpis(loaded.columns, options)
     document = KpiReport(
@@ -291,10 +296,10 @@ def kpi(
         rows_read=loaded.rows,
         invalid_skipped=loaded.invalid,
     )
-    _write(document, output_format, output)
+    _write(document, output_format, output, read)
 
 
-def _write(document: object, output_format: str, output: str) -> None:
+def _write(document: object, output_format: str, output: str, read: Sequence[str | None]) -> None:
     import io
 
     from custrec.kpi.report import html_page, markdown
@@ -308,33 +313,39 @@ def _write(document: object, output_format: str, output: str) -> None:
         buffer = io.StringIO()
         render(document, output_format, buffer)  # type: ignore[arg-type]
         text = buffer.getvalue()
-    _emit_text(text, output)
+    _emit_text(text, output, read)
 
 
-def _emit_text(text: str, output: str) -> None:
+def _emit_text(text: str, output: str, read: Sequence[str | None]) -> None:
+    """Write ``text`` to ``output`` (or stdout); ``read``: the files it may not replace."""
+    from custrec.atomic import atomic_file
+    from custrec.errors import reporting_no_space
+
     if output == "-":
-        sys.stdout.write(text)
-        sys.stdout.flush()
+        with reporting_no_space("<stdout>", stream=True):
+            sys.stdout.write(text)
+            sys.stdout.flush()
         return
-    from custrec.io import atomic_file
 
-    with atomic_file(output) as handle:
+    with atomic_file(output, inputs=read) as handle:
         handle.write(text.encode("utf-8"))
     note(f"wrote {output}")
 
 
-def _write_detail(frame: object, options: object, output_format: str, output: str) -> None:
+def _write_detail(
+    frame: object, options: object, output_format: str, output: str, read: Sequence[str | None]
+) -> None:
     import io
-    import json
 
     from custrec.io import CsvLineWriter
     from custrec.kpi.report import case_details
+    from custrec.render import json_text
 
     columns, rows = case_details(frame, options)
     buffer = io.StringIO()
     if output_format == "json":
-        json.dump({"version": 1, "kind": "kpi-cases", "cases": list(rows)}, buffer, indent=2)
-        buffer.write("\n")
+        cases = {"version": 1, "kind": "kpi-cases", "cases": list(rows)}
+        buffer.write(json_text(cases, indent=2, default=None) + "\n")
     elif output_format == "csv":
         writer = CsvLineWriter(buffer)
         writer.writerow(columns)
@@ -349,7 +360,7 @@ def _write_detail(frame: object, options: object, output_format: str, output: st
         )
     else:
         raise UsageError("--detail writes csv or json (--format csv|json)")
-    _emit_text(buffer.getvalue(), output)
+    _emit_text(buffer.getvalue(), output, read)
 
 
 def _cell(value: object) -> object:

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
@@ -350,15 +350,19 @@ def access(
         else:
             schema = None
         report = access_report(opened, record_id, schema=schema, logs=logs, log_key=key)
-    _write_report(report, output, output_format)
+    _write_report(report, output, output_format, inputs=(store, key_file, schema_file, *logs))
     if output != "-":
         note(f"wrote the access report of {record_id} to {output}")
 
 
-def _write_report(report: Any, output: str, output_format: str) -> None:
+def _write_report(
+    report: Any, output: str, output_format: str, inputs: Sequence[str | None]
+) -> None:
     import io
 
-    from custrec.io import CsvLineWriter, atomic_file
+    from custrec.atomic import atomic_file
+    from custrec.errors import reporting_no_space
+    from custrec.io import CsvLineWriter
     from custrec.render import render
 
     buffer = io.StringIO()
@@ -381,9 +385,10 @@ def _write_report(report: Any, output: str, output_format: str) -> None:
         render(report, output_format, buffer)
     data = buffer.getvalue().encode("utf-8")
     if output == "-":
-        click.echo(data.decode("utf-8"), nl=False)
+        with reporting_no_space("<stdout>", stream=True):
+            click.echo(data.decode("utf-8"), nl=False)
         return
-    with atomic_file(output, mode=0o600) as handle:
+    with atomic_file(output, mode=0o600, inputs=inputs) as handle:
         handle.write(data)
 
 
@@ -518,7 +523,7 @@ def purge(
             retention.apply_purge(opened, plan, policy, schema)
             note_store(opened)
     if plan_file:
-        retention.save_plan(plan, plan_file)
+        retention.save_plan(plan, plan_file, inputs=(store, policy_file, key_file, *logs))
         note(f"wrote the plan to {plan_file}; review it, then run with --apply {plan_file}")
     emit(plan, output_format)
 

@@ -104,8 +104,8 @@ def validate(
       custrec validate export.csv --schema schemas/customer.yaml --failures fix-these.ndjson
       custrec validate customers.crec --fail-on warn --format json > nightly.json
     """
+    from custrec.protected import is_store_file
     from custrec.schema import load_schema, parse_schema
-    from custrec.store.fileformat import is_store_file
     from custrec.validate import validate_source
 
     if as_of is not None:
@@ -135,6 +135,7 @@ def validate(
                 fail_on=fail_on,
                 as_of=as_of,
                 progress=progress,
+                inputs=(schema_file, key_file),
             )
             note_restricted(opened)
     else:
@@ -151,6 +152,7 @@ def validate(
             fail_on=fail_on,
             as_of=as_of,
             progress=progress,
+            inputs=(schema_file, key_file),
         )
     if progress:
         click.echo("", err=True)

@@ -139,7 +139,7 @@ def _is_store(path: str) -> bool:
                 return False
     except OSError:
         return False
-    from custrec.store.fileformat import is_store_file
+    from custrec.protected import is_store_file
 
     return is_store_file(path)
 

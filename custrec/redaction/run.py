@@ -97,8 +97,10 @@ def _sink(
     source_label: str,
     key_file: str | None,
     lock_timeout: float,
+    inputs: Sequence[str | None],
 ) -> Iterator[tuple[Any, str, str]]:
-    """(writer with ``write_rows``, destination name, format)."""
+    """(writer with ``write_rows``, destination name, format); the output may not
+    replace ``inputs`` (the files the command reads)."""
     from custrec.io import format_from_extension, open_row_writer, source_name
 
     types = redactor.output_types(kinds)
@@ -113,6 +115,7 @@ def _sink(
             types=types,
             neutralise_formulas=chosen == "csv",
             mode=0o600,
+            inputs=inputs,
         ) as writer:
             yield writer, source_name(output) if output != "-" else "<stdout>", chosen
         return
@@ -166,7 +169,9 @@ def _write_store(
 
 class RedactOptions(NamedTuple):
     """What a redaction is asked for, whatever it reads: ``key_file`` keys the
-    pseudonyms (default $CUSTREC_KEY_FILE) and opens a new store ``--into``."""
+    pseudonyms (default $CUSTREC_KEY_FILE) and opens a new store ``--into``;
+    ``inputs`` are other files the caller reads (policy, schema), which the output
+    may not replace (nor the source, nor the key file)."""
 
     policy: RedactionPolicy
     detector: Detector
@@ -176,6 +181,7 @@ class RedactOptions(NamedTuple):
     fields: Sequence[str] | None = None
     lock_timeout: float = 10.0
     strict: bool = False
+    inputs: Sequence[str | None] = ()
 
 
 def _copy(
@@ -188,6 +194,7 @@ def _copy(
     id_field: str | None,
     records: Iterable[list[dict[str, Any]]],
     refuse: Callable[[int, dict[str, Any], UnreadableValue], Exception],
+    source: str,
 ) -> RedactResult:
     """Redact each batch of ``records`` to the output; ``refuse(row number, record,
     problem)`` builds the error for a value that cannot be redacted."""
@@ -205,6 +212,7 @@ def _copy(
         source_label=os.path.basename(source_label),
         key_file=options.key_file,
         lock_timeout=options.lock_timeout,
+        inputs=(source, options.key_file, *options.inputs),
     ) as (writer, destination, chosen):
         result = _result(source_label, destination, chosen, redactor, plans)
         for batch in records:
@@ -241,7 +249,16 @@ def redact_store(
         return InputError(label, f"record {record[id_field]}: {problem}")
 
     return _copy(
-        options, output, into, label, dict(store.columns), columns, id_field, batches(), refuse
+        options,
+        output,
+        into,
+        label,
+        dict(store.columns),
+        columns,
+        id_field,
+        batches(),
+        refuse,
+        source=label,
     )
 
 
@@ -279,4 +296,6 @@ def redact_file(
             line = reader.row_lines([row]).get(row)
             return InputError(label, str(problem), line=line, column=problem.field)
 
-        return _copy(options, output, into, label, kinds, columns, id_field, records(), refuse)
+        return _copy(
+            options, output, into, label, kinds, columns, id_field, records(), refuse, source
+        )

@@ -26,6 +26,7 @@ from custrec.errors import (
     StoreBusyError,
     UsageError,
 )
+from custrec.protected import SQLITE_MAGIC, STORE_APPLICATION_ID
 from custrec.store.holders import read_holders
 
 FORMAT_VERSION = 1
@@ -33,9 +34,8 @@ HEADER_REVISION = 2
 """Revision 2 of the format-1 header: its MAC also covers the manifest MAC and the
 audit head, so neither can be rolled back or removed on its own. A revision-1 header
 (no ``revision`` row) is read as before and upgraded by the next write."""
-APPLICATION_ID = 0x63726563  # "crec"
+APPLICATION_ID = STORE_APPLICATION_ID  # "crec"
 MAGIC = b"CUSTREC-STORE"
-SQLITE_MAGIC = b"SQLite format 3\x00"
 GROUP_CHUNKS = 256
 DEFAULT_CHUNK_RECORDS = 1024
 COLUMN_TYPES = ("string", "int64", "float64", "bool")
@@ -300,21 +300,6 @@ def initial_columns(
 
 
 # --- the file ----------------------------------------------------------------------
-
-
-def is_store_file(path: str | Path) -> bool:
-    """Whether ``path`` is a custrec store (an SQLite file with custrec's application
-    id), judged from its first 100 bytes without opening it as a database."""
-    try:
-        with open(path, "rb") as handle:
-            head = handle.read(100)
-    except OSError:
-        return False
-    return (
-        len(head) == 100
-        and head.startswith(SQLITE_MAGIC)
-        and int.from_bytes(head[68:72], "big") == APPLICATION_ID
-    )
 
 
 def companion_paths(path: Path) -> list[Path]:

@@ -33,14 +33,13 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import errno
 import json
-import os
 from pathlib import Path
 
 from custrec import crypto
+from custrec.atomic import atomic_file
 from custrec.errors import IntegrityError
-from custrec.store.fileformat import fsync_directory, os_error
+from custrec.store.fileformat import os_error
 from custrec.store.states import in_force
 
 MAGIC_V1 = "custrec-erasures v1"
@@ -70,58 +69,11 @@ def write(store: str | Path, index_key: bytes, store_id: bytes, erased: Tombston
     mac = crypto.mac(erasures_key(index_key, store_id), MAGIC.encode(), store_id, body.encode())
     text = f"{MAGIC}\nstore: {store_id.hex()}\ncount: {len(erased)}\nmac: {mac.hex()}\n{body}\n"
     try:
-        _replace_with(target, text.encode("utf-8"))
+        with atomic_file(target, mode=0o600, companion=True) as handle:
+            handle.write(text.encode("utf-8"))
     except OSError as exc:
         raise os_error(exc, target) from None
     return target
-
-
-def _replace_with(target: Path, data: bytes) -> None:
-    """Put ``data`` at ``target`` atomically. The data is written to an unnamed file
-    (``O_TMPFILE``) linked into place when complete, so a killed process leaves no
-    file; where the file system has no unnamed files, to a new file with a random
-    name (``O_EXCL``: a planted symbolic link is never followed). The standard
-    library's ``tempfile`` has no unnamed-file-then-link variant, hence this."""
-    directory = target.parent if str(target.parent) else Path(".")
-    flags = os.O_WRONLY | os.O_CLOEXEC
-    temp: Path | None = None
-    fd = -1
-    if hasattr(os, "O_TMPFILE"):
-        try:
-            fd = os.open(directory, flags | os.O_TMPFILE, 0o600)
-        except OSError as exc:
-            if exc.errno not in (errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL):
-                raise
-    if fd < 0:
-        temp = directory / f".{target.name}.{crypto.random_bytes(8).hex()}.tmp"
-        fd = os.open(temp, flags | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-            os.fchmod(handle.fileno(), 0o600)
-            if temp is None:  # link the unnamed file under a fresh name, then rename
-                temp = directory / f".{target.name}.{crypto.random_bytes(8).hex()}.tmp"
-                _link_unnamed(handle.fileno(), directory, temp.name)
-        os.replace(temp, target)
-    except BaseException:
-        if temp is not None:
-            with contextlib.suppress(FileNotFoundError):
-                temp.unlink()
-        raise
-    fsync_directory(directory)
-
-
-def _link_unnamed(fd: int, directory: Path, name: str) -> None:
-    """Give the unnamed file ``fd`` the name ``name`` in ``directory``: linkat with
-    AT_SYMLINK_FOLLOW on its /proc entry (``os.link`` calls plain link(2), which does
-    not follow that entry, unless a directory descriptor is given)."""
-    dir_fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        os.link(f"/proc/self/fd/{fd}", name, dst_dir_fd=dir_fd, follow_symlinks=True)
-    finally:
-        os.close(dir_fd)
 
 
 def peek_count(store: str | Path) -> int | None:
