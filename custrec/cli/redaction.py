@@ -11,6 +11,7 @@ import click
 
 from custrec.cli.core import (
     INPUT_FORMATS,
+    audit_context,
     csv_delimiter,
     csv_options,
     key_file_option,
@@ -437,6 +438,7 @@ def redact(
         lock_timeout=lock_timeout,
         strict=strict,
         inputs=(policy_file, schema_file),
+        context=audit_context("redacted copy"),
     )
     if _is_store(source):
         with open_cli_store(source, key_file, lock_timeout, reason) as store:

@@ -19,6 +19,7 @@ from custrec.redaction.redact import (
 )
 
 if TYPE_CHECKING:
+    from custrec.audit import AuditContext
     from custrec.redaction.detect import Detector
     from custrec.redaction.operators import Pseudonymiser
     from custrec.redaction.policy import RedactionPolicy
@@ -98,6 +99,7 @@ def _sink(
     key_file: str | None,
     lock_timeout: float,
     inputs: Sequence[str | None],
+    context: AuditContext | None,
 ) -> Iterator[tuple[Any, str, str]]:
     """(writer with ``write_rows``, destination name, format); the output may not
     replace ``inputs`` (the files the command reads)."""
@@ -121,7 +123,9 @@ def _sink(
         return
     buffer = _StoreBuffer()
     yield buffer, into, "store"
-    _write_store(into, buffer.rows, redactor, types, id_field, source_label, key_file, lock_timeout)
+    _write_store(
+        into, buffer.rows, redactor, types, id_field, source_label, key_file, lock_timeout, context
+    )
 
 
 class _StoreBuffer:
@@ -144,8 +148,9 @@ def _write_store(
     source_label: str,
     key_file: str | None,
     lock_timeout: float,
+    context: AuditContext | None,
 ) -> None:
-    from custrec.cli.core import audit_context
+    from custrec.audit import AuditContext
     from custrec.store import StoreSettings, create_store, resolve_key_source
 
     if id_field is None or id_field not in redactor.columns:
@@ -162,7 +167,7 @@ def _write_store(
         settings=settings,
         columns=columns,
         lock_timeout=lock_timeout,
-        context=audit_context("redacted copy"),
+        context=context or AuditContext(command="custrec redact", reason="redacted copy"),
     ) as target:
         target.put(rows, source=f"redact {source_label}")
 
@@ -182,6 +187,8 @@ class RedactOptions(NamedTuple):
     lock_timeout: float = 10.0
     strict: bool = False
     inputs: Sequence[str | None] = ()
+    context: AuditContext | None = None
+    """Who redacts and why, for the audit trail of a store made ``--into``."""
 
 
 def _copy(
@@ -213,6 +220,7 @@ def _copy(
         key_file=options.key_file,
         lock_timeout=options.lock_timeout,
         inputs=(source, options.key_file, *options.inputs),
+        context=options.context,
     ) as (writer, destination, chosen):
         result = _result(source_label, destination, chosen, redactor, plans)
         for batch in records:

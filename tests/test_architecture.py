@@ -1,0 +1,42 @@
+"""The layout the code keeps: the library never imports the command line, and the
+store's modules stay small and use each other's public names only."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parent.parent / "custrec"
+STORE_MODULE_LINES = 620
+
+
+def imports(path: Path) -> list[tuple[str, list[str]]]:
+    """(module, names) of every import in ``path``, at any depth."""
+    out: list[tuple[str, list[str]]] = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            out.append((node.module, [alias.name for alias in node.names]))
+        elif isinstance(node, ast.Import):
+            out.extend((alias.name, []) for alias in node.names)
+    return out
+
+
+def test_the_library_never_imports_the_command_line() -> None:
+    offenders = [
+        str(path.relative_to(PACKAGE))
+        for path in PACKAGE.rglob("*.py")
+        if "cli" not in path.relative_to(PACKAGE).parts and path.name != "__main__.py"
+        for module, _ in imports(path)
+        if module == "custrec.cli" or module.startswith("custrec.cli.")
+    ]
+    assert offenders == []
+
+
+def test_store_modules_are_small_and_import_public_names_only() -> None:
+    for path in sorted((PACKAGE / "store").glob("*.py")):
+        lines = len(path.read_text(encoding="utf-8").splitlines())
+        assert lines <= STORE_MODULE_LINES, f"{path.name} has {lines} lines"
+        for module, names in imports(path):
+            if module.startswith("custrec"):
+                private = [n for n in names if n.startswith("_")]
+                assert private == [], f"{path.name} imports {private} from {module}"
