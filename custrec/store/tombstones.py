@@ -37,7 +37,6 @@ import json
 from pathlib import Path
 
 from custrec import crypto
-from custrec.atomic import atomic_file
 from custrec.errors import IntegrityError
 from custrec.store.fileformat import os_error
 from custrec.store.states import in_force
@@ -68,6 +67,8 @@ def write(store: str | Path, index_key: bytes, store_id: bytes, erased: Tombston
     body = _body(erased)
     mac = crypto.mac(erasures_key(index_key, store_id), MAGIC.encode(), store_id, body.encode())
     text = f"{MAGIC}\nstore: {store_id.hex()}\ncount: {len(erased)}\nmac: {mac.hex()}\n{body}\n"
+    from custrec.atomic import atomic_file  # only when writing: opening stays light
+
     try:
         with atomic_file(target, mode=0o600, companion=True) as handle:
             handle.write(text.encode("utf-8"))
