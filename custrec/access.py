@@ -25,30 +25,45 @@ if TYPE_CHECKING:
     from custrec.schema import Schema
     from custrec.store import KeySource, Store
 
-_PERIOD = re.compile(r"\s*([0-9]+)\s*([dwmy])\s*")
+_PERIOD = re.compile(r"\s*([0-9]{1,9})\s*([dwmy])\s*")
+MAX_PERIOD_YEARS = 200
+"""The longest retention period accepted, in years (in any unit): no retention rule
+needs more, and a longer one would run past the calendar's year 9999."""
+_MAX_PERIOD = {"d": MAX_PERIOD_YEARS * 366, "w": MAX_PERIOD_YEARS * 53, "m": MAX_PERIOD_YEARS * 12}
 _HISTORY_KEYS = ("at", "action", "phase", "outcome", "command", "fields", "reason")
 
 
 def parse_period(text: str) -> tuple[int, str]:
     """A retention period such as ``6y``, ``18m``, ``4w`` or ``30d``: (amount, unit)."""
-    match = _PERIOD.fullmatch(str(text))
+    text = str(text)
+    match = _PERIOD.fullmatch(text)
+    shown = repr(text if len(text) <= 24 else text[:20] + "...")
     if not match:
-        raise UsageError(f"period {text!r}: expected a number and d, w, m or y (e.g. 6y, 30d)")
-    return int(match[1]), match[2]
+        raise UsageError(f"period {shown}: expected a number and d, w, m or y (e.g. 6y, 30d)")
+    amount, unit = int(match[1]), match[2]
+    if amount > _MAX_PERIOD.get(unit, MAX_PERIOD_YEARS):
+        raise UsageError(f"period {shown}: expected at most {MAX_PERIOD_YEARS} years")
+    return amount, unit
 
 
 def add_period(start: dt.date, period: str) -> dt.date:
     """``start`` plus ``period``; a month or year end that does not exist (31 April,
-    29 February) becomes the last day of that month."""
+    29 February) becomes the last day of that month. A result past the year 9999 is
+    :data:`datetime.date.max`."""
     amount, unit = parse_period(period)
-    if unit == "d":
-        return start + dt.timedelta(days=amount)
-    if unit == "w":
-        return start + dt.timedelta(weeks=amount)
+    try:
+        if unit == "d":
+            return start + dt.timedelta(days=amount)
+        if unit == "w":
+            return start + dt.timedelta(weeks=amount)
+    except OverflowError:
+        return dt.date.max
     months = amount * (12 if unit == "y" else 1)
     year, month = divmod(start.month - 1 + months, 12)
     year += start.year
     month += 1
+    if year > dt.MAXYEAR:  # past the calendar's end: never
+        return dt.date.max
     for day in (start.day, 30, 29, 28):
         try:
             return dt.date(year, month, day)

@@ -520,7 +520,8 @@ def _to_kind(column: pa.Array, kind: str) -> tuple[pa.Array, list[int]]:
         try:
             return clean.cast(target), bad
         except pa.ArrowInvalid:  # a value out of the 64-bit range
-            return _int64_or_null(clean, bad)
+            pass  # (outside the handler: Arrow's message quotes the value)
+        return _int64_or_null(clean, bad)
     return clean.cast(target), bad
 
 
@@ -567,8 +568,9 @@ def _combine(
     for item in inputs:
         count = 0
         for batch in item.batches:
-            arrays = [
-                batch.column(n) if n in batch.schema.names else pa.nulls(batch.num_rows, f.type)
+            present = set(batch.schema.names)  # once per batch: a list lookup per column
+            arrays = [  # would make wide inputs quadratic
+                batch.column(n) if n in present else pa.nulls(batch.num_rows, f.type)
                 for n, f in zip(names, schema, strict=True)
             ]
             batches.append(pa.RecordBatch.from_arrays(arrays, schema=schema))

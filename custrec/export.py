@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from custrec.errors import UsageError
+from custrec.errors import UnknownColumnError, UsageError
 from custrec.io import format_from_extension, open_row_writer, source_name
 from custrec.lookup import selected_fields
 from custrec.render import Summary, Table
@@ -118,7 +118,9 @@ def export_records(
     conditions = list(where)
     for condition in conditions:
         if condition.field not in types:
-            raise UsageError(f"--where: no field {condition.field!r} in this store")
+            raise UnknownColumnError(
+                str(store.path), f"--where: no field {condition.field!r} in this store"
+            )
         condition.typed_value(types[condition.field])  # refused before any output
     out_columns = [*columns, *(META_COLUMNS if with_meta else ())]
     out_types = {name: _TYPES[types[name]] for name in columns}

@@ -14,8 +14,17 @@ messages never quote the offending values (they may be personal data).
 - NDJSON: one JSON object per line; values must be scalars (string, number,
   true/false, null) and keep one type per key across the file. Blank lines are skipped.
   Columns are the keys in the order first seen; a batch holds every column seen so far.
-- Parquet: read as stored. From standard input it is buffered in memory first,
-  because the format needs random access.
+- Parquet: read as stored, with two changes: dictionary-encoded columns are
+  decoded, and unsigned 64-bit integers become signed ones (a value beyond the
+  signed range is an error). Columns read must hold scalars (no lists, structs or maps),
+  and dates and times must lie within the years 1 to 9999. From standard input the
+  file is buffered in memory first, because the format needs random access.
+
+Limits, so that no input runs for minutes or takes unbounded memory (each is an
+:class:`~custrec.errors.InputError` naming the file, and the line where there is one):
+at most :data:`MAX_COLUMNS` columns; a record (a CSV row with all its fields, the
+header line, an NDJSON line) of at most :data:`MAX_RECORD_BYTES` bytes. Column names
+must be non-empty and distinct in every format, as an NDJSON object's keys must be.
 
 ``-`` means standard input (reading) or standard output (writing).
 """
@@ -26,8 +35,10 @@ import codecs
 import csv
 import io
 import json
+import math
 import os
 import re
+import stat
 import sys
 from array import array
 from bisect import bisect_right
@@ -60,7 +71,29 @@ _EXTENSIONS = {
 }
 
 DEFAULT_CHUNK_ROWS = 65_536
-_CSV_BLOCK_BYTES = 4 << 20
+MAX_COLUMNS = 4_096
+"""The most columns an input may have (CSV header, NDJSON keys over the whole file,
+Parquet schema). Customer exports have tens of columns, rarely hundreds; every command
+does work per column (profiles, rules, conversions), so a file of 100,000 columns
+would run for minutes. Profiling 4,096 columns takes about a second."""
+MAX_RECORD_BYTES = 4 << 20
+"""The most bytes one record may take: a CSV row with all its fields (and the header
+line), or an NDJSON line. Arrow's CSV parser needs a row to fit in one block, so this
+is also its block size; the exact parser refuses the same rows, and no line is read
+into memory whole beyond it (a file without line breaks is refused early)."""
+_CSV_BLOCK_BYTES = MAX_RECORD_BYTES
+_CELLS_PER_BATCH = 1 << 22
+"""Rows times columns of one batch at most: a batch of a wide input has fewer rows, so
+that its memory does not grow with the number of columns (4,096 columns of 65,536
+rows would be a billion cells)."""
+
+
+def batch_rows(columns: int, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> int:
+    """The rows of a batch of an input with ``columns`` columns: ``chunk_rows``, or
+    fewer so that a batch holds at most about four million cells."""
+    return max(1, min(chunk_rows, _CELLS_PER_BATCH // max(1, columns)))
+
+
 _TEXT_CHUNK_BYTES = 1 << 16
 _ASCII_WHITESPACE = " \t\n\r\x0b\x0c"
 
@@ -244,9 +277,8 @@ class TableReader:
         targets = iter(wanted)
         target = next(targets)
         with _open_binary(self.source) as stream:
-            stream.readline()  # the header, already read
-            lines = _decoded_lines(stream, self.name, first_line=2, hint=_UTF8_HINT)
-            rows = _csv_rows(lines, self.name, self.columns, self.delimiter)
+            stream.readline(MAX_RECORD_BYTES + 1)  # the header, already read
+            rows = _exact_csv_rows(stream, self.name, self.columns, self.delimiter)
             for number, (start, _) in enumerate(rows, start=1):
                 if number == target:
                     found[number] = start
@@ -274,17 +306,20 @@ class TableReader:
             # mark and drop it: such a file takes the exact parser.
             if (
                 self.source != STDIN
+                and _is_regular_file(self._stream)
                 and _arrow_delimiter(self.delimiter)
                 and not self._stream.peek(3).startswith(b"\xef\xbb\xbf")
             ):
                 return _csv_batches_arrow(self._stream, self.name, self.columns, self.delimiter)
-            lines = _decoded_lines(self._stream, self.name, first_line=2, hint=_UTF8_HINT)
+            rows = _exact_csv_rows(self._stream, self.name, self.columns, self.delimiter)
         else:
-            lines = _text_lines(self._stream, self.name, self.encoding)
+            budget = _RecordBudget(1)
+            lines = _text_lines(self._stream, self.name, self.encoding, budget)
             first = next(lines, "").removeprefix("\ufeff")
             self.columns = _parse_csv_header(first, self.name, self.delimiter, guess)
+            budget.next_record(2)
+            rows = _csv_rows(lines, self.name, self.columns, self.delimiter, budget)
         self._lines = _LineIndex()
-        rows = _csv_rows(lines, self.name, self.columns, self.delimiter)
         return _csv_batches_python(rows, self.columns, self.chunk_rows, self._lines)
 
     def _parquet_batches(self) -> Iterator[pa.RecordBatch]:
@@ -296,12 +331,16 @@ class TableReader:
             target = io.BytesIO(self._stream.read())
         try:
             parquet = pq.ParquetFile(target)
+            schema = parquet.schema_arrow
         except (pa.ArrowException, OSError) as exc:
             raise InputError(
                 self.name, f"not a readable Parquet file ({_arrow_reason(exc)})"
             ) from None
-        self.columns = list(parquet.schema_arrow.names)
-        return _guard_arrow(parquet.iter_batches(batch_size=self.chunk_rows), self.name)
+        _check_parquet_names(schema, self.name)
+        self.columns = list(schema.names)
+        size = batch_rows(len(schema), self.chunk_rows)
+        batches = _guard_arrow(parquet.iter_batches(batch_size=size), self.name)
+        return parquet_scalars(batches, self.name)
 
 
 class _LineIndex:
@@ -381,15 +420,240 @@ def _guard_arrow(batches: Iterable[pa.RecordBatch], name: str) -> Iterator[pa.Re
         raise InputError(name, f"unreadable ({_arrow_reason(exc)})") from None
 
 
+def text_lines(source: str, encoding: str | None = None) -> Iterator[str]:
+    """The lines of a plain-text file (or ``-``), one document each, decoded with
+    ``encoding`` (default UTF-8) and split at ``\\n``, ``\\r\\n`` or ``\\r`` (which
+    they keep). A line longer than :data:`MAX_RECORD_BYTES` characters, or bytes that
+    do not decode, are an :class:`InputError` naming the line; no line is read into
+    memory beyond the limit."""
+    codec = check_encoding(encoding)
+    name = source_name(source)
+    binary = _open_binary(source)
+    stream = io.TextIOWrapper(binary, encoding=codec, newline="")
+    number = 0
+    try:
+        while True:
+            number += 1
+            try:
+                line = stream.readline(MAX_RECORD_BYTES + 1)
+            except UnicodeDecodeError as exc:
+                raise InputError(
+                    name,
+                    f"not valid {codec} ({exc.reason}); give --encoding (e.g. cp1252)",
+                    line=number,
+                ) from None
+            if not line:
+                return
+            if len(line) > MAX_RECORD_BYTES and not line.endswith(("\n", "\r")):
+                raise InputError(
+                    name,
+                    f"a line of more than {MAX_RECORD_BYTES:,} characters; expected at most "
+                    "that per document (one document per line)",
+                    line=number,
+                )
+            yield line
+    finally:
+        stream.detach()
+        if source != STDIN:
+            binary.close()
+
+
+# --- Parquet -------------------------------------------------------------------------
+
+
+def _check_parquet_names(schema: pa.Schema, name: str) -> None:
+    """Column names as in a CSV header: at most :data:`MAX_COLUMNS`, none empty, none
+    twice."""
+    check_column_count(len(schema), name)
+    seen: set[str] = set()
+    for position, field in enumerate(schema, start=1):
+        if not field.name.strip():
+            raise InputError(name, f"column {position} has an empty name; expected a name")
+        if field.name in seen:
+            raise InputError(name, f"column {field.name!r} appears twice in the schema")
+        seen.add(field.name)
+
+
+def _check_scalar_types(schema: pa.Schema, name: str) -> None:
+    """Scalar types only: a list, struct, map or union column is an error."""
+    import pyarrow as pa
+
+    for field in schema:
+        kind = field.type
+        if pa.types.is_dictionary(kind):
+            kind = kind.value_type
+        if pa.types.is_nested(kind) or pa.types.is_union(kind):
+            raise InputError(
+                name,
+                f"column {field.name!r} holds {_type_name(kind)} values; expected scalars "
+                "(text, numbers, true/false, dates or times), one per row",
+            )
+
+
+def _type_name(kind: pa.DataType) -> str:
+    import pyarrow as pa
+
+    if pa.types.is_struct(kind):
+        return "struct"
+    if pa.types.is_map(kind):
+        return "map"
+    if pa.types.is_union(kind):
+        return "union"
+    return "list"
+
+
+# The range of Python's datetime (years 1 to 9999), a day inside each end so that a
+# time zone cannot push a value over it; in seconds since 1970.
+_FIRST_SECOND = -62_135_596_800 + 86_400
+_LAST_SECOND = 253_402_300_799 - 86_400
+_FIRST_DAY, _LAST_DAY = -719_162, 2_932_896  # 0001-01-01 and 9999-12-31, from 1970
+_PER_SECOND = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}
+
+
+def parquet_scalars(batches: Iterable[pa.RecordBatch], name: str) -> Iterator[pa.RecordBatch]:
+    """Batches read from Parquet file ``name`` as the other readers give them: scalar
+    columns only (a list, struct or map column is an :class:`InputError`), dictionary
+    columns decoded, unsigned 64-bit integers made signed (a value beyond the signed
+    range is an error), and every date or time within the years 1 to 9999 (what Python
+    and pandas can hold). Columns are checked as they are read: a file's other
+    columns may be of any type."""
+    import pyarrow as pa
+
+    rows = 0
+    checked: pa.Schema | None = None
+    for batch in batches:
+        if checked is None or not batch.schema.equals(checked):
+            _check_scalar_types(batch.schema, name)
+            checked = batch.schema
+        changed = False
+        columns = []
+        for field, values in zip(batch.schema, batch.columns, strict=True):
+            if pa.types.is_dictionary(values.type):
+                values = values.dictionary_decode()
+                changed = True
+            if pa.types.is_uint64(values.type):
+                values = _signed(values, field.name, name, rows)
+                changed = True
+            elif pa.types.is_timestamp(values.type) or pa.types.is_date(values.type):
+                _check_time_range(values, field.name, name, rows)
+            columns.append(values)
+        rows += batch.num_rows
+        yield pa.RecordBatch.from_arrays(columns, names=batch.schema.names) if changed else batch
+
+
+def _first_row(mask: pa.Array) -> int:
+    import pyarrow.compute as pc
+
+    return int(pc.index(mask, True).as_py()) + 1
+
+
+def _signed(array: pa.Array, column: str, name: str, rows_before: int) -> pa.Array:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    over = pc.greater(array, pa.scalar(_INT64[1], pa.uint64()))
+    if pc.any(over).as_py():
+        raise InputError(
+            name,
+            f"row {rows_before + _first_row(over)}: a number beyond the 64-bit signed "
+            "integer range; expected at most 2^63-1",
+            column=column,
+        )
+    return array.cast(pa.int64())
+
+
+def _check_time_range(array: pa.Array, column: str, name: str, rows_before: int) -> None:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    kind = array.type
+    if pa.types.is_timestamp(kind):
+        per = _PER_SECOND[kind.unit]
+        low, high, values = _FIRST_SECOND * per, _LAST_SECOND * per, array.cast(pa.int64())
+    elif pa.types.is_date32(kind):  # days: a date has no time zone to allow for
+        low, high, values = _FIRST_DAY, _LAST_DAY, array.cast(pa.int32())
+    else:
+        low, high, values = _FIRST_DAY * 86_400_000, _LAST_DAY * 86_400_000, array.cast(pa.int64())
+    # Nanoseconds in 64 bits cover only the years 1677 to 2262: clamped, nothing is out.
+    low, high = max(low, _INT64[0]), min(high, _INT64[1])
+    outside = pc.or_(
+        pc.less(values, pa.scalar(low, values.type)),
+        pc.greater(values, pa.scalar(high, values.type)),
+    )
+    if pc.any(outside).as_py():
+        raise InputError(
+            name,
+            f"row {rows_before + _first_row(outside)}: a date or time outside the years 1 to 9999",
+            column=column,
+        )
+
+
 # --- CSV -----------------------------------------------------------------------------
+
+# The exact parser refuses a field longer than the csv module's limit (131,072
+# characters by default), which Arrow's parser does not have: raised to the record
+# limit so that both parsers accept the same files. (The limit is the module's, for
+# the whole process; it is only ever raised here.)
+csv.field_size_limit(max(csv.field_size_limit(), MAX_RECORD_BYTES))
+
+
+class _RecordBudget:
+    """The bytes read since the record being parsed began, and the line it began on:
+    the line readers count, the CSV row reader starts a new record."""
+
+    __slots__ = ("start", "used")
+
+    def __init__(self, start: int) -> None:
+        self.start = start
+        self.used = 0
+
+    def take(self, size: int, name: str) -> None:
+        self.used += size
+        if self.used > MAX_RECORD_BYTES:
+            raise _record_too_long(name, self.start)
+
+    def next_record(self, start: int) -> None:
+        self.start = start
+        self.used = 0
+
+
+def _record_too_long(name: str, line: int) -> InputError:
+    return InputError(
+        name,
+        f"a record longer than {MAX_RECORD_BYTES >> 20} MiB; expected at most "
+        f"{MAX_RECORD_BYTES >> 20} MiB per row or line (is a quote left open, or are the "
+        "line breaks missing?)",
+        line=line,
+    )
+
+
+def _bounded_lines(stream: BinaryIO, name: str, first_line: int) -> Iterator[bytes]:
+    """The raw lines of ``stream`` (split at ``\\n``, which they keep). A line is never
+    read into memory beyond :data:`MAX_RECORD_BYTES`: a longer one is an error."""
+    line = first_line
+    while True:
+        raw = stream.readline(MAX_RECORD_BYTES + 1)
+        if not raw:
+            return
+        if len(raw) > MAX_RECORD_BYTES and not raw.endswith(b"\n"):
+            raise _record_too_long(name, line)
+        yield raw
+        line += 1
 
 
 def _decoded_lines(
-    stream: BinaryIO, name: str, first_line: int, hint: str = "re-export the file as UTF-8"
+    stream: BinaryIO,
+    name: str,
+    first_line: int,
+    hint: str = "re-export the file as UTF-8",
+    budget: _RecordBudget | None = None,
 ) -> Iterator[str]:
     """Lines of ``stream`` decoded as UTF-8, with exact positions for bad bytes
-    (the column counts bytes: it is the position of the first bad byte)."""
-    for offset, raw in enumerate(stream):
+    (the column counts bytes: it is the position of the first bad byte). With a
+    ``budget``, the bytes of each line count towards the record being parsed."""
+    for offset, raw in enumerate(_bounded_lines(stream, name, first_line)):
+        if budget is not None:
+            budget.take(len(raw), name)
         yield _decode_utf8(raw, name, first_line + offset, hint)
 
 
@@ -405,14 +669,24 @@ def _decode_utf8(raw: bytes, name: str, line: int, hint: str) -> str:
         ) from None
 
 
-def _text_lines(stream: BinaryIO, name: str, encoding: str) -> Iterator[str]:
+def _text_lines(
+    stream: BinaryIO, name: str, encoding: str, budget: _RecordBudget | None = None
+) -> Iterator[str]:
     """Lines of ``stream`` decoded with ``encoding``, split at ``\\n`` only (kept, like
     the UTF-8 path, so line numbers agree). Works for multi-byte encodings such as
     UTF-16. A byte that does not decode is reported at its line and column (the
-    column counts characters)."""
+    column counts characters). A line longer than :data:`MAX_RECORD_BYTES` characters
+    is an error; with a ``budget``, lines count towards the record being parsed."""
     decoder = codecs.getincrementaldecoder(encoding)("strict")
     carry: list[str] = []  # the text of the current, unfinished line
+    carried = 0
     line = 1
+
+    def emit(text: str) -> str:
+        if budget is not None:
+            budget.take(len(text), name)
+        return text
+
     while True:
         chunk = stream.read(_TEXT_CHUNK_BYTES)
         final = not chunk
@@ -432,18 +706,23 @@ def _text_lines(stream: BinaryIO, name: str, encoding: str) -> Iterator[str]:
         parts = text.split("\n")
         if len(parts) > 1:
             carry.append(parts[0])
-            yield "".join(carry) + "\n"
+            yield emit("".join(carry) + "\n")
             line += 1
             for part in parts[1:-1]:
-                yield part + "\n"
+                if len(part) > MAX_RECORD_BYTES:
+                    raise _record_too_long(name, line)
+                yield emit(part + "\n")
                 line += 1
-            carry = []
+            carry, carried = [], 0
         if parts[-1]:
             carry.append(parts[-1])
+            carried += len(parts[-1])
+            if carried > MAX_RECORD_BYTES:
+                raise _record_too_long(name, line)
         if final:
             break
     if carry:
-        yield "".join(carry)
+        yield emit("".join(carry))
 
 
 def _decodable_prefix(decoder: codecs.IncrementalDecoder, chunk: bytes, final: bool) -> str:
@@ -462,7 +741,9 @@ def _decodable_prefix(decoder: codecs.IncrementalDecoder, chunk: bytes, final: b
 def _read_csv_header(
     stream: BinaryIO, name: str, delimiter: str = ",", guess_delimiter: bool = False
 ) -> list[str]:
-    first = stream.readline()
+    first = stream.readline(MAX_RECORD_BYTES + 1)
+    if len(first) > MAX_RECORD_BYTES and not first.endswith(b"\n"):
+        raise _record_too_long(name, 1)
     if first.startswith(b"\xef\xbb\xbf"):
         first = first[3:]
     if not first.strip():
@@ -480,6 +761,13 @@ def _parse_csv_header(text: str, name: str, delimiter: str, guess_delimiter: boo
     try:
         header = next(csv.reader([text], delimiter=delimiter, strict=True))
     except csv.Error as exc:
+        if "\r" in text.rstrip("\r\n"):
+            raise InputError(
+                name,
+                "lines end with a carriage return alone; expected line breaks \\n or \\r\\n "
+                "(convert the file, e.g. with mac2unix)",
+                line=1,
+            ) from None
         raise InputError(name, f"malformed header line ({exc})", line=1) from None
     if guess_delimiter and len(header) == 1:
         for candidate, (described, option) in _OTHER_DELIMITERS.items():
@@ -491,6 +779,7 @@ def _parse_csv_header(text: str, name: str, delimiter: str, guess_delimiter: boo
                     "one column)",
                     line=1,
                 )
+    check_column_count(len(header), name, line=1)
     seen: set[str] = set()
     for position, column in enumerate(header, start=1):
         if not column.strip():
@@ -503,11 +792,28 @@ def _parse_csv_header(text: str, name: str, delimiter: str, guess_delimiter: boo
     return header
 
 
+def check_column_count(count: int, name: str, line: int | None = None) -> None:
+    """Raise :class:`InputError` when an input has more than :data:`MAX_COLUMNS`
+    columns (``count``)."""
+    if count > MAX_COLUMNS:
+        raise InputError(
+            name,
+            f"{count:,} columns; expected at most {MAX_COLUMNS:,} (split the file by "
+            "columns, keeping the id column in each part)",
+            line=line,
+        )
+
+
 def _csv_rows(
-    lines: Iterable[str], name: str, columns: Sequence[str], delimiter: str = ","
+    lines: Iterable[str],
+    name: str,
+    columns: Sequence[str],
+    delimiter: str = ",",
+    budget: _RecordBudget | None = None,
 ) -> Iterator[tuple[int, list[str]]]:
     """Data rows after the header (which is line 1), checked for field count, with
-    exact positions; each comes with the physical line where it starts."""
+    exact positions; each comes with the physical line where it starts. ``budget``
+    (given to the line reader too) bounds the size of each record."""
     reader = csv.reader(lines, delimiter=delimiter, strict=True)
     expected = len(columns)
     line = 2  # physical line where the next record starts
@@ -519,6 +825,8 @@ def _csv_rows(
         except csv.Error as exc:
             raise InputError(name, f"malformed CSV ({exc})", line=line) from None
         start, line = line, reader.line_num + 2
+        if budget is not None:
+            budget.next_record(line)
         if not row:
             continue
         if len(row) != expected:
@@ -529,6 +837,16 @@ def _csv_rows(
                 column=min(expected, len(row)) + 1,
             )
         yield start, row
+
+
+def _exact_csv_rows(
+    stream: BinaryIO, name: str, columns: Sequence[str], delimiter: str
+) -> Iterator[tuple[int, list[str]]]:
+    """The rows after the header of a UTF-8 ``stream`` positioned after it, by the
+    exact parser, each record bounded by :data:`MAX_RECORD_BYTES`."""
+    budget = _RecordBudget(2)
+    lines = _decoded_lines(stream, name, first_line=2, hint=_UTF8_HINT, budget=budget)
+    return _csv_rows(lines, name, columns, delimiter, budget)
 
 
 def _column_list(columns: Sequence[str], limit: int = 6) -> str:
@@ -554,10 +872,11 @@ def _csv_batches_python(
         ]
         return pa.RecordBatch.from_arrays(arrays, schema=schema)
 
+    limit = batch_rows(len(columns), chunk_rows)
     for start, row in rows:
         lines.add(start)
         chunk.append(row)
-        if len(chunk) >= chunk_rows:
+        if len(chunk) >= limit:
             yield to_batch(chunk)
             chunk = []
     if chunk:
@@ -569,11 +888,28 @@ def _arrow_delimiter(delimiter: str) -> bool:
     return delimiter == "\t" or " " <= delimiter <= "~"
 
 
+def _is_regular_file(stream: io.BufferedReader) -> bool:
+    """Whether ``stream`` is a regular file (not a pipe, FIFO or device), which can be
+    opened again and read from any position."""
+    try:
+        return stat.S_ISREG(os.fstat(stream.fileno()).st_mode)
+    except (OSError, ValueError):
+        return False
+
+
 def _csv_batches_arrow(
     stream: io.BufferedReader, name: str, columns: Sequence[str], delimiter: str = ","
 ) -> Iterator[pa.RecordBatch]:
     """Fast path for files: Arrow's parser. On any error, the file is scanned again
     with the exact (slower) parser to say where the problem is.
+
+    Arrow reads the file through a handle of its own (``pyarrow.OSFile``), not through
+    ``stream``: its read-ahead runs on a background thread, and one reading a Python
+    file object needs the interpreter lock; when a parse error ends the command while
+    such a read is pending, the process could abort at exit (SIGABRT, "terminate
+    called without an active exception"). Arrow's errors quote the offending row, so
+    the error is located and raised outside their ``except`` block: no traceback
+    carries them.
 
     Arrow accepts a quote left open at the end of the file (the field runs to the
     end); that is checked after the last batch, cheaply, and reported exactly.
@@ -585,25 +921,35 @@ def _csv_batches_arrow(
     if not stream.peek(1):  # a header and no rows
         return
     last: pa.RecordBatch | None = None
+    failure: str | None = None
     try:
-        reader = pacsv.open_csv(
-            stream,
-            read_options=pacsv.ReadOptions(column_names=list(columns), block_size=_CSV_BLOCK_BYTES),
-            parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True),
-            convert_options=pacsv.ConvertOptions(
-                column_types={c: pa.string() for c in columns},
-                strings_can_be_null=True,
-                quoted_strings_can_be_null=True,
-                null_values=[""],
-            ),
-        )
-        for batch in reader:
-            if batch.num_rows:
-                last = batch
-                yield batch
-    except pa.ArrowException as exc:
+        with pa.OSFile(stream.name) as native:
+            native.seek(body_start)
+            reader = pacsv.open_csv(
+                native,
+                read_options=pacsv.ReadOptions(
+                    column_names=list(columns), block_size=_CSV_BLOCK_BYTES
+                ),
+                parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True),
+                convert_options=pacsv.ConvertOptions(
+                    column_types={c: pa.string() for c in columns},
+                    strings_can_be_null=True,
+                    quoted_strings_can_be_null=True,
+                    null_values=[""],
+                ),
+            )
+            try:
+                for batch in reader:
+                    if batch.num_rows:
+                        last = batch
+                        yield batch
+            finally:
+                reader.close()
+    except (pa.ArrowException, OSError) as exc:
+        failure = _arrow_reason(exc)
+    if failure is not None:
         _locate_csv_error(stream, body_start, name, columns, delimiter)
-        raise InputError(name, f"malformed CSV ({_arrow_reason(exc)})") from None
+        raise InputError(name, f"malformed CSV ({failure})")
     if last is not None and not _csv_end_is_closed(stream, body_start, last, delimiter):
         _locate_csv_error(stream, body_start, name, columns, delimiter)
 
@@ -613,8 +959,7 @@ def _locate_csv_error(
 ) -> None:
     """Scan the body again with the exact parser, which raises at the first problem."""
     stream.seek(body_start)
-    lines = _decoded_lines(stream, name, first_line=2, hint=_UTF8_HINT)
-    for _ in _csv_rows(lines, name, columns, delimiter):
+    for _ in _exact_csv_rows(stream, name, columns, delimiter):
         pass
 
 
@@ -652,6 +997,8 @@ def _csv_end_is_closed(
 # --- NDJSON --------------------------------------------------------------------------
 
 _JSON_KINDS = {str: "string", bool: "true/false", int: "number", float: "number"}
+_INT64 = (-(1 << 63), (1 << 63) - 1)
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _json_kind(value: object) -> str:
@@ -662,19 +1009,128 @@ def _json_kind(value: object) -> str:
     return _JSON_KINDS[type(value)]
 
 
+class _DuplicateKey(Exception):
+    def __init__(self, key: str) -> None:
+        super().__init__("duplicate key")
+        self.key = key
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """``object_pairs_hook`` of the NDJSON decoder: an object giving a key twice is an
+    error (``json`` would keep the last value silently)."""
+    record = dict(pairs)
+    if len(record) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _DuplicateKey(key)
+            seen.add(key)
+    return record
+
+
+_NDJSON_DECODER = json.JSONDecoder(object_pairs_hook=_unique_keys)
+
+
+def _ndjson_record(text: str, name: str, line: int) -> object:
+    """One line parsed; every way it can fail is an :class:`InputError` at the line."""
+    try:
+        return _NDJSON_DECODER.decode(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(name, f"invalid JSON ({exc.msg})", line=line, column=exc.colno) from None
+    except _DuplicateKey as exc:
+        raise InputError(
+            name,
+            "the key is given twice in one object; expected each key once",
+            line=line,
+            column=_printable(exc.key),
+        ) from None
+    except RecursionError:
+        raise InputError(
+            name,
+            "arrays or objects nested too deeply; expected one object of strings, numbers, "
+            "true/false or null per line",
+            line=line,
+        ) from None
+    except ValueError:  # an integer of more digits than int() converts
+        raise InputError(
+            name, "a number with too many digits; expected a 64-bit number", line=line
+        ) from None
+
+
+def _printable(key: str) -> str:
+    """A key as messages may show it: lone surrogates (which cannot be printed) escaped."""
+    return key.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _check_json_number(value: int | float, name: str, line: int, key: str) -> None:
+    if isinstance(value, int):
+        if not _INT64[0] <= value <= _INT64[1]:
+            raise InputError(
+                name,
+                "a number beyond the 64-bit integer range; expected an integer from -2^63 "
+                "to 2^63-1 (or the number as a string)",
+                line=line,
+                column=key,
+            )
+    elif not math.isfinite(value):
+        raise InputError(
+            name,
+            "NaN, Infinity or a number beyond the 64-bit floating-point range; expected a "
+            "finite number",
+            line=line,
+            column=key,
+        )
+
+
+def _check_surrogates(record: dict[str, Any], name: str, line: int) -> None:
+    """A ``\\ud800``-style escape that is not half of a pair decodes to a lone
+    surrogate, which is not text (it cannot be stored or printed)."""
+    for key, value in record.items():
+        if _SURROGATE.search(key) or (isinstance(value, str) and _SURROGATE.search(value)):
+            raise InputError(
+                name,
+                "a \\u escape for half a UTF-16 surrogate pair (a lone surrogate); expected "
+                "valid Unicode text",
+                line=line,
+                column=_printable(key),
+            )
+
+
 def _ndjson_batches(
     stream: BinaryIO, name: str, columns: list[str], chunk_rows: int, lines: _LineIndex
 ) -> Iterator[pa.RecordBatch]:
     import pyarrow as pa
 
     kinds: dict[str, str] = {}
+    known = set(columns)
     chunk: list[dict[str, Any]] = []
 
     def to_batch(rows: list[dict[str, Any]]) -> pa.RecordBatch:
+        # Column by column from the values present: a row holds a few of many keys,
+        # and work in rows times columns would make a sparse file slow.
+        present: dict[str, tuple[list[int], list[Any]]] = {}
+        for index, row in enumerate(rows):
+            for key, value in row.items():
+                if value is not None:
+                    place = present.get(key)
+                    if place is None:
+                        place = present[key] = ([], [])
+                    place[0].append(index)
+                    place[1].append(value)
+        absent = pa.nulls(len(rows))
         arrays = []
         for column in columns:
+            place = present.get(column)
+            if place is None:
+                arrays.append(absent)
+                continue
+            cells = place[1]
+            if len(cells) < len(rows):
+                cells = [None] * len(rows)
+                for row_index, value in zip(*place, strict=True):
+                    cells[row_index] = value
             try:
-                arrays.append(pa.array([row.get(column) for row in rows]))
+                arrays.append(pa.array(cells))
             except (pa.ArrowException, OverflowError):
                 raise InputError(
                     name, f"column {column!r}: number out of range for a 64-bit value"
@@ -686,12 +1142,7 @@ def _ndjson_batches(
             text = text.removeprefix("\ufeff")
         if not text.strip():
             continue
-        try:
-            record = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise InputError(
-                name, f"invalid JSON ({exc.msg})", line=line_number, column=exc.colno
-            ) from None
+        record = _ndjson_record(text, name, line_number)
         if not isinstance(record, dict):
             raise InputError(
                 name,
@@ -699,6 +1150,8 @@ def _ndjson_batches(
                 line=line_number,
                 column=1,
             )
+        if "\\u" in text or "\\U" in text:
+            _check_surrogates(record, name, line_number)
         for key, value in record.items():
             if value is None:
                 kinds.setdefault(key, "")
@@ -711,20 +1164,26 @@ def _ndjson_batches(
                         line=line_number,
                         column=key,
                     )
-                known = kinds.get(key)
-                if known and known != kind:
+                if kind == "number":
+                    _check_json_number(value, name, line_number, key)
+                known_kind = kinds.get(key)
+                if known_kind and known_kind != kind:
                     raise InputError(
                         name,
-                        f"expected {known} as on earlier lines, found {kind}",
+                        f"expected {known_kind} as on earlier lines, found {kind}",
                         line=line_number,
                         column=key,
                     )
                 kinds[key] = kind
-            if key not in columns:
+            if key not in known:
+                if not key.strip():
+                    raise InputError(name, "an empty key; expected a column name", line=line_number)
+                check_column_count(len(columns) + 1, name, line=line_number)
                 columns.append(key)
+                known.add(key)
         lines.add(line_number)
         chunk.append(record)
-        if len(chunk) >= chunk_rows:
+        if len(chunk) >= chunk_rows or len(chunk) * len(columns) >= _CELLS_PER_BATCH:
             yield to_batch(chunk)
             chunk = []
     if chunk:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from custrec.errors import CheckFailedError, InputError, UsageError
+from custrec.errors import CheckFailedError, InputError, UnknownColumnError, UsageError
 from custrec.render import Summary, Table
 from custrec.store.records import EXPECTED, convert_text
 
@@ -111,7 +111,9 @@ def selected_fields(store: Store, fields: Sequence[str] | None) -> list[str]:
         return known
     unknown = [name for name in fields if name not in known]
     if unknown:
-        raise UsageError(f"no field {unknown[0]!r} in this store (fields: {', '.join(known)})")
+        raise UnknownColumnError(
+            str(store.path), f"no field {unknown[0]!r} in this store (fields: {', '.join(known)})"
+        )
     id_field = store.settings.id_field
     return [id_field, *(name for name in dict.fromkeys(fields) if name != id_field)]
 

@@ -36,7 +36,8 @@ from custrec.access import date_of as _date
 from custrec.anonymised import AnonymisedRules, is_anonymised
 from custrec.errors import UsageError
 from custrec.render import Summary, Table
-from custrec.schema.model import SchemaFileError, _Located, read_yaml_file
+from custrec.schema.model import SchemaFileError
+from custrec.yamldoc import YamlDocument, read_yaml_file
 
 if TYPE_CHECKING:
     from custrec.audit import AuditContext
@@ -46,9 +47,10 @@ if TYPE_CHECKING:
 ACTIONS = ("delete", "anonymise")
 PLAN_VERSION = 1
 _RULE_KEYS = ("id", "description", "where", "class", "trigger", "period", "action")
+_TEXT_KEYS = {"id", "description", "where", "class", "trigger", "action"}
 _COMPARISON = re.compile(
     r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*(==|!=|<=|>=|<|>)\s*"
-    r"('(?:[^']*)'|\"(?:[^\"]*)\"|true|false|null|-?[0-9]+(?:\.[0-9]+)?)\s*"
+    r"('(?:[^']*)'|\"(?:[^\"]*)\"|true|false|null|-?[0-9]{1,18}(?:\.[0-9]{1,18})?)\s*"
 )
 
 
@@ -56,7 +58,7 @@ class PolicyError(SchemaFileError):
     """A retention policy that cannot be used: the message names file and line (exit 2)."""
 
 
-class _PolicyDoc(_Located):
+class _PolicyDoc(YamlDocument):
     error_class = PolicyError
 
 
@@ -139,14 +141,17 @@ def parse_policy(
     data = doc.data
     if not isinstance(data, dict):
         raise error("expected a mapping with 'rules'")
-    unknown = sorted(set(data) - {"version", "description", "grace", "rules"})
+    unknown = [key for key in data if key not in ("version", "description", "grace", "rules")]
     if unknown:
         raise error(f"unknown key {unknown[0]!r}", unknown[0])
-    if data.get("version", 1) != 1:
+    version = data.get("version", 1)
+    if type(version) is not int or version != 1:
         raise error("version must be 1", "version")
+    if not isinstance(data.get("description", ""), str):
+        raise error("'description' must be text", "description")
     grace = data.get("grace")
     if grace is not None:
-        _period(str(grace), error, "grace")
+        _period(grace, error, "grace")
     rules_doc = data.get("rules")
     if not isinstance(rules_doc, list) or not rules_doc:
         raise error("'rules' must be a list of at least one rule", "rules")
@@ -157,10 +162,13 @@ def parse_policy(
         where = ("rules", n)
         if not isinstance(spec, dict):
             raise error("a rule must be a mapping", *where)
-        extra = sorted(set(spec) - set(_RULE_KEYS))
+        extra = [key for key in spec if key not in _RULE_KEYS]
         if extra:
             raise error(f"rule: unknown key {extra[0]!r}", *where, extra[0])
-        rule_id = str(spec.get("id") or f"rule-{n + 1}")
+        for key, value in spec.items():
+            if key in _TEXT_KEYS and not isinstance(value, str):
+                raise error(f"rule: {key!r} must be text", *where, key)
+        rule_id = spec.get("id") or f"rule-{n + 1}"
         if rule_id in seen:
             raise error(f"rule id {rule_id!r} appears twice", *where, "id")
         seen.add(rule_id)
@@ -175,6 +183,8 @@ def parse_policy(
             base = classes[klass]
         trigger = spec.get("trigger", base.get("trigger"))
         period = spec.get("period", base.get("period"))
+        if not isinstance(trigger, str | None):
+            raise error(f"the trigger of class {klass!r} must be text", *where, "class")
         if not trigger:
             raise error("a rule needs 'trigger' (the field whose date starts the period)", *where)
         if trigger not in fields:
@@ -183,7 +193,7 @@ def parse_policy(
             )
         if period is None:
             raise error("a rule needs 'period' (e.g. 6y, 30d)", *where)
-        _period(str(period), error, *where, "period")
+        _period(period, error, *where, "period")
         action = spec.get("action", "delete")
         if action not in ACTIONS:
             raise error(f"action {action!r}: expected delete or anonymise", *where, "action")
@@ -211,10 +221,14 @@ def parse_policy(
                 name, op, literal = match.groups()
                 if name not in fields:
                     raise error(f"where: unknown field {name!r}", *where, "where")
-                conditions.append(Condition(name, op, _literal(literal)))
+                value = _literal(literal)
+                problem = _comparison_problem(name, fields[name], op, value)
+                if problem:
+                    raise error(f"where: {part.strip()}: {problem}", *where, "where")
+                conditions.append(Condition(name, op, value))
         rules.append(
             RetentionRule(
-                id=rule_id,
+                id=str(rule_id),
                 trigger=str(trigger),
                 period=str(period),
                 action=str(action),
@@ -227,13 +241,37 @@ def parse_policy(
     return RetentionPolicy(tuple(rules), None if grace is None else str(grace), digest)
 
 
-def _period(text: str, error: Any, *where: Any) -> None:
+def _period(value: object, error: Any, *where: Any) -> None:
+    if not isinstance(value, str):
+        raise error("a period must be text: a number and d, w, m or y (e.g. 6y, 30d)", *where)
     try:
-        parse_period(text)
-    except UsageError:
-        raise error(
-            f"period {text!r}: expected a number and d, w, m or y (e.g. 6y, 30d)", *where
-        ) from None
+        parse_period(value)
+    except UsageError as exc:
+        raise error(str(exc), *where) from None
+
+
+_FIELD_KINDS = {"string": "text", "int64": "number", "float64": "number", "bool": "true/false"}
+
+
+def _comparison_problem(name: str, field_type: str, op: str, value: object) -> str | None:
+    """Why ``name OP value`` cannot hold as meant, or None. A value of another type
+    than the field's would never be equal (text ``'true'`` is not ``true``), so the
+    comparison is refused rather than silently matching nothing; ``null`` only with
+    ``==`` and ``!=``; true/false are not ordered."""
+    if value is None:
+        return None if op in ("==", "!=") else "null compares with == or != only"
+    kind = _FIELD_KINDS.get(field_type)
+    if kind is None:
+        return None
+    given = "text" if isinstance(value, str) else "number"
+    if isinstance(value, bool):
+        given = "true/false"
+    if kind != given:
+        example = {"text": "'text' in quotes", "number": "a number", "true/false": "true or false"}
+        return f"field {name!r} holds {kind}: compare it with {example[kind]} or null"
+    if kind == "true/false" and op not in ("==", "!="):
+        return "true/false compare with == or != only"
+    return None
 
 
 @dataclass
@@ -446,9 +484,12 @@ def latest_start(period: str, as_of: dt.date) -> dt.date:
     is due exactly when ``d <= latest_start(period, as_of)`` (adding a period is
     monotone, so the dates due form a prefix of the calendar)."""
     amount, unit = parse_period(period)
-    if unit in ("d", "w"):
-        return as_of - dt.timedelta(days=amount * (7 if unit == "w" else 1))
-    guess = as_of - dt.timedelta(days=amount * (366 if unit == "y" else 31) + 1)
+    try:
+        if unit in ("d", "w"):
+            return as_of - dt.timedelta(days=amount * (7 if unit == "w" else 1))
+        guess = as_of - dt.timedelta(days=amount * (366 if unit == "y" else 31) + 1)
+    except OverflowError:  # before the calendar's start: only its first day can be
+        return dt.date.min
     while add_period(guess + dt.timedelta(days=1), period) <= as_of:
         guess += dt.timedelta(days=1)
     return guess

@@ -304,6 +304,7 @@ class _Run:
         self.seen: dict[str, SeenValues] = {}
         self.unknown: list[str] = []
         self.columns_seen: list[str] = []
+        self._seen: set[str] = set()
         self.missing_columns: list[str] = []
         self.anonymised = 0
         """Records a purge anonymised (checked by their own rules)."""
@@ -351,12 +352,16 @@ class _Run:
 
     def columns(self, names: Sequence[str]) -> None:
         """The input's columns (once, or again when an NDJSON key first appears)."""
+        grew = False
         for name in names:
-            if name not in self.columns_seen:
-                self.columns_seen.append(name)
-            if name not in self.schema.fields and name not in self.unknown:
+            if name in self._seen:  # sets: lists would make wide inputs quadratic
+                continue
+            grew = True
+            self._seen.add(name)
+            self.columns_seen.append(name)
+            if name not in self.schema.fields:
                 self.unknown.append(name)
-        if self.schema.strict and self.unknown:
+        if self.schema.strict and self.unknown and grew:
             outcome = self.outcomes["schema.unknown-columns"]
             outcome.failed = len(self.unknown)
             outcome.out_of = len(self.columns_seen)

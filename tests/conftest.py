@@ -5,6 +5,7 @@ start-up imports)."""
 from __future__ import annotations
 
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -50,12 +51,19 @@ def run_custrec(
     input: bytes | None = None,
     env: dict[str, str] | None = None,
     timeout: float = 120,
+    memory_limit: int | None = None,
 ) -> subprocess.CompletedProcess[bytes]:
-    """Run ``python -m custrec ARGS`` as a separate process."""
+    """Run ``python -m custrec ARGS`` as a separate process; ``memory_limit`` bounds its
+    address space (bytes), so that runaway memory ends in MemoryError, not swapping."""
     full_env = {**os.environ, **(env or {})}
     full_env["PYTHONPATH"] = os.pathsep.join(
         p for p in (str(REPO), full_env.get("PYTHONPATH", "")) if p
     )
+
+    def limit() -> None:
+        if memory_limit is not None:
+            resource.setrlimit(resource.RLIMIT_AS, (memory_limit, memory_limit))
+
     return subprocess.run(
         custrec_command(*args),
         cwd=cwd,
@@ -64,6 +72,7 @@ def run_custrec(
         capture_output=True,
         timeout=timeout,
         check=False,
+        preexec_fn=limit if memory_limit is not None else None,
     )
 
 

@@ -839,10 +839,18 @@ def test_ndjson_writes_nan_and_infinities_as_null(tmp_path: Path) -> None:
 
 
 def test_redact_keeps_odd_numbers_as_valid_json(cli: InvokeCli, tmp_path: Path) -> None:
-    source = tmp_path / "scores.ndjson"
-    source.write_text(
-        '{"customer_id":"C-1","score":NaN}\n{"customer_id":"C-2","score":1e400}\n'
-        '{"customer_id":"C-3","score":-Infinity}\n{"customer_id":"C-4","score":2.5}\n'
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    source = tmp_path / "scores.parquet"  # NDJSON input refuses such numbers; Parquet holds them
+    pq.write_table(
+        pa.table(
+            {
+                "customer_id": ["C-1", "C-2", "C-3", "C-4"],
+                "score": [float("nan"), float("inf"), float("-inf"), 2.5],
+            }
+        ),
+        source,
     )
     policy = tmp_path / "keep.yaml"
     policy.write_text("fields:\n  customer_id: keep\n  score: keep\n")

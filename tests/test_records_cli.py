@@ -765,12 +765,12 @@ def test_get_fields_shows_only_those_and_the_id(cli: InvokeCli, customers: Path)
     )
 
 
-def test_get_unknown_field_is_a_usage_error(cli: InvokeCli, customers: Path) -> None:
+def test_get_unknown_field_is_bad_input(cli: InvokeCli, customers: Path) -> None:
     result = cli("get", str(customers), "C-001", "--fields", "email,shoe_size")
-    assert result.exit_code == 2
+    assert result.exit_code == 3
     assert result.stdout == ""
     assert result.stderr == (
-        "Error: no field 'shoe_size' in this store "
+        f"Error: {customers}: no field 'shoe_size' in this store "
         "(fields: customer_id, name, email, phone, city, country, notes)\n"
     )
 
@@ -1164,9 +1164,9 @@ def test_export_where_checks_values_before_writing(
     path = write(tmp_path / "v.ndjson", '{"customer_id": "C-1", "visits": 3}\n')
     assert collect(cli, store, str(path)).exit_code == 0
     result = cli("export", str(store), "--where", "visists=3")
-    assert result.exit_code == 2
+    assert result.exit_code == 3
     assert result.stdout == ""
-    assert result.stderr == "Error: --where: no field 'visists' in this store\n"
+    assert result.stderr == f"Error: {store}: --where: no field 'visists' in this store\n"
     assert export_ndjson(cli, store, "--where", "visits=3") == [{"customer_id": "C-1", "visits": 3}]
 
 

@@ -152,9 +152,9 @@ def _sigterm_unwinds() -> Iterator[None]:
 
 def _fail(ctx: click.Context, message: str, code: int) -> NoReturn:
     if ctx.find_root().params.get("debug"):
-        import traceback  # only for --debug: the module is slow to import
-
-        traceback.print_exc(file=sys.stderr)
+        exc = sys.exc_info()[1]
+        if exc is not None:
+            sys.stderr.write(debug_traceback(exc))
     click.echo(message, err=True)
     ctx.exit(code)
 
@@ -166,6 +166,52 @@ def _drop_unwritten_stdout() -> None:
         sys.stdout.flush()
     except OSError:
         _silence_stdout()
+
+
+def debug_traceback(exc: BaseException) -> str:
+    """The traceback of ``exc`` and of the exceptions it was raised from or during, as
+    Python prints it, but with the message of every exception that is not a
+    :class:`CustrecError` replaced by its type's name: the messages of other libraries
+    (Arrow, pandas, json) may quote the input, such as a whole CSV row of personal
+    data. custrec's own messages never quote values. Frames show their file, line and
+    function (not the source line: a literal in it could be a value too)."""
+    import traceback  # only for --debug: the module is slow to import
+
+    chain: list[tuple[BaseException, str]] = []
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    link = ""
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        chain.append((current, link))
+        if current.__cause__ is not None:
+            current, link = current.__cause__, "direct"
+        elif current.__context__ is not None and not current.__suppress_context__:
+            current, link = current.__context__, "during"
+        else:
+            current = None
+    out: list[str] = []
+    for item, link in reversed(chain):
+        out.append("Traceback (most recent call last):\n")
+        out.extend(
+            f'  File "{frame.filename}", line {frame.lineno}, in {frame.name}\n'
+            for frame in traceback.extract_tb(item.__traceback__)
+        )
+        name = type(item).__qualname__
+        module = type(item).__module__
+        if module not in ("builtins", "__main__"):
+            name = f"{module}.{name}"
+        if isinstance(item, CustrecError):
+            out.append(f"{name}: {item}\n")
+        else:
+            out.append(f"{name} (message left out: it may quote the input)\n")
+        if link:
+            out.append(
+                "\nThe above exception was the direct cause of the following exception:\n\n"
+                if link == "direct"
+                else "\nDuring handling of the above exception, another exception occurred:\n\n"
+            )
+    return "".join(out)
 
 
 def _silence_stdout() -> None:

@@ -142,8 +142,8 @@ def key_list(store: str, key_file: str | None, output_format: str) -> None:
     "--new-key-file",
     type=click.Path(dir_okay=False),
     metavar="FILE",
-    help="Key file of the new holder. Without it: the passphrase in "
-    "$CUSTREC_NEW_PASSPHRASE, or asked on a terminal.",
+    help="Key file of the new holder. Without it: the passphrase (at least 12 "
+    "characters) in $CUSTREC_NEW_PASSPHRASE, or asked on a terminal.",
 )
 @lock_timeout_option()
 @reason_option()
@@ -174,6 +174,7 @@ def key_add(
         passphrase_env=NEW_PASSPHRASE_ENV,
         key_file_env=None,
         confirm=True,
+        new=True,
         what="the new key",
     )
     with open_cli_store(store, key_file, lock_timeout, reason) as opened:

@@ -239,13 +239,14 @@ def _scan_file(
     delimiter: str | None,
     encoding: str | None,
 ) -> Iterator[ScanFinding]:
+    from custrec.io import text_lines
     from custrec.redaction.scan import scan_lines, scan_table
 
     chosen = _file_format(source, input_format)
     if chosen == "text":
         if fields:
             raise UsageError("--field applies to CSV, NDJSON, Parquet and stores, not plain text")
-        yield from scan_lines(_text_lines(source, encoding), detector, summary)
+        yield from scan_lines(text_lines(source, encoding), detector, summary)
         return
     from custrec.io import open_table
 
@@ -256,36 +257,6 @@ def _scan_file(
         encoding=encoding,
     ) as reader:
         yield from scan_table(reader, detector, summary, fields=fields, schema=schema)
-
-
-def _text_lines(source: str, encoding: str | None) -> Iterator[str]:
-    from custrec.errors import InputError
-    from custrec.io import check_encoding, source_name
-
-    codec = check_encoding(encoding)
-    name = source_name(source)
-    try:
-        stream = (
-            open(source, encoding=codec, newline="")  # noqa: SIM115 (closed below)
-            if source != "-"
-            else sys.stdin
-        )
-    except OSError as exc:
-        raise InputError(name, f"cannot read ({exc.strerror})") from None
-    try:
-        number = 0
-        try:
-            for number, line in enumerate(stream, start=1):  # noqa: B007 (used on error)
-                yield line
-        except UnicodeDecodeError as exc:
-            raise InputError(
-                name,
-                f"not valid {codec} ({exc.reason}); give --encoding (e.g. cp1252)",
-                line=number + 1,
-            ) from None
-    finally:
-        if stream is not sys.stdin:
-            stream.close()
 
 
 def _emit_findings(

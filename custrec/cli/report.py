@@ -87,19 +87,9 @@ def _mapping(pairs: tuple[str, ...], map_file: str | None) -> dict[str, str]:
     if not pairs and not map_file:
         return {}
     from custrec.collect import parse_mapping
+    from custrec.kpi.logs import read_map_file
 
-    lines = list(pairs)
-    if map_file:
-        try:
-            with open(map_file, encoding="utf-8") as handle:
-                lines += [
-                    line.strip()
-                    for line in handle
-                    if line.strip() and not line.lstrip().startswith("#")
-                ]
-        except OSError as exc:
-            raise UsageError(f"--map-file {map_file}: cannot read ({exc.strerror})") from None
-    return parse_mapping(lines)
+    return parse_mapping([*pairs, *(read_map_file(map_file) if map_file else [])])
 
 
 @report.command("kpi")
@@ -281,6 +271,7 @@ def kpi(
         skip_invalid=skip_invalid,
         open_store=open_log_store,
         columns=needed_columns(options),
+        group_by=options.by,
     )
     for store in opened:
         note_restricted(store)

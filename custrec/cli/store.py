@@ -71,8 +71,9 @@ def init(
     """Create an empty encrypted store STORE, opened by your key.
 
     The key is a key file (--key-file or CUSTREC_KEY_FILE; make one with
-    `custrec key new`) or a passphrase (CUSTREC_PASSPHRASE, or asked on a terminal).
-    Add more keys later with `custrec key add`. STORE must not exist.
+    `custrec key new`) or a passphrase of at least 12 characters (CUSTREC_PASSPHRASE,
+    or asked on a terminal). Add more keys later with `custrec key add`. STORE must
+    not exist.
 
     \b
     Examples:
@@ -97,7 +98,7 @@ def init(
         match_fields = match_fields or tuple(schema.match_fields)
         columns = schema.store_columns()
         schema_text = dump_schema(schema)
-    source = resolve_key_source(key_file, confirm=True, what=f"the new store {store}")
+    source = resolve_key_source(key_file, confirm=True, new=True, what=f"the new store {store}")
     settings = StoreSettings(
         id_field=id_field,
         match_fields=match_fields or ("email", "phone"),

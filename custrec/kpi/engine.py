@@ -549,6 +549,8 @@ def _codes(text: pa.ChunkedArray, sort: bool = True) -> tuple[np.ndarray, Any]:
     codes = np.concatenate([arrays.numbers(c.indices, -1).astype("int32") for c in encoded.chunks])
     if not sort:
         return codes, dictionary
+    if not len(dictionary):  # every value is missing
+        return codes, []
     order = arrays.numbers(pc.array_sort_indices(dictionary)).astype("int64")
     rank = np.empty(len(order), dtype="int32")
     rank[order] = np.arange(len(order))

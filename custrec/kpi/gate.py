@@ -298,9 +298,12 @@ def _number_typed(array: pa.Array, kind: str) -> Typed | None:
         if not present.all():
             values = pc.if_else(arrays.booleans(present), trimmed, pa.nulls(len(text), text.type))
         try:
-            numbers = arrays.numbers(pc.cast(values, pa.float64()), np.nan)
+            cast = pc.cast(values, pa.float64())
         except pa.ArrowInvalid:  # a value that is not a number: the exact path
+            cast = None  # (taken outside the handler: Arrow's message quotes the value)
+        if cast is None:
             return _legacy(text, kind)
+        numbers = arrays.numbers(cast, np.nan)
     with np.errstate(invalid="ignore"):
         fine = np.isfinite(numbers)
         if kind == "integer":

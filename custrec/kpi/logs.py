@@ -31,7 +31,7 @@ from collections.abc import (
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from custrec.errors import InputError
+from custrec.errors import InputError, UnknownColumnError, UsageError
 from custrec.kpi.columns import (
     CANONICAL,
     FLAGS,
@@ -55,7 +55,16 @@ if TYPE_CHECKING:
     from custrec.schema import Schema
     from custrec.store import Store
 
-__all__ = ["CANONICAL", "FLAGS", "NUMBERS", "TEXT", "TIMES", "LoadedLogs", "load_logs"]
+__all__ = [
+    "CANONICAL",
+    "FLAGS",
+    "NUMBERS",
+    "TEXT",
+    "TIMES",
+    "LoadedLogs",
+    "load_logs",
+    "read_map_file",
+]
 
 REQUIRED = ("interaction_id", "case_id", "channel", "created_at")
 _OFFSET = re.compile(r"(?:Z|[+-][0-9]{2}:?[0-9]{2})$")
@@ -94,15 +103,23 @@ def load_logs(
     schema: Schema | None = None,
     open_store: Callable[[str], Store] | None = None,
     columns: Collection[str] | None = None,
+    group_by: Collection[str] = (),
 ) -> LoadedLogs:
     """The logs' valid rows, typed (see the module); ``columns`` are the canonical
     columns to keep (default: all). A source that is a custrec store is read through
-    ``open_store`` (its key)."""
+    ``open_store`` (its key). Each log must have the columns of ``group_by`` (after
+    ``mapping``): a missing one is an :class:`~custrec.errors.UnknownColumnError`."""
     from custrec.io import open_table
     from custrec.kpi.calendar import zone
     from custrec.kpi.checks import gate_rules
     from custrec.schema import shipped_schema
 
+    unknown = [target for target in (mapping or {}) if target not in CANONICAL]
+    if unknown:
+        raise UsageError(
+            f"--map {unknown[0]}=...: {unknown[0]!r} is not a column of an interaction log "
+            f"(columns: {', '.join(CANONICAL)})"
+        )
     chosen = schema or shipped_schema("interaction")
     wanted = tuple(CANONICAL if columns is None else [c for c in CANONICAL if c in columns])
     reading = _Reading(
@@ -111,6 +128,7 @@ def load_logs(
         renames={source: target for target, source in (mapping or {}).items()},
         tz=zone(tz),
         wanted=wanted,
+        group_by=tuple(group_by),
     )
     for source in sources:
         if source != "-" and open_store is not None and _is_store(source):
@@ -125,6 +143,31 @@ def load_logs(
         ) as reader:
             reading.consume(reading.batches(reader), reader.name, reader)
     return reading.finish(skip_invalid)
+
+
+MAP_FILE_BYTES = 1 << 20
+"""The largest --map-file read (a few lines per column are expected)."""
+
+
+def read_map_file(path: str) -> list[str]:
+    """The ``CANONICAL=SOURCE`` lines of a map file (blank lines and ``#`` comments
+    left out); an unreadable, too large or non-UTF-8 file is a usage error naming it."""
+    try:
+        with open(path, "rb") as handle:
+            raw = handle.read(MAP_FILE_BYTES + 1)
+    except OSError as exc:
+        raise UsageError(f"--map-file {path}: cannot read ({exc.strerror})") from None
+    if len(raw) > MAP_FILE_BYTES:
+        raise UsageError(f"--map-file {path}: larger than 1 MiB; expected CANONICAL=SOURCE lines")
+    lines = []
+    for number, line in enumerate(raw.split(b"\n"), start=1):
+        try:
+            text = line.decode("utf-8").strip()
+        except UnicodeDecodeError:
+            raise UsageError(f"--map-file {path}:{number}: expected UTF-8 text") from None
+        if text and not text.startswith("#"):
+            lines.append(text)
+    return lines
 
 
 _SQLITE = b"SQLite format 3\x00"
@@ -162,6 +205,7 @@ class _Reading:
     renames: dict[str, str]
     tz: Any
     wanted: tuple[str, ...]
+    group_by: tuple[str, ...] = ()
     table: Appender = field(init=False)
     ids: list[pa.Array] = field(default_factory=list)
     failures: list[tuple[str, np.ndarray]] = field(default_factory=list)
@@ -196,7 +240,8 @@ class _Reading:
         """The canonical columns read: those kept, required and checked."""
         if self.rules is None:
             return frozenset(CANONICAL)
-        return frozenset(self.wanted) | frozenset(REQUIRED) | (self.rules.needs & set(CANONICAL))
+        needed = frozenset(self.wanted) | frozenset(REQUIRED) | frozenset(self.group_by)
+        return needed | (self.rules.needs & set(CANONICAL))
 
     def batches(self, reader: TableReader) -> Iterator[pa.RecordBatch]:
         """The batches of a file; of a Parquet file, only its columns read."""
@@ -206,7 +251,7 @@ class _Reading:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        from custrec.io import _arrow_reason, _guard_arrow
+        from custrec.io import _arrow_reason, _guard_arrow, parquet_scalars
 
         try:
             # pre_buffer: Arrow would hold the needed column chunks of the whole file
@@ -221,7 +266,7 @@ class _Reading:
             self._require([self.renames.get(n, n) for n in names], reader.name)
             self.table.reserve(parquet.metadata.num_rows)
         batches = parquet.iter_batches(batch_size=BATCH_ROWS, columns=names)
-        yield from _guard_arrow(_ahead(batches), reader.name)
+        yield from parquet_scalars(_guard_arrow(_ahead(batches), reader.name), reader.name)
 
     def consume(
         self, batches: Iterable[pa.RecordBatch], name: str, reader: TableReader | None
@@ -247,6 +292,13 @@ class _Reading:
             raise InputError(
                 name,
                 f"no {missing[0]!r} column (map one with --map {missing[0]}=COLUMN)",
+                line=1,
+            )
+        absent = [c for c in self.group_by if c not in names]
+        if absent:
+            raise UnknownColumnError(
+                name,
+                f"no {absent[0]!r} column to group by (map one with --map {absent[0]}=COLUMN)",
                 line=1,
             )
 

@@ -37,7 +37,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import unicodedata
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right, insort
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 from functools import lru_cache
@@ -870,12 +870,15 @@ def _find_dobs(text: str, out: list[Finding]) -> None:
         return
     by_span: dict[tuple[int, int], re.Match[str]] = {}
     for s, e, _ in hits:  # dates are looked for near the context words only
-        for m in _DATE.finditer(text, max(0, s - 45)):
+        # (up to 60 characters after the word; a date is at most about 30 long: without
+        # an end, a text of context words and no date was searched to its end each time)
+        for m in _DATE.finditer(text, max(0, s - 45), e + 100):
             if m.start() > e + 60:
                 break
             if m.span() not in by_span and _parse_date(m):
                 by_span[m.span()] = m
     dates = [by_span[k] for k in sorted(by_span)]
+    starts = [s for s, _, _ in hits]  # sorted: only the words near a date are looked at
     for k, m in enumerate(dates):
         start, end = m.span()
         # The context word is the nearest one, with no other date between it and this one.
@@ -883,11 +886,18 @@ def _find_dobs(text: str, out: list[Finding]) -> None:
         hi = _after_end(text, end, 25)
         if k + 1 < len(dates):
             hi = min(hi, dates[k + 1].start())
-        word = next((w for s, e, w in reversed(hits) if lo <= s and e <= start), None)
+        word = None
+        for _, e, w in reversed(hits[bisect_left(starts, lo) : bisect_right(starts, start)]):
+            if e <= start:
+                word = w
+                break
         if word is None:
             nxt = dates[k + 1].start() if k + 1 < len(dates) else len(text) + 99
             # a word after this date, unless it stands right before the next one
-            word = next((w for s, e, w in hits if end <= s and e <= hi and nxt - e > 12), None)
+            for _, e, w in hits[bisect_left(starts, end) : bisect_right(starts, hi)]:
+                if e <= hi and nxt - e > 12:
+                    word = w
+                    break
         if word is None:
             continue
         out.append(
@@ -1129,9 +1139,17 @@ def _find_phones_in_run(
         for m in _IBAN.finditer(text, head.start(), min(n, run_end + 2)):
             if m.end() > lo:
                 blocked.append(m.span())
-    scanned = _mask(text, sorted(blocked)) if blocked else text
-    for w in _PHONE_WINDOW.finditer(scanned, lo, hi):
-        start, end = w.span()
+    # Only text[lo:hi] is searched (its look-behind reads two characters before lo):
+    # masking a copy of that part, not of the whole text, keeps a text of many runs
+    # linear.
+    base = max(0, lo - 4)
+    scanned = text[base:hi]
+    if blocked:
+        size = len(scanned)
+        local = [(max(s - base, 0), min(e - base, size)) for s, e in blocked if e > base and s < hi]
+        scanned = _mask(scanned, sorted(local))
+    for w in _PHONE_WINDOW.finditer(scanned, lo - base, hi - base):
+        start, end = w.start() + base, w.end() + base
         window = text[start:end]
         digits = _NON_DIGIT.sub("", window)
         ndigits = len(digits)
@@ -1499,10 +1517,18 @@ def _resolve(found: list[Finding]) -> list[Finding]:
     if len(found) <= 1:
         return found
     found.sort(key=lambda f: (f.start - f.end, -f.score, f.start, f.type, f.rule, f.explanation))
+    # The spans chosen so far, sorted: they do not overlap, so their ends are sorted
+    # too, and a new span overlaps one of them exactly when the last one starting
+    # before it ends ends after it starts. (Comparing with each chosen span was
+    # quadratic: a line of 20,000 email addresses took 20 seconds.)
+    spans: list[tuple[int, int]] = []
     chosen: list[Finding] = []
     for f in found:
-        if all(f.end <= g.start or f.start >= g.end for g in chosen):
-            chosen.append(f)
+        before = bisect_left(spans, (f.end, -1))  # the spans starting before f ends
+        if before and spans[before - 1][1] > f.start:
+            continue
+        insort(spans, (f.start, f.end))
+        chosen.append(f)
     chosen.sort(key=lambda f: (f.start, f.end))
     return chosen
 

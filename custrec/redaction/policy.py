@@ -75,7 +75,8 @@ from custrec.redaction.operators import (
     STRATEGY_ALIASES,
     canonical_strategy,
 )
-from custrec.schema.model import SchemaFileError, _Located, read_yaml_file
+from custrec.schema.model import SchemaFileError
+from custrec.yamldoc import YamlDocument, read_yaml_file
 
 FORMAT_VERSION = 1
 
@@ -181,7 +182,7 @@ class RedactionPolicy:
 # --- loading -------------------------------------------------------------------------
 
 
-class _PolicyDoc(_Located):
+class _PolicyDoc(YamlDocument):
     """The policy's YAML with the line of every node (errors: :class:`PolicyFileError`)."""
 
     error_class = PolicyFileError

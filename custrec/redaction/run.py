@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from custrec.errors import InputError, UsageError
+from custrec.errors import InputError, UnknownColumnError, UsageError
 from custrec.redaction.redact import (
     FieldPlan,
     Redactor,
@@ -39,12 +39,14 @@ def pseudonymiser_for(key_file: str | None) -> Pseudonymiser | None:
     return Pseudonymiser(pseudonym_key(read_key_file(path).key))
 
 
-def _checked_fields(columns: Sequence[str], wanted: Sequence[str] | None) -> list[str]:
+def _checked_fields(columns: Sequence[str], wanted: Sequence[str] | None, source: str) -> list[str]:
     if not wanted:
         return list(columns)
     unknown = [name for name in wanted if name not in columns]
     if unknown:
-        raise UsageError(f"--fields: no field {unknown[0]!r} (fields: {', '.join(columns)})")
+        raise UnknownColumnError(
+            source, f"--fields: no field {unknown[0]!r} (fields: {', '.join(columns)})"
+        )
     return list(dict.fromkeys(wanted))
 
 
@@ -245,7 +247,7 @@ def redact_store(
     from custrec.redaction.scan import KnownFields, known_field_names
 
     id_field = store.settings.id_field
-    columns = _checked_fields([name for name, _ in store.columns], options.fields)
+    columns = _checked_fields([name for name, _ in store.columns], options.fields, str(store.path))
     needed = set(columns) | known_field_names(KnownFields.of(options.schema)) | {id_field}
     label = str(store.path)
 
@@ -291,7 +293,7 @@ def redact_file(
         first = next(batches, None)
         all_columns = reader.columns or (list(first.schema.names) if first is not None else [])
         kinds = arrow_kinds(first.schema) if first is not None else {}
-        columns = _checked_fields(all_columns, options.fields)
+        columns = _checked_fields(all_columns, options.fields, label)
         id_field = options.schema.id_field if options.schema is not None else None
 
         def records() -> Iterator[list[dict[str, Any]]]:

@@ -18,7 +18,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from custrec.errors import UsageError
+from custrec.errors import UnknownColumnError
 
 if TYPE_CHECKING:
     from custrec.io import TableReader
@@ -188,14 +188,16 @@ def _scan_record(
     return out
 
 
-def table_fields(columns: Sequence[str], wanted: Sequence[str], schema: Schema | None) -> list[str]:
-    """The columns to scan: ``wanted`` (each must exist), else the schema's free-text
-    fields present, else every column."""
+def table_fields(
+    columns: Sequence[str], wanted: Sequence[str], schema: Schema | None, source: str
+) -> list[str]:
+    """The columns to scan: ``wanted`` (each must exist in ``source``), else the
+    schema's free-text fields present, else every column."""
     if wanted:
         missing = [name for name in wanted if name not in columns]
         if missing:
-            raise UsageError(
-                f"--field {missing[0]}: no such column (columns: {', '.join(columns)})"
+            raise UnknownColumnError(
+                source, f"--field {missing[0]}: no such column (columns: {', '.join(columns)})"
             )
         return list(wanted)
     free = [name for name in free_text_fields(schema) if name in columns]
@@ -221,27 +223,69 @@ def scan_table(
     for batch in reader:
         if chosen is None:
             columns = reader.columns or list(batch.schema.names)
-            chosen = table_fields(columns, fields, schema)
+            chosen = table_fields(columns, fields, schema, reader.name)
             id_field = next((name for name in ID_FIELDS if name in columns), None)
-        for record in batch.to_pylist():
-            row += 1
+        extra = known_field_names(known) | ({id_field} if id_field else set())
+        for index, record, texts in _text_cells(batch, chosen, extra):
             record_id = record.get(id_field) if id_field else None
             found = _scan_record(
                 record,
-                chosen,
+                texts,
                 detector,
                 known,
                 summary,
                 None if record_id is None else str(record_id),
                 None,
             )
-            pending.extend((row, f) for f in found)
+            pending.extend((row + index + 1, f) for f in found)
+        row += batch.num_rows
         if reader.format == "parquet" or reader.lines_recorded:
             yield from _with_lines(reader, pending)
             pending = []
     if chosen is None and fields:
-        table_fields(reader.columns, fields, schema)  # an unknown --field on an empty file
+        table_fields(reader.columns, fields, schema, reader.name)  # unknown --field, no rows
     yield from _with_lines(reader, pending)
+
+
+def _text_cells(
+    batch: Any, fields: Sequence[str], extra: set[str]
+) -> Iterator[tuple[int, dict[str, Any], list[str]]]:
+    """The rows of ``batch`` holding text in ``fields``: (row index, the row's text
+    cells and its ``extra`` columns, the names of its text cells in ``fields`` order).
+    Built column by column from the values present: a wide or sparse table (thousands
+    of columns, a few values a row) costs what its values cost, not rows times
+    columns."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    names = set(batch.schema.names)
+    cells: dict[int, dict[str, Any]] = {}
+    for name in fields:
+        if name not in names:
+            continue
+        column = batch.column(name)
+        if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
+            continue
+        if column.null_count == len(column):
+            continue
+        if column.null_count:
+            rows = pc.indices_nonzero(pc.is_valid(column))
+            values = column.take(rows).to_pylist()
+            places = rows.to_pylist()
+        else:
+            values, places = column.to_pylist(), range(len(column))
+        for place, value in zip(places, values, strict=True):
+            if value.strip():
+                cells.setdefault(place, {})[name] = value
+    if not cells:
+        return
+    wanted = [name for name in extra if name in names]
+    others = {name: batch.column(name).to_pylist() for name in wanted}
+    for place in sorted(cells):
+        texts = cells[place]
+        record = {name: values[place] for name, values in others.items()}
+        record.update(texts)
+        yield place, record, list(texts)
 
 
 def _with_lines(reader: TableReader, pending: list[tuple[int, ScanFinding]]) -> list[ScanFinding]:
@@ -265,7 +309,7 @@ def scan_store(
     audited as ``scan`` (fields and counts only)."""
     names = [name for name, _ in store.columns]
     text_names = [name for name, kind in store.columns if kind == "string"]
-    chosen = table_fields(names, fields, schema) if fields else None
+    chosen = table_fields(names, fields, schema, str(store.path)) if fields else None
     if chosen is None:
         chosen = [name for name in free_text_fields(schema) if name in names] or text_names
     known = KnownFields.of(schema)

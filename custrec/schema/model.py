@@ -23,6 +23,7 @@ from typing import Any
 
 from custrec.errors import UsageError
 from custrec.schema.registry import CHECKS, COMPARE_OPS, PHONE_LEVELS, CheckSpec
+from custrec.yamldoc import YamlDocument, YamlFileError, read_yaml_file
 
 FORMAT_VERSION = 1
 FIELD_TYPES = ("string", "integer", "number", "boolean", "date", "datetime")
@@ -35,14 +36,8 @@ SPECIAL_CATEGORY = "special"
 declared purpose and lawful basis (GDPR Art. 9)."""
 
 
-class SchemaFileError(UsageError):
+class SchemaFileError(YamlFileError):
     """The schema file is wrong; the message names the file and line (exit 2)."""
-
-    def __init__(self, source: str, message: str, line: int | None = None) -> None:
-        self.source = source
-        self.line = line
-        where = f"{source}:{line}" if line else source
-        super().__init__(f"{where}: {message}")
 
 
 @dataclass
@@ -234,63 +229,10 @@ _FIELD_KEYS = {
 _RULE_KEYS = {"id", "check", "severity", "max_fail_pct", "description"}
 
 
-class _Located:
-    """A YAML document with the line of every node, by path of keys and indexes. A key
-    given twice in one mapping is an error (YAML would keep the last one silently).
-    Errors are of :attr:`error_class`."""
+class _Located(YamlDocument):
+    """The schema's YAML document, lines and all (errors: :class:`SchemaFileError`)."""
 
-    error_class: type[SchemaFileError] = SchemaFileError
-
-    def __init__(self, text: str, source: str) -> None:
-        import yaml
-
-        self.source = source
-        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: 8x faster
-        try:
-            node = yaml.compose(text, Loader=loader)
-            self.data = yaml.load(text, Loader=loader)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            line = mark.line + 1 if mark is not None else None
-            problem = getattr(exc, "problem", None) or "not valid YAML"
-            raise self.error_class(source, f"not valid YAML ({problem})", line) from None
-        self.lines: dict[tuple[Any, ...], int] = {}
-        if node is not None:
-            self._walk(node, ())
-
-    def _walk(self, node: Any, path: tuple[Any, ...]) -> None:
-        import yaml
-
-        self.lines[path] = node.start_mark.line + 1
-        if isinstance(node, yaml.MappingNode):
-            seen: dict[Any, int] = {}
-            for key, _ in node.value:
-                if not isinstance(key, yaml.ScalarNode):
-                    continue
-                line = key.start_mark.line + 1
-                if key.value in seen:
-                    raise self.error_class(
-                        self.source,
-                        f"{key.value!r} is given twice (first on line {seen[key.value]}); "
-                        "give each key once",
-                        line,
-                    )
-                seen[key.value] = line
-            for key, value in node.value:
-                self.lines[(*path, key.value)] = key.start_mark.line + 1
-                self._walk(value, (*path, key.value))
-                self.lines[(*path, key.value)] = key.start_mark.line + 1
-        elif isinstance(node, yaml.SequenceNode):
-            for index, item in enumerate(node.value):
-                self._walk(item, (*path, index))
-
-    def line(self, *path: Any) -> int | None:
-        while path and path not in self.lines:
-            path = path[:-1]
-        return self.lines.get(path)
-
-    def error(self, message: str, *path: Any) -> SchemaFileError:
-        return self.error_class(self.source, message, self.line(*path))
+    error_class = SchemaFileError
 
 
 def shipped_schema(name: str) -> Schema:
@@ -302,17 +244,6 @@ def shipped_schema(name: str) -> Schema:
     if not path.is_file():
         raise InputError(str(path), f"the {name} schema is missing from this installation")
     return load_schema(path)
-
-
-def read_yaml_file(path: str | Path, what: str, error_class: type[SchemaFileError]) -> str:
-    """The text of a YAML file (``what``: e.g. "schema file"); a missing or unreadable
-    file is an ``error_class`` naming it."""
-    try:
-        return Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise error_class(str(path), f"no such {what}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise error_class(str(path), f"cannot read the {what} ({exc})") from None
 
 
 def load_schema(path: str | Path) -> Schema:
@@ -358,6 +289,8 @@ def parse_schema(text: str, source: str = "<schema>") -> Schema:
         raise doc.error(
             "'retention_classes' must map each class name to its settings", "retention_classes"
         )
+    for class_name, settings in classes.items():
+        _retention_class(doc, class_name, settings)
     for field_name, item in fields.items():
         if item.retention is not None and item.retention not in classes:
             raise doc.error(
@@ -440,6 +373,25 @@ def _anonymised(
         generalise=lists["generalise"],
         description=_text(doc, spec.get("description"), *path, "description"),
     )
+
+
+def _retention_class(doc: _Located, name: Any, settings: Mapping[str, Any]) -> None:
+    """A retention class's ``trigger`` is a field name and its ``period`` a period
+    (``6y``), when given."""
+    from custrec.access import parse_period
+
+    where = ("retention_classes", name)
+    for key in ("trigger", "description"):
+        if key in settings and not isinstance(settings[key], str):
+            raise doc.error(f"retention class {name!r}: {key!r} must be text", *where, key)
+    if "period" in settings:
+        period = settings["period"]
+        try:
+            if not isinstance(period, str):
+                raise UsageError("a period must be text: a number and d, w, m or y (e.g. 6y)")
+            parse_period(period)
+        except UsageError as exc:
+            raise doc.error(f"retention class {name!r}: {exc}", *where, "period") from None
 
 
 def _no_unknown_keys(

@@ -15,6 +15,11 @@ from custrec.keyfile import KEY_FILE_ENV, read_key_file
 
 PASSPHRASE_ENV = "CUSTREC_PASSPHRASE"
 NEW_PASSPHRASE_ENV = "CUSTREC_NEW_PASSPHRASE"
+MIN_NEW_PASSPHRASE = 12
+"""The fewest characters of a new passphrase (``init``, ``key add``). The key is
+derived with scrypt, which slows each guess, not the number of guesses: a short
+passphrase is found by trying them all. Passphrases already in use still open their
+store whatever their length."""
 
 
 class KeySource:
@@ -74,6 +79,23 @@ class KeySource:
             raise UsageError("the passphrase is empty")
         return cls(kind="passphrase", label="passphrase", passphrase=passphrase)
 
+    @classmethod
+    def from_new_passphrase(cls, passphrase: str) -> KeySource:
+        """A passphrase about to protect a store (see :data:`MIN_NEW_PASSPHRASE`)."""
+        check_new_passphrase(passphrase)
+        return cls.from_passphrase(passphrase)
+
+
+def check_new_passphrase(passphrase: str) -> None:
+    """Raise :class:`UsageError` when ``passphrase`` is too weak to protect a store:
+    fewer than :data:`MIN_NEW_PASSPHRASE` characters, or one character repeated."""
+    if len(passphrase.strip()) < MIN_NEW_PASSPHRASE or len(set(passphrase)) < 2:
+        raise UsageError(
+            f"a new passphrase needs at least {MIN_NEW_PASSPHRASE} characters, not all the "
+            "same (four or five unrelated words make a good one); or use a key file: "
+            "custrec key new FILE"
+        )
+
 
 def resolve_key_source(
     key_file: str | Path | None,
@@ -82,16 +104,20 @@ def resolve_key_source(
     key_file_env: str | None = KEY_FILE_ENV,
     confirm: bool = False,
     what: str = "the store",
+    new: bool = False,
 ) -> KeySource:
-    """The key the caller gave, from the places listed in the module docstring."""
+    """The key the caller gave, from the places listed in the module docstring.
+    ``new``: the key is about to protect a store, so a passphrase must be strong
+    enough (:func:`check_new_passphrase`)."""
     chosen = key_file or (os.environ.get(key_file_env) if key_file_env else None)
     if chosen:
         return KeySource.from_key_file(chosen)
+    make = KeySource.from_new_passphrase if new else KeySource.from_passphrase
     passphrase = os.environ.get(passphrase_env)
     if passphrase:
-        return KeySource.from_passphrase(passphrase)
+        return make(passphrase)
     if sys.stdin is not None and sys.stdin.isatty():
-        return KeySource.from_passphrase(_prompt(what, confirm))
+        return make(_prompt(what, confirm))
     sources = "--key-file FILE, CUSTREC_KEY_FILE" if key_file_env else "--new-key-file FILE"
     raise KeyMissingError(
         f"no key given for {what}; use {sources}, or set {passphrase_env} "
