@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from custrec.errors import CheckFailedError, InputError, UsageError
 from custrec.io import (
     TableReader,
+    batch_rows,
     format_from_extension,
     open_row_writer,
     open_table,
@@ -341,9 +342,10 @@ def _read_input(
             if gate is not None:
                 for index, reasons in gate.failures(converted.to_pandas()).items():
                     row_problems.setdefault(index, []).extend(reasons)
+            values = _present_values(batch, sorted(row_problems))
             for index, reasons in row_problems.items():
                 problems[row_base + index + 1] = reasons
-                bad_values[row_base + index + 1] = _row_values(batch, index)
+                bad_values[row_base + index + 1] = values[index]
             keep = [i for i in range(batch.num_rows) if i not in row_problems]
             if keep:
                 import pyarrow as pa
@@ -543,8 +545,23 @@ def _int64_or_null(text: pa.Array, bad: list[int]) -> tuple[pa.Array, list[int]]
     return pa.array(out, type=pa.int64()), sorted(set(more))
 
 
-def _row_values(batch: pa.RecordBatch, index: int) -> dict[str, Any]:
-    return dict(batch.slice(index, 1).to_pylist()[0])
+def _present_values(batch: pa.RecordBatch, indices: Sequence[int]) -> dict[int, dict[str, Any]]:
+    """The values that are not null of rows ``indices`` of ``batch``, column by column:
+    refused rows of a wide, sparse input (thousands of columns, a few values a row)
+    are kept at the size of their values, not rows times columns."""
+    import pyarrow as pa
+
+    out: dict[int, dict[str, Any]] = {index: {} for index in indices}
+    if not indices:
+        return out
+    taken = pa.array(indices, type=pa.int64())
+    for name, column in zip(batch.schema.names, batch.columns, strict=True):
+        if column.null_count == len(column):
+            continue
+        for index, value in zip(indices, column.take(taken).to_pylist(), strict=True):
+            if value is not None:
+                out[index][name] = value
+    return out
 
 
 def _combine(
@@ -686,22 +703,10 @@ def _write_rejects(
 ) -> None:
     """The refused rows, with why, in the format of the file name (CSV by default),
     readable only by the owner (they hold personal data)."""
-    columns: list[str] = []
-    for item in inputs:
-        columns.extend(c for c in item.columns if c not in columns)
+    columns = list(dict.fromkeys(c for item in inputs for c in item.columns))
     output_format = format_from_extension(path) or "csv"
-    rows: list[dict[str, object]] = []
-    for file_name, row, reasons, values in sorted(refused.rows, key=lambda r: (r[0], r[1])):
-        rows.append(
-            {
-                "_file": file_name,
-                "_row": row,
-                "_line": values.get("_line"),
-                "_rules": ";".join(rule for rule, _, _ in reasons),
-                "_reasons": "; ".join(message for _, _, message in reasons),
-                **{c: values.get(c) for c in columns},
-            }
-        )
+    ordered = sorted(refused.rows, key=lambda r: (r[0], r[1]))
+    step = batch_rows(len(columns))  # rows of every column: a wide input writes in parts
     with open_row_writer(
         path,
         output_format,
@@ -710,7 +715,20 @@ def _write_rejects(
         mode=0o600,
         inputs=read,
     ) as writer:
-        writer.write_rows(rows)
+        for start in range(0, len(ordered), step):
+            writer.write_rows(
+                [
+                    {
+                        "_file": file_name,
+                        "_row": row,
+                        "_line": values.get("_line"),
+                        "_rules": ";".join(rule for rule, _, _ in reasons),
+                        "_reasons": "; ".join(message for _, _, message in reasons),
+                        **{c: values.get(c) for c in columns},
+                    }
+                    for file_name, row, reasons, values in ordered[start : start + step]
+                ]
+            )
 
 
 def parse_mapping(pairs: Iterable[str]) -> dict[str, str]:

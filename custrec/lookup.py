@@ -304,14 +304,13 @@ def read_changes(
     with open_table(
         source, input_format=input_format, delimiter=delimiter, encoding=encoding
     ) as reader:
-        rows: list[dict[str, Value]] = []
-        for batch in reader:
-            rows.extend(batch.to_pylist())
-        if id_field not in reader.columns:
+        batches = list(reader)  # kept as columns: rows of a wide input as dicts would
+        if id_field not in reader.columns:  # take rows times columns of memory at once
             raise InputError(
                 reader.name, f"no {id_field!r} column: each change names its record", line=1
             )
-        lines = reader.row_lines(range(1, len(rows) + 1))
+        lines = reader.row_lines(range(1, reader.rows_read + 1))
+    rows = (row for batch in batches for row in batch.to_pylist())
     for number, row in enumerate(rows, start=1):
         line = lines.get(number)
         where = f"{reader.name}:{line}: " if line else f"{reader.name} row {number}: "
