@@ -273,15 +273,21 @@ class Model:
         rows: list[dict[str, str | None]] = op["rows"]
         ids = [str(row[ID_FIELD]) for row in rows]
         invalid = 1 if op["invalid"] else 0
-        if any(i in s.erased for i in ids):  # a tombstone refuses the whole batch
-            return refused(s, "collect", 1)
+        # A row of an erased customer or of a record in a grace period goes to the
+        # rejects file, whatever --on-duplicate says; the rest of the batch is written.
+        turned_away = [i for i in ids if i in s.erased or i in s.grace]
         update = op["on_duplicate"] == "update"
-        if update and any(i in s.records and i in s.restricted for i in ids):
+        if update and any(
+            i in s.records and i in s.restricted for i in ids if i not in turned_away
+        ):
             return refused(s, "collect", 1)
         after = s.copy()
-        counts = {"inserted": 0, "updated": 0, "skipped": 0, "rejected": invalid}
+        counts = {"inserted": 0, "updated": 0, "skipped": 0,
+                  "rejected": invalid + len(turned_away)}  # fmt: skip
         for row in rows:
             record_id = str(row[ID_FIELD])
+            if record_id in turned_away:
+                continue
             values = {n: typed(n, v) for n, v in row.items() if n != ID_FIELD}
             if record_id in after.records:
                 if update:
@@ -295,7 +301,9 @@ class Model:
                 data.update(values, customer_id=record_id)
                 after.records[record_id] = Rec(1, data)
                 counts["inserted"] += 1
-        return Expected(frozenset({0}), after, {0: change("collect")}, info=counts)
+        expected = Expected(frozenset({0}), after, {0: change("collect")}, info=counts)
+        expected.info["turned_away"] = sorted(turned_away)
+        return expected
 
     def expect_update_one(self, op: Op) -> Expected:
         s = self.state
@@ -356,6 +364,8 @@ class Model:
     def expect_erase(self, op: Op) -> Expected:
         s = self.state
         record_id = op["id"]
+        if record_id not in s.records and record_id in s.erased:  # erased already
+            return Expected(frozenset({0}), s.copy(), {0: change("erase")})
         if record_id not in s.records:
             return refused(s, "erase", 6)
         if record_id in s.hold:
@@ -1067,14 +1077,18 @@ def ciphertexts(paths: Paths) -> set[bytes]:
 
 
 def tombstone_tokens(paths: Paths) -> set[str]:
-    """The id tokens (hex) in ``STORE.erasures``: its fourth line is the canonical JSON of
-    the ``erased`` states, keyed by id token (docs/format.md)."""
+    """The id tokens (hex) in ``STORE.erasures``: its fifth line is the canonical JSON of
+    the ``erased`` states, keyed by id token, after the magic, store, count and mac lines
+    (docs/format.md)."""
     path = paths.store.with_name(paths.store.name + ".erasures")
     if not path.exists():
         return set()
     lines = path.read_text(encoding="utf-8").splitlines()
-    assert lines[0] == "custrec-erasures v1", lines[0]
-    return set(json.loads(lines[3]))
+    assert lines[0] == "custrec-erasures v2", lines[0]
+    assert lines[2].startswith("count: "), lines[2]
+    tokens = set(json.loads(lines[4]))
+    assert int(lines[2].removeprefix("count: ")) == len(tokens), lines[2]
+    return tokens
 
 
 def digests(paths: Paths) -> dict[str, bytes]:

@@ -371,11 +371,13 @@ class StoreMachine(RuleBasedStateMachine):
             "rows": rows,
             "invalid": invalid is not None,
         }
+        turned_away = self.model.expect(op).info.get("turned_away", [])
         outcome = self.perform(op, kill)
         if outcome is not None and outcome.exit == 0:
             with rejects.open(encoding="utf-8", newline="") as handle:
-                refused = [row[ID_FIELD] for row in csv.DictReader(handle)]
-            assert refused == ([invalid[ID_FIELD]] if invalid else []), refused
+                refused = sorted(row[ID_FIELD] or "" for row in csv.DictReader(handle))
+            wanted = sorted([*turned_away, *([invalid[ID_FIELD] or ""] if invalid else [])])
+            assert refused == wanted, f"rejects file: {refused}, the model: {wanted}"
 
     @rule(
         data=st.data(),
@@ -386,13 +388,10 @@ class StoreMachine(RuleBasedStateMachine):
     def collect(
         self, data: st.DataObject, on_duplicate: str, with_invalid: bool, kill: int
     ) -> None:
-        """Rows of new and existing ids; in update mode, none of a record in a grace
-        period (what that should do is not documented)."""
+        """Rows of new and existing ids (erased customers' and records in a grace
+        period too: their rows go to the rejects file)."""
         s = self.model.state
-        hidden = {i for i in s.records if i in s.grace}
-        pool = [i for i in IDS if on_duplicate == "skip" or i not in hidden]
-        if not pool:  # every id in a grace period: only skipping them is asked for
-            on_duplicate, pool = "skip", list(IDS)
+        pool = list(IDS)
         drawn = data.draw(st.lists(NUMBERS, min_size=1, max_size=4), label="ids")
         ids = list(dict.fromkeys(pool[n % len(pool)] for n in drawn))
         dropped = data.draw(st.sets(st.sampled_from(FIELDS[1:])), label="columns left out")
@@ -517,8 +516,9 @@ class StoreMachine(RuleBasedStateMachine):
         planned: set[tuple[str, int]] = expected.info["planned"]
         with self.checker() as store:
             wanted = {(store.pseudonym_of(i), v) for i, v in planned}
-        assert {(r["pseudonym"], r["version"]) for r in plan["records"]} == wanted
-        assert plan["in_grace"] == expected.info["in_grace"]
+        got = {(r["pseudonym"], r["version"]) for r in plan["records"]}
+        assert got == wanted, "the plan does not list the records due"
+        assert plan["in_grace"] == expected.info["in_grace"], "the plan's in_grace count"
         model.plan = SavedPlan(model.today, grace, planned)
 
     @rule(kill=KILLS)
@@ -630,7 +630,8 @@ class StoreMachine(RuleBasedStateMachine):
             problems = differences(seen, projection(s, self.key_ids))
             assert not problems, "the store differs from the model:\n" + "\n".join(problems)
             assert s.hold <= set(seen.records), "a held record was deleted"
-            assert store.verify() == len(s.records) == store.count()
+            counts = (store.verify(), store.count())
+            assert counts == (len(s.records),) * 2, f"verify() and count() give {counts}"
             trail = store.audit_verify()
             assert trail.ok, f"audit trail: entry {trail.first_bad}: {trail.problem}"
             self.check_reads(store, s)
@@ -661,7 +662,8 @@ class StoreMachine(RuleBasedStateMachine):
         refused or left out."""
         wanted = {i: (s.records[i].version, s.records[i].data) for i in s.visible()}
         got = store.get_many(list(IDS), include_restricted=True)
-        assert {i: (r.version, r.data) for i, r in got.items()} == wanted
+        shown = {i: (r.version, r.data) for i, r in got.items()}
+        assert shown == wanted, f"get_many gave {sorted(shown)}, not the visible {sorted(wanted)}"
         refusals = {
             1: [i for i in s.visible() if i in s.restricted],
             6: [i for i in IDS if i not in s.records or i in s.grace],
@@ -673,7 +675,7 @@ class StoreMachine(RuleBasedStateMachine):
                 assert caught.value.exit_code == code, (record_id, caught.value)
         read = [r[ID_FIELD] for batch in store.iter_batches() for r in batch.to_pylist()]
         assert sorted(read) == s.readable(), "a full read gave other records"
-        assert store.restricted_skipped == len(refusals[1])
+        assert store.restricted_skipped == len(refusals[1]), "restricted records left out"
         emails = self.model.emails
         email_of = {i: s.records[i].data["email"] for i in s.records}
         owners = {str(email_of[i]): i for i in s.readable() if email_of[i] is not None}
@@ -701,7 +703,8 @@ class StoreMachine(RuleBasedStateMachine):
                     assert got == check.audit, f"a change kept without its entries: {got}"
                 elif check.ended == "before":
                     assert ("outcome", "ok") not in {(p, o) for _, p, o in got}, got
-        assert {str(e["command"]) for e in entries} <= {audit_command(check.op)}
+        commands = {str(e["command"]) for e in entries}
+        assert commands <= {audit_command(check.op)}, f"audit entries' commands: {commands}"
         failed = [e["exit_code"] for e in entries if e["outcome"] == "failed"]
         assert len(failed) <= 1, f"failed outcomes: {failed}"
         assert set(failed) <= check.failures, f"a failed outcome's exit code: {failed}"
