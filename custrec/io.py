@@ -203,8 +203,13 @@ class TableReader:
         chunk_rows: int = DEFAULT_CHUNK_ROWS,
         delimiter: str | None = None,
         encoding: str | None = None,
+        keep_keys: bool = False,
     ) -> None:
         self.source = source
+        # NDJSON only, when asked: the keys each row gave, in row order. A key a row
+        # leaves out and a key given as null are both null in the batch; a change file
+        # must tell them apart ("leave as is" against "clear").
+        self.row_keys: list[tuple[str, ...]] | None = [] if keep_keys else None
         self.name = source_name(source)
         self.chunk_rows = chunk_rows
         self.rows_read = 0
@@ -217,6 +222,8 @@ class TableReader:
         try:
             head = self._stream.peek(4)[:4] if source == STDIN else b""
             self.format = detect_input_format(source, input_format, head)
+            if self.format != "ndjson":
+                self.row_keys = None
             if self.format != "csv":
                 for option, value in (("--delimiter", delimiter), ("--encoding", encoding)):
                     if value is not None:
@@ -294,7 +301,12 @@ class TableReader:
         if self.format == "ndjson":
             self._lines = _LineIndex()
             return _ndjson_batches(
-                self._stream, self.name, self.columns, self.chunk_rows, self._lines
+                self._stream,
+                self.name,
+                self.columns,
+                self.chunk_rows,
+                self._lines,
+                self.row_keys,
             )
         return self._parquet_batches()
 
@@ -373,6 +385,7 @@ def open_table(
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
     delimiter: str | None = None,
     encoding: str | None = None,
+    keep_keys: bool = False,
 ) -> TableReader:
     """Open ``source`` (a path or ``-``) for streaming; see :class:`TableReader`."""
     return TableReader(
@@ -381,6 +394,7 @@ def open_table(
         chunk_rows=chunk_rows,
         delimiter=delimiter,
         encoding=encoding,
+        keep_keys=keep_keys,
     )
 
 
@@ -1097,7 +1111,12 @@ def _check_surrogates(record: dict[str, Any], name: str, line: int) -> None:
 
 
 def _ndjson_batches(
-    stream: BinaryIO, name: str, columns: list[str], chunk_rows: int, lines: _LineIndex
+    stream: BinaryIO,
+    name: str,
+    columns: list[str],
+    chunk_rows: int,
+    lines: _LineIndex,
+    row_keys: list[tuple[str, ...]] | None = None,
 ) -> Iterator[pa.RecordBatch]:
     import pyarrow as pa
 
@@ -1182,6 +1201,8 @@ def _ndjson_batches(
                 columns.append(key)
                 known.add(key)
         lines.add(line_number)
+        if row_keys is not None:
+            row_keys.append(tuple(record))
         chunk.append(record)
         if len(chunk) >= chunk_rows or len(chunk) * len(columns) >= _CELLS_PER_BATCH:
             yield to_batch(chunk)

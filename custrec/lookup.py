@@ -293,7 +293,8 @@ def read_changes(
     add_columns: bool = False,
 ) -> list[RecordChange]:
     """The changes in a CSV/NDJSON/Parquet file keyed by the store's id field: each
-    other column sets that field (an empty cell clears it); a ``_version`` column
+    other column sets that field (an empty cell, or an NDJSON ``null``, clears it; a
+    key an NDJSON line leaves out leaves its field as it is); a ``_version`` column
     refuses a change to a record changed since that version; other columns whose
     names start with ``_`` (e.g. ``_source`` from an export) are ignored."""
     from custrec.io import open_table
@@ -302,7 +303,11 @@ def read_changes(
     id_field = store.settings.id_field
     changes: list[RecordChange] = []
     with open_table(
-        source, input_format=input_format, delimiter=delimiter, encoding=encoding
+        source,
+        input_format=input_format,
+        delimiter=delimiter,
+        encoding=encoding,
+        keep_keys=True,
     ) as reader:
         batches = list(reader)  # kept as columns: rows of a wide input as dicts would
         if id_field not in reader.columns:  # take rows times columns of memory at once
@@ -323,7 +328,8 @@ def read_changes(
                 version = int(str(version))
             except ValueError:
                 raise CheckFailedError(f"{where}_version: expected an integer") from None
-        values = {k: v for k, v in row.items() if not k.startswith("_")}
+        given = reader.row_keys[number - 1] if reader.row_keys is not None else row
+        values = {k: row[k] for k in given if k in row and not k.startswith("_")}
         typed = typed_fields(store, values, where, add_columns=add_columns)
         changes.append(
             RecordChange(

@@ -980,6 +980,26 @@ def test_update_from_file_applies_every_row(
     assert found_ids(cli, customers, "--phone", "+44 1632 960001") == ["C-005"]
 
 
+def test_update_from_ndjson_leaves_fields_a_line_does_not_name(
+    cli: InvokeCli, customers: Path, tmp_path: Path
+) -> None:
+    """A key an NDJSON line leaves out leaves its field as it is (another line naming
+    that key does not make it a clearing null); ``null`` clears."""
+    fixes = write(
+        tmp_path / "fixes.ndjson",
+        '{"customer_id": "C-001", "city": "Bath"}\n'
+        '{"customer_id": "C-005", "phone": "01632 960001", "notes": null}\n',
+    )
+    result = cli("update", str(customers), "--from", str(fixes), "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    assert record(cli, customers, "C-001")["fields"] == {**BASE["C-001"], "city": "Bath"}
+    assert record(cli, customers, "C-005")["fields"] == {
+        **BASE["C-005"],
+        "phone": "01632 960001",
+        "notes": None,
+    }
+
+
 def unchanged(cli: InvokeCli, store: Path, *ids: str) -> bool:
     records = get_json(cli, store, *ids)["records"]
     return [(r["version"], r["fields"]) for r in records] == [(1, BASE[i]) for i in ids]
