@@ -6,6 +6,7 @@ One streaming pass writes the rows and, optionally, the list of deliberately bad
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
@@ -116,6 +117,12 @@ def write_dataset(
     ``customers`` (interactions only) is how many customers the interactions refer to.
     Files appear only once complete (see :func:`custrec.io.atomic_file`).
     """
+    if defects_dest is not None and _same_output(dest, defects_dest):
+        raise UsageError(
+            "the defect list and the rows would both go to "
+            f"{'standard output' if dest == STDIN else source_name(dest)}; "
+            "give --defects another file"
+        )
     columns, generate_rows = _generator(dataset)
     fmt = output_format or (format_from_extension(dest) if dest != STDIN else None) or "csv"
     defects_fmt = format_from_extension(defects_dest or "") or "csv"
@@ -151,3 +158,10 @@ def write_dataset(
             result.rows += len(chunk.rows)
             result.defects.update(d.kind for d in chunk.defects)
     return result
+
+
+def _same_output(first: str, second: str) -> bool:
+    """Whether two outputs are one file (or both standard output)."""
+    if STDIN in (first, second):
+        return first == second
+    return os.path.realpath(first) == os.path.realpath(second)

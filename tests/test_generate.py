@@ -13,6 +13,7 @@ import weakref
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -780,3 +781,20 @@ def test_any_seed_gives_consistent_chunk_independent_output(
             else:
                 assert row["interaction_id"] == f"I-{n:07d}"
                 assert instant(row["created_at"]) <= instant(row["ended_at"]) < MIDNIGHT
+
+
+@pytest.mark.parametrize(
+    ("dest", "defects"), [("x.csv", "./x.csv"), ("x.csv", "sub/../x.csv"), ("-", "-")]
+)
+def test_rows_and_defects_in_one_file_are_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, dest: str, defects: str
+) -> None:
+    """One file for both outputs would leave one written over the other."""
+    from custrec.datasets import write_dataset
+    from custrec.errors import UsageError
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "sub").mkdir()
+    with pytest.raises(UsageError, match="both go to"):
+        write_dataset("customers", dest, rows=5, defects_dest=defects)
+    assert not (tmp_path / "x.csv").exists()
