@@ -1,12 +1,13 @@
 """Reading interaction logs for the KPI reports: mapped, validated, typed.
 
 Each log (CSV, NDJSON, Parquet, or ``-``) is read in batches, its columns renamed by
-``--map canonical=source``, and every row checked against the interaction schema
-(``schemas/interaction.yaml``: required columns, types, ranges of survey answers,
-times that do not run backwards, unique interaction ids) before any number is
-computed. Invalid rows stop the report (exit 3, naming file, line and rule), or are
-left out and counted with ``skip_invalid``. Timestamps with an offset are honoured;
-those without one are read in ``tz``.
+``--map canonical=source``, and every row checked against the shipped
+``interaction`` schema, or a schema that extends it
+(:func:`custrec.kpi.checks.interaction_schema`): required columns, types, ranges of
+survey answers, times that do not run backwards, unique interaction ids, before any
+number is computed. Invalid rows stop the report (exit 3, naming file, line and
+rule), or are left out and counted with ``skip_invalid``. Timestamps with an offset
+are honoured; those without one are read in ``tz``.
 
 Each column is converted once: the checks of :class:`custrec.kpi.gate.ArrowGate` give
 the typed values the engine uses, and only the narrow typed columns the caller asks
