@@ -19,7 +19,6 @@ import subprocess
 import sys
 import time
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -91,7 +90,7 @@ def wheel(tmp_path_factory: pytest.TempPathFactory, timer: Timer) -> Path:
 @pytest.fixture(scope="module")
 def installed(
     wheel: Path, tmp_path_factory: pytest.TempPathFactory, timer: Timer
-) -> Iterator[tuple[Path, Path, dict[str, str]]]:
+) -> tuple[Path, Path, dict[str, str]]:
     """(the venv's bin directory, an empty working directory, the environment)."""
     venv = tmp_path_factory.mktemp("venv")
     env = {
@@ -109,7 +108,7 @@ def installed(
     run([str(bin_dir / "python"), "-m", "pip", "install", "-q", str(wheel)], cwd=work, env=env)
     timer.step("pip install (dependencies from the index or pip's cache)")
     env["PATH"] = os.pathsep.join([str(bin_dir), env.get("PATH", "")])
-    yield bin_dir, work, env
+    return bin_dir, work, env
 
 
 def test_the_wheel_holds_the_package_and_its_resources_only(wheel: Path) -> None:
@@ -152,8 +151,19 @@ def test_the_installed_custrec_works_from_an_unrelated_directory(
     timer.step("custrec demo")
 
     run(
-        [custrec, "generate", "interactions", "--rows", "400", "--bad-share", "0"]
-        + ["--seed", "7", "-o", "log.csv"],
+        [
+            custrec,
+            "generate",
+            "interactions",
+            "--rows",
+            "400",
+            "--bad-share",
+            "0",
+            "--seed",
+            "7",
+            "-o",
+            "log.csv",
+        ],
         work,
         env,
     )
@@ -161,14 +171,29 @@ def test_the_installed_custrec_works_from_an_unrelated_directory(
     assert report["version"] == 1
     assert report["rows_read"] == 400
     run([custrec, "report", "kpi", "log.csv", "--format", "html", "-o", "kpi.html"], work, env)
-    assert (work / "kpi.html").read_text(encoding="utf-8").lstrip().lower().startswith(
-        "<!doctype html"
+    assert (
+        (work / "kpi.html")
+        .read_text(encoding="utf-8")
+        .lstrip()
+        .lower()
+        .startswith("<!doctype html")
     )
     timer.step("custrec report kpi (json, html)")
 
     run(
-        [custrec, "generate", "customers", "--rows", "60", "--bad-share", "0"]
-        + ["--seed", "7", "-o", "customers.csv"],
+        [
+            custrec,
+            "generate",
+            "customers",
+            "--rows",
+            "60",
+            "--bad-share",
+            "0",
+            "--seed",
+            "7",
+            "-o",
+            "customers.csv",
+        ],
         work,
         env,
     )
@@ -189,8 +214,18 @@ def test_the_installed_custrec_works_from_an_unrelated_directory(
     run([custrec, "init", "customers.crec", "--schema", "customer"], work, key_env)
     run([custrec, "collect", "customers.crec", "customers.csv"], work, key_env)
     purge = run(
-        [custrec, "purge", "customers.crec", "--policy", "retention", "--dry-run"]
-        + ["--as-of", "2045-01-01", "--format", "json"],
+        [
+            custrec,
+            "purge",
+            "customers.crec",
+            "--policy",
+            "retention",
+            "--dry-run",
+            "--as-of",
+            "2045-01-01",
+            "--format",
+            "json",
+        ],
         work,
         key_env,
     )
