@@ -33,6 +33,8 @@ lint: $(VENV)/.installed-dev
 typecheck: $(VENV)/.installed-dev
 	$(BIN)/mypy custrec
 
+# Includes tests/test_wheel_install.py (builds and installs the wheel in a fresh venv);
+# PYTEST_ARGS="-m 'not install'" leaves it out.
 unit: $(VENV)/.installed-dev
 	$(BIN)/pytest $(PYTEST_ARGS)
 

@@ -218,7 +218,7 @@ class DemoResult:
             ],
         )
         checked = Table(
-            title="Validation against schemas/customer.yaml: rules that failed (the CSV "
+            title="Validation against the customer schema: rules that failed (the CSV "
             "before loading; the store, whose schema refused the bad rows)",
             columns=("rule", "severity", "customers.csv", "customers.crec", "expected"),
             rows=[
@@ -255,7 +255,7 @@ class DemoResult:
             ],
         )
         rights = Table(
-            title="Retention and erasure: a dry-run purge by schemas/retention.yaml (nothing "
+            title="Retention and erasure: a dry-run purge by the retention policy (nothing "
             "changed), then one customer erased",
             columns=("due by rule", "erased (pseudonym)", "gone", "audit entries of it"),
             rows=[
@@ -459,9 +459,14 @@ def _rights(store: Store, schema: Schema, as_of: str) -> DemoRights:
     from custrec import retention
     from custrec.audit_read import AuditQuery
     from custrec.errors import NotFoundError
+    from custrec.resources import RETENTION_POLICY, shipped
 
-    policy_path = Path(__file__).resolve().parent.parent / "schemas" / "retention.yaml"
-    policy = retention.load_policy(policy_path, dict(store.columns), schema)
+    policy = retention.parse_policy(
+        shipped("retention", RETENTION_POLICY).read_text(),
+        "retention (shipped retention policy)",
+        dict(store.columns),
+        schema,
+    )
     plan = retention.plan_purge(store, policy, dt.date.fromisoformat(as_of), audited=False)
     ids = [
         str(i) for batch in store.iter_batches() for i in batch.column("customer_id").to_pylist()

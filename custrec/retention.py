@@ -37,7 +37,7 @@ from custrec.anonymised import AnonymisedRules, is_anonymised
 from custrec.errors import UsageError
 from custrec.render import Summary, Table
 from custrec.schema.model import SchemaFileError
-from custrec.yamldoc import YamlDocument, read_yaml_file
+from custrec.yamldoc import YamlDocument
 
 if TYPE_CHECKING:
     from custrec.audit import AuditContext
@@ -125,9 +125,12 @@ def _literal(text: str) -> object:
 def load_policy(
     path: str | Path, fields: Mapping[str, str], schema: Schema | None
 ) -> RetentionPolicy:
-    """Read and check a policy file against the store's ``fields`` (name -> type)."""
-    text = read_yaml_file(path, "retention policy file", PolicyError)
-    return parse_policy(text, str(path), fields, schema)
+    """Read and check a policy file, or a shipped policy by name (``retention``; see
+    :func:`custrec.resources.locate`), against the store's ``fields`` (name -> type)."""
+    from custrec.resources import RETENTION_POLICY, read_named_yaml
+
+    text, source = read_named_yaml(path, RETENTION_POLICY, "retention policy file", PolicyError)
+    return parse_policy(text, source, fields, schema)
 
 
 def parse_policy(
@@ -718,7 +721,7 @@ def pseudonymise_logs(
         if not is_store_file(path):
             raise UsageError(
                 f"--logs {path}: not a custrec store (interaction logs to be pseudonymised "
-                "must be kept in a store: custrec init --schema schemas/interaction.yaml)"
+                "must be kept in a store: custrec init --schema interaction)"
             )
         with open_store(path, key, context=context, lock_timeout=lock_timeout) as log:
             if "customer_id" not in dict(log.columns):

@@ -20,7 +20,8 @@ raised as the subclass the caller chooses (``error_class``).
 
 from __future__ import annotations
 
-from pathlib import Path
+import os
+from importlib.resources.abc import Traversable
 from typing import Any
 
 from custrec.errors import UsageError
@@ -42,23 +43,31 @@ class YamlFileError(UsageError):
         super().__init__(f"{where}: {message}")
 
 
-def read_yaml_file(path: str | Path, what: str, error_class: type[YamlFileError]) -> str:
+def read_yaml_file(
+    path: str | os.PathLike[str] | Traversable,
+    what: str,
+    error_class: type[YamlFileError],
+    source: str | None = None,
+) -> str:
     """The text of a YAML file (``what``: e.g. "schema file"); a missing, unreadable,
-    too large or non-UTF-8 file is an ``error_class`` naming it."""
+    too large or non-UTF-8 file is an ``error_class`` naming it (``source``, else the
+    path). ``path`` may be a file inside the installed package
+    (:mod:`custrec.resources`)."""
+    name = source or str(path)
     try:
-        with open(path, "rb") as handle:
+        with open(path, "rb") if isinstance(path, str | os.PathLike) else path.open("rb") as handle:
             raw = handle.read(MAX_BYTES + 1)
     except FileNotFoundError:
-        raise error_class(str(path), f"no such {what}") from None
+        raise error_class(name, f"no such {what}") from None
     except IsADirectoryError:
-        raise error_class(str(path), f"is a directory; expected a {what}") from None
+        raise error_class(name, f"is a directory; expected a {what}") from None
     except OSError as exc:
-        raise error_class(str(path), f"cannot read the {what} ({exc.strerror})") from None
+        raise error_class(name, f"cannot read the {what} ({exc.strerror})") from None
     if len(raw) > MAX_BYTES:
         raise error_class(
-            str(path), f"larger than {MAX_BYTES >> 20} MiB; expected a small hand-written {what}"
+            name, f"larger than {MAX_BYTES >> 20} MiB; expected a small hand-written {what}"
         )
-    return decode_yaml_bytes(raw, str(path), error_class)
+    return decode_yaml_bytes(raw, name, error_class)
 
 
 def decode_yaml_bytes(raw: bytes, source: str, error_class: type[YamlFileError]) -> str:

@@ -33,6 +33,7 @@ COMMANDS = {
     "restore": "custrec.cli.rights:restore",
     "restrict": "custrec.cli.rights:restrict",
     "scan": "custrec.cli.redaction:scan",
+    "schemas": "custrec.cli.schemas:schemas",
     "unrestrict": "custrec.cli.rights:unrestrict",
     "update": "custrec.cli.lookup:update",
     "validate": "custrec.cli.validate:validate",

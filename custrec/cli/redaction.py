@@ -80,10 +80,10 @@ def _schema_option() -> Callable[[F], F]:
         "--schema",
         "schema_file",
         type=click.Path(dir_okay=False),
-        metavar="FILE",
-        help="Schema of the records (docs/schema.md): names the free-text fields and the "
-        "fields holding each record's own name, email, phone and address. Default: a "
-        "store's own schema.",
+        metavar="NAME|FILE",
+        help="Schema of the records (docs/schema.md), shipped (custrec schemas list) or a "
+        "file: names the free-text fields and the fields holding each record's own name, "
+        "email, phone and address. Default: a store's own schema.",
     )
 
 
@@ -185,7 +185,7 @@ def scan(
     \b
     Examples:
       custrec scan notes.txt
-      custrec scan customers.csv --field notes --schema schemas/customer.yaml
+      custrec scan customers.csv --field notes --schema customer
       custrec scan customers.crec --types CREDIT_CARD,US_SSN --fail-on-findings
       custrec scan customers.csv --format table --explain
       custrec export customers.crec --format ndjson | custrec scan - --input-format ndjson
@@ -315,9 +315,10 @@ def _emit_findings(
     "--policy",
     "policy_file",
     type=click.Path(dir_okay=False),
-    metavar="FILE",
-    help="Redaction policy (docs/redaction.md): a strategy per field and per type of "
-    "personal data found in free text. Default: the schema's redaction metadata.",
+    metavar="NAME|FILE",
+    help="Redaction policy (docs/redaction.md), shipped (vendor-redaction; custrec schemas "
+    "list) or a file: a strategy per field and per type of personal data found in free "
+    "text. Default: the schema's redaction metadata.",
 )
 @click.option(
     "--fields",
@@ -388,7 +389,8 @@ def redact(
     \b
     Examples:
       custrec redact customers.crec -o shared.csv --reason 'vendor analysis #4411'
-      custrec redact customers.csv -o shared.parquet --schema schemas/customer.yaml
+      custrec redact customers.csv -o shared.parquet --schema customer
+      custrec redact customers.crec --policy vendor-redaction -o vendor.csv --key-file K
       custrec redact customers.crec --policy policy.yaml --fields customer_id,notes -o -
       custrec redact customers.crec --into training.crec --policy training.yaml
     """

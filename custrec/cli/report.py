@@ -159,6 +159,14 @@ def _mapping(pairs: tuple[str, ...], map_file: str | None) -> dict[str, str]:
     help="Closed days, one YYYY-MM-DD per line.",
 )
 @click.option(
+    "--schema",
+    "schema_file",
+    type=click.Path(dir_okay=False),
+    metavar="NAME|FILE",
+    help="Check the logs against this schema instead: a file (or shipped name) that "
+    "extends the interaction schema with more fields, checks or rules.",
+)
+@click.option(
     "--detail",
     is_flag=True,
     help="Instead of the KPIs, one row per case with its derived fields (first contact, "
@@ -196,6 +204,7 @@ def kpi(
     short_abandon: float,
     business_hours: str | None,
     holidays: str | None,
+    schema_file: str | None,
     detail: bool,
     input_format: str | None,
     delimiter: str | None,
@@ -210,8 +219,9 @@ def kpi(
     abandonment and escalation, from interaction LOGS (CSV, NDJSON, Parquet, '-', or
     encrypted stores of interactions, opened with your key; the read is audited).
 
-    Every row is validated against schemas/interaction.yaml first (exit 3 naming file,
-    line and rule; --skip-invalid leaves bad rows out and says how many). Each rate
+    Every row is validated against the interaction schema first (`custrec schemas show
+    interaction`; --schema for one that extends it), exit 3 naming file, line and
+    rule; --skip-invalid leaves bad rows out and says how many. Each rate
     comes with its numerator, denominator and 95% interval, each time with median,
     mean, p90 and n; small samples are flagged. Definitions: docs/kpi-definitions.md.
 
@@ -223,9 +233,11 @@ def kpi(
       custrec report kpi log.csv --business-hours 'Mon-Fri 09:00-17:00' --tz Europe/London
       custrec report kpi log.csv --period month --format html -o kpis.html
       custrec report kpi log.csv --detail --format csv -o cases.csv
+      custrec report kpi helpdesk.csv --schema helpdesk-interaction.yaml
     """
     from custrec.kpi import KpiOptions, compute_kpis
     from custrec.kpi.calendar import BusinessHours, read_holidays
+    from custrec.kpi.checks import interaction_schema
     from custrec.kpi.engine import needed_columns
     from custrec.kpi.logs import load_logs
     from custrec.kpi.report import KpiReport
@@ -251,7 +263,8 @@ def kpi(
         business_hours=hours,
     )
     options.check()
-    read = (*logs, map_file, holidays, key_file)
+    schema = interaction_schema(schema_file) if schema_file else None
+    read = (*logs, map_file, holidays, key_file, schema_file)
     if output != "-":
         refuse_protected(output, read)  # now, not after reading the logs
     _arrow_memory()
@@ -269,6 +282,7 @@ def kpi(
         encoding=encoding,
         tz=tz,
         skip_invalid=skip_invalid,
+        schema=schema,
         open_store=open_log_store,
         columns=needed_columns(options),
         group_by=options.by,

@@ -305,8 +305,9 @@ def reapply_erasures(
     "--schema",
     "schema_file",
     type=click.Path(dir_okay=False),
-    metavar="FILE",
-    help="Schema describing the fields (purposes, retention). Default: the store's own.",
+    metavar="NAME|FILE",
+    help="Schema describing the fields (purposes, retention), shipped (custrec schemas "
+    "list) or a file. Default: the store's own.",
 )
 @_required_reason("accessed")
 @lock_timeout_option()
@@ -400,8 +401,8 @@ def _write_report(
     "policy_file",
     required=True,
     type=click.Path(dir_okay=False),
-    metavar="FILE",
-    help="Retention policy (docs/retention.md), e.g. schemas/retention.yaml.",
+    metavar="NAME|FILE",
+    help="Retention policy (docs/retention.md): the shipped one by name (retention) or a file.",
 )
 @click.option(
     "--as-of",
@@ -471,12 +472,12 @@ def purge(
 
     \b
     Examples:
-      custrec purge customers.crec --policy schemas/retention.yaml --dry-run
-      custrec purge customers.crec --policy schemas/retention.yaml --plan plan.json
-      custrec purge customers.crec --policy schemas/retention.yaml --apply plan.json
-      custrec purge customers.crec --policy schemas/retention.yaml --yes --format json
-      custrec purge customers.crec --policy schemas/retention.yaml --yes --grace 30d
-      custrec purge customers.crec --policy schemas/retention.yaml --yes --logs calls.crec
+      custrec purge customers.crec --policy retention --dry-run
+      custrec purge customers.crec --policy retention --plan plan.json
+      custrec purge customers.crec --policy retention --apply plan.json
+      custrec purge customers.crec --policy retention --yes --format json
+      custrec purge customers.crec --policy retention --yes --grace 30d
+      custrec purge customers.crec --policy retention --yes --logs calls.crec
     """
     import datetime as dt
 

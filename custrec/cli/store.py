@@ -44,9 +44,10 @@ from custrec.render import Fields
     "--schema",
     "schema_file",
     type=click.Path(dir_okay=False),
-    metavar="FILE",
-    help="Record schema (docs/schema.md): the store declares its fields, takes its id and "
-    "match fields from it, and checks every record collected or updated against it.",
+    metavar="NAME|FILE",
+    help="Record schema (docs/schema.md), shipped (custrec schemas list) or a file: the "
+    "store declares its fields, takes its id and match fields from it, and checks every "
+    "record collected or updated against it.",
 )
 @click.option(
     "--chunk-records",
@@ -79,7 +80,7 @@ def init(
     Examples:
       custrec key new steward.key
       custrec init customers.crec --key-file steward.key --region GB
-      custrec init customers.crec --schema schemas/customer.yaml --region GB
+      custrec init customers.crec --schema customer --region GB
       CUSTREC_PASSPHRASE=... custrec init customers.crec --match-field email
     """
     from custrec.store import StoreSettings, create_store, resolve_key_source

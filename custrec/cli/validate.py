@@ -29,10 +29,10 @@ from custrec.errors import CheckFailedError, InputError, UsageError
     "--schema",
     "schema_file",
     type=click.Path(dir_okay=False),
-    metavar="FILE",
+    metavar="NAME|FILE",
     envvar="CUSTREC_SCHEMA",
-    help="Schema file (docs/schema.md). Default: for a store, the schema it was created "
-    "with; else $CUSTREC_SCHEMA.",
+    help="Schema (docs/schema.md): a shipped one by name (custrec schemas list) or a "
+    "file. Default: for a store, the schema it was created with; else $CUSTREC_SCHEMA.",
 )
 @key_file_option()
 @input_format_option(INPUT_FORMATS)
@@ -100,8 +100,8 @@ def validate(
     \b
     Examples:
       custrec validate customers.crec                     # the store's own schema
-      custrec validate export.csv --schema schemas/customer.yaml --examples 10
-      custrec validate export.csv --schema schemas/customer.yaml --failures fix-these.ndjson
+      custrec validate export.csv --schema customer --examples 10
+      custrec validate export.csv --schema my-customer.yaml --failures fix-these.ndjson
       custrec validate customers.crec --fail-on warn --format json > nightly.json
     """
     from custrec.protected import is_store_file

@@ -1,13 +1,18 @@
-"""Which of a schema's rules :class:`custrec.kpi.gate.ArrowGate` evaluates, and the
-fields whose values can refuse a record: read from the schema alone (no numpy, no
-Arrow), so that a log's reading can start before the gate is loaded."""
+"""The schema interaction logs are checked against (:func:`interaction_schema`),
+which of its rules :class:`custrec.kpi.gate.ArrowGate` evaluates, and the fields
+whose values can refuse a record: read from the schema alone (no numpy, no Arrow),
+so that a log's reading can start before the gate is loaded."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from custrec.errors import UsageError
+
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from custrec.schema import Schema
     from custrec.schema.model import Rule
 
@@ -76,3 +81,21 @@ def _supported(rule: Rule, schema: Schema) -> bool:
         numbers, times = ("integer", "number"), ("datetime", "date")
         return all(k in numbers for k in kinds) or all(k in times for k in kinds)
     return True  # at_least_one_of
+
+
+def interaction_schema(value: str | Path) -> Schema:
+    """The schema logs are checked against, by shipped name or file (see
+    :func:`custrec.resources.locate`): the shipped ``interaction`` schema or one that
+    extends it, i.e. has each of its fields with the same type (and may add fields,
+    checks and rules). Anything else is a :class:`~custrec.errors.UsageError`."""
+    from custrec.schema import load_schema, shipped_schema
+
+    chosen = load_schema(value)
+    for name, base in shipped_schema("interaction").fields.items():
+        own = chosen.fields.get(name)
+        if own is None or own.type != base.type:
+            problem = "is missing" if own is None else f"is {own.type}, not {base.type}"
+            raise UsageError(
+                f"{value}: not an extension of the interaction schema: the field {name!r} {problem}"
+            )
+    return chosen

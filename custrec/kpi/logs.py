@@ -1,12 +1,13 @@
 """Reading interaction logs for the KPI reports: mapped, validated, typed.
 
 Each log (CSV, NDJSON, Parquet, or ``-``) is read in batches, its columns renamed by
-``--map canonical=source``, and every row checked against the interaction schema
-(``schemas/interaction.yaml``: required columns, types, ranges of survey answers,
-times that do not run backwards, unique interaction ids) before any number is
-computed. Invalid rows stop the report (exit 3, naming file, line and rule), or are
-left out and counted with ``skip_invalid``. Timestamps with an offset are honoured;
-those without one are read in ``tz``.
+``--map canonical=source``, and every row checked against the shipped
+``interaction`` schema, or a schema that extends it
+(:func:`custrec.kpi.checks.interaction_schema`): required columns, types, ranges of
+survey answers, times that do not run backwards, unique interaction ids, before any
+number is computed. Invalid rows stop the report (exit 3, naming file, line and
+rule), or are left out and counted with ``skip_invalid``. Timestamps with an offset
+are honoured; those without one are read in ``tz``.
 
 Each column is converted once: the checks of :class:`custrec.kpi.gate.ArrowGate` give
 the typed values the engine uses, and only the narrow typed columns the caller asks
@@ -214,6 +215,8 @@ class _Reading:
 
     def __post_init__(self) -> None:
         self.table = Appender(self.wanted)
+        # A schema that extends the interaction schema checks its own fields too.
+        self.checked = (*CANONICAL, *(f for f in self.schema.fields if f not in CANONICAL))
         self._schema_gate: Any = None
         self._gate: ArrowGate | None = None
 
@@ -237,11 +240,11 @@ class _Reading:
 
     @property
     def read(self) -> frozenset[str]:
-        """The canonical columns read: those kept, required and checked."""
+        """The columns read: those kept, required and checked."""
         if self.rules is None:
-            return frozenset(CANONICAL)
+            return frozenset(self.checked)
         needed = frozenset(self.wanted) | frozenset(REQUIRED) | frozenset(self.group_by)
-        return needed | (self.rules.needs & set(CANONICAL))
+        return needed | (self.rules.needs & set(self.checked))
 
     def batches(self, reader: TableReader) -> Iterator[pa.RecordBatch]:
         """The batches of a file; of a Parquet file, only its columns read."""
@@ -342,8 +345,8 @@ class _Reading:
 
         frame = batch.to_pandas()
         frame.columns = names
-        frame = frame[[c for c in CANONICAL if c in frame.columns]].copy()
-        for column in CANONICAL:
+        frame = frame[[c for c in self.checked if c in frame.columns]].copy()
+        for column in self.checked:
             if column not in frame.columns:
                 frame[column] = None
         frame.index = pd.RangeIndex(0, len(frame))

@@ -76,7 +76,7 @@ from custrec.redaction.operators import (
     canonical_strategy,
 )
 from custrec.schema.model import SchemaFileError
-from custrec.yamldoc import YamlDocument, read_yaml_file
+from custrec.yamldoc import YamlDocument
 
 FORMAT_VERSION = 1
 
@@ -192,8 +192,11 @@ class _PolicyDoc(YamlDocument):
 
 
 def load_policy(path: str | Path) -> RedactionPolicy:
-    """Read and check a policy file (errors: :class:`PolicyFileError`)."""
-    return parse_policy(read_yaml_file(path, "policy file", PolicyFileError), str(path))
+    """Read and check a policy file, or a shipped policy by name (``vendor-redaction``;
+    see :func:`custrec.resources.locate`). Errors: :class:`PolicyFileError`."""
+    from custrec.resources import REDACTION_POLICY, read_named_yaml
+
+    return parse_policy(*read_named_yaml(path, REDACTION_POLICY, "policy file", PolicyFileError))
 
 
 def parse_policy(text: str, source: str = "<policy>") -> RedactionPolicy:

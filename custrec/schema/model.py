@@ -23,7 +23,7 @@ from typing import Any
 
 from custrec.errors import UsageError
 from custrec.schema.registry import CHECKS, COMPARE_OPS, PHONE_LEVELS, CheckSpec
-from custrec.yamldoc import YamlDocument, YamlFileError, read_yaml_file
+from custrec.yamldoc import YamlDocument, YamlFileError
 
 FORMAT_VERSION = 1
 FIELD_TYPES = ("string", "integer", "number", "boolean", "date", "datetime")
@@ -236,19 +236,20 @@ class _Located(YamlDocument):
 
 
 def shipped_schema(name: str) -> Schema:
-    """A schema of the ``schemas/`` folder of the source tree custrec runs from, by
-    name (``customer``, ``interaction``)."""
-    from custrec.errors import InputError
+    """A schema shipped with custrec, by name (``customer``, ``interaction``; see
+    :mod:`custrec.resources`)."""
+    from custrec.resources import SCHEMA, shipped
 
-    path = Path(__file__).resolve().parent.parent.parent / "schemas" / f"{name}.yaml"
-    if not path.is_file():
-        raise InputError(str(path), f"the {name} schema is missing from this installation")
-    return load_schema(path)
+    item = shipped(name, SCHEMA)
+    return parse_schema(item.read_text(), f"{name} (shipped schema)")
 
 
 def load_schema(path: str | Path) -> Schema:
-    """Read and check a schema file (see :class:`SchemaFileError`)."""
-    return parse_schema(read_yaml_file(path, "schema file", SchemaFileError), str(path))
+    """Read and check a schema file, or a shipped schema by name (``customer``; see
+    :func:`custrec.resources.locate`). Errors: :class:`SchemaFileError`."""
+    from custrec.resources import SCHEMA, read_named_yaml
+
+    return parse_schema(*read_named_yaml(path, SCHEMA, "schema file", SchemaFileError))
 
 
 def parse_schema(text: str, source: str = "<schema>") -> Schema:
