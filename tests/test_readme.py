@@ -334,3 +334,13 @@ def test_a_session_that_ends_early_is_reported(tmp_path: Path) -> None:
     assert result.failure is not None
     assert "line 3" in result.failure
     assert "ended the shell session" in result.failure
+
+
+def test_without_jq_only_the_blocks_using_it_are_left_out() -> None:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    with_jq, none_left_out = readme_commands(readme, with_jq=True)
+    without_jq, left_out = readme_commands(readme, with_jq=False)
+    assert none_left_out == []
+    assert left_out, "the pipelines use jq"
+    assert all(" jq " not in f" {c.text} " for c in without_jq)
+    assert {c.block for c in with_jq} - {c.block for c in without_jq} == set(left_out)
