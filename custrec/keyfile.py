@@ -101,8 +101,11 @@ def new_key_file(path: str | Path, *, now: dt.datetime | None = None) -> KeyFile
     """Create a key file with a fresh random key, readable by its owner only.
 
     Refuses to overwrite an existing file: losing a key loses the data it protects.
+    Missing parent directories are created readable by their owner only (mode 0700),
+    as ssh-keygen does for ``~/.ssh``; existing ones are left as they are.
     """
     target = Path(path)
+    _make_private_parents(target)
     key = os.urandom(KEY_BYTES)
     created = (now or dt.datetime.now(dt.UTC)).replace(microsecond=0)
     text = (
@@ -129,6 +132,24 @@ def new_key_file(path: str | Path, *, now: dt.datetime | None = None) -> KeyFile
         raise
     os.close(fd)
     return KeyFile(path=target, key=key, created=created)
+
+
+def _make_private_parents(target: Path) -> None:
+    """Create the missing directories above ``target``, each with mode 0700.
+
+    Written out because ``Path.mkdir(parents=True)`` gives intermediate directories
+    the default mode, ignoring ``mode``; the umask can still only remove bits.
+    """
+    missing = [d for d in (target.parent, *target.parent.parents) if not d.exists()]
+    for directory in reversed(missing):
+        try:
+            directory.mkdir(mode=0o700)
+        except FileExistsError:  # created meanwhile by someone else: use it as it is
+            continue
+        except OSError as exc:
+            raise UsageError(
+                f"{target}: cannot create directory {directory} ({exc.strerror})"
+            ) from None
 
 
 def resolve_key_path(path: str | Path | None) -> Path:

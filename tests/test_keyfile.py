@@ -25,6 +25,30 @@ def test_new_key_file_is_owner_only_whatever_the_umask(tmp_path: Path) -> None:
     assert read_key_file(created.path) == created
 
 
+def test_key_new_creates_missing_directories_owner_only(cli: InvokeCli, tmp_path: Path) -> None:
+    existing = tmp_path / "home"
+    existing.mkdir(mode=0o755)
+    existing.chmod(0o755)
+    path = existing / ".config" / "custrec" / "steward.key"
+    old = os.umask(0)
+    try:
+        result = cli("key", "new", str(path))
+    finally:
+        os.umask(old)
+    assert result.exit_code == 0, result.stderr
+    assert read_key_file(path).key_id in result.stdout
+    for directory in (path.parent, path.parent.parent):
+        assert stat.S_IMODE(directory.stat().st_mode) == 0o700, directory
+    assert stat.S_IMODE(existing.stat().st_mode) == 0o755  # an existing one is left alone
+
+
+def test_key_new_under_a_file_is_a_usage_error(cli: InvokeCli, tmp_path: Path) -> None:
+    (tmp_path / "plain").write_text("not a directory")
+    result = cli("key", "new", str(tmp_path / "plain" / "sub" / "k.key"))
+    assert result.exit_code == 2
+    assert "cannot create directory" in result.stderr
+
+
 def test_two_new_keys_differ(tmp_path: Path) -> None:
     a = new_key_file(tmp_path / "a.key")
     b = new_key_file(tmp_path / "b.key")

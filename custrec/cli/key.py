@@ -46,7 +46,8 @@ def key_new(keyfile: str, output_format: str) -> None:
     """Create KEYFILE with a fresh random key, readable by you only.
 
     Refuses to overwrite an existing file (exit 2): a lost key loses the data it
-    protects. Keep a copy of the key file somewhere safe.
+    protects. Keep a copy of the key file somewhere safe. Missing directories on
+    the way are created, readable by you only (mode 0700).
 
     \b
     Examples:
