@@ -84,7 +84,7 @@ LOOKS = {
     for look in (
         KpiLook("csat", "CSAT", "satisfied customers", "rate", 1, "value", "CSAT"),
         KpiLook("nps", "NPS", "net promoter score", "nps", 1, "value", "NPS"),
-        KpiLook("ces", "CES", "customer effort score (1-7)", "score", 1, "value", "CES"),
+        KpiLook("ces", "CES", "customer effort score", "score", 1, "value", "CES"),
         KpiLook("aht", "AHT", "average handling time", "time", -1, "value", "AHT"),
         KpiLook("fcr", "FCR", "first contact resolution", "rate", 1, "value", "FCR"),
         KpiLook(

@@ -182,7 +182,7 @@ def _about(report: KpiReport, context: PageContext) -> str:
         f"<div><dt>{html.escape(label)}</dt><dd>{html.escape(text)}</dd></div>"
         for label, text in items
     )
-    return f"<section class='about'><dl>{cells}</dl></section>"
+    return f"<section class='about' id='about'><dl>{cells}</dl></section>"
 
 
 def _tiles(report: KpiReport, periods: Sequence[dict[str, Any]], context: PageContext) -> str:
@@ -203,7 +203,7 @@ def _tiles(report: KpiReport, periods: Sequence[dict[str, Any]], context: PageCo
         shown = value_text(kpi, number)
         unit = _KIND_UNITS[look.kind] if look.kind != "rate" else ""
         if look.kind == "time" and number is not None:
-            unit = "" if shown.endswith(" h") else "min:s"
+            unit = "" if shown.endswith(" h") else "m:ss"
         if unit and number is not None:
             shown_html = f"{html.escape(shown)}<span class='unit'>{unit}</span>"
         else:
@@ -237,7 +237,7 @@ def _tiles(report: KpiReport, periods: Sequence[dict[str, Any]], context: PageCo
             lines.append(f"<div class='n'>n = {size:,}</div>")
         tiles.append(f"<a class='tile' id='tile-{kpi}' href='#def-{kpi}'>{''.join(lines)}</a>")
     return (
-        f"<section><h2>{html.escape(heading)}</h2>"
+        f"<section id='latest'><h2>{html.escape(heading)}</h2>"
         f"<div class='tiles'>{''.join(tiles)}</div></section>"
     )
 
