@@ -21,8 +21,10 @@ from custrec.kpi.display import (
     LOOKS,
     PALETTE,
     axis_range,
+    change_text,
     duration_text,
     figure,
+    period_end,
     period_label,
     series_styles,
     value_text,
@@ -63,6 +65,27 @@ CHROMIUM_FLAGS = (
 )
 def test_period_labels(start: str | None, period: str, label: str) -> None:
     assert period_label(start, period) == label
+
+
+@pytest.mark.parametrize(
+    ("start", "period", "end"),
+    [
+        ("2026-12-01T00:00:00+00:00", "month", "2027-01-01T00:00:00+00:00"),
+        ("2026-10-01T00:00:00+02:00", "quarter", "2027-01-01T00:00:00+02:00"),
+        ("2026-08-03T00:00:00+00:00", "week", "2026-08-10T00:00:00+00:00"),
+        ("2026-08-03T00:00:00+00:00", "day", "2026-08-04T00:00:00+00:00"),
+    ],
+)
+def test_period_ends(start: str, period: str, end: str) -> None:
+    assert period_end(start, period).isoformat() == end
+
+
+def test_an_incomplete_latest_period_is_said_so(cli: InvokeCli, tmp_path: Path) -> None:
+    log = write(tmp_path / "log.csv", SMALL_LOG)
+    text = html_report(cli, log, tmp_path / "p.html", "--period", "month")
+    assert "The contacts end on Thu 2 Apr 09:00: this month is not complete." in text
+    text = html_report(cli, log, tmp_path / "p.html", "--period", "day")
+    assert "not complete" not in text
 
 
 @pytest.mark.parametrize(
@@ -326,7 +349,9 @@ def test_tiles_show_the_latest_period_and_its_change(
         shown = float(changes[0]["attrs"]["data-change"])
         assert math.isclose(shown, now - before, rel_tol=1e-12, abs_tol=1e-12)
         word = "better" if (now - before) * LOOKS[kpi].better > 0 else "worse"
-        assert word in changes[0]["attrs"]["class"] or now == before
+        if not re.sub(r"[^1-9]", "", change_text(kpi, now - before)):
+            word = "same"  # a change too small to show is not called better or worse
+        assert changes[0]["attrs"]["class"] == f"change {word}"
 
 
 def test_targets_appear_on_tiles_and_charts(

@@ -202,10 +202,23 @@ def change_between(kpi: str, latest: dict[str, Any], previous: dict[str, Any]) -
 
 
 def verdict(kpi: str, change: float) -> str:
-    """``better``, ``worse`` or ``same`` for a change of ``kpi``."""
-    if abs(change) < 1e-9:
+    """``better``, ``worse`` or ``same`` for a change of ``kpi`` (``same`` when it is
+    zero as written: a change of 0.3 s is shown as ``+0:00``)."""
+    shown = {"rate": 1, "nps": 1, "score": 2}.get(LOOKS[kpi].kind, 0)
+    if round(change, shown) == 0:
         return "same"
     return "better" if change * LOOKS[kpi].better > 0 else "worse"
+
+
+def period_end(start: str, period: str) -> dt.datetime:
+    """The end of the period that starts at ``start`` (the next one's start, on the
+    same wall clock)."""
+    moment = dt.datetime.fromisoformat(start)
+    if period in ("month", "quarter"):
+        months = moment.month - 1 + (1 if period == "month" else 3)
+        return moment.replace(year=moment.year + months // 12, month=months % 12 + 1)
+    step = {"hour": dt.timedelta(hours=1), "day": dt.timedelta(days=1)}
+    return moment + step.get(period, dt.timedelta(days=7))
 
 
 # --- colours --------------------------------------------------------------------------

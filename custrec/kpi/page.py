@@ -24,11 +24,14 @@ from typing import TYPE_CHECKING, Any
 
 from custrec.kpi.display import (
     LOOKS,
+    MONTHS,
+    WEEKDAYS,
     axis_range,
     change_between,
     change_text,
     duration_unit,
     figure,
+    period_end,
     period_label,
     sample_size,
     series_styles,
@@ -193,8 +196,10 @@ def _tiles(report: KpiReport, periods: Sequence[dict[str, Any]], context: PageCo
         heading = f"{period_label(latest['period'], period)}"
         if previous is not None:
             heading += f" against {period_label(previous['period'], period)}"
+        partial = _partial(latest["period"], period, context)
     else:
         latest, previous, heading = report.result.total, None, "All contacts"
+        partial = ""
     tiles = []
     for kpi, look in LOOKS.items():
         value = latest[kpi]
@@ -237,8 +242,25 @@ def _tiles(report: KpiReport, periods: Sequence[dict[str, Any]], context: PageCo
             lines.append(f"<div class='n'>n = {size:,}</div>")
         tiles.append(f"<a class='tile' id='tile-{kpi}' href='#def-{kpi}'>{''.join(lines)}</a>")
     return (
-        f"<section id='latest'><h2>{html.escape(heading)}</h2>"
+        f"<section id='latest'><h2>{html.escape(heading)}</h2>{partial}"
         f"<div class='tiles'>{''.join(tiles)}</div></section>"
+    )
+
+
+def _partial(start: str, period: str | None, context: PageContext) -> str:
+    """A note when the last contact is before the last day (or hour) of the latest
+    period: its figures cover part of it."""
+    if period is None or context.last_contact is None:
+        return ""
+    end = period_end(start, period)
+    last = context.last_contact.astimezone(end.tzinfo)
+    room = dt.timedelta(hours=1) if period == "hour" else dt.timedelta(days=1)
+    if last >= end - room:
+        return ""
+    to = f"{WEEKDAYS[last.weekday()]} {last.day} {MONTHS[last.month - 1]} {last:%H:%M}"
+    return (
+        f"<p class='note partial'>The contacts end on {html.escape(to)}: "
+        f"this {period} is not complete.</p>"
     )
 
 
@@ -410,7 +432,7 @@ table{border-collapse:collapse;font-size:.82em;font-variant-numeric:tabular-nums
 th,td{border-bottom:1px solid var(--line);padding:.3em .6em;text-align:right;white-space:nowrap}
 th{background:#f6f8fa;position:sticky;top:0}
 td:first-child,th:first-child{text-align:left}tr.total td{font-weight:600}
-.note{color:var(--muted);font-size:.85em}
+.note{color:var(--muted);font-size:.85em}.partial{color:#9a6700;margin-top:-.3em}
 .definitions{font-size:.9em;max-width:60em}.definitions h3{font-size:1.05em}
 .definitions code{background:#f6f8fa;padding:0 .25em;border-radius:3px}
 @media print{.charts{grid-template-columns:1fr 1fr}figure,.tile{break-inside:avoid}}
