@@ -357,7 +357,7 @@ def test_tiles_show_the_latest_period_and_its_change(
 def test_targets_appear_on_tiles_and_charts(
     cli: InvokeCli, generated: Path, tmp_path: Path
 ) -> None:
-    targets = write(tmp_path / "targets.yaml", "csat: 99\nsl: 10/20\nfrt: 1h\n")
+    targets = write(tmp_path / "targets.yaml", "csat: 99\nsl: 10/20\nfrt: 1h\nasa: 30s\n")
     text = html_report(
         cli, generated, tmp_path / "p.html", "--period", "month", "--targets", str(targets)
     )
@@ -365,6 +365,7 @@ def test_targets_appear_on_tiles_and_charts(
     assert "target 99% · missed" in page.by_id("tile-csat")["text"]
     assert "target 10% in 20 s · met" in page.by_id("tile-service_level")["text"]
     assert "target 1:00 h" in page.by_id("tile-frt")["text"]
+    assert "target 0:30 min" in page.by_id("tile-asa")["text"]
     assert ("target 99%", "#333333") in legend(page, "csat")
     assert "target 1:00 h" in [name for name, _ in legend(page, "frt")]
 

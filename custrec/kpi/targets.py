@@ -68,8 +68,9 @@ class Target:
 
     def text(self) -> str:
         kind = LOOKS[self.kpi].kind
-        if kind == "time":
-            return duration_text(self.value)
+        if kind == "time":  # with its unit: a target is shown on axes of either form
+            text = duration_text(self.value)
+            return text if text.endswith(" h") else f"{text} min"
         if kind == "rate":
             within = f" in {self.threshold:g} s" if self.threshold is not None else ""
             return f"{self.value:g}%{within}"
