@@ -507,3 +507,56 @@ def test_chromium_renders_legends_and_axes(cli: InvokeCli, generated: Path, tmp_
             assert len([t for t in ticks if t]) >= 2, (axis, ticks)
         months = [e["text"] for e in page.inside(f"x-axis-{kpi}") if e["tag"] == "text"]
         assert period_label(document["rows"][0]["period"], "month") in months
+
+
+def test_charts_draw_the_busiest_groups_and_the_latest_periods(
+    cli: InvokeCli, generated: Path, tmp_path: Path
+) -> None:
+    from custrec.kpi.page import MAX_PERIODS, MAX_SERIES
+
+    document = json_report(cli, generated, "--period", "day", "--by", "agent_id")
+    text = html_report(cli, generated, tmp_path / "p.html", "--period", "day", "--by", "agent_id")
+    page = Elements(text)
+    contacts: dict[str, int] = {}
+    for row in document["rows"]:
+        name = row["agent_id"] or "(none)"  # contacts no agent handled
+        contacts[name] = contacts.get(name, 0) + row["interactions"]
+    days = sorted({row["period"] for row in document["rows"]})
+    assert len(contacts) > MAX_SERIES
+    assert len(days) > MAX_PERIODS
+    busiest = sorted(contacts, key=lambda name: (-contacts[name], name))[:MAX_SERIES]
+    charted = set(days[-MAX_PERIODS:])
+    with_csat = {
+        row["agent_id"] or "(none)"
+        for row in document["rows"]
+        if row["period"] in charted and row["csat"]["value"] is not None
+    }
+    drawn = [name for name, _ in legend(page, "csat") if name in contacts]
+    assert drawn == sorted(set(busiest) & with_csat)
+    assert len(drawn) >= MAX_SERIES - 1
+    note = page.by_id("chart-note")["text"]
+    assert f"the {MAX_SERIES} of {len(contacts)} groups with the most contacts" in note
+    assert f"the last {MAX_PERIODS} of {len(days)} periods" in note
+    ticks = [e["text"] for e in page.inside("x-axis-csat") if e["tag"] == "text"]
+    assert ticks[0] == period_label(days[-MAX_PERIODS], "day")  # the first charted day
+    assert period_label(days[0], "day") not in ticks
+    assert text.count("<tr>") == len(document["rows"])  # the table has them all
+
+
+def test_chart_scale_data_zooms_and_says_so(
+    cli: InvokeCli, generated: Path, tmp_path: Path
+) -> None:
+    full = html_report(cli, generated, tmp_path / "f.html", "--period", "month")
+    zoomed = html_report(
+        cli, generated, tmp_path / "z.html", "--period", "month", "--chart-scale", "data"
+    )
+
+    def csat_ticks(text: str) -> list[str]:
+        texts = [e["text"] for e in Elements(text).inside("y-axis-csat") if e["tag"] == "text"]
+        return [t for t in texts if t != "%"]  # the ticks, not the axis label
+
+    assert csat_ticks(full)[0] == "0%"
+    assert csat_ticks(full)[-1] == "100%"
+    assert "0%" not in csat_ticks(zoomed)
+    assert "axis zoomed to the figures" in zoomed
+    assert "axis zoomed" not in full

@@ -46,6 +46,11 @@ if TYPE_CHECKING:
     from custrec.kpi.engine import KpiOptions
     from custrec.kpi.report import KpiReport
 
+MAX_SERIES = 10
+"""The most groups a chart draws (those with the most contacts): past the palette's
+ten colours, lines are no longer told apart."""
+MAX_PERIODS = 60
+"""The most periods a chart draws (the latest ones)."""
 _KIND_UNITS = {"rate": "%", "nps": "points", "score": "1-7", "time": ""}
 
 
@@ -275,10 +280,26 @@ def _charts(report: KpiReport, context: PageContext) -> str:
 
     result = report.result
     starts = sorted({row["period"] for row in result.rows if row.get("period") is not None})
+    every_period = len(starts)
+    starts = starts[-MAX_PERIODS:]
     labels = [period_label(start, result.period) for start in starts]
     place = {start: n for n, start in enumerate(starts)}
-    names = sorted({_series_name(row, result.by) for row in result.rows})
+    contacts: dict[str, int] = {}
+    for row in result.rows:
+        name = _series_name(row, result.by)
+        contacts[name] = contacts.get(name, 0) + int(row["interactions"])
+    busiest = sorted(contacts, key=lambda name: (-contacts[name], name))[:MAX_SERIES]
+    names = sorted(busiest)
     styles = series_styles(names)  # once for the page: one colour per series everywhere
+    notes = []
+    if len(contacts) > len(names):
+        notes.append(
+            f"The charts show the {len(names)} of {len(contacts)} groups with the most contacts."
+        )
+    if every_period > len(starts):
+        notes.append(f"The charts show the last {len(starts)} of {every_period} periods.")
+    if notes:
+        notes.append("The table below has them all.")
     figures = []
     for kpi, look in LOOKS.items():
         values: dict[str, list[float | None]] = {n: [None] * len(starts) for n in names}
@@ -287,6 +308,8 @@ def _charts(report: KpiReport, context: PageContext) -> str:
             if row.get("period") not in place:
                 continue
             name, at = _series_name(row, result.by), place[row["period"]]
+            if name not in values:
+                continue
             values[name][at] = figure(kpi, row[kpi])
             small[name][at] = bool(row[kpi].get("small_sample"))
         shown = [name for name in names if any(v is not None for v in values[name])]
@@ -311,7 +334,8 @@ def _charts(report: KpiReport, context: PageContext) -> str:
             f"{result.period}{zoomed} <a href='#def-{kpi}'>definition</a></figcaption>"
             f"{chart_svg(chart)}</figure>"
         )
-    return f"<section><h2>Trends</h2><div class='charts'>{''.join(figures)}</div></section>"
+    note = f"<p class='note' id='chart-note'>{' '.join(notes)}</p>" if notes else ""
+    return f"<section><h2>Trends</h2>{note}<div class='charts'>{''.join(figures)}</div></section>"
 
 
 def _table(report: KpiReport) -> str:
