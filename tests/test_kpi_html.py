@@ -560,3 +560,19 @@ def test_chart_scale_data_zooms_and_says_so(
     assert "0%" not in csat_ticks(zoomed)
     assert "axis zoomed to the figures" in zoomed
     assert "axis zoomed" not in full
+
+
+def test_group_names_are_text_whatever_they_hold(cli: InvokeCli, tmp_path: Path) -> None:
+    names = ["<script>x</script>", "$\\foo$", "_hidden", 'a"b&c']
+    rows = "".join(
+        f'I-{n},K-{n},"{name.replace(chr(34), chr(34) * 2)}",2026-04-02T09:00:00Z,4\n'
+        for n, name in enumerate(names)
+    )
+    log = write(tmp_path / "log.csv", "interaction_id,case_id,channel,created_at,csat\n" + rows)
+    text = html_report(cli, log, tmp_path / "p.html", "--period", "month", "--by", "channel")
+    assert "<script" not in text
+    page = Elements(text)
+    # matplotlib would read "$...$" as a formula and leave "_..." out of a legend
+    assert [name for name, _ in legend(page, "csat")][: len(names)] == sorted(names)
+    cells = [e["text"] for e in page.elements if e["tag"] == "td"]
+    assert all(name in cells for name in names)

@@ -60,6 +60,7 @@ def chart_svg(chart: Chart) -> str:
     with mpl.rc_context(
         {
             "svg.fonttype": "none",
+            "text.parse_math": False,  # a group named "$x$" is text, not a formula
             "svg.hashsalt": f"custrec-{kpi}",  # stable ids, and unique across the page
             "font.family": ["sans-serif"],
             "font.sans-serif": ["DejaVu Sans", "Helvetica", "Arial", "sans-serif"],
