@@ -576,3 +576,16 @@ def test_group_names_are_text_whatever_they_hold(cli: InvokeCli, tmp_path: Path)
     assert [name for name, _ in legend(page, "csat")][: len(names)] == sorted(names)
     cells = [e["text"] for e in page.elements if e["tag"] == "td"]
     assert all(name in cells for name in names)
+
+
+def test_the_page_names_the_fcr_method_and_window(
+    cli: InvokeCli, generated: Path, tmp_path: Path
+) -> None:
+    text = html_report(
+        cli, generated, tmp_path / "p.html", "--fcr-method", "repeat", "--fcr-window", "48h"
+    )
+    assert "no repeat contact within 2 days" in text
+    text = html_report(
+        cli, generated, tmp_path / "p.html", "--fcr-window", "30m", "--fcr-method", "repeat"
+    )
+    assert "no repeat contact within 30 minutes" in text

@@ -118,7 +118,7 @@ def filters_of(options: KpiOptions) -> list[tuple[str, str]]:
         out.append(("durations", "business hours only"))
     fcr = "one inbound contact per resolved case"
     if options.fcr_method == "repeat":
-        fcr = f"no repeat contact within {options.fcr_window}"
+        fcr = f"no repeat contact within {_span(options.fcr_window)}"
         if options.fcr_same_category:
             fcr += " in the same category"
     out.append(("FCR", fcr))
@@ -416,6 +416,16 @@ def _micros(moment: dt.datetime) -> int:
 
 def _instant(micros: int) -> dt.datetime:
     return _EPOCH + dt.timedelta(microseconds=micros)
+
+
+def _span(length: dt.timedelta) -> str:
+    """``7 days``, ``48 hours``, ``30 minutes`` (the largest unit that divides it)."""
+    seconds = int(length.total_seconds())
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds and seconds % size == 0:
+            count = seconds // size
+            return f"{count} {unit}{'s' if count != 1 else ''}"
+    return f"{seconds} s"
 
 
 def _moment(moment: dt.datetime, tz: str) -> str:
