@@ -589,3 +589,12 @@ def test_the_page_names_the_fcr_method_and_window(
         cli, generated, tmp_path / "p.html", "--fcr-window", "30m", "--fcr-method", "repeat"
     )
     assert "no repeat contact within 30 minutes" in text
+
+
+def test_one_period_one_label_and_empty_kpis_say_so(cli: InvokeCli, tmp_path: Path) -> None:
+    log = write(tmp_path / "log.csv", SMALL_LOG.replace("2026-04-02", "2026-03-03"))
+    page = Elements(html_report(cli, log, tmp_path / "p.html", "--period", "month"))
+    ticks = [e["text"] for e in page.inside("x-axis-csat") if e["tag"] == "text"]
+    assert ticks == ["Mar 2026"]
+    assert "no responses or contacts" in page.by_id("tile-nps")["text"]
+    assert "small sample: 2 (fewer than 30)" in page.by_id("tile-csat")["text"]

@@ -17,6 +17,7 @@ between charts or threads.
 from __future__ import annotations
 
 import io
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -53,7 +54,7 @@ def chart_svg(chart: Chart) -> str:
     import matplotlib as mpl
     from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
-    from matplotlib.ticker import FuncFormatter, MaxNLocator, MultipleLocator
+    from matplotlib.ticker import FuncFormatter, MultipleLocator
 
     kpi = chart.kpi
     kind = LOOKS[kpi].kind
@@ -91,6 +92,7 @@ def chart_svg(chart: Chart) -> str:
                 markersize=4,
                 label=series.name,
                 gid=f"series-{kpi}-{n}",
+                clip_on=False,  # a point on the axis's end (100%) is drawn whole
             )
             handles.append(line)
             small = [
@@ -108,6 +110,7 @@ def chart_svg(chart: Chart) -> str:
                     markerfacecolor="white",
                     markeredgecolor=series.style.colour,
                     markeredgewidth=1.5,
+                    clip_on=False,
                 )
         if chart.target is not None:
             handles.append(
@@ -133,11 +136,9 @@ def chart_svg(chart: Chart) -> str:
                 )
             )
         ax.set_xlim(-0.4, max(len(positions) - 1, 0) + 0.4)
-        ax.xaxis.set_major_locator(MaxNLocator(nbins=8, integer=True))
-        labels = list(chart.periods)
-        ax.xaxis.set_major_formatter(
-            FuncFormatter(lambda x, _: labels[int(x)] if 0 <= int(x) < len(labels) else "")
-        )
+        every = math.ceil(len(positions) / 8) or 1  # at most 8 labels, from the first
+        ticks = positions[::every]
+        ax.set_xticks(ticks, [chart.periods[x] for x in ticks])
         ax.set_ylim(*chart.limits)
         if kind == "time":
             ax.yaxis.set_major_locator(MultipleLocator(time_step(chart.limits[1], 5)))

@@ -239,7 +239,9 @@ def _tiles(report: KpiReport, periods: Sequence[dict[str, Any]], context: PageCo
                 f"<div class='target {css}'>target {html.escape(target.text())}{state}</div>"
             )
         size = sample_size(kpi, value)
-        if value.get("small_sample"):
+        if not size:
+            lines.append("<div class='n'>no responses or contacts</div>")
+        elif value.get("small_sample"):
             lines.append(
                 f"<div class='small'>small sample: {size} (fewer than {SMALL_SAMPLE})</div>"
             )
