@@ -57,6 +57,11 @@ class Timer:
         self.start = now
 
 
+def archive_text(wheel: Path, name: str) -> str:
+    with zipfile.ZipFile(wheel) as archive:
+        return archive.read(name).decode("utf-8")
+
+
 def run(args: list[str], cwd: Path, env: dict[str, str], timeout: float = 300) -> str:
     proc = subprocess.run(
         args, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False
@@ -125,11 +130,14 @@ def test_the_wheel_holds_the_package_and_its_resources_only(wheel: Path) -> None
         for n in package
         if not n.endswith(".py")
         and not (n.startswith("custrec/resources/") and n.endswith(".yaml"))
+        and n != "custrec/kpi/definitions.md"  # the KPI definitions the HTML report embeds
     ]
     assert strays == []
     assert not [n for n in names if "/tests/" in n or n.startswith("tests/")]
     assert not [n for n in names if "__pycache__" in n]
     assert "custrec/cli/schemas.py" in names
+    definitions = archive_text(wheel, "custrec/kpi/definitions.md")
+    assert definitions == (REPO / "docs" / "kpi-definitions.md").read_text(encoding="utf-8")
     for filename, data in packaged.items():
         assert data == (REPO / "schemas" / filename).read_bytes(), filename
 
@@ -170,14 +178,26 @@ def test_the_installed_custrec_works_from_an_unrelated_directory(
     report = json.loads(run([custrec, "report", "kpi", "log.csv", "--format", "json"], work, env))
     assert report["version"] == 1
     assert report["rows_read"] == 400
-    run([custrec, "report", "kpi", "log.csv", "--format", "html", "-o", "kpi.html"], work, env)
-    assert (
-        (work / "kpi.html")
-        .read_text(encoding="utf-8")
-        .lstrip()
-        .lower()
-        .startswith("<!doctype html")
+    run(
+        [
+            custrec,
+            "report",
+            "kpi",
+            "log.csv",
+            "--period",
+            "month",
+            "--format",
+            "html",
+            "-o",
+            "kpi.html",
+        ],
+        work,
+        env,
     )
+    page = (work / "kpi.html").read_text(encoding="utf-8")
+    assert page.lstrip().lower().startswith("<!doctype html")
+    assert 'id="legend-csat"' in page  # the charts (matplotlib)
+    assert 'id="def-csat"' in page  # the definitions
     timer.step("custrec report kpi (json, html)")
 
     run(

@@ -172,6 +172,21 @@ def _mapping(pairs: tuple[str, ...], map_file: str | None) -> dict[str, str]:
     help="Instead of the KPIs, one row per case with its derived fields (first contact, "
     "contacts, resolved, FCR, resolution time) to audit a figure.",
 )
+@click.option(
+    "--targets",
+    type=click.Path(dir_okay=False),
+    metavar="FILE",
+    help="With --format html: targets to show, a YAML or JSON mapping such as "
+    "'csat: 80' and 'sl: 80/20' (docs/kpi-report.md).",
+)
+@click.option(
+    "--chart-scale",
+    type=click.Choice(["full", "data"]),
+    default="full",
+    show_default=True,
+    help="With --format html: full draws rates on 0-100%, NPS on -100..100, CES on 1-7 and "
+    "times from 0; data zooms each chart to its figures.",
+)
 @input_format_option(INPUT_FORMATS)
 @csv_options
 @key_file_option()
@@ -184,7 +199,7 @@ def _mapping(pairs: tuple[str, ...], map_file: str | None) -> dict[str, str]:
     default="table",
     show_default=True,
     help="table for people, json/csv for programs, markdown or html (one self-contained "
-    "file with trend charts) to share.",
+    "page with headline figures, trend charts and the definitions) to share.",
 )
 @output_option("Write the report here (default: stdout).")
 def kpi(
@@ -206,6 +221,8 @@ def kpi(
     holidays: str | None,
     schema_file: str | None,
     detail: bool,
+    targets: str | None,
+    chart_scale: str,
     input_format: str | None,
     delimiter: str | None,
     encoding: str | None,
@@ -232,6 +249,8 @@ def kpi(
       custrec report kpi export.csv --map created_at=Created --map case_id=Ticket
       custrec report kpi log.csv --business-hours 'Mon-Fri 09:00-17:00' --tz Europe/London
       custrec report kpi log.csv --period month --format html -o kpis.html
+      custrec report kpi log.csv --period week --by channel --format html \\
+        --targets targets.yaml -o kpis.html
       custrec report kpi log.csv --detail --format csv -o cases.csv
       custrec report kpi helpdesk.csv --schema helpdesk-interaction.yaml
     """
@@ -264,7 +283,14 @@ def kpi(
     )
     options.check()
     schema = interaction_schema(schema_file) if schema_file else None
-    read = (*logs, map_file, holidays, key_file, schema_file)
+    goals = None
+    if targets is not None:
+        if output_format != "html" or detail:
+            raise UsageError("--targets is shown by --format html only")
+        from custrec.kpi.targets import read_targets
+
+        goals = read_targets(targets, sl_threshold)
+    read = (*logs, map_file, holidays, key_file, schema_file, targets)
     if output != "-":
         refuse_protected(output, read)  # now, not after reading the logs
     _arrow_memory()
@@ -301,6 +327,13 @@ def kpi(
         rows_read=loaded.rows,
         invalid_skipped=loaded.invalid,
     )
+    if output_format == "html":
+        from custrec.kpi.page import page_context
+        from custrec.kpi.report import html_page
+
+        context = page_context(loaded.columns, options, goals, chart_scale)
+        _emit_text(html_page(document, context), output, read)
+        return
     _write(document, output_format, output, read)
 
 

@@ -9,13 +9,15 @@ Markdown and HTML round for reading; JSON and CSV carry full precision.
 
 from __future__ import annotations
 
-import html
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from custrec.kpi.engine import KPI_KEYS, KpiResult
 from custrec.render import Summary, Table
+
+if TYPE_CHECKING:
+    from custrec.kpi.page import PageContext
 
 TIME_KPIS = ("frt", "resolution_time", "asa")
 LABELS = {
@@ -162,87 +164,11 @@ def markdown(report: KpiReport) -> str:
     )
 
 
-_CHART_KPIS = ("csat", "nps", "aht", "fcr", "frt", "service_level")
+def html_page(report: KpiReport, context: PageContext | None = None) -> str:
+    """The report as one self-contained HTML page (:mod:`custrec.kpi.page`)."""
+    from custrec.kpi.page import render_page
 
-
-def html_page(report: KpiReport) -> str:
-    """One self-contained page: the summary table and, with periods, a trend chart
-    per KPI (inline SVG; no scripts, fonts or network)."""
-    columns, rows = readable(report)
-    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in columns)
-    body = "".join(
-        "<tr>"
-        + "".join(f"<td>{html.escape('' if v is None else str(v))}</td>" for v in row)
-        + "</tr>"
-        for row in rows
-    )
-    charts = ""
-    if report.result.period:
-        charts = "".join(_chart(report, kpi) for kpi in _CHART_KPIS)
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
-<title>Customer-service KPIs</title>
-<style>
-body{{font-family:system-ui,sans-serif;margin:2em;color:#222}}
-table{{border-collapse:collapse;font-size:.9em}}
-th,td{{border:1px solid #ccc;padding:.3em .6em;text-align:right}}
-th{{background:#f3f3f3}} td:first-child,th:first-child{{text-align:left}}
-figure{{display:inline-block;margin:1em 1em 0 0}} figcaption{{font-size:.85em}}
-</style></head><body>
-<h1>Customer-service KPIs</h1>
-<p>Logs: {html.escape(", ".join(report.sources))}; {report.rows_read} contacts read;
-{report.invalid_skipped} invalid rows left out. Definitions: docs/kpi-definitions.md.
-* marks figures based on fewer than 30 responses or contacts.</p>
-<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>
-{charts}
-</body></html>
-"""
-
-
-def _chart(report: KpiReport, kpi: str) -> str:
-    """A line per group of ``kpi`` over the periods, as inline SVG."""
-    series: dict[str, list[tuple[str, float]]] = {}
-    for row in report.result.rows:
-        value = row[kpi].get("median" if kpi in TIME_KPIS else "value")
-        if value is None or row.get("period") is None:
-            continue
-        group = " / ".join(str(row.get(k)) for k in report.result.by) or "all"
-        series.setdefault(group, []).append((str(row["period"]), float(value)))
-    periods = sorted({p for points in series.values() for p, _ in points})
-    if not periods:
-        return ""
-    values = [v for points in series.values() for _, v in points]
-    low, high = min(values), max(values)
-    span = (high - low) or 1.0
-    width, height, pad = 420, 180, 30
-    step = (width - 2 * pad) / max(len(periods) - 1, 1)
-    colours = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")
-    lines = []
-    for n, (group, points) in enumerate(sorted(series.items())):
-        scale = (height - 2 * pad) / span
-        coords = " ".join(
-            f"{pad + periods.index(p) * step:.1f},{height - pad - (v - low) * scale:.1f}"
-            for p, v in sorted(points)
-        )
-        colour = colours[n % len(colours)]
-        lines.append(
-            f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{coords}">'
-            f"<title>{html.escape(group)}</title></polyline>"
-        )
-    axis = (
-        f'<text x="{pad}" y="{height - 8}" font-size="10">{html.escape(periods[0][:10])}</text>'
-        f'<text x="{width - pad}" y="{height - 8}" font-size="10" text-anchor="end">'
-        f"{html.escape(periods[-1][:10])}</text>"
-        f'<text x="2" y="{pad}" font-size="10">{high:.1f}</text>'
-        f'<text x="2" y="{height - pad}" font-size="10">{low:.1f}</text>'
-    )
-    legend = ", ".join(html.escape(g) for g in sorted(series))
-    return (
-        f"<figure><svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}' "
-        f"role='img' aria-label='{html.escape(LABELS[kpi])}'>{''.join(lines)}{axis}</svg>"
-        f"<figcaption>{html.escape(LABELS[kpi])} by {report.result.period}: {legend}</figcaption>"
-        "</figure>"
-    )
+    return render_page(report, context)
 
 
 def case_details(frame: Any, options: Any) -> tuple[list[str], Sequence[dict[str, Any]]]:
