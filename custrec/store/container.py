@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 from custrec import audit, crypto
 from custrec.errors import CustrecError, InputError, NotFoundError, UsageError
 from custrec.locking import DEFAULT_LOCK_TIMEOUT
+from custrec.progress import NO_PROGRESS, Progress
 from custrec.store import keyschedule, tombstones
 from custrec.store.auditing import Auditor, Operation
 from custrec.store.fileformat import (
@@ -434,27 +435,30 @@ class Store:
         re-encrypt the records too."""
         self._keys.remove(key_id)
 
-    def rotate_data_keys(self, progress: Callable[[int, int], None] | None = None) -> int:
+    def rotate_data_keys(self, progress: Progress = NO_PROGRESS) -> int:
         """Re-encrypt every chunk under new data keys (and replace the master key).
 
         Each chunk is re-encrypted in its own transaction, so an interrupted rotation
         keeps what it did; running it again finishes the rest. Returns the number of
-        chunks re-encrypted by this call."""
+        chunks re-encrypted by this call (``progress`` counts them)."""
         return self._keys.rotate(progress)
 
     # -- verification -------------------------------------------------------------------
 
-    def verify(self, *, witness: tuple[int, str] | None = None) -> int:
+    def verify(
+        self, *, witness: tuple[int, str] | None = None, progress: Progress = NO_PROGRESS
+    ) -> int:
         """Check everything (see :mod:`custrec.store.verification`): the file's
         structure, header, manifest, every chunk's seal, that the indexes match the
         records exactly, the record states, the tombstone file and the audit trail (and
         that it still holds the head a ``witness`` saw). Returns the number of records;
-        an :class:`IntegrityError` names the part that failed."""
+        an :class:`IntegrityError` names the part that failed. ``progress`` counts the
+        chunks checked."""
         from custrec.store.verification import Verifier
 
         checker = Verifier(self._parts, self._rights)
         try:
-            records = checker.verify(witness)
+            records = checker.verify(witness, progress)
         except CustrecError as exc:
             self._auditor.access("verify", scope="all", failure=exc)
             raise

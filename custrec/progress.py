@@ -1,0 +1,53 @@
+"""Progress of long runs, as the library reports it.
+
+A library function that can run long (collect, validate, export, redact, scan, purge,
+KPI reports, key rotation, verify) takes an optional ``progress`` argument: an object
+with the :class:`Progress` methods. The function calls ``start`` once it knows what it
+counts (and the total, when it does), ``advance`` after each batch, and may call
+``close`` when its loop is done. The default, :data:`NO_PROGRESS`, does nothing; the
+command line passes a bar on stderr (:mod:`custrec.cli.progress`). A script can pass
+its own object, e.g. one that logs.
+
+This module imports only the standard library: it is on the light commands' path.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+
+class Progress(Protocol):
+    """What a long-running library function reports, batch by batch."""
+
+    def start(self, total: int | None, unit: str) -> None:
+        """Counting ``unit`` (``"rows"``, ``"records"``, ``"chunks"``...) begins;
+        ``total`` is how many there will be, or None when unknown (a CSV read as a
+        stream). Called again, it changes the total and keeps the count."""
+        ...
+
+    def advance(self, n: int = 1) -> None:
+        """``n`` more units are done."""
+        ...
+
+    def close(self) -> None:
+        """The counted work is done (calling it again does nothing)."""
+        ...
+
+
+class NoProgress:
+    """A :class:`Progress` that reports nothing: the default of library functions."""
+
+    __slots__ = ()
+
+    def start(self, total: int | None, unit: str) -> None:
+        pass
+
+    def advance(self, n: int = 1) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+NO_PROGRESS: Progress = NoProgress()
+"""The do-nothing progress, shared."""
