@@ -236,7 +236,7 @@ def collect_records(
 ) -> CollectResult:
     """Collect the records of ``sources`` (paths, or ``-`` for stdin) into ``store``.
     The rejects file may not be the store, a source, a key file or ``key_file``.
-    ``progress`` counts the rows read.
+    ``progress`` counts the rows read, then the rows written.
 
     Returns the result; ``result.written`` is false when the batch was refused
     (``on_invalid="abort"`` and a row was invalid), in which case nothing was written.
@@ -269,7 +269,7 @@ def collect_records(
         from custrec.validate import SchemaGate
 
         gate = SchemaGate(parse_schema(store.settings.schema, f"{store.path} (its schema)"))
-    progress.start(None, "rows")
+    progress.start(None, "rows", "read")
     for source in sources:
         accept = accept_new or chosen.add_columns
         inputs.append(
@@ -283,6 +283,8 @@ def collect_records(
         return result  # structural: rejecting rows cannot help
     table, segments, origins = _combine(inputs, target_types, store.settings.id_field)
     result.added_columns = [name for name in target_types if name not in store_types]
+    progress.start(table.num_rows, "rows", "write")
+    progress.advance(0)
     prepared = store.prepare_ingest(table, segments)
 
     def decide(matches: Any) -> list[RowAction]:
@@ -299,13 +301,19 @@ def collect_records(
     order = {name: n for n, name in enumerate(result.files)}
     try:
         written = store.ingest(
-            prepared, decide, collected_at=_now(), readmit_erased=chosen.readmit_erased
+            prepared,
+            decide,
+            collected_at=_now(),
+            readmit_erased=chosen.readmit_erased,
+            progress=progress,
         )
     except _Refusal:
+        progress.close()
         result.inserted = result.updated = result.skipped = 0
         result.problems.sort(key=lambda p: (order.get(p.file, 0), p.row or 0))
         return result
     result.problems.sort(key=lambda p: (order.get(p.file, 0), p.row or 0))
+    progress.close()
     result.inserted, result.updated = written.inserted, written.updated
     result.written = True
     return result

@@ -63,49 +63,48 @@ def quiet_option() -> Callable[[F], F]:
 
 
 class TerminalProgress:
-    """A :class:`~custrec.progress.Progress` drawn as a tqdm bar on ``stream``.
+    """A :class:`~custrec.progress.Progress` drawn as a tqdm bar on ``stream``, one
+    bar per stage.
 
-    The bar appears at the first ``advance``, not at ``start``: what happens in
+    A stage's bar appears at its first ``advance``, not at ``start``: what happens in
     between (a passphrase prompt when a store is opened) is not drawn over."""
 
     def __init__(self, label: str, stream: TextIO, min_interval: float = 0.2) -> None:
         self.label = label
         self.stream = stream
         self.min_interval = min_interval
-        self._total: int | None = None
-        self._unit = "rows"
+        self._stage: tuple[int | None, str, str | None] | None = None
         self._bar: Any = None
-        self._closed = False
 
-    def start(self, total: int | None, unit: str) -> None:
-        self._total, self._unit = total, unit
-        if self._bar is not None and not self._closed:
-            self._bar.total = total
-            self._bar.refresh()
+    def start(self, total: int | None, unit: str, stage: str | None = None) -> None:
+        self.close()
+        self._stage = (total, unit, stage)
 
     def advance(self, n: int = 1) -> None:
-        if self._closed:
-            return
         if self._bar is None:
+            if self._stage is None:
+                return
             from tqdm import tqdm
 
+            total, unit, stage = self._stage
             tqdm.monitor_interval = 0  # no monitor thread: the bar is redrawn on advance
             self._bar = tqdm(
-                total=self._total,
-                desc=self.label,
-                unit=f" {self._unit}",
+                total=total,
+                desc=f"{self.label} ({stage})" if stage else self.label,
+                unit=f" {unit}",
                 unit_scale=True,
                 file=self.stream,
                 mininterval=self.min_interval,
                 dynamic_ncols=True,
                 leave=True,
             )
-        self._bar.update(n)
+        if n:
+            self._bar.update(n)
 
     def close(self) -> None:
-        if self._bar is not None and not self._closed:
+        if self._bar is not None:
             self._bar.close()
-        self._closed = True
+        self._bar = self._stage = None
 
 
 @contextmanager

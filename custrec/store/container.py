@@ -334,6 +334,7 @@ class Store:
         collected_at: str | None = None,
         action: str = "collect",
         readmit_erased: bool = False,
+        progress: Progress = NO_PROGRESS,
     ) -> bulk_types.IngestResult:
         """Write prepared rows in one all-or-nothing transaction. Under the lock, finds
         which rows repeat an id or a contact detail (in the batch or the store), and
@@ -342,9 +343,15 @@ class Store:
         are skipped whatever ``decide`` says), and asks ``decide`` what to do with each
         row: insert (a new id), update (an id in the store: the row's columns replace
         those fields), or skip. ``decide`` may raise to write nothing. Each written
-        record's provenance is its segment's source and ``collected_at``."""
+        record's provenance is its segment's source and ``collected_at``. ``progress``
+        counts the rows as they are written (or skipped)."""
         return self._bulk_ingest().ingest(
-            rows, decide, collected_at=collected_at, action=action, readmit_erased=readmit_erased
+            rows,
+            decide,
+            collected_at=collected_at,
+            action=action,
+            readmit_erased=readmit_erased,
+            progress=progress,
         )
 
     # -- data-subject rights ----------------------------------------------------------------
