@@ -62,6 +62,12 @@ def quiet_option() -> Callable[[F], F]:
     )
 
 
+BAR_FORMAT = "{desc}: {percentage:3.0f}%|{bar}| {n:,}/{total:,} [{elapsed}<{remaining}, {rate_fmt}]"
+"""A stage with a known total: done, total, time so far and left, rate."""
+COUNT_FORMAT = "{desc}: {n:,}{unit} [{elapsed}, {rate_fmt}]"
+"""A stage whose total is not known (a file read as a stream): count, time, rate."""
+
+
 class TerminalProgress:
     """A :class:`~custrec.progress.Progress` drawn as a tqdm bar on ``stream``, one
     bar per stage.
@@ -92,7 +98,8 @@ class TerminalProgress:
                 total=total,
                 desc=f"{self.label} ({stage})" if stage else self.label,
                 unit=f" {unit}",
-                unit_scale=True,
+                unit_scale=True,  # the rate as 41.8k rows/s; counts exact, by the format
+                bar_format=BAR_FORMAT if total is not None else COUNT_FORMAT,
                 file=self.stream,
                 mininterval=self.min_interval,
                 dynamic_ncols=True,
