@@ -25,13 +25,15 @@ from .conftest import REPO, write
 ROWS = 30
 CARD = "4111 1111 1111 1111"
 SCHEMA = str(REPO / "schemas" / "customer.yaml")
+INTERACTIONS = str(REPO / "examples" / "interactions.csv")
+POLICY = "version: 1\nrules:\n  - {id: old, trigger: created_at, period: 2y, action: delete}\n"
 
 
 def customers_csv(rows: int = ROWS, blank_ids: int = 0) -> str:
-    lines = ["customer_id,name,email,city,notes"]
+    lines = ["customer_id,name,email,city,notes,created_at"]
     for n in range(1, rows + 1):
         record_id = "" if n <= blank_ids else f"C-{n:04}"
-        lines.append(f"{record_id},Name {n},person{n}@example.com,Leeds,card {CARD}")
+        lines.append(f"{record_id},Name {n},person{n}@example.com,Leeds,card {CARD},2015-01-01")
     return "\n".join(lines) + "\n"
 
 
@@ -149,13 +151,16 @@ def test_no_progress_does_nothing() -> None:
         (["validate", "{csv}", "--schema", SCHEMA], "validate", f"{ROWS} rows"),
         (["scan", "{csv}", "--field", "notes"], "scan", f"{ROWS} rows"),
         (["redact", "{csv}", "--schema", SCHEMA, "-o", "-"], "redact", f"{ROWS} rows"),
+        (["purge", "{store}", "--policy", "{policy}", "--dry-run"], "purge", f"{ROWS}/{ROWS}"),
+        (["report", "kpi", INTERACTIONS, "--skip-invalid"], "report kpi", "60 rows"),
     ],
 )
 def test_a_terminal_shows_the_bar_and_stdout_stays_the_same(
     store: Path, tmp_path: Path, command: list[str], label: str, count: str
 ) -> None:
     source = write(tmp_path / "more.csv", customers_csv())
-    args = [a.format(store=store, csv=source) for a in command]
+    policy = write(tmp_path / "policy.yaml", POLICY)
+    args = [a.format(store=store, csv=source, policy=policy) for a in command]
     if args[0] == "redact":
         args += ["--key-file", str(tmp_path / "pseudonyms.key")]
         assert run("key", "new", args[-1]).exit_code == 0
