@@ -28,8 +28,9 @@ from custrec.io import (
     open_table,
     source_name,
 )
+from custrec.progress import NO_PROGRESS, Progress
 from custrec.protected import refuse_protected
-from custrec.render import Summary, Table
+from custrec.render import Summary, Table, capped
 from custrec.store.records import (
     DECIMAL_TEXT,
     EXPECTED,
@@ -134,6 +135,19 @@ class CollectResult:
             title += f" (first {len(self.problems)} of {self.problems_total})"
         return [Table(columns, rows, title=title)] if rows else []
 
+    def display_tables(self) -> list[Table]:
+        """For a person: the first problems, and where the others are."""
+        if self.written and self.rejects_file:
+            rest = f"in {self.rejects_file}"
+        elif self.problems_total > len(self.problems):
+            rest = f"(--format json lists the first {len(self.problems):,})"
+        else:
+            rest = "(use --format json for all)"
+        return [
+            capped(table._replace(title="Problems"), total=self.problems_total, rest=rest)
+            for table in self.tables()
+        ]
+
     def summary(self) -> Summary:
         return Summary(
             (
@@ -218,9 +232,11 @@ def collect_records(
     options: CollectOptions | None = None,
     *,
     key_file: str | None = None,
+    progress: Progress = NO_PROGRESS,
 ) -> CollectResult:
     """Collect the records of ``sources`` (paths, or ``-`` for stdin) into ``store``.
     The rejects file may not be the store, a source, a key file or ``key_file``.
+    ``progress`` counts the rows read, then the rows written.
 
     Returns the result; ``result.written`` is false when the batch was refused
     (``on_invalid="abort"`` and a row was invalid), in which case nothing was written.
@@ -253,16 +269,22 @@ def collect_records(
         from custrec.validate import SchemaGate
 
         gate = SchemaGate(parse_schema(store.settings.schema, f"{store.path} (its schema)"))
+    progress.start(None, "rows", "read")
     for source in sources:
         accept = accept_new or chosen.add_columns
         inputs.append(
-            _read_input(source, chosen, store, target_types, accept, result, refused, gate)
+            _read_input(
+                source, chosen, store, target_types, accept, result, refused, gate, progress
+            )
         )
         accept_new = False
+    progress.close()
     if result.problems_total and any(p.rule == "unknown-column" for p in result.problems):
         return result  # structural: rejecting rows cannot help
     table, segments, origins = _combine(inputs, target_types, store.settings.id_field)
     result.added_columns = [name for name in target_types if name not in store_types]
+    progress.start(table.num_rows, "rows", "write")
+    progress.advance(0)
     prepared = store.prepare_ingest(table, segments)
 
     def decide(matches: Any) -> list[RowAction]:
@@ -279,13 +301,19 @@ def collect_records(
     order = {name: n for n, name in enumerate(result.files)}
     try:
         written = store.ingest(
-            prepared, decide, collected_at=_now(), readmit_erased=chosen.readmit_erased
+            prepared,
+            decide,
+            collected_at=_now(),
+            readmit_erased=chosen.readmit_erased,
+            progress=progress,
         )
     except _Refusal:
+        progress.close()
         result.inserted = result.updated = result.skipped = 0
         result.problems.sort(key=lambda p: (order.get(p.file, 0), p.row or 0))
         return result
     result.problems.sort(key=lambda p: (order.get(p.file, 0), p.row or 0))
+    progress.close()
     result.inserted, result.updated = written.inserted, written.updated
     result.written = True
     return result
@@ -308,6 +336,7 @@ def _read_input(
     result: CollectResult,
     refused: _Refused,
     gate: SchemaGate | None = None,
+    progress: Progress = NO_PROGRESS,
 ) -> _Input:
     """Read one input whole: mapped, type-converted batches of its valid rows; its
     invalid rows go to ``refused``. Columns the store lacks are refused unless
@@ -353,6 +382,7 @@ def _read_input(
                 taken.batches.append(converted.take(pa.array(keep, type=pa.int64())))
                 taken.rows.extend(row_base + i + 1 for i in keep)
             row_base += batch.num_rows
+            progress.advance(batch.num_rows)
         if not row_base and not refused_columns:  # no rows: still check the header
             header = [renames.get(c, c) for c in reader.columns if not c.startswith("_")]
             _add_columns(name, taken, header, target_types, accept_new, id_field, result)

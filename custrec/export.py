@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from custrec.errors import UnknownColumnError, UsageError
 from custrec.io import format_from_extension, open_row_writer, source_name
 from custrec.lookup import selected_fields
+from custrec.progress import NO_PROGRESS, Progress
 from custrec.render import Summary, Table
 from custrec.store.records import (
     COLLECTED_COLUMN,
@@ -105,12 +106,13 @@ def export_records(
     raw: bool = False,
     with_meta: bool = False,
     inputs: Iterable[str | None] = (),
+    progress: Progress = NO_PROGRESS,
 ) -> ExportResult:
     """Write the store's records (``where`` all hold) to ``destination`` (a path, or
     ``-`` for stdout). ``with_meta`` adds ``_version``, ``_source`` and
     ``_collected_at``; the file is complete or absent (written beside, then renamed).
     ``destination`` may not be the store, a key file or one of ``inputs`` (other files
-    the caller reads, such as its key file)."""
+    the caller reads, such as its key file). ``progress`` counts the records read."""
     chosen = output_format or (format_from_extension(destination) if destination != "-" else None)
     chosen = chosen or "csv"
     columns = selected_fields(store, fields)
@@ -136,11 +138,13 @@ def export_records(
         mode=0o600,
         inputs=(str(store.path), *inputs),
     ) as writer:
+        progress.start(store.count(), "records")
         for batch in store.iter_batches(system=True, action="export", fields=columns):
             picked = _filter(batch, conditions, types)
             if picked.num_rows:
                 writer.write_rows(picked.select(out_columns).to_pylist())
                 count += picked.num_rows
+            progress.advance(batch.num_rows)
     return ExportResult(
         store=str(store.path),
         destination=source_name(destination) if destination != "-" else "<stdout>",

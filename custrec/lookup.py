@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from custrec.errors import CheckFailedError, InputError, UnknownColumnError, UsageError
-from custrec.render import Summary, Table
+from custrec.render import Summary, Table, capped
 from custrec.store.records import EXPECTED, convert_text
 
 if TYPE_CHECKING:
@@ -102,6 +102,65 @@ class RecordsResult:
         if self.missing:
             items.append(("not found", ", ".join(self.missing)))
         return Summary(tuple(items))
+
+
+class UpdateSummary:
+    """What a bulk update (``update --from``) did, without any value: how many rows
+    the file had and records were updated, and per field how many records had it set
+    or cleared. The records themselves are shown only when asked for
+    (:class:`RecordsResult`): they hold personal data, such as notes.
+
+    The update is all or nothing: a row the store refuses (an unknown id, a stale
+    ``_version``, an invalid value) stops it with an error naming that row, so a
+    summary has no refused rows."""
+
+    __slots__ = ("cleared", "kind", "rows", "set_fields", "source", "updated")
+
+    def __init__(self, source: str, changes: Sequence[RecordChange], updated: int) -> None:
+        self.source = source
+        self.rows = len(changes)
+        self.updated = updated
+        self.set_fields: dict[str, int] = {}
+        self.cleared: dict[str, int] = {}
+        for change in changes:
+            for name in change.set_fields:
+                self.set_fields[name] = self.set_fields.get(name, 0) + 1
+            for name in change.unset:
+                self.cleared[name] = self.cleared.get(name, 0) + 1
+        self.kind = "update"
+
+    def _rows(self) -> list[tuple[str, int, int]]:
+        return [
+            (name, self.set_fields.get(name, 0), self.cleared.get(name, 0))
+            for name in sorted({*self.set_fields, *self.cleared})
+        ]
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "source": self.source,
+            "rows": self.rows,
+            "updated": self.updated,
+            "fields": [
+                {"field": name, "set": set_in, "cleared": cleared_in}
+                for name, set_in, cleared_in in self._rows()
+            ],
+        }
+
+    def tables(self) -> list[Table]:
+        """One row per field changed: in how many records it was set, and cleared."""
+        return [Table(("field", "set", "cleared"), self._rows(), title="Fields changed")]
+
+    def display_tables(self) -> list[Table]:
+        return [capped(table) for table in self.tables()]
+
+    def summary(self) -> Summary:
+        return Summary(
+            (
+                ("source", self.source),
+                ("rows", self.rows),
+                ("updated", self.updated),
+            )
+        )
 
 
 def selected_fields(store: Store, fields: Sequence[str] | None) -> list[str]:

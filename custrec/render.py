@@ -11,7 +11,7 @@ renders each format the same way:
 - ``csv``: the primary table with a header line;
 - ``table``: a few summary lines, then every table, for a person at a terminal (a
   result may offer ``display_tables()`` to show other tables there, e.g. one record
-  per table).
+  per table, or at most :data:`DISPLAY_ROWS` rows of a long one: see :func:`capped`).
 
 It imports only the standard library and tabulate, so light commands stay fast.
 """
@@ -30,6 +30,10 @@ meaning changes; adding keys does not raise it."""
 
 FORMATS = ("table", "json", "ndjson", "csv")
 
+DISPLAY_ROWS = 20
+"""At most this many rows of a list of problems, failures or findings are shown in
+``table`` format (see :func:`capped`); the other formats hold them all."""
+
 Cell = str | int | float | bool | None
 
 
@@ -41,23 +45,46 @@ class _TableFields(NamedTuple):
     columns: Sequence[str]
     rows: Sequence[Sequence[Cell]]
     title: str | None
+    note: str | None
 
 
 class Table(_TableFields):
-    """Rows with named columns, and an optional title shown in ``table`` format."""
+    """Rows with named columns, and an optional title (above) and note (below) shown
+    in ``table`` format."""
 
     __slots__ = ()
 
     def __new__(
-        cls, columns: Sequence[str], rows: Sequence[Sequence[Cell]], title: str | None = None
+        cls,
+        columns: Sequence[str],
+        rows: Sequence[Sequence[Cell]],
+        title: str | None = None,
+        note: str | None = None,
     ) -> Table:
         for row in rows:
             if len(row) != len(columns):
                 raise ValueError(f"a row has {len(row)} cells for {len(columns)} columns")
-        return super().__new__(cls, columns, rows, title)
+        return super().__new__(cls, columns, rows, title, note)
 
     def records(self) -> list[dict[str, Cell]]:
         return [dict(zip(self.columns, row, strict=True)) for row in self.rows]
+
+
+def capped(
+    table: Table,
+    *,
+    total: int | None = None,
+    rest: str = "(use --format json for all)",
+    limit: int = DISPLAY_ROWS,
+) -> Table:
+    """``table`` cut to its first ``limit`` rows for a person at a terminal, with a note
+    saying how many more there are (of ``total``, when the table itself holds only
+    some) and where they are (``rest``, e.g. ``"in rejects.csv"``)."""
+    count = len(table.rows) if total is None else max(total, len(table.rows))
+    if count <= limit:
+        return table
+    note = f"... {count - limit:,} more {rest}"
+    return Table(table.columns, table.rows[:limit], table.title, note)
 
 
 class Summary(NamedTuple):
@@ -187,6 +214,8 @@ def render_text(result: Result) -> str:
             tablefmt="simple",
             disable_numparse=True,
         )
+        if table.note:
+            block = f"{block}\n{table.note}"
         parts.append(f"{table.title}\n{block}" if table.title else block)
     return "\n\n".join(parts) + "\n" if parts else ""
 

@@ -35,6 +35,7 @@ from custrec.access import add_period, parse_period
 from custrec.access import date_of as _date
 from custrec.anonymised import AnonymisedRules, is_anonymised
 from custrec.errors import UsageError
+from custrec.progress import NO_PROGRESS, Progress
 from custrec.render import Summary, Table
 from custrec.schema.model import SchemaFileError
 from custrec.yamldoc import YamlDocument
@@ -384,13 +385,15 @@ def plan_purge(
     show_ids: bool = False,
     audited: bool = True,
     grace: str | None = None,
+    progress: Progress = NO_PROGRESS,
 ) -> PurgePlan:
     """The records ``policy`` says must go as of ``as_of`` (one streaming read of the
     store, audited as ``purge-plan`` unless ``audited`` is false: a plan without ids
     discloses no personal data, and a dry run changes no byte of the store). Held and
     restricted records are counted, never planned. With a grace period (``grace``, else
     the policy's), due records are first made invisible until it ends; records whose
-    grace period has ended by ``as_of`` are destroyed."""
+    grace period has ended by ``as_of`` are destroyed. ``progress`` counts the records
+    read."""
     id_field = store.settings.id_field
     chosen_grace = grace or policy.grace
     until = add_period(as_of, chosen_grace).isoformat() if chosen_grace else None
@@ -413,7 +416,9 @@ def plan_purge(
         include_purged=True,
         audited=audited,
     )
+    progress.start(store.count(), "records")
     for batch in _regrouped(batches):  # Arrow's calls cost per batch: few, large ones
+        progress.advance(batch.num_rows)
         narrow = batch.select([n for n in batch.schema.names if n in needed])
         if not purged:
             narrow = narrow.filter(_maybe_due(narrow, policy, as_of))
@@ -461,6 +466,7 @@ def plan_purge(
                         )
                     )
                 break
+    progress.close()
     for planned, pseudonym in zip(
         records, store.pseudonyms_of([r.record_id for r in records]), strict=True
     ):

@@ -20,11 +20,12 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import sys
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from custrec.errors import UsageError
+from custrec.progress import NO_PROGRESS, Progress
 from custrec.render import Summary, Table
 from custrec.schema.model import Field, Rule, Schema
 from custrec.schema.registry import CHECKS
@@ -682,13 +683,14 @@ def validate_source(
     failures: str | None = None,
     fail_on: str = "error",
     as_of: str | None = None,
-    progress: Callable[[int], None] | None = None,
+    progress: Progress = NO_PROGRESS,
     inputs: Sequence[str | None] = (),
 ) -> ValidationReport:
     """Validate a file (``source``), or ``store`` when given, against ``schema``.
 
     ``failures`` (a path, or ``-`` for stdout) may not be the source, a key file, a
-    store or one of ``inputs`` (other files the caller reads: its schema, key file)."""
+    store or one of ``inputs`` (other files the caller reads: its schema, key file).
+    ``progress`` counts the rows (records) checked."""
     if fail_on not in ("error", "warn"):
         raise UsageError("fail_on must be error or warn")
     _check_as_of(as_of)
@@ -717,20 +719,21 @@ def validate_source(
         ) as reader:
             if reader.columns:
                 run.columns(reader.columns)
+            progress.start(None, "rows")
             for batch in reader:
                 run.columns(batch.schema.names)
                 _chunk(run, batch, None)
-                if progress:
-                    progress(run.rows)
+                progress.advance(batch.num_rows)
     else:
         run.columns([name for name, _ in store.columns])
         id_field = store.settings.id_field
+        progress.start(store.count(), "records")
         for batch in _regrouped(store.iter_batches(action="validate", system=True)):
+            progress.advance(batch.num_rows)
             batch = _anonymised_apart(run, batch, id_field)
             ids = [str(v) for v in batch.column(id_field).to_pylist()]
             _chunk(run, batch, ids)
-            if progress:
-                progress(run.rows)
+    progress.close()
     run.finish()
     lines: dict[int, int] = {}
     if reader is not None:

@@ -962,7 +962,9 @@ def test_update_from_file_applies_every_row(
     fixes = write(
         tmp_path / "fixes.csv", "customer_id,city,phone\nC-001,Bath,\nC-005,Hull,01632 960001\n"
     )
-    result = cli("update", str(customers), "--from", str(fixes), "--format", "json")
+    result = cli(
+        "update", str(customers), "--from", str(fixes), "--format", "json", "--show-records"
+    )
     assert result.exit_code == 0, result.stderr
     assert result.stderr == "updated 2 record(s)\n"
     shown = json.loads(result.stdout)["records"]
@@ -998,6 +1000,78 @@ def test_update_from_ndjson_leaves_fields_a_line_does_not_name(
         "phone": "01632 960001",
         "notes": None,
     }
+
+
+CARD = "4111 1111 1111 1111"
+BIRTH = "1984-03-07"
+
+
+@pytest.mark.parametrize("output_format", ["table", "json", "ndjson", "csv"])
+def test_update_from_file_shows_a_summary_not_the_records(
+    cli: InvokeCli, customers: Path, tmp_path: Path, output_format: str
+) -> None:
+    fixes = write(
+        tmp_path / "fixes.csv",
+        "customer_id,city,notes,phone\n"
+        f"C-001,Bath,card {CARD} born {BIRTH},\n"
+        f"C-002,Hull,,\n"
+        f"C-005,Hull,card {CARD},01632 960001\n",
+    )
+    result = cli("update", str(customers), "--from", str(fixes), "--format", output_format)
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr == "updated 3 record(s)\n"
+    # Neither the new values nor the records' other values are shown.
+    for value in (CARD, BIRTH, "Bath", "Hull", "01632", "lena@example.com", "Lena"):
+        assert value not in result.stdout
+    assert record(cli, customers, "C-001")["fields"]["notes"] == f"card {CARD} born {BIRTH}"
+    expected = {"city": (3, 0), "notes": (2, 1), "phone": (1, 2)}
+    if output_format == "json":
+        document = json.loads(result.stdout)
+        assert document["version"] == 1
+        assert document["kind"] == "update"
+        assert "records" not in document
+        assert (document["rows"], document["updated"]) == (3, 3)
+        assert {f["field"]: (f["set"], f["cleared"]) for f in document["fields"]} == expected
+    elif output_format == "ndjson":
+        rows = ndjson_rows(result.stdout)
+        assert {r["field"]: (r["set"], r["cleared"]) for r in rows} == expected
+    elif output_format == "csv":
+        assert result.stdout.splitlines() == [
+            "field,set,cleared",
+            "city,3,0",
+            "notes,2,1",
+            "phone,1,2",
+        ]
+    else:
+        assert "updated: 3" in re.sub(r" +", " ", result.stdout)
+        assert "Fields changed" in result.stdout
+
+
+def test_update_from_file_summary_lists_at_most_20_fields(
+    cli: InvokeCli, customers: Path, tmp_path: Path
+) -> None:
+    names = [f"extra_{n:02}" for n in range(25)]
+    fixes = write(
+        tmp_path / "fixes.csv",
+        ",".join(["customer_id", *names]) + "\n" + ",".join(["C-001", *"x" * 25]) + "\n",
+    )
+    result = cli("update", str(customers), "--from", str(fixes), "--add-columns")
+    assert result.exit_code == 0, result.stderr
+    assert "extra_19" in result.stdout
+    assert "extra_20" not in result.stdout
+    assert result.stdout.rstrip().endswith("... 5 more (use --format json for all)")
+    full = cli("update", str(customers), "--from", str(fixes), "--add-columns", "--format", "json")
+    assert len(json.loads(full.stdout)["fields"]) == 25
+
+
+def test_update_show_records_shows_them_in_table_format(
+    cli: InvokeCli, customers: Path, tmp_path: Path
+) -> None:
+    fixes = write(tmp_path / "fixes.csv", f"customer_id,notes\nC-001,card {CARD}\n")
+    result = cli("update", str(customers), "--from", str(fixes), "--show-records")
+    assert result.exit_code == 0, result.stderr
+    assert CARD in result.stdout
+    assert "lena@example.com" in result.stdout
 
 
 def unchanged(cli: InvokeCli, store: Path, *ids: str) -> bool:
@@ -1050,6 +1124,7 @@ def test_export_edit_update_pipeline(cli: InvokeCli, customers: Path) -> None:
         "ndjson",
         "--format",
         "json",
+        "--show-records",
         input=stdin,
     )
     assert result.exit_code == 0, result.stderr

@@ -221,9 +221,9 @@ def test_rotation_re_encrypts_every_chunk_and_keeps_the_data(
     store.put(customers(10))
     before = [b.to_pylist() for b in store.iter_batches()]
     payloads = dict(raw(store).execute("SELECT chunk_id, payload FROM chunk_payloads").fetchall())
-    seen: list[tuple[int, int]] = []
-    assert store.rotate_data_keys(lambda done, total: seen.append((done, total))) == 4
-    assert seen[-1] == (4, 4)
+    seen = ChunkCounter()
+    assert store.rotate_data_keys(seen) == 4
+    assert (seen.total, seen.done, seen.closed) == (4, 4, True)
     after = dict(raw(store).execute("SELECT chunk_id, payload FROM chunk_payloads").fetchall())
     assert all(payloads[c] != after[c] for c in payloads)
     assert [b.to_pylist() for b in store.iter_batches()] == before
@@ -232,21 +232,40 @@ def test_rotation_re_encrypts_every_chunk_and_keeps_the_data(
         assert reopened.verify() == 10
 
 
-def test_interrupted_rotation_resumes(store: Store) -> None:
-    store.put(customers(10))
+class ChunkCounter:
+    """A Progress that counts, and can stop the run after ``stop_after`` units."""
 
     class Stop(Exception):
         pass
 
-    def stop_after_two(done: int, total: int) -> None:
-        if done == 2:
-            raise Stop
+    def __init__(self, stop_after: int | None = None) -> None:
+        self.total: int | None = None
+        self.done = 0
+        self.closed = False
+        self.stop_after = stop_after
 
-    with pytest.raises(Stop):
-        store.rotate_data_keys(stop_after_two)
+    def start(self, total: int | None, unit: str, stage: str | None = None) -> None:
+        assert unit == "chunks"
+        self.total, self.done = total, 0
+
+    def advance(self, n: int = 1) -> None:
+        self.done += n
+        if self.done == self.stop_after:
+            raise self.Stop
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_interrupted_rotation_resumes(store: Store) -> None:
+    store.put(customers(10))
+    with pytest.raises(ChunkCounter.Stop):
+        store.rotate_data_keys(ChunkCounter(stop_after=2))
     epochs = [r[0] for r in raw(store).execute("SELECT epoch FROM chunks ORDER BY chunk_id")]
     assert epochs == [2, 2, 1, 1]
-    assert store.rotate_data_keys() == 2  # only the rest
+    rest = ChunkCounter()
+    assert store.rotate_data_keys(rest) == 2  # only the rest
+    assert (rest.total, rest.done) == (2, 2)
     assert store.verify() == 10
 
 

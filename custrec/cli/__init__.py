@@ -10,6 +10,7 @@ import click
 
 from custrec import __version__
 from custrec.cli.core import CustrecGroup
+from custrec.cli.progress import quiet_option
 
 COMMANDS = {
     "access": "custrec.cli.rights:access",
@@ -62,11 +63,13 @@ CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 
     metavar="NAME",
     help="Who is acting, for the audit trail. Default: $CUSTREC_ACTOR, else your OS user.",
 )
+@quiet_option()
 def main(debug: bool, actor: str | None) -> None:
     """Collect, validate, update, redact and purge customer records kept in encrypted
     files, and report customer-service KPIs from interaction logs.
 
-    Data goes to stdout, messages to stderr. Exit codes: 0 ok, 1 the data failed a
+    Data goes to stdout, messages to stderr; long commands show a progress bar on
+    stderr when it is a terminal (-q hides it). Exit codes: 0 ok, 1 the data failed a
     check, 2 usage error, 3 bad input, 4 key or integrity error, 5 store busy, 6 not
     found, 7 disk full, 130 interrupted, 143 terminated (see docs/exit-codes.md).
 

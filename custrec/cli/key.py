@@ -17,6 +17,7 @@ from custrec.cli.core import (
     reason_option,
     store_argument,
 )
+from custrec.cli.progress import command_progress, quiet_option
 from custrec.locking import DEFAULT_LOCK_TIMEOUT
 from custrec.render import Summary, Table
 
@@ -221,6 +222,7 @@ def key_remove(
 @key_file_option()
 @lock_timeout_option()
 @reason_option()
+@quiet_option()
 def key_rotate(store: str, key_file: str | None, lock_timeout: float, reason: str | None) -> None:
     """Re-encrypt every record of STORE under new data keys (re-encrypt, not re-wrap).
 
@@ -232,12 +234,9 @@ def key_rotate(store: str, key_file: str | None, lock_timeout: float, reason: st
     Examples:
       custrec key rotate customers.crec --key-file steward.key
     """
-    import sys
-
-    def progress(done: int, total: int) -> None:
-        if sys.stderr.isatty():
-            click.echo(f"\rre-encrypted {done}/{total} chunks", err=True, nl=done == total)
-
-    with open_cli_store(store, key_file, lock_timeout, reason) as opened:
+    with (
+        open_cli_store(store, key_file, lock_timeout, reason) as opened,
+        command_progress("key rotate") as progress,
+    ):
         chunks = opened.rotate_data_keys(progress)
     note(f"Rotated the data keys: {chunks} chunks re-encrypted.")

@@ -162,6 +162,12 @@ def find(
     help="Apply the changes in FILE (CSV, NDJSON or Parquet; '-' for stdin) keyed by the "
     "id field, all or nothing.",
 )
+@click.option(
+    "--show-records",
+    is_flag=True,
+    help="With --from: show the updated records in full (they may hold personal data). "
+    "Default: a summary of counts per field.",
+)
 @input_format_option(INPUT_FORMATS)
 @csv_options
 @add_columns_option()
@@ -176,6 +182,7 @@ def update(
     unset: tuple[str, ...],
     if_version: int | None,
     from_file: str | None,
+    show_records: bool,
     input_format: str | None,
     delimiter: str | None,
     encoding: str | None,
@@ -192,7 +199,8 @@ def update(
     transaction: a row naming an unknown id (exit 6), a stale _version (exit 5) or an
     invalid value (exit 1) writes nothing. In the file, each column other than the id
     sets that field, an empty cell clears it, and a _version column acts as --if-version
-    per row. Shows the updated records.
+    per row. Shows the updated record (ID), or a summary of how many records were
+    updated and which fields changed (--from; --show-records shows the records).
 
     \b
     Examples:
@@ -206,6 +214,7 @@ def update(
     from custrec.errors import UsageError
     from custrec.lookup import (
         RecordsResult,
+        UpdateSummary,
         parse_assignments,
         read_changes,
         schema_gate,
@@ -219,6 +228,7 @@ def update(
         raise UsageError("give the ID of the record to change, or --from FILE")
     elif not assignments and not unset:
         raise UsageError("nothing to change: give --set FIELD=VALUE or --unset FIELD")
+    summary: UpdateSummary | None = None
     with open_cli_store(store, key_file, lock_timeout, reason) as opened:
         if from_file is not None:
             changes = read_changes(
@@ -234,6 +244,10 @@ def update(
             if gate is not None:
                 checked = lambda record, change: gate(record, change.where())  # noqa: E731
             records = opened.update_many(changes, check=checked) if changes else []
+            if not show_records:
+                from custrec.io import source_name
+
+                summary = UpdateSummary(source_name(from_file), changes, len(records))
         else:
             assert record_id is not None
             records = [
@@ -248,5 +262,8 @@ def update(
             ]
         fields = [name for name, _ in opened.columns]
         id_field = opened.settings.id_field
-    emit(RecordsResult(id_field=id_field, fields=fields, records=records), output_format)
+    if summary is not None:
+        emit(summary, output_format)
+    else:
+        emit(RecordsResult(id_field=id_field, fields=fields, records=records), output_format)
     note(f"updated {len(records)} record(s)")

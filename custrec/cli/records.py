@@ -27,6 +27,7 @@ from custrec.cli.core import (
     split_fields,
     store_argument,
 )
+from custrec.cli.progress import command_progress, quiet_option
 from custrec.errors import CheckFailedError
 
 
@@ -82,6 +83,7 @@ from custrec.errors import CheckFailedError
 @lock_timeout_option()
 @reason_option()
 @format_option("table", "json")
+@quiet_option()
 def collect(
     store: str,
     inputs: tuple[str, ...],
@@ -137,8 +139,13 @@ def collect(
         encoding=encoding,
     )
     options.check()
-    with open_cli_store(store, key_file, lock_timeout, reason) as opened:
-        result = collect_records(opened, inputs or ("-",), options, key_file=key_file)
+    with (
+        open_cli_store(store, key_file, lock_timeout, reason) as opened,
+        command_progress("collect") as progress,
+    ):
+        result = collect_records(
+            opened, inputs or ("-",), options, key_file=key_file, progress=progress
+        )
     emit(result, output_format)
     if result.failed:
         first = result.problems[0] if result.problems else None
@@ -188,6 +195,7 @@ def collect(
 )
 @lock_timeout_option()
 @reason_option()
+@quiet_option()
 def export(
     store: str,
     key_file: str | None,
@@ -221,7 +229,10 @@ def export(
     """
     from custrec.export import Condition, export_records
 
-    with open_cli_store(store, key_file, lock_timeout, reason) as opened:
+    with (
+        open_cli_store(store, key_file, lock_timeout, reason) as opened,
+        command_progress("export") as progress,
+    ):
         result = export_records(
             opened,
             output,
@@ -231,6 +242,7 @@ def export(
             raw=raw,
             with_meta=with_meta,
             inputs=(key_file,),
+            progress=progress,
         )
         note_restricted(opened)
     note(f"exported {result.records} record(s) to {result.destination}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable, Iterable, Iterator
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import click
 
@@ -23,11 +23,13 @@ from custrec.cli.core import (
     reason_option,
     split_fields,
 )
+from custrec.cli.progress import command_progress, quiet_option
 from custrec.errors import CheckFailedError, UsageError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 if TYPE_CHECKING:
+    from custrec.progress import Progress
     from custrec.redaction.detect import Detector
     from custrec.redaction.scan import ScanFinding, ScanSummary
     from custrec.schema import Schema
@@ -151,6 +153,7 @@ def _regions_option() -> Callable[[F], F]:
 @key_file_option()
 @lock_timeout_option()
 @reason_option()
+@quiet_option()
 def scan(
     source: str,
     fields: tuple[str, ...],
@@ -195,19 +198,30 @@ def scan(
     detector = _detector(_types(types), _regions(regions), threshold)
     summary = ScanSummary()
     wanted = split_fields(fields) or []
+    progress = click.get_current_context().with_resource(command_progress("scan"))
     if _is_store(source):
         with open_cli_store(source, key_file, lock_timeout, reason) as store:
             schema = _schema(schema_file, store, source)
             from custrec.redaction.scan import scan_store
 
-            found = scan_store(store, detector, summary, fields=wanted, schema=schema)
+            found = scan_store(
+                store, detector, summary, fields=wanted, schema=schema, progress=progress
+            )
             _emit_findings(found, summary, output_format, explain)
             note_restricted(store)
     else:
         schema = _schema(schema_file, None, source)
         _emit_findings(
             _scan_file(
-                source, input_format, detector, summary, wanted, schema, delimiter, encoding
+                source,
+                input_format,
+                detector,
+                summary,
+                wanted,
+                schema,
+                delimiter,
+                encoding,
+                progress,
             ),
             summary,
             output_format,
@@ -238,6 +252,7 @@ def _scan_file(
     schema: Schema | None,
     delimiter: str | None,
     encoding: str | None,
+    progress: Progress,
 ) -> Iterator[ScanFinding]:
     from custrec.io import text_lines
     from custrec.redaction.scan import scan_lines, scan_table
@@ -256,7 +271,9 @@ def _scan_file(
         delimiter=csv_delimiter(delimiter),
         encoding=encoding,
     ) as reader:
-        yield from scan_table(reader, detector, summary, fields=fields, schema=schema)
+        yield from scan_table(
+            reader, detector, summary, fields=fields, schema=schema, progress=progress
+        )
 
 
 def _emit_findings(
@@ -282,12 +299,21 @@ def _emit_findings(
     else:
         from tabulate import tabulate
 
+        from custrec.render import Cell, Table, capped
+
         columns = ["id", "line", "field", "start", "end", "type", "score", "rule"]
         if explain:
             columns.append("explanation")
         rows = [["" if f[c] is None else f[c] for c in columns] for f in findings]
-        out.write(tabulate(rows, headers=columns, tablefmt="simple", disable_numparse=True))
+        # A finding's JSON holds only text and numbers: cells of a Table.
+        shown = capped(
+            Table(columns, cast("list[list[Cell]]", rows)),
+            rest="(use --format ndjson or json for all)",
+        )
+        out.write(tabulate(shown.rows, headers=columns, tablefmt="simple", disable_numparse=True))
         out.write("\n")
+        if shown.note:
+            out.write(shown.note + "\n")
     out.flush()
 
 
@@ -352,6 +378,7 @@ def _emit_findings(
 @key_file_option()
 @lock_timeout_option()
 @reason_option()
+@quiet_option()
 def redact(
     source: str,
     output: str | None,
@@ -412,6 +439,7 @@ def redact(
         strict=strict,
         inputs=(policy_file, schema_file),
         context=audit_context("redacted copy"),
+        progress=click.get_current_context().with_resource(command_progress("redact")),
     )
     if _is_store(source):
         with open_cli_store(source, key_file, lock_timeout, reason) as store:

@@ -24,6 +24,7 @@ from custrec.cli.core import (
     output_option,
     reason_option,
 )
+from custrec.cli.progress import command_progress, quiet_option
 from custrec.errors import UsageError
 from custrec.protected import refuse_protected
 
@@ -202,6 +203,7 @@ def _mapping(pairs: tuple[str, ...], map_file: str | None) -> dict[str, str]:
     "page with headline figures, trend charts and the definitions) to share.",
 )
 @output_option("Write the report here (default: stdout).")
+@quiet_option()
 def kpi(
     logs: tuple[str, ...],
     by: str,
@@ -300,6 +302,7 @@ def kpi(
         opened.append(open_cli_store(path, key_file, lock_timeout, reason))
         return opened[-1]
 
+    progress = click.get_current_context().with_resource(command_progress("report kpi"))
     loaded = load_logs(
         logs,
         mapping=_mapping(mapping, map_file),
@@ -312,6 +315,7 @@ def kpi(
         open_store=open_log_store,
         columns=needed_columns(options),
         group_by=options.by,
+        progress=progress,
     )
     for store in opened:
         note_restricted(store)

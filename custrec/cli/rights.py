@@ -20,6 +20,7 @@ from custrec.cli.core import (
     output_option,
     store_argument,
 )
+from custrec.cli.progress import command_progress, quiet_option
 from custrec.errors import UsageError
 from custrec.render import Fields
 
@@ -441,6 +442,7 @@ def _write_report(
 @format_option("table", "json")
 @click.option("--reason", metavar="TEXT", help="Why, for the audit trail (e.g. a ticket).")
 @lock_timeout_option()
+@quiet_option()
 def purge(
     store: str,
     key_file: str | None,
@@ -512,9 +514,16 @@ def purge(
             from custrec.access import parse_period
 
             parse_period(grace)
-        plan = retention.plan_purge(
-            opened, policy, when, show_ids=show_ids, audited=writes or show_ids, grace=grace
-        )
+        with command_progress("purge") as progress:
+            plan = retention.plan_purge(
+                opened,
+                policy,
+                when,
+                show_ids=show_ids,
+                audited=writes or show_ids,
+                grace=grace,
+                progress=progress,
+            )
         if saved is not None:
             retention.check_plan(saved, plan)
         if writes:

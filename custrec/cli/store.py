@@ -15,6 +15,7 @@ from custrec.cli.core import (
     reason_option,
     store_argument,
 )
+from custrec.cli.progress import command_progress, quiet_option
 from custrec.errors import UsageError
 from custrec.render import Fields
 
@@ -141,6 +142,7 @@ def init(
 @lock_timeout_option()
 @reason_option()
 @format_option("table", "json")
+@quiet_option()
 def verify(
     store: str,
     key_file: str | None,
@@ -177,7 +179,8 @@ def verify(
             if seen is None:
                 raise UsageError(f"{witness}: no audit head of store {opened.store_id} in it")
         try:
-            records = opened.verify(witness=seen)
+            with command_progress("verify") as progress:
+                records = opened.verify(witness=seen, progress=progress)
         finally:
             note_store(opened)
         emit(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 
 import click
 
@@ -20,6 +19,7 @@ from custrec.cli.core import (
     open_cli_store,
     reason_option,
 )
+from custrec.cli.progress import command_progress, quiet_option
 from custrec.errors import CheckFailedError, InputError, UsageError
 
 
@@ -68,6 +68,7 @@ from custrec.errors import CheckFailedError, InputError, UsageError
 @lock_timeout_option()
 @reason_option()
 @format_option("table", "json")
+@quiet_option()
 def validate(
     source: str,
     schema_file: str | None,
@@ -118,7 +119,7 @@ def validate(
     if source != "-" and not os.path.exists(source):
         raise InputError(source, "no such file")
     schema = load_schema(schema_file) if schema_file else None
-    progress = _progress if sys.stderr.isatty() else None
+    progress = click.get_current_context().with_resource(command_progress("validate"))
     if source != "-" and is_store_file(source):
         with open_cli_store(source, key_file, lock_timeout, reason) as opened:
             if schema is None:
@@ -154,14 +155,8 @@ def validate(
             progress=progress,
             inputs=(schema_file, key_file),
         )
-    if progress:
-        click.echo("", err=True)
     emit(report, output_format)
     if not report.ok:
         names = ", ".join(o.id for o in report.failing[:5])
         more = f" and {len(report.failing) - 5} more" if len(report.failing) > 5 else ""
         raise CheckFailedError(f"{len(report.failing)} rule(s) failed: {names}{more}")
-
-
-def _progress(rows: int) -> None:
-    click.echo(f"\rvalidated {rows:,} records", err=True, nl=False)

@@ -44,6 +44,7 @@ from custrec.kpi.columns import (
     KpiColumns,
     kind_of,
 )
+from custrec.progress import NO_PROGRESS, Progress
 
 if TYPE_CHECKING:
     import numpy as np
@@ -105,11 +106,13 @@ def load_logs(
     open_store: Callable[[str], Store] | None = None,
     columns: Collection[str] | None = None,
     group_by: Collection[str] = (),
+    progress: Progress = NO_PROGRESS,
 ) -> LoadedLogs:
     """The logs' valid rows, typed (see the module); ``columns`` are the canonical
     columns to keep (default: all). A source that is a custrec store is read through
     ``open_store`` (its key). Each log must have the columns of ``group_by`` (after
-    ``mapping``): a missing one is an :class:`~custrec.errors.UnknownColumnError`."""
+    ``mapping``): a missing one is an :class:`~custrec.errors.UnknownColumnError`.
+    ``progress`` counts the rows read."""
     from custrec.io import open_table
     from custrec.kpi.calendar import zone
     from custrec.kpi.checks import gate_rules
@@ -130,7 +133,9 @@ def load_logs(
         tz=zone(tz),
         wanted=wanted,
         group_by=tuple(group_by),
+        progress=progress,
     )
+    progress.start(None, "rows")
     for source in sources:
         if source != "-" and open_store is not None and _is_store(source):
             from custrec.validate import _regrouped
@@ -143,6 +148,7 @@ def load_logs(
             source, input_format=input_format, delimiter=delimiter, encoding=encoding
         ) as reader:
             reading.consume(reading.batches(reader), reader.name, reader)
+    progress.close()
     return reading.finish(skip_invalid)
 
 
@@ -207,6 +213,7 @@ class _Reading:
     tz: Any
     wanted: tuple[str, ...]
     group_by: tuple[str, ...] = ()
+    progress: Progress = NO_PROGRESS
     table: Appender = field(init=False)
     ids: list[pa.Array] = field(default_factory=list)
     failures: list[tuple[str, np.ndarray]] = field(default_factory=list)
@@ -287,6 +294,7 @@ class _Reading:
             self.ids.append(ids)
             self.failures += [(rule, self.rows + at) for rule, at in failures]
             self.rows += rows
+            self.progress.advance(rows)
         self.sources.append(_Source(name, first, self.rows - first, reader))
 
     def _require(self, names: Sequence[str], name: str) -> None:

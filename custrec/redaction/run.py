@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from custrec.errors import InputError, UnknownColumnError, UsageError
+from custrec.progress import NO_PROGRESS, Progress
 from custrec.redaction.redact import (
     FieldPlan,
     Redactor,
@@ -191,6 +192,8 @@ class RedactOptions(NamedTuple):
     inputs: Sequence[str | None] = ()
     context: AuditContext | None = None
     """Who redacts and why, for the audit trail of a store made ``--into``."""
+    progress: Progress = NO_PROGRESS
+    """Counts the records redacted."""
 
 
 def _copy(
@@ -234,6 +237,8 @@ def _copy(
                     raise refuse(result.records + len(rows) + 1, record, exc) from None
             writer.write_rows(rows)
             result.records += len(rows)
+            options.progress.advance(len(rows))
+        options.progress.close()
     result.findings = redactor.findings
     result.unreadable = redactor.unreadable
     return result
@@ -258,6 +263,7 @@ def redact_store(
     def refuse(row: int, record: dict[str, Any], problem: UnreadableValue) -> Exception:
         return InputError(label, f"record {record[id_field]}: {problem}")
 
+    options.progress.start(store.count(), "records")
     return _copy(
         options,
         output,
@@ -306,6 +312,7 @@ def redact_file(
             line = reader.row_lines([row]).get(row)
             return InputError(label, str(problem), line=line, column=problem.field)
 
+        options.progress.start(None, "rows")
         return _copy(
             options, output, into, label, kinds, columns, id_field, records(), refuse, source
         )

@@ -19,6 +19,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from custrec.errors import UnknownColumnError
+from custrec.progress import NO_PROGRESS, Progress
 
 if TYPE_CHECKING:
     from custrec.io import TableReader
@@ -211,15 +212,17 @@ def scan_table(
     *,
     fields: Sequence[str] = (),
     schema: Schema | None = None,
+    progress: Progress = NO_PROGRESS,
 ) -> Iterator[ScanFinding]:
     """The text values of ``fields`` in each row of ``reader``. Lines are those where
     each row starts (found once at the end for a CSV file read by Arrow, so findings
-    come out after the whole file is read)."""
+    come out after the whole file is read). ``progress`` counts the rows read."""
     known = KnownFields.of(schema)
     chosen: list[str] | None = None
     id_field: str | None = None
     pending: list[tuple[int, ScanFinding]] = []
     row = 0
+    progress.start(None, "rows")
     for batch in reader:
         if chosen is None:
             columns = reader.columns or list(batch.schema.names)
@@ -239,9 +242,11 @@ def scan_table(
             )
             pending.extend((row + index + 1, f) for f in found)
         row += batch.num_rows
+        progress.advance(batch.num_rows)
         if reader.format == "parquet" or reader.lines_recorded:
             yield from _with_lines(reader, pending)
             pending = []
+    progress.close()
     if chosen is None and fields:
         table_fields(reader.columns, fields, schema, reader.name)  # unknown --field, no rows
     yield from _with_lines(reader, pending)
@@ -304,9 +309,10 @@ def scan_store(
     *,
     fields: Sequence[str] = (),
     schema: Schema | None = None,
+    progress: Progress = NO_PROGRESS,
 ) -> Iterator[ScanFinding]:
     """The free-text fields of every stored record (or ``fields``); the read is
-    audited as ``scan`` (fields and counts only)."""
+    audited as ``scan`` (fields and counts only). ``progress`` counts the records."""
     names = [name for name, _ in store.columns]
     text_names = [name for name, kind in store.columns if kind == "string"]
     chosen = table_fields(names, fields, schema, str(store.path)) if fields else None
@@ -315,11 +321,14 @@ def scan_store(
     known = KnownFields.of(schema)
     id_field = store.settings.id_field
     needed = sorted(set(chosen) | known_field_names(known) | {id_field})
+    progress.start(store.count(), "records")
     for batch in store.iter_batches(action="scan", fields=chosen):
         for record in batch.select([n for n in needed if n in batch.schema.names]).to_pylist():
             yield from _scan_record(
                 record, chosen, detector, known, summary, str(record[id_field]), None
             )
+        progress.advance(batch.num_rows)
+    progress.close()
 
 
 def known_field_names(known: KnownFields | None) -> set[str]:

@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 import pyarrow as pa
 
 from custrec.errors import UsageError
+from custrec.progress import NO_PROGRESS, Progress
 from custrec.store import chunkcodec, packed
 from custrec.store.fileformat import GROUP_CHUNKS, integer
 from custrec.store.ingest import (
@@ -89,6 +90,7 @@ class BulkIngest(UsesParts):
         collected_at: str | None,
         action: str,
         readmit_erased: bool,
+        progress: Progress = NO_PROGRESS,
     ) -> IngestResult:
         result = IngestResult()
         table = rows.table
@@ -131,10 +133,12 @@ class BulkIngest(UsesParts):
             }
             if lifted:  # readmitted: the tombstones no longer keep these customers out
                 op.counts["readmitted"] = self.guard.readmit(db, lifted)
+            progress.advance(result.skipped)
             touched = self._updates(db, rows, updates, ids, collected_at)
             result.updated = sum(len(p) for p in updates.values())
+            progress.advance(result.updated)
             fresh = table.take(pa.array(inserts, type=pa.int64()))
-            touched |= self._inserts(db, fresh, rows, inserts, collected_at)
+            touched |= self._inserts(db, fresh, rows, inserts, collected_at, progress)
             result.inserted = len(inserts)
             result.chunks_written = len(touched)
             self.session.update_manifest(db, (c // GROUP_CHUNKS for c in touched))
@@ -248,6 +252,7 @@ class BulkIngest(UsesParts):
         rows: IngestRows,
         positions: Sequence[int],
         collected_at: str | None,
+        progress: Progress = NO_PROGRESS,
     ) -> set[int]:
         """New records: the last chunk is filled first, then whole chunks are laid out
         from Arrow buffers, with their index entries from the prepared tokens."""
@@ -265,6 +270,7 @@ class BulkIngest(UsesParts):
         start, next_id, touched = self.writer.fill_last_chunk(
             db, lambda room: fresh.slice(0, room).to_pylist(), count
         )
+        progress.advance(start)
         columns = self.vault.columns()
         id_entries: list[tuple[bytes, int]] = []
         match_entries: dict[str, list[tuple[bytes, bytes]]] = {n: [] for n in rows.match_tokens}
@@ -284,5 +290,6 @@ class BulkIngest(UsesParts):
                     if (match := column[positions[n]]) is not None
                 )
             touched.add(chunk_id)
+            progress.advance(piece.num_rows)
         self.index.add_entries(db, id_entries, match_entries)
         return touched

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 from custrec import audit, crypto
 from custrec.errors import CustrecError, InputError, NotFoundError, UsageError
 from custrec.locking import DEFAULT_LOCK_TIMEOUT
+from custrec.progress import NO_PROGRESS, Progress
 from custrec.store import keyschedule, tombstones
 from custrec.store.auditing import Auditor, Operation
 from custrec.store.fileformat import (
@@ -333,6 +334,7 @@ class Store:
         collected_at: str | None = None,
         action: str = "collect",
         readmit_erased: bool = False,
+        progress: Progress = NO_PROGRESS,
     ) -> bulk_types.IngestResult:
         """Write prepared rows in one all-or-nothing transaction. Under the lock, finds
         which rows repeat an id or a contact detail (in the batch or the store), and
@@ -341,9 +343,15 @@ class Store:
         are skipped whatever ``decide`` says), and asks ``decide`` what to do with each
         row: insert (a new id), update (an id in the store: the row's columns replace
         those fields), or skip. ``decide`` may raise to write nothing. Each written
-        record's provenance is its segment's source and ``collected_at``."""
+        record's provenance is its segment's source and ``collected_at``. ``progress``
+        counts the rows as they are written (or skipped)."""
         return self._bulk_ingest().ingest(
-            rows, decide, collected_at=collected_at, action=action, readmit_erased=readmit_erased
+            rows,
+            decide,
+            collected_at=collected_at,
+            action=action,
+            readmit_erased=readmit_erased,
+            progress=progress,
         )
 
     # -- data-subject rights ----------------------------------------------------------------
@@ -434,27 +442,30 @@ class Store:
         re-encrypt the records too."""
         self._keys.remove(key_id)
 
-    def rotate_data_keys(self, progress: Callable[[int, int], None] | None = None) -> int:
+    def rotate_data_keys(self, progress: Progress = NO_PROGRESS) -> int:
         """Re-encrypt every chunk under new data keys (and replace the master key).
 
         Each chunk is re-encrypted in its own transaction, so an interrupted rotation
         keeps what it did; running it again finishes the rest. Returns the number of
-        chunks re-encrypted by this call."""
+        chunks re-encrypted by this call (``progress`` counts them)."""
         return self._keys.rotate(progress)
 
     # -- verification -------------------------------------------------------------------
 
-    def verify(self, *, witness: tuple[int, str] | None = None) -> int:
+    def verify(
+        self, *, witness: tuple[int, str] | None = None, progress: Progress = NO_PROGRESS
+    ) -> int:
         """Check everything (see :mod:`custrec.store.verification`): the file's
         structure, header, manifest, every chunk's seal, that the indexes match the
         records exactly, the record states, the tombstone file and the audit trail (and
         that it still holds the head a ``witness`` saw). Returns the number of records;
-        an :class:`IntegrityError` names the part that failed."""
+        an :class:`IntegrityError` names the part that failed. ``progress`` counts the
+        chunks checked."""
         from custrec.store.verification import Verifier
 
         checker = Verifier(self._parts, self._rights)
         try:
-            records = checker.verify(witness)
+            records = checker.verify(witness, progress)
         except CustrecError as exc:
             self._auditor.access("verify", scope="all", failure=exc)
             raise

@@ -9,10 +9,10 @@ under it, so that no part of the store is left under a key that is gone.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
 
 from custrec import crypto
 from custrec.errors import NotFoundError, UsageError
+from custrec.progress import NO_PROGRESS, Progress
 from custrec.store import keyschedule
 from custrec.store.auditing import Auditor
 from custrec.store.fileformat import GROUP_CHUNKS
@@ -71,30 +71,30 @@ class KeyHolders:
             db.execute("DELETE FROM holders WHERE key_id = ?", (key_id,))
             self.replace_master_key(db)
 
-    def rotate(self, progress: Callable[[int, int], None] | None) -> int:
+    def rotate(self, progress: Progress = NO_PROGRESS) -> int:
         with self.auditor.change("key-rotate", scope="all", single_transaction=False) as op:
             op.counts["chunks"] = done = self._rotate(progress)
         return done
 
-    def _rotate(self, progress: Callable[[int, int], None] | None) -> int:
+    def _rotate(self, progress: Progress) -> int:
         with self.session.transaction(write=True) as db:
             header = self.session.require_header()
             if self.vault.first_before(db, header.epoch) is None:  # a new rotation
                 header.epoch += 1
                 self.replace_master_key(db)
+            progress.start(self.vault.chunk_counts(db, header.epoch)[1], "chunks")
         done = 0
         while True:
             with self.session.transaction(write=True) as db:
                 header = self.session.require_header()
                 chunk_id = self.vault.first_before(db, header.epoch)
                 if chunk_id is None:
+                    progress.close()
                     return done
                 self.writer.rewrite(db, chunk_id, self.vault.rows(db, chunk_id), {})
                 self.session.update_manifest(db, [chunk_id // GROUP_CHUNKS])
                 done += 1
-                total, remaining = self.vault.chunk_counts(db, header.epoch)
-            if progress is not None:
-                progress(total - remaining, total)
+            progress.advance()
 
     def replace_master_key(self, db: sqlite3.Connection) -> None:
         """A new master key, wrapped to every remaining holder's public key; everything

@@ -18,6 +18,7 @@ import sqlite3
 from pathlib import Path
 
 from custrec.errors import IntegrityError, UsageError
+from custrec.progress import NO_PROGRESS, Progress
 from custrec.store.normalise import COUNTRY_FIELD, normalise_match_value
 from custrec.store.parts import StoreParts, UsesParts
 from custrec.store.rights import DataSubjectRights
@@ -65,12 +66,15 @@ class Verifier(UsesParts):
     def _fail(self, part: str, problem: str) -> IntegrityError:
         return IntegrityError(f"{self.session.path}: verify: {part}: {problem}")
 
-    def verify(self, witness: tuple[int, str] | None = None) -> int:
-        """Check everything (see the module docstring); the number of records."""
+    def verify(
+        self, witness: tuple[int, str] | None = None, progress: Progress = NO_PROGRESS
+    ) -> int:
+        """Check everything (see the module docstring); the number of records.
+        ``progress`` counts the chunks checked."""
         with self.session.transaction(write=False) as db:
             self._structure(db)
             self.session.ensure_all_groups(db)
-            records, id_tokens = self._chunks_and_indexes(db)
+            records, id_tokens = self._chunks_and_indexes(db, progress)
             self._leftovers(db)
             self._states(id_tokens)
         self._tombstones()
@@ -82,12 +86,16 @@ class Verifier(UsesParts):
         if problems != ["ok"]:
             raise self._fail("the file structure", "; ".join(problems))
 
-    def _chunks_and_indexes(self, db: sqlite3.Connection) -> tuple[int, set[bytes]]:
+    def _chunks_and_indexes(
+        self, db: sqlite3.Connection, progress: Progress
+    ) -> tuple[int, set[bytes]]:
         settings = self.session.require_header().settings
         records = 0
         all_ids: set[bytes] = set()
         expected_matches: set[tuple[str, bytes, bytes]] = set()
-        for chunk_id in self.vault.chunk_ids(db):
+        chunk_ids = self.vault.chunk_ids(db)
+        progress.start(len(chunk_ids), "chunks")
+        for chunk_id in chunk_ids:
             chunk = self.vault.read(db, chunk_id)
             ids = [str(i) for i in chunk.values(settings.id_field)]
             tokens = self.index.id_tokens(ids)
@@ -114,6 +122,8 @@ class Verifier(UsesParts):
                 expected_matches.update(
                     (name, match, record) for (record, _), match in zip(normals, made, strict=True)
                 )
+            progress.advance()
+        progress.close()
         indexed_ids = int(db.execute("SELECT COUNT(*) FROM id_index").fetchone()[0])
         if indexed_ids != records:
             raise self._fail("the id index", "it has entries for no record")
