@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from custrec.errors import UsageError
-from custrec.render import Summary, Table
+from custrec.render import Cell, Summary, Table
 from custrec.schema.model import Field, Rule, Schema
 from custrec.schema.registry import CHECKS
 
@@ -79,12 +79,16 @@ def looks_special(column: str) -> bool:
 
 @dataclass(frozen=True)
 class Example:
+    """A failing record of a rule: where it is, its id (the schema's id field), the
+    failing value, and the values of the other fields the rule read."""
+
     row: int | None
     line: int | None
     record_id: str | None
     column: str | None
     value: str | None
     expected: str
+    other_fields: Mapping[str, str | None] = dataclasses.field(default_factory=dict)
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -93,6 +97,7 @@ class Example:
             "id": self.record_id,
             "column": self.column,
             "value": self.value,
+            "other_fields": dict(self.other_fields),
             "expected": self.expected,
         }
 
@@ -112,6 +117,8 @@ class RuleOutcome:
     detail: str | None = None
     out_of: int | None = None
     """What ``failed`` counts against when not records (undeclared columns: columns)."""
+    reads: tuple[str, ...] = ()
+    """The fields the rule reads besides ``field`` (a postcode's country...)."""
 
     def failed_pct(self, rows: int) -> float:
         total = rows if self.out_of is None else self.out_of
@@ -138,6 +145,8 @@ class ValidationReport:
     failures_file: str | None = None
     as_of: str | None = None
     kind: str = "validate"
+    all_rules: bool = False
+    """Whether the table lists the rules that passed too (JSON always lists them)."""
 
     @property
     def failing(self) -> list[RuleOutcome]:
@@ -148,6 +157,13 @@ class ValidationReport:
     @property
     def ok(self) -> bool:
         return not self.failing
+
+    def ordered(self) -> list[RuleOutcome]:
+        """Every rule, those that failed first (errors, then warnings), each group in
+        schema order."""
+        failed = [o for o in self.outcomes if not o.passed(self.rows)]
+        failed.sort(key=lambda o: o.severity != "error")  # stable: schema order kept
+        return failed + [o for o in self.outcomes if o.passed(self.rows)]
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -164,6 +180,7 @@ class ValidationReport:
                     "id": o.id,
                     "check": o.check,
                     "field": o.field,
+                    "reads": list(o.reads),
                     "severity": o.severity,
                     "passed": o.passed(self.rows),
                     "failed": o.failed,
@@ -173,40 +190,36 @@ class ValidationReport:
                     "detail": o.detail,
                     "examples": [e.to_json() for e in o.examples],
                 }
-                for o in self.outcomes
+                for o in self.ordered()
             ],
         }
 
     def tables(self) -> list[Table]:
-        rules = Table(
-            ("rule", "severity", "result", "failed", "failed %", "expected"),
-            [
+        shown = [o for o in self.ordered() if self.all_rules or not o.passed(self.rows)]
+        tables = []
+        if shown:
+            rows = [
                 (
                     o.id,
                     o.severity,
                     "pass" if o.passed(self.rows) else "FAIL",
                     o.failed,
                     f"{o.failed_pct(self.rows):.2f}",
-                    o.expected,
+                    o.expected if o.detail is None else f"{o.expected} ({o.detail})",
                 )
-                for o in self.outcomes
-            ],
-            title="Rules",
-        )
-        examples = Table(
-            ("rule", "where", "column", "value"),
-            [
-                (o.id, _where(e), e.column, e.value)
-                for o in self.outcomes
-                if o.failed
-                for e in o.examples
-            ],
-            title="Examples (first of each failing rule)",
-        )
-        return [rules, examples] if examples.rows else [rules]
+                for o in shown
+            ]
+            columns = ("rule", "severity", "result", "failed", "failed %", "expected")
+            title = "Rules" if self.all_rules else "Failed rules"
+            tables.append(Table(columns, rows, title=title))
+        for o in shown:
+            if o.failed and o.examples:
+                tables.append(_examples_table(o))
+        return tables
 
     def summary(self) -> Summary:
         failed = [o for o in self.outcomes if not o.passed(self.rows)]
+        passed = len(self.outcomes) - len(failed)
         return Summary(
             (
                 ("validated", self.source),
@@ -215,10 +228,28 @@ class ValidationReport:
                 ("rules", len(self.outcomes)),
                 ("failed (error)", sum(1 for o in failed if o.severity == "error")),
                 ("failed (warn)", sum(1 for o in failed if o.severity == "warn")),
+                ("passed", passed if self.all_rules else f"{passed} (listed with --all-rules)"),
                 ("result", "ok" if self.ok else "FAILED"),
                 ("failures file", self.failures_file),
             )
         )
+
+
+def _examples_table(outcome: RuleOutcome) -> Table:
+    """The examples of one failing rule, titled with how many of its failures they are
+    ("first 3 of 41")."""
+    shown = len(outcome.examples)
+    count = f"first {shown} of {outcome.failed}" if shown < outcome.failed else f"{shown} of {shown}"
+    columns: tuple[str, ...] = ("where", "id", "column", "value")
+    if outcome.reads:
+        columns += ("other fields",)
+    rows = []
+    for e in outcome.examples:
+        row: tuple[Cell, ...] = (_where(e), e.record_id, e.column, e.value)
+        if outcome.reads:
+            row += (", ".join(f"{k}={v or ''}" for k, v in e.other_fields.items()),)
+        rows.append(row)
+    return Table(columns, rows, title=f"Examples of {outcome.id} ({count})")
 
 
 def _check_as_of(as_of: str | None) -> None:
@@ -231,8 +262,7 @@ def _check_as_of(as_of: str | None) -> None:
 
 
 def _where(example: Example) -> str:
-    if example.record_id is not None:
-        return f"id {example.record_id}"
+    """The physical line of a file; else the position in the scan of a store."""
     if example.line is not None:
         return f"line {example.line}"
     return f"row {example.row}" if example.row is not None else "-"
@@ -256,6 +286,7 @@ class _Failure:
     record_id: str | None
     column: str | None
     value: object
+    others: dict[str, object] = dataclasses.field(default_factory=dict)
 
 
 class SeenValues:
@@ -291,6 +322,7 @@ class _Run:
         self, schema: Schema, examples: int, as_of: str | None, *, gate: bool = False
     ) -> None:
         from custrec.schema.checks import pandera_check
+        from custrec.schema.expectations import describe_rule, describe_type, fields_read
 
         self.gate = gate
         self.schema = schema
@@ -311,7 +343,7 @@ class _Run:
         self._anonymised_rules: Any = None
         for item in schema.fields.values():
             if item.type != "string":
-                self._outcome(f"{item.name}.type", "type", item.name, _type_expectation(item))
+                self._outcome(f"{item.name}.type", "type", item.name, describe_type(item.type))
             if item.required:
                 self._outcome(f"{item.name}.required", "required", item.name, "a value")
             if item.unique:
@@ -319,15 +351,19 @@ class _Run:
                     f"{item.name}.unique", "unique", item.name, "a value no other record has"
                 )
         self.checks: list[tuple[Rule, Any]] = []
+        types = {name: item.type for name, item in schema.fields.items()}
         for rule in schema.all_rules():
             spec = CHECKS[rule.check]
+            field = rule.field or rule.params.get("field") or rule.params.get("left")
+            read = fields_read(rule.check, rule.params, field)
             self.outcomes[rule.id] = RuleOutcome(
                 id=rule.id,
                 check=rule.check,
-                field=rule.field or rule.params.get("field") or rule.params.get("left"),
+                field=field,
                 severity=rule.severity,
-                expected=_expectation(rule),
+                expected=cut(describe_rule(rule.check, rule.params, types), MESSAGE_CHARS) or "",
                 max_fail_pct=rule.max_fail_pct,
+                reads=tuple(name for name in read if name != field),
             )
             if spec.scope == "dataset":
                 continue
@@ -393,10 +429,10 @@ class _Run:
                 column, bad = _convert(original, item.type, ~empty)
                 converted[item.name] = column
                 if bad is not None and bad.any():
-                    self._fail(f"{item.name}.type", bad, original, item.name, ids)
+                    self._fail(f"{item.name}.type", bad, original, item.name, ids, raw)
             self.present[item.name] = self.present.get(item.name, 0) + int((~empty).sum())
             if item.required and empty.any():
-                self._fail(f"{item.name}.required", empty, original, item.name, ids)
+                self._fail(f"{item.name}.required", empty, original, item.name, ids, raw)
             if item.unique and not self.gate:
                 self._unique(item, column, ~empty & column.notna(), raw, ids)
         for rule, check in self.checks:
@@ -406,7 +442,7 @@ class _Run:
             if bad.any():
                 column = self.outcomes[rule.id].field
                 values = raw[column] if column in raw.columns else None
-                self._fail(rule.id, bad, values, column, ids)
+                self._fail(rule.id, bad, values, column, ids, raw)
         self.rows += len(frame)
 
     def _unique(
@@ -449,7 +485,7 @@ class _Run:
         repeated = pd.Series(False, index=column.index)
         repeated[values.index[earlier]] = True
         if repeated.any():
-            self._fail(f"{item.name}.unique", repeated, column, item.name, ids)
+            self._fail(f"{item.name}.unique", repeated, column, item.name, ids, raw)
 
     def _fail(
         self,
@@ -458,20 +494,35 @@ class _Run:
         values: pd.Series | None,
         column: str | None,
         ids: Sequence[str] | None,
+        raw: pd.DataFrame,
     ) -> None:
+        """Count the records of ``mask`` as failing ``rule_id``; keep examples (and
+        every failure for a failures file) with the record's id (``ids``, else the
+        schema's id field) and the values of the other fields the rule read."""
         outcome = self.outcomes[rule_id]
         labels = mask[mask].index
         outcome.failed += len(labels)
         wanted = self.examples - len(outcome.examples)
+        id_field = self.schema.id_field
+        id_values = raw[id_field] if ids is None and id_field in raw.columns else None
+        reads = [name for name in outcome.reads if name in raw.columns]
         for label in labels[: max(wanted, 0)] if not self.keep_failures else labels:
             value = values[label] if values is not None else None
+            record_id: str | None
+            if ids is not None:
+                record_id = ids[int(label) - self.rows]
+            else:
+                found = id_values[label] if id_values is not None else None
+                record_id = None if _is_missing(found) else str(found)
+            others = {name: raw.at[label, name] for name in reads}
             self._keep(
                 _Failure(
                     outcome,
                     int(label) + 1,
-                    ids[int(label) - self.rows] if ids is not None else None,
+                    record_id,
                     column,
                     None if _is_missing(value) else value,
+                    {k: None if _is_missing(v) else v for k, v in others.items()},
                 )
             )
 
@@ -543,6 +594,7 @@ def _example(failure: _Failure, line: int | None) -> Example:
         column=failure.column,
         value=cut(failure.value),
         expected=failure.outcome.expected,
+        other_fields={k: cut(v) for k, v in failure.others.items()},
     )
 
 
@@ -551,31 +603,6 @@ def _empty(values: pd.Series) -> pd.Series:
     if values.dtype == object or str(values.dtype) in ("string", "str"):
         missing |= values.astype("string").str.strip().eq("").fillna(True)
     return missing.astype(bool)
-
-
-def _type_expectation(item: Field) -> str:
-    return {
-        "integer": "an integer (e.g. 42)",
-        "number": "a number (e.g. 4.5)",
-        "boolean": "true or false",
-        "date": "a date YYYY-MM-DD",
-        "datetime": "a date and time in ISO 8601 (e.g. 2026-11-22T09:30:00Z)",
-    }.get(item.type, "text")
-
-
-def _expectation(rule: Rule) -> str:
-    spec = CHECKS[rule.check]
-    shown = {k: v for k, v in rule.params.items() if k != "pattern"}
-    text = spec.expectation
-    if shown:
-        text += " (" + ", ".join(f"{k}={_short(v)}" for k, v in shown.items()) + ")"
-    return cut(text, MESSAGE_CHARS) or ""
-
-
-def _short(value: object) -> str:
-    if isinstance(value, list):
-        return "/".join(map(str, value))
-    return str(value)
 
 
 def _convert(
@@ -684,11 +711,18 @@ def validate_source(
     as_of: str | None = None,
     progress: Callable[[int], None] | None = None,
     inputs: Sequence[str | None] = (),
+    mapping: Mapping[str, str] | None = None,
 ) -> ValidationReport:
     """Validate a file (``source``), or ``store`` when given, against ``schema``.
 
     ``failures`` (a path, or ``-`` for stdout) may not be the source, a key file, a
-    store or one of ``inputs`` (other files the caller reads: its schema, key file)."""
+    store or one of ``inputs`` (other files the caller reads: its schema, key file).
+    ``mapping`` (field -> column) reads a file's differently named columns. A file's
+    header is checked first: a field whose column is missing while another spelling
+    of it is there, or a required field without a column, is an :class:`InputError`
+    naming the ``--map`` that reads it."""
+    if mapping and store is not None:
+        raise UsageError("--map reads a file's columns; a store's fields have their names")
     if fail_on not in ("error", "warn"):
         raise UsageError("fail_on must be error or warn")
     _check_as_of(as_of)
@@ -712,16 +746,20 @@ def validate_source(
         from custrec.io import open_table, source_name
 
         report.source = source_name(source)
+        header = _Header(report.source, schema, mapping or {})
         with open_table(
             source, input_format=input_format, delimiter=delimiter, encoding=encoding
         ) as reader:
             if reader.columns:
-                run.columns(reader.columns)
+                run.columns(header.check(reader.columns, final=True))
             for batch in reader:
+                batch = header.renamed(batch)
                 run.columns(batch.schema.names)
                 _chunk(run, batch, None)
                 if progress:
                     progress(run.rows)
+            if not reader.columns:  # NDJSON: every key is known only now
+                header.check(header.seen, final=True, line=None)
     else:
         run.columns([name for name, _ in store.columns])
         id_field = store.settings.id_field
@@ -739,14 +777,7 @@ def validate_source(
         lines = reader.row_lines(sorted(wanted)) if wanted else {}
     for outcome in run.outcomes.values():
         outcome.examples = [
-            Example(
-                e.row,
-                lines.get(e.row) if e.row else None,
-                e.record_id,
-                e.column,
-                e.value,
-                e.expected,
-            )
+            dataclasses.replace(e, line=lines.get(e.row) if e.row else None)
             for e in outcome.examples
         ]
     report.rows = run.rows
@@ -754,6 +785,45 @@ def validate_source(
     if failures is not None:
         _write_failures(failures, run.failures, lines, read)
     return report
+
+
+class _Header:
+    """A file's columns against the schema, read through ``mapping`` (field -> column):
+    judged once all are known, before any record's result is reported."""
+
+    def __init__(self, source: str, schema: Schema, mapping: Mapping[str, str]) -> None:
+        self.source = source
+        self.schema = schema
+        self.mapping = mapping
+        self.renames = {column: field for field, column in mapping.items()}
+        self.seen: list[str] = []
+        self._seen: set[str] = set()
+
+    def check(self, columns: Sequence[str], *, final: bool, line: int | None = 1) -> list[str]:
+        """The columns under their field names; an :class:`InputError` (at ``line``,
+        the header's) when the mapping or the header cannot be used."""
+        from custrec.errors import InputError
+        from custrec.mapping import check_mapping, header_problems
+
+        check_mapping(self.source, columns, self.mapping, final=final)
+        named = [self.renames.get(c, c) for c in columns]
+        if final:
+            required = [f.name for f in self.schema.fields.values() if f.required]
+            problems = header_problems(self.schema.fields, required, named)
+            if problems:
+                raise InputError(self.source, "; ".join(problems), line=line)
+        return named
+
+    def renamed(self, batch: Any) -> Any:
+        """``batch`` with its columns under their field names."""
+        names = batch.schema.names
+        for name in names:
+            if name not in self._seen:  # a set: NDJSON keys may first appear on any line
+                self._seen.add(name)
+                self.seen.append(name)
+        if not self.mapping:
+            return batch
+        return batch.rename_columns(self.check(names, final=False))
 
 
 def _regrouped(batches: Iterator[Any], rows: int = 65_536) -> Iterator[Any]:
@@ -817,6 +887,7 @@ def _write_failures(
                         "rule": failure.outcome.id,
                         "severity": failure.outcome.severity,
                         "value": _json_value(failure.value),
+                        "other_fields": {k: _json_value(v) for k, v in failure.others.items()},
                     },
                     ensure_ascii=False,
                 )
