@@ -94,29 +94,45 @@ def spelling_key(name: str) -> str:
 
 def header_problems(
     fields: Iterable[str], required: Iterable[str], columns: Sequence[str]
-) -> list[str]:
-    """Why the header ``columns`` cannot be judged against ``fields``, one message
-    each: a field missing while a column of another spelling looks like it (``column
-    customer_id missing; found 'Customer ID'``, with the ``--map`` that reads it),
-    and a ``required`` field missing altogether. Empty when the header is usable."""
+) -> str | None:
+    """Why the header ``columns`` cannot be judged against ``fields``, or None when it
+    is usable: fields missing while a column of another spelling looks like them
+    (``column customer_id missing; found 'Customer ID' — map it with --map
+    customer_id='Customer ID'``), else ``required`` fields without a column."""
     present = set(columns)
     spelled: dict[str, list[str]] = {}
     for column in columns:
         spelled.setdefault(spelling_key(column), []).append(column)
     wanted = list(fields)
-    problems = []
+    alike: list[tuple[str, str]] = []
+    absent: list[str] = []
     for field in wanted:
         if field in present:
             continue
-        alike = [c for c in spelled.get(spelling_key(field), []) if c not in wanted]
-        if alike:
-            problems.append(
-                f"column {field} missing; found {alike[0]!r} — map it with "
-                f"--map {field}={shlex.quote(alike[0])}"
-            )
+        found = [c for c in spelled.get(spelling_key(field), []) if c not in wanted]
+        if found:
+            alike.append((field, found[0]))
         elif field in required:
-            problems.append(
-                f"column {field} missing (columns: {shown_columns(columns)}); "
-                f"map one with --map {field}=COLUMN"
+            absent.append(field)
+    if alike:
+        field, column = alike[0]
+        message = (
+            f"column {field} missing; found {column!r} — map it with "
+            f"--map {field}={shlex.quote(column)}"
+        )
+        if len(alike) > 1:
+            more = [f"{f}={shlex.quote(c)}" for f, c in alike[1 : 1 + SHOWN_COLUMNS]]
+            rest = len(alike) - 1 - len(more)
+            message += (
+                f"; {len(alike) - 1} more fields are spelled differently: {', '.join(more)}"
+                + (f" and {rest} more" if rest else "")
+                + " (FIELD=COLUMN lines in a --map-file map them all)"
             )
-    return problems
+        return message
+    if absent:
+        return (
+            f"no column for required field{'s' if len(absent) > 1 else ''} "
+            f"{', '.join(absent)} (columns: {shown_columns(columns)}); "
+            f"map one with --map {absent[0]}=COLUMN"
+        )
+    return None

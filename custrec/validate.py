@@ -239,7 +239,8 @@ def _examples_table(outcome: RuleOutcome) -> Table:
     """The examples of one failing rule, titled with how many of its failures they are
     ("first 3 of 41")."""
     shown = len(outcome.examples)
-    count = f"first {shown} of {outcome.failed}" if shown < outcome.failed else f"{shown} of {shown}"
+    first = "first " if shown < outcome.failed else ""
+    count = f"{first}{shown} of {outcome.failed}"
     columns: tuple[str, ...] = ("where", "id", "column", "value")
     if outcome.reads:
         columns += ("other fields",)
@@ -809,9 +810,9 @@ class _Header:
         named = [self.renames.get(c, c) for c in columns]
         if final:
             required = [f.name for f in self.schema.fields.values() if f.required]
-            problems = header_problems(self.schema.fields, required, named)
-            if problems:
-                raise InputError(self.source, "; ".join(problems), line=line)
+            problem = header_problems(self.schema.fields, required, named)
+            if problem:
+                raise InputError(self.source, problem, line=line)
         return named
 
     def renamed(self, batch: Any) -> Any:

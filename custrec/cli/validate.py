@@ -51,8 +51,7 @@ from custrec.errors import CheckFailedError, InputError, UsageError
 @click.option(
     "--all-rules",
     is_flag=True,
-    help="List the rules that passed too, after those that failed (JSON always lists "
-    "every rule).",
+    help="List the rules that passed too, after those that failed (JSON always lists every rule).",
 )
 @click.option(
     "--failures",
