@@ -751,7 +751,8 @@ def validate_source(
         with open_table(
             source, input_format=input_format, delimiter=delimiter, encoding=encoding
         ) as reader:
-            if reader.columns:
+            headed = bool(reader.columns)  # CSV and Parquet: known before any row
+            if headed:
                 run.columns(header.check(reader.columns, final=True))
             for batch in reader:
                 batch = header.renamed(batch)
@@ -759,7 +760,7 @@ def validate_source(
                 _chunk(run, batch, None)
                 if progress:
                     progress(run.rows)
-            if not reader.columns:  # NDJSON: every key is known only now
+            if not headed:  # NDJSON: every key is known only now
                 header.check(header.seen, final=True, line=None)
     else:
         run.columns([name for name, _ in store.columns])

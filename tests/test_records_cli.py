@@ -419,7 +419,9 @@ def test_missing_id_aborts_and_names_row_and_line(
     assert document["inserted"] == 0
     assert document["rejected"] == 1
     assert document["problems_total"] == 1
-    assert document["problems"] == [problem(name, 3, 5, "customer_id.required", "customer_id", ID_MISSING)]
+    assert document["problems"] == [
+        problem(name, 3, 5, "customer_id.required", "customer_id", ID_MISSING)
+    ]
     assert count(cli, customers) == 6
     assert absent(cli, customers, "C-100")
 
@@ -724,7 +726,9 @@ def test_typed_column_from_ndjson_converts_csv_text(
     assert refused.exit_code == 1
     assert ABORTED.fullmatch(refused.stderr), refused.stderr
     assert report(refused)["problems"] == [
-        problem(str(bad), 1, 2, "visits.type", "visits", "field 'visits': expected an integer (e.g. 42)")
+        problem(
+            str(bad), 1, 2, "visits.type", "visits", "field 'visits': expected an integer (e.g. 42)"
+        )
     ]
     assert count(cli, store) == 2
 

@@ -64,8 +64,7 @@ RULE_KEYS = [
 EXAMPLE_KEYS = ["row", "line", "id", "column", "value", "other_fields", "expected"]
 FAILURE_KEYS = ["line", "row", "id", "column", "rule", "severity", "value", "other_fields"]
 EMAIL_EXPECTED = (
-    "a valid email address (name@domain.tld); spaces allowed only before or after it, "
-    "none inside"
+    "a valid email address (name@domain.tld); spaces allowed only before or after it, none inside"
 )
 DATASET_RULES = {"postcode-completeness", "schema.unknown-columns"}
 """Rules without per-record failures (a completeness rule, the undeclared columns)."""
