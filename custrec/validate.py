@@ -753,7 +753,8 @@ def validate_source(
         ) as reader:
             headed = bool(reader.columns)  # CSV and Parquet: known before any row
             if headed:
-                run.columns(header.check(reader.columns, final=True))
+                line = 1 if reader.format == "csv" else None  # Parquet has no lines
+                run.columns(header.check(reader.columns, final=True, line=line))
             for batch in reader:
                 batch = header.renamed(batch)
                 run.columns(batch.schema.names)
