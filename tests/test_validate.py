@@ -905,8 +905,8 @@ def test_update_refuses_a_value_that_fails_a_rule(cli: InvokeCli, filled_store: 
     assert result.exit_code == 1
     assert result.stdout == ""
     assert result.stderr == (
-        "Error: C-000002: field 'email' fails rule email.email: expected a valid email "
-        "address; the record is unchanged\n"
+        f"Error: C-000002: field 'email' fails rule email.email: expected {EMAIL_EXPECTED}; "
+        "the record is unchanged\n"
     )
     assert _record(cli, filled_store, "C-000002") == before
 

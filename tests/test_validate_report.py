@@ -355,6 +355,21 @@ def test_ndjson_keys_are_checked_once_all_are_known(cli: InvokeCli, tmp_path: Pa
     assert json.loads(mapped.stdout)["rows"] == 8
 
 
+def test_a_parquet_header_is_checked_before_any_row(cli: InvokeCli, tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "crm.parquet"
+    columns = {("Customer ID" if c == "customer_id" else c): [r[c] for r in ROWS] for c in COLUMNS}
+    pq.write_table(pa.table(columns), path)
+    result = run_validate(cli, path)
+    assert (result.exit_code, result.stdout) == (3, "")
+    assert result.stderr == (  # a Parquet file has no lines
+        f"Error: {path}: column customer_id missing; found 'Customer ID' — map it with "
+        "--map customer_id='Customer ID'\n"
+    )
+
+
 def test_a_map_of_a_column_the_file_lacks_is_bad_input(cli: InvokeCli, eight: Path) -> None:
     result = run_validate(cli, eight, "--map", "city=Town")
     assert result.exit_code == 3
@@ -509,3 +524,23 @@ def test_fields_read_and_type_words() -> None:
         "phone",
     ]
     assert describe_type("boolean") == "true or false (also 1 or 0, in any letter case)"
+
+
+def test_update_says_what_is_expected_in_the_same_words(
+    cli: InvokeCli, schema_store: Path, tmp_path: Path
+) -> None:
+    source = write(tmp_path / "one.csv", csv_text(ROWS[:1]))
+    assert cli("collect", str(schema_store), str(source)).exit_code == 0
+    wrong_date = cli("update", str(schema_store), "C-000001", "--set", "created_at=yesterday")
+    assert wrong_date.exit_code == 1
+    assert wrong_date.stderr == (
+        "Error: C-000001: field 'created_at' fails rule created_at.type: expected a date and "
+        "time in ISO 8601 (e.g. 2026-11-22T09:30:00Z); the record is unchanged\n"
+    )
+    spaced = cli("update", str(schema_store), "C-000001", "--set", "email=amy chen@example.com")
+    assert spaced.exit_code == 1
+    assert spaced.stderr == (
+        "Error: C-000001: field 'email' fails rule email.email: expected a valid email address "
+        "(name@domain.tld); spaces allowed only before or after it, none inside; the record "
+        "is unchanged\n"
+    )
