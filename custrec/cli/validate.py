@@ -57,8 +57,8 @@ from custrec.errors import CheckFailedError, InputError, UsageError
     "--failures",
     type=click.Path(dir_okay=False),
     metavar="FILE",
-    help="Write every failure (line or id, column, rule, value, severity) as NDJSON "
-    "to FILE (mode 0600; it holds the failing values).",
+    help="Write every failure (line, record id, column, rule, value, the other fields "
+    "the rule read, severity) as NDJSON to FILE (mode 0600; it holds the failing values).",
 )
 @click.option(
     "--fail-on",
