@@ -544,3 +544,18 @@ def test_update_says_what_is_expected_in_the_same_words(
         "(name@domain.tld); spaces allowed only before or after it, none inside; the record "
         "is unchanged\n"
     )
+
+
+@pytest.mark.parametrize("command", ["validate", "collect"])
+def test_the_map_file_is_never_an_output(
+    cli: InvokeCli, schema_store: Path, eight: Path, tmp_path: Path, command: str
+) -> None:
+    map_file = write(tmp_path / "crm.map", "first_name=first_name\n")
+    if command == "validate":
+        args = [str(eight), "--schema", str(SCHEMA), "--failures", str(map_file)]
+    else:
+        args = [str(schema_store), str(eight), "--on-invalid", "reject", "--rejects", str(map_file)]
+    result = cli(command, *args, "--map-file", str(map_file))
+    assert result.exit_code == 2, result.stderr
+    assert str(map_file) in result.stderr
+    assert map_file.read_text(encoding="utf-8") == "first_name=first_name\n"

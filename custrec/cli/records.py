@@ -133,6 +133,10 @@ def collect(
         encoding=encoding,
     )
     options.check()
+    if rejects and map_file:
+        from custrec.protected import refuse_protected
+
+        refuse_protected(rejects, (map_file,))  # the map file is read, not written
     with open_cli_store(store, key_file, lock_timeout, reason) as opened:
         result = collect_records(opened, inputs or ("-",), options, key_file=key_file)
     emit(result, output_format)
