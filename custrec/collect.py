@@ -15,7 +15,7 @@ be written, with their reasons, to a rejects file for correction.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +28,7 @@ from custrec.io import (
     open_table,
     source_name,
 )
+from custrec.mapping import check_mapping
 from custrec.progress import NO_PROGRESS, Progress
 from custrec.protected import refuse_protected
 from custrec.render import Summary, Table, capped
@@ -56,8 +57,10 @@ rows go to the rejects file)."""
 
 @dataclass(frozen=True)
 class Problem:
-    """Why a row was refused: ``rule`` is a stable id (``id-missing``, ``type``,
-    ``duplicate-id``, ``duplicate-contact``...)."""
+    """Why a row was refused: ``rule`` is a stable id, the same as ``validate``'s
+    (``FIELD.type``, ``FIELD.required``, ``FIELD.unique`` for a repeated id or contact,
+    and the schema's rule ids), or one of the store's refusals (``erased``,
+    ``in-grace``) or the structural ``unknown-column``."""
 
     file: str
     row: int | None
@@ -356,11 +359,11 @@ def _read_input(
     ) as reader:
         taken.reader = reader
         if reader.columns:  # CSV and Parquet: the header is known before any row
-            _check_mapping(name, reader.columns, options.mapping, final=True)
+            check_mapping(name, reader.columns, options.mapping, final=True)
         row_base = 0
         refused_columns = False
         for batch in reader:
-            _check_mapping(name, batch.schema.names, options.mapping, final=False)
+            check_mapping(name, batch.schema.names, options.mapping, final=False)
             batch = _rename(batch, renames, result)
             if not _add_columns(
                 name, taken, batch.schema.names, target_types, accept_new, id_field, result
@@ -370,7 +373,7 @@ def _read_input(
             converted, row_problems = _convert(batch, target_types, id_field)
             if gate is not None:
                 for index, reasons in gate.failures(converted.to_pandas()).items():
-                    row_problems.setdefault(index, []).extend(reasons)
+                    _add_reasons(row_problems.setdefault(index, []), reasons)
             values = _present_values(batch, sorted(row_problems))
             for index, reasons in row_problems.items():
                 problems[row_base + index + 1] = reasons
@@ -387,7 +390,7 @@ def _read_input(
             header = [renames.get(c, c) for c in reader.columns if not c.startswith("_")]
             _add_columns(name, taken, header, target_types, accept_new, id_field, result)
         if not refused_columns:
-            _check_mapping(name, reader.columns, options.mapping, final=True)
+            check_mapping(name, reader.columns, options.mapping, final=True)
         result.rows_read += row_base
         lines = reader.row_lines(problems) if problems else {}
     for row, reasons in problems.items():
@@ -398,25 +401,15 @@ def _read_input(
     return taken
 
 
-def _check_mapping(
-    name: str, columns: Sequence[str], mapping: Mapping[str, str], *, final: bool
+def _add_reasons(
+    known: list[tuple[str, str | None, str]], more: Sequence[tuple[str, str | None, str]]
 ) -> None:
-    """``--map FIELD=COLUMN``: the input may not hold both names; once all its columns
-    are known (``final``), it must hold one of them."""
-    for target, column in mapping.items():
-        if column in columns and target in columns and target != column:
-            raise InputError(
-                name,
-                f"--map {target}={column}: the input has both columns; drop or rename one of them",
-                line=1,
-            )
-        if final and column not in columns and target not in columns:
-            raise InputError(
-                name,
-                f"--map {target}={column}: no column {column!r} in the input "
-                f"(columns: {', '.join(columns[:8])}{', ...' if len(columns) > 8 else ''})",
-                line=1,
-            )
+    """The schema's reasons for a row, after those of the conversion: one failure per
+    cause per cell. A value refused by its type (or an empty id) reaches the schema
+    as empty, so the schema's word on that field (``required``...) is not a second
+    cause."""
+    refused = {field_name for _, field_name, _ in known}
+    known.extend(reason for reason in more if reason[1] is None or reason[1] not in refused)
 
 
 def _add_columns(
@@ -490,14 +483,14 @@ def _convert(
         converted, bad = _to_kind(column, kind)
         for index in bad:
             problems.setdefault(index, []).append(
-                ("type", name, f"field {name!r}: expected {EXPECTED[kind]}")
+                (f"{name}.type", name, f"field {name!r}: expected {EXPECTED[kind]}")
             )
         arrays.append(converted)
     ids = batch.column(id_field)
     blank = pc.fill_null(pc.equal(pc.utf8_trim_whitespace(ids.cast(pa.string())), ""), True)
     for index in pc.indices_nonzero(blank).to_pylist():
         problems.setdefault(index, []).insert(
-            0, ("id-missing", id_field, f"the id field {id_field!r} is empty")
+            0, (f"{id_field}.required", id_field, f"the id field {id_field!r} is empty")
         )
     return pa.RecordBatch.from_arrays(arrays, names=batch.schema.names), problems
 
@@ -659,6 +652,8 @@ def _decide(
 
     actions: list[RowAction] = []
     refused_at: list[tuple[int, str, str | None, str]] = []
+    id_field = table.column_names[0]
+    repeated_id = f"{id_field}.unique"
     for position in range(len(origins)):
         repeat = matches.repeat_of[position]
         contact_repeat = matches.contact_repeat_of[position]
@@ -670,21 +665,21 @@ def _decide(
             continue
         if repeat is not None:
             reason = (
-                "duplicate-id",
-                None,
+                repeated_id,
+                id_field,
                 f"the same id as row {origins[repeat][1]} of {origins[repeat][0]}",
             )
         elif contact_repeat is not None:
             name, earlier = contact_repeat
             reason = (
-                "duplicate-contact",
+                f"{name}.unique",
                 name,
                 f"the same {name} as row {origins[earlier][1]} of {origins[earlier][0]}, "
                 "under another id",
             )
         elif contact is not None:
             reason = (
-                "duplicate-contact",
+                f"{contact}.unique",
                 contact,
                 f"the same {contact} as a record already in the store, under another id",
             )
@@ -692,13 +687,13 @@ def _decide(
             if on_duplicate == "update":
                 actions.append(RowAction.UPDATE)
                 continue
-            reason = ("duplicate-id", None, "a record with this id is already in the store")
+            reason = (repeated_id, id_field, "a record with this id is already in the store")
         else:
             actions.append(RowAction.INSERT)
             continue
         if on_duplicate == "skip":
             result.skipped += 1
-        elif on_duplicate == "update" and reason[0] == "duplicate-id" and repeat is None:
+        elif on_duplicate == "update" and reason[0] == repeated_id and repeat is None:
             actions.append(RowAction.UPDATE)
             continue
         else:
@@ -713,7 +708,6 @@ def _decide(
             wanted = [origins[p][1] for p, *_ in refused_at if origins[p][0] == item.name]
             if wanted and item.reader is not None:
                 lines[item.name] = item.reader.row_lines(wanted)
-        id_field = table.column_names[0]
         for (position, rule, field_name, message), row_values in zip(
             refused_at, values, strict=True
         ):
@@ -759,16 +753,3 @@ def _write_rejects(
                     for file_name, row, reasons, values in ordered[start : start + step]
                 ]
             )
-
-
-def parse_mapping(pairs: Iterable[str]) -> dict[str, str]:
-    """``["phone=Telephone", ...]`` -> ``{"phone": "Telephone"}``."""
-    mapping: dict[str, str] = {}
-    for pair in pairs:
-        target, sep, column = pair.partition("=")
-        if not sep or not target.strip() or not column:
-            raise UsageError(f"--map {pair!r}: expected FIELD=COLUMN, e.g. phone=Telephone")
-        if target in mapping:
-            raise UsageError(f"--map names field {target!r} twice")
-        mapping[target.strip()] = column
-    return mapping

@@ -28,7 +28,8 @@ from custrec.render import Summary, Table
 from custrec.schema import Schema, shipped_schema
 from custrec.store import Store
 from custrec.table_profile import TableProfile, inspect_table
-from custrec.validate import ValidationReport, validate_source
+from custrec.validate import validate_source
+from custrec.validation_report import ValidationReport
 
 if TYPE_CHECKING:
     from custrec.store import Store

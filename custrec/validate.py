@@ -4,10 +4,13 @@
 chunks, converts each field to its declared type, and runs every rule of the schema
 on every record (the checks are pandera checks, see :mod:`custrec.schema.checks`).
 Counting is exact and never stops early; memory stays bounded (uniqueness keeps a set
-of 8-byte hashes). The report gives, per rule, the number and share of failing
-records, its severity, and the first examples, each with the physical line (files) or
-the record id (stores), the field, the value cut to 80 characters and what was
-expected. ``failures`` writes every failure, one NDJSON line each.
+of 8-byte hashes). A file's header is checked first (read through ``--map``; see
+:mod:`custrec.mapping`). The report (:mod:`custrec.validation_report`) gives, per
+rule, the number and share of failing records, its severity, and the first examples,
+each with the physical line (files) or position (stores), the record's id, the field,
+the value cut to 80 characters, the other fields the rule read and what was expected
+(in words: :mod:`custrec.schema.expectations`). ``failures`` writes every failure,
+one NDJSON line each.
 
 Besides the rules written in the schema, every schema has built-in rules:
 ``<field>.type`` (a value that does not convert to the field's type; the other rules
@@ -26,17 +29,21 @@ from typing import TYPE_CHECKING, Any
 
 from custrec.errors import UsageError
 from custrec.progress import NO_PROGRESS, Progress
-from custrec.render import Summary, Table
 from custrec.schema.model import Field, Rule, Schema
 from custrec.schema.registry import CHECKS
+from custrec.validation_report import (
+    MESSAGE_CHARS,
+    Example,
+    RuleOutcome,
+    ValidationReport,
+    cut,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from custrec.store import Store
 
-VALUE_CHARS = 80
-MESSAGE_CHARS = 200
 DEFAULT_EXAMPLES = 5
 SPECIAL_WORDS = frozenset(
     {
@@ -78,150 +85,6 @@ def looks_special(column: str) -> bool:
     return bool(SPECIAL_WORDS.intersection(words)) or "trade union" in pairs
 
 
-@dataclass(frozen=True)
-class Example:
-    row: int | None
-    line: int | None
-    record_id: str | None
-    column: str | None
-    value: str | None
-    expected: str
-
-    def to_json(self) -> dict[str, object]:
-        return {
-            "row": self.row,
-            "line": self.line,
-            "id": self.record_id,
-            "column": self.column,
-            "value": self.value,
-            "expected": self.expected,
-        }
-
-
-@dataclass
-class RuleOutcome:
-    """What one rule found over all records."""
-
-    id: str
-    check: str
-    field: str | None
-    severity: str
-    expected: str
-    max_fail_pct: float | None = None
-    failed: int = 0
-    examples: list[Example] = dataclasses.field(default_factory=list)
-    detail: str | None = None
-    out_of: int | None = None
-    """What ``failed`` counts against when not records (undeclared columns: columns)."""
-
-    def failed_pct(self, rows: int) -> float:
-        total = rows if self.out_of is None else self.out_of
-        return round(100.0 * self.failed / total, 4) if total else 0.0
-
-    def passed(self, rows: int) -> bool:
-        if not self.failed:
-            return True
-        if self.max_fail_pct is None:
-            return False
-        return self.failed_pct(rows) <= self.max_fail_pct
-
-
-@dataclass
-class ValidationReport:
-    """The result of :func:`validate_source` (``docs/validate-report.md``)."""
-
-    source: str
-    source_kind: str
-    schema: str
-    rows: int = 0
-    outcomes: list[RuleOutcome] = dataclasses.field(default_factory=list)
-    fail_on: str = "error"
-    failures_file: str | None = None
-    as_of: str | None = None
-    kind: str = "validate"
-
-    @property
-    def failing(self) -> list[RuleOutcome]:
-        """Rules that failed and count against the run (by ``fail_on``)."""
-        counted = ("error", "warn") if self.fail_on == "warn" else ("error",)
-        return [o for o in self.outcomes if not o.passed(self.rows) and o.severity in counted]
-
-    @property
-    def ok(self) -> bool:
-        return not self.failing
-
-    def to_json(self) -> dict[str, object]:
-        return {
-            "source": self.source,
-            "source_kind": self.source_kind,
-            "schema": self.schema,
-            "as_of": self.as_of,
-            "rows": self.rows,
-            "ok": self.ok,
-            "fail_on": self.fail_on,
-            "failures_file": self.failures_file,
-            "rules": [
-                {
-                    "id": o.id,
-                    "check": o.check,
-                    "field": o.field,
-                    "severity": o.severity,
-                    "passed": o.passed(self.rows),
-                    "failed": o.failed,
-                    "failed_pct": o.failed_pct(self.rows),
-                    "max_fail_pct": o.max_fail_pct,
-                    "expected": o.expected,
-                    "detail": o.detail,
-                    "examples": [e.to_json() for e in o.examples],
-                }
-                for o in self.outcomes
-            ],
-        }
-
-    def tables(self) -> list[Table]:
-        rules = Table(
-            ("rule", "severity", "result", "failed", "failed %", "expected"),
-            [
-                (
-                    o.id,
-                    o.severity,
-                    "pass" if o.passed(self.rows) else "FAIL",
-                    o.failed,
-                    f"{o.failed_pct(self.rows):.2f}",
-                    o.expected,
-                )
-                for o in self.outcomes
-            ],
-            title="Rules",
-        )
-        examples = Table(
-            ("rule", "where", "column", "value"),
-            [
-                (o.id, _where(e), e.column, e.value)
-                for o in self.outcomes
-                if o.failed
-                for e in o.examples
-            ],
-            title="Examples (first of each failing rule)",
-        )
-        return [rules, examples] if examples.rows else [rules]
-
-    def summary(self) -> Summary:
-        failed = [o for o in self.outcomes if not o.passed(self.rows)]
-        return Summary(
-            (
-                ("validated", self.source),
-                ("schema", self.schema),
-                ("records", self.rows),
-                ("rules", len(self.outcomes)),
-                ("failed (error)", sum(1 for o in failed if o.severity == "error")),
-                ("failed (warn)", sum(1 for o in failed if o.severity == "warn")),
-                ("result", "ok" if self.ok else "FAILED"),
-                ("failures file", self.failures_file),
-            )
-        )
-
-
 def _check_as_of(as_of: str | None) -> None:
     from custrec.schema.scalar import as_of_day
 
@@ -229,22 +92,6 @@ def _check_as_of(as_of: str | None) -> None:
         as_of_day(as_of)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-
-
-def _where(example: Example) -> str:
-    if example.record_id is not None:
-        return f"id {example.record_id}"
-    if example.line is not None:
-        return f"line {example.line}"
-    return f"row {example.row}" if example.row is not None else "-"
-
-
-def cut(value: object, limit: int = VALUE_CHARS) -> str | None:
-    """A value as text for a report, at most ``limit`` characters."""
-    if value is None:
-        return None
-    text = str(value)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 # --- the engine ----------------------------------------------------------------------
@@ -257,6 +104,7 @@ class _Failure:
     record_id: str | None
     column: str | None
     value: object
+    others: dict[str, object] = dataclasses.field(default_factory=dict)
 
 
 class SeenValues:
@@ -292,6 +140,7 @@ class _Run:
         self, schema: Schema, examples: int, as_of: str | None, *, gate: bool = False
     ) -> None:
         from custrec.schema.checks import pandera_check
+        from custrec.schema.expectations import describe_rule, describe_type, fields_read
 
         self.gate = gate
         self.schema = schema
@@ -312,7 +161,7 @@ class _Run:
         self._anonymised_rules: Any = None
         for item in schema.fields.values():
             if item.type != "string":
-                self._outcome(f"{item.name}.type", "type", item.name, _type_expectation(item))
+                self._outcome(f"{item.name}.type", "type", item.name, describe_type(item.type))
             if item.required:
                 self._outcome(f"{item.name}.required", "required", item.name, "a value")
             if item.unique:
@@ -320,15 +169,19 @@ class _Run:
                     f"{item.name}.unique", "unique", item.name, "a value no other record has"
                 )
         self.checks: list[tuple[Rule, Any]] = []
+        types = {name: item.type for name, item in schema.fields.items()}
         for rule in schema.all_rules():
             spec = CHECKS[rule.check]
+            field = rule.field or rule.params.get("field") or rule.params.get("left")
+            read = fields_read(rule.check, rule.params, field)
             self.outcomes[rule.id] = RuleOutcome(
                 id=rule.id,
                 check=rule.check,
-                field=rule.field or rule.params.get("field") or rule.params.get("left"),
+                field=field,
                 severity=rule.severity,
-                expected=_expectation(rule),
+                expected=cut(describe_rule(rule.check, rule.params, types), MESSAGE_CHARS) or "",
                 max_fail_pct=rule.max_fail_pct,
+                reads=tuple(name for name in read if name != field),
             )
             if spec.scope == "dataset":
                 continue
@@ -394,10 +247,10 @@ class _Run:
                 column, bad = _convert(original, item.type, ~empty)
                 converted[item.name] = column
                 if bad is not None and bad.any():
-                    self._fail(f"{item.name}.type", bad, original, item.name, ids)
+                    self._fail(f"{item.name}.type", bad, original, item.name, ids, raw)
             self.present[item.name] = self.present.get(item.name, 0) + int((~empty).sum())
             if item.required and empty.any():
-                self._fail(f"{item.name}.required", empty, original, item.name, ids)
+                self._fail(f"{item.name}.required", empty, original, item.name, ids, raw)
             if item.unique and not self.gate:
                 self._unique(item, column, ~empty & column.notna(), raw, ids)
         for rule, check in self.checks:
@@ -407,7 +260,7 @@ class _Run:
             if bad.any():
                 column = self.outcomes[rule.id].field
                 values = raw[column] if column in raw.columns else None
-                self._fail(rule.id, bad, values, column, ids)
+                self._fail(rule.id, bad, values, column, ids, raw)
         self.rows += len(frame)
 
     def _unique(
@@ -450,7 +303,7 @@ class _Run:
         repeated = pd.Series(False, index=column.index)
         repeated[values.index[earlier]] = True
         if repeated.any():
-            self._fail(f"{item.name}.unique", repeated, column, item.name, ids)
+            self._fail(f"{item.name}.unique", repeated, column, item.name, ids, raw)
 
     def _fail(
         self,
@@ -459,20 +312,35 @@ class _Run:
         values: pd.Series | None,
         column: str | None,
         ids: Sequence[str] | None,
+        raw: pd.DataFrame,
     ) -> None:
+        """Count the records of ``mask`` as failing ``rule_id``; keep examples (and
+        every failure for a failures file) with the record's id (``ids``, else the
+        schema's id field) and the values of the other fields the rule read."""
         outcome = self.outcomes[rule_id]
         labels = mask[mask].index
         outcome.failed += len(labels)
         wanted = self.examples - len(outcome.examples)
+        id_field = self.schema.id_field
+        id_values = raw[id_field] if ids is None and id_field in raw.columns else None
+        reads = [name for name in outcome.reads if name in raw.columns]
         for label in labels[: max(wanted, 0)] if not self.keep_failures else labels:
             value = values[label] if values is not None else None
+            record_id: str | None
+            if ids is not None:
+                record_id = ids[int(label) - self.rows]
+            else:
+                found = id_values[label] if id_values is not None else None
+                record_id = None if _is_missing(found) else str(found)
+            others = {name: raw.at[label, name] for name in reads}
             self._keep(
                 _Failure(
                     outcome,
                     int(label) + 1,
-                    ids[int(label) - self.rows] if ids is not None else None,
+                    record_id,
                     column,
                     None if _is_missing(value) else value,
+                    {k: None if _is_missing(v) else v for k, v in others.items()},
                 )
             )
 
@@ -544,6 +412,7 @@ def _example(failure: _Failure, line: int | None) -> Example:
         column=failure.column,
         value=cut(failure.value),
         expected=failure.outcome.expected,
+        other_fields={k: cut(v) for k, v in failure.others.items()},
     )
 
 
@@ -552,31 +421,6 @@ def _empty(values: pd.Series) -> pd.Series:
     if values.dtype == object or str(values.dtype) in ("string", "str"):
         missing |= values.astype("string").str.strip().eq("").fillna(True)
     return missing.astype(bool)
-
-
-def _type_expectation(item: Field) -> str:
-    return {
-        "integer": "an integer (e.g. 42)",
-        "number": "a number (e.g. 4.5)",
-        "boolean": "true or false",
-        "date": "a date YYYY-MM-DD",
-        "datetime": "a date and time in ISO 8601 (e.g. 2026-11-22T09:30:00Z)",
-    }.get(item.type, "text")
-
-
-def _expectation(rule: Rule) -> str:
-    spec = CHECKS[rule.check]
-    shown = {k: v for k, v in rule.params.items() if k != "pattern"}
-    text = spec.expectation
-    if shown:
-        text += " (" + ", ".join(f"{k}={_short(v)}" for k, v in shown.items()) + ")"
-    return cut(text, MESSAGE_CHARS) or ""
-
-
-def _short(value: object) -> str:
-    if isinstance(value, list):
-        return "/".join(map(str, value))
-    return str(value)
 
 
 def _convert(
@@ -685,12 +529,19 @@ def validate_source(
     as_of: str | None = None,
     progress: Progress = NO_PROGRESS,
     inputs: Sequence[str | None] = (),
+    mapping: Mapping[str, str] | None = None,
 ) -> ValidationReport:
     """Validate a file (``source``), or ``store`` when given, against ``schema``.
 
     ``failures`` (a path, or ``-`` for stdout) may not be the source, a key file, a
     store or one of ``inputs`` (other files the caller reads: its schema, key file).
-    ``progress`` counts the rows (records) checked."""
+    ``mapping`` (field -> column) reads a file's differently named columns. A file's
+    header is checked first: a field whose column is missing while another spelling
+    of it is there, or a required field without a column, is an :class:`InputError`
+    naming the ``--map`` that reads it. ``progress`` counts the rows (records)
+    checked."""
+    if mapping and store is not None:
+        raise UsageError("--map reads a file's columns; a store's fields have their names")
     if fail_on not in ("error", "warn"):
         raise UsageError("fail_on must be error or warn")
     _check_as_of(as_of)
@@ -714,16 +565,22 @@ def validate_source(
         from custrec.io import open_table, source_name
 
         report.source = source_name(source)
+        header = _Header(report.source, schema, mapping or {})
         with open_table(
             source, input_format=input_format, delimiter=delimiter, encoding=encoding
         ) as reader:
-            if reader.columns:
-                run.columns(reader.columns)
+            headed = bool(reader.columns)  # CSV and Parquet: known before any row
+            if headed:
+                line = 1 if reader.format == "csv" else None  # Parquet has no lines
+                run.columns(header.check(reader.columns, final=True, line=line))
             progress.start(None, "rows")
             for batch in reader:
+                batch = header.renamed(batch)
                 run.columns(batch.schema.names)
                 _chunk(run, batch, None)
                 progress.advance(batch.num_rows)
+            if not headed:  # NDJSON: every key is known only now
+                header.check(header.seen, final=True, line=None)
     else:
         run.columns([name for name, _ in store.columns])
         id_field = store.settings.id_field
@@ -742,14 +599,7 @@ def validate_source(
         lines = reader.row_lines(sorted(wanted)) if wanted else {}
     for outcome in run.outcomes.values():
         outcome.examples = [
-            Example(
-                e.row,
-                lines.get(e.row) if e.row else None,
-                e.record_id,
-                e.column,
-                e.value,
-                e.expected,
-            )
+            dataclasses.replace(e, line=lines.get(e.row) if e.row else None)
             for e in outcome.examples
         ]
     report.rows = run.rows
@@ -757,6 +607,45 @@ def validate_source(
     if failures is not None:
         _write_failures(failures, run.failures, lines, read)
     return report
+
+
+class _Header:
+    """A file's columns against the schema, read through ``mapping`` (field -> column):
+    judged once all are known, before any record's result is reported."""
+
+    def __init__(self, source: str, schema: Schema, mapping: Mapping[str, str]) -> None:
+        self.source = source
+        self.schema = schema
+        self.mapping = mapping
+        self.renames = {column: field for field, column in mapping.items()}
+        self.seen: list[str] = []
+        self._seen: set[str] = set()
+
+    def check(self, columns: Sequence[str], *, final: bool, line: int | None = 1) -> list[str]:
+        """The columns under their field names; an :class:`InputError` (at ``line``,
+        the header's) when the mapping or the header cannot be used."""
+        from custrec.errors import InputError
+        from custrec.mapping import check_mapping, header_problems
+
+        check_mapping(self.source, columns, self.mapping, final=final)
+        named = [self.renames.get(c, c) for c in columns]
+        if final:
+            required = [f.name for f in self.schema.fields.values() if f.required]
+            problem = header_problems(self.schema.fields, required, named)
+            if problem:
+                raise InputError(self.source, problem, line=line)
+        return named
+
+    def renamed(self, batch: Any) -> Any:
+        """``batch`` with its columns under their field names."""
+        names = batch.schema.names
+        for name in names:
+            if name not in self._seen:  # a set: NDJSON keys may first appear on any line
+                self._seen.add(name)
+                self.seen.append(name)
+        if not self.mapping:
+            return batch
+        return batch.rename_columns(self.check(names, final=False))
 
 
 def _regrouped(batches: Iterator[Any], rows: int = 65_536) -> Iterator[Any]:
@@ -820,6 +709,7 @@ def _write_failures(
                         "rule": failure.outcome.id,
                         "severity": failure.outcome.severity,
                         "value": _json_value(failure.value),
+                        "other_fields": {k: _json_value(v) for k, v in failure.others.items()},
                     },
                     ensure_ascii=False,
                 )

@@ -482,7 +482,7 @@ def test_concurrent_collects_of_the_same_new_ids_insert_them_once(
     won, lost = json.loads(results[winner][1]), json.loads(results[1 - winner][1])
     assert (won["written"], won["inserted"], won["problems_total"]) == (True, HALF, 0)
     assert (lost["written"], lost["inserted"], lost["problems_total"]) == (False, 0, HALF)
-    assert {p["rule"] for p in lost["problems"]} == {"duplicate-id"}
+    assert {p["rule"] for p in lost["problems"]} == {"customer_id.unique"}
     # All are counted; the report lists the first REPORT_PROBLEMS, in input order.
     assert [(p["row"], p["line"]) for p in lost["problems"]] == [
         (n, n + 1) for n in range(1, min(HALF, REPORT_PROBLEMS) + 1)

@@ -254,7 +254,9 @@ def test_a_list_typed_id_column_is_bad_input(cli: InvokeCli, tmp_path: Path, fmt
     path = tmp_path / f"ids.{fmt}"
     if fmt == "parquet":
         ids = pa.array([["C-1"], ["C-2"]], pa.list_(pa.string()))
-        pq.write_table(pa.table({"customer_id": ids}), path)
+        required = ("country", "created_at", "updated_at", "consent_marketing")
+        others = {name: ["x", "y"] for name in required}  # a header the schema can read
+        pq.write_table(pa.table({"customer_id": ids, **others}), path)
         expected = (
             f"Error: {path}: column 'customer_id' holds list values; expected scalars (text, "
             "numbers, true/false, dates or times), one per row\n"

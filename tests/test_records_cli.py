@@ -419,7 +419,9 @@ def test_missing_id_aborts_and_names_row_and_line(
     assert document["inserted"] == 0
     assert document["rejected"] == 1
     assert document["problems_total"] == 1
-    assert document["problems"] == [problem(name, 3, 5, "id-missing", "customer_id", ID_MISSING)]
+    assert document["problems"] == [
+        problem(name, 3, 5, "customer_id.required", "customer_id", ID_MISSING)
+    ]
     assert count(cli, customers) == 6
     assert absent(cli, customers, "C-100")
 
@@ -437,7 +439,7 @@ def test_reject_writes_valid_rows_and_a_rejects_file_to_fix(
     assert (document["inserted"], document["rejected"]) == (3, 1)
     assert document["rejects_file"] == str(rejects)
     assert document["problems"] == [
-        problem(str(path), 3, 5, "id-missing", "customer_id", ID_MISSING)
+        problem(str(path), 3, 5, "customer_id.required", "customer_id", ID_MISSING)
     ]
     assert count(cli, customers) == 9
     assert record(cli, customers, "C-100")["fields"]["notes"] == "first line\nsecond line"
@@ -450,7 +452,7 @@ def test_reject_writes_valid_rows_and_a_rejects_file_to_fix(
             "_file": str(path),
             "_row": "3",
             "_line": "5",
-            "_rules": "id-missing",
+            "_rules": "customer_id.required",
             "_reasons": ID_MISSING,
             "customer_id": "",
             "name": "Cid",
@@ -503,37 +505,37 @@ class Duplicate:
 DUPLICATES = {
     "same-id-in-batch": Duplicate(
         "customer_id,email,city\nC-100,new1@example.com,Bath\nC-100,new2@example.com,Hull\n",
-        "duplicate-id",
-        None,
+        "customer_id.unique",
+        "customer_id",
         "the same id as row 1 of {path}",
     ),
     "id-in-store": Duplicate(
         "customer_id,email,city\nC-100,new1@example.com,Bath\nC-002,bob@example.com,Manchester\n",
-        "duplicate-id",
-        None,
+        "customer_id.unique",
+        "customer_id",
         "a record with this id is already in the store",
     ),
     "email-in-store": Duplicate(
         "customer_id,email,city\nC-100,new1@example.com,Bath\nC-101,Bob@Example.com ,Hull\n",
-        "duplicate-contact",
+        "email.unique",
         "email",
         "the same email as a record already in the store, under another id",
     ),
     "email-in-batch": Duplicate(
         "customer_id,email,city\nC-100,a@example.com,Bath\nC-101,A@Example.com ,Hull\n",
-        "duplicate-contact",
+        "email.unique",
         "email",
         "the same email as row 1 of {path}, under another id",
     ),
     "phone-in-store": Duplicate(
         "customer_id,phone,city\nC-100,+44 20 7946 0018,Bath\nC-101,07911 123456,Hull\n",
-        "duplicate-contact",
+        "phone.unique",
         "phone",
         "the same phone as a record already in the store, under another id",
     ),
     "phone-in-batch": Duplicate(
         "customer_id,phone,city\nC-100,+44 7911 000111,Bath\nC-101,07911 000111,Hull\n",
-        "duplicate-contact",
+        "phone.unique",
         "phone",
         "the same phone as row 1 of {path}, under another id",
     ),
@@ -625,7 +627,7 @@ def test_update_by_collect_finds_a_phone_duplicate_in_the_records_country(
             str(fix),
             1,
             2,
-            "duplicate-contact",
+            "phone.unique",
             "phone",
             "the same phone as a record already in the store, under another id",
         )
@@ -724,7 +726,9 @@ def test_typed_column_from_ndjson_converts_csv_text(
     assert refused.exit_code == 1
     assert ABORTED.fullmatch(refused.stderr), refused.stderr
     assert report(refused)["problems"] == [
-        problem(str(bad), 1, 2, "type", "visits", "field 'visits': expected an integer (e.g. 42)")
+        problem(
+            str(bad), 1, 2, "visits.type", "visits", "field 'visits': expected an integer (e.g. 42)"
+        )
     ]
     assert count(cli, store) == 2
 

@@ -51,6 +51,7 @@ RULE_KEYS = [
     "id",
     "check",
     "field",
+    "reads",
     "severity",
     "passed",
     "failed",
@@ -60,8 +61,11 @@ RULE_KEYS = [
     "detail",
     "examples",
 ]
-EXAMPLE_KEYS = ["row", "line", "id", "column", "value", "expected"]
-FAILURE_KEYS = ["line", "row", "id", "column", "rule", "severity", "value"]
+EXAMPLE_KEYS = ["row", "line", "id", "column", "value", "other_fields", "expected"]
+FAILURE_KEYS = ["line", "row", "id", "column", "rule", "severity", "value", "other_fields"]
+EMAIL_EXPECTED = (
+    "a valid email address (name@domain.tld); spaces allowed only before or after it, none inside"
+)
 DATASET_RULES = {"postcode-completeness", "schema.unknown-columns"}
 """Rules without per-record failures (a completeness rule, the undeclared columns)."""
 HEAVY = {"pandas", "pandera", "pyarrow", "numpy"}
@@ -305,10 +309,11 @@ def test_failing_error_rule_exits_1_with_the_report(
         {
             "row": 10,
             "line": 11,
-            "id": None,
+            "id": rows[9][header.index("customer_id")],
             "column": "email",
             "value": "a@b",
-            "expected": "a valid email address (allow_spaces=True)",
+            "other_fields": {},
+            "expected": EMAIL_EXPECTED,
         }
     ]
     table = validate(cli, source, "--schema", str(SCHEMA), "--as-of", AS_OF)
@@ -371,8 +376,10 @@ def test_file_without_schema_exits_2(cli: InvokeCli, clean300: Path) -> None:
         ("missing.csv", None, "no such file"),
         (
             "fields.csv",
-            "customer_id,email\nC-000001,a@example.com\nC-000002,b@example.com,extra\n",
-            "3:3: expected 2 fields (customer_id, email), found 3",
+            "customer_id,country,created_at,updated_at,consent_marketing\n"
+            "C-000001,GB,2026-01-01,2026-01-01,true\nC-000002,GB,2026-01-01,2026-01-01,true,x\n",
+            "3:6: expected 5 fields (customer_id, country, created_at, updated_at, "
+            "consent_marketing), found 6",
         ),
         (
             "broken.ndjson",
@@ -592,17 +599,26 @@ def test_report_details(cli: InvokeCli, clean300: Path, tmp_path: Path) -> None:
     # --examples 2 caps the examples, not the count; the 300-character value is cut to 80.
     email = rules["email.email"]
     assert (email["failed"], email["failed_pct"], email["passed"]) == (4, 20.0, False)
-    expected = "a valid email address (allow_spaces=True)"
+    expected = EMAIL_EXPECTED
     assert email["examples"] == [
         {
             "row": 2,
             "line": 5,
-            "id": None,
+            "id": rows[1][col["customer_id"]],
             "column": "email",
             "value": "x" * 79 + "…",
+            "other_fields": {},
             "expected": expected,
         },
-        {"row": 3, "line": 6, "id": None, "column": "email", "value": "nope", "expected": expected},
+        {
+            "row": 3,
+            "line": 6,
+            "id": rows[2][col["customer_id"]],
+            "column": "email",
+            "value": "nope",
+            "other_fields": {},
+            "expected": expected,
+        },
     ]
 
     # Values that do not convert fail <field>.type; the other rules still run on the row.
@@ -611,10 +627,11 @@ def test_report_details(cli: InvokeCli, clean300: Path, tmp_path: Path) -> None:
         {
             "row": 3,
             "line": 6,
-            "id": None,
+            "id": rows[2][col["customer_id"]],
             "column": "date_of_birth",
             "value": "1990-02-30",
-            "expected": "a date YYYY-MM-DD",
+            "other_fields": {},
+            "expected": "a date written YYYY-MM-DD (e.g. 2026-11-22)",
         }
     ]
     assert rules["consent_marketing.type"]["failed"] == 1
@@ -622,10 +639,11 @@ def test_report_details(cli: InvokeCli, clean300: Path, tmp_path: Path) -> None:
         {
             "row": 3,
             "line": 6,
-            "id": None,
+            "id": rows[2][col["customer_id"]],
             "column": "consent_marketing",
             "value": "maybe",
-            "expected": "true or false",
+            "other_fields": {},
+            "expected": "true or false (also 1 or 0, in any letter case)",
         }
     ]
     assert rules["date_of_birth.date_range"]["failed"] == 0  # not judged twice
@@ -683,14 +701,27 @@ def test_as_of_today_agrees_with_the_default(
 def test_rules_listed_in_documented_order(cli: InvokeCli, clean300: Path) -> None:
     result = validate(cli, clean300, "--schema", str(SCHEMA), "--as-of", AS_OF, "--format", "json")
     assert result.exit_code == 0
-    # Built-in field rules (in field order), the declared checks, unknown columns last.
+    # Failed rules first (errors, then warnings), then those that passed; each group in
+    # schema order: built-in field rules (in field order), the declared checks, unknown
+    # columns last.
     field_builtins = [r for r in BUILTIN_RULES if r != "schema.unknown-columns"]
     expected = [*field_builtins, *DECLARED_RULES, "schema.unknown-columns"]
-    assert [r["id"] for r in report(result)["rules"]] == expected
+    rules = report(result)["rules"]
+    failed = [r["id"] for r in rules if not r["passed"]]
+    assert failed  # the generator's warnings (stale verifications...)
+    assert [r["id"] for r in rules] == [
+        *(r for r in expected if r in failed and SEVERITY[r] == "error"),
+        *(r for r in expected if r in failed and SEVERITY[r] == "warn"),
+        *(r for r in expected if r not in failed),
+    ]
 
 
 def test_ordinary_column_names_are_not_special_categories(cli: InvokeCli, tmp_path: Path) -> None:
-    source = write(tmp_path / "ids.csv", "customer_id,trace_id,grace_period\nC-000001,t1,30\n")
+    source = write(
+        tmp_path / "ids.csv",
+        "customer_id,country,created_at,updated_at,consent_marketing,trace_id,grace_period\n"
+        "C-000001,GB,2026-01-01T00:00:00Z,2026-01-01T00:00:00Z,true,t1,30\n",
+    )
     result = validate(cli, source, "--schema", str(SCHEMA), "--format", "json")
     assert result.exit_code == 1
     unknown = rules_of(report(result))["schema.unknown-columns"]
@@ -718,7 +749,11 @@ def test_failures_file_lists_every_failure(ground_truth: GroundTruth) -> None:
         assert list(failure) == FAILURE_KEYS
         row = failure["row"]
         assert failure["line"] == lines[row - 1]
-        assert failure["id"] is None  # a file has lines, not record ids
+        assert (failure["id"] or "") == rows[row - 1][col["customer_id"]]  # the id field
+        reads = rules[failure["rule"]]["reads"]
+        assert list(failure["other_fields"]) == reads
+        for name, value in failure["other_fields"].items():
+            assert (value or "") == rows[row - 1][col[name]], failure
         assert failure["severity"] == SEVERITY[failure["rule"]]
         assert failure["column"] == rules[failure["rule"]]["field"]
         if failure["column"] is None:
@@ -832,8 +867,8 @@ def test_collect_into_schema_store_refuses_errors_not_warnings(
     refused = cli("collect", str(schema_store), "-", "--format", "json", input=_csv_text([bad]))
     assert refused.exit_code == 1
     assert refused.stderr == (
-        "Error: <stdin> line 2: rule email.email: expected a valid email address "
-        "(allow_spaces=True); 1 problem(s) in the input; nothing was written "
+        f"Error: <stdin> line 2: rule email.email: expected {EMAIL_EXPECTED}; "
+        "1 problem(s) in the input; nothing was written "
         "(see the report; --on-invalid reject writes the valid rows)\n"
     )
     document = json.loads(refused.stdout)
@@ -870,8 +905,8 @@ def test_update_refuses_a_value_that_fails_a_rule(cli: InvokeCli, filled_store: 
     assert result.exit_code == 1
     assert result.stdout == ""
     assert result.stderr == (
-        "Error: C-000002: field 'email' fails rule email.email: expected a valid email "
-        "address; the record is unchanged\n"
+        f"Error: C-000002: field 'email' fails rule email.email: expected {EMAIL_EXPECTED}; "
+        "the record is unchanged\n"
     )
     assert _record(cli, filled_store, "C-000002") == before
 

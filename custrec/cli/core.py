@@ -291,6 +291,33 @@ def csv_delimiter(value: str | None) -> str | None:
     return "\t" if value in ("\\t", "tab", "TAB") else value
 
 
+def mapping_options(func: F) -> F:
+    """--map and --map-file: read fields from differently named input columns (one
+    definition for every command that reads record files; see :func:`read_mapping`)."""
+    func = click.option(
+        "--map-file",
+        type=click.Path(dir_okay=False),
+        metavar="FILE",
+        help="FIELD=COLUMN lines (# starts a comment), to adapt another tool's exports.",
+    )(func)
+    return click.option(
+        "--map",
+        "mapping",
+        multiple=True,
+        metavar="FIELD=COLUMN",
+        help="Read field FIELD from input column COLUMN (repeatable), e.g. "
+        "--map phone=Telephone --map customer_id='Customer ID'.",
+    )(func)
+
+
+def read_mapping(pairs: tuple[str, ...], map_file: str | None) -> dict[str, str]:
+    """The field -> column mapping of ``--map`` and ``--map-file`` (a usage error names
+    a wrong pair or an unreadable file)."""
+    from custrec.mapping import parse_mapping, read_map_file
+
+    return parse_mapping([*pairs, *(read_map_file(map_file) if map_file else [])])
+
+
 def fields_option() -> Callable[[F], F]:
     return click.option(
         "--fields",

@@ -19,10 +19,12 @@ from custrec.cli.core import (
     input_format_option,
     key_file_option,
     lock_timeout_option,
+    mapping_options,
     note,
     note_restricted,
     open_cli_store,
     output_option,
+    read_mapping,
     reason_option,
     split_fields,
     store_argument,
@@ -37,14 +39,7 @@ from custrec.errors import CheckFailedError
 @key_file_option()
 @input_format_option(INPUT_FORMATS)
 @csv_options
-@click.option(
-    "--map",
-    "mapping",
-    multiple=True,
-    metavar="FIELD=COLUMN",
-    help="Read store field FIELD from input column COLUMN (repeatable), e.g. "
-    "--map phone=Telephone.",
-)
+@mapping_options
 @click.option(
     "--on-invalid",
     type=click.Choice(["abort", "reject"]),
@@ -92,6 +87,7 @@ def collect(
     delimiter: str | None,
     encoding: str | None,
     mapping: tuple[str, ...],
+    map_file: str | None,
     on_invalid: str,
     on_duplicate: str,
     rejects: str | None,
@@ -124,11 +120,11 @@ def collect(
       custrec collect customers.crec semicolons.csv --delimiter ';' --encoding cp1252
       cat feed.ndjson | custrec collect customers.crec - --format json
     """
-    from custrec.collect import CollectOptions, collect_records, parse_mapping
+    from custrec.collect import CollectOptions, collect_records
 
     options = CollectOptions(
         readmit_erased=readmit_erased,
-        mapping=parse_mapping(mapping),
+        mapping=read_mapping(mapping, map_file),
         on_invalid=on_invalid,
         on_duplicate=on_duplicate,
         rejects=rejects,
@@ -139,6 +135,10 @@ def collect(
         encoding=encoding,
     )
     options.check()
+    if rejects and map_file:
+        from custrec.protected import refuse_protected
+
+        refuse_protected(rejects, (map_file,))  # the map file is read, not written
     with (
         open_cli_store(store, key_file, lock_timeout, reason) as opened,
         command_progress("collect") as progress,

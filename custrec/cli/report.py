@@ -18,10 +18,12 @@ from custrec.cli.core import (
     input_format_option,
     key_file_option,
     lock_timeout_option,
+    mapping_options,
     note,
     note_restricted,
     open_cli_store,
     output_option,
+    read_mapping,
     reason_option,
 )
 from custrec.cli.progress import command_progress, quiet_option
@@ -84,15 +86,6 @@ def _moment(text: str | None, tz: str, what: str) -> dt.datetime | None:
     return moment.astimezone(dt.UTC)
 
 
-def _mapping(pairs: tuple[str, ...], map_file: str | None) -> dict[str, str]:
-    if not pairs and not map_file:
-        return {}
-    from custrec.collect import parse_mapping
-    from custrec.kpi.logs import read_map_file
-
-    return parse_mapping([*pairs, *(read_map_file(map_file) if map_file else [])])
-
-
 @report.command("kpi")
 @click.argument("logs", nargs=-1, type=click.Path(dir_okay=False, allow_dash=True))
 @click.option(
@@ -116,19 +109,7 @@ def _mapping(pairs: tuple[str, ...], map_file: str | None) -> dict[str, str]:
     metavar="ZONE",
     help="Time zone of periods, business hours and times written without an offset.",
 )
-@click.option(
-    "--map",
-    "mapping",
-    multiple=True,
-    metavar="CANONICAL=SOURCE",
-    help="Read a canonical column from a differently named one (repeatable).",
-)
-@click.option(
-    "--map-file",
-    type=click.Path(dir_okay=False),
-    metavar="FILE",
-    help="CANONICAL=SOURCE lines, to adapt another tool's exports.",
-)
+@mapping_options
 @click.option(
     "--skip-invalid",
     is_flag=True,
@@ -305,7 +286,7 @@ def kpi(
     progress = click.get_current_context().with_resource(command_progress("report kpi"))
     loaded = load_logs(
         logs,
-        mapping=_mapping(mapping, map_file),
+        mapping=read_mapping(mapping, map_file),
         input_format=input_format,
         delimiter=csv_delimiter(delimiter),
         encoding=encoding,

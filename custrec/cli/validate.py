@@ -15,8 +15,10 @@ from custrec.cli.core import (
     input_format_option,
     key_file_option,
     lock_timeout_option,
+    mapping_options,
     note_restricted,
     open_cli_store,
+    read_mapping,
     reason_option,
 )
 from custrec.cli.progress import command_progress, quiet_option
@@ -37,6 +39,7 @@ from custrec.errors import CheckFailedError, InputError, UsageError
 @key_file_option()
 @input_format_option(INPUT_FORMATS)
 @csv_options
+@mapping_options
 @click.option(
     "--examples",
     type=click.IntRange(min=0, max=1000),
@@ -46,11 +49,16 @@ from custrec.errors import CheckFailedError, InputError, UsageError
     help="Examples shown per failing rule.",
 )
 @click.option(
+    "--all-rules",
+    is_flag=True,
+    help="List the rules that passed too, after those that failed (JSON always lists every rule).",
+)
+@click.option(
     "--failures",
     type=click.Path(dir_okay=False),
     metavar="FILE",
-    help="Write every failure (line or id, column, rule, value, severity) as NDJSON "
-    "to FILE (mode 0600; it holds the failing values).",
+    help="Write every failure (line, record id, column, rule, value, the other fields "
+    "the rule read, severity) as NDJSON to FILE (mode 0600; it holds the failing values).",
 )
 @click.option(
     "--fail-on",
@@ -76,7 +84,10 @@ def validate(
     input_format: str | None,
     delimiter: str | None,
     encoding: str | None,
+    mapping: tuple[str, ...],
+    map_file: str | None,
     examples: int,
+    all_rules: bool,
     failures: str | None,
     fail_on: str,
     as_of: str | None,
@@ -87,21 +98,26 @@ def validate(
     """Check the records of SOURCE (a store, or a CSV/NDJSON/Parquet file; '-' for
     stdin) for accuracy, sufficiency and relevance, against a schema.
 
-    Every rule runs on every record, in chunks (memory stays bounded), and the report
-    counts exactly how many records fail each rule, with examples naming the line
-    (files) or record id (stores), the field, the value and what was expected. Rules
-    of severity warn do not fail the run unless --fail-on warn. A store's records
-    that a purge anonymised are checked by the schema's anonymised-record rules
-    (anonymised.*) instead.
+    A file's header is checked first: a field whose column is missing, while a column
+    of another spelling looks like it ('Customer ID' for customer_id), or a required
+    field without a column, stops the run (exit 3) with the --map that reads it.
+    Then every rule runs on every record, in chunks (memory stays bounded), and the
+    report counts exactly how many records fail each rule, failing rules first, with
+    examples naming the line (files) or position (stores), the record's id, the
+    field, the value, the other fields the rule read (a postcode's country) and what
+    was expected. Rules of severity warn do not fail the run unless --fail-on warn. A
+    store's records that a purge anonymised are checked by the schema's
+    anonymised-record rules (anonymised.*) instead.
 
     Exit 0 when every error rule passes; 1 when one fails (the report is still on
     stdout); 2 for a wrong schema file (the message names its line); 3 for an
-    unreadable input; 4 for a key problem.
+    unreadable input or a header the schema cannot read; 4 for a key problem.
 
     \b
     Examples:
       custrec validate customers.crec                     # the store's own schema
       custrec validate export.csv --schema customer --examples 10
+      custrec validate crm.csv --schema customer --map customer_id='Customer ID'
       custrec validate export.csv --schema my-customer.yaml --failures fix-these.ndjson
       custrec validate customers.crec --fail-on warn --format json > nightly.json
     """
@@ -119,8 +135,11 @@ def validate(
     if source != "-" and not os.path.exists(source):
         raise InputError(source, "no such file")
     schema = load_schema(schema_file) if schema_file else None
+    columns = read_mapping(mapping, map_file)
     progress = click.get_current_context().with_resource(command_progress("validate"))
     if source != "-" and is_store_file(source):
+        if columns:
+            raise UsageError("--map reads a file's columns; a store's fields have their names")
         with open_cli_store(source, key_file, lock_timeout, reason) as opened:
             if schema is None:
                 text = opened.settings.schema
@@ -153,8 +172,10 @@ def validate(
             fail_on=fail_on,
             as_of=as_of,
             progress=progress,
-            inputs=(schema_file, key_file),
+            inputs=(schema_file, key_file, map_file),
+            mapping=columns,
         )
+    report.all_rules = all_rules
     emit(report, output_format)
     if not report.ok:
         names = ", ".join(o.id for o in report.failing[:5])

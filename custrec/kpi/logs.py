@@ -44,6 +44,7 @@ from custrec.kpi.columns import (
     KpiColumns,
     kind_of,
 )
+from custrec.mapping import read_map_file
 from custrec.progress import NO_PROGRESS, Progress
 
 if TYPE_CHECKING:
@@ -150,31 +151,6 @@ def load_logs(
             reading.consume(reading.batches(reader), reader.name, reader)
     progress.close()
     return reading.finish(skip_invalid)
-
-
-MAP_FILE_BYTES = 1 << 20
-"""The largest --map-file read (a few lines per column are expected)."""
-
-
-def read_map_file(path: str) -> list[str]:
-    """The ``CANONICAL=SOURCE`` lines of a map file (blank lines and ``#`` comments
-    left out); an unreadable, too large or non-UTF-8 file is a usage error naming it."""
-    try:
-        with open(path, "rb") as handle:
-            raw = handle.read(MAP_FILE_BYTES + 1)
-    except OSError as exc:
-        raise UsageError(f"--map-file {path}: cannot read ({exc.strerror})") from None
-    if len(raw) > MAP_FILE_BYTES:
-        raise UsageError(f"--map-file {path}: larger than 1 MiB; expected CANONICAL=SOURCE lines")
-    lines = []
-    for number, line in enumerate(raw.split(b"\n"), start=1):
-        try:
-            text = line.decode("utf-8").strip()
-        except UnicodeDecodeError:
-            raise UsageError(f"--map-file {path}:{number}: expected UTF-8 text") from None
-        if text and not text.startswith("#"):
-            lines.append(text)
-    return lines
 
 
 _SQLITE = b"SQLite format 3\x00"

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from functools import cache, lru_cache
 from typing import Any
 
+from custrec.schema.expectations import describe_rule, describe_type
 from custrec.schema.model import Rule, Schema
 from custrec.schema.postcodes import POSTCODE_PATTERNS
 from custrec.store.records import DECIMAL_TEXT, FALSE_TEXTS, TRUE_TEXTS
@@ -199,6 +200,9 @@ class RecordGate:
             and rule.max_fail_pct is None
             and rule.spec.scope in ("field", "row")
         ]
+        types = {name: item.type for name, item in schema.fields.items()}
+        self._types = {name: describe_type(kind) for name, kind in types.items()}
+        self._expected = {r.id: describe_rule(r.check, r.params, types) for r in self.rules}
 
     def failures(self, record: Mapping[str, object]) -> list[tuple[str, str | None, str]]:
         """(rule id, field, message) for each rule the record fails."""
@@ -210,13 +214,13 @@ class RecordGate:
                 values[item.name] = convert(raw, item.type)
             except Unconvertible:
                 values[item.name] = None
-                out.append((f"{item.name}.type", item.name, f"expected a {item.type} value"))
+                out.append((f"{item.name}.type", item.name, f"expected {self._types[item.name]}"))
             if item.required and blank(raw):
                 out.append((f"{item.name}.required", item.name, "expected a value"))
         for rule in self.rules:
             if not self._passes(rule, values, record):
                 where = rule.field or rule.params.get("left")
-                out.append((rule.id, where, f"rule {rule.id}: expected {rule.spec.expectation}"))
+                out.append((rule.id, where, f"rule {rule.id}: expected {self._expected[rule.id]}"))
         return out
 
     def _passes(self, rule: Rule, values: Mapping[str, Any], raw: Mapping[str, object]) -> bool:
