@@ -26,6 +26,8 @@ ROWS = 30
 CARD = "4111 1111 1111 1111"
 SCHEMA = str(REPO / "schemas" / "customer.yaml")
 INTERACTIONS = str(REPO / "examples" / "interactions.csv")
+CUSTOMERS = str(REPO / "examples" / "customers.csv")
+"""25 records with every field of the customer schema (more.csv lacks required ones)."""
 POLICY = "version: 1\nrules:\n  - {id: old, trigger: created_at, period: 2y, action: delete}\n"
 
 
@@ -148,7 +150,7 @@ def test_no_progress_does_nothing() -> None:
         (["validate", "{store}", "--schema", SCHEMA], "validate", f"{ROWS}/{ROWS}"),
         (["scan", "{store}"], "scan", f"{ROWS}/{ROWS}"),
         (["verify", "{store}"], "verify", "8/8"),
-        (["validate", "{csv}", "--schema", SCHEMA], "validate", f"{ROWS} rows"),
+        (["validate", CUSTOMERS, "--schema", SCHEMA], "validate", "25 rows"),
         (["scan", "{csv}", "--field", "notes"], "scan", f"{ROWS} rows"),
         (["redact", "{csv}", "--schema", SCHEMA, "-o", "-"], "redact", f"{ROWS} rows"),
         (["purge", "{store}", "--policy", "{policy}", "--dry-run"], "purge", f"{ROWS}/{ROWS}"),
@@ -298,7 +300,7 @@ def test_collect_table_lists_20_problems_and_points_to_the_rejects(tmp_path: Pat
     result = run(*args, str(rejects))
     assert result.exit_code == 0, result.stderr
     lines = result.stdout.splitlines()
-    problems = [line for line in lines if "id-missing" in line]
+    problems = [line for line in lines if "customer_id.required" in line]
     assert len(problems) == 20
     assert lines[-1] == f"... 13 more in {rejects}"
     again = tmp_path / "again.crec"
@@ -315,7 +317,8 @@ def test_collect_table_refused_batch_points_to_json(tmp_path: Path) -> None:
     result = run("collect", str(store), str(source))
     assert result.exit_code == 1
     assert result.stdout.splitlines()[-1] == "... 1 more (use --format json for all)"
-    assert len([line for line in result.stdout.splitlines() if "id-missing" in line]) == 20
+    refused = [line for line in result.stdout.splitlines() if "customer_id.required" in line]
+    assert len(refused) == 20
 
 
 def test_scan_table_lists_20_findings(store: Path, tmp_path: Path) -> None:
