@@ -255,6 +255,7 @@ def _scan_file(
         input_format=chosen,
         delimiter=csv_delimiter(delimiter),
         encoding=encoding,
+        light=True,
     ) as reader:
         yield from scan_table(reader, detector, summary, fields=fields, schema=schema)
 
