@@ -104,7 +104,7 @@ _UTF8_HINT = "if the file is in another encoding, give --encoding, e.g. --encodi
 # Delimiters that, found in a one-column header, mean the file is not comma-separated.
 _OTHER_DELIMITERS = {
     ";": ("';'", "--delimiter ';'"),
-    "\t": ("a tab", "--delimiter with a tab character"),
+    "\t": ("a tab", "--delimiter tab"),
     "|": ("'|'", "--delimiter '|'"),
 }
 
