@@ -1277,6 +1277,16 @@ class CsvLineWriter:
 
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _PLAIN_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+# A phone number in international format: "+", then digits with the separators people
+# write (spaces, dots, dashes, slashes, an area code in parentheses), ending in a digit.
+_PHONE_NUMBER = re.compile(r"\+[0-9](?:[ ./\-]?(?:[0-9]|\([0-9]{1,5}\)))+")
+_PHONE_DIGITS = range(7, 18)  # E.164 allows 15, plus a trunk "(0)" or two
+
+
+def _is_phone_number(value: str) -> bool:
+    return bool(_PHONE_NUMBER.fullmatch(value)) and (
+        sum(ch.isdigit() for ch in value) in _PHONE_DIGITS
+    )
 
 
 def neutralise_formula(value: str) -> str:
@@ -1284,9 +1294,17 @@ def neutralise_formula(value: str) -> str:
 
     Text that starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return could
     run as a formula, so it gets a leading single quote, which spreadsheets show as
-    text. A plain number (``-12.5``, ``+44``, ``1e5``) is left as it is.
+    text. Two kinds of such text are left as they are, because they hold nothing a
+    spreadsheet can run (no function name, cell reference or other operator) and a
+    quote would break them for the programs that read them: a plain number (``-12.5``,
+    ``+44``, ``1e5``) and a phone number in international format
+    (``+44 7911 123456``, ``+1 (555) 010-0199``, ``+49-179-9029-7922``).
     """
-    if value.startswith(_FORMULA_STARTS) and not _PLAIN_NUMBER.fullmatch(value):
+    if (
+        value.startswith(_FORMULA_STARTS)
+        and not _PLAIN_NUMBER.fullmatch(value)
+        and not _is_phone_number(value)
+    ):
         return "'" + value
     return value
 

@@ -179,7 +179,8 @@ def collect(
     "--raw",
     is_flag=True,
     help="CSV: write cells starting with = + - @ as they are, instead of prefixing ' "
-    "so spreadsheets cannot run them as formulas.",
+    "so spreadsheets cannot run them as formulas (numbers and phone numbers such as "
+    "+44 7911 123456 are never prefixed).",
 )
 @click.option(
     "--with-meta",
@@ -207,10 +208,13 @@ def export(
     owner only, and the file appears only once complete. Export only the fields and
     records the purpose needs (--fields, --where).
 
-    CSV cells beginning with =, +, -, @, a tab or a carriage return (other than plain
-    numbers such as -12.5) are written with a leading ' so that spreadsheets show them
-    as text instead of running them as formulas; --raw turns this off (use it, or
-    ndjson, when the file goes back into a program).
+    CSV cells beginning with =, +, -, @, a tab or a carriage return are written with a
+    leading ' so that spreadsheets show them as text instead of running them as
+    formulas. Plain numbers (-12.5) and phone numbers in international format (+44 7911
+    123456, +1 (555) 010-0199: a + then digits, spaces, dots, dashes, slashes and an
+    area code in parentheses) hold nothing a spreadsheet can run and are written as
+    they are, so contact lists work in SMS and dialling tools. --raw turns the quoting
+    off (use it, or ndjson, when the file goes back into a program).
 
     \b
     Examples:
