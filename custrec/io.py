@@ -1278,14 +1278,15 @@ class CsvLineWriter:
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _PLAIN_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 # A phone number in international format: "+", then digits with the separators people
-# write (spaces, dots, dashes, slashes, an area code in parentheses), ending in a digit.
-_PHONE_NUMBER = re.compile(r"\+[0-9](?:[ ./\-]?(?:[0-9]|\([0-9]{1,5}\)))+")
+# write (spaces, dots, dashes, slashes, an area code in parentheses), ending in a digit;
+# a digit may be masked as "*" (``+** **** **3456``, as ``redact`` masks one).
+_PHONE_NUMBER = re.compile(r"\+[0-9*](?:[ ./\-]?(?:[0-9*]|\([0-9*]{1,5}\)))+")
 _PHONE_DIGITS = range(7, 18)  # E.164 allows 15, plus a trunk "(0)" or two
 
 
 def _is_phone_number(value: str) -> bool:
     return bool(_PHONE_NUMBER.fullmatch(value)) and (
-        sum(ch.isdigit() for ch in value) in _PHONE_DIGITS
+        sum(ch.isdigit() or ch == "*" for ch in value) in _PHONE_DIGITS
     )
 
 
@@ -1298,7 +1299,8 @@ def neutralise_formula(value: str) -> str:
     spreadsheet can run (no function name, cell reference or other operator) and a
     quote would break them for the programs that read them: a plain number (``-12.5``,
     ``+44``, ``1e5``) and a phone number in international format
-    (``+44 7911 123456``, ``+1 (555) 010-0199``, ``+49-179-9029-7922``).
+    (``+44 7911 123456``, ``+1 (555) 010-0199``, ``+49-179-9029-7922``, also with
+    masked digits: ``+** **** **3456``).
     """
     if (
         value.startswith(_FORMULA_STARTS)

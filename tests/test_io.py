@@ -538,6 +538,7 @@ def test_neutralise_formula_prefixes_risky_text(value: str) -> None:
         "+44 (0)20 7946 0958",
         "+41.44.668.18.00",
         "+49 30/1234567",
+        "+** **** **3456",  # masked by redact
     ],
 )
 def test_neutralise_formula_keeps_numbers_and_safe_text(value: str) -> None:
