@@ -30,7 +30,7 @@ def audit_group() -> None:
     """
 
 
-@audit_group.command("verify")
+@audit_group.command("verify", short_help="Check that no audit entry was tampered with.")
 @store_argument()
 @key_file_option()
 @click.option(
@@ -65,7 +65,7 @@ def audit_verify(
     result.raise_if_bad()
 
 
-@audit_group.command("head")
+@audit_group.command("head", short_help="Print the audit trail's head, for a witness.")
 @store_argument()
 @key_file_option()
 @lock_timeout_option()

@@ -8,7 +8,7 @@ from custrec.cli.core import csv_delimiter, csv_options, emit, format_option, in
 from custrec.io import INPUT_FORMATS
 
 
-@click.command("inspect")
+@click.command("inspect", short_help="Profile a table file without showing its values.")
 @click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
 @input_format_option(INPUT_FORMATS)
 @click.option(

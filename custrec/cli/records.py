@@ -30,7 +30,7 @@ from custrec.cli.core import (
 from custrec.errors import CheckFailedError
 
 
-@click.command("collect")
+@click.command("collect", short_help="Collect new records into STORE from files.")
 @store_argument()
 @click.argument("inputs", nargs=-1, type=click.Path(dir_okay=False, allow_dash=True))
 @key_file_option()
@@ -154,7 +154,7 @@ def collect(
         note(f"{result.rejected} row(s) refused, written to {result.rejects_file}")
 
 
-@click.command("export")
+@click.command("export", short_help="Write the records of STORE in plaintext.")
 @store_argument()
 @key_file_option()
 @output_option()
@@ -164,7 +164,7 @@ def collect(
     "output_format",
     type=click.Choice(["csv", "ndjson", "parquet"]),
     default=None,
-    help="Data format. Default: from the file extension, else csv.",
+    help="Data format: csv, ndjson or parquet. Default: from the file extension, else csv.",
 )
 @fields_option()
 @click.option(

@@ -97,7 +97,7 @@ def _regions_option() -> Callable[[F], F]:
     )
 
 
-@click.command("scan")
+@click.command("scan", short_help="Find personal data in text, tables or a store.")
 @click.argument("source", type=click.Path(dir_okay=False, allow_dash=True))
 @click.option(
     "--field",
@@ -292,7 +292,7 @@ def _emit_findings(
     out.flush()
 
 
-@click.command("redact")
+@click.command("redact", short_help="Write a redacted copy, safe to share.")
 @click.argument("source", type=click.Path(dir_okay=False, allow_dash=True))
 @output_option(
     "Where to write the redacted copy ('-' for stdout). Created with mode 0600.", default=None
@@ -310,7 +310,7 @@ def _emit_findings(
     "output_format",
     type=click.Choice(["csv", "ndjson", "parquet"]),
     default=None,
-    help="Data format of -o. Default: from the file extension, else csv.",
+    help="Data format of -o: csv, ndjson or parquet. Default: from the file extension, else csv.",
 )
 @click.option(
     "--policy",

@@ -104,8 +104,8 @@ def _set_state(
         note(f"record {record_id} was already {word}")
 
 
-def _state_command(name: str, state: str, on: bool, summary: str, examples: str) -> Any:
-    @click.command(name, help=f"{summary}\n\n\b\nExamples:\n{examples}")
+def _state_command(name: str, state: str, on: bool, short: str, summary: str, examples: str) -> Any:
+    @click.command(name, short_help=short, help=f"{summary}\n\n\b\nExamples:\n{examples}")
     @store_argument()
     @click.argument("record_id", metavar="ID")
     @key_file_option()
@@ -129,6 +129,7 @@ hold = _state_command(
     "hold",
     "hold",
     True,
+    "Put a record under legal hold.",
     "Put a record under legal hold: it is never erased or purged, whatever a policy or "
     "request says, until it is released. The hold is checked at the moment of deletion. "
     "Audited (with --reason); setting it twice changes nothing.",
@@ -138,6 +139,7 @@ release = _state_command(
     "release",
     "hold",
     False,
+    "Release a record from legal hold.",
     "Release a record from legal hold (audited, with --reason).",
     "  custrec release customers.crec C-000042 --reason 'litigation 2026-117 closed'",
 )
@@ -145,6 +147,7 @@ restrict = _state_command(
     "restrict",
     "restricted",
     True,
+    "Restrict processing of a record (GDPR Art. 18).",
     "Restrict processing of a record (GDPR Art. 18): it is kept, but get, update, export, "
     "redact, scan, validate and report refuse it or leave it out (saying how many); only "
     "access and erase use it. Audited.",
@@ -154,12 +157,13 @@ unrestrict = _state_command(
     "unrestrict",
     "restricted",
     False,
+    "Lift the restriction of a record.",
     "Lift the restriction of a record (audited, with --reason).",
     "  custrec unrestrict customers.crec C-000042 --reason 'ticket 4711 resolved'",
 )
 
 
-@click.command("erase")
+@click.command("erase", short_help="Erase one customer's record now (GDPR Art. 17).")
 @store_argument()
 @click.argument("record_id", metavar="ID")
 @key_file_option()
@@ -246,7 +250,7 @@ def erase(
     )
 
 
-@click.command("reapply-erasures")
+@click.command("reapply-erasures", short_help="Erase again after restoring a backup.")
 @store_argument()
 @key_file_option()
 @format_option("table", "json")
@@ -278,7 +282,7 @@ def reapply_erasures(
     )
 
 
-@click.command("access")
+@click.command("access", short_help="Everything held about one customer (GDPR Art. 15).")
 @store_argument()
 @click.argument("record_id", metavar="ID")
 @key_file_option()
@@ -392,7 +396,7 @@ def _write_report(
         handle.write(data)
 
 
-@click.command("purge")
+@click.command("purge", short_help="Purge records whose retention period has ended.")
 @store_argument()
 @key_file_option()
 @click.option(
@@ -528,7 +532,7 @@ def purge(
     emit(plan, output_format)
 
 
-@click.command("restore")
+@click.command("restore", short_help="Bring back a record in a purge's grace period.")
 @store_argument()
 @click.argument("record_id", metavar="ID")
 @key_file_option()
