@@ -528,7 +528,23 @@ def purge(
             note_store(opened)
     if plan_file:
         retention.save_plan(plan, plan_file, inputs=(store, policy_file, key_file, *logs))
-        note(f"wrote the plan to {plan_file}; review it, then run with --apply {plan_file}")
+        if show_ids:
+            held_in_plan = "the records due by id and audit pseudonym"
+        else:
+            held_in_plan = (
+                "the records due by audit pseudonym only; to see their ids, make the plan "
+                "with --show-ids (an audited read)"
+            )
+        note(
+            f"wrote the plan to {plan_file}: counts per rule and {held_in_plan}; review "
+            f"it, then run with --apply {plan_file}"
+        )
+    if any(plan.without_trigger.values()):
+        note(
+            "no trigger date: records a rule applies to that have no date in its trigger "
+            "field; that rule cannot date them and leaves them to the next rule (if none "
+            "is due, they are kept)"
+        )
     emit(plan, output_format)
 
 
