@@ -583,8 +583,8 @@ def _bad_email(rng: random.Random, email: str) -> str:
 
 def _bad_phone(rng: random.Random, plan: PhonePlan, number: str) -> str:
     variant = int(rng.random() * 3)
-    if variant == 0:  # too short to be a number
-        return f"{plan.trunk}{number[:4]}"
+    if variant == 0:  # too short to be a number (in Germany, 0 and 4 digits can be one)
+        return f"{plan.trunk}{number[:2]}"
     if variant == 1:  # letters typed for digits
         text = list(format_phone(plan, number, "e164"))
         for position in (3, len(text) - 2):
