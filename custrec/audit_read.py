@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from custrec import crypto
@@ -190,6 +190,9 @@ class AuditEntries:
     entries: list[dict[str, object]]
     customer_pseudonym: str | None = None
     kind: str = "audit-show"
+    shown: tuple[str, ...] | None = None
+    """The columns the ``table`` format shows (:meth:`display_tables`), in
+    :data:`COLUMNS` order; None for all of them. CSV and JSON always have all."""
 
     COLUMNS = (
         "seq",
@@ -208,14 +211,32 @@ class AuditEntries:
         "op",
     )
 
+    PRIORITY = (
+        "seq",
+        "at",
+        "actor",
+        "command",
+        "action",
+        "outcome",
+        "subjects",
+        "reason",
+        "counts",
+        "exit_code",
+        "scope",
+        "phase",
+        "fields",
+        "op",
+    )
+    """The columns in the order they are given room when not all fit."""
+
     def to_json(self) -> dict[str, object]:
         return {"customer_pseudonym": self.customer_pseudonym, "entries": self.entries}
 
-    def tables(self) -> list[Table]:
+    def _cells(self, columns: Sequence[str]) -> list[tuple[object, ...]]:
         rows = []
         for entry in self.entries:
             row = []
-            for column in self.COLUMNS:
+            for column in columns:
                 value = entry.get(column)
                 if isinstance(value, list):
                     value = ",".join(map(str, value))
@@ -223,13 +244,45 @@ class AuditEntries:
                     value = ",".join(f"{k}={v}" for k, v in value.items())
                 row.append(value)
             rows.append(tuple(row))
-        return [Table(columns=self.COLUMNS, rows=rows)]  # type: ignore[arg-type]
+        return rows
+
+    def tables(self) -> list[Table]:
+        return [Table(columns=self.COLUMNS, rows=self._cells(self.COLUMNS))]  # type: ignore[arg-type]
+
+    def display_tables(self) -> list[Table]:
+        columns = self.shown or self.COLUMNS
+        return [Table(columns=columns, rows=self._cells(columns))]  # type: ignore[arg-type]
+
+    def fitting_columns(self, width: int) -> tuple[str, ...]:
+        """The columns that fit in ``width`` characters as a ``table`` (two spaces
+        between columns), given room in :data:`PRIORITY` order; ``seq`` always."""
+        # tabulate's "simple" format gives a header two characters more than its name
+        needed = {column: len(column) + 2 for column in self.COLUMNS}
+        for row in self._cells(self.COLUMNS):
+            for column, value in zip(self.COLUMNS, row, strict=True):
+                needed[column] = max(needed[column], len(_shown(value)))
+        chosen: set[str] = set()
+        used = -2
+        for column in self.PRIORITY:
+            if not chosen or used + 2 + needed[column] <= width:
+                chosen.add(column)
+                used += 2 + needed[column]
+        return tuple(column for column in self.COLUMNS if column in chosen)
 
     def summary(self) -> Summary:
         items: list[tuple[str, str | int | None]] = [("entries", len(self.entries))]
         if self.customer_pseudonym:
             items.append(("customer pseudonym", self.customer_pseudonym))
         return Summary(items)
+
+
+def _shown(value: object) -> str:
+    """A cell as the ``table`` format shows it."""
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
 
 
 def query(db: sqlite3.Connection, keys: AuditKeys, wanted: AuditQuery) -> AuditEntries:

@@ -317,7 +317,10 @@ def run_demo(
         ) from None
     steps: list[DemoStep] = []
     with exclusive_lock(
-        directory / LOCK_NAME, timeout=lock_timeout, what=f"demo directory {directory}"
+        directory / LOCK_NAME,
+        timeout=lock_timeout,
+        what=f"demo directory {directory}",
+        remove=True,
     ):
         for dataset, rows in (("customers", customers), ("interactions", interactions)):
             path = directory / f"{dataset}.csv"

@@ -3,8 +3,9 @@
 An export takes personal data out of encryption, so it is always audited (the fields
 and the number of records, never the values), the file it writes is readable by its
 owner only, and CSV cells that a spreadsheet would run as a formula (starting with
-``=``, ``+``, ``-``, ``@``, a tab or a carriage return, and not a plain number) are
-written with a leading ``'`` unless ``raw`` is asked for.
+``=``, ``+``, ``-``, ``@``, a tab or a carriage return, and not a plain number or a
+phone number in international format) are written with a leading ``'`` unless
+``raw`` is asked for (see :func:`custrec.io.neutralise_formula`).
 """
 
 from __future__ import annotations

@@ -82,6 +82,9 @@ line), or an NDJSON line. Arrow's CSV parser needs a row to fit in one block, so
 is also its block size; the exact parser refuses the same rows, and no line is read
 into memory whole beyond it (a file without line breaks is refused early)."""
 _CSV_BLOCK_BYTES = MAX_RECORD_BYTES
+LIGHT_CSV_BYTES = 8 << 20
+"""The largest CSV file a light reader (``light=True``) reads with the exact Python
+parser; a larger one goes through Arrow, which is faster once pyarrow is loaded."""
 _CELLS_PER_BATCH = 1 << 22
 """Rows times columns of one batch at most: a batch of a wide input has fewer rows, so
 that its memory does not grow with the number of columns (4,096 columns of 65,536
@@ -101,7 +104,7 @@ _UTF8_HINT = "if the file is in another encoding, give --encoding, e.g. --encodi
 # Delimiters that, found in a one-column header, mean the file is not comma-separated.
 _OTHER_DELIMITERS = {
     ";": ("';'", "--delimiter ';'"),
-    "\t": ("a tab", "--delimiter with a tab character"),
+    "\t": ("a tab", "--delimiter tab"),
     "|": ("'|'", "--delimiter '|'"),
 }
 
@@ -193,6 +196,10 @@ class TableReader:
     ``delimiter`` (one character, default ``,``) and ``encoding`` (a Python codec
     name, default UTF-8) apply to CSV input only; giving either for NDJSON or
     Parquet input is a :class:`UsageError`.
+
+    With ``light=True`` a CSV file of at most :data:`LIGHT_CSV_BYTES` is read by the
+    exact Python parser rather than Arrow's; :meth:`records` then reads NDJSON and
+    such CSV input without importing pyarrow (a command on a small file starts fast).
     """
 
     def __init__(
@@ -203,27 +210,26 @@ class TableReader:
         chunk_rows: int = DEFAULT_CHUNK_ROWS,
         delimiter: str | None = None,
         encoding: str | None = None,
-        keep_keys: bool = False,
+        light: bool = False,
     ) -> None:
         self.source = source
-        # NDJSON only, when asked: the keys each row gave, in row order. A key a row
-        # leaves out and a key given as null are both null in the batch; a change file
-        # must tell them apart ("leave as is" against "clear").
-        self.row_keys: list[tuple[str, ...]] | None = [] if keep_keys else None
         self.name = source_name(source)
         self.chunk_rows = chunk_rows
         self.rows_read = 0
         self.delimiter = check_delimiter(delimiter)
         self.encoding = check_encoding(encoding)
         self._delimiter_given = delimiter is not None
+        self._light = light
         # Where each row starts, recorded while reading; None when read by Arrow.
         self._lines: _LineIndex | None = None
+        # Chunks of rows as dicts, for inputs read by Python (NDJSON, the exact CSV
+        # parser); None when Arrow reads the input.
+        self._row_chunks: Iterator[list[dict[str, Any]]] | None = None
+        self._batches: Iterator[pa.RecordBatch] = iter(())
         self._stream = _open_binary(source)
         try:
             head = self._stream.peek(4)[:4] if source == STDIN else b""
             self.format = detect_input_format(source, input_format, head)
-            if self.format != "ndjson":
-                self.row_keys = None
             if self.format != "csv":
                 for option, value in (("--delimiter", delimiter), ("--encoding", encoding)):
                     if value is not None:
@@ -232,7 +238,7 @@ class TableReader:
                             f"{self.format} input"
                         )
             self.columns: list[str] = []
-            self._batches = self._open_batches()
+            self._open()
         except BaseException:
             self.close()
             raise
@@ -248,9 +254,33 @@ class TableReader:
             self._stream.close()
 
     def __iter__(self) -> Iterator[pa.RecordBatch]:
+        if self._row_chunks is not None:
+            for chunk in self._row_chunks:
+                self.rows_read += len(chunk)
+                yield self._to_batch(chunk)
+            return
         for batch in self._batches:
             self.rows_read += batch.num_rows
             yield batch
+
+    @property
+    def python_rows(self) -> bool:
+        """Whether the input is read by Python (NDJSON, CSV by the exact parser), so
+        that :meth:`records` needs no pyarrow."""
+        return self._row_chunks is not None
+
+    def records(self) -> Iterator[list[dict[str, Any]]]:
+        """The rows in chunks of dicts (column name to value; an NDJSON row holds the
+        keys on its line, a CSV row every column, None for an empty field). NDJSON and
+        CSV read by the exact parser come without pyarrow; other input is read as
+        Arrow batches and converted. Iterate either this or the reader, not both."""
+        if self._row_chunks is None:
+            for batch in self:
+                yield batch.to_pylist()
+            return
+        for chunk in self._row_chunks:
+            self.rows_read += len(chunk)
+            yield chunk
 
     @property
     def lines_recorded(self) -> bool:
@@ -295,22 +325,23 @@ class TableReader:
                     target = next_target
         return found
 
-    def _open_batches(self) -> Iterator[pa.RecordBatch]:
+    def _open(self) -> None:
         if self.format == "csv":
-            return self._csv_batches()
-        if self.format == "ndjson":
+            self._open_csv()
+        elif self.format == "ndjson":
             self._lines = _LineIndex()
-            return _ndjson_batches(
-                self._stream,
-                self.name,
-                self.columns,
-                self.chunk_rows,
-                self._lines,
-                self.row_keys,
+            self._row_chunks = _ndjson_chunks(
+                self._stream, self.name, self.columns, self.chunk_rows, self._lines
             )
-        return self._parquet_batches()
+        else:
+            self._batches = self._parquet_batches()
 
-    def _csv_batches(self) -> Iterator[pa.RecordBatch]:
+    def _to_batch(self, rows: list[dict[str, Any]]) -> pa.RecordBatch:
+        if self.format == "ndjson":
+            return _ndjson_batch(rows, self.columns, self.name)
+        return _csv_batch(rows, self.columns)
+
+    def _open_csv(self) -> None:
         guess = not self._delimiter_given
         if self.encoding == "utf-8":
             self.columns = _read_csv_header(self._stream, self.name, self.delimiter, guess)
@@ -321,8 +352,12 @@ class TableReader:
                 and _is_regular_file(self._stream)
                 and _arrow_delimiter(self.delimiter)
                 and not self._stream.peek(3).startswith(b"\xef\xbb\xbf")
+                and not (self._light and _file_size(self._stream) <= LIGHT_CSV_BYTES)
             ):
-                return _csv_batches_arrow(self._stream, self.name, self.columns, self.delimiter)
+                self._batches = _csv_batches_arrow(
+                    self._stream, self.name, self.columns, self.delimiter
+                )
+                return
             rows = _exact_csv_rows(self._stream, self.name, self.columns, self.delimiter)
         else:
             budget = _RecordBudget(1)
@@ -332,7 +367,7 @@ class TableReader:
             budget.next_record(2)
             rows = _csv_rows(lines, self.name, self.columns, self.delimiter, budget)
         self._lines = _LineIndex()
-        return _csv_batches_python(rows, self.columns, self.chunk_rows, self._lines)
+        self._row_chunks = _csv_chunks(rows, self.columns, self.chunk_rows, self._lines)
 
     def _parquet_batches(self) -> Iterator[pa.RecordBatch]:
         import pyarrow as pa
@@ -385,7 +420,7 @@ def open_table(
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
     delimiter: str | None = None,
     encoding: str | None = None,
-    keep_keys: bool = False,
+    light: bool = False,
 ) -> TableReader:
     """Open ``source`` (a path or ``-``) for streaming; see :class:`TableReader`."""
     return TableReader(
@@ -394,7 +429,7 @@ def open_table(
         chunk_rows=chunk_rows,
         delimiter=delimiter,
         encoding=encoding,
-        keep_keys=keep_keys,
+        light=light,
     )
 
 
@@ -868,33 +903,35 @@ def _column_list(columns: Sequence[str], limit: int = 6) -> str:
     return shown + (", ..." if len(columns) > limit else "")
 
 
-def _csv_batches_python(
+def _csv_chunks(
     rows: Iterable[tuple[int, list[str]]],
     columns: Sequence[str],
     chunk_rows: int,
     lines: _LineIndex,
-) -> Iterator[pa.RecordBatch]:
-    import pyarrow as pa
-
-    chunk: list[list[str]] = []
-    schema = pa.schema([(c, pa.string()) for c in columns])
-
-    def to_batch(rows: list[list[str]]) -> pa.RecordBatch:
-        arrays = [
-            pa.array([row[i] or None for row in rows], type=pa.string())
-            for i in range(len(columns))
-        ]
-        return pa.RecordBatch.from_arrays(arrays, schema=schema)
-
+) -> Iterator[list[dict[str, Any]]]:
+    """CSV rows as dicts of every column (an empty field is None), in chunks."""
+    chunk: list[dict[str, Any]] = []
     limit = batch_rows(len(columns), chunk_rows)
     for start, row in rows:
         lines.add(start)
-        chunk.append(row)
+        chunk.append({c: v or None for c, v in zip(columns, row, strict=True)})
         if len(chunk) >= limit:
-            yield to_batch(chunk)
+            yield chunk
             chunk = []
     if chunk:
-        yield to_batch(chunk)
+        yield chunk
+
+
+def _csv_batch(rows: list[dict[str, Any]], columns: Sequence[str]) -> pa.RecordBatch:
+    import pyarrow as pa
+
+    schema = pa.schema([(c, pa.string()) for c in columns])
+    arrays = [pa.array([row[c] for row in rows], type=pa.string()) for c in columns]
+    return pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+
+def _file_size(stream: io.BufferedReader) -> int:
+    return os.fstat(stream.fileno()).st_size
 
 
 def _arrow_delimiter(delimiter: str) -> bool:
@@ -1110,51 +1147,49 @@ def _check_surrogates(record: dict[str, Any], name: str, line: int) -> None:
             )
 
 
-def _ndjson_batches(
-    stream: BinaryIO,
-    name: str,
-    columns: list[str],
-    chunk_rows: int,
-    lines: _LineIndex,
-    row_keys: list[tuple[str, ...]] | None = None,
-) -> Iterator[pa.RecordBatch]:
+def _ndjson_batch(rows: list[dict[str, Any]], columns: Sequence[str], name: str) -> pa.RecordBatch:
+    """A batch of every column seen so far from NDJSON rows. Built column by column
+    from the values present: a row holds a few of many keys, and work in rows times
+    columns would make a sparse file slow."""
     import pyarrow as pa
 
+    present: dict[str, tuple[list[int], list[Any]]] = {}
+    for index, row in enumerate(rows):
+        for key, value in row.items():
+            if value is not None:
+                place = present.get(key)
+                if place is None:
+                    place = present[key] = ([], [])
+                place[0].append(index)
+                place[1].append(value)
+    absent = pa.nulls(len(rows))
+    arrays = []
+    for column in columns:
+        place = present.get(column)
+        if place is None:
+            arrays.append(absent)
+            continue
+        cells = place[1]
+        if len(cells) < len(rows):
+            cells = [None] * len(rows)
+            for row_index, value in zip(*place, strict=True):
+                cells[row_index] = value
+        try:
+            arrays.append(pa.array(cells))
+        except (pa.ArrowException, OverflowError):
+            raise InputError(
+                name, f"column {column!r}: number out of range for a 64-bit value"
+            ) from None
+    return pa.RecordBatch.from_arrays(arrays, names=list(columns))
+
+
+def _ndjson_chunks(
+    stream: BinaryIO, name: str, columns: list[str], chunk_rows: int, lines: _LineIndex
+) -> Iterator[list[dict[str, Any]]]:
+    """The checked NDJSON objects in chunks; ``columns`` grows with the keys seen."""
     kinds: dict[str, str] = {}
     known = set(columns)
     chunk: list[dict[str, Any]] = []
-
-    def to_batch(rows: list[dict[str, Any]]) -> pa.RecordBatch:
-        # Column by column from the values present: a row holds a few of many keys,
-        # and work in rows times columns would make a sparse file slow.
-        present: dict[str, tuple[list[int], list[Any]]] = {}
-        for index, row in enumerate(rows):
-            for key, value in row.items():
-                if value is not None:
-                    place = present.get(key)
-                    if place is None:
-                        place = present[key] = ([], [])
-                    place[0].append(index)
-                    place[1].append(value)
-        absent = pa.nulls(len(rows))
-        arrays = []
-        for column in columns:
-            place = present.get(column)
-            if place is None:
-                arrays.append(absent)
-                continue
-            cells = place[1]
-            if len(cells) < len(rows):
-                cells = [None] * len(rows)
-                for row_index, value in zip(*place, strict=True):
-                    cells[row_index] = value
-            try:
-                arrays.append(pa.array(cells))
-            except (pa.ArrowException, OverflowError):
-                raise InputError(
-                    name, f"column {column!r}: number out of range for a 64-bit value"
-                ) from None
-        return pa.RecordBatch.from_arrays(arrays, names=list(columns))
 
     for line_number, text in enumerate(_decoded_lines(stream, name, first_line=1), start=1):
         if line_number == 1:
@@ -1201,14 +1236,12 @@ def _ndjson_batches(
                 columns.append(key)
                 known.add(key)
         lines.add(line_number)
-        if row_keys is not None:
-            row_keys.append(tuple(record))
         chunk.append(record)
         if len(chunk) >= chunk_rows or len(chunk) * len(columns) >= _CELLS_PER_BATCH:
-            yield to_batch(chunk)
+            yield chunk
             chunk = []
     if chunk:
-        yield to_batch(chunk)
+        yield chunk
 
 
 # --- writing -------------------------------------------------------------------------
@@ -1244,6 +1277,17 @@ class CsvLineWriter:
 
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _PLAIN_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+# A phone number in international format: "+", then digits with the separators people
+# write (spaces, dots, dashes, slashes, an area code in parentheses), ending in a digit;
+# a digit may be masked as "*" (``+** **** **3456``, as ``redact`` masks one).
+_PHONE_NUMBER = re.compile(r"\+[0-9*](?:[ ./\-]?(?:[0-9*]|\([0-9*]{1,5}\)))+")
+_PHONE_DIGITS = range(7, 18)  # E.164 allows 15, plus a trunk "(0)" or two
+
+
+def _is_phone_number(value: str) -> bool:
+    return bool(_PHONE_NUMBER.fullmatch(value)) and (
+        sum(ch.isdigit() or ch == "*" for ch in value) in _PHONE_DIGITS
+    )
 
 
 def neutralise_formula(value: str) -> str:
@@ -1251,9 +1295,18 @@ def neutralise_formula(value: str) -> str:
 
     Text that starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return could
     run as a formula, so it gets a leading single quote, which spreadsheets show as
-    text. A plain number (``-12.5``, ``+44``, ``1e5``) is left as it is.
+    text. Two kinds of such text are left as they are, because they hold nothing a
+    spreadsheet can run (no function name, cell reference or other operator) and a
+    quote would break them for the programs that read them: a plain number (``-12.5``,
+    ``+44``, ``1e5``) and a phone number in international format
+    (``+44 7911 123456``, ``+1 (555) 010-0199``, ``+49-179-9029-7922``, also with
+    masked digits: ``+** **** **3456``).
     """
-    if value.startswith(_FORMULA_STARTS) and not _PLAIN_NUMBER.fullmatch(value):
+    if (
+        value.startswith(_FORMULA_STARTS)
+        and not _PLAIN_NUMBER.fullmatch(value)
+        and not _is_phone_number(value)
+    ):
         return "'" + value
     return value
 

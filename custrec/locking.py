@@ -27,26 +27,58 @@ _POLL_SECONDS = 0.05
 
 
 @contextmanager
-def exclusive_lock(lock_path: str | Path, *, timeout: float, what: str) -> Iterator[None]:
+def exclusive_lock(
+    lock_path: str | Path, *, timeout: float, what: str, remove: bool = False
+) -> Iterator[None]:
     """Hold an exclusive lock on ``lock_path`` for the ``with`` block.
 
     ``what`` names the locked thing in the busy message (e.g. ``store customers.cst``).
-    A ``timeout`` of 0 tries once.
+    A ``timeout`` of 0 tries once. With ``remove``, the lock file is deleted when the
+    block ends without an exception, while the lock is still held.
+
+    Deleting a lock file is safe because a lock counts only while its file is still
+    the one at ``lock_path``: a process that got the lock on a file another holder
+    has since deleted (it opened the path before the deletion) lets it go and locks
+    the file now there instead.
     """
     path = Path(lock_path)
+    deadline = time.monotonic() + max(timeout, 0.0)
+    while True:
+        fd = _open(path)
+        try:
+            _acquire(fd, deadline=deadline, timeout=timeout, what=what)
+        except BaseException:
+            os.close(fd)
+            raise
+        if _is_current(fd, path):
+            break
+        os.close(fd)  # locked a deleted file: try the one at the path now
     try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    except OSError as exc:
-        raise InputError(str(path), f"cannot create lock file ({exc.strerror})") from None
-    try:
-        _acquire(fd, timeout=timeout, what=what)
         yield
+        if remove:
+            path.unlink(missing_ok=True)
     finally:
         os.close(fd)  # closing the descriptor releases the lock
 
 
-def _acquire(fd: int, *, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + max(timeout, 0.0)
+def _open(path: Path) -> int:
+    try:
+        return os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as exc:
+        raise InputError(str(path), f"cannot create lock file ({exc.strerror})") from None
+
+
+def _is_current(fd: int, path: Path) -> bool:
+    """Whether ``fd`` is the file now at ``path`` (not one deleted since it was opened)."""
+    try:
+        now = os.stat(path)
+    except FileNotFoundError:
+        return False
+    held = os.fstat(fd)
+    return (held.st_dev, held.st_ino) == (now.st_dev, now.st_ino)
+
+
+def _acquire(fd: int, *, deadline: float, timeout: float, what: str) -> None:
     while True:
         try:
             fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -8,7 +8,7 @@ Reading a file of changes (:func:`read_changes`) imports the file readers lazily
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from custrec.errors import CheckFailedError, InputError, UnknownColumnError, UsageError
 from custrec.render import Summary, Table, capped
@@ -362,23 +362,24 @@ def read_changes(
     id_field = store.settings.id_field
     changes: list[RecordChange] = []
     with open_table(
-        source,
-        input_format=input_format,
-        delimiter=delimiter,
-        encoding=encoding,
-        keep_keys=True,
+        source, input_format=input_format, delimiter=delimiter, encoding=encoding
     ) as reader:
-        batches = list(reader)  # kept as columns: rows of a wide input as dicts would
-        if id_field not in reader.columns:  # take rows times columns of memory at once
+        rows: Iterable[dict[str, Any]]
+        if reader.format == "ndjson":
+            # Each line's own keys: a key a line leaves out is not a null that clears.
+            rows = [row for chunk in reader.records() for row in chunk]
+        else:
+            batches = list(reader)  # kept as columns: rows of a wide input as dicts
+            rows = (row for batch in batches for row in batch.to_pylist())  # one at a time
+        if id_field not in reader.columns:
             raise InputError(
                 reader.name, f"no {id_field!r} column: each change names its record", line=1
             )
         lines = reader.row_lines(range(1, reader.rows_read + 1))
-    rows = (row for batch in batches for row in batch.to_pylist())
     for number, row in enumerate(rows, start=1):
         line = lines.get(number)
         where = f"{reader.name}:{line}: " if line else f"{reader.name} row {number}: "
-        record_id = row.pop(id_field)
+        record_id = row.pop(id_field, None)
         if record_id is None or not str(record_id).strip():
             raise CheckFailedError(f"{where}the id field {id_field!r} is empty")
         version = row.pop("_version", None)
@@ -387,8 +388,7 @@ def read_changes(
                 version = int(str(version))
             except ValueError:
                 raise CheckFailedError(f"{where}_version: expected an integer") from None
-        given = reader.row_keys[number - 1] if reader.row_keys is not None else row
-        values = {k: row[k] for k in given if k in row and not k.startswith("_")}
+        values = {k: v for k, v in row.items() if not k.startswith("_")}
         typed = typed_fields(store, values, where, add_columns=add_columns)
         changes.append(
             RecordChange(

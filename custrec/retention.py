@@ -36,7 +36,7 @@ from custrec.access import date_of as _date
 from custrec.anonymised import AnonymisedRules, is_anonymised
 from custrec.errors import UsageError
 from custrec.progress import NO_PROGRESS, Progress
-from custrec.render import Summary, Table
+from custrec.render import Cell, Summary, Table
 from custrec.schema.model import SchemaFileError
 from custrec.yamldoc import YamlDocument
 
@@ -309,6 +309,8 @@ class PurgePlan:
     applied: bool = False
     grace: str | None = None
     in_grace: int = 0
+    store_records: int | None = None
+    """Records in the store when planned (None in a plan read from an older file)."""
     kind: str = "purge-plan"
 
     def counts(self) -> dict[str, int]:
@@ -324,6 +326,8 @@ class PurgePlan:
             "as_of": self.as_of,
             "policy_digest": self.policy_digest,
             "applied": self.applied,
+            "store_records": self.store_records,
+            "due": len(self.records),
             "rules": [
                 {
                     "id": rule.id,
@@ -353,9 +357,9 @@ class PurgePlan:
 
     def tables(self) -> list[Table]:
         counts = self.counts()
-        return [
+        tables = [
             Table(
-                ["rule", "action", "records", "without trigger date"],
+                ["rule", "action", "due", "no trigger date"],
                 [
                     [rule.id, rule.action, counts[rule.id], self.without_trigger.get(rule.id, 0)]
                     for rule in self.rules
@@ -363,18 +367,32 @@ class PurgePlan:
                 "Purge by rule",
             )
         ]
+        if self.show_ids:
+            tables.append(
+                Table(
+                    ["id", "pseudonym", "rule", "action", "until"],
+                    [
+                        [r.record_id, r.pseudonym, r.rule, r.action, r.until or ""]
+                        for r in self.records
+                    ],
+                    "Records due",
+                )
+            )
+        return tables
 
     def summary(self) -> Summary:
-        return Summary(
-            (
-                ("store", self.store),
-                ("as of", self.as_of),
-                ("records", len(self.records)),
-                ("applied", self.applied),
-                ("held, left alone", self.held),
-                ("restricted, left alone", self.restricted),
-            )
-        )
+        items: list[tuple[str, Cell]] = [("store", self.store), ("as of", self.as_of)]
+        if self.store_records is not None:
+            items.append(("records in the store", self.store_records))
+        items += [
+            ("due (purged when applied)", len(self.records)),
+            ("applied", self.applied),
+            ("held, left alone", self.held),
+            ("restricted, left alone", self.restricted),
+        ]
+        if self.grace:
+            items.append(("in a grace period", self.in_grace))
+        return Summary(items)
 
 
 def plan_purge(
@@ -483,6 +501,7 @@ def plan_purge(
         restricted=restricted,
         without_trigger=without,
         show_ids=show_ids,
+        store_records=store.count(),
         grace=chosen_grace,
         in_grace=in_grace,
     )

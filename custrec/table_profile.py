@@ -151,8 +151,13 @@ def inspect_table(
     id_column: str | None = None,
     find_ids: Sequence[str] = (),
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    delimiter: str | None = None,
+    encoding: str | None = None,
 ) -> TableProfile:
     """Profile ``source`` (a path or ``-``) in one streaming pass.
+
+    ``delimiter`` and ``encoding`` apply to CSV input (see
+    :class:`~custrec.io.TableReader`).
 
     ``id_column`` defaults to the first of ``interaction_id``, ``customer_id``, ``id``
     that exists; naming a column that does not exist raises
@@ -166,7 +171,13 @@ def inspect_table(
     id_chunks: list[pa.Array] = []
     found: dict[str, list[int]] = {record_id: [] for record_id in find_ids}
     wanted = pa.array(list(found), type=pa.string())
-    with open_table(source, input_format=input_format, chunk_rows=chunk_rows) as reader:
+    with open_table(
+        source,
+        input_format=input_format,
+        chunk_rows=chunk_rows,
+        delimiter=delimiter,
+        encoding=encoding,
+    ) as reader:
         chosen_id: str | None = None
         id_checked = False
         for batch in _batches_with_header(reader):

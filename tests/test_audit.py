@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from custrec.audit import AuditContext
-from custrec.audit_read import AuditQuery
+from custrec.audit_read import AuditEntries, AuditQuery
 from custrec.errors import CheckFailedError, ExitCode
 from custrec.keyfile import new_key_file
 from custrec.store import KeySource, Store, StoreSettings, create_store, open_store
@@ -409,3 +409,70 @@ def test_no_personal_data_in_the_log(cli: InvokeCli, tmp_path: Path, key: Path) 
         for form in {value, value.lower(), value.upper()}:
             assert form.encode() not in logged, form
             assert form not in json.dumps(shown, ensure_ascii=False), form
+
+
+# --- audit show in a terminal ----------------------------------------------------------
+
+
+@pytest.fixture
+def busy_store(cli: InvokeCli, tmp_path: Path, key: Path) -> Path:
+    """A store whose audit trail has wide entries (a collect of many fields)."""
+    store = tmp_path / "wide.crec"
+    assert cli("init", str(store), "--key-file", str(key)).exit_code == 0
+    names = [f"a_rather_long_field_name_{i}" for i in range(12)]
+    source = tmp_path / "in.csv"
+    source.write_text(
+        "customer_id," + ",".join(names) + "\nC-1," + ",".join("x" * 12) + "\n", encoding="utf-8"
+    )
+    collected = cli("collect", str(store), str(source), "--key-file", str(key), "--reason", "r")
+    assert collected.exit_code == 0, collected.stderr
+    return store
+
+
+def _header(stdout: str) -> list[str]:
+    lines = stdout.splitlines()
+    return lines[lines.index("") + 1].split()
+
+
+@pytest.mark.parametrize("width", [80, 120])
+def test_audit_show_table_fits_the_terminal(
+    cli: InvokeCli, busy_store: Path, key: Path, width: int
+) -> None:
+    result = cli(
+        "audit", "show", str(busy_store), "--key-file", str(key), env={"COLUMNS": str(width)}
+    )
+    assert result.exit_code == 0, result.stderr
+    assert max(len(line) for line in result.stdout.splitlines()) <= width
+    header = _header(result.stdout)
+    assert header[:5] == ["seq", "at", "actor", "command", "action"]
+    assert "--wide" in result.stderr
+
+
+def test_audit_show_is_80_columns_wide_when_not_a_terminal(busy_store: Path, key: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "custrec", "audit", "show", str(busy_store), "--key-file", str(key)],
+        capture_output=True,
+        text=True,
+        env={**env, "PYTHONPATH": str(REPO)},
+        check=True,
+    )
+    assert max(len(line) for line in proc.stdout.splitlines()) <= 80
+
+
+def test_audit_show_wide_columns_and_other_formats_keep_every_column(
+    cli: InvokeCli, busy_store: Path, key: Path
+) -> None:
+    args = ["audit", "show", str(busy_store), "--key-file", str(key)]
+    env = {"COLUMNS": "80"}
+    wide = cli(*args, "--wide", env=env)
+    assert _header(wide.stdout) == list(AuditEntries.COLUMNS)
+    assert max(len(line) for line in wide.stdout.splitlines()) > 200
+    picked = cli(*args, "--columns", "seq,fields", env=env)
+    assert _header(picked.stdout) == ["seq", "fields"]
+    as_csv = cli(*args, "--format", "csv", env=env)
+    assert as_csv.stdout.splitlines()[0].split(",") == list(AuditEntries.COLUMNS)
+    assert "a_rather_long_field_name_11" in as_csv.stdout
+    bad = cli(*args, "--columns", "seq,nope")
+    assert bad.exit_code == ExitCode.USAGE
+    assert "--columns nope" in bad.stderr

@@ -66,6 +66,30 @@ def test_light_key_commands_stay_light(tmp_path: Path) -> None:
     assert heavy_modules_after("key", "show", str(key), tmp_path=tmp_path) == []
 
 
+@pytest.mark.parametrize(
+    ("name", "content", "extra"),
+    [
+        ("notes.txt", "call +4917990297922 or mail ana@example.com\n", []),
+        ("rows.ndjson", '{"id": "C-1", "notes": "mail ana@example.com"}\n', []),
+        ("rows.csv", "id,notes\nC-1,mail ana@example.com\n", []),
+        ("rows.csv", "id;notes\nC-1;mail ana@example.com\n", ["--delimiter", ";"]),
+    ],
+)
+def test_scan_of_a_small_file_stays_light(
+    name: str, content: str, extra: list[str], tmp_path: Path
+) -> None:
+    source = write(tmp_path / name, content)
+    assert heavy_modules_after("scan", str(source), *extra, tmp_path=tmp_path) == []
+    found = subprocess.run(
+        [sys.executable, "-m", "custrec", "scan", str(source), *extra, "--format", "json"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        check=True,
+    )
+    assert "EMAIL_ADDRESS" in [f["type"] for f in json.loads(found.stdout)["findings"]]
+
+
 def test_python_m_custrec_and_version() -> None:
     proc = run_custrec(["--help"])
     assert proc.returncode == 0

@@ -280,6 +280,51 @@ def test_card_negative(number: str) -> None:
     assert "CREDIT_CARD" not in types_found(f"card {number} declined")
 
 
+# International phone numbers whose digits (without the "+") are Luhn-valid numbers in
+# the Visa range: each is a valid number by phonenumbers, and each would be a card
+# number if the "+" were ignored.
+PHONES_THAT_LOOK_LIKE_CARDS = [
+    "+4917990297922",
+    "+4915123456787",
+    "+4312345678960",
+    "(+49) 17990297922",
+    "+49 15123456787",
+]
+# Published test card numbers (Luhn-valid), written as people write them.
+TEST_CARDS = [
+    "4111 1111 1111 1111",
+    "5555555555554444",
+    "3782 822463 10005",
+    "6011-1111-1111-1117",
+    "3530111333300000",
+    "4012888888881881",
+    "4000 0566 5566 5556",
+]
+
+
+@pytest.mark.parametrize("phone", PHONES_THAT_LOOK_LIKE_CARDS)
+def test_international_phone_is_not_a_card(phone: str) -> None:
+    digits = "".join(ch for ch in phone if ch.isdigit())
+    assert detect.card_issuer(digits) is not None  # card-shaped
+    assert luhn_valid(digits)
+    assert phonenumbers.is_valid_number(phonenumbers.parse(phone.replace("(", "").replace(")", "")))
+    cards_only = Detector(types=["CREDIT_CARD"])
+    assert spans(f"call {phone} after six", cards_only) == set()
+    assert spans(phone, cards_only) == set()
+    assert "CREDIT_CARD" not in types_found(f"mobile {phone}")
+
+
+@pytest.mark.parametrize("number", TEST_CARDS)
+def test_test_cards_are_cards_next_to_phones(number: str) -> None:
+    cards_only = Detector(types=["CREDIT_CARD"])
+    assert spans(f"paid with {number}", cards_only) == {(number, "CREDIT_CARD")}
+    # a calling code with which the digits make no valid phone number: still a card
+    assert spans(f"(+49) {number}", cards_only) == {(number, "CREDIT_CARD")}
+    text = f"call +4917990297922, card {number}"
+    assert spans(text, cards_only) == {(number, "CREDIT_CARD")}
+    assert spans(text) == {("+4917990297922", "PHONE_NUMBER"), (number, "CREDIT_CARD")}
+
+
 def test_luhn_invalid_cards_find_nothing() -> None:
     """10,000 Luhn-invalid 16-digit numbers in issuer ranges, in 4-4-4-4 groups: no
     finding of any type; unformatted: no card."""

@@ -7,7 +7,11 @@ the oracle that the defect list is ground truth for.
 from __future__ import annotations
 
 import gc
+import json
+import os
 import re
+import subprocess
+import sys
 import time
 import weakref
 from collections import Counter, defaultdict
@@ -32,6 +36,11 @@ from custrec.generate import (
     generate_interactions,
 )
 from custrec.generate._common import COUNTRIES
+
+from .conftest import REPO
+
+CUSTREC = [sys.executable, "-m", "custrec"]
+ENV = {**os.environ, "PYTHONPATH": str(REPO)}
 
 Row = dict[str, Value]
 TODAY = date(2026, 11, 1)
@@ -513,8 +522,9 @@ def test_customer_values_have_realistic_variety(
     assert 0.3 < sum(row["consent_marketing"] is True for row in good) / len(good) < 0.6
     assert sum(row["phone"] is None for row in good) > 0
     assert sum(row["email"] is None for row in good) > 0
-    stale = str(TODAY - timedelta(days=3 * 365))
-    assert 0 < sum(str(row["last_verified"]) < stale for row in good) / len(good) < 0.3
+    verified = [calendar_date(row["last_verified"]) for row in good]
+    assert all(v is not None and (TODAY - v).days <= 365 for v in verified)
+    assert sum(v is not None and (TODAY - v).days > 300 for v in verified) > 0  # spread out
 
 
 def test_small_datasets_use_fictional_phone_ranges() -> None:
@@ -525,7 +535,9 @@ def test_small_datasets_use_fictional_phone_ranges() -> None:
             continue
         number = e164(str(row["phone"]), str(row["country"]))
         if row["country"] == "GB":
-            assert number.startswith("+447700900"), number  # Ofcom drama range
+            # Ofcom drama ranges: 020 7946 0xxx, 0113 496 0xxx, ..., 0191 498 0xxx
+            drama = r"\+44(?:2079460|11[3-8]4960|1[2-6]14960|1914980)\d{3}"
+            assert re.fullmatch(drama, number), number
         else:
             assert number[5:10] == "55501", number  # NANP 555-0100..0199
         checked[row["country"]] += 1
@@ -798,3 +810,26 @@ def test_rows_and_defects_in_one_file_are_refused(
     with pytest.raises(UsageError, match="both go to"):
         write_dataset("customers", dest, rows=5, defects_dest=defects)
     assert not (tmp_path / "x.csv").exists()
+
+
+def test_good_rows_pass_the_phone_range_and_freshness_rules(tmp_path: Path) -> None:
+    """With --bad-share 0, validation against schemas/customer.yaml gives no warning
+    of phone.assigned-range or last_verified.fresh, as of the generator's day and a
+    year later (beyond the fictional phone blocks: 15,000 rows)."""
+    source = tmp_path / "customers.csv"
+    written = subprocess.run(
+        [*CUSTREC, "generate", "customers", "--rows", "15000", "--bad-share", "0", "-o",
+         str(source)],
+        env=ENV, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert written.returncode == 0, written.stderr
+    for as_of in (TODAY, TODAY + timedelta(days=364)):
+        checked = subprocess.run(
+            [*CUSTREC, "validate", str(source), "--schema", str(REPO / "schemas" /
+             "customer.yaml"), "--as-of", as_of.isoformat(), "--format", "json"],
+            env=ENV, capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        assert checked.returncode == 0, checked.stderr
+        failed = {r["id"]: r["failed"] for r in json.loads(checked.stdout)["rules"]}
+        assert failed["phone.assigned-range"] == 0, as_of
+        assert failed["last_verified.fresh"] == 0, as_of

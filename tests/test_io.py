@@ -504,7 +504,14 @@ def test_row_lines_for_parquet_are_empty(tmp_path: Path) -> None:
         "@SUM(A1:A2)",
         "\t=1",
         "\r=1",
-        "+44 7911 123456",
+        "+44 7911 123456\n",
+        "+44 7911 123456 ext 2",
+        "+44 7911 123456+cmd|' /C calc'!A0",
+        "+1 (555) =1",
+        "+1 (A1) 555 0100",
+        "+1--555",
+        "+12 34",
+        "-44 7911 123456",
         "-1\n",
         "- 5",
         "+",
@@ -519,7 +526,20 @@ def test_neutralise_formula_prefixes_risky_text(value: str) -> None:
 
 @pytest.mark.parametrize(
     "value",
-    ["-12.5", "+44", "-0", "+.5", "-1.", "-1.5E-3", "+2e+10", "", "plain", "a=1", "'=1", " =1"],
+    [
+        *["-12.5", "+44", "-0", "+.5", "-1.", "-1.5E-3", "+2e+10", "", "plain", "a=1", "'=1"],
+        " =1",
+        # phone numbers in international format
+        "+44 7911 123456",
+        "+4917990297922",
+        "+1 (555) 010-0199",
+        "+49-179-9029-7922",
+        "+33 1 23 45 67 89",
+        "+44 (0)20 7946 0958",
+        "+41.44.668.18.00",
+        "+49 30/1234567",
+        "+** **** **3456",  # masked by redact
+    ],
 )
 def test_neutralise_formula_keeps_numbers_and_safe_text(value: str) -> None:
     assert neutralise_formula(value) == value
@@ -533,7 +553,7 @@ def test_csv_writer_neutralises_formulas_when_asked(tmp_path: Path) -> None:
     ) as w:
         w.write_rows(rows)
     assert path.read_text(encoding="utf-8") == (
-        "'=h,n,p,i,b\n'=1+2,-12.5,'+44 7911 123456,-3,false\n"
+        "'=h,n,p,i,b\n'=1+2,-12.5,+44 7911 123456,-3,false\n"
     )
     with open_row_writer(str(path), "csv", ["=h", "n", "p", "i", "b"]) as w:
         w.write_rows(rows)

@@ -73,3 +73,50 @@ def test_waiting_writer_gets_the_lock_when_released(tmp_path: Path) -> None:
             assert holder.wait(timeout=10) is not None
     finally:
         holder.kill()
+
+
+def test_remove_deletes_the_lock_file_on_success_only(tmp_path: Path) -> None:
+    lock = tmp_path / "x.lock"
+    with exclusive_lock(lock, timeout=1, what="x", remove=True):
+        assert lock.exists()
+    assert not lock.exists()
+    with (
+        pytest.raises(RuntimeError),
+        exclusive_lock(lock, timeout=1, what="x", remove=True),
+    ):
+        raise RuntimeError("failed")
+    assert lock.exists()
+
+
+TAKER = """
+import os, sys, time
+from custrec.locking import exclusive_lock
+lock, log, rounds = sys.argv[1], sys.argv[2], int(sys.argv[3])
+for _ in range(rounds):
+    with exclusive_lock(lock, timeout=30, what="test", remove=True):
+        with open(log, "a") as out:
+            out.write(f"in {os.getpid()}\\n")
+        time.sleep(0.001)
+        with open(log, "a") as out:
+            out.write(f"out {os.getpid()}\\n")
+"""
+
+
+def test_removing_lock_files_keeps_holders_one_at_a_time(tmp_path: Path) -> None:
+    """Processes that delete the lock file on leaving never hold the lock together,
+    although a waiter may have opened a file that the holder then deleted."""
+    lock, log = tmp_path / "x.lock", tmp_path / "log"
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", TAKER, str(lock), str(log), "60"],
+            env={**os.environ, "PYTHONPATH": str(REPO)},
+        )
+        for _ in range(4)
+    ]
+    assert [proc.wait(timeout=120) for proc in procs] == [0, 0, 0, 0]
+    lines = log.read_text().splitlines()
+    assert len(lines) == 4 * 60 * 2
+    for enter, leave in zip(lines[::2], lines[1::2], strict=True):
+        assert enter.startswith("in ")
+        assert leave == "out " + enter.removeprefix("in ")
+    assert not lock.exists()

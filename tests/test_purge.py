@@ -131,6 +131,49 @@ def test_a_dry_run_lists_what_is_due_and_changes_no_byte(cli: InvokeCli, store: 
     assert "C-0000" not in result.stdout  # pseudonyms only
 
 
+def test_a_dry_run_labels_store_size_due_and_records_without_a_trigger_date(
+    cli: InvokeCli, store: Path
+) -> None:
+    anonymise, delete = expected_due()
+    never_contacted = sum(1 for row in customers() if not row["last_contact_at"])
+    table = cli("purge", str(store), "--policy", str(POLICY), "--dry-run", "--as-of", AS_OF)
+    assert table.exit_code == 0, table.stderr
+    lines = table.stdout.splitlines()
+    assert "records in the store:      30" in lines
+    assert f"due (purged when applied): {len(anonymise) + len(delete)}" in lines
+    header = next(line for line in lines if line.startswith("rule "))
+    assert header.split() == ["rule", "action", "due", "no", "trigger", "date"]
+    row = next(line for line in lines if line.startswith("customer-inactive"))
+    assert row.split()[-1] == str(never_contacted)
+    assert "no trigger date: records a rule applies to that have no date" in table.stderr
+    document = json.loads(purge(cli, store, "--dry-run", "--as-of", AS_OF).stdout)
+    assert document["store_records"] == 30
+    assert document["due"] == len(anonymise) + len(delete) == len(document["records"])
+    inactive = next(r for r in document["rules"] if r["id"] == "customer-inactive")
+    assert inactive["without_trigger_date"] == never_contacted  # the old key stays
+
+
+def test_show_ids_lists_the_ids_in_a_table_and_the_plan_message_says_how(
+    cli: InvokeCli, store: Path, tmp_path: Path
+) -> None:
+    anonymise, delete = expected_due()
+    args = ["purge", str(store), "--policy", str(POLICY), "--as-of", AS_OF]
+    shown = cli(*args, "--dry-run", "--show-ids")
+    assert shown.exit_code == 0, shown.stderr
+    listed = {line.split()[0] for line in shown.stdout.splitlines() if line.startswith("C-")}
+    assert listed == anonymise | delete
+    plain = cli(*args, "--plan", str(tmp_path / "plan.json"))
+    assert plain.exit_code == 0, plain.stderr
+    assert "C-0000" not in (tmp_path / "plan.json").read_text(encoding="utf-8")
+    assert "audit pseudonym only" in plain.stderr
+    assert "--show-ids" in plain.stderr
+    with_ids = cli(*args, "--plan", str(tmp_path / "ids.json"), "--show-ids")
+    assert with_ids.exit_code == 0, with_ids.stderr
+    saved = json.loads((tmp_path / "ids.json").read_text(encoding="utf-8"))
+    assert {r["id"] for r in saved["records"]} == anonymise | delete
+    assert "by id and audit pseudonym" in with_ids.stderr
+
+
 def test_apply_purges_exactly_the_plan_and_leaves_a_receipt(
     cli: InvokeCli, store: Path, tmp_path: Path
 ) -> None:

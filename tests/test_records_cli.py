@@ -1154,7 +1154,9 @@ def test_export_edit_update_pipeline(cli: InvokeCli, customers: Path) -> None:
 def neutralised(value: str | None) -> str:
     if value is None:
         return ""
-    return "'" + value if value[0] in "=+-@" and value != "-12.5" else value
+    # a plain number and phone numbers ("+" and digits in groups) are kept
+    kept = value == "-12.5" or re.fullmatch(r"\+[0-9][0-9 ]+", value)
+    return "'" + value if value[0] in "=+-@" and not kept else value
 
 
 def test_export_csv_to_stdout(cli: InvokeCli, customers: Path) -> None:
@@ -1173,7 +1175,7 @@ def test_export_csv_neutralises_formulas_unless_raw(cli: InvokeCli, customers: P
         "C-001": "007",
         "C-002": "",
         "C-003": '\'=HYPERLINK("http://x")',
-        "C-004": "'+44 7911 123456",
+        "C-004": "+44 7911 123456",
         "C-005": "'@SUM(A1)",
         "C-006": "-12.5",
     }

@@ -230,6 +230,33 @@ def test_redacted_examples_hold_none_of_the_original_personal_values(
             assert copy["date_of_birth"] == original["date_of_birth"][:4]
 
 
+def test_mask_on_a_store_without_a_schema_masks_emails_and_phones_by_kind(
+    cli: InvokeCli, tmp_path: Path, key: Path
+) -> None:
+    store = tmp_path / "plain.crec"
+    assert cli("init", str(store), "--key-file", str(key)).exit_code == 0
+    source = write(
+        tmp_path / "in.csv",
+        "customer_id,email,phone,city\n"
+        "C-1,dana.lee@example.com,+44 7911 128222,Bath\n"
+        "C-2,omar@example.org,+1 (212) 555-0123,Leeds\n",
+    )
+    assert cli("collect", str(store), str(source), "--key-file", str(key)).exit_code == 0
+    policy = write(tmp_path / "p.yaml", "version: 1\nfields:\n  customer_id: keep\ndefault: mask\n")
+    out = tmp_path / "masked.csv"
+    result = cli(
+        "redact", str(store), "-o", str(out), "--policy", str(policy), "--key-file", str(key),
+        "--reason", "share with the SMS vendor",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    rows = {r["customer_id"]: r for r in csv.DictReader(out.open(encoding="utf-8"))}
+    assert rows["C-1"]["email"] == "d***@example.com"
+    assert rows["C-1"]["phone"] == "+** **** **8222"
+    assert rows["C-2"]["email"] == "o***@example.org"
+    assert rows["C-2"]["phone"] == "+* (***) ***-0123"
+    assert rows["C-1"]["city"] == "****"
+
+
 def test_the_same_key_gives_byte_identical_output_and_another_key_other_pseudonyms(
     cli: InvokeCli, tmp_path: Path, key: Path
 ) -> None:

@@ -103,6 +103,23 @@ def test_mask_examples(value: str, entity_type: str | None, masked: str) -> None
     assert mask(value, entity_type) == masked
 
 
+@pytest.mark.parametrize(
+    ("value", "masked"),
+    [
+        ("dana.lee@example.com", "d***@example.com"),
+        (" Dana@Example.org ", "D***@Example.org"),
+        ("+44 7911 128222", "+** **** **8222"),
+        ("+4917990297922", "+*********7922"),
+        ("4111 1111 1111 1111", "**** **** **** 1111"),
+        ("GB82 WEST 1234 5698 7654 32", "**** **** **** **** **54 32"),
+        ("London", "******"),
+        ("call dana.lee@example.com", "********"),  # not one value of a kind: all stars
+    ],
+)
+def test_mask_without_a_type_masks_by_the_kind_the_value_is(value: str, masked: str) -> None:
+    assert mask(value) == masked
+
+
 def _digits(text: str) -> str:
     return re.sub(r"[^0-9]", "", text)
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import re
+import shlex
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from custrec.cli.inspect import inspect_command
 from custrec.errors import UnknownColumnError
 from custrec.io import open_row_writer
 from custrec.table_profile import inspect_table
@@ -134,3 +137,57 @@ def test_report_never_holds_a_value(cli: InvokeCli, tmp_path: Path) -> None:
         assert result.exit_code == 0
         for canary in canaries:
             assert canary not in result.stdout + result.stderr
+
+
+# --- CSV options and the suggestions inspect prints ---------------------------------
+
+SUGGESTION = re.compile(r"(--[a-z][a-z-]*)((?: (?:'[^']*'|[\w-]+))?)")
+
+
+def _suggested(stderr: str) -> list[list[str]]:
+    """Each ``--option [value]`` a message suggests, as arguments."""
+    return [[option, *shlex.split(value)] for option, value in SUGGESTION.findall(stderr)]
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "args"),
+    [
+        ("semi.csv", "customer_id;email\nC-1;a@example.com\nC-2;b@example.com\n", []),
+        ("pipe.csv", "customer_id|email\nC-1|a@example.com\nC-2|b@example.com\n", []),
+        ("tab.csv", "customer_id\temail\nC-1\ta@example.com\nC-2\tb@example.com\n", []),
+        ("latin.csv", "customer_id,name\nC-1,Jos\xe9\nC-2,Ren\xe9e\n".encode("cp1252"), []),
+        ("export.txt", "customer_id,email\nC-1,a@example.com\nC-2,b@example.com\n", []),
+        ("ids.csv", "ref,email\nC-1,a@example.com\nC-2,b@example.com\n", ["--id", "C-1"]),
+    ],
+)
+def test_every_suggestion_names_an_option_of_inspect_and_works(
+    cli: InvokeCli, tmp_path: Path, name: str, content: str | bytes, args: list[str]
+) -> None:
+    path = str(write(tmp_path / name, content))
+    first = cli("inspect", path, *args, "--format", "json")
+    assert first.exit_code != 0
+    suggestions = _suggested(first.stderr)
+    assert suggestions, first.stderr
+    options = {o for p in inspect_command.params for o in p.opts}
+    for suggestion in suggestions:
+        assert suggestion[0] in options, (suggestion, first.stderr)
+    # the suggestion that comes with a value reads the file; one without a value takes
+    # the value the file needs (--input-format csv, --id-column ref)
+    needs = {"--input-format": "csv", "--id-column": "ref"}
+    fix = next((s for s in suggestions if len(s) > 1), None) or [
+        suggestions[0][0],
+        needs[suggestions[0][0]],
+    ]
+    second = cli("inspect", path, *args, *fix, "--format", "json")
+    assert second.exit_code == 0, (fix, second.stderr)
+    document = json.loads(second.stdout)
+    assert document["rows"] == 2
+    assert len(document["columns"]) == 2
+
+
+def test_delimiter_and_encoding_are_used_when_reading(tmp_path: Path) -> None:
+    path = write(tmp_path / "c.csv", "customer_id;name\nC-1;Jos\xe9\n".encode("cp1252"))
+    profile = inspect_table(str(path), delimiter=";", encoding="cp1252")
+    assert [c.name for c in profile.columns] == ["customer_id", "name"]
+    assert profile.rows == 1
+    assert profile.id_column == "customer_id"

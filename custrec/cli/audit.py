@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import shutil
+
 import click
 
+from custrec.audit_read import AuditEntries
 from custrec.cli.core import (
     emit,
     format_option,
     key_file_option,
     lock_timeout_option,
+    note,
     open_cli_store,
+    split_fields,
     store_argument,
 )
+from custrec.errors import UsageError
+
+AUDIT_COLUMNS = AuditEntries.COLUMNS
 
 
 @click.group("audit")
@@ -30,7 +38,7 @@ def audit_group() -> None:
     """
 
 
-@audit_group.command("verify")
+@audit_group.command("verify", short_help="Check that no audit entry was tampered with.")
 @store_argument()
 @key_file_option()
 @click.option(
@@ -65,7 +73,7 @@ def audit_verify(
     result.raise_if_bad()
 
 
-@audit_group.command("head")
+@audit_group.command("head", short_help="Print the audit trail's head, for a witness.")
 @store_argument()
 @key_file_option()
 @lock_timeout_option()
@@ -110,6 +118,15 @@ def audit_head(store: str, key_file: str | None, lock_timeout: float) -> None:
     help="Also map pseudonyms back to the ids of records still in the store (JSON 'ids'; "
     "this reads every id, and is itself audited).",
 )
+@click.option(
+    "--columns",
+    metavar="C1,C2",
+    multiple=True,
+    help="Table format: show these columns (comma-separated or repeated) of "
+    + ", ".join(AUDIT_COLUMNS)
+    + ". Default: those that fit the terminal (80 characters when not a terminal).",
+)
+@click.option("--wide", is_flag=True, help="Table format: show every column.")
 @lock_timeout_option()
 @format_option()
 def audit_show(
@@ -121,6 +138,8 @@ def audit_show(
     command: str | None,
     customer: str | None,
     resolve_ids: bool,
+    columns: tuple[str, ...],
+    wide: bool,
     lock_timeout: float,
     output_format: str,
 ) -> None:
@@ -140,6 +159,24 @@ def audit_show(
     """
     from custrec.audit_read import AuditQuery
 
+    chosen = split_fields(columns)
+    if chosen and wide:
+        raise UsageError("give --columns or --wide, not both")
+    unknown = [name for name in chosen or () if name not in AUDIT_COLUMNS]
+    if unknown:
+        raise UsageError(f"--columns {unknown[0]}: expected some of {', '.join(AUDIT_COLUMNS)}")
     wanted = AuditQuery(since=since, until=until, actor=who, command=command, customer=customer)
     with open_cli_store(store, key_file, lock_timeout) as opened:
-        emit(opened.audit_query(wanted, resolve_ids=resolve_ids), output_format)
+        entries = opened.audit_query(wanted, resolve_ids=resolve_ids)
+    if output_format == "table" and not wide:
+        if chosen:
+            entries.shown = tuple(c for c in AUDIT_COLUMNS if c in chosen)
+        else:
+            entries.shown = entries.fitting_columns(shutil.get_terminal_size((80, 24)).columns)
+            hidden = len(AUDIT_COLUMNS) - len(entries.shown)
+            if hidden:
+                note(
+                    f"{hidden} column(s) left out to fit the terminal; --wide or --columns "
+                    "shows more, --format json everything"
+                )
+    emit(entries, output_format)

@@ -12,9 +12,10 @@ from __future__ import annotations
 import gc
 import importlib
 import os
+import re
 import signal
 import sys
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from types import FrameType
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
@@ -43,6 +44,52 @@ INTERNAL_ERROR = 70
 """Exit code of an unexpected exception, which is a bug (EX_SOFTWARE from sysexits.h)."""
 
 
+_HYPHEN_STANDIN = "\ue000"  # a private-use character: never in help text
+_HYPHENATED = re.compile(r"\S*-\S*")
+
+
+def _keep_hyphenated_whole(text: str) -> str:
+    return _HYPHENATED.sub(lambda m: m.group().replace("-", _HYPHEN_STANDIN), text)
+
+
+class HelpFormatter(click.HelpFormatter):
+    """click's help formatter, breaking lines at spaces only.
+
+    click wraps with :mod:`textwrap`, which also breaks after a hyphen and so split
+    option names across lines (``--fail-on-`` / ``findings``), and it offers no switch
+    for that: the hyphens of the text are swapped for a stand-in while it is wrapped
+    and swapped back when written.
+    """
+
+    def write_text(self, text: str) -> None:
+        super().write_text(_keep_hyphenated_whole(text))
+
+    def write_dl(
+        self, rows: Iterable[tuple[str, str]], col_max: int = 30, col_spacing: int = 2
+    ) -> None:
+        rows = [(term, _keep_hyphenated_whole(text)) for term, text in rows]
+        super().write_dl(rows, col_max, col_spacing)
+
+    def write(self, string: str) -> None:
+        super().write(string.replace(_HYPHEN_STANDIN, "-"))
+
+
+class HelpContext(click.Context):
+    """The context of every custrec command: help goes through :class:`HelpFormatter`."""
+
+    formatter_class = HelpFormatter
+
+
+def _use_help_context(command: click.Command) -> click.Command:
+    """``command`` (and, for a group, its subcommands) set to use :class:`HelpContext`."""
+    if command.context_class is click.Context:
+        command.context_class = HelpContext
+    if isinstance(command, click.Group):
+        for subcommand in command.commands.values():
+            _use_help_context(subcommand)
+    return command
+
+
 class LazyGroup(click.Group):
     """A click group whose subcommands are imported only when they are used.
 
@@ -64,7 +111,7 @@ class LazyGroup(click.Group):
             command = getattr(importlib.import_module(module_name), attribute)
             if not isinstance(command, click.Command):
                 raise TypeError(f"{self.lazy_commands[cmd_name]} is not a click command")
-            return command
+            return _use_help_context(command)
         return super().get_command(ctx, cmd_name)
 
 
@@ -80,6 +127,8 @@ class CustrecGroup(LazyGroup):
 
     With ``--debug`` the traceback is printed too.
     """
+
+    context_class = HelpContext
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if not args and kwargs.get("args") is None:
@@ -240,9 +289,20 @@ def format_option(*choices: str, default: str = "table") -> Callable[[F], F]:
         default=default,
         envvar=FORMAT_ENV,
         show_default=True,
-        help="Output format: table for people, json/ndjson/csv for programs. "
-        "JSON output is an object with a 'version' key.",
+        help=_format_help(allowed),
     )
+
+
+def _format_help(formats: Sequence[str]) -> str:
+    """The help of ``--format``, naming exactly ``formats``."""
+    for_programs = [name for name in formats if name != "table"]
+    parts = ["table for people"] if "table" in formats else []
+    if for_programs:
+        parts.append(f"{'/'.join(for_programs)} for programs")
+    text = f"Output format: {', '.join(parts)}."
+    if "json" in formats:
+        text += " JSON output is an object with a 'version' key."
+    return text
 
 
 def input_format_option(formats: tuple[str, ...]) -> Callable[[F], F]:

@@ -7,7 +7,7 @@ import click
 from custrec.cli.core import emit, format_option, lock_timeout_option, note
 
 
-@click.command("demo")
+@click.command("demo", short_help="Show the toolkit end to end on example data.")
 @click.option(
     "--workdir",
     type=click.Path(file_okay=False),

@@ -11,7 +11,7 @@ from custrec.cli.core import note
 from custrec.io import OUTPUT_FORMATS
 
 
-@click.group()
+@click.group(short_help="Generate example data (synthetic people only).")
 def generate() -> None:
     """Generate realistic, reproducible example data (synthetic people only).
 
@@ -123,7 +123,7 @@ def generate_customers(
     )
 
 
-@generate.command("interactions")
+@generate.command("interactions", short_help="Generate an interaction log, for KPI reports.")
 @_common_options(default_rows=3000)
 @click.option(
     "--customers",

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import click
 
-from custrec.cli.core import emit, format_option, input_format_option
+from custrec.cli.core import csv_delimiter, csv_options, emit, format_option, input_format_option
 from custrec.io import INPUT_FORMATS
 
 
-@click.command("inspect")
+@click.command("inspect", short_help="Profile a table file without showing its values.")
 @click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
 @input_format_option(INPUT_FORMATS)
 @click.option(
@@ -29,6 +29,7 @@ from custrec.io import INPUT_FORMATS
     is_flag=True,
     help="Exit 1 when an id occurs on more than one row.",
 )
+@csv_options
 @format_option()
 def inspect_command(
     file: str,
@@ -36,6 +37,8 @@ def inspect_command(
     id_column: str | None,
     find_ids: tuple[str, ...],
     fail_on_duplicates: bool,
+    delimiter: str | None,
+    encoding: str | None,
     output_format: str,
 ) -> None:
     """Profile FILE (CSV, NDJSON or Parquet; '-' for stdin) without showing its values.
@@ -52,12 +55,20 @@ def inspect_command(
     Examples:
       custrec inspect customers.csv
       custrec inspect customers.csv --fail-on-duplicates      # exit 1 on repeated ids
+      custrec inspect crm-export.csv --delimiter ';' --encoding cp1252
       custrec inspect export.parquet --id C-001001 --format json
       zcat crm-export.csv.gz | custrec inspect - --input-format csv
     """
     from custrec.table_profile import inspect_table, require_found, require_no_duplicates
 
-    profile = inspect_table(file, input_format=input_format, id_column=id_column, find_ids=find_ids)
+    profile = inspect_table(
+        file,
+        input_format=input_format,
+        id_column=id_column,
+        find_ids=find_ids,
+        delimiter=csv_delimiter(delimiter),
+        encoding=encoding,
+    )
     emit(profile, output_format)
     if fail_on_duplicates:
         require_no_duplicates(profile)

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from custrec.store import Holder
 
 
-@click.group()
+@click.group(short_help="Create and inspect key files.")
 def key() -> None:
     """Create and inspect key files (the keys that unlock stores).
 
@@ -40,7 +40,7 @@ def key() -> None:
     """
 
 
-@key.command("new")
+@key.command("new", short_help="Create a key file with a fresh random key.")
 @click.argument("keyfile", type=click.Path(dir_okay=False))
 @format_option("table", "json")
 def key_new(keyfile: str, output_format: str) -> None:
@@ -62,7 +62,7 @@ def key_new(keyfile: str, output_format: str) -> None:
     note(f"Created key file {keyfile} (mode 0600). Back it up: without it the data is lost.")
 
 
-@key.command("show")
+@key.command("show", short_help="Check a key file and show its key id.")
 @click.argument("keyfile", type=click.Path(dir_okay=False), required=False)
 @format_option("table", "json")
 def key_show(keyfile: str | None, output_format: str) -> None:
@@ -111,7 +111,7 @@ class HolderList:
         )
 
 
-@key.command("list")
+@key.command("list", short_help="List the keys that open STORE.")
 @store_argument()
 @key_file_option()
 @format_option()
@@ -137,7 +137,7 @@ def key_list(store: str, key_file: str | None, output_format: str) -> None:
         emit(HolderList(store, read_holders_unverified(store), verified=False), output_format)
 
 
-@key.command("add")
+@key.command("add", short_help="Let another key open STORE (re-wrap only).")
 @store_argument()
 @key_file_option()
 @click.option(
@@ -185,7 +185,7 @@ def key_add(
     note(f"Added key {added.key_id}.")
 
 
-@key.command("remove")
+@key.command("remove", short_help="Revoke a key's access to STORE.")
 @store_argument()
 @click.argument("key_id")
 @key_file_option()
@@ -217,7 +217,7 @@ def key_remove(
     note(f"Removed key {key_id}.")
 
 
-@key.command("rotate")
+@key.command("rotate", short_help="Re-encrypt every record under new data keys.")
 @store_argument()
 @key_file_option()
 @lock_timeout_option()

@@ -28,7 +28,7 @@ from custrec.cli.core import (
 from custrec.errors import NotFoundError
 
 
-@click.command("get")
+@click.command("get", short_help="Show the records of STORE with these ids.")
 @store_argument()
 @click.argument("record_ids", nargs=-1, required=True, metavar="ID...")
 @key_file_option()
@@ -70,7 +70,7 @@ def get(
         raise NotFoundError(f"not found: {', '.join(result.missing)}")
 
 
-@click.command("find")
+@click.command("find", short_help="Find records by email, phone number or name.")
 @store_argument()
 @key_file_option()
 @click.option("--email", metavar="EMAIL", help="Email address (case and spaces ignored).")
@@ -136,7 +136,7 @@ def find(
         raise NotFoundError("no record matches")
 
 
-@click.command("update")
+@click.command("update", short_help="Change one record of STORE, or many from a file.")
 @store_argument()
 @click.argument("record_id", required=False, metavar="[ID]")
 @key_file_option()

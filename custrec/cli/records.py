@@ -33,7 +33,7 @@ from custrec.cli.progress import command_progress, quiet_option
 from custrec.errors import CheckFailedError
 
 
-@click.command("collect")
+@click.command("collect", short_help="Collect new records into STORE from files.")
 @store_argument()
 @click.argument("inputs", nargs=-1, type=click.Path(dir_okay=False, allow_dash=True))
 @key_file_option()
@@ -161,7 +161,7 @@ def collect(
         note(f"{result.rejected} row(s) refused, written to {result.rejects_file}")
 
 
-@click.command("export")
+@click.command("export", short_help="Write the records of STORE in plaintext.")
 @store_argument()
 @key_file_option()
 @output_option()
@@ -171,7 +171,7 @@ def collect(
     "output_format",
     type=click.Choice(["csv", "ndjson", "parquet"]),
     default=None,
-    help="Data format. Default: from the file extension, else csv.",
+    help="Data format: csv, ndjson or parquet. Default: from the file extension, else csv.",
 )
 @fields_option()
 @click.option(
@@ -186,7 +186,8 @@ def collect(
     "--raw",
     is_flag=True,
     help="CSV: write cells starting with = + - @ as they are, instead of prefixing ' "
-    "so spreadsheets cannot run them as formulas.",
+    "so spreadsheets cannot run them as formulas (numbers and phone numbers such as "
+    "+44 7911 123456 are never prefixed).",
 )
 @click.option(
     "--with-meta",
@@ -215,10 +216,13 @@ def export(
     owner only, and the file appears only once complete. Export only the fields and
     records the purpose needs (--fields, --where).
 
-    CSV cells beginning with =, +, -, @, a tab or a carriage return (other than plain
-    numbers such as -12.5) are written with a leading ' so that spreadsheets show them
-    as text instead of running them as formulas; --raw turns this off (use it, or
-    ndjson, when the file goes back into a program).
+    CSV cells beginning with =, +, -, @, a tab or a carriage return are written with a
+    leading ' so that spreadsheets show them as text instead of running them as
+    formulas. Plain numbers (-12.5) and phone numbers in international format (+44 7911
+    123456, +1 (555) 010-0199: a + then digits, spaces, dots, dashes, slashes and an
+    area code in parentheses) hold nothing a spreadsheet can run and are written as
+    they are, so contact lists work in SMS and dialling tools. --raw turns the quoting
+    off (use it, or ndjson, when the file goes back into a program).
 
     \b
     Examples:

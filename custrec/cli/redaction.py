@@ -99,7 +99,7 @@ def _regions_option() -> Callable[[F], F]:
     )
 
 
-@click.command("scan")
+@click.command("scan", short_help="Find personal data in text, tables or a store.")
 @click.argument("source", type=click.Path(dir_okay=False, allow_dash=True))
 @click.option(
     "--field",
@@ -270,6 +270,7 @@ def _scan_file(
         input_format=chosen,
         delimiter=csv_delimiter(delimiter),
         encoding=encoding,
+        light=True,
     ) as reader:
         yield from scan_table(
             reader, detector, summary, fields=fields, schema=schema, progress=progress
@@ -317,7 +318,7 @@ def _emit_findings(
     out.flush()
 
 
-@click.command("redact")
+@click.command("redact", short_help="Write a redacted copy, safe to share.")
 @click.argument("source", type=click.Path(dir_okay=False, allow_dash=True))
 @output_option(
     "Where to write the redacted copy ('-' for stdout). Created with mode 0600.", default=None
@@ -335,7 +336,7 @@ def _emit_findings(
     "output_format",
     type=click.Choice(["csv", "ndjson", "parquet"]),
     default=None,
-    help="Data format of -o. Default: from the file extension, else csv.",
+    help="Data format of -o: csv, ndjson or parquet. Default: from the file extension, else csv.",
 )
 @click.option(
     "--policy",

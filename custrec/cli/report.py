@@ -86,7 +86,7 @@ def _moment(text: str | None, tz: str, what: str) -> dt.datetime | None:
     return moment.astimezone(dt.UTC)
 
 
-@report.command("kpi")
+@report.command("kpi", short_help="Customer-service KPIs from interaction logs.")
 @click.argument("logs", nargs=-1, type=click.Path(dir_okay=False, allow_dash=True))
 @click.option(
     "--by",
@@ -123,12 +123,35 @@ def _moment(text: str | None, tz: str, what: str) -> dt.datetime | None:
     help="case: resolved cases with one inbound contact; repeat: resolved contacts not "
     "followed by another from the customer within --fcr-window.",
 )
-@click.option("--fcr-window", default="7d", show_default=True, metavar="DURATION")
+@click.option(
+    "--fcr-window",
+    default="7d",
+    show_default=True,
+    metavar="DURATION",
+    help="With --fcr-method repeat: how long after a resolved contact another one from "
+    "the same customer counts as a repeat (e.g. 72h, 3d, 7d).",
+)
 @click.option(
     "--fcr-same-category", is_flag=True, help="Repeat contacts count only in the same category."
 )
-@click.option("--sl-threshold", type=float, default=20.0, show_default=True, metavar="SECONDS")
-@click.option("--short-abandon", type=float, default=5.0, show_default=True, metavar="SECONDS")
+@click.option(
+    "--sl-threshold",
+    type=float,
+    default=20.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Service level: the share of phone and chat contacts answered within this many "
+    "seconds (abandoned ones count against it).",
+)
+@click.option(
+    "--short-abandon",
+    type=float,
+    default=5.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="A contact abandoned within this many seconds is a short abandon, left out of "
+    "service level and abandonment rate.",
+)
 @click.option(
     "--business-hours",
     metavar="HOURS",

@@ -105,8 +105,8 @@ def _set_state(
         note(f"record {record_id} was already {word}")
 
 
-def _state_command(name: str, state: str, on: bool, summary: str, examples: str) -> Any:
-    @click.command(name, help=f"{summary}\n\n\b\nExamples:\n{examples}")
+def _state_command(name: str, state: str, on: bool, short: str, summary: str, examples: str) -> Any:
+    @click.command(name, short_help=short, help=f"{summary}\n\n\b\nExamples:\n{examples}")
     @store_argument()
     @click.argument("record_id", metavar="ID")
     @key_file_option()
@@ -130,6 +130,7 @@ hold = _state_command(
     "hold",
     "hold",
     True,
+    "Put a record under legal hold.",
     "Put a record under legal hold: it is never erased or purged, whatever a policy or "
     "request says, until it is released. The hold is checked at the moment of deletion. "
     "Audited (with --reason); setting it twice changes nothing.",
@@ -139,6 +140,7 @@ release = _state_command(
     "release",
     "hold",
     False,
+    "Release a record from legal hold.",
     "Release a record from legal hold (audited, with --reason).",
     "  custrec release customers.crec C-000042 --reason 'litigation 2026-117 closed'",
 )
@@ -146,6 +148,7 @@ restrict = _state_command(
     "restrict",
     "restricted",
     True,
+    "Restrict processing of a record (GDPR Art. 18).",
     "Restrict processing of a record (GDPR Art. 18): it is kept, but get, update, export, "
     "redact, scan, validate and report refuse it or leave it out (saying how many); only "
     "access and erase use it. Audited.",
@@ -155,12 +158,13 @@ unrestrict = _state_command(
     "unrestrict",
     "restricted",
     False,
+    "Lift the restriction of a record.",
     "Lift the restriction of a record (audited, with --reason).",
     "  custrec unrestrict customers.crec C-000042 --reason 'ticket 4711 resolved'",
 )
 
 
-@click.command("erase")
+@click.command("erase", short_help="Erase one customer's record now (GDPR Art. 17).")
 @store_argument()
 @click.argument("record_id", metavar="ID")
 @key_file_option()
@@ -247,7 +251,7 @@ def erase(
     )
 
 
-@click.command("reapply-erasures")
+@click.command("reapply-erasures", short_help="Erase again after restoring a backup.")
 @store_argument()
 @key_file_option()
 @format_option("table", "json")
@@ -279,7 +283,7 @@ def reapply_erasures(
     )
 
 
-@click.command("access")
+@click.command("access", short_help="Everything held about one customer (GDPR Art. 15).")
 @store_argument()
 @click.argument("record_id", metavar="ID")
 @key_file_option()
@@ -394,7 +398,7 @@ def _write_report(
         handle.write(data)
 
 
-@click.command("purge")
+@click.command("purge", short_help="Purge records whose retention period has ended.")
 @store_argument()
 @key_file_option()
 @click.option(
@@ -534,11 +538,27 @@ def purge(
             note_store(opened)
     if plan_file:
         retention.save_plan(plan, plan_file, inputs=(store, policy_file, key_file, *logs))
-        note(f"wrote the plan to {plan_file}; review it, then run with --apply {plan_file}")
+        if show_ids:
+            held_in_plan = "the records due by id and audit pseudonym"
+        else:
+            held_in_plan = (
+                "the records due by audit pseudonym only; to see their ids, make the plan "
+                "with --show-ids (an audited read)"
+            )
+        note(
+            f"wrote the plan to {plan_file}: counts per rule and {held_in_plan}; review "
+            f"it, then run with --apply {plan_file}"
+        )
+    if any(plan.without_trigger.values()):
+        note(
+            "no trigger date: records a rule applies to that have no date in its trigger "
+            "field; that rule cannot date them and leaves them to the next rule (if none "
+            "is due, they are kept)"
+        )
     emit(plan, output_format)
 
 
-@click.command("restore")
+@click.command("restore", short_help="Bring back a record in a purge's grace period.")
 @store_argument()
 @click.argument("record_id", metavar="ID")
 @key_file_option()

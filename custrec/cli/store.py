@@ -20,7 +20,7 @@ from custrec.errors import UsageError
 from custrec.render import Fields
 
 
-@click.command("init")
+@click.command("init", short_help="Create an empty encrypted store.")
 @store_argument()
 @key_file_option()
 @click.option(
@@ -128,7 +128,7 @@ def init(
         )
 
 
-@click.command("verify")
+@click.command("verify", short_help="Check the integrity of STORE end to end.")
 @store_argument()
 @key_file_option()
 @click.option(

@@ -25,7 +25,7 @@ from custrec.cli.progress import command_progress, quiet_option
 from custrec.errors import CheckFailedError, InputError, UsageError
 
 
-@click.command("validate")
+@click.command("validate", short_help="Check records against a schema.")
 @click.argument("source", type=click.Path(dir_okay=False, allow_dash=True))
 @click.option(
     "--schema",

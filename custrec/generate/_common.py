@@ -452,9 +452,23 @@ COUNTRIES: tuple[Country, ...] = (
             trunk="0",
             groups=(4, 6),
             fine_groups=(4, 3, 3),
-            # Ofcom's drama range 07700 900000-900999.
-            fictional=PhoneBlock(_codes("7700900"), _ALL_DIGITS, 2),
-            overflow=PhoneBlock(_codes("74 75 78 79"), _ALL_DIGITS, 7),
+            # Ofcom's drama ranges that libphonenumber counts as assigned (geographic
+            # numbers: 020 7946 0xxx, 0113 496 0xxx, ...); its mobile drama range
+            # 07700 900xxx, and 0115 496 0xxx, are not, and fail phone.assigned-range.
+            fictional=PhoneBlock(
+                _codes(
+                    "2079460 1134960 1144960 1164960 1174960 1184960 1214960 1314960 "
+                    "1414960 1514960 1614960 1914980"
+                ),
+                _ALL_DIGITS,
+                2,
+            ),
+            # Mobile ranges 074-075 and 078-079 without 0791 (partly unassigned).
+            overflow=PhoneBlock(
+                tuple(f"7{n}" for n in (*range(40, 60), *range(80, 91), *range(92, 100))),
+                _ALL_DIGITS,
+                6,
+            ),
         ),
         postcode="GB",
         language="en",
@@ -562,8 +576,9 @@ COUNTRIES: tuple[Country, ...] = (
             trunk="0",
             groups=(1, 2, 2, 2, 2),
             fine_groups=(1, 2, 2, 2, 2),
-            # ARCEP's numbers for fiction: 06 39 98 xx xx and 01 99 00 xx xx.
-            fictional=PhoneBlock(_codes("63998 19900"), _ALL_DIGITS, 3),
+            # ARCEP's numbers for fiction that libphonenumber counts as assigned:
+            # 01 99 00, 02 61 91, 03 53 01, 04 65 71, 05 36 49 xx xx (not 06 39 98).
+            fictional=PhoneBlock(_codes("19900 26191 35301 46571 53649"), _ALL_DIGITS, 3),
             overflow=PhoneBlock(_codes("6 7"), "45678", 7),
         ),
         postcode="FR",

@@ -10,7 +10,8 @@ Presidio names it, a score in 0..1, the rule and a readable explanation):
   (``Leniency.VALID``) for a list of regions; dates, IP addresses, IBANs, card-length
   runs, prices and numbers next to words such as "order", "invoice" or "ref" are not
   phone numbers;
-- ``CREDIT_CARD``: 13-19 digits in an issuer range of the right length, Luhn valid;
+- ``CREDIT_CARD``: 13-19 digits in an issuer range of the right length, Luhn valid,
+  not written as an international phone number (after a ``+`` or a calling code);
 - ``IBAN_CODE``: a country's IBAN length and ``mod 97 == 1``;
 - ``US_SSN``: ``AAA-GG-SSSS`` without the never-issued ranges (spaces or no
   separator only next to a context word);
@@ -656,6 +657,28 @@ def _inside_iban_shape(text: str, start: int, end: int) -> bool:
     return False
 
 
+# A country calling code written before a run of digits: "+49 ", "+49-", "(+49) ".
+_CALLING_CODE_BEFORE = re.compile(r"(?:\(\+(\d{1,3})\)|\+(\d{1,3}))[ \-]?\Z")
+
+
+def _written_as_phone(text: str, start: int, digits: str) -> bool:
+    """True when the digits at ``start`` are written as an international phone number:
+    right after a ``+`` (a card number is never written with one), or after a calling
+    code (``+49 ``, ``(+49) ``) with which they make a valid phone number."""
+    if start > 0 and text[start - 1] == "+":
+        return True
+    lead = _CALLING_CODE_BEFORE.search(text, max(0, start - 7), start)
+    if lead is None:
+        return False
+    import phonenumbers  # slow to import: only when a card-like run follows a "+"
+
+    try:
+        number = phonenumbers.parse(f"+{lead.group(1) or lead.group(2)}{digits}", None)
+    except phonenumbers.NumberParseException:
+        return False
+    return bool(phonenumbers.is_valid_number(number))
+
+
 def _find_cards(text: str, out: list[Finding], lo: int, hi: int) -> None:
     for m in _CARD.finditer(text, lo, hi):
         raw = m.group()
@@ -664,7 +687,7 @@ def _find_cards(text: str, out: list[Finding], lo: int, hi: int) -> None:
         if issuer is None or not luhn_valid(digits) or not _card_grouping_ok(raw):
             continue
         start, end = m.span()
-        if _inside_iban_shape(text, start, end):
+        if _inside_iban_shape(text, start, end) or _written_as_phone(text, start, digits):
             continue
         ctx = _context(text, start, end, _CARD_POSITIVE, _CARD_NEGATIVE)
         score = 1.0 if ctx.sign > 0 else 0.3 if ctx.sign < 0 else 0.85

@@ -5,7 +5,7 @@ Strategies (:data:`STRATEGIES`):
 
 - ``keep``: the value is left as it is;
 - ``drop``: the field is left out of the output (the caller removes it);
-- ``mask``: most of the value becomes ``*`` (:func:`mask`);
+- ``mask``: most of the value becomes ``*``, as fits its type (:func:`mask`);
 - ``replace``: the value becomes its type tag, ``<EMAIL_ADDRESS>`` (:func:`replace`);
 - ``pseudonymise`` (alias ``pseudonym``): the value becomes a keyed pseudonym,
   ``<EMAIL_ADDRESS_3f2a9c1d4e5b6a70>``, the same for the same person in every file,
@@ -27,7 +27,11 @@ import ipaddress
 import re
 import unicodedata
 from collections.abc import Callable, Sequence
-from typing import Protocol
+from functools import lru_cache
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from custrec.redaction.detect import Detector
 
 STRATEGIES = ("keep", "drop", "mask", "replace", "pseudonymise", "generalise", "scan")
 STRATEGY_ALIASES = {"pseudonym": "pseudonymise"}
@@ -139,8 +143,30 @@ class Pseudonymiser:
 # --- masks ---------------------------------------------------------------------------
 
 
-def mask(value: str, entity_type: str | None = None) -> str:
-    """``value`` with most of it replaced by ``*``, by type:
+def recognised_type(value: str, detector: Detector | None = None) -> str | None:
+    """The type of personal data that ``value`` is as a whole (``EMAIL_ADDRESS``,
+    ``PHONE_NUMBER``, ``CREDIT_CARD``, ``IBAN_CODE``, ...), as ``detector`` (default:
+    a :class:`~custrec.redaction.detect.Detector` of every type and the default
+    regions) finds it; None when no single finding covers the whole value."""
+    text = value.strip()
+    if not text:
+        return None
+    for finding in (detector or _default_detector()).find(text):
+        if finding.start == 0 and finding.end == len(text):
+            return finding.type
+    return None
+
+
+@lru_cache(maxsize=1)
+def _default_detector() -> Detector:
+    from custrec.redaction.detect import Detector
+
+    return Detector()
+
+
+def mask(value: str, entity_type: str | None = None, *, detector: Detector | None = None) -> str:
+    """``value`` with most of it replaced by ``*``, by type (without one, the type
+    the value is recognised as by :func:`recognised_type` with ``detector``):
 
     - ``PHONE_NUMBER``, ``CREDIT_CARD``, ``US_SSN``: every digit but the last 4 is
       ``*``, other characters stay: ``+44 7911 123456`` → ``+** **** **3456`` (the
@@ -155,9 +181,12 @@ def mask(value: str, entity_type: str | None = None) -> str:
       the domain: ``ann.lee@example.com`` → ``a***@example.com`` (the domain stays);
     - ``PERSON``: the first letter of each part of the name, upper-cased, then ``.``:
       ``Ann Lee`` → ``A. L.``;
-    - any other type, or none: ``*`` once per character, at most 8 (``London`` →
-      ``******``; a longer value gives ``********`` whatever its length).
+    - any other type, or a value not recognised: ``*`` once per character, at most 8
+      (``London`` → ``******``; a longer value gives ``********`` whatever its
+      length).
     """
+    if entity_type is None:
+        entity_type = recognised_type(value, detector)
     if entity_type in _DIGIT_MASKED:
         return _mask_all_but_last(value, str.isdigit)
     if entity_type == "IBAN_CODE":

@@ -212,7 +212,7 @@ class Redactor:
                 continue
             text = value if isinstance(value, str) else _text(value)
             if plan.strategy == "mask":
-                out[plan.name] = operators.mask(text, plan.entity)
+                out[plan.name] = operators.mask(text, plan.entity, detector=self.detector)
             elif plan.strategy == "replace":
                 out[plan.name] = operators.replace(plan.entity or plan.name.upper())
             elif plan.strategy == "pseudonymise":

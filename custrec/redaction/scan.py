@@ -218,6 +218,9 @@ def scan_table(
     each row starts (found once at the end for a CSV file read by Arrow, so findings
     come out after the whole file is read). ``progress`` counts the rows read."""
     known = KnownFields.of(schema)
+    if reader.python_rows:
+        yield from _scan_records(reader, detector, summary, fields, schema, known)
+        return
     chosen: list[str] | None = None
     id_field: str | None = None
     pending: list[tuple[int, ScanFinding]] = []
@@ -250,6 +253,49 @@ def scan_table(
     if chosen is None and fields:
         table_fields(reader.columns, fields, schema, reader.name)  # unknown --field, no rows
     yield from _with_lines(reader, pending)
+
+
+def _scan_records(
+    reader: TableReader,
+    detector: Detector,
+    summary: ScanSummary,
+    fields: Sequence[str],
+    schema: Schema | None,
+    known: KnownFields | None,
+) -> Iterator[ScanFinding]:
+    """:func:`scan_table` over rows read by Python (NDJSON, CSV by the exact parser):
+    no pyarrow is imported, and each finding comes out with its line at once."""
+    chosen: list[str] = []
+    id_field: str | None = None
+    seen = -1  # columns known when ``chosen`` was made (NDJSON finds more as it reads)
+    row = 0
+    for chunk in reader.records():
+        if len(reader.columns) != seen:
+            seen = len(reader.columns)
+            chosen = table_fields(reader.columns, fields, schema, reader.name)
+            id_field = next((name for name in ID_FIELDS if name in reader.columns), None)
+        found: list[tuple[int, ScanFinding]] = []
+        for index, record in enumerate(chunk, start=row + 1):
+            texts = [name for name in chosen if isinstance(record.get(name), str)]
+            if not texts:
+                continue
+            record_id = record.get(id_field) if id_field else None
+            found.extend(
+                (index, f)
+                for f in _scan_record(
+                    record,
+                    texts,
+                    detector,
+                    known,
+                    summary,
+                    None if record_id is None else str(record_id),
+                    None,
+                )
+            )
+        row += len(chunk)
+        yield from _with_lines(reader, found)
+    if seen < 0 and fields:
+        table_fields(reader.columns, fields, schema, reader.name)  # unknown --field, no rows
 
 
 def _text_cells(
