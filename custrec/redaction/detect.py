@@ -43,6 +43,8 @@ from datetime import date
 from functools import lru_cache
 from typing import Any, NamedTuple
 
+from custrec.redaction.national_ids import NATIONAL_ID_TYPES, find_national_ids
+
 __all__ = [
     "DEFAULT_REGIONS",
     "ENTITY_TYPES",
@@ -66,6 +68,7 @@ ENTITY_TYPES: tuple[str, ...] = (
     "US_ZIP",
     "PERSON",
     "LOCATION",
+    *NATIONAL_ID_TYPES,
 )
 
 DEFAULT_REGIONS: tuple[str, ...] = ("GB", "US", "DE", "FR", "IE", "NL", "ES", "IN", "AU", "CA")
@@ -1634,6 +1637,7 @@ class Detector:
         self._dob = "DATE_OF_BIRTH" in t
         self._postcode = "UK_POSTCODE" in t
         self._zip = "US_ZIP" in t
+        self._national = not self.types.isdisjoint(NATIONAL_ID_TYPES)
         self._runs = any(
             (self._phone, self._card, self._iban, self._ssn, self._nino, self._ipv4,
              self._postcode, self._zip)
@@ -1656,6 +1660,11 @@ class Detector:
                 _find_dobs(text, found)
             if self._runs:
                 self._find_in_runs(text, found)
+            if self._national:
+                found.extend(
+                    Finding(c.start, c.end, c.type, c.score, "national_id", c.explanation)
+                    for c in find_national_ids(text, self.types)
+                )
         if known is not None:
             found.extend(known.find(text, self.types))
         threshold = self.threshold
