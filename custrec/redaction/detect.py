@@ -91,27 +91,22 @@ class Finding(NamedTuple):
 # Public validators
 
 
-_LUHN_DOUBLED = (0, 2, 4, 6, 8, 1, 3, 5, 7, 9)
-
-
 def luhn_valid(digits: str) -> bool:
-    """True when ``digits`` (spaces and dashes ignored) pass the Luhn checksum.
+    """True when ``digits`` (spaces and dashes ignored) pass the Luhn checksum
+    (python-stdnum's ``luhn``).
 
     At least two digits are needed; any other character makes the value invalid.
     """
     s = digits.replace(" ", "").replace("-", "")
     if len(s) < 2 or not (s.isascii() and s.isdigit()):
         return False
-    total = 0
-    odd = False
-    for ch in reversed(s):
-        d = ord(ch) - 48
-        total += _LUHN_DOUBLED[d] if odd else d
-        odd = not odd
-    return total % 10 == 0
+    from stdnum import luhn
+
+    return bool(luhn.is_valid(s))
 
 
-# IBAN length per country code, from the SWIFT IBAN registry.
+# IBAN length per country code, from the SWIFT IBAN registry: where an IBAN written in a
+# text ends (python-stdnum then validates it).
 IBAN_LENGTHS: dict[str, int] = {
     "AD": 24, "AE": 23, "AL": 28, "AT": 20, "AZ": 28, "BA": 20, "BE": 16, "BG": 22,
     "BH": 22, "BI": 27, "BR": 29, "BY": 28, "CH": 21, "CR": 22, "CY": 28, "CZ": 24,
@@ -127,22 +122,20 @@ IBAN_LENGTHS: dict[str, int] = {
     "YE": 30,
 }  # fmt: skip
 
-_IBAN_LETTERS = {ord(c): str(ord(c) - 55) for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ"}
-
 
 def _iban_compact_valid(compact: str) -> bool:
-    length = IBAN_LENGTHS.get(compact[:2])
-    if length is None or len(compact) != length or not compact[2:4].isdigit():
+    if not (compact.isascii() and compact.isalnum() and compact[2:4].isdigit()):
         return False
-    if not (compact.isascii() and compact.isalnum()):
-        return False
-    rearranged = (compact[4:] + compact[:4]).translate(_IBAN_LETTERS)
-    return int(rearranged) % 97 == 1
+    from stdnum import iban
+
+    # python-stdnum checks the country's length and BBAN format (SWIFT registry) and
+    # mod 97.
+    return bool(iban.is_valid(compact, check_country=False))
 
 
 def iban_valid(text: str) -> bool:
-    """True when ``text`` (spaces ignored, any case) is an IBAN of a registry country
-    with that country's length and ``mod 97 == 1``."""
+    """True when ``text`` (spaces ignored, any case) is an IBAN of a registry country,
+    in that country's length and format, with ``mod 97 == 1`` (python-stdnum)."""
     return _iban_compact_valid(text.replace(" ", "").upper())
 
 

@@ -37,9 +37,17 @@ class _Kind(NamedTuple):
     context: re.Pattern[str]
 
 
+_WORD = re.compile(r"[^\W\d_]+")
+_FIRST_WORDS: dict[re.Pattern[str], set[str]] = {}
+"""The first word of each context phrase (lower case), by context pattern: a text
+without any of them is not searched for the pattern."""
+
+
 def _words(*words: str) -> re.Pattern[str]:
     alternatives = "|".join(re.escape(w).replace(r"\ ", r"[\s\-]?") for w in words)
-    return re.compile(rf"(?<![^\W_])(?:{alternatives})(?![^\W_])", re.IGNORECASE)
+    pattern = re.compile(rf"(?<![^\W_])(?:{alternatives})(?![^\W_])", re.IGNORECASE)
+    _FIRST_WORDS[pattern] = {_WORD.findall(w)[0].lower() for w in words}
+    return pattern
 
 
 _B = r"(?<![\w\-./])"  # not inside a longer word or number
@@ -155,6 +163,16 @@ _KINDS: tuple[_Kind, ...] = (
 )
 
 NATIONAL_ID_TYPES: tuple[str, ...] = tuple(dict.fromkeys(kind.type for kind in _KINDS))
+# One pass over a text tells which kinds may be in it: any kind's own written form, and
+# the context words present (by kind). Most texts hold neither.
+# (A looser pattern than the kinds': without the boundary checks, which cost most.)
+_ANY_DISTINCT = re.compile(
+    "|".join(f"(?:{kind.distinct.pattern.removeprefix(_B).removesuffix(_E)})" for kind in _KINDS)
+)
+_KINDS_BY_WORD: dict[str, set[int]] = {}
+for _number, _kind in enumerate(_KINDS):
+    for _first in _FIRST_WORDS[_kind.context]:
+        _KINDS_BY_WORD.setdefault(_first, set()).add(_number)
 _ANY_SIGN = re.compile(r"\d")
 _CONTEXT_BEFORE = 40
 _CONTEXT_AFTER = 20
@@ -191,17 +209,21 @@ def find_national_ids(text: str, types: frozenset[str]) -> list[Candidate]:
     out: list[Candidate] = []
     if _ANY_SIGN.search(text) is None:
         return out
-    for kind in _KINDS:
-        if kind.type not in types:
+    own_form = _ANY_DISTINCT.search(text) is not None
+    words = set(_WORD.findall(text.lower()))
+    maybe = {n for word in words for n in _KINDS_BY_WORD.get(word, ())}
+    named = {n for n in maybe if _KINDS[n].context.search(text) is not None}
+    for number, kind in enumerate(_KINDS):
+        if kind.type not in types or not (own_form or number in named):
             continue
         valid = None
-        for pattern, distinct in ((kind.distinct, True), (kind.bare, False)):
-            if pattern is None:
-                continue
+        for pattern, wanted in ((kind.distinct, own_form), (kind.bare, number in named)):
+            if pattern is None or not wanted:
+                continue  # bare digits count only next to a word naming them
             for match in pattern.finditer(text):
                 start, end = match.span()
-                word = _near(kind, text, start, end)
-                if not distinct and word is None:
+                word = _near(kind, text, start, end) if number in named else None
+                if pattern is kind.bare and word is None:
                     continue
                 valid = valid or _validator(kind.validator)
                 if not valid(match.group()):
