@@ -218,7 +218,8 @@ def main() -> int:
         action="append",
         metavar="NAME",
         help="run only this benchmark (repeatable: startup, generate, generate-memory, "
-        "inspect, store, audit, records, validate, kpi, redaction, retention, trust); with "
+        "inspect, store, audit, records, validate, kpi, redaction, pii-outside, retention, "
+        "trust); with "
         "--write, the other sections of FILE are kept as they are",
     )
     parser.add_argument("--rows", type=int, default=200_000, help="rows for data benchmarks")
@@ -237,18 +238,21 @@ def main() -> int:
         "--store-process-repeat", type=int, default=20, help="runs per whole-process timing"
     )
     import kpi
+    import pii_outside
     import records
     import redaction
     import retention
     import trust
     import validate
 
-    for bench in (records, validate, kpi, redaction, retention, trust):
+    for bench in (records, validate, kpi, redaction, pii_outside, retention, trust):
         bench.add_arguments(parser)
     args = parser.parse_args()
     from audit import bench_audit
     from kpi import SECTION as KPI_SECTION
     from kpi import bench_kpi
+    from pii_outside import SECTION as PII_OUTSIDE_SECTION
+    from pii_outside import bench_pii_outside
     from records import bench_records
     from redaction import SECTION as REDACTION_SECTION
     from redaction import bench_redaction
@@ -299,6 +303,7 @@ def main() -> int:
             REDACTION_SECTION,
             lambda: bench_redaction(args.scan_texts, args.redact_rows),
         ),
+        "pii-outside": (PII_OUTSIDE_SECTION, lambda: bench_pii_outside(args.outside_texts)),
         "retention": (RETENTION_SECTION, lambda: bench_retention(args.retention_rows)),
         "trust": (
             TRUST_SECTION,

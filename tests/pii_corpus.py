@@ -149,11 +149,17 @@ def _mod97(text: str) -> int:
     return int("".join(str(int(c, 36)) for c in text)) % 97
 
 
+IBAN_TAIL_LETTERS = {"BR": 2, "MU": 3}
+"""Countries whose BBAN ends in letters (an account type; a currency code)."""
+
+
 def iban(rng: random.Random, valid: bool = True) -> str:
     """A compact IBAN of a registry country, check digits computed here."""
     country, length, letters = rng.choice(IBAN_COUNTRIES)
+    tail = IBAN_TAIL_LETTERS.get(country, 0)
     bban = "".join(rng.choice(_LETTERS) for _ in range(letters))
-    bban += "".join(rng.choice("0123456789") for _ in range(length - 4 - letters))
+    bban += "".join(rng.choice("0123456789") for _ in range(length - 4 - letters - tail))
+    bban += "".join(rng.choice(_LETTERS) for _ in range(tail))
     check = 98 - _mod97(bban + country + "00")
     if not valid:  # any other value in 02..98 leaves a remainder other than 1
         check = rng.choice([v for v in range(2, 99) if v != check])

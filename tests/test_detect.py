@@ -88,6 +88,8 @@ def test_public_names() -> None:
     assert ENTITY_TYPES == (
         "EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "IBAN_CODE", "US_SSN", "UK_NINO",
         "IP_ADDRESS", "DATE_OF_BIRTH", "UK_POSTCODE", "US_ZIP", "PERSON", "LOCATION",
+        "US_ITIN", "ES_NIF", "ES_NIE", "IT_FISCAL_CODE", "FR_NIR", "DE_TAX_ID", "NL_BSN",
+        "SE_PERSONNUMMER", "PL_PESEL", "IN_AADHAAR", "IN_PAN", "BR_CPF",
     )  # fmt: skip
     assert Finding._fields == ("start", "end", "type", "score", "rule", "explanation")
     assert {"GB", "US", "DE", "FR"} <= set(DEFAULT_REGIONS)
@@ -184,7 +186,12 @@ def test_email_negative(text: str) -> None:
     ("text", "phone"),
     [
         ("Call me on 020 7946 0958 tomorrow", "020 7946 0958"),
-        ("Tel. (415) 555-2671 ext. 22", "(415) 555-2671"),
+        ("Tel. (415) 555-2671 ext. 22", "(415) 555-2671 ext. 22"),
+        ("fax 650-752-7354x549 mobile", "650-752-7354x549"),
+        ("Phone:\\n439 4166\\nE-mail", "439 4166"),  # escaped line breaks
+        ("They're not answering at 96 466712", "96 466712"),
+        ("Fax: +41 53 147 37 99", "+41 53 147 37 99"),  # possible, not assigned
+        ("Desk: 088.147.4350", "088.147.4350"),
         ("reach her at +44 20 7946 0958", "+44 20 7946 0958"),
         ("+44 (0) 20 7946 0958 is the office", "+44 (0) 20 7946 0958"),
         ("Fax 0049 30 12345678 (Berlin)", "0049 30 12345678"),
@@ -213,6 +220,12 @@ def test_phone_positive(text: str, phone: str) -> None:
         "Pi is 3.14159265",
         "app version 1.2.3.4567890",
         "Serial number 8004561230",
+        "began on 1970-06-13 13:34:05.298954, the government",  # a time
+        "call a taxi to 0662 3441 rue Saint-Antoine",  # a house number
+        "Address: 0305 530 Briarwood Drive Suite 210",
+        "call me about order 458 2231 today",  # an order number after "call"
+        "the office paid 1 234 567.89 last year",  # an amount
+        "phone plan 12 months",
     ],
 )
 def test_phone_negative(text: str) -> None:
@@ -220,9 +233,13 @@ def test_phone_negative(text: str) -> None:
 
 
 def test_phone_regions_are_configurable() -> None:
-    text = "ring 01 23 45 67 89 today"  # a French national number
+    text = "01 23 45 67 89 today"  # a French national number, no context word
     assert ("01 23 45 67 89", "PHONE_NUMBER") in spans(text)
     assert spans(text, Detector(regions=["US", "GB"])) == set()
+    # after a word saying so, a number written as phone numbers are is one anywhere
+    assert spans("ring 01 23 45 67 89", Detector(regions=["US"])) == {
+        ("01 23 45 67 89", "PHONE_NUMBER")
+    }
     # international numbers are read whatever the regions
     assert spans("ring +33 1 23 45 67 89", Detector(regions=["US"])) == {
         ("+33 1 23 45 67 89", "PHONE_NUMBER")
@@ -244,6 +261,7 @@ ISSUER_PREFIXES = [
     ("34", 15), ("37", 15), ("6011", 16), ("644", 16), ("649", 19), ("65", 16),
     ("622126", 16), ("622925", 19), ("3528", 16), ("3589", 19), ("300", 14), ("305", 14),
     ("36", 14), ("38", 16), ("39", 19), ("50", 13), ("56", 16), ("69", 19), ("62", 17),
+    ("1800", 15), ("2131", 15), ("3522", 16), ("6759", 12), ("5018", 12), ("58", 12),
 ]  # fmt: skip
 
 
@@ -271,7 +289,9 @@ def test_card_every_issuer_range(prefix: str, length: int, sep: str) -> None:
         with_luhn("123456789012345"),  # no issuer starts with 1
         with_luhn("378282246310001"),  # Amex with 16 digits
         with_luhn("51051051051051"),  # Mastercard with 15 digits
-        with_luhn("50000000000"),  # 12 digits
+        with_luhn("5000000000"),  # 11 digits
+        with_luhn("41111111111"),  # 12 digits, but no Maestro range
+        with_luhn("18010000000000"),  # JCB 15 starts 1800 or 2131
         with_luhn("4111111111111111111"),  # 20 digits
         "4111 1111 1111 1111 1111 2",  # inside a longer run
     ],

@@ -403,3 +403,31 @@ def test_redact_writes_each_format_with_the_same_values(
         assert str(got["customer_id"] or "") == want["customer_id"]
         assert str(got["email"] or "") == want["email"].lstrip("'")
         assert str(got["notes"] or "") == want["notes"]
+
+
+def test_a_scan_of_redacted_notes_finds_nothing_the_policy_replaces(
+    cli: InvokeCli, tmp_path: Path
+) -> None:
+    """A replacement can be context for the next value (the tag ``<US_ZIP>`` names a
+    ZIP code): the notes are scanned again until nothing more is found."""
+    notes = [
+        "update my address to the same: 13878 Auerstrasse 132 ALTA , nan  Norway 29340",
+        "call me on 020 7946 0958, card 4111 1111 1111 1111",
+    ]
+    source = tmp_path / "notes.csv"
+    with source.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["note_id", "notes"])
+        writer.writerows(enumerate(notes, start=1))
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(
+        "version: 1\nfields:\n  note_id: keep\n  notes: scan\ntypes:\n  default: replace\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "out.csv"
+    result = cli("redact", str(source), "-o", str(out), "--policy", str(policy))
+    assert result.exit_code == 0, result.stderr
+    rescan = cli("scan", str(out), "--field", "notes", "--format", "ndjson")
+    assert rescan.exit_code == 0, rescan.stderr
+    assert rescan.stdout == ""
+    assert "29340" not in out.read_text(encoding="utf-8")

@@ -10,7 +10,7 @@ Presidio names it, a score in 0..1, the rule and a readable explanation):
   (``Leniency.VALID``) for a list of regions; dates, IP addresses, IBANs, card-length
   runs, prices and numbers next to words such as "order", "invoice" or "ref" are not
   phone numbers;
-- ``CREDIT_CARD``: 13-19 digits in an issuer range of the right length, Luhn valid,
+- ``CREDIT_CARD``: 12-19 digits in an issuer range of the right length, Luhn valid,
   not written as an international phone number (after a ``+`` or a calling code);
 - ``IBAN_CODE``: a country's IBAN length and ``mod 97 == 1``;
 - ``US_SSN``: ``AAA-GG-SSSS`` without the never-issued ranges (spaces or no
@@ -44,6 +44,8 @@ from datetime import date
 from functools import lru_cache
 from typing import Any, NamedTuple
 
+from custrec.redaction.national_ids import NATIONAL_ID_TYPES, find_national_ids
+
 __all__ = [
     "DEFAULT_REGIONS",
     "ENTITY_TYPES",
@@ -67,6 +69,7 @@ ENTITY_TYPES: tuple[str, ...] = (
     "US_ZIP",
     "PERSON",
     "LOCATION",
+    *NATIONAL_ID_TYPES,
 )
 
 DEFAULT_REGIONS: tuple[str, ...] = ("GB", "US", "DE", "FR", "IE", "NL", "ES", "IN", "AU", "CA")
@@ -89,27 +92,22 @@ class Finding(NamedTuple):
 # Public validators
 
 
-_LUHN_DOUBLED = (0, 2, 4, 6, 8, 1, 3, 5, 7, 9)
-
-
 def luhn_valid(digits: str) -> bool:
-    """True when ``digits`` (spaces and dashes ignored) pass the Luhn checksum.
+    """True when ``digits`` (spaces and dashes ignored) pass the Luhn checksum
+    (python-stdnum's ``luhn``).
 
     At least two digits are needed; any other character makes the value invalid.
     """
     s = digits.replace(" ", "").replace("-", "")
     if len(s) < 2 or not (s.isascii() and s.isdigit()):
         return False
-    total = 0
-    odd = False
-    for ch in reversed(s):
-        d = ord(ch) - 48
-        total += _LUHN_DOUBLED[d] if odd else d
-        odd = not odd
-    return total % 10 == 0
+    from stdnum import luhn
+
+    return bool(luhn.is_valid(s))
 
 
-# IBAN length per country code, from the SWIFT IBAN registry.
+# IBAN length per country code, from the SWIFT IBAN registry: where an IBAN written in a
+# text ends (python-stdnum then validates it).
 IBAN_LENGTHS: dict[str, int] = {
     "AD": 24, "AE": 23, "AL": 28, "AT": 20, "AZ": 28, "BA": 20, "BE": 16, "BG": 22,
     "BH": 22, "BI": 27, "BR": 29, "BY": 28, "CH": 21, "CR": 22, "CY": 28, "CZ": 24,
@@ -125,22 +123,20 @@ IBAN_LENGTHS: dict[str, int] = {
     "YE": 30,
 }  # fmt: skip
 
-_IBAN_LETTERS = {ord(c): str(ord(c) - 55) for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ"}
-
 
 def _iban_compact_valid(compact: str) -> bool:
-    length = IBAN_LENGTHS.get(compact[:2])
-    if length is None or len(compact) != length or not compact[2:4].isdigit():
+    if not (compact.isascii() and compact.isalnum() and compact[2:4].isdigit()):
         return False
-    if not (compact.isascii() and compact.isalnum()):
-        return False
-    rearranged = (compact[4:] + compact[:4]).translate(_IBAN_LETTERS)
-    return int(rearranged) % 97 == 1
+    from stdnum import iban
+
+    # python-stdnum checks the country's length and BBAN format (SWIFT registry) and
+    # mod 97.
+    return bool(iban.is_valid(compact, check_country=False))
 
 
 def iban_valid(text: str) -> bool:
-    """True when ``text`` (spaces ignored, any case) is an IBAN of a registry country
-    with that country's length and ``mod 97 == 1``."""
+    """True when ``text`` (spaces ignored, any case) is an IBAN of a registry country,
+    in that country's length and format, with ``mod 97 == 1`` (python-stdnum)."""
     return _iban_compact_valid(text.replace(" ", "").upper())
 
 
@@ -238,6 +234,9 @@ _PHONE_POSITIVE = _Words((
     "cell", "cellphone", "call", "called", "calling", "calls", "ring", "rang", "text",
     "texted", "sms", "whatsapp", "fax", "landline", "contact", "reach", "reached", "dial",
     "dialled", "dialed", "callback", "call back", "ph", "voicemail", "handy",
+    "desk", "office", "answering", "messages", "registered", "portable", "móvil",
+    "movil", "cellulare", "celular", "telefone", "telefonnummer", "rufnummer",
+    "numéro", "tel.", "tlf", "puhelin", "telefoon",
 ))  # fmt: skip
 _PHONE_NEGATIVE = _Words(
     (*_NEGATIVE_COMMON, "account", "acct", "id", "version", "ver", "v", "build",
@@ -494,8 +493,8 @@ _EMAIL = re.compile(
     r"(?![\w\-]|\.[^\W_])"
 )
 
-# 13-19 digits, single spaces or dashes allowed between them, not inside a longer run.
-_CARD = re.compile(r"(?<![\w\-])(?<!\d[ \-])\d(?:[ \-]?\d){12,18}(?![\w\-]|[ ]\d)")
+# 12-19 digits, single spaces or dashes allowed between them, not inside a longer run.
+_CARD = re.compile(r"(?<![\w\-])(?<!\d[ \-])\d(?:[ \-]?\d){11,18}(?![\w\-]|[ ]\d)")
 
 # A country code, two check digits, then 11-30 letters/digits, optionally in groups.
 _IBAN = re.compile(r"(?<![A-Za-z0-9])[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]){11,30}")
@@ -552,13 +551,25 @@ _US_ZIP = re.compile(r"(?<![\w\-.,$£€])(?<!\d )(\d{5})(?:-(\d{4}))?(?!\w|[\-.
 _PHONE_WINDOW = re.compile(
     r"(?<![\w+\-/])(?<!\d\.)(?:\(?\+[ ]?\(?|\()?"
     r"(?>\d+(?:(?:[ ]?[()][ \-.]?|[ \-./])\d+)*)"
-    r"(?!\w)"
+    r"(?!(?!x\d)\w)"  # an extension ("x549") may follow
 )
 # Spans inside a digit run that a phone number is not read across: dates, IPv4.
 _PHONE_BLOCK = re.compile(
     r"(?<![\w\-/.])(?<!\d[\-/.])(?:\d{4}[\-/.]\d{1,2}[\-/.]\d{1,2}"
     r"|\d{1,2}[\-/.]\d{1,2}[\-/.](?:\d{4}|\d{2}))(?![\-/.]?\d)"
     rf"|(?<![\w.])(?<!\d\.){_OCTET}(?:\.{_OCTET}){{3}}(?!\.?\d)"
+)
+_PHONE_MIN_DIGITS = 6
+_AMOUNT = re.compile(r"\d{1,3}(?:[ ,.]\d{3})+[.,]\d\d")  # "1 234 567.89", "12.345,00"
+_PHONE_EXTENSION = re.compile(r"[ ]?(?:x|ext\.?|extn\.?|extension)[ ]?\d{1,6}\b", re.IGNORECASE)
+_NANP_LAYOUT = re.compile(r"\(?[2-9]\d\d\)?[ .\-]?\d{3}[ .\-]\d{4}|[01]\d\d[.\-]\d{3}[.\-]\d{4}")
+_STREET_AFTER = re.compile(
+    r"[ ](?:[A-Z][\w'\-]*[ ]){0,3}(?:Street|St|Road|Rd|Avenue|Ave|Lane|Ln|Drive|Dr|Way|"
+    r"Court|Ct|Place|Pl|Square|Sq|Squares|Boulevard|Blvd|Crescent|Cres|Heights|Row|Green|"
+    r"Greens|Terrace|Close|Parkway|Pkwy|Highway|Hwy|Trail|Circle|Park|Walk|Gardens|Hill|"
+    r"Stream|Bridge|Mews|Rise|Vale|View|Grove|Alley|Plaza|Straße|Strasse|Str|Weg|Gasse)\b"
+    r"|[ ](?i:rue|avenue|av|via|viale|vicolo|piazza|calle|avenida|rua|travessa|ul|ulica|"
+    r"aleja|chemin|boulevard|bd|allée|impasse|place|plac|gatan|vägen|straat|laan|plein)\b"
 )
 _SSN_SHAPE = re.compile(r"\d{3}-\d{2}-\d{4}")
 _ZIP_SHAPE = re.compile(r"\d{5}-\d{4}")
@@ -570,6 +581,7 @@ _NON_DIGIT = re.compile(r"\D+")
 # holding digits are looked for.
 _NUM_RUN = re.compile(r"\d+(?:(?:[ \-./]|[ ]?[()][ \-.]?)\d+)*")
 _IBAN_HEAD = re.compile(r"[A-Z]{2}\d\d")
+_ESCAPED_SEPARATOR = re.compile(r"\\[nrt]")
 
 
 # --------------------------------------------------------------------------------------
@@ -611,21 +623,24 @@ _CARD_ISSUERS: tuple[tuple[str, Any, frozenset[int]], ...] = (
         ),
         frozenset(range(16, 20)),
     ),
-    ("JCB", lambda d: 3528 <= int(d[:4]) <= 3589, frozenset(range(16, 20))),
+    # JCB: 3528-3589 today; numbers of the whole 35 block and the older 15-digit 1800
+    # and 2131 ranges are still in circulation and in test data.
+    ("JCB", lambda d: d[:2] == "35", frozenset(range(16, 20))),
+    ("JCB", lambda d: d[:4] in ("1800", "2131"), frozenset({15})),
     (
         "Diners Club",
         lambda d: 300 <= int(d[:3]) <= 305 or d[:2] in ("36", "38", "39"),
         frozenset(range(14, 20)),
     ),
     ("UnionPay", lambda d: d[:2] == "62", frozenset(range(16, 20))),
-    ("Maestro", lambda d: d[:2] == "50" or 56 <= int(d[:2]) <= 69, frozenset(range(13, 20))),
+    ("Maestro", lambda d: d[:2] == "50" or 56 <= int(d[:2]) <= 69, frozenset(range(12, 20))),
 )
 
 
 def card_issuer(digits: str) -> str | None:
     """The issuer whose number range and length ``digits`` fit, or None."""
     n = len(digits)
-    if n < 13 or n > 19:
+    if n < 12 or n > 19:
         return None
     for name, prefix_ok, lengths in _CARD_ISSUERS:
         if n in lengths and prefix_ok(digits):
@@ -1152,7 +1167,7 @@ def _find_phones_in_run(
     lo = run_start
     while lo > 0 and run_start - lo < 3 and text[lo - 1] in "+(":
         lo -= 1
-    hi = min(n, run_end + 1)
+    hi = min(n, run_end + 2)  # what follows: a word character, or an extension "x549"
     blocked = []
     raw = text[run_start:run_end]
     if "-" in raw or "." in raw or "/" in raw:
@@ -1176,16 +1191,20 @@ def _find_phones_in_run(
         window = text[start:end]
         digits = _NON_DIGIT.sub("", window)
         ndigits = len(digits)
-        if ndigits < 7:
+        if ndigits < _PHONE_MIN_DIGITS:
             continue
+        if start >= 2 and text[start - 1] == ":" and text[start - 2].isdigit():
+            continue  # the seconds of a time ("13:34:05.298954")
+        if _STREET_AFTER.match(text, end):
+            continue  # a house number ("0305 530 Briarwood Drive")
         international = window.lstrip("(").startswith("+")
         idd = digits.startswith("00") or digits.startswith("011")
         if ndigits > (17 if idd else 15):
             continue
         if ndigits >= 13 and not (international or idd):
             continue  # card-length runs are not phone numbers
-        if _SSN_SHAPE.fullmatch(window) or _DECIMAL.fullmatch(window):
-            continue  # an SSN-shaped or decimal number
+        if _SSN_SHAPE.fullmatch(window) or _DECIMAL.fullmatch(window) or _AMOUNT.fullmatch(window):
+            continue  # an SSN-shaped or decimal number, an amount
         if _ZIP_SHAPE.fullmatch(window) and _US_STATE_BEFORE.search(text, max(0, start - 6), start):
             continue  # "MA 02108-9667" is a ZIP+4 code
         before = text[max(0, start - 2) : start].strip()
@@ -1193,8 +1212,6 @@ def _find_phones_in_run(
             continue  # an amount
         support = _phone_support(regions)
         regions_found = [] if international else support.national_regions(digits)
-        if not (international or idd or regions_found):
-            continue  # no region has such a number
         ctx = _context(text, start, end, _PHONE_POSITIVE, _PHONE_NEGATIVE, clause=True)
         if ctx.sign < 0:
             score = 0.3
@@ -1225,14 +1242,57 @@ def _find_phones_in_run(
             if span is None and digits.startswith("011"):
                 span = support.match(window, "US")
                 how = "international number (011 prefix)"
-        if span is None:
-            continue
+        if span is not None:
+            how = f"valid {how} (phonenumbers, VALID leniency)"
+        else:
+            # Not a number any region assigns, but written as phone numbers are: in a
+            # possible length after its country code, in the North American layout, or
+            # right after a word such as "phone" or "call me on". Numbers that do not
+            # exist still identify someone in the text they were written in.
+            possible = _possible_phone(window, digits, international or idd, ctx.sign > 0)
+            if possible is None:
+                continue
+            how, score = possible
+            span = (0, len(window))
+        if ndigits < 7 and ctx.sign <= 0:
+            continue  # six digits are a phone number only next to a word saying so
+        found_end = start + span[1]
+        extension = _PHONE_EXTENSION.match(text, found_end)
+        if extension is not None:
+            found_end = extension.end()
         out.append(
             Finding(
-                start + span[0], start + span[1], "PHONE_NUMBER", score, "phone_number",
-                f"valid {how} (phonenumbers, VALID leniency){_ctx_note(ctx)}",
+                start + span[0], found_end, "PHONE_NUMBER", score, "phone_number",
+                f"{how}{_ctx_note(ctx)}",
             )
         )  # fmt: skip
+
+
+def _possible_phone(
+    window: str, digits: str, international: bool, context: bool
+) -> tuple[str, float] | None:
+    """Why ``window`` (not a valid number of any region read) is still taken for a
+    phone number, and its score; None when it is not."""
+    if international:
+        import phonenumbers
+
+        written = window.replace("(0)", "")
+        if digits.startswith("00"):
+            written = "+" + digits[2:]
+        elif digits.startswith("011"):
+            written = "+" + digits[3:]
+        try:
+            possible = phonenumbers.is_possible_number(phonenumbers.parse(written, None))
+        except phonenumbers.NumberParseException:
+            possible = False
+        if possible:
+            how = "international number of a possible length (phonenumbers)"
+            return how, 0.9 if context else 0.6
+    if context and len(digits) <= (15 if international else 12):
+        return "digits written as a phone number after a context word", 0.8
+    if _NANP_LAYOUT.fullmatch(window):
+        return "ten digits in the North American layout", 0.6
+    return None
 
 
 # --------------------------------------------------------------------------------------
@@ -1593,6 +1653,7 @@ class Detector:
         self._dob = "DATE_OF_BIRTH" in t
         self._postcode = "UK_POSTCODE" in t
         self._zip = "US_ZIP" in t
+        self._national = not self.types.isdisjoint(NATIONAL_ID_TYPES)
         self._runs = any(
             (self._phone, self._card, self._iban, self._ssn, self._nino, self._ipv4,
              self._postcode, self._zip)
@@ -1602,6 +1663,10 @@ class Detector:
         """Findings in ``text``: sorted by start, non-overlapping, of the detector's
         types, each scoring at least the threshold."""
         found: list[Finding] = []
+        if "\\" in text:
+            # Escaped exports write a line break as the two characters "\n": read them
+            # as the separators they stand for (two spaces keep every offset).
+            text = _ESCAPED_SEPARATOR.sub("  ", text)
         if text:
             if self._email and "@" in text:
                 _find_emails(text, found)
@@ -1611,6 +1676,11 @@ class Detector:
                 _find_dobs(text, found)
             if self._runs:
                 self._find_in_runs(text, found)
+            if self._national:
+                found.extend(
+                    Finding(c.start, c.end, c.type, c.score, "national_id", c.explanation)
+                    for c in find_national_ids(text, self.types)
+                )
         if known is not None:
             found.extend(known.find(text, self.types))
         threshold = self.threshold
@@ -1639,7 +1709,7 @@ class Detector:
                 and text[start - 2 : start].isascii()
             ):
                 _find_iban(text, found, start - 2)
-            if nd >= 13:
+            if nd >= 12:
                 if self._card:
                     _find_cards(text, found, start, after)
             elif nd >= 9 and self._ssn and raw[:3].isdigit() and (len(raw) == 9 or raw[3] in " -"):
@@ -1657,5 +1727,5 @@ class Detector:
                 _find_ninos(text, found, max(0, start - 3), min(n, end + 3))
             if self._postcode and letter_before and nd <= 3:
                 _find_postcodes(text, found, max(0, start - 2), min(n, start + 9))
-            if self._phone and nd >= 7:
+            if self._phone and nd >= _PHONE_MIN_DIGITS:
                 _find_phones_in_run(text, found, start, end, self.regions, self.threshold)

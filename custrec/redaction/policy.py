@@ -68,6 +68,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from custrec.errors import UsageError
+from custrec.redaction.national_ids import NATIONAL_ID_TYPES
 from custrec.redaction.operators import (
     DATE_LEVELS,
     GENERALISE_KINDS,
@@ -98,13 +99,15 @@ DEFAULT_TYPE_STRATEGIES: dict[str, str] = {
     "UK_POSTCODE": "replace",
     "US_ZIP": "replace",
     "LOCATION": "replace",
+    **dict.fromkeys(NATIONAL_ID_TYPES, "replace"),
 }
 """What replaces a finding in free text when the policy does not say.
 
 Contact details and names are pseudonymised: nobody can read them, yet the same
 customer is still recognised across notes and records. Card numbers and IBANs are
 masked to their last 4 digits, as on a receipt or statement (PCI DSS allows showing
-the last four). National ids (US SSN, UK NINO) are replaced outright: their last
+the last four). National ids (US SSN, UK NINO, the ones of
+:mod:`custrec.redaction.national_ids`) are replaced outright: their last
 digits are used to confirm identity, so not even those are shown. IP addresses, dates
 of birth, postcodes and places are replaced by their tag."""
 

@@ -234,14 +234,24 @@ class Redactor:
         return out
 
     def _scanned(self, text: str, record: Mapping[str, Any], region: str | None) -> str:
-        from custrec.redaction import operators
 
         known = self.known.values(record) if self.known is not None else None
-        found = self.detector.find(text, known)
-        if not found:
-            return text
-        for finding in found:
-            self.findings[finding.type] += 1
+        # What replaces a finding can be read as context by the next one ("<US_ZIP>"
+        # names a ZIP code): the text is scanned again until nothing more is found,
+        # so that a scan of the output finds nothing the policy does not keep.
+        for _ in range(_SCAN_PASSES):
+            found = [
+                f for f in self.detector.find(text, known) if self.policy.for_type(f.type) != "keep"
+            ]
+            if not found:
+                break
+            for finding in found:
+                self.findings[finding.type] += 1
+            text = self._replaced(text, found, region)
+        return text
+
+    def _replaced(self, text: str, found: list[Any], region: str | None) -> str:
+        from custrec.redaction import operators
 
         def apply(entity: str, value: str) -> str:
             strategy = self.policy.for_type(entity)
@@ -265,6 +275,10 @@ class Redactor:
             else "string"
             for plan in self.plans
         }
+
+
+_SCAN_PASSES = 3
+"""The most times a text is scanned and redacted (see ``_scanned``)."""
 
 
 def _text(value: object) -> str:
