@@ -32,6 +32,7 @@ from custrec.validate import validate_source
 from custrec.validation_report import ValidationReport
 
 if TYPE_CHECKING:
+    from custrec.kpi.page import PageContext
     from custrec.store import Store
 
 LOCK_NAME = ".custrec-demo.lock"
@@ -339,10 +340,10 @@ def run_demo(
         store, redaction, rights, store_validation = _encrypt_customers(
             directory, directory / "customers.csv", schema, as_of
         )
-        kpis = _kpis(directory / "interactions.csv")
+        kpis, page = _kpis(directory / "interactions.csv")
         kpi_html = directory / "kpis.html"
         with atomic_file(str(kpi_html)) as handle:
-            handle.write(html_page(kpis).encode("utf-8"))
+            handle.write(html_page(kpis, page).encode("utf-8"))
     return DemoResult(
         workdir=str(directory),
         seed=seed,
@@ -357,20 +358,24 @@ def run_demo(
     )
 
 
-def _kpis(log: Path) -> KpiReport:
-    """The KPIs of the example log by channel, as a team lead would ask for them (the
-    log's deliberately bad rows left out and counted)."""
+def _kpis(log: Path) -> tuple[KpiReport, PageContext]:
+    """The KPIs of the example log by channel and month, as a team lead would ask for
+    them (the log's deliberately bad rows left out and counted), and what the HTML page
+    shows besides (all channels together, the contacts' span, the time of making)."""
     from custrec.kpi import KpiOptions, compute_kpis
     from custrec.kpi.logs import load_logs
+    from custrec.kpi.page import page_context
 
     loaded = load_logs([str(log)], skip_invalid=True)
-    result = compute_kpis(loaded.frame, KpiOptions(by=("channel",)))
-    return KpiReport(
+    options = KpiOptions(by=("channel",), period="month")
+    result = compute_kpis(loaded.columns, options)
+    report = KpiReport(
         result=result,
         sources=[log.name],
         rows_read=loaded.rows,
         invalid_skipped=loaded.invalid,
     )
+    return report, page_context(loaded.columns, options)
 
 
 def today_text() -> str:

@@ -371,6 +371,8 @@ def read_changes(
         else:
             batches = list(reader)  # kept as columns: rows of a wide input as dicts
             rows = (row for batch in batches for row in batch.to_pylist())  # one at a time
+        if not reader.columns and reader.format == "ndjson":
+            return []  # a stream of no records (a filter matched none): nothing to change
         if id_field not in reader.columns:
             raise InputError(
                 reader.name, f"no {id_field!r} column: each change names its record", line=1

@@ -1358,3 +1358,16 @@ def test_import_probe_sees_heavy_modules(customers: Path) -> None:
     table = run_custrec(["get", str(customers), "C-001"], env={"PYTHONPROFILEIMPORTTIME": "1"})
     assert table.returncode == 0
     assert "tabulate" in imported_modules(table.stderr)
+
+
+def test_update_from_an_empty_ndjson_stream_changes_nothing(
+    cli: InvokeCli, customers: Path
+) -> None:
+    """A filter that matched nothing gives an empty stream: nothing to change, exit 0."""
+    result = cli(
+        "update", str(customers), "--from", "-", "--input-format", "ndjson", "--format", "json",
+        input="",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["updated"] == 0
+    assert unchanged(cli, customers, "C-001")

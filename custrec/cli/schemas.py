@@ -11,7 +11,7 @@ from custrec.cli.core import emit, format_option, note
 from custrec.errors import reporting_no_space
 
 
-@click.group("schemas")
+@click.group("schemas", short_help="The shipped schemas and policies: list, show, copy.")
 def schemas() -> None:
     """The schemas and policies shipped with custrec.
 
@@ -28,7 +28,7 @@ def schemas() -> None:
     """
 
 
-@schemas.command("list")
+@schemas.command("list", short_help="List the shipped schemas and policies.")
 @format_option("table", "json", "ndjson", "csv")
 def list_command(output_format: str) -> None:
     """List the shipped schemas and policies: name, kind and what each is for.
@@ -43,7 +43,7 @@ def list_command(output_format: str) -> None:
     emit(ShippedList(), output_format)
 
 
-@schemas.command("show")
+@schemas.command("show", short_help="Print a shipped schema or policy.")
 @click.argument("name")
 def show(name: str) -> None:
     """Print the shipped schema or policy NAME (its YAML, comments and all).
@@ -61,7 +61,7 @@ def show(name: str) -> None:
         sys.stdout.flush()
 
 
-@schemas.command("copy")
+@schemas.command("copy", short_help="Copy a shipped schema or policy to edit it.")
 @click.argument("name")
 @click.argument("destination", required=False, type=click.Path(allow_dash=True))
 @click.option("--force", is_flag=True, help="Replace DESTINATION if it exists.")

@@ -159,7 +159,8 @@ def markdown(report: KpiReport) -> str:
         "# Customer-service KPIs\n\n"
         f"Logs: {', '.join(report.sources)}; {report.rows_read} contacts read"
         f"{f', {report.invalid_skipped} invalid left out' if report.invalid_skipped else ''}."
-        " Definitions: docs/kpi-definitions.md. * fewer than 30 responses or contacts.\n\n"
+        " Definitions: in the HTML report (`--format html`) and docs/kpi-definitions.md of"
+        " custrec. * fewer than 30 responses or contacts.\n\n"
         f"{table}\n"
     )
 

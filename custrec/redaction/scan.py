@@ -219,7 +219,7 @@ def scan_table(
     come out after the whole file is read). ``progress`` counts the rows read."""
     known = KnownFields.of(schema)
     if reader.python_rows:
-        yield from _scan_records(reader, detector, summary, fields, schema, known)
+        yield from _scan_records(reader, detector, summary, fields, schema, known, progress)
         return
     chosen: list[str] | None = None
     id_field: str | None = None
@@ -262,10 +262,12 @@ def _scan_records(
     fields: Sequence[str],
     schema: Schema | None,
     known: KnownFields | None,
+    progress: Progress,
 ) -> Iterator[ScanFinding]:
     """:func:`scan_table` over rows read by Python (NDJSON, CSV by the exact parser):
     no pyarrow is imported, and each finding comes out with its line at once."""
     chosen: list[str] = []
+    progress.start(None, "rows")
     id_field: str | None = None
     seen = -1  # columns known when ``chosen`` was made (NDJSON finds more as it reads)
     row = 0
@@ -293,7 +295,9 @@ def _scan_records(
                 )
             )
         row += len(chunk)
+        progress.advance(len(chunk))
         yield from _with_lines(reader, found)
+    progress.close()
     if seen < 0 and fields:
         table_fields(reader.columns, fields, schema, reader.name)  # unknown --field, no rows
 
