@@ -42,7 +42,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -52,15 +51,17 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from kpi import Runner, last_line  # noqa: E402 - benchmarks/ is the script's directory
+from kpi import Runner  # noqa: E402 - benchmarks/ is the script's directory
 from redaction import (  # noqa: E402
     REFERENCE_SCAN,
     Hit,
+    Presidio,
     Texts,
     Timings,
     at_least,
     custrec_argv,
     hits_by_line,
+    install_presidio,
     rate,
     scan_count,
     write_texts,
@@ -120,39 +121,21 @@ def progress(message: str) -> None:
 
 @dataclass
 class Evaluator:
-    python: Path | None = None
-    install_seconds: float = 0.0
-    why_not: str = ""
+    """presidio-evaluator's environment (:func:`redaction.install_presidio`) and the
+    versions of the generator."""
+
+    presidio: Presidio
     version: str = ""
     faker: str = ""
+
+    @property
+    def python(self) -> Path | None:
+        return self.presidio.python
 
 
 def install_evaluator(directory: Path) -> Evaluator:
     """``presidio-evaluator`` (with ``presidio-analyzer``) in a throw-away venv."""
-    venv = directory / "evaluator-venv"
-    progress("installing presidio-evaluator into a throw-away venv")
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
-    started = time.perf_counter()
-    made = subprocess.run(
-        [sys.executable, "-m", "venv", str(venv)], env=env, capture_output=True, text=True
-    )
-    if made.returncode != 0:
-        return Evaluator(why_not=f"python -m venv failed: {last_line(made.stderr)}")
-    python = venv / "bin" / "python"
-    pip = subprocess.run(
-        [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-         "presidio-evaluator"],
-        env=env,
-        capture_output=True,
-        text=True,
-    )  # fmt: skip
-    seconds = time.perf_counter() - started
-    if pip.returncode != 0:
-        return Evaluator(
-            install_seconds=seconds,
-            why_not=f"pip install presidio-evaluator failed: {last_line(pip.stderr)}",
-        )
-    return Evaluator(python=python, install_seconds=seconds)
+    return Evaluator(install_presidio(directory, "presidio-evaluator"))
 
 
 def generate(evaluator: Evaluator, directory: Path, count: int) -> list[tuple[str, list[Label]]]:
@@ -277,7 +260,8 @@ def bench_pii_outside(count: int = 3000, repeat: int = REPEAT) -> list[Row]:
         directory = runner.directory
         evaluator = install_evaluator(directory)
         if evaluator.python is None:
-            return [("presidio-evaluator not available", float("nan"), evaluator.why_not)]
+            why = evaluator.presidio.why_not
+            return [("presidio-evaluator not available", float("nan"), why)]
         progress(f"generating {count:,} sentences (PresidioSentenceFaker, seed {SEED})")
         texts = write_texts(directory / "texts.txt", generate(evaluator, directory, count))
         warm = write_texts(directory / "warm.txt", texts.cases[:WARM_UP_TEXTS])
@@ -328,7 +312,8 @@ def rows(
         (
             f"input: {count:,} sentences of presidio-evaluator {evaluator.version} "
             f"(PresidioSentenceFaker en_US, lower-case ratio 0.05, seed {SEED}; Faker "
-            f"{evaluator.faker}), one per line; installed in {evaluator.install_seconds:.0f} s",
+            f"{evaluator.faker}), one per line; installed in "
+            f"{evaluator.presidio.install_seconds:.0f} s",
             float("nan"),
             ", ".join(f"{name} {labels[name]:,}" for name in REPORTED)
             + f"; other labels {sum(labels.values()) - sum(labels[n] for n in REPORTED):,}",

@@ -193,10 +193,11 @@ class Presidio:
     spacy: str = ""
 
 
-def install_presidio(directory: Path) -> Presidio:
-    """``presidio-analyzer`` from the package index in a throw-away virtual environment."""
+def install_presidio(directory: Path, package: str = "presidio-analyzer") -> Presidio:
+    """``package`` (``presidio-analyzer``, or a package that brings it, such as
+    ``presidio-evaluator``) from the package index in a throw-away virtual environment."""
     venv = directory / "presidio-venv"
-    progress("installing presidio-analyzer into a throw-away venv")
+    progress(f"installing {package} into a throw-away venv")
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
     started = time.perf_counter()
     made = subprocess.run(
@@ -208,7 +209,7 @@ def install_presidio(directory: Path) -> Presidio:
     pip = subprocess.run(
         [
             str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-            "presidio-analyzer",
+            package,
         ],
         env=env,
         capture_output=True,
@@ -218,7 +219,7 @@ def install_presidio(directory: Path) -> Presidio:
     if pip.returncode != 0:
         return Presidio(
             install_seconds=seconds,
-            why_not=f"pip install presidio-analyzer failed: {last_line(pip.stderr)}",
+            why_not=f"pip install {package} failed: {last_line(pip.stderr)}",
         )
     check = subprocess.run(
         [
