@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from benchmarks.pii_eval import evaluate, load_hard_cases
-from custrec.redaction import detect
+from custrec.redaction import context, detect, findings, phones
 from custrec.redaction.detect import (
     DEFAULT_REGIONS,
     ENTITY_TYPES,
@@ -573,10 +573,10 @@ def test_address_negative(text: str) -> None:
 
 
 def test_context_words_are_whole_words() -> None:
-    lic = detect._Words(["lic"])
-    assert detect._context("the public 1234", 11, 15, lic).sign == 0
-    assert detect._context("the lic 1234", 8, 12, lic).sign == 1
-    assert detect._context("licence 1234", 8, 12, lic).sign == 0
+    lic = context.Words(["lic"])
+    assert context.context("the public 1234", 11, 15, lic).sign == 0
+    assert context.context("the lic 1234", 8, 12, lic).sign == 1
+    assert context.context("licence 1234", 8, 12, lic).sign == 0
 
 
 def test_context_raises_and_lowers_scores() -> None:
@@ -655,18 +655,18 @@ def test_resolve_order_of_preference() -> None:
     f = Finding
     longer = f(0, 10, "PHONE_NUMBER", 0.6, "r", "")
     shorter = f(2, 8, "US_SSN", 1.0, "r", "")
-    assert detect._resolve([shorter, longer]) == [longer]
+    assert findings.resolve([shorter, longer]) == [longer]
     high = f(0, 5, "US_ZIP", 0.9, "r", "")
     low = f(0, 5, "PHONE_NUMBER", 0.6, "r", "")
-    assert detect._resolve([low, high]) == [high]
+    assert findings.resolve([low, high]) == [high]
     early = f(0, 5, "US_ZIP", 0.8, "r", "")
     late = f(3, 8, "US_ZIP", 0.8, "r", "")
-    assert detect._resolve([late, early]) == [early]
+    assert findings.resolve([late, early]) == [early]
     by_name_a = f(0, 5, "PHONE_NUMBER", 0.8, "r", "")
     by_name_b = f(0, 5, "US_ZIP", 0.8, "r", "")
-    assert detect._resolve([by_name_b, by_name_a]) == [by_name_a]
+    assert findings.resolve([by_name_b, by_name_a]) == [by_name_a]
     apart = [f(0, 3, "US_ZIP", 0.8, "r", ""), f(3, 6, "US_ZIP", 0.8, "r", "")]
-    assert detect._resolve(list(reversed(apart))) == apart
+    assert findings.resolve(list(reversed(apart))) == apart
 
 
 def test_resolve_is_independent_of_input_order() -> None:
@@ -676,7 +676,7 @@ def test_resolve_is_independent_of_input_order() -> None:
         f(9, 14, "US_ZIP", 0.9, "c", ""), f(12, 20, "IBAN_CODE", 0.9, "d", ""),
         f(12, 20, "CREDIT_CARD", 0.9, "e", ""), f(21, 22, "PERSON", 1.0, "f", ""),
     ]  # fmt: skip
-    results = {tuple(detect._resolve(list(p))) for p in itertools.permutations(found)}
+    results = {tuple(findings.resolve(list(p))) for p in itertools.permutations(found)}
     assert len(results) == 1
     (result,) = results
     assert [x.rule for x in result] == ["a", "e", "f"]
@@ -912,7 +912,7 @@ def test_scanning_opens_no_socket(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(socket, "socket", refuse)
     monkeypatch.setattr(socket, "create_connection", refuse)
     monkeypatch.setattr(socket, "getaddrinfo", refuse)
-    detect._phone_support.cache_clear()  # phone support is built again under the block
+    phones.phone_support.cache_clear()  # phone support is built again under the block
     known = KnownValues({"PHONE_NUMBER": ["+44 20 7946 0958"], "PERSON": ["Ann"]}, region="GB")
     count = 0
     for text, _ in corpus(300, seed=77):
