@@ -39,6 +39,7 @@ from collections.abc import Iterable, Sequence
 
 from custrec.redaction.findings import DEFAULT_REGIONS, ENTITY_TYPES, TYPE_ORDER, Finding, resolve
 from custrec.redaction.known import KnownValues
+from custrec.redaction.names import find_person_names
 from custrec.redaction.national_ids import NATIONAL_ID_TYPES, find_national_ids
 from custrec.redaction.numbers import (
     card_issuer,
@@ -113,6 +114,7 @@ class Detector:
         self._postcode = "UK_POSTCODE" in t
         self._zip = "US_ZIP" in t
         self._national = not self.types.isdisjoint(NATIONAL_ID_TYPES)
+        self._names = "PERSON" in self.types
         self._runs = any(
             (self._phone, self._card, self._iban, self._ssn, self._nino, self._ipv4,
              self._postcode, self._zip)
@@ -140,6 +142,14 @@ class Detector:
                     Finding(c.start, c.end, c.type, c.score, "national_id", c.explanation)
                     for c in find_national_ids(text, self.types)
                 )
+            if self._names:
+                found.extend(
+                    Finding(
+                        n.start, n.end, "PERSON", 0.85, "person_name",
+                        f"a capitalised name after {n.cue!r}",
+                    )
+                    for n in find_person_names(text)
+                )  # fmt: skip
         if known is not None:
             found.extend(known.find(text, self.types))
         threshold = self.threshold
