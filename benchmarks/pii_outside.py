@@ -223,6 +223,27 @@ def score(
     return table
 
 
+def coverage(texts: Texts, found: dict[int, list[Hit]], label: str) -> tuple[float, float]:
+    """Characters (not spaces) of ``label`` spans covered by findings of that type, and
+    characters of those findings inside such spans: what redaction removes of an
+    address or name, and how much else it removes, whatever the span boundaries."""
+    labelled = hit = covered = 0
+    for number, (text, labels) in enumerate(texts.cases, start=1):
+        want = {i for s, e, name in labels if name == label for i in range(s, e)}
+        got = {
+            i
+            for h in found.get(number, [])
+            if AS_LABELLED.get(h.type, h.type) == label
+            for i in range(h.start, h.end)
+        }
+        want = {i for i in want if not text[i].isspace()}
+        got = {i for i in got if not text[i].isspace()}
+        labelled += len(want)
+        covered += len(got)
+        hit += len(want & got)
+    return (hit / labelled if labelled else 1.0), (hit / covered if covered else 1.0)
+
+
 def together(table: dict[str, Score], types: Sequence[str]) -> Score:
     total = Score()
     for name in types:
@@ -351,6 +372,16 @@ def rows(
                 f"{name}: custrec (IoU ≥ {IOU})",
                 float("nan"),
                 f"{mine[name].text()} ({verdict(low, target)}){theirs_text}",
+            )
+        )
+    for name in ("PERSON", "STREET_ADDRESS"):
+        recall, precision = coverage(texts, ours, name)
+        out.append(
+            (
+                f"{name}: characters covered by custrec's findings (whatever the span "
+                "boundaries; what redaction removes)",
+                float("nan"),
+                f"recall {recall:.3f}, precision {precision:.3f}",
             )
         )
     kinds = Counter(h.type for hits in left_theirs.values() for h in hits)

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+from custrec.redaction.addresses import find_street_addresses
 from custrec.redaction.findings import DEFAULT_REGIONS, ENTITY_TYPES, TYPE_ORDER, Finding, resolve
 from custrec.redaction.known import KnownValues
 from custrec.redaction.names import find_person_names
@@ -115,6 +116,7 @@ class Detector:
         self._zip = "US_ZIP" in t
         self._national = not self.types.isdisjoint(NATIONAL_ID_TYPES)
         self._names = "PERSON" in self.types
+        self._addresses = "LOCATION" in self.types
         self._runs = any(
             (self._phone, self._card, self._iban, self._ssn, self._nino, self._ipv4,
              self._postcode, self._zip)
@@ -149,6 +151,14 @@ class Detector:
                         f"a capitalised name after {n.cue!r}",
                     )
                     for n in find_person_names(text)
+                )  # fmt: skip
+            if self._addresses:
+                found.extend(
+                    Finding(
+                        a.start, a.end, "LOCATION", 0.8, "street_address",
+                        "a house number with a street name and a street word",
+                    )
+                    for a in find_street_addresses(text)
                 )  # fmt: skip
         if known is not None:
             found.extend(known.find(text, self.types))
