@@ -187,7 +187,7 @@ def case_table(
             {
                 "case_id": names[case],
                 "first_interaction_id": ids[case],
-                "first_created_at": _instant(int(cases.first_created[case])).isoformat(),
+                "first_created_at": instant(int(cases.first_created[case])).isoformat(),
                 "contacts": int(cases.contacts[case]),
                 "inbound_contacts": int(cases.inbound[case]),
                 "resolved": resolved,
@@ -241,13 +241,19 @@ def _columns(frame: pd.DataFrame | KpiColumns, options: KpiOptions) -> KpiColumn
             columns.flags.update(blank.flags)
     else:
         columns = KpiColumns.from_frame(frame, names)
+    keep = in_window(columns, options)
+    return columns if bool(np.all(keep)) else columns.where(keep)
+
+
+def in_window(columns: KpiColumns, options: KpiOptions) -> np.ndarray:
+    """Which contacts count: created, and in ``[since, until)`` when given."""
     created = columns.times["created_at"]
-    keep = created != NAT
+    keep: np.ndarray = created != NAT
     if options.since is not None:
         keep &= created >= _micros(options.since)
     if options.until is not None:
         keep &= created < _micros(options.until)
-    return columns if bool(np.all(keep)) else columns.where(keep)
+    return keep
 
 
 def _blank(rows: int, names: Sequence[str]) -> KpiColumns:
@@ -711,7 +717,8 @@ def _micros(moment: dt.datetime) -> int:
     return (moment - _EPOCH) // dt.timedelta(microseconds=1)
 
 
-def _instant(micros: int) -> dt.datetime:
+def instant(micros: int) -> dt.datetime:
+    """The UTC time of ``micros`` microseconds since 1970 (how the columns hold times)."""
     return _EPOCH + dt.timedelta(microseconds=micros)
 
 
@@ -736,7 +743,7 @@ def _seconds(
     else:
         seconds = np.full(len(start), np.nan)
         for place in np.flatnonzero(both).tolist():
-            seconds[place] = hours.seconds(_instant(int(start[place])), _instant(int(end[place])))
+            seconds[place] = hours.seconds(instant(int(start[place])), instant(int(end[place])))
         with np.errstate(invalid="ignore"):
             keep = both if keep_negative else both & (seconds >= 0)
     seconds[~keep] = np.nan

@@ -80,22 +80,16 @@ def page_context(
     of all groups together (a second, ungrouped computation) and the contacts' span."""
     import numpy as np
 
-    from custrec.kpi.columns import NAT
-    from custrec.kpi.engine import compute_kpis
+    from custrec.kpi.engine import compute_kpis, in_window, instant
 
     overall = None
     if options.by and options.period:
         overall = compute_kpis(columns, dataclasses.replace(options, by=())).rows
-    created = columns.times["created_at"]
-    keep = created != NAT
-    if options.since is not None:
-        keep &= created >= _micros(options.since)
-    if options.until is not None:
-        keep &= created < _micros(options.until)
+    keep = in_window(columns, options)
     first = last = None
     if bool(np.any(keep)):
-        kept = created[keep]
-        first, last = _instant(int(kept.min())), _instant(int(kept.max()))
+        kept = columns.times["created_at"][keep]
+        first, last = instant(int(kept.min())), instant(int(kept.max()))
     return PageContext(
         overall=overall,
         first_contact=first,
@@ -407,17 +401,6 @@ def _definitions() -> str:
 
 
 # --- helpers --------------------------------------------------------------------------
-
-
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-
-
-def _micros(moment: dt.datetime) -> int:
-    return (moment - _EPOCH) // dt.timedelta(microseconds=1)
-
-
-def _instant(micros: int) -> dt.datetime:
-    return _EPOCH + dt.timedelta(microseconds=micros)
 
 
 def _span(length: dt.timedelta) -> str:
