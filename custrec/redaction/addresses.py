@@ -22,9 +22,10 @@ an address, and needs a 2 GB model).
 from __future__ import annotations
 
 import re
-from typing import NamedTuple
 
-__all__ = ["AddressFinding", "find_street_addresses"]
+from custrec.redaction.findings import Finding
+
+__all__ = ["find_street_addresses"]
 
 _EN_STREET_WORDS = (
     "Street|St|Road|Rd|Avenue|Ave|Lane|Ln|Drive|Dr|Way|Court|Ct|Place|Pl|Square|Sq|"
@@ -83,14 +84,10 @@ _FIRST_WORDS = frozenset(
 )
 _ENDINGS = tuple(ending.replace("\\", "") for ending in _STREET_ENDINGS.split("|"))
 _DIGIT = re.compile(r"\d")
+_EXPLANATION = "a house number with a street name and a street word"
 
 
-class AddressFinding(NamedTuple):
-    start: int
-    end: int
-
-
-def find_street_addresses(text: str) -> list[AddressFinding]:
+def find_street_addresses(text: str) -> list[Finding]:
     """Street addresses in ``text`` (see the module docstring): overlapping or
     adjacent matches are joined into one."""
     if _DIGIT.search(text) is None:
@@ -116,4 +113,7 @@ def find_street_addresses(text: str) -> list[AddressFinding]:
             joined[-1][1] = max(joined[-1][1], end)
         else:
             joined.append([start, end])
-    return [AddressFinding(start, end) for start, end in joined]
+    return [
+        Finding(start, end, "LOCATION", 0.8, "street_address", _EXPLANATION)
+        for start, end in joined
+    ]

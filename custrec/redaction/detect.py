@@ -115,8 +115,8 @@ class Detector:
         self._postcode = "UK_POSTCODE" in t
         self._zip = "US_ZIP" in t
         self._national = not self.types.isdisjoint(NATIONAL_ID_TYPES)
-        self._names = "PERSON" in self.types
-        self._addresses = "LOCATION" in self.types
+        self._names = "PERSON" in t
+        self._addresses = "LOCATION" in t
         self._runs = any(
             (self._phone, self._card, self._iban, self._ssn, self._nino, self._ipv4,
              self._postcode, self._zip)
@@ -145,21 +145,9 @@ class Detector:
                     for c in find_national_ids(text, self.types)
                 )
             if self._names:
-                found.extend(
-                    Finding(
-                        n.start, n.end, "PERSON", 0.85, "person_name",
-                        f"a capitalised name after {n.cue!r}",
-                    )
-                    for n in find_person_names(text)
-                )  # fmt: skip
+                found.extend(find_person_names(text))
             if self._addresses:
-                found.extend(
-                    Finding(
-                        a.start, a.end, "LOCATION", 0.8, "street_address",
-                        "a house number with a street name and a street word",
-                    )
-                    for a in find_street_addresses(text)
-                )  # fmt: skip
+                found.extend(find_street_addresses(text))
         if known is not None:
             found.extend(known.find(text, self.types))
         threshold = self.threshold

@@ -24,9 +24,10 @@ not part of the finding. Score 0.85; lower-case text is not read.
 from __future__ import annotations
 
 import re
-from typing import NamedTuple
 
-__all__ = ["NameFinding", "find_person_names"]
+from custrec.redaction.findings import Finding
+
+__all__ = ["find_person_names"]
 
 _TITLES = (
     "mr", "mrs", "ms", "miss", "mx", "dr", "prof", "sir", "madam", "dame", "lord", "lady",
@@ -94,20 +95,14 @@ _CUE = re.compile(
 )
 
 
-class NameFinding(NamedTuple):
-    start: int
-    end: int
-    cue: str
-
-
 def _is_capitalised(word: str) -> bool:
     head = word[0]
     return head.isupper() and (len(word) == 1 or not word[1:].replace("-", "").isupper())
 
 
-def find_person_names(text: str) -> list[NameFinding]:
+def find_person_names(text: str) -> list[Finding]:
     """Names after a word that introduces a person (see the module docstring)."""
-    out: list[NameFinding] = []
+    out: list[Finding] = []
     if text.islower():
         return out
     for cue in _CUE.finditer(text):
@@ -144,5 +139,11 @@ def find_person_names(text: str) -> list[NameFinding]:
         while words and words[-1][1] - words[-1][0] <= 2:  # an initial does not end a name
             words.pop()
         if words and not (len(words) == 1 and words[0][1] - words[0][0] <= 2):
-            out.append(NameFinding(words[0][0], words[-1][1], cue.group().strip()))
+            cue_words = cue.group().strip()
+            out.append(
+                Finding(
+                    words[0][0], words[-1][1], "PERSON", 0.85, "person_name",
+                    f"a capitalised name after {cue_words!r}",
+                )
+            )  # fmt: skip
     return out
