@@ -431,3 +431,30 @@ def test_a_scan_of_redacted_notes_finds_nothing_the_policy_replaces(
     assert rescan.exit_code == 0, rescan.stderr
     assert rescan.stdout == ""
     assert "29340" not in out.read_text(encoding="utf-8")
+
+
+def test_findings_replaced_counts_what_was_replaced_not_what_was_kept(
+    cli: InvokeCli, tmp_path: Path
+) -> None:
+    source = tmp_path / "notes.csv"
+    source.write_text(
+        "note_id,notes\n1,card 4111 1111 1111 1111 and call 020 7946 0958\n", encoding="utf-8"
+    )
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(
+        "version: 1\nfields:\n  note_id: keep\n  notes: scan\n"
+        "types:\n  CREDIT_CARD: keep\n  default: replace\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "out.csv"
+    result = cli(
+        "redact", str(source), "-o", str(out), "--policy", str(policy),
+        "--summary-format", "json",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == ""  # the copy went to -o; the summary goes to stderr
+    summary = json.loads(result.stderr)
+    assert summary["findings_replaced"] == {"PHONE_NUMBER": 1}
+    written = out.read_text(encoding="utf-8")
+    assert "4111 1111 1111 1111" in written
+    assert "7946" not in written

@@ -234,29 +234,28 @@ class Redactor:
         return out
 
     def _scanned(self, text: str, record: Mapping[str, Any], region: str | None) -> str:
-
         known = self.known.values(record) if self.known is not None else None
         # What replaces a finding can be read as context by the next one ("<US_ZIP>"
         # names a ZIP code): the text is scanned again until nothing more is found,
-        # so that a scan of the output finds nothing the policy does not keep.
+        # so that a scan of the output finds nothing the policy does not keep. Only
+        # what is replaced is counted (``findings_replaced``).
         for _ in range(_SCAN_PASSES):
-            found = [
+            replaced = [
                 f for f in self.detector.find(text, known) if self.policy.for_type(f.type) != "keep"
             ]
-            if not found:
+            if not replaced:
                 break
-            for finding in found:
+            for finding in replaced:
                 self.findings[finding.type] += 1
-            text = self._replaced(text, found, region)
+            text = self._replaced(text, replaced, region)
         return text
 
     def _replaced(self, text: str, found: list[Any], region: str | None) -> str:
+        """``text`` with each finding replaced by the strategy of its type (none keeps)."""
         from custrec.redaction import operators
 
         def apply(entity: str, value: str) -> str:
             strategy = self.policy.for_type(entity)
-            if strategy == "keep":
-                return value
             if strategy == "mask":
                 return operators.mask(value, entity)
             if strategy == "pseudonymise":
