@@ -167,10 +167,13 @@ def _scan_record(
     detector: Detector,
     known: KnownFields | None,
     summary: ScanSummary,
-    record_id: str | None,
-    line: int | None,
+    id_field: str | None,
 ) -> list[ScanFinding]:
+    """The findings in the text ``fields`` of ``record``, each carrying the record's id
+    (its ``id_field``, when it has one)."""
     out: list[ScanFinding] = []
+    value_of_id = record.get(id_field) if id_field else None
+    record_id = None if value_of_id is None else str(value_of_id)
     values = None
     for name in fields:
         value = record.get(name)
@@ -183,7 +186,7 @@ def _scan_record(
             summary.counts[f.type] += 1
             out.append(
                 ScanFinding(
-                    record_id, line, name, f.start, f.end, f.type, f.score, f.rule, f.explanation
+                    record_id, None, name, f.start, f.end, f.type, f.score, f.rule, f.explanation
                 )
             )
     return out
@@ -233,16 +236,7 @@ def scan_table(
             id_field = next((name for name in ID_FIELDS if name in columns), None)
         extra = known_field_names(known) | ({id_field} if id_field else set())
         for index, record, texts in _text_cells(batch, chosen, extra):
-            record_id = record.get(id_field) if id_field else None
-            found = _scan_record(
-                record,
-                texts,
-                detector,
-                known,
-                summary,
-                None if record_id is None else str(record_id),
-                None,
-            )
+            found = _scan_record(record, texts, detector, known, summary, id_field)
             pending.extend((row + index + 1, f) for f in found)
         row += batch.num_rows
         progress.advance(batch.num_rows)
@@ -281,18 +275,8 @@ def _scan_records(
             texts = [name for name in chosen if isinstance(record.get(name), str)]
             if not texts:
                 continue
-            record_id = record.get(id_field) if id_field else None
             found.extend(
-                (index, f)
-                for f in _scan_record(
-                    record,
-                    texts,
-                    detector,
-                    known,
-                    summary,
-                    None if record_id is None else str(record_id),
-                    None,
-                )
+                (index, f) for f in _scan_record(record, texts, detector, known, summary, id_field)
             )
         row += len(chunk)
         progress.advance(len(chunk))
@@ -374,9 +358,7 @@ def scan_store(
     progress.start(store.count(), "records")
     for batch in store.iter_batches(action="scan", fields=chosen):
         for record in batch.select([n for n in needed if n in batch.schema.names]).to_pylist():
-            yield from _scan_record(
-                record, chosen, detector, known, summary, str(record[id_field]), None
-            )
+            yield from _scan_record(record, chosen, detector, known, summary, id_field)
         progress.advance(batch.num_rows)
     progress.close()
 
