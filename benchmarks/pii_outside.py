@@ -81,12 +81,16 @@ REPORTED = (*SHARED, "PERSON", "STREET_ADDRESS")
 AS_LABELLED = {"LOCATION": "STREET_ADDRESS"}
 """custrec's type -> the generator's, where the names differ."""
 
+TITLES = frozenset("Mr Mrs Ms Miss Mx Dr Prof MD PhD DDS DVM Jr Sr II III".split())  # noqa: SIM905
+"""Titles and suffixes in the generator's name labels."""
 Row = tuple[str, float, str]
 Label = tuple[int, int, str]
 
 # Run by the throw-away environment's interpreter. argv: how many, seed, output file.
-# Writes one JSON object per sentence: text, spans [[type, start, end], ...]; prints the
-# versions of presidio-evaluator and Faker.
+# Writes one JSON object per sentence: text, spans [[type, start, end], ...], and beside
+# it (".records") the given names and surnames of the generator's FakeNameGenerator.com
+# records, where a sentence's first name comes from (its later ones come from Faker's
+# en_US lists); prints the versions of presidio-evaluator and Faker.
 GENERATE = r"""
 import importlib.metadata as m
 import json
@@ -97,11 +101,16 @@ warnings.simplefilter("ignore")
 from presidio_evaluator.data_generator import PresidioSentenceFaker
 
 count, seed, target = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+from presidio_evaluator.data_generator.faker_extensions.datasets import load_fake_person_df
 faker = PresidioSentenceFaker("en_US", lower_case_ratio=0.05, random_seed=seed)
 with open(target, "w", encoding="utf-8") as out:
     for sample in faker.generate_new_fake_sentences(count):
         spans = [[s.entity_type, s.start_position, s.end_position] for s in sample.spans]
         out.write(json.dumps({"text": sample.full_text, "spans": spans}) + "\n")
+records = load_fake_person_df()
+words = sorted({str(w) for c in ("first_name", "last_name") for w in records[c].dropna()})
+with open(target + ".records", "w", encoding="utf-8") as out:
+    out.write("\n".join(words))
 print(m.version("presidio-evaluator"), m.version("Faker"))
 """
 
@@ -127,6 +136,7 @@ class Evaluator:
     presidio: Presidio
     version: str = ""
     faker: str = ""
+    record_names: frozenset[str] = frozenset()
 
     @property
     def python(self) -> Path | None:
@@ -154,6 +164,9 @@ def generate(evaluator: Evaluator, directory: Path, count: int) -> list[tuple[st
     if proc.returncode != 0:
         raise RuntimeError(f"presidio-evaluator's generator failed: {proc.stderr[-2000:]}")
     evaluator.version, evaluator.faker = proc.stdout.split()[-2:]
+    evaluator.record_names = frozenset(
+        Path(str(target) + ".records").read_text(encoding="utf-8").split()
+    )
     cases = []
     for line in target.read_text(encoding="utf-8").splitlines():
         doc = json.loads(line)
@@ -244,6 +257,27 @@ def coverage(texts: Texts, found: dict[int, list[Hit]], label: str) -> tuple[flo
     return (hit / labelled if labelled else 1.0), (hit / covered if covered else 1.0)
 
 
+def person_recall_by_source(
+    texts: Texts, found: dict[int, list[Hit]], record_names: frozenset[str]
+) -> tuple[Score, Score]:
+    """Recall of ``PERSON`` labels (IoU ≥ :data:`IOU`) made of the generator's
+    FakeNameGenerator.com record names only, and of the others (Faker's en_US lists,
+    which custrec's name lists leave out)."""
+    records, others = Score(), Score()
+    for number, (text, labels) in enumerate(texts.cases, start=1):
+        hits = [(h.start, h.end) for h in found.get(number, []) if h.type == "PERSON"]
+        for start, end, name in labels:
+            if name != "PERSON":
+                continue
+            words = [w.strip(".") for w in text[start:end].split()]
+            words = [w for w in words if len(w) > 1 and w not in TITLES]
+            score = records if all(w in record_names for w in words) else others
+            score.support += 1
+            if any(overlap(hit, (start, end)) >= IOU for hit in hits):
+                score.hit_labels += 1
+    return records, others
+
+
 def together(table: dict[str, Score], types: Sequence[str]) -> Score:
     total = Score()
     for name in types:
@@ -275,7 +309,11 @@ def redacted_notes(runner: Runner, texts: Texts) -> Texts:
     return write_texts(directory / "redacted.txt", [(note, []) for note in notes])
 
 
-def bench_pii_outside(count: int = 3000, repeat: int = REPEAT) -> list[Row]:
+def bench_pii_outside(
+    count: int = 3000, repeat: int = REPEAT, doc: Path | None = None
+) -> list[Row]:
+    """The section's rows; with ``doc`` (``docs/redaction.md`` under ``make bench``),
+    its block of figures (between :data:`BEGIN` and :data:`END`) is written anew."""
     with tempfile.TemporaryDirectory(prefix="custrec-bench-pii-") as name:
         runner = Runner(Path(name))
         directory = runner.directory
@@ -313,19 +351,30 @@ def bench_pii_outside(count: int = 3000, repeat: int = REPEAT) -> list[Row]:
             text = redacted.texts[number - 1]
             shown = ", ".join(f"{h.type} {text[h.start : h.end]!r}" for h in hits)
             progress(f"Presidio in redacted note {number}: {shown}")
-    return rows(evaluator, texts, timings, ours, theirs, left_theirs, left_ours, repeat)
+    measured = Measured(evaluator, texts, timings, ours, theirs, left_theirs, left_ours)
+    if doc is not None:
+        write_block(doc, doc_block(measured))
+    return rows(measured, repeat)
 
 
-def rows(
-    evaluator: Evaluator,
-    texts: Texts,
-    timings: Timings,
-    ours: dict[int, list[Hit]],
-    theirs: dict[int, list[Hit]],
-    left_theirs: dict[int, list[Hit]],
-    left_ours: dict[int, list[Hit]],
-    repeat: int,
-) -> list[Row]:
+@dataclass
+class Measured:
+    """What one run of the benchmark found: the texts, the timings, and the findings
+    of custrec and Presidio by line, before and after redaction."""
+
+    evaluator: Evaluator
+    texts: Texts
+    timings: Timings
+    ours: dict[int, list[Hit]]
+    theirs: dict[int, list[Hit]]
+    left_theirs: dict[int, list[Hit]]
+    left_ours: dict[int, list[Hit]]
+
+
+def rows(measured: Measured, repeat: int) -> list[Row]:
+    evaluator, texts, timings = measured.evaluator, measured.texts, measured.timings
+    ours, theirs = measured.ours, measured.theirs
+    left_theirs, left_ours = measured.left_theirs, measured.left_ours
     count = len(texts.cases)
     labels = Counter(name for _, found in texts.cases for _, _, name in found)
     ratio = timings.base / timings.seconds
@@ -379,11 +428,23 @@ def rows(
         out.append(
             (
                 f"{name}: characters covered by custrec's findings (whatever the span "
-                "boundaries; what redaction removes)",
+                "boundaries; what redaction removes; the measure proposed for names and "
+                "addresses)",
                 float("nan"),
-                f"recall {recall:.3f}, precision {precision:.3f}",
+                f"recall {recall:.3f}, precision {precision:.3f} "
+                f"({verdict(min(recall, precision), NAMES_TARGET)})",
             )
         )
+    records, others = person_recall_by_source(texts, ours, evaluator.record_names)
+    out.append(
+        (
+            "PERSON recall by where the generator took the name: its FakeNameGenerator.com "
+            "records (in no list of custrec's) / Faker's en_US lists (left out of custrec's)",
+            float("nan"),
+            f"records {records.recall:.3f} ({records.hit_labels:,} of {records.support:,}); "
+            f"Faker en_US {others.recall:.3f} ({others.hit_labels:,} of {others.support:,})",
+        )
+    )
     kinds = Counter(h.type for hits in left_theirs.values() for h in hits)
     ours_left = Counter(h.type for hits in left_ours.values() for h in hits)
     out.append(
@@ -399,6 +460,76 @@ def rows(
     return out
 
 
+# --- the figures in docs/redaction.md -------------------------------------------------
+
+DOC = REPO / "docs" / "redaction.md"
+BEGIN = "<!-- figures: written by make bench (benchmarks/pii_outside.py); do not edit -->"
+END = "<!-- end of figures -->"
+
+
+def doc_block(measured: Measured) -> str:
+    """The figures of docs/redaction.md's outside measure, as Markdown."""
+    import datetime as dt
+
+    evaluator, texts, timings = measured.evaluator, measured.texts, measured.timings
+    ours, theirs, left_theirs = measured.ours, measured.theirs, measured.left_theirs
+
+    mine, reference = score(texts, ours), score(texts, theirs, SHARED)
+    lines = [
+        f"Measured {dt.date.today().isoformat()}: {len(texts.cases):,} sentences, "
+        f"presidio-evaluator {evaluator.version} (Faker {evaluator.faker}), seed {SEED}; "
+        f"a finding counts at IoU ≥ {IOU}.",
+        "",
+        "| type | labels | custrec precision | custrec recall | Presidio precision "
+        "| Presidio recall |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+
+    def row(name: str, ours_: Score, theirs_: Score | None) -> str:
+        other = f"{theirs_.precision:.3f} | {theirs_.recall:.3f}" if theirs_ is not None else " | "
+        return (
+            f"| {name} | {ours_.support:,} | {ours_.precision:.3f} | {ours_.recall:.3f} | {other} |"
+        )
+
+    lines += [row(name, mine[name], reference[name]) for name in SHARED]
+    lines.append(row("the six together", together(mine, SHARED), together(reference, SHARED)))
+    lines.append(row("PERSON", mine["PERSON"], None))
+    lines.append(row("STREET_ADDRESS (custrec's `LOCATION`)", mine["STREET_ADDRESS"], None))
+    person = coverage(texts, ours, "PERSON")
+    street = coverage(texts, ours, "STREET_ADDRESS")
+    records, others = person_recall_by_source(texts, ours, evaluator.record_names)
+    kinds = Counter(h.type for hits in left_theirs.values() for h in hits)
+    ratio = timings.base / timings.seconds
+    lines += [
+        "",
+        f"- By characters (what redaction removes, whatever the span boundaries: the "
+        f"share of labelled characters covered, and the share of what is covered that is "
+        f"labelled): names recall {person[0]:.3f}, precision {person[1]:.3f}; street "
+        f"addresses recall {street[0]:.3f}, precision {street[1]:.3f}.",
+        f"- Names the generator took from its FakeNameGenerator.com records (in no list of "
+        f"custrec's): recall {records.recall:.3f} ({records.hit_labels:,} of "
+        f"{records.support:,}); from Faker's en_US lists (left out of custrec's): "
+        f"{others.recall:.3f} ({others.hit_labels:,} of {others.support:,}).",
+        f"- Speed, whole processes with start-up, median of {len(timings.ours)}: custrec "
+        f"scan {timings.seconds:.2f} s, Presidio's recognizers {timings.base:.2f} s: "
+        f"{ratio:.1f}x.",
+        f"- After `redact` (`notes: scan`): Presidio's recognizers report "
+        f"{sum(kinds.values()):,} spans "
+        f"({', '.join(f'{k} {v}' for k, v in kinds.most_common()) or 'none'}).",
+    ]
+    return "\n".join(lines)
+
+
+def write_block(path: Path, block: str) -> None:
+    """``path`` with the text between :data:`BEGIN` and :data:`END` replaced."""
+    text = path.read_text(encoding="utf-8")
+    head, begin, rest = text.partition(BEGIN)
+    _, end, tail = rest.partition(END)
+    if not begin or not end:
+        raise RuntimeError(f"{path}: the markers {BEGIN!r} and {END!r} are missing")
+    path.write_text(f"{head}{BEGIN}\n{block}\n{END}{tail}", encoding="utf-8")
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--outside-texts", type=int, default=3000, help="presidio-evaluator sentences"
@@ -411,7 +542,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description="custrec scan on outside data, alone")
     add_arguments(parser)
     args = parser.parse_args()
-    print(render({SECTION: bench_pii_outside(args.outside_texts)}))
+    print(render({SECTION: bench_pii_outside(args.outside_texts, doc=DOC)}))
     return 0
 
 

@@ -251,6 +251,7 @@ def main() -> int:
     from audit import bench_audit
     from kpi import SECTION as KPI_SECTION
     from kpi import bench_kpi
+    from pii_outside import DOC as PII_OUTSIDE_DOC
     from pii_outside import SECTION as PII_OUTSIDE_SECTION
     from pii_outside import bench_pii_outside
     from records import bench_records
@@ -303,7 +304,12 @@ def main() -> int:
             REDACTION_SECTION,
             lambda: bench_redaction(args.scan_texts, args.redact_rows),
         ),
-        "pii-outside": (PII_OUTSIDE_SECTION, lambda: bench_pii_outside(args.outside_texts)),
+        "pii-outside": (
+            PII_OUTSIDE_SECTION,
+            lambda: bench_pii_outside(
+                args.outside_texts, doc=PII_OUTSIDE_DOC if args.write else None
+            ),
+        ),
         "retention": (RETENTION_SECTION, lambda: bench_retention(args.retention_rows)),
         "trust": (
             TRUST_SECTION,

@@ -17,7 +17,7 @@ def addresses(text: str) -> list[str]:
     ("text", "address"),
     [
         ("please send it to 12 Main Street from now on", "12 Main Street"),
-        ("moved to 85 Old Dear Lane, Unionville", "85 Old Dear Lane"),
+        ("moved to 85 Old Dear Lane, Unionville", "85 Old Dear Lane, Unionville"),
         ("deliver to 2480 Dorp St tomorrow", "2480 Dorp St"),
         ("new flat: 14 Iliou Street, Suite 360", "14 Iliou Street, Suite 360"),
         ("elle habite 12 rue de la Paix depuis mars", "12 rue de la Paix"),
@@ -27,7 +27,31 @@ def addresses(text: str) -> list[str]:
         ("bor på Gamla Svedalavägen 75", "Gamla Svedalavägen 75"),
         ("return to P.O. Box 272", "P.O. Box 272"),
         ("mail PSC 4485, Box 2343 please", "PSC 4485, Box 2343"),
-        ("lives at 221B Baker Street, London", "221B Baker Street"),
+        ("lives at 221B Baker Street, London", "221B Baker Street, London"),
+        # the city, region, country and postcode on the address's line
+        (
+            "send it to 14 Linden Road  Apt. 5  Tromsø  Norway 9008",
+            "14 Linden Road  Apt. 5  Tromsø  Norway 9008",
+        ),
+        (
+            "ship to 4 Rua das Flores 12, Porto, Portugal today",
+            "4 Rua das Flores 12, Porto, Portugal",
+        ),
+        # US forces' post
+        ("return it to USNS Comfort FPO AE 09587 please", "USNS Comfort FPO AE 09587"),
+        ("mail Unit 2050 Box 4190 DPO AP 96520", "Unit 2050 Box 4190 DPO AP 96520"),
+        ("PSC 1200, Box 77 APO AA 34001 is the address", "PSC 1200, Box 77 APO AA 34001"),
+        # a street word of its own after the name
+        ("lakás: Petőfi Sándor u. 7. a második emeleten", "Petőfi Sándor u. 7."),
+        ("bor på Tuborg allé 3 nu", "Tuborg allé 3"),
+        ("wohnt Landsberger Allee 12 seit Mai", "Landsberger Allee 12"),
+        # a building number, a street without a street word, a house number
+        ("delivered to 2211 Aeropuerto 118 yesterday", "2211 Aeropuerto 118"),
+        # an intersection
+        (
+            "meet me at the corner of Mannerheimintie 12 and Albert Road",
+            "the corner of Mannerheimintie 12 and Albert Road",
+        ),
     ],
 )
 def test_a_street_address_is_found(text: str, address: str) -> None:
@@ -44,10 +68,18 @@ def test_a_street_address_is_found(text: str, address: str) -> None:
         "took 3 days",
         "the Ring 5 tour",  # a short word before the ending
         "version 2.1 on the Main Street branch",  # the number is not the house's
+        "paid on 12 March 2024 by card",  # a date: a number, a month, a number
+        "seen on 3 Mon 5 times",
     ],
 )
 def test_no_address_without_a_number_and_a_street_word(text: str) -> None:
     assert addresses(text) == []
+
+
+def test_a_zip_after_a_state_code_is_left_to_the_zip_finder() -> None:
+    text = "ship to 12 Main Street, Austin, TX 78701 today"
+    found = [(f.type, text[f.start : f.end]) for f in Detector().find(text)]
+    assert found == [("LOCATION", "12 Main Street, Austin, TX"), ("US_ZIP", "78701")]
 
 
 def test_an_address_is_a_location_finding_and_can_be_left_out() -> None:

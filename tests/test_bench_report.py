@@ -31,3 +31,37 @@ def test_a_partial_run_replaces_only_its_sections(run) -> None:  # type: ignore[
     assert all("Measured " in text for text in sections.values())
     assert merged.startswith("# Performance")
     assert merged.count("# Performance") == 1
+
+
+@pytest.fixture
+def pii_outside(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    before = set(sys.modules)
+    import pii_outside as module
+
+    yield module
+    for name in set(sys.modules) - before:  # the benchmark's modules (kpi, redaction...)
+        if not name.startswith("custrec"):
+            sys.modules.pop(name, None)
+
+
+def test_the_outside_figures_in_redaction_md_are_the_benchmarks(pii_outside) -> None:  # type: ignore[no-untyped-def]
+    """docs/redaction.md's accuracy table is written by `make bench` between its
+    markers, not by hand."""
+    text = (BENCHMARKS.parent / "docs" / "redaction.md").read_text(encoding="utf-8")
+    block = text.split(pii_outside.BEGIN, 1)[1].split(pii_outside.END, 1)[0]
+    assert "presidio-evaluator" in block
+    for name in pii_outside.REPORTED:
+        assert f"| {name}" in block, name
+    assert "(filled by make bench)" not in block
+
+
+def test_the_benchmark_rewrites_only_its_block(pii_outside, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    begin, end = pii_outside.BEGIN, pii_outside.END
+    doc = tmp_path / "doc.md"
+    doc.write_text(f"before\n{begin}\nold\n{end}\nafter\n", encoding="utf-8")
+    pii_outside.write_block(doc, "new figures")
+    assert doc.read_text(encoding="utf-8") == f"before\n{begin}\nnew figures\n{end}\nafter\n"
+    doc.write_text("no markers\n", encoding="utf-8")
+    with pytest.raises(RuntimeError, match="markers"):
+        pii_outside.write_block(doc, "x")

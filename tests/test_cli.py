@@ -24,7 +24,9 @@ try:
     main(sys.argv[1:], prog_name="custrec")
 except SystemExit as exit:
     code = exit.code
-heavy = sorted(m for m in ("pandas", "pandera", "numpy", "pyarrow") if m in sys.modules)
+heavy = sorted(
+    m for m in ("pandas", "pandera", "numpy", "pyarrow", "polars", "spacy") if m in sys.modules
+)
 print("HEAVY=" + ",".join(heavy), file=sys.stderr)
 """
 

@@ -1,5 +1,6 @@
 """Person names in free text after a word that introduces a person; capitalised words
-that are not names, lower-case text and words with no such cue are left alone."""
+that are not names are left alone. (Names found by the shipped name lists, with no
+cue: tests/test_gazetteer.py.)"""
 
 from __future__ import annotations
 
@@ -41,15 +42,14 @@ def test_a_name_after_a_cue_is_found(text: str, name: str) -> None:
         "Dear Customer Service, my card was declined",
         "Spoke to the manager on Monday",
         "my name is on the account",  # no capitalised word
-        "wife bianca brunello-saraceno is authorised",  # lower-case text: not read
-        "Bianca Brunello-Saraceno is authorised",  # no cue
+        "Product Manager Review scheduled",  # a common word after a cue
         "Address: 12 Doctor Gravemeijerstraat",
         "signed by Mrs. Apt. 4",
         "Dear Sir or Madam",
         "customer ABCPE1234F verified",  # letters and digits: a code, not a name
     ],
 )
-def test_no_name_without_a_cue_and_a_name_shape(text: str) -> None:
+def test_no_name_without_a_name_shape(text: str) -> None:
     assert names(text) == []
 
 

@@ -131,8 +131,12 @@ def test_the_wheel_holds_the_package_and_its_resources_only(wheel: Path) -> None
         if not n.endswith(".py")
         and not (n.startswith("custrec/resources/") and n.endswith(".yaml"))
         and n != "custrec/kpi/definitions.md"  # the KPI definitions the HTML report embeds
+        and not n.startswith("custrec/resources/names/")  # the name lists of scan
     ]
     assert strays == []
+    for listed in ("given-names.txt", "surnames.txt", "common-words.txt", "places.txt"):
+        assert f"custrec/resources/names/{listed}" in names
+    assert "custrec/resources/names/SOURCES.md" in names  # their sources and licences
     assert not [n for n in names if "/tests/" in n or n.startswith("tests/")]
     assert not [n for n in names if "__pycache__" in n]
     assert "custrec/cli/schemas.py" in names
@@ -175,6 +179,11 @@ def test_the_installed_custrec_works_from_an_unrelated_directory(
         work,
         env,
     )
+    (work / "notes.txt").write_text("Parcel left with Katarzyna Nowak next door\n")
+    found = json.loads(run([custrec, "scan", "notes.txt", "--format", "json"], work, env))
+    assert [(f["type"], f["rule"]) for f in found["findings"]] == [("PERSON", "listed_name")]
+    timer.step("custrec scan (the shipped name lists)")
+
     report = json.loads(run([custrec, "report", "kpi", "log.csv", "--format", "json"], work, env))
     assert report["version"] == 1
     assert report["rows_read"] == 400

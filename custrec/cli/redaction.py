@@ -54,11 +54,21 @@ def _types(values: tuple[str, ...]) -> list[str] | None:
 
 
 def _detector(
-    types: list[str] | None, regions: tuple[str, ...] | None, threshold: float
+    types: list[str] | None,
+    regions: tuple[str, ...] | None,
+    threshold: float,
+    ner: str | None = None,
 ) -> Detector:
     from custrec.redaction.detect import DEFAULT_REGIONS, Detector
 
-    return Detector(types=types, regions=regions or DEFAULT_REGIONS, threshold=threshold)
+    entities = None
+    if ner is not None:
+        from custrec.redaction.ner import entity_finder
+
+        entities = entity_finder(ner)
+    return Detector(
+        types=types, regions=regions or DEFAULT_REGIONS, threshold=threshold, entities=entities
+    )
 
 
 def _schema(schema_file: str | None, store: Store | None, source: str) -> Schema | None:
@@ -86,6 +96,16 @@ def _schema_option() -> Callable[[F], F]:
         help="Schema of the records (docs/schema.md), shipped (custrec schemas list) or a "
         "file: names the free-text fields and the fields holding each record's own name, "
         "email, phone and address. Default: a store's own schema.",
+    )
+
+
+def _ner_option() -> Callable[[F], F]:
+    return click.option(
+        "--ner",
+        metavar="spacy:MODEL",
+        help="Add the person names and places of an installed spaCy pipeline (a package "
+        "such as en_core_web_lg, or its directory) to custrec's own finders. Optional; "
+        "needs spaCy and the pipeline, which custrec does not install.",
     )
 
 
@@ -149,6 +169,7 @@ def _regions_option() -> Callable[[F], F]:
 )
 @_schema_option()
 @_regions_option()
+@_ner_option()
 @csv_options
 @key_file_option()
 @lock_timeout_option()
@@ -165,6 +186,7 @@ def scan(
     threshold: float,
     schema_file: str | None,
     regions: tuple[str, ...],
+    ner: str | None,
     delimiter: str | None,
     encoding: str | None,
     key_file: str | None,
@@ -172,7 +194,8 @@ def scan(
     reason: str | None,
 ) -> None:
     """Find personal data in text: emails, phone numbers, payment cards, IBANs,
-    national ids, IP addresses, dates of birth and postcodes.
+    national ids, IP addresses, dates of birth, postcodes, person names and street
+    addresses.
 
     SOURCE is plain text (one document per line), a CSV, NDJSON or Parquet file, or a
     store (its free-text fields; the read is audited). Each finding gives where it is
@@ -195,7 +218,7 @@ def scan(
     """
     from custrec.redaction.scan import ScanSummary
 
-    detector = _detector(_types(types), _regions(regions), threshold)
+    detector = _detector(_types(types), _regions(regions), threshold, ner)
     summary = ScanSummary()
     wanted = split_fields(fields) or []
     progress = click.get_current_context().with_resource(command_progress("scan"))
@@ -375,6 +398,7 @@ def _emit_findings(
 )
 @_schema_option()
 @_regions_option()
+@_ner_option()
 @csv_options
 @key_file_option()
 @lock_timeout_option()
@@ -392,6 +416,7 @@ def redact(
     summary_format: str,
     schema_file: str | None,
     regions: tuple[str, ...],
+    ner: str | None,
     delimiter: str | None,
     encoding: str | None,
     key_file: str | None,
@@ -432,7 +457,7 @@ def redact(
 
     options = RedactOptions(
         policy=policy,
-        detector=_detector(None, _regions(regions), 0.5),
+        detector=_detector(None, _regions(regions), 0.5, ner),
         key_file=key_file,
         output_format=output_format,
         fields=wanted,

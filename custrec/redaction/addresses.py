@@ -45,43 +45,98 @@ _EN_STREET_WORDS = (
 _STREET_WORD_FIRST = (
     "Rue|Avenue|Av\\.|Boulevard|Bd|Chemin|Allée|Place|Impasse|Quai|Route|Via|Viale|Vicolo|"
     "Piazza|Piazzale|Corso|Largo|Calle|Avenida|Avda\\.?|Paseo|Plaza|Carrer|Rua|Travessa|"
-    "Praça|Estrada|Rodovia|Ulica|ul\\.|Aleja|al\\.|Strada|Str\\.|Bulevardul|Calea|Náměstí"
+    "Praça|Estrada|Rodovia|Ulica|ul\\.|Aleja|al\\.|Strada|Str\\.|Bulevardul|Calea|Náměstí|"
+    "Trg|Cesta|Plac|Osiedle|Rynek|Ctra\\.|Carretera|Trav\\.|Pça\\.|Largo"
 )
+_STREET_WORD_AFTER = (
+    "utca|út|u\\.|tér|körút|sétány|köz|allé|vej|gade|gata|gatan|vägen|väg|veien|vegen|"
+    "straße|strasse|str\\.|weg|allee|gasse|platz|straat|laan|plein|tie|katu|kuja|tee|"
+    "mnt\\.|pst\\.|iela|gatvė|g\\.|cesta|ulica|ul\\.|trg|náměstí|nám\\.|třída|útja|"
+    "krt\\.|rkp\\.|rakpart"
+)
+"""Street words written as a word of their own after the name: *Kossuth Lajos u. 62*,
+*Fredbo allé 14*, *Pärnu mnt. 5*, *Brīvības iela 9*."""
 _STREET_ENDINGS = (
     "straße|strasse|str\\.|gasse|weg|allee|platz|ring|damm|ufer|steig|pfad|chaussee|"
     "gatan|vägen|gata|gränd|vej|veien|vegen|gade|gate|straat|laan|plein|gracht|kade|dreef|"
-    "singel|utca|út|tie|katu|kuja|polku|tori"
+    "singel|utca|út|tie|katu|kuja|polku|tori|braut|stígur|vegur|gården|vænget"
 )
 _CAPITALISED = r"[^\W\d_a-zß-ÿ][\w'\u2019\-]*"
 _PARTICLE = r"(?:de|del|della|des|du|la|le|les|da|do|dos|das|di|von|van|der|den|y|e)"
 _NAME = r"[^\W\d_][\w'\u2019\-]*\.?"
 _NUMBER = r"\d{1,5}[A-Za-z]?(?:[\-/]\d{1,4}[A-Za-z]?)?"
-_UNIT = rf"(?:,?[ ]+(?:Apt|Apartment|Suite|Ste|Unit|Flat|Floor|Fl|Room|Rm)\.?[ ]*#?[ ]*{_NUMBER})"
+_UNIT_WORD = r"(?:Apt|Apartment|Suite|Ste|Unit|Flat|Floor|Fl|Room|Rm)"
+_UNIT = rf"(?:,?[ ]+{_UNIT_WORD}\.?[ ]*#?[ ]*{_NUMBER})"
 _B = r"(?<![\w\-.,])"
+_MILITARY = r"(?:[ ]+[AFD]PO[ ]+A[AEP][ ]+\d{5})"
+"""The US forces' post: ``FPO AE 09704`` ends *USNS Gordon*, *PSC 3248, Box 3543*."""
 _PATTERNS = (
     rf"{_B}{_NUMBER}(?:[ ]+{_NUMBER})?[ ]+(?:{_CAPITALISED}\.?[ ]+){{0,4}}?"
     rf"(?:{_EN_STREET_WORDS})\b\.?"
     rf"{_UNIT}?",
-    rf"{_B}(?:{_NUMBER}[ ]+)?(?i:{_STREET_WORD_FIRST})[ ]+(?:{_NAME}[ ]+){{0,5}}?{_NUMBER}\b"
+    rf"{_B}(?:{_NUMBER}[ ]+){{0,2}}(?i:{_STREET_WORD_FIRST})[ ]+(?:{_NAME}[ ]+){{0,5}}?{_NUMBER}\b"
     rf"{_UNIT}?",
     rf"{_B}{_NUMBER},?[ ]+(?i:{_STREET_WORD_FIRST})[ ]+(?:{_PARTICLE}[ ]+){{0,2}}{_CAPITALISED}"
     rf"(?:[ ]+(?:{_PARTICLE}[ ]+)?{_CAPITALISED}){{0,2}}{_UNIT}?",
-    rf"{_B}(?:P\.?[ ]?O\.?[ ]?Box|PSC[ ]+\d+,[ ]+Box)[ ]+\d+",
+    rf"{_B}(?:P\.?[ ]?O\.?[ ]?Box|(?:PSC|Unit|CMR)[ ]+\d+,?[ ]+Box)[ ]+\d+{_MILITARY}?",
+    rf"{_B}(?:USNS|USNV|USS|USCGC|USAS)(?:[ ]+{_CAPITALISED}){{1,3}}?{_MILITARY}",
+    rf"{_B}(?:{_CAPITALISED}[ ]+){{1,2}}(?i:{_STREET_WORD_AFTER})[ ]+{_NUMBER}\b\.?{_UNIT}?",
+    # an intersection: "the corner of Harjukuja 54 and Rodrigues Path"
+    rf"(?i:\b(?:the[ ]+)?corner[ ]+of)[ ]+(?:[\w'\u2019.\-]+[ ]+){{1,6}}?and[ ]+{_CAPITALISED}"
+    rf"(?:[ ]+(?:{_PARTICLE}[ ]+)?{_CAPITALISED}){{0,3}}",
     rf"{_B}(?:Apt|Apartment|Suite|Unit)\.?[ ]*#?[ ]*\d+[A-Za-z]?\b",
 )
-_ADDRESS = tuple(re.compile(pattern) for pattern in _PATTERNS)
+
+
+def _words(alternation: str) -> frozenset[str]:
+    return frozenset(w.replace("\\", "").rstrip(".?").lower() for w in alternation.split("|"))
+
+
+_TRIGGERS: tuple[frozenset[str], ...] = (
+    _words(_EN_STREET_WORDS),
+    _words(_STREET_WORD_FIRST),
+    _words(_STREET_WORD_FIRST),
+    frozenset({"box"}),
+    frozenset({"fpo", "apo", "dpo"}),
+    _words(_STREET_WORD_AFTER),
+    frozenset({"corner"}),
+    frozenset({"apt", "apartment", "suite", "unit"}),
+)
+"""For each pattern, the words (lower case) one of which a text must hold for the
+pattern to be tried: most texts hold none, and a pattern not tried costs nothing."""
+_ADDRESS = tuple(zip((re.compile(p) for p in _PATTERNS), _TRIGGERS, strict=True))
 # "Floridusgasse 89": a word and a number, the word's ending checked apart (one
 # alternation of endings tried at every letter would cost most of a scan).
 _WORD_AND_NUMBER = re.compile(
-    rf"{_B}(?:{_CAPITALISED}[ ]+)?(?P<word>[^\W\d_][\w\-]{{2,}})[ ]+{_NUMBER}\b{_UNIT}?"
+    rf"{_B}(?:{_CAPITALISED}[ ]+)?(?P<word>[^\W\d_][\w\-]{{2,}}\.?)[ ]+{_NUMBER}\b{_UNIT}?"
 )
-_STREET_WORD_FIRST_PATTERNS = (1, 2)
-"""The patterns that start from a street word (Rue, Via, ...): tried only on a text
-holding one of those words."""
+# "35484 Aeropuerto 4037", "609 Dalmatinova 43": a building number, a street name
+# without a street word, and a house number; not a date ("12 March 2024").
+_NUMBER_NAME_NUMBER = re.compile(
+    rf"{_B}\d{{1,5}}[ ]+(?P<name>(?:{_CAPITALISED}\.?[ ]+){{1,3}}?){_NUMBER}\b(?![\-/.]?\d)"
+    rf"{_UNIT}?"
+)
+_NOT_STREETS = frozenset(
+    """
+    jan feb mar apr jun jul aug sep sept oct nov dec january february march april may june
+    july august september october november december mon tue wed thu fri sat sun monday
+    tuesday wednesday thursday friday saturday sunday am pm gb mb kb tb usd eur gbp chf
+    """.split()  # noqa: SIM905 - a word list, kept readable
+)
+# The city, region, country and postcode after an address on its line: "Apt. 446,
+# NANTERRE, France", "Suite 633  MYNÄMÄKI  Finland 86285": up to four capitalised
+# names, then one postcode of digits, joined by a comma or one or two spaces.
+_PLACE_WORD = r"[^\W\d_a-zß-ÿ][^\W\d_]*(?:['\u2019\-][^\W\d_]+)*"
+_PLACE_PART = rf"(?:{_PLACE_WORD}(?:[ \-](?:{_PARTICLE}[ ])?{_PLACE_WORD}){{0,2}})"
+_SEPARATOR = r"(?:[ ]?,[ ]{0,2}|[ ]{1,2})"
+_TRAILER = re.compile(
+    rf"(?:{_SEPARATOR}(?!{_UNIT_WORD}\b){_PLACE_PART}(?![\w\-])){{0,4}}"
+    rf"(?:{_SEPARATOR}(?:\d{{4,6}}|\d{{4}}-\d{{3}})(?![\w\-]))?"
+)
+"""Names, then one postcode: a phone number after an address is not taken for more
+postcodes."""
+_US_STATE_AND_ZIP = re.compile(r"\b[A-Z]{2},?[ ]{1,2}\d{5}$")
 _WORD = re.compile(r"[^\W\d_]+")
-_FIRST_WORDS = frozenset(
-    word.replace("\\", "").rstrip(".?").lower() for word in _STREET_WORD_FIRST.split("|")
-)
 _ENDINGS = tuple(ending.replace("\\", "") for ending in _STREET_ENDINGS.split("|"))
 _DIGIT = re.compile(r"\d")
 _EXPLANATION = "a house number with a street name and a street word"
@@ -93,11 +148,10 @@ def find_street_addresses(text: str) -> list[Finding]:
     if _DIGIT.search(text) is None:
         return []
     words = set(_WORD.findall(text.lower()))
-    romance = not words.isdisjoint(_FIRST_WORDS)
     found = [
         m.span()
-        for n, pattern in enumerate(_ADDRESS)
-        if romance or n not in _STREET_WORD_FIRST_PATTERNS
+        for pattern, triggers in _ADDRESS
+        if not words.isdisjoint(triggers)
         for m in pattern.finditer(text)
     ]
     for m in _WORD_AND_NUMBER.finditer(text):
@@ -106,7 +160,13 @@ def find_street_addresses(text: str) -> list[Finding]:
             len(e) for e in _ENDINGS if word.endswith(e)
         ):
             found.append(m.span())
-    spans = sorted(found, key=lambda span: (span[0], -span[1]))
+    for m in _NUMBER_NAME_NUMBER.finditer(text):
+        if _NOT_STREETS.isdisjoint(w.rstrip(".").lower() for w in m.group("name").split()):
+            found.append(m.span())
+    spans = sorted(
+        ((start, _extended(text, end)) for start, end in found),
+        key=lambda span: (span[0], -span[1]),
+    )
     joined: list[list[int]] = []
     for start, end in spans:
         if joined and start <= joined[-1][1] + 2 and not text[joined[-1][1] : start].strip(", "):
@@ -117,3 +177,16 @@ def find_street_addresses(text: str) -> list[Finding]:
         Finding(start, end, "LOCATION", 0.8, "street_address", _EXPLANATION)
         for start, end in joined
     ]
+
+
+def _extended(text: str, end: int) -> int:
+    """The end of an address found ending at ``end``, with the city, region, country
+    and postcode that follow it on its line."""
+    trailer = _TRAILER.match(text, end)
+    if trailer is None:
+        return end
+    if _US_STATE_AND_ZIP.search(text, end, trailer.end()) is not None:
+        # "Austin, TX 78701": the ZIP is left to the US_ZIP finder, so that a policy
+        # can treat it apart (keep its first three digits, say)
+        return len(text[: trailer.end() - 5].rstrip(" "))
+    return trailer.end()

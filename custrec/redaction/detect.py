@@ -35,7 +35,7 @@ imported the first time a phone number has to be read.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from custrec.redaction.addresses import find_street_addresses
 from custrec.redaction.findings import DEFAULT_REGIONS, ENTITY_TYPES, TYPE_ORDER, Finding, resolve
@@ -82,7 +82,9 @@ class Detector:
 
     ``types`` limits the entity types reported (default: all of :data:`ENTITY_TYPES`);
     ``regions`` are the regions whose national phone formats are read; only findings
-    scoring at least ``threshold`` are reported.
+    scoring at least ``threshold`` are reported. ``entities``, a named-entity finder
+    such as :class:`custrec.redaction.ner.SpacyEntities`, adds the names and places it
+    finds to custrec's own.
     """
 
     def __init__(
@@ -91,6 +93,7 @@ class Detector:
         types: Iterable[str] | None = None,
         regions: Sequence[str] = DEFAULT_REGIONS,
         threshold: float = 0.5,
+        entities: Callable[[str], list[Finding]] | None = None,
     ) -> None:
         chosen = ENTITY_TYPES if types is None else tuple(types)
         unknown = [t for t in chosen if t not in TYPE_ORDER]
@@ -117,6 +120,7 @@ class Detector:
         self._national = not self.types.isdisjoint(NATIONAL_ID_TYPES)
         self._names = "PERSON" in t
         self._addresses = "LOCATION" in t
+        self._entities = entities if (self._names or self._addresses) else None
         self._runs = any(
             (self._phone, self._card, self._iban, self._ssn, self._nino, self._ipv4,
              self._postcode, self._zip)
@@ -148,6 +152,8 @@ class Detector:
                 found.extend(find_person_names(text))
             if self._addresses:
                 found.extend(find_street_addresses(text))
+            if self._entities is not None:
+                found.extend(f for f in self._entities(text) if f.type in self.types)
         if known is not None:
             found.extend(known.find(text, self.types))
         threshold = self.threshold
