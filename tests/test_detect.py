@@ -286,18 +286,33 @@ def test_card_every_issuer_range(prefix: str, length: int, sep: str) -> None:
     "number",
     [
         "4111 1111 1111 1112",  # Luhn
-        with_luhn("123456789012345"),  # no issuer starts with 1
-        with_luhn("378282246310001"),  # Amex with 16 digits
-        with_luhn("51051051051051"),  # Mastercard with 15 digits
         with_luhn("5000000000"),  # 11 digits
-        with_luhn("41111111111"),  # 12 digits, but no Maestro range
-        with_luhn("18010000000000"),  # JCB 15 starts 1800 or 2131
         with_luhn("4111111111111111111"),  # 20 digits
         "4111 1111 1111 1111 1111 2",  # inside a longer run
     ],
 )
 def test_card_negative(number: str) -> None:
     assert "CREDIT_CARD" not in types_found(f"card {number} declined")
+
+
+@pytest.mark.parametrize(
+    "number",
+    [
+        with_luhn("123456789012345"),  # no issuer starts with 1
+        with_luhn("378282246310001"),  # Amex with 16 digits
+        with_luhn("51051051051051"),  # Mastercard with 15 digits
+        with_luhn("41111111111"),  # 12 digits, but no Maestro range
+        with_luhn("18010000000000"),  # JCB 15 starts 1800 or 2131
+    ],
+)
+def test_a_number_in_no_issuer_range_is_a_card_only_where_the_text_says_card(
+    number: str,
+) -> None:
+    assert "CREDIT_CARD" not in types_found(f"ref {number} noted")
+    found = [f for f in DETECTOR.find(f"card {number} declined") if f.type == "CREDIT_CARD"]
+    assert [(f.score, f.explanation.split(";")[0]) for f in found] == [
+        (0.75, "no listed issuer range")
+    ]
 
 
 # International phone numbers whose digits (without the "+") are Luhn-valid numbers in
@@ -928,3 +943,15 @@ def test_a_masked_or_too_short_known_phone_is_not_looked_for() -> None:
         assert Detector().find(text, KnownValues({"PHONE_NUMBER": [value]}, "ES")) == []
     found = Detector().find("call 0612 3456 78", KnownValues({"PHONE_NUMBER": ["612345678"]}, "NL"))
     assert [f.rule for f in found] == ["known_value"]
+
+
+def test_a_luhn_valid_number_the_text_calls_a_card_is_a_card_whatever_its_range() -> None:
+    # 0604 5276 2564: Luhn-valid, 12 digits, in no issuer range custrec lists
+    text = "Please block my card 0604 5276 2564, it was stolen"
+    [found] = [f for f in DETECTOR.find(text) if f.type == "CREDIT_CARD"]
+    assert text[found.start : found.end] == "0604 5276 2564"
+    assert found.score == 0.75
+    assert "no listed issuer range" in found.explanation
+    # the same digits without a card word, or failing Luhn after one, are no card
+    assert not any(f.type == "CREDIT_CARD" for f in DETECTOR.find("ref 0604 5276 2564 sent"))
+    assert not any(f.type == "CREDIT_CARD" for f in DETECTOR.find("my card 0604 5276 2565"))
