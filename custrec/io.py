@@ -381,12 +381,12 @@ class TableReader:
             schema = parquet.schema_arrow
         except (pa.ArrowException, OSError) as exc:
             raise InputError(
-                self.name, f"not a readable Parquet file ({_arrow_reason(exc)})"
+                self.name, f"not a readable Parquet file ({arrow_reason(exc)})"
             ) from None
         _check_parquet_names(schema, self.name)
         self.columns = list(schema.names)
         size = batch_rows(len(schema), self.chunk_rows)
-        batches = _guard_arrow(parquet.iter_batches(batch_size=size), self.name)
+        batches = guard_arrow(parquet.iter_batches(batch_size=size), self.name)
         return parquet_scalars(batches, self.name)
 
 
@@ -450,7 +450,7 @@ def _open_binary(source: str) -> io.BufferedReader:
         raise InputError(source, f"cannot open ({exc.strerror})") from None
 
 
-def _arrow_reason(exc: BaseException) -> str:
+def arrow_reason(exc: BaseException) -> str:
     """Arrow's message without the row text it sometimes appends after a colon."""
     text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     for marker in ("CSV parse error: ", "JSON parse error: "):
@@ -460,13 +460,13 @@ def _arrow_reason(exc: BaseException) -> str:
     return head if sep and head.startswith("Expected") else text
 
 
-def _guard_arrow(batches: Iterable[pa.RecordBatch], name: str) -> Iterator[pa.RecordBatch]:
+def guard_arrow(batches: Iterable[pa.RecordBatch], name: str) -> Iterator[pa.RecordBatch]:
     import pyarrow as pa
 
     try:
         yield from batches
     except (pa.ArrowException, OSError) as exc:
-        raise InputError(name, f"unreadable ({_arrow_reason(exc)})") from None
+        raise InputError(name, f"unreadable ({arrow_reason(exc)})") from None
 
 
 def text_lines(source: str, encoding: str | None = None) -> Iterator[str]:
@@ -997,7 +997,7 @@ def _csv_batches_arrow(
             finally:
                 reader.close()
     except (pa.ArrowException, OSError) as exc:
-        failure = _arrow_reason(exc)
+        failure = arrow_reason(exc)
     if failure is not None:
         _locate_csv_error(stream, body_start, name, columns, delimiter)
         raise InputError(name, f"malformed CSV ({failure})")

@@ -425,7 +425,7 @@ def plan_purge(
     needed = {id_field, "_version", "_source"}
     for rule in policy.rules:
         needed |= {rule.trigger, *(c.field for c in rule.where)}
-    from custrec.validate import _regrouped
+    from custrec.validate import regrouped
 
     batches = store.iter_batches(
         system=True,
@@ -435,7 +435,7 @@ def plan_purge(
         audited=audited,
     )
     progress.start(store.count(), "records")
-    for batch in _regrouped(batches):  # Arrow's calls cost per batch: few, large ones
+    for batch in regrouped(batches):  # Arrow's calls cost per batch: few, large ones
         progress.advance(batch.num_rows)
         narrow = batch.select([n for n in batch.schema.names if n in needed])
         if not purged:

@@ -243,8 +243,8 @@ class _Run:
                 empty = pd.Series(True, index=frame.index)
             else:
                 original = raw[item.name]
-                empty = _empty(original)
-                column, bad = _convert(original, item.type, ~empty)
+                empty = empty_values(original)
+                column, bad = convert_values(original, item.type, ~empty)
                 converted[item.name] = column
                 if bad is not None and bad.any():
                     self._fail(f"{item.name}.type", bad, original, item.name, ids, raw)
@@ -416,18 +416,18 @@ def _example(failure: _Failure, line: int | None) -> Example:
     )
 
 
-def _empty(values: pd.Series) -> pd.Series:
+def empty_values(values: pd.Series) -> pd.Series:
     missing = values.isna()
     if values.dtype == object or str(values.dtype) in ("string", "str"):
         missing |= values.astype("string").str.strip().eq("").fillna(True)
     return missing.astype(bool)
 
 
-def _convert(
+def convert_values(
     values: pd.Series, kind: str, present: pd.Series | None = None
 ) -> tuple[pd.Series, pd.Series | None]:
     """``values`` in the field's type (blank text is missing), and where a value did
-    not convert. ``present`` (not :func:`_empty`) is computed when not given. The
+    not convert. ``present`` (not :func:`empty_values`) is computed when not given. The
     accepted shapes are those of :func:`custrec.schema.scalar.convert`, which checks
     single records the same way."""
     import pandas as pd
@@ -436,7 +436,7 @@ def _convert(
 
     is_text = values.dtype == object or str(values.dtype) in ("string", "str")
     if present is None:
-        present = ~_empty(values)
+        present = ~empty_values(values)
     if kind == "string":
         return (values.where(present, None) if is_text else values), None
     if kind in ("integer", "number"):
@@ -585,7 +585,7 @@ def validate_source(
         run.columns([name for name, _ in store.columns])
         id_field = store.settings.id_field
         progress.start(store.count(), "records")
-        for batch in _regrouped(store.iter_batches(action="validate", system=True)):
+        for batch in regrouped(store.iter_batches(action="validate", system=True)):
             progress.advance(batch.num_rows)
             batch = _anonymised_apart(run, batch, id_field)
             ids = [str(v) for v in batch.column(id_field).to_pylist()]
@@ -648,7 +648,7 @@ class _Header:
         return batch.rename_columns(self.check(names, final=False))
 
 
-def _regrouped(batches: Iterator[Any], rows: int = 65_536) -> Iterator[Any]:
+def regrouped(batches: Iterator[Any], rows: int = 65_536) -> Iterator[Any]:
     """Store chunks (about a thousand records) joined into batches of about ``rows``:
     each batch costs a fixed overhead of conversions and check calls."""
     import pyarrow as pa

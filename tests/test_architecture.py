@@ -1,6 +1,6 @@
-"""The layout the code keeps: the library never imports the command line, and the
-modules of the store and of redaction stay small and use each other's public names
-only."""
+"""The layout the code keeps: the library never imports the command line, no module
+imports another's private names, and the modules of the store and of redaction stay
+small."""
 
 from __future__ import annotations
 
@@ -41,3 +41,15 @@ def test_store_and_redaction_modules_are_small_and_import_public_names_only() ->
             if module.startswith("custrec"):
                 private = [n for n in names if n.startswith("_")]
                 assert private == [], f"{path.name} imports {private} from {module}"
+
+
+def test_no_module_imports_another_modules_private_names() -> None:
+    offenders = [
+        f"{path.relative_to(PACKAGE)} imports {name} from {module}"
+        for path in sorted(PACKAGE.rglob("*.py"))
+        for module, names in imports(path)
+        if module.startswith("custrec")
+        for name in names
+        if name.startswith("_") and not name.startswith("__")
+    ]
+    assert offenders == []

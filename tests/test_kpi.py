@@ -608,11 +608,11 @@ def test_arrow_gate_refuses_the_rows_schema_gate_refuses_for_messy_text(seed: in
     assert ours == theirs
     assert ours  # the sample has bad rows of many kinds
 
-    from custrec.validate import _convert
+    from custrec.validate import convert_values
 
     for name, kind in (("created_at", "datetime"), ("talk_seconds", "number"), ("csat", "integer")):
         raw = pd.Series(columns[name].to_pylist(), dtype="object")
-        expected, _ = _convert(raw, kind)
+        expected, _ = convert_values(raw, kind)
         column = typed[name]
         if kind == "datetime":
             got = pd.Series(column.instants.view("datetime64[us]")).dt.tz_localize("UTC")
@@ -622,7 +622,7 @@ def test_arrow_gate_refuses_the_rows_schema_gate_refuses_for_messy_text(seed: in
             same = (got == expected).fillna(False) | (got.isna() & expected.isna())
         assert bool(same.all()), name
     flags = typed["resolved"].flags.to_pylist()
-    expected_flags, _ = _convert(
+    expected_flags, _ = convert_values(
         pd.Series(columns["resolved"].to_pylist(), dtype="object"), "boolean"
     )
     assert flags == [None if pd.isna(v) else bool(v) for v in expected_flags]
@@ -634,7 +634,7 @@ def test_arrow_gate_reads_well_formed_times_by_arrow_and_agrees_with_validate() 
     import pyarrow as pa
 
     from custrec.kpi.gate import _arrow_times
-    from custrec.validate import _convert
+    from custrec.validate import convert_values
 
     pick = random.Random(7)
     zulu = [
@@ -650,7 +650,7 @@ def test_arrow_gate_reads_well_formed_times_by_arrow_and_agrees_with_validate() 
         assert read is not None  # Arrow read them all
         instants, good, offset, decided = read
         assert bool(decided[text.is_valid().to_numpy(zero_copy_only=False)].all())
-        expected, bad = _convert(pd.Series(values, dtype="object"), "datetime")
+        expected, bad = convert_values(pd.Series(values, dtype="object"), "datetime")
         assert bad is not None
         assert not bad.any()
         got = pd.Series(instants.view("datetime64[us]")).dt.tz_localize("UTC")

@@ -10,7 +10,7 @@ numbers and ISO 8601 times are parsed by Arrow (a time's form is first told from
 length and a few bytes, since Arrow reads some forms custrec refuses), and a batch
 with an impossible date is read by numpy from the bytes, shape by shape. Whatever
 these paths cannot decide exactly (a value with spaces around it, a number Arrow does
-not read) goes through :func:`custrec.validate._convert`, the conversion ``validate``
+not read) goes through :func:`custrec.validate.convert_values`, the conversion ``validate``
 itself uses, so the verdicts are the same value for value.
 
 :meth:`ArrowGate.of` answers None for a schema with a rule it does not evaluate
@@ -218,7 +218,7 @@ def _comparable(column: Typed) -> np.ndarray:
 # --- conversions ---------------------------------------------------------------------
 
 
-def _text(array: pa.Array) -> pa.Array | None:
+def as_text(array: pa.Array) -> pa.Array | None:
     """Arrow text of any string type as ``string`` or ``large_string``; None when the
     column is not text (a column of nulls is missing text)."""
 
@@ -264,7 +264,7 @@ def _plain_edges(text: pa.Array) -> np.ndarray | None:
 
 def _text_typed(array: pa.Array) -> Typed | None:
 
-    text = _text(array)
+    text = as_text(array)
     if text is None:
         return None
     trimmed, present = _trimmed(text)
@@ -290,7 +290,7 @@ def _number_typed(array: pa.Array, kind: str) -> Typed | None:
         numbers = arrays.numbers(pc.cast(array, pa.float64(), safe=False), np.nan)
         present = ~np.isnan(numbers)
     else:
-        text = _text(array)
+        text = as_text(array)
         if text is None:
             return None
         trimmed, present = _trimmed(text)
@@ -316,7 +316,7 @@ def _number_typed(array: pa.Array, kind: str) -> Typed | None:
 def _flag_typed(array: pa.Array) -> Typed | None:
     if pa.types.is_boolean(array.type):
         return Typed("boolean", _valid(array), flags=array)
-    text = _text(array)
+    text = as_text(array)
     if text is None:
         return None
     from custrec.schema.scalar import FALSE, TRUE
@@ -339,7 +339,7 @@ def _time_typed(array: pa.Array, kind: str) -> Typed | None:
         values = arrays.numbers(instants, NAT)
         present = _valid(array)
         return Typed(kind, present, instants=values, offset=np.ones(len(array), dtype=bool))
-    text = _text(array)
+    text = as_text(array)
     if text is None:
         return None
     read = None if kind == "date" else _arrow_times(text)
@@ -360,15 +360,15 @@ def _time_typed(array: pa.Array, kind: str) -> Typed | None:
 
 
 def _legacy(text: pa.Array, kind: str) -> Typed:
-    """Text converted by :func:`custrec.validate._convert` (pandas), value by value as
+    """Text converted by :func:`custrec.validate.convert_values` (pandas), value by value as
     ``validate`` does."""
     import pandas as pd
 
-    from custrec.validate import _convert, _empty
+    from custrec.validate import convert_values, empty_values
 
     values = pd.Series(text.to_pandas(types_mapper=lambda t: pd.StringDtype("pyarrow")))
-    present = ~_empty(values)
-    out, bad = _convert(values, kind, present)
+    present = ~empty_values(values)
+    out, bad = convert_values(values, kind, present)
     failed = np.zeros(len(values), dtype=bool) if bad is None else bad.to_numpy(dtype=bool)
     present_np = present.to_numpy(dtype=bool)
     if kind in ("integer", "number"):

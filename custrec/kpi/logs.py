@@ -139,10 +139,10 @@ def load_logs(
     progress.start(None, "rows")
     for source in sources:
         if source != "-" and open_store is not None and _is_store(source):
-            from custrec.validate import _regrouped
+            from custrec.validate import regrouped
 
             with open_store(source) as store:
-                batches = _regrouped(store.iter_batches(action="report"), BATCH_ROWS)
+                batches = regrouped(store.iter_batches(action="report"), BATCH_ROWS)
                 reading.consume(batches, source, None)
             continue
         with open_table(
@@ -237,14 +237,14 @@ class _Reading:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        from custrec.io import _arrow_reason, _guard_arrow, parquet_scalars
+        from custrec.io import arrow_reason, guard_arrow, parquet_scalars
 
         try:
             # pre_buffer: Arrow would hold the needed column chunks of the whole file
             parquet = pq.ParquetFile(reader.source, pre_buffer=False)
         except (pa.ArrowException, OSError) as exc:
             raise InputError(
-                reader.name, f"not a readable Parquet file ({_arrow_reason(exc)})"
+                reader.name, f"not a readable Parquet file ({arrow_reason(exc)})"
             ) from None
         read = self.read
         names = [n for n in parquet.schema_arrow.names if self.renames.get(n, n) in read]
@@ -252,7 +252,7 @@ class _Reading:
             self._require([self.renames.get(n, n) for n in names], reader.name)
             self.table.reserve(parquet.metadata.num_rows)
         batches = parquet.iter_batches(batch_size=BATCH_ROWS, columns=names)
-        yield from parquet_scalars(_guard_arrow(_ahead(batches), reader.name), reader.name)
+        yield from parquet_scalars(guard_arrow(_ahead(batches), reader.name), reader.name)
 
     def consume(
         self, batches: Iterable[pa.RecordBatch], name: str, reader: TableReader | None
@@ -295,7 +295,7 @@ class _Reading:
         """A batch checked and typed by the Arrow gate; None when it cannot."""
         import numpy as np
 
-        from custrec.kpi.gate import _text, converted
+        from custrec.kpi.gate import as_text, converted
 
         gate = self._arrow_gate()
         fields = self.schema.fields
@@ -305,7 +305,7 @@ class _Reading:
             if n in fields and fields[n].type in _kinds(_SCHEMA_KIND[kind_of(n)])
         ]
         checked = gate.check(columns, rows, convert=shared)
-        ids = _text(columns["interaction_id"])
+        ids = as_text(columns["interaction_id"])
         if checked is None or ids is None:
             return None
         typed, failures = checked
