@@ -39,6 +39,7 @@ from custrec.store.records import (
     INTEGER_TEXT,
     TRUE_TEXTS,
 )
+from custrec.types import INT64, arrow_type, column_type_of_arrow
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -478,7 +479,7 @@ def _convert(
     problems: dict[int, list[tuple[str, str | None, str]]] = {}
     arrays = []
     for name, column in zip(batch.schema.names, batch.columns, strict=True):
-        kind = target_types.get(name) or _kind_of(column.type)
+        kind = target_types.get(name) or column_type_of_arrow(column.type)
         target_types.setdefault(name, kind)
         converted, bad = _to_kind(column, kind)
         for index in bad:
@@ -495,27 +496,13 @@ def _convert(
     return pa.RecordBatch.from_arrays(arrays, names=batch.schema.names), problems
 
 
-def _kind_of(arrow_type: pa.DataType) -> str:
-    import pyarrow as pa
-
-    if pa.types.is_boolean(arrow_type):
-        return "bool"
-    if pa.types.is_integer(arrow_type):
-        return "int64"
-    if pa.types.is_floating(arrow_type):
-        return "float64"
-    return "string"
-
-
 def _to_kind(column: pa.Array, kind: str) -> tuple[pa.Array, list[int]]:
     """``column`` converted to ``kind``, with the positions of values that cannot be
     (they become null). Only text is parsed; other mismatches are refused."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    target = {"string": pa.string(), "int64": pa.int64(), "float64": pa.float64()}.get(
-        kind, pa.bool_()
-    )
+    target = arrow_type(kind)
     source = column.type
     if source == target or pa.types.is_null(source):
         return column.cast(target), []
@@ -596,11 +583,10 @@ def _combine(
 
     from custrec.store.ingest import Segment
 
-    arrow = {"string": pa.string(), "int64": pa.int64(), "float64": pa.float64()}
     names = [id_field, *(n for n in target_types if n != id_field)]
     used = {c for item in inputs for c in item.columns}
     names = [n for n in names if n in used or n == id_field]
-    schema = pa.schema([(n, arrow.get(target_types[n], pa.bool_())) for n in names])
+    schema = pa.schema([(n, arrow_type(target_types[n])) for n in names])
     batches: list[pa.RecordBatch] = []
     segments: list[Any] = []
     origins: list[tuple[str, int]] = []
@@ -735,7 +721,7 @@ def _write_rejects(
         path,
         output_format,
         [*REJECT_COLUMNS, *columns],
-        types={"_row": "int", "_line": "int"},
+        types={"_row": INT64, "_line": INT64},
         mode=0o600,
         inputs=read,
     ) as writer:

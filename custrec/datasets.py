@@ -16,21 +16,22 @@ from typing import Any
 from custrec.errors import UsageError
 from custrec.io import STDIN, format_from_extension, open_row_writer, source_name
 from custrec.render import Summary, Table
+from custrec.types import BOOL, INT64
 
 DEFECT_COLUMNS = ("row", "record_id", "kind", "field")
 
 # Column types for Parquet output; every other column is text.
 _PARQUET_TYPES = {
-    "customers": {"consent_marketing": "bool"},
+    "customers": {"consent_marketing": BOOL},
     "interactions": {
-        "talk_seconds": "int",
-        "hold_seconds": "int",
-        "wrap_seconds": "int",
-        "resolved": "bool",
-        "escalated": "bool",
-        "csat": "int",
-        "nps": "int",
-        "ces": "int",
+        "talk_seconds": INT64,
+        "hold_seconds": INT64,
+        "wrap_seconds": INT64,
+        "resolved": BOOL,
+        "escalated": BOOL,
+        "csat": INT64,
+        "nps": INT64,
+        "ces": INT64,
     },
 }
 
@@ -149,7 +150,7 @@ def write_dataset(
         defect_writer = None
         if defects_dest is not None:
             defect_writer = stack.enter_context(
-                open_row_writer(defects_dest, defects_fmt, DEFECT_COLUMNS, types={"row": "int"})
+                open_row_writer(defects_dest, defects_fmt, DEFECT_COLUMNS, types={"row": INT64})
             )
         for chunk in chunks:
             writer.write_rows(chunk.rows)

@@ -25,6 +25,7 @@ from custrec.store.records import (
     VERSION_COLUMN,
     convert_text,
 )
+from custrec.types import INT64
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -32,7 +33,6 @@ if TYPE_CHECKING:
     from custrec.store import Store
 
 META_COLUMNS = (VERSION_COLUMN, SOURCE_COLUMN, COLLECTED_COLUMN)
-_TYPES = {"string": "string", "int64": "int", "float64": "float", "bool": "bool"}
 
 
 @dataclass(frozen=True)
@@ -126,9 +126,9 @@ def export_records(
             )
         condition.typed_value(types[condition.field])  # refused before any output
     out_columns = [*columns, *(META_COLUMNS if with_meta else ())]
-    out_types = {name: _TYPES[types[name]] for name in columns}
+    out_types = {name: types[name] for name in columns}
     if with_meta:
-        out_types[VERSION_COLUMN] = "int"
+        out_types[VERSION_COLUMN] = INT64
     count = 0
     with open_row_writer(
         destination,

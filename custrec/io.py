@@ -1355,13 +1355,9 @@ class _ParquetWriter:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        arrow_types = {
-            "string": pa.string(),
-            "int": pa.int64(),
-            "float": pa.float64(),
-            "bool": pa.bool_(),
-        }
-        self._schema = pa.schema([(c, arrow_types[types.get(c, "string")]) for c in columns])
+        from custrec.types import STRING, arrow_type
+
+        self._schema = pa.schema([(c, arrow_type(types.get(c, STRING))) for c in columns])
         self._writer = pq.ParquetWriter(sink, self._schema, compression="zstd")
 
     def write_rows(self, rows: Sequence[Row]) -> None:
@@ -1391,7 +1387,8 @@ def open_row_writer(
     or interrupted run leaves no partial file, and ``dest`` may not be a key file, a
     store or one of ``inputs`` (the files the command reads). ``mode`` is the
     permission of the file created (pass ``0o600`` for personal data). ``types`` maps
-    columns to ``string``/``int``/``float``/``bool`` for Parquet (default ``string``).
+    columns to their column types (:data:`custrec.types.COLUMN_TYPES`: ``string``,
+    ``int64``, ``float64``, ``bool``) for Parquet (default ``string``).
     A full disk raises :class:`~custrec.errors.NoSpaceError`, for stdout too. In
     NDJSON, NaN and infinite numbers are written as ``null`` (JSON has neither).
 

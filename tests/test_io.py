@@ -231,7 +231,9 @@ def test_ndjson_writer_keeps_unicode_and_column_order(tmp_path: Path) -> None:
 
 def test_parquet_types_are_applied(tmp_path: Path) -> None:
     path = tmp_path / "x.parquet"
-    with open_row_writer(str(path), "parquet", ["n", "ok"], types={"n": "int", "ok": "bool"}) as w:
+    with open_row_writer(
+        str(path), "parquet", ["n", "ok"], types={"n": "int64", "ok": "bool"}
+    ) as w:
         w.write_rows([{"n": 1, "ok": True}, {"n": None, "ok": None}])
     import pyarrow.parquet as pq
 

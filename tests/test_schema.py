@@ -30,7 +30,7 @@ from custrec.schema.model import Schema, parse_schema
 from custrec.schema.registry import COMPARE_OPS, PHONE_LEVELS
 from custrec.schema.scalar import NUMBER as NUMBER_SHAPE
 from custrec.schema.scalar import RecordGate
-from custrec.validate import SchemaGate, _convert
+from custrec.validate import SchemaGate, convert_values
 
 from .conftest import REPO
 
@@ -941,7 +941,7 @@ def converted_frame(schema: Schema, records: list[dict[str, Any]]) -> pd.DataFra
     )
     frame = pd.DataFrame(index=raw.index)
     for item in schema.fields.values():
-        frame[item.name] = _convert(raw[item.name], item.type)[0]
+        frame[item.name] = convert_values(raw[item.name], item.type)[0]
     return frame
 
 

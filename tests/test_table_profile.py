@@ -84,7 +84,7 @@ def test_ndjson_and_parquet_use_stored_types(tmp_path: Path) -> None:
             str(path),
             suffix,
             ["id", "n", "ok", "x"],
-            types={"n": "int", "ok": "bool", "x": "float"},
+            types={"n": "int64", "ok": "bool", "x": "float64"},
         ) as writer:
             writer.write_rows(rows)
         profile = inspect_table(str(path))

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from custrec.errors import UsageError
 from custrec.render import Summary, Table
+from custrec.types import COLUMN_TYPES, STRING, column_type_of_arrow
 
 if TYPE_CHECKING:
     from custrec.redaction.detect import Detector
@@ -34,8 +35,6 @@ if TYPE_CHECKING:
 
 PSEUDONYM_KEY_INFO = "custrec redaction pseudonyms v1"
 """HKDF ``info`` deriving the pseudonym key from a key file's key."""
-
-_OUT_TYPES = {"string": "string", "int64": "int", "float64": "float", "bool": "bool"}
 
 
 def pseudonym_key(key: bytes) -> bytes:
@@ -266,13 +265,12 @@ class Redactor:
         return operators.redact_text(text, found, apply)
 
     def output_types(self, kinds: Mapping[str, str]) -> dict[str, str]:
-        """The writer type of each output column: a kept field keeps its type, every
+        """The column type of each output column: a kept field keeps its type, every
         other one is text."""
         return {
-            plan.name: _OUT_TYPES.get(kinds.get(plan.name, "string"), "string")
-            if plan.strategy == "keep"
-            else "string"
+            plan.name: kind if plan.strategy == "keep" and kind in COLUMN_TYPES else STRING
             for plan in self.plans
+            for kind in (kinds.get(plan.name, STRING),)
         }
 
 
@@ -289,23 +287,16 @@ def _text(value: object) -> str:
 
 
 def arrow_kinds(schema: Any) -> dict[str, str]:
-    """Column -> store type (string, int64, float64, bool) of an Arrow schema; dates
+    """Column -> column type (string, int64, float64, bool) of an Arrow schema; dates
     and times as ``date``/``datetime``."""
     import pyarrow as pa
 
     out: dict[str, str] = {}
     for item in schema:
-        kind = item.type
-        if pa.types.is_boolean(kind):
-            out[item.name] = "bool"
-        elif pa.types.is_integer(kind):
-            out[item.name] = "int64"
-        elif pa.types.is_floating(kind):
-            out[item.name] = "float64"
-        elif pa.types.is_date(kind):
+        if pa.types.is_date(item.type):
             out[item.name] = "date"
-        elif pa.types.is_timestamp(kind):
+        elif pa.types.is_timestamp(item.type):
             out[item.name] = "datetime"
         else:
-            out[item.name] = "string"
+            out[item.name] = column_type_of_arrow(item.type)
     return out

@@ -139,9 +139,6 @@ class _StoreBuffer:
         self.rows.extend(rows)
 
 
-_STORE_TYPES = {"string": "string", "int": "int64", "float": "float64", "bool": "bool"}
-
-
 def _write_store(
     into: str,
     rows: list[dict[str, Any]],
@@ -161,8 +158,8 @@ def _write_store(
             f"--into needs the id field {id_field or 'customer_id'} in the copy "
             "(keep or pseudonymise it, do not drop it)"
         )
-    columns = [(id_field, _STORE_TYPES[types[id_field]])]
-    columns += [(n, _STORE_TYPES[types[n]]) for n in redactor.columns if n != id_field]
+    columns = [(id_field, types[id_field])]
+    columns += [(n, types[n]) for n in redactor.columns if n != id_field]
     settings = StoreSettings(id_field=id_field, match_fields=())
     with create_store(
         into,

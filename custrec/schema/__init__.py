@@ -2,7 +2,6 @@
 compilation to pandera."""
 
 from custrec.schema.model import (
-    FIELD_TYPES,
     Field,
     Rule,
     Schema,
@@ -13,6 +12,7 @@ from custrec.schema.model import (
     shipped_schema,
 )
 from custrec.schema.registry import CHECKS
+from custrec.types import FIELD_TYPES
 
 __all__ = [
     "CHECKS",

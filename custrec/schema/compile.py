@@ -12,15 +12,7 @@ from typing import Any
 
 from custrec.schema.checks import pandera_check
 from custrec.schema.model import Schema
-
-_DTYPES = {
-    "string": "str",
-    "integer": "Int64",
-    "number": "Float64",
-    "boolean": "boolean",
-    "date": "datetime64[ns, UTC]",
-    "datetime": "datetime64[ns, UTC]",
-}
+from custrec.types import PANDAS_DTYPES
 
 
 def to_pandera(schema: Schema, *, as_of: str | None = None) -> Any:
@@ -34,7 +26,7 @@ def to_pandera(schema: Schema, *, as_of: str | None = None) -> Any:
     checks = []
     for item in schema.fields.values():
         columns[item.name] = pa.Column(
-            _DTYPES[item.type],
+            PANDAS_DTYPES[item.type],
             nullable=not item.required,
             unique=item.unique,
             coerce=item.type != "string",

@@ -23,10 +23,10 @@ from typing import Any
 
 from custrec.errors import UsageError
 from custrec.schema.registry import CHECKS, COMPARE_OPS, PHONE_LEVELS, CheckSpec
+from custrec.types import FIELD_TYPES, column_type
 from custrec.yamldoc import YamlDocument, YamlFileError
 
 FORMAT_VERSION = 1
-FIELD_TYPES = ("string", "integer", "number", "boolean", "date", "datetime")
 SEVERITIES = ("error", "warn")
 GENERALISED_TYPES = ("string", "date", "datetime")
 """Types an anonymised record keeps in a generalised form (a postcode's outward code, a
@@ -175,10 +175,9 @@ class Schema:
     def store_columns(self) -> list[tuple[str, str]]:
         """The store columns of the fields, id first: integers, numbers and true/false
         are stored typed; text, dates and times as text (ISO 8601)."""
-        kinds = {"integer": "int64", "number": "float64", "boolean": "bool"}
         ordered = [self.fields[self.id_field]]
         ordered += [f for name, f in self.fields.items() if name != self.id_field]
-        return [(f.name, kinds.get(f.type, "string")) for f in ordered]
+        return [(f.name, column_type(f.type)) for f in ordered]
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"version": FORMAT_VERSION, "name": self.name}

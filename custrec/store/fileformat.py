@@ -28,6 +28,7 @@ from custrec.errors import (
 )
 from custrec.protected import SQLITE_MAGIC, STORE_APPLICATION_ID
 from custrec.store.holders import read_holders
+from custrec.types import COLUMN_TYPES
 
 FORMAT_VERSION = 1
 HEADER_REVISION = 2
@@ -38,8 +39,6 @@ APPLICATION_ID = STORE_APPLICATION_ID  # "crec"
 MAGIC = b"CUSTREC-STORE"
 GROUP_CHUNKS = 256
 DEFAULT_CHUNK_RECORDS = 1024
-COLUMN_TYPES = ("string", "int64", "float64", "bool")
-ARROW_KINDS = {"string": "string", "int64": "int64", "double": "float64", "bool": "bool"}
 
 SCHEMA = (
     """

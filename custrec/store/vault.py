@@ -174,16 +174,12 @@ class ChunkVault:
     def arrow_schema(self, *, system: bool) -> pa.Schema:
         import pyarrow as pa
 
-        types = {
-            "string": pa.string(),
-            "int64": pa.int64(),
-            "float64": pa.float64(),
-            "bool": pa.bool_(),
-        }
+        from custrec.types import arrow_type
+
         header = self.session.require_header()
-        fields = [pa.field(name, types[kind]) for name, kind in header.columns]
+        fields = [pa.field(name, arrow_type(kind)) for name, kind in header.columns]
         if system:
-            fields += [pa.field(name, types[kind]) for name, kind in SYSTEM_COLUMNS]
+            fields += [pa.field(name, arrow_type(kind)) for name, kind in SYSTEM_COLUMNS]
         return pa.schema(fields)
 
     def rows(self, db: sqlite3.Connection, chunk_id: int) -> list[dict[str, Value]]:

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, NamedTuple
 
 from custrec.errors import CheckFailedError, NotFoundError, StoreBusyError, UsageError
-from custrec.store.fileformat import ARROW_KINDS, GROUP_CHUNKS, integer
+from custrec.store.fileformat import GROUP_CHUNKS, integer
 from custrec.store.guard import Purpose
 from custrec.store.parts import StoreParts, UsesParts
 from custrec.store.records import (
@@ -27,6 +27,7 @@ from custrec.store.records import (
     infer_type,
     to_record,
 )
+from custrec.types import ARROW_NAMES
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -206,7 +207,7 @@ class RecordWriter(UsesParts):
         known = header.column_types()
         added: list[tuple[str, str]] = []
         for arrow_field in schema:
-            kind = ARROW_KINDS.get(str(arrow_field.type))
+            kind = ARROW_NAMES.get(str(arrow_field.type))
             if kind is None:
                 raise ValueError(f"column {arrow_field.name!r} has unsupported type")
             if arrow_field.name.startswith("_"):
