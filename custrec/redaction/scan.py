@@ -261,6 +261,7 @@ def _scan_records(
     """:func:`scan_table` over rows read by Python (NDJSON, CSV by the exact parser):
     no pyarrow is imported, and each finding comes out with its line at once."""
     chosen: list[str] = []
+    order: dict[str, int] = {}
     progress.start(None, "rows")
     id_field: str | None = None
     seen = -1  # columns known when ``chosen`` was made (NDJSON finds more as it reads)
@@ -269,10 +270,17 @@ def _scan_records(
         if len(reader.columns) != seen:
             seen = len(reader.columns)
             chosen = table_fields(reader.columns, fields, schema, reader.name)
+            order = {name: i for i, name in enumerate(chosen)}
             id_field = next((name for name in ID_FIELDS if name in reader.columns), None)
         found: list[tuple[int, ScanFinding]] = []
         for index, record in enumerate(chunk, start=row + 1):
-            texts = [name for name in chosen if isinstance(record.get(name), str)]
+            if len(record) < len(chosen):  # sparse NDJSON: look at the keys it has
+                texts = sorted(
+                    (n for n, v in record.items() if isinstance(v, str) and n in order),
+                    key=order.__getitem__,
+                )
+            else:
+                texts = [name for name in chosen if isinstance(record.get(name), str)]
             if not texts:
                 continue
             found.extend(
