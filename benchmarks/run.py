@@ -218,8 +218,8 @@ def main() -> int:
         action="append",
         metavar="NAME",
         help="run only this benchmark (repeatable: startup, generate, generate-memory, "
-        "inspect, store, audit, records, validate, kpi, redaction, pii-outside, retention, "
-        "trust); with "
+        "inspect, store, audit, records, validate, validate-polars, kpi, redaction, "
+        "pii-outside, retention, trust); with "
         "--write, the other sections of FILE are kept as they are",
     )
     parser.add_argument("--rows", type=int, default=200_000, help="rows for data benchmarks")
@@ -244,8 +244,18 @@ def main() -> int:
     import retention
     import trust
     import validate
+    import validate_polars
 
-    for bench in (records, validate, kpi, redaction, pii_outside, retention, trust):
+    for bench in (
+        records,
+        validate,
+        validate_polars,
+        kpi,
+        redaction,
+        pii_outside,
+        retention,
+        trust,
+    ):
         bench.add_arguments(parser)
     args = parser.parse_args()
     from audit import bench_audit
@@ -264,6 +274,8 @@ def main() -> int:
     from trust import bench_trust
     from validate import SECTION as VALIDATE_SECTION
     from validate import bench_validate
+    from validate_polars import SECTION as VALIDATE_POLARS_SECTION
+    from validate_polars import bench_validate_polars
 
     benchmarks: dict[str, tuple[str, Callable[[], Section]]] = {
         "startup": (
@@ -298,6 +310,10 @@ def main() -> int:
             lambda: bench_validate(
                 args.validate_rows, args.validate_memory_rows, args.validate_text_rows
             ),
+        ),
+        "validate-polars": (
+            VALIDATE_POLARS_SECTION,
+            lambda: bench_validate_polars(args.validate_polars_sizes),
         ),
         "kpi": (KPI_SECTION, lambda: bench_kpi(args.kpi_rows, args.kpi_memory_rows)),
         "redaction": (

@@ -790,7 +790,9 @@ def test_parse_policy_names_its_source() -> None:
 )
 def test_policy_field_strategies_round_trip(fields: dict[str, str], type_default: str) -> None:
     lines = ["version: 1", "fields:"]
-    lines += [f"  {name}: {strategy}" for name, strategy in fields.items()]
+    # quoted: YAML reads a bare yes, no, on, off, y or n as true/false, which the parser
+    # refuses as a field name (tested apart)
+    lines += [f'  "{name}": {strategy}' for name, strategy in fields.items()]
     lines += ["types:", f"  default: {type_default}"]
     policy = parse_policy("\n".join(lines) + "\n")
     assert {name: rule.strategy for name, rule in policy.fields.items()} == {
@@ -799,3 +801,9 @@ def test_policy_field_strategies_round_trip(fields: dict[str, str], type_default
     assert {policy.for_type(name) for name in ENTITY_TYPES} == {canonical_strategy(type_default)}
     for position, name in enumerate(fields):
         assert policy.field_lines[name] == position + 3
+
+
+def test_a_field_name_yaml_reads_as_true_or_false_is_refused_with_the_fix() -> None:
+    with pytest.raises(PolicyFileError, match=r"field name True: .*put the name in quotes"):
+        parse_policy("version: 1\nfields:\n  yes: keep\n")
+    assert parse_policy('version: 1\nfields:\n  "yes": keep\n').fields["yes"].strategy == "keep"
