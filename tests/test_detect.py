@@ -89,7 +89,7 @@ def test_public_names() -> None:
         "EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "IBAN_CODE", "US_SSN", "UK_NINO",
         "IP_ADDRESS", "DATE_OF_BIRTH", "UK_POSTCODE", "US_ZIP", "PERSON", "LOCATION",
         "US_ITIN", "ES_NIF", "ES_NIE", "IT_FISCAL_CODE", "FR_NIR", "DE_TAX_ID", "NL_BSN",
-        "SE_PERSONNUMMER", "PL_PESEL", "IN_AADHAAR", "IN_PAN", "BR_CPF",
+        "SE_PERSONNUMMER", "PL_PESEL", "IN_AADHAAR", "IN_PAN", "BR_CPF", "US_DRIVER_LICENSE",
     )  # fmt: skip
     assert Finding._fields == ("start", "end", "type", "score", "rule", "explanation")
     assert {"GB", "US", "DE", "FR"} <= set(DEFAULT_REGIONS)

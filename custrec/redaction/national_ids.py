@@ -162,6 +162,29 @@ _KINDS: tuple[_Kind, ...] = (
     ),
 )
 
+_KINDS += (
+    # Licence numbers have no check digits and a format per US state: a run of digits
+    # (a few letters around them allowed) counts only right after words naming it.
+    _Kind(
+        "US_DRIVER_LICENSE",
+        "driver's licence number",
+        "",
+        re.compile("(?!)"),
+        re.compile(rf"{_B}[A-Z]{{0,3}}\d{{4,14}}[A-Z]{{0,2}}{_E}"),
+        _words(
+            "driver's license",
+            "driver\u2019s license",
+            "drivers license",
+            "driver license",
+            "driver's licence",
+            "driving licence",
+            "driving license",
+            "DL",
+            "DL#",
+        ),
+    ),
+)
+
 NATIONAL_ID_TYPES: tuple[str, ...] = tuple(dict.fromkeys(kind.type for kind in _KINDS))
 # One pass over a text tells which kinds may be in it: any kind's own written form, and
 # the context words present (by kind). Most texts hold neither.
@@ -179,6 +202,8 @@ _CONTEXT_AFTER = 20
 
 
 def _validator(module: str) -> Callable[[str], bool]:
+    if not module:  # no check digits: the context word decides alone
+        return lambda _: True
     found: Callable[[str], bool] = importlib.import_module(module).is_valid
     return found
 
@@ -194,6 +219,22 @@ def _near(kind: _Kind, text: str, start: int, end: int) -> str | None:
     line_end = text.find("\n", end, end + _CONTEXT_AFTER)
     after = kind.context.search(text, end, line_end if line_end >= 0 else end + _CONTEXT_AFTER)
     return after.group() if after is not None else None
+
+
+_LINKING = re.compile(
+    r"(?:[\s:#.\-]|(?<![^\W_])(?:number|num|no|is|was|reads)(?![^\W_]))*", re.IGNORECASE
+)
+
+
+def _named_right_before(kind: _Kind, text: str, start: int) -> bool:
+    """Whether the words naming ``kind`` come right before ``start``, with only
+    linking words between ("driver's license number is 736250914")."""
+    line_start = text.rfind("\n", max(0, start - _CONTEXT_BEFORE), start) + 1
+    lo = max(line_start, start - _CONTEXT_BEFORE)
+    return any(
+        _LINKING.fullmatch(text, m.end(), start) is not None
+        for m in kind.context.finditer(text, lo, start)
+    )
 
 
 class Candidate(NamedTuple):
@@ -225,14 +266,20 @@ def find_national_ids(text: str, types: frozenset[str]) -> list[Candidate]:
                 word = _near(kind, text, start, end) if number in named else None
                 if pattern is kind.bare and word is None:
                     continue
+                if not kind.validator and not _named_right_before(kind, text, start):
+                    continue  # no check digits: only the number the words introduce
                 valid = valid or _validator(kind.validator)
                 if not valid(match.group()):
                     continue
                 note = f"; context word {word!r}" if word else ""
+                checked = "format and check digits valid (python-stdnum)"
+                if not kind.validator:
+                    checked, word = "no check digits; named by the text", word
                 out.append(
                     Candidate(
-                        start, end, kind.type, 0.95 if word else 0.85,
-                        f"{kind.what}: format and check digits valid (python-stdnum){note}",
+                        start, end, kind.type,
+                        (0.95 if kind.validator else 0.85) if word else 0.85,
+                        f"{kind.what}: {checked}{note}",
                     )
                 )  # fmt: skip
     return out
