@@ -275,7 +275,7 @@ class _Run:
         case and spaces, phone numbers in E.164 read in the record's country)."""
         import pandas as pd
 
-        from custrec.schema.scalar import phone_key
+        from custrec.schema.scalar import per_distinct, phone_key
         from custrec.store.normalise import (
             COUNTRY_FIELD,
             is_phone_field,
@@ -293,11 +293,12 @@ class _Run:
                 else pd.Series(None, index=values.index, dtype="object")
             )
             if is_phone_field(item.name):
-                keys = [
-                    phone_key(v, record_region(c)) for v, c in zip(values, countries, strict=True)
-                ]
+                keys = per_distinct(
+                    phone_key,
+                    ((v, record_region(c)) for v, c in zip(values, countries, strict=True)),
+                )
             else:
-                keys = [normalise_match_value(item.name, v, None) for v in values]
+                keys = per_distinct(normalise_match_value, ((item.name, v, None) for v in values))
             values = pd.Series(keys, index=values.index, dtype="object")
         earlier = self.seen.setdefault(item.name, SeenValues()).repeated(values)
         repeated = pd.Series(False, index=column.index)

@@ -24,6 +24,7 @@ from custrec.schema.scalar import (
     country_codes,
     day_end,
     holds_card_or_id_number,
+    per_distinct,
     phone_ok,
 )
 
@@ -63,13 +64,18 @@ def check_phone(
         else pd.Series(region.upper() if region else None, index=frame.index, dtype="string")
     )
     default = region.upper() if region else None
-    verdicts = [
-        True
-        if value is pd.NA
-        else phone_ok(value, row_region if row_region is not pd.NA else default, level)
-        for value, row_region in zip(values.tolist(), regions.tolist(), strict=True)
-    ]
+    verdicts = per_distinct(
+        _phone_verdict,
+        (
+            (value, row_region if row_region is not pd.NA else default, level)
+            for value, row_region in zip(values.tolist(), regions.tolist(), strict=True)
+        ),
+    )
     return pd.Series(verdicts, index=frame.index, dtype=bool)
+
+
+def _phone_verdict(value: Any, region: str | None, level: str) -> bool:
+    return True if value is pd.NA else phone_ok(value, region, level)
 
 
 def check_country_code(frame: pd.DataFrame, *, field: str) -> pd.Series:
