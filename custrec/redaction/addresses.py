@@ -70,41 +70,56 @@ _UNIT = rf"(?:,?[ ]+{_UNIT_WORD}\.?[ ]*#?[ ]*{_NUMBER})"
 _B = r"(?<![\w\-.,])"
 _MILITARY = r"(?:[ ]+[AFD]PO[ ]+A[AEP][ ]+\d{5})"
 """The US forces' post: ``FPO AE 09704`` ends *USNS Gordon*, *PSC 3248, Box 3543*."""
-_PATTERNS = (
-    rf"{_B}{_NUMBER}(?:[ ]+{_NUMBER})?[ ]+(?:{_CAPITALISED}\.?[ ]+){{0,4}}?"
-    rf"(?:{_EN_STREET_WORDS})\b\.?"
-    rf"{_UNIT}?",
-    rf"{_B}(?:{_NUMBER}[ ]+){{0,2}}(?i:{_STREET_WORD_FIRST})[ ]+(?:{_NAME}[ ]+){{0,5}}?{_NUMBER}\b"
-    rf"{_UNIT}?",
-    rf"{_B}{_NUMBER},?[ ]+(?i:{_STREET_WORD_FIRST})[ ]+(?:{_PARTICLE}[ ]+){{0,2}}{_CAPITALISED}"
-    rf"(?:[ ]+(?:{_PARTICLE}[ ]+)?{_CAPITALISED}){{0,2}}{_UNIT}?",
-    rf"{_B}(?:P\.?[ ]?O\.?[ ]?Box|(?:PSC|Unit|CMR)[ ]+\d+,?[ ]+Box)[ ]+\d+{_MILITARY}?",
-    rf"{_B}(?:USNS|USNV|USS|USCGC|USAS)(?:[ ]+{_CAPITALISED}){{1,3}}?{_MILITARY}",
-    rf"{_B}(?:{_CAPITALISED}[ ]+){{1,2}}(?i:{_STREET_WORD_AFTER})[ ]+{_NUMBER}\b\.?{_UNIT}?",
-    # an intersection: "the corner of Harjukuja 54 and Rodrigues Path"
-    rf"(?i:\b(?:the[ ]+)?corner[ ]+of)[ ]+(?:[\w'\u2019.\-]+[ ]+){{1,6}}?and[ ]+{_CAPITALISED}"
-    rf"(?:[ ]+(?:{_PARTICLE}[ ]+)?{_CAPITALISED}){{0,3}}",
-    rf"{_B}(?:Apt|Apartment|Suite|Unit)\.?[ ]*#?[ ]*\d+[A-Za-z]?\b",
-)
 
 
 def _words(alternation: str) -> frozenset[str]:
     return frozenset(w.replace("\\", "").rstrip(".?").lower() for w in alternation.split("|"))
 
 
-_TRIGGERS: tuple[frozenset[str], ...] = (
-    _words(_EN_STREET_WORDS),
-    _words(_STREET_WORD_FIRST),
-    _words(_STREET_WORD_FIRST),
-    frozenset({"box"}),
-    frozenset({"fpo", "apo", "dpo"}),
-    _words(_STREET_WORD_AFTER),
-    frozenset({"corner"}),
-    frozenset({"apt", "apartment", "suite", "unit"}),
+_EN_WORDS = _words(_EN_STREET_WORDS)
+_FIRST_WORDS = _words(_STREET_WORD_FIRST)
+_PATTERNS: tuple[tuple[str, frozenset[str]], ...] = (
+    (
+        rf"{_B}{_NUMBER}(?:[ ]+{_NUMBER})?[ ]+(?:{_CAPITALISED}\.?[ ]+){{0,4}}?"
+        rf"(?:{_EN_STREET_WORDS})\b\.?"
+        rf"{_UNIT}?",
+        _EN_WORDS,
+    ),
+    (
+        rf"{_B}(?:{_NUMBER}[ ]+){{0,2}}(?i:{_STREET_WORD_FIRST})[ ]+(?:{_NAME}[ ]+){{0,5}}?"
+        rf"{_NUMBER}\b{_UNIT}?",
+        _FIRST_WORDS,
+    ),
+    (
+        rf"{_B}{_NUMBER},?[ ]+(?i:{_STREET_WORD_FIRST})[ ]+(?:{_PARTICLE}[ ]+){{0,2}}"
+        rf"{_CAPITALISED}(?:[ ]+(?:{_PARTICLE}[ ]+)?{_CAPITALISED}){{0,2}}{_UNIT}?",
+        _FIRST_WORDS,
+    ),
+    (
+        rf"{_B}(?:P\.?[ ]?O\.?[ ]?Box|(?:PSC|Unit|CMR)[ ]+\d+,?[ ]+Box)[ ]+\d+{_MILITARY}?",
+        frozenset({"box"}),
+    ),
+    (
+        rf"{_B}(?:USNS|USNV|USS|USCGC|USAS)(?:[ ]+{_CAPITALISED}){{1,3}}?{_MILITARY}",
+        frozenset({"fpo", "apo", "dpo"}),
+    ),
+    (
+        rf"{_B}(?:{_CAPITALISED}[ ]+){{1,2}}(?i:{_STREET_WORD_AFTER})[ ]+{_NUMBER}\b\.?{_UNIT}?",
+        _words(_STREET_WORD_AFTER),
+    ),
+    (  # an intersection: "the corner of Harjukuja 54 and Rodrigues Path"
+        rf"(?i:\b(?:the[ ]+)?corner[ ]+of)[ ]+(?:[\w'\u2019.\-]+[ ]+){{1,6}}?and[ ]+"
+        rf"{_CAPITALISED}(?:[ ]+(?:{_PARTICLE}[ ]+)?{_CAPITALISED}){{0,3}}",
+        frozenset({"corner"}),
+    ),
+    (
+        rf"{_B}(?:Apt|Apartment|Suite|Unit)\.?[ ]*#?[ ]*\d+[A-Za-z]?\b",
+        frozenset({"apt", "apartment", "suite", "unit"}),
+    ),
 )
-"""For each pattern, the words (lower case) one of which a text must hold for the
-pattern to be tried: most texts hold none, and a pattern not tried costs nothing."""
-_ADDRESS = tuple(zip((re.compile(p) for p in _PATTERNS), _TRIGGERS, strict=True))
+"""Each pattern with the words (lower case) one of which a text must hold for it to
+be tried: most texts hold none, and a pattern not tried costs nothing."""
+_ADDRESS = tuple((re.compile(pattern), triggers) for pattern, triggers in _PATTERNS)
 # "Floridusgasse 89": a word and a number, the word's ending checked apart (one
 # alternation of endings tried at every letter would cost most of a scan).
 _WORD_AND_NUMBER = re.compile(
@@ -182,11 +197,13 @@ def find_street_addresses(text: str) -> list[Finding]:
 def _extended(text: str, end: int) -> int:
     """The end of an address found ending at ``end``, with the city, region, country
     and postcode that follow it on its line."""
-    trailer = _TRAILER.match(text, end)
-    if trailer is None:
-        return end
-    if _US_STATE_AND_ZIP.search(text, end, trailer.end()) is not None:
+    trailer = _TRAILER.match(text, end)  # always matches: every part is optional
+    assert trailer is not None
+    stop = trailer.end()
+    if _US_STATE_AND_ZIP.search(text, end, stop) is not None:
         # "Austin, TX 78701": the ZIP is left to the US_ZIP finder, so that a policy
         # can treat it apart (keep its first three digits, say)
-        return len(text[: trailer.end() - 5].rstrip(" "))
-    return trailer.end()
+        stop -= 5
+        while text[stop - 1] == " ":
+            stop -= 1
+    return stop
