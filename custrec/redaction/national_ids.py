@@ -13,7 +13,9 @@ A candidate counts when its validator accepts it, and:
   context word);
 - a **bare run of digits** (``44051401359``) could be a phone, an order or an account
   number that happens to pass a check digit: it counts only next to a word naming
-  its kind (``PESEL``, ``BSN``, ``Steuer-ID``, ``Aadhaar``, ``CPF``...; score 0.95).
+  its kind (``PESEL``, ``BSN``, ``Steuer-ID``, ``Aadhaar``, ``CPF``...; score 0.95);
+- a kind with **no check digits** (a US driver's licence) counts only right after the
+  words naming it, nothing but *number*, *is*, ``:`` or ``#`` between (score 0.85).
 
 Types are named as Presidio names them where it has them.
 """
@@ -31,7 +33,7 @@ __all__ = ["NATIONAL_ID_TYPES", "find_national_ids"]
 class _Kind(NamedTuple):
     type: str
     what: str
-    validator: str  # the stdnum module whose is_valid() decides
+    validator: str  # the stdnum module whose is_valid() decides; "" when no check digits exist
     distinct: re.Pattern[str]  # its own written form: enough alone
     bare: re.Pattern[str] | None  # digits only: counts next to a context word
     context: re.Pattern[str]
@@ -160,9 +162,6 @@ _KINDS: tuple[_Kind, ...] = (
         re.compile(rf"{_B}\d{{11}}{_E}"),
         _words("CPF", "cadastro de pessoas"),
     ),
-)
-
-_KINDS += (
     # Licence numbers have no check digits and a format per US state: a run of digits
     # (a few letters around them allowed) counts only right after words naming it.
     _Kind(
@@ -184,6 +183,7 @@ _KINDS += (
         ),
     ),
 )
+
 
 NATIONAL_ID_TYPES: tuple[str, ...] = tuple(dict.fromkeys(kind.type for kind in _KINDS))
 # One pass over a text tells which kinds may be in it: any kind's own written form, and
@@ -272,14 +272,11 @@ def find_national_ids(text: str, types: frozenset[str]) -> list[Candidate]:
                 if not valid(match.group()):
                     continue
                 note = f"; context word {word!r}" if word else ""
-                checked = "format and check digits valid (python-stdnum)"
-                if not kind.validator:
-                    checked, word = "no check digits; named by the text", word
-                out.append(
-                    Candidate(
-                        start, end, kind.type,
-                        (0.95 if kind.validator else 0.85) if word else 0.85,
-                        f"{kind.what}: {checked}{note}",
-                    )
-                )  # fmt: skip
+                checked = (
+                    "format and check digits valid (python-stdnum)"
+                    if kind.validator
+                    else "no check digits; named by the text"
+                )
+                score = 0.95 if word and kind.validator else 0.85
+                out.append(Candidate(start, end, kind.type, score, f"{kind.what}: {checked}{note}"))
     return out
