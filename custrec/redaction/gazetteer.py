@@ -49,7 +49,7 @@ from custrec.redaction.findings import Finding
 __all__ = [
     "PARTICLES", "SURNAME_ENDINGS", "Segment", "Token", "is_not_a_name", "is_plain_word",
     "listed_name", "lower_case_names", "name_chains", "name_lists", "name_segments",
-    "name_words", "trimmed",
+    "name_words", "trimmed", "up_to_words",
 ]  # fmt: skip
 
 SURNAME_ENDINGS: tuple[str, ...] = tuple(
@@ -253,7 +253,7 @@ class Segment(NamedTuple):
 
 def name_segments(text: str, splits: Callable[[str], bool]) -> Iterator[Segment]:
     """The segments of the chains of ``text`` that may be names: chains that are no
-    street or city (rule 3 of the module docstring) cut at words that are not names,
+    street or city (rule 2 of the module docstring) cut at words that are not names,
     at the words ``splits`` says cut too, and before a place's first word."""
     for chain in name_chains(text):
         first = chain[0][0]
@@ -341,8 +341,19 @@ def name_words(tokens: list[Token]) -> list[str]:
     return [w for _, _, w in tokens if w and not _is_initial(w)]
 
 
+def up_to_words(tokens: list[Token], count: int) -> list[Token]:
+    """The tokens as far as their ``count``-th name word (see :func:`name_words`)."""
+    seen = 0
+    for index, (_, _, word) in enumerate(tokens):
+        if word and not _is_initial(word):
+            seen += 1
+            if seen == count:
+                return trimmed(tokens[: index + 1])
+    return tokens
+
+
 def listed_name(segment: Segment) -> Finding | None:
-    """The segment as a name the lists know, or None (rule 2 of the module
+    """The segment as a name the lists know, or None (rule 3 of the module
     docstring)."""
     lists = name_lists()
     tokens = trimmed(segment.tokens)

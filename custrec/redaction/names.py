@@ -35,6 +35,7 @@ from custrec.redaction.gazetteer import (
     name_segments,
     name_words,
     trimmed,
+    up_to_words,
 )
 
 __all__ = ["TITLES", "find_person_names"]
@@ -103,12 +104,14 @@ def find_person_names(text: str) -> list[Finding]:
     if not any(ch.isupper() for ch in text):
         return lower_case_names(text) if any(ch.isalpha() for ch in text) else []
     out: list[Finding] = []
+    whole = text.strip()
+    one_word = " " not in whole
     for segment in name_segments(text, _splits):
         start = segment.tokens[0][0]
         cue = _CUE_BEFORE.search(text, max(0, start - _CUE_REACH), start)
         if cue is not None:
             found = _cued(segment, cue)
-        elif text.strip() == text[start : segment.tokens[-1][1]] and " " not in text.strip():
+        elif one_word and whole == text[start : segment.tokens[-1][1]]:
             continue  # one word alone, "Leeds", "London": as likely a place as a name
         else:
             found = listed_name(segment)
@@ -118,12 +121,8 @@ def find_person_names(text: str) -> list[Finding]:
 
 
 def _cued(segment: Segment, cue: re.Match[str]) -> Finding | None:
-    tokens = trimmed(segment.tokens)
+    tokens = up_to_words(trimmed(segment.tokens), 4)  # a name of four words at most
     words = name_words(tokens)
-    if len(words) > 4:  # the first four words
-        fourth = [i for i, t in enumerate(tokens) if t[2] and len(t[2]) > 1][3]
-        tokens = trimmed(tokens[: fourth + 1])
-        words = words[:4]
     if not words or (len(words) == 1 and (len(words[0]) <= 2 or is_plain_word(words[0]))):
         return listed_name(segment)  # "Manager Review": a common word, no name
     cue_words = cue.group().strip()
