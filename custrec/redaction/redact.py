@@ -265,13 +265,13 @@ class Redactor:
         return operators.redact_text(text, found, apply)
 
     def output_types(self, kinds: Mapping[str, str]) -> dict[str, str]:
-        """The column type of each output column: a kept field keeps its type, every
-        other one is text."""
-        return {
-            plan.name: kind if plan.strategy == "keep" and kind in COLUMN_TYPES else STRING
-            for plan in self.plans
-            for kind in (kinds.get(plan.name, STRING),)
-        }
+        """The column type of each output column: a kept field keeps its type (a date
+        or time read as such is written as text), every other one is text."""
+        out: dict[str, str] = {}
+        for plan in self.plans:
+            kind = kinds.get(plan.name, STRING) if plan.strategy == "keep" else STRING
+            out[plan.name] = kind if kind in COLUMN_TYPES else STRING
+        return out
 
 
 _SCAN_PASSES = 3
