@@ -44,6 +44,7 @@ SECTION = "Validation against a ten-rule pandera-polars validator (rule-engine y
 SEED = 2026
 BAD_SHARE = "0.05"
 AS_OF = "2026-11-01"  # the day the generator anchors its dates on
+SCHEMA_NAME = "customer"
 TARGET = 2.0
 REPEAT = 3
 
@@ -219,9 +220,6 @@ def bench_validate_polars(
                 ),
             ]
     return out
-
-
-SCHEMA_NAME = "customer"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
