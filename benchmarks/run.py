@@ -307,9 +307,7 @@ def main() -> int:
         ),
         "validate": (
             VALIDATE_SECTION,
-            lambda: bench_validate(
-                args.validate_rows, args.validate_memory_rows, args.validate_text_rows
-            ),
+            lambda: bench_validate(args.validate_rows, args.validate_memory_rows),
         ),
         "validate-polars": (
             VALIDATE_POLARS_SECTION,

@@ -373,7 +373,7 @@ def _read_input(
                 break
             converted, row_problems = _convert(batch, target_types, id_field)
             if gate is not None:
-                for index, reasons in gate.failures(converted.to_pandas()).items():
+                for index, reasons in gate.failures(converted).items():
                     _add_reasons(row_problems.setdefault(index, []), reasons)
             values = _present_values(batch, sorted(row_problems))
             for index, reasons in row_problems.items():

@@ -325,9 +325,9 @@ def schema_gate(store: Store) -> Callable[[Record, str], None] | None:
     if text is None:
         return None
     from custrec.schema import parse_schema
-    from custrec.schema.scalar import RecordGate
+    from custrec.schema.record import RecordRules
 
-    gate = RecordGate(parse_schema(text, f"{store.path} (its schema)"))
+    gate = RecordRules(parse_schema(text, f"{store.path} (its schema)"))
 
     def check(record: Record, where: str) -> None:
         failures = gate.failures(record.data)

@@ -2,7 +2,8 @@
 
 :func:`validate_source` streams a file (CSV, NDJSON, Parquet) or an encrypted store in
 chunks, converts each field to its declared type, and runs every rule of the schema
-on every record (the checks are pandera checks, see :mod:`custrec.schema.checks`).
+on every record (the rule definitions of :mod:`custrec.schema.rules`, run on polars by
+:mod:`custrec.schema.batch`).
 Counting is exact and never stops early; memory stays bounded (uniqueness keeps a set
 of 8-byte hashes). A file's header is checked first (read through ``--map``; see
 :mod:`custrec.mapping`). The report (:mod:`custrec.validation_report`) gives, per
@@ -23,14 +24,13 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import sys
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from custrec.errors import UsageError
 from custrec.progress import NO_PROGRESS, Progress
-from custrec.schema.model import Field, Rule, Schema
-from custrec.schema.registry import CHECKS
+from custrec.schema.model import Field, Schema
 from custrec.validation_report import (
     MESSAGE_CHARS,
     Example,
@@ -115,14 +115,17 @@ class SeenValues:
     def __init__(self) -> None:
         self._hashes: Any = None
 
-    def repeated(self, values: pd.Series) -> Any:
-        """For each of ``values`` (text, no missing ones): whether it was seen before,
-        earlier in ``values`` or in an earlier call; the others are remembered."""
+    def repeated(self, hashes: Any) -> Any:
+        """For each of ``hashes`` (a numpy array of uint64, one per value): whether it
+        was seen before, earlier in ``hashes`` or in an earlier call; the others are
+        remembered."""
         import numpy as np
-        import pandas as pd
 
-        hashes = pd.util.hash_pandas_object(values, index=False).to_numpy()
-        earlier = pd.Series(hashes).duplicated().to_numpy().copy()
+        order = np.argsort(hashes, kind="stable")
+        ranked = hashes[order]
+        earlier = np.zeros(len(hashes), dtype=bool)
+        if len(ranked) > 1:
+            earlier[order[1:]] = ranked[1:] == ranked[:-1]  # later copies in this call
         seen = self._hashes
         if seen is not None and len(seen):
             places = np.searchsorted(seen, hashes).clip(max=len(seen) - 1)
@@ -133,16 +136,15 @@ class SeenValues:
         return earlier
 
 
-class _Run:
-    """State of one validation across chunks."""
+class Validation:
+    """State of one validation across batches: the rules run on each batch by
+    :class:`custrec.schema.batch.BatchRules`; counts, examples, failures and the
+    values seen (for uniqueness) are kept here."""
 
-    def __init__(
-        self, schema: Schema, examples: int, as_of: str | None, *, gate: bool = False
-    ) -> None:
-        from custrec.schema.checks import pandera_check
+    def __init__(self, schema: Schema, examples: int, as_of: str | None) -> None:
+        from custrec.schema.batch import BatchRules
         from custrec.schema.expectations import describe_rule, describe_type, fields_read
 
-        self.gate = gate
         self.schema = schema
         self.examples = examples
         self.as_of = as_of
@@ -168,10 +170,8 @@ class _Run:
                 self._outcome(
                     f"{item.name}.unique", "unique", item.name, "a value no other record has"
                 )
-        self.checks: list[tuple[Rule, Any]] = []
         types = {name: item.type for name, item in schema.fields.items()}
         for rule in schema.all_rules():
-            spec = CHECKS[rule.check]
             field = rule.field or rule.params.get("field") or rule.params.get("left")
             read = fields_read(rule.check, rule.params, field)
             self.outcomes[rule.id] = RuleOutcome(
@@ -183,14 +183,6 @@ class _Run:
                 max_fail_pct=rule.max_fail_pct,
                 reads=tuple(name for name in read if name != field),
             )
-            if spec.scope == "dataset":
-                continue
-            params = dict(rule.params)
-            if rule.field is not None:
-                params["field"] = rule.field
-            if rule.check in ("date_range", "freshness"):
-                params["as_of"] = as_of
-            self.checks.append((rule, pandera_check(rule.check, params)))
         if schema.strict:
             self._outcome(
                 "schema.unknown-columns",
@@ -198,6 +190,22 @@ class _Run:
                 None,
                 "only the fields the schema declares",
             )
+        self.engine = BatchRules(schema, as_of)
+        self._order = self._verdict_order()
+
+    def _verdict_order(self) -> list[str]:
+        """Rule ids in the order failures are listed within a batch: per field its type,
+        required and unique rules, then the written rules."""
+        order: list[str] = []
+        for item in self.schema.fields.values():
+            if item.type != "string":
+                order.append(f"{item.name}.type")
+            if item.required:
+                order.append(f"{item.name}.required")
+            if item.unique:
+                order.append(f"{item.name}.unique")
+        order += [r.id for r in self.engine.rules]
+        return order
 
     def _outcome(self, rule_id: str, check: str, column: str | None, expected: str) -> None:
         self.outcomes[rule_id] = RuleOutcome(
@@ -228,120 +236,106 @@ class _Run:
                 )
             outcome.detail = cut(outcome.detail, MESSAGE_CHARS)
 
-    def chunk(self, frame: pd.DataFrame, ids: Sequence[str] | None) -> None:
-        """Validate one chunk: ``frame`` holds the raw values, index = 0-based row."""
-        import pandas as pd
+    def chunk(self, batch: Any, ids: Sequence[str] | None) -> None:
+        """Validate one Arrow batch of raw values (``ids``: the records' ids, when the
+        batch is a store's)."""
+        evaluated = self.engine.evaluate(batch, offset=self.rows)
+        for name in evaluated.missing:
+            if self.schema.fields[name].required and name not in self.missing_columns:
+                self.missing_columns.append(name)
+        for name, count in evaluated.present().items():
+            self.present[name] = self.present.get(name, 0) + count
+        counts = evaluated.counts()
+        repeated = {
+            item.name: self._unique(item, evaluated)
+            for item in self.schema.fields.values()
+            if item.unique
+        }
+        for rule_id in self._order:
+            if rule_id.endswith(".unique") and rule_id[: -len(".unique")] in repeated:
+                rows = repeated[rule_id[: -len(".unique")]]
+                if rows is not None and len(rows):
+                    self._fail_rows(rule_id, evaluated, rows, ids)
+            elif counts.get(rule_id):
+                self._fail(rule_id, evaluated, counts[rule_id], ids)
+        self.rows += evaluated.frame.height
 
-        raw = frame
-        converted = pd.DataFrame(index=frame.index)
-        for item in self.schema.fields.values():
-            if item.name not in raw.columns:
-                if item.required and item.name not in self.missing_columns:
-                    self.missing_columns.append(item.name)
-                original = pd.Series(pd.NA, index=frame.index, dtype="object")
-                column = converted[item.name] = original
-                empty = pd.Series(True, index=frame.index)
-            else:
-                original = raw[item.name]
-                empty = empty_values(original)
-                column, bad = convert_values(original, item.type, ~empty)
-                converted[item.name] = column
-                if bad is not None and bad.any():
-                    self._fail(f"{item.name}.type", bad, original, item.name, ids, raw)
-            self.present[item.name] = self.present.get(item.name, 0) + int((~empty).sum())
-            if item.required and empty.any():
-                self._fail(f"{item.name}.required", empty, original, item.name, ids, raw)
-            if item.unique and not self.gate:
-                self._unique(item, column, ~empty & column.notna(), raw, ids)
-        for rule, check in self.checks:
-            result = check(converted)
-            passed = result.check_output.reindex(frame.index, fill_value=True)
-            bad = ~passed.astype(bool)
-            if bad.any():
-                column = self.outcomes[rule.id].field
-                values = raw[column] if column in raw.columns else None
-                self._fail(rule.id, bad, values, column, ids, raw)
-        self.rows += len(frame)
+    def _unique(self, item: Field, evaluated: Any) -> Any:
+        """Positions (0-based, in the batch) of later occurrences of a value (match
+        fields compare normal forms: email case and spaces, phone numbers in E.164
+        read in the record's country)."""
+        import numpy as np
+        import polars as pl
 
-    def _unique(
-        self,
-        item: Field,
-        column: pd.Series,
-        present: pd.Series,
-        raw: pd.DataFrame,
-        ids: Sequence[str] | None,
-    ) -> None:
-        """Later occurrences of a value fail (match fields compare normal forms: email
-        case and spaces, phone numbers in E.164 read in the record's country)."""
-        import pandas as pd
+        from custrec.schema import rules
 
-        from custrec.schema.scalar import per_distinct, phone_key
-        from custrec.store.normalise import (
-            COUNTRY_FIELD,
-            is_phone_field,
-            normalise_match_value,
-            record_region,
-        )
-
+        frame = evaluated.frame
+        value = pl.col(rules.value_column(item.name))
+        present = frame.select(value.is_not_null()).to_series()
         if not present.any():
-            return
-        values = column[present].astype(str)
+            return None
         if item.name in self.schema.match_fields:
-            countries = (
-                raw[COUNTRY_FIELD][present]
-                if COUNTRY_FIELD in raw.columns
-                else pd.Series(None, index=values.index, dtype="object")
-            )
-            if is_phone_field(item.name):
-                keys = per_distinct(
-                    phone_key,
-                    ((v, record_region(c)) for v, c in zip(values, countries, strict=True)),
-                )
-            else:
-                keys = per_distinct(normalise_match_value, ((item.name, v, None) for v in values))
-            values = pd.Series(keys, index=values.index, dtype="object")
-        earlier = self.seen.setdefault(item.name, SeenValues()).repeated(values)
-        repeated = pd.Series(False, index=column.index)
-        repeated[values.index[earlier]] = True
-        if repeated.any():
-            self._fail(f"{item.name}.unique", repeated, column, item.name, ids, raw)
+            hashes = match_keys(frame, item.name).filter(present).hash(seed=0).to_numpy()
+        else:
+            hashes = frame.select(value.filter(value.is_not_null()).hash(seed=0)).to_series()
+            hashes = hashes.to_numpy()
+        earlier = self.seen.setdefault(item.name, SeenValues()).repeated(hashes)
+        positions = np.flatnonzero(present.to_numpy())
+        return positions[earlier]
 
-    def _fail(
-        self,
-        rule_id: str,
-        mask: pd.Series,
-        values: pd.Series | None,
-        column: str | None,
-        ids: Sequence[str] | None,
-        raw: pd.DataFrame,
-    ) -> None:
-        """Count the records of ``mask`` as failing ``rule_id``; keep examples (and
-        every failure for a failures file) with the record's id (``ids``, else the
-        schema's id field) and the values of the other fields the rule read."""
+    def _fail(self, rule_id: str, evaluated: Any, count: int, ids: Sequence[str] | None) -> None:
+        """Count ``count`` records failing ``rule_id`` and keep examples (every failure,
+        for a failures file)."""
         outcome = self.outcomes[rule_id]
-        labels = mask[mask].index
-        outcome.failed += len(labels)
-        wanted = self.examples - len(outcome.examples)
-        id_field = self.schema.id_field
-        id_values = raw[id_field] if ids is None and id_field in raw.columns else None
-        reads = [name for name in outcome.reads if name in raw.columns]
-        for label in labels[: max(wanted, 0)] if not self.keep_failures else labels:
-            value = values[label] if values is not None else None
+        outcome.failed += count
+        limit = None if self.keep_failures else self.examples - len(outcome.examples)
+        if limit is not None and limit <= 0:
+            return
+        rows = evaluated.failing_rows(rule_id, self._columns_of(outcome), limit)
+        self._keep_rows(outcome, rows, ids)
+
+    def _fail_rows(
+        self, rule_id: str, evaluated: Any, positions: Any, ids: Sequence[str] | None
+    ) -> None:
+        outcome = self.outcomes[rule_id]
+        outcome.failed += len(positions)
+        limit = None if self.keep_failures else self.examples - len(outcome.examples)
+        if limit is not None and limit <= 0:
+            return
+        chosen = positions if limit is None else positions[:limit]
+        frame = evaluated.frame[chosen]
+        rows = frame.select(evaluated.row_columns(self._columns_of(outcome)))
+        self._keep_rows(outcome, rows, ids)
+
+    def _columns_of(self, outcome: RuleOutcome) -> list[str]:
+        wanted = [self.schema.id_field]
+        if outcome.field:
+            wanted.append(outcome.field)
+        return wanted + list(outcome.reads)
+
+    def _keep_rows(self, outcome: RuleOutcome, rows: Any, ids: Sequence[str] | None) -> None:
+        from custrec.schema.batch import ROW
+
+        present = set(rows.columns)
+        reads = [name for name in outcome.reads if name in present]
+        column = outcome.field
+        for record in rows.iter_rows(named=True):
+            row = int(record[ROW])
+            value = record.get(column) if column in present else None
             record_id: str | None
             if ids is not None:
-                record_id = ids[int(label) - self.rows]
+                record_id = ids[row - self.rows]
             else:
-                found = id_values[label] if id_values is not None else None
-                record_id = None if _is_missing(found) else str(found)
-            others = {name: raw.at[label, name] for name in reads}
+                found = record.get(self.schema.id_field)
+                record_id = None if found is None else str(found)
             self._keep(
                 _Failure(
                     outcome,
-                    int(label) + 1,
+                    row + 1,
                     record_id,
                     column,
-                    None if _is_missing(value) else value,
-                    {k: None if _is_missing(v) else v for k, v in others.items()},
+                    value,
+                    {name: record[name] for name in reads},
                 )
             )
 
@@ -396,6 +390,73 @@ class _Run:
             outcome.detail = f"the input has no column {name!r}"
 
 
+def match_keys(frame: Any, name: str) -> Any:
+    """The normal forms of match field ``name`` in an evaluated batch (a polars
+    Series; null where there is no value): emails without case and surrounding
+    spaces, phone numbers in E.164 read in the record's country, other text as
+    :func:`custrec.store.normalise.normalise_text` gives it."""
+    import polars as pl
+
+    from custrec.schema import rules
+    from custrec.store.normalise import is_email_field, is_phone_field, normalise_text
+
+    values = frame.get_column(rules.value_column(name)).cast(pl.String)
+    if is_phone_field(name):
+        return _phone_keys(frame, name)
+    if is_email_field(name):
+        return _email_keys(values)
+    distinct = values.unique().drop_nulls().to_list()
+    return values.replace_strict(
+        distinct, [normalise_text(v) for v in distinct], default=None, return_dtype=pl.String
+    )
+
+
+def _email_keys(values: Any) -> Any:
+    """The match form of email addresses (:func:`custrec.store.normalise.normalise_email`:
+    spaces around stripped, case folded): vectorized for ASCII text, where lower case
+    is the case folding, and once per distinct value for the rest."""
+    import polars as pl
+
+    from custrec.schema.rules import PYTHON_WHITESPACE
+    from custrec.store.normalise import normalise_email
+
+    ascii_only = values.str.contains(r"^[\x00-\x7f]*$").fill_null(True)
+    simple = values.str.strip_chars(PYTHON_WHITESPACE).str.to_lowercase()
+    other = values.filter(~ascii_only).unique().drop_nulls().to_list()
+    if not other:
+        return simple
+    folded = values.replace_strict(
+        other, [normalise_email(v) for v in other], default=None, return_dtype=pl.String
+    )
+    return pl.select(pl.when(ascii_only).then(simple).otherwise(folded)).to_series()
+
+
+def _phone_keys(frame: Any, name: str) -> Any:
+    """The match form of the phone numbers of field ``name`` (E.164 read in the
+    record's country; :func:`custrec.schema.scalar.phone_key`), once per distinct
+    number and country."""
+    import polars as pl
+
+    from custrec.schema import rules
+    from custrec.schema.batch import computed
+    from custrec.schema.rules import phone_match_key
+    from custrec.store.normalise import COUNTRY_FIELD
+
+    value = pl.col(rules.value_column(name)).cast(pl.String)
+    if COUNTRY_FIELD in frame.columns:
+        given = pl.col(COUNTRY_FIELD).cast(pl.String).fill_null("")
+        # A country holding U+0000 is no region (and would cut the key wrongly).
+        unusable = given.str.contains("\x00", literal=True)
+        country = pl.when(unusable).then(pl.lit("")).otherwise(given)
+    else:
+        country = pl.lit("")
+    pairs = frame.select(value.alias("v"), country.alias("c"))
+    distinct = pairs.drop_nulls("v").unique()
+    keys = computed(phone_match_key, [f"{c}\x00{v}" for v, c in distinct.iter_rows()])
+    table = distinct.with_columns(pl.Series("k", keys, dtype=pl.String))
+    return pairs.join(table, on=["v", "c"], how="left", maintain_order="left").get_column("k")
+
+
 def _is_missing(value: object) -> bool:
     import pandas as pd
 
@@ -426,11 +487,13 @@ def empty_values(values: pd.Series) -> pd.Series:
 
 def convert_values(
     values: pd.Series, kind: str, present: pd.Series | None = None
-) -> tuple[pd.Series, pd.Series | None]:
+) -> tuple[pd.Series, pd.Series | None]:  # the KPI logs' exact path (custrec.kpi.gate)
     """``values`` in the field's type (blank text is missing), and where a value did
     not convert. ``present`` (not :func:`empty_values`) is computed when not given. The
     accepted shapes are those of :func:`custrec.schema.scalar.convert`, which checks
     single records the same way."""
+    import re
+
     import pandas as pd
 
     from custrec.schema import scalar
@@ -454,7 +517,20 @@ def convert_values(
         if kind == "integer":
             low, high = scalar.INT64
             fits = ((numbers % 1 == 0) & (numbers >= low) & (numbers < high)).fillna(False)
-            numbers = numbers.where(fits.astype(bool))
+            exact: dict[Any, int] = {}
+            if is_text:  # whole-number text at the bounds is judged exactly, not rounded
+                edge = (numbers.abs() >= float(high)).fillna(False).astype(bool)
+                for label in edge[edge].index:
+                    written = str(values[label]).strip()
+                    if re.fullmatch(scalar.DIGITS, written):
+                        fits[label] = low <= int(written) < high
+                        if fits[label]:
+                            exact[label] = int(written)
+            numbers = numbers.where(fits.astype(bool) & ~numbers.index.isin(list(exact)))
+            whole = numbers.astype("Int64")
+            for label, number in exact.items():
+                whole[label] = number
+            return whole, present & whole.isna()
         bad = present & numbers.isna()
         return (numbers.astype("Int64") if kind == "integer" else numbers), bad
     if kind == "boolean":
@@ -485,32 +561,66 @@ def convert_values(
 class SchemaGate:
     """The rules every record must pass on its own (types, required fields, field
     and cross-field checks of severity error without a tolerance; not uniqueness or
-    dataset-wide rules), for ``collect``: the same checks ``validate`` runs."""
+    dataset-wide rules), for ``collect`` and the KPI logs: the same rule definitions
+    ``validate`` runs (:class:`custrec.schema.batch.BatchRules`)."""
 
     def __init__(self, schema: Schema, as_of: str | None = None) -> None:
+        from custrec.schema.batch import BatchRules
+        from custrec.schema.expectations import describe_rule
+
         _check_as_of(as_of)
         self.schema = schema
-        self._as_of = as_of
-
-    def failures(self, frame: pd.DataFrame) -> dict[int, list[tuple[str, str | None, str]]]:
-        """Position (0-based) -> (rule id, field, message) of the records that fail."""
-        import pandas as pd
-
-        run = _Run(self.schema, 0, self._as_of, gate=True)
-        run.keep_failures = True
-        frame = frame.reset_index(drop=True)
-        frame.index = pd.RangeIndex(0, len(frame))
-        run.chunk(frame, None)
-        out: dict[int, list[tuple[str, str | None, str]]] = {}
-        for failure in run.failures:
-            outcome = failure.outcome
-            if outcome.severity != "error" or outcome.max_fail_pct is not None:
-                continue  # warnings and tolerated rules judge the data set, not a record
-            message = f"rule {outcome.id}: expected {outcome.expected}"
-            out.setdefault(failure.row - 1, []).append(
-                (outcome.id, failure.column, cut(message, MESSAGE_CHARS) or "")
+        self.engine = BatchRules(schema, as_of, chosen=schema.record_rules())
+        types = {name: item.type for name, item in schema.fields.items()}
+        self._messages = {
+            r.id: cut(
+                f"rule {r.id}: expected {describe_rule(r.check, r.params, types)}", MESSAGE_CHARS
             )
-        return out
+            or ""
+            for r in self.engine.rules
+        }
+
+    def failures(self, batch: Any) -> dict[int, list[tuple[str, str | None, str]]]:
+        """Position (0-based) -> (rule id, field, message) of the records that fail;
+        ``batch`` is an Arrow batch or table, or a pandas frame."""
+        import polars as pl
+
+        if (
+            not isinstance(batch, pl.DataFrame)
+            and hasattr(batch, "to_numpy")
+            and hasattr(batch, "iloc")
+        ):  # pandas
+            import pyarrow as pa
+
+            batch = pa.Table.from_pandas(batch.reset_index(drop=True), preserve_index=False)
+        evaluated = self.engine.evaluate(batch)
+        counts = evaluated.counts()
+        out: dict[int, list[tuple[str, str | None, str]]] = {}
+        for verdict in evaluated.verdicts:
+            if not counts.get(verdict.rule_id):
+                continue
+            rows = evaluated.failing_rows(verdict.rule_id, (), None)
+            message = self._messages.get(verdict.rule_id)
+            for (row,) in rows.iter_rows():
+                if message is None:  # a built-in rule: the type or a required value
+                    expected = (
+                        "a value"
+                        if verdict.rule_id.endswith(".required")
+                        else _type_words(self.schema, verdict.field)
+                    )
+                    text = f"rule {verdict.rule_id}: expected {expected}"
+                else:
+                    text = message
+                out.setdefault(int(row), []).append(
+                    (verdict.rule_id, verdict.field, cut(text, MESSAGE_CHARS) or "")
+                )
+        return {row: out[row] for row in sorted(out)}
+
+
+def _type_words(schema: Schema, name: str | None) -> str:
+    from custrec.schema.expectations import describe_type
+
+    return describe_type(schema.fields[name].type) if name in schema.fields else "text"
 
 
 # --- entry points --------------------------------------------------------------------
@@ -551,7 +661,7 @@ def validate_source(
         from custrec.protected import refuse_protected
 
         refuse_protected(failures, read)  # now, not after the whole run
-    run = _Run(schema, examples, as_of)
+    run = Validation(schema, examples, as_of)
     run.keep_failures = failures is not None
     report = ValidationReport(
         source=source if store is None else str(store.path),
@@ -575,8 +685,7 @@ def validate_source(
                 line = 1 if reader.format == "csv" else None  # Parquet has no lines
                 run.columns(header.check(reader.columns, final=True, line=line))
             progress.start(None, "rows")
-            for batch in reader:
-                batch = header.renamed(batch)
+            for batch in regrouped(header.renamed(part) for part in reader):
                 run.columns(batch.schema.names)
                 _chunk(run, batch, None)
                 progress.advance(batch.num_rows)
@@ -649,24 +758,32 @@ class _Header:
         return batch.rename_columns(self.check(names, final=False))
 
 
-def regrouped(batches: Iterator[Any], rows: int = 65_536) -> Iterator[Any]:
-    """Store chunks (about a thousand records) joined into batches of about ``rows``:
-    each batch costs a fixed overhead of conversions and check calls."""
+def regrouped(batches: Iterable[Any], rows: int = 65_536) -> Iterator[Any]:
+    """Batches (a store's chunks of about a thousand records, a reader's blocks) joined
+    into batches of about ``rows``, fewer for wide ones (at most about four million
+    cells): each batch costs a fixed overhead of conversions and library calls. A
+    batch whose columns differ from the ones before (NDJSON keys appearing) starts a
+    new one."""
     import pyarrow as pa
+
+    from custrec.io import batch_rows
 
     pending: list[Any] = []
     count = 0
     for batch in batches:
+        if pending and batch.schema != pending[0].schema:
+            yield pa.Table.from_batches(pending).combine_chunks().to_batches()[0]
+            pending, count = [], 0
         pending.append(batch)
         count += batch.num_rows
-        if count >= rows:
+        if count >= batch_rows(batch.num_columns, rows):
             yield pa.Table.from_batches(pending).combine_chunks().to_batches()[0]
             pending, count = [], 0
     if pending and count:
         yield pa.Table.from_batches(pending).combine_chunks().to_batches()[0]
 
 
-def _anonymised_apart(run: _Run, batch: Any, id_field: str) -> Any:
+def _anonymised_apart(run: Validation, batch: Any, id_field: str) -> Any:
     """A store batch (with its system columns) without the records a purge anonymised,
     which are checked by the anonymised-record rules first; the system columns go."""
     import pyarrow.compute as pc
@@ -682,12 +799,8 @@ def _anonymised_apart(run: _Run, batch: Any, id_field: str) -> Any:
     return batch.select(fields)
 
 
-def _chunk(run: _Run, batch: Any, ids: list[str] | None) -> None:
-    import pandas as pd
-
-    frame = batch.to_pandas()
-    frame.index = pd.RangeIndex(run.rows, run.rows + len(frame))
-    run.chunk(frame, ids)
+def _chunk(run: Validation, batch: Any, ids: list[str] | None) -> None:
+    run.chunk(batch, ids)
 
 
 def _write_failures(

@@ -25,7 +25,8 @@ try:
 except SystemExit as exit:
     code = exit.code
 heavy = sorted(
-    m for m in ("pandas", "pandera", "numpy", "pyarrow", "polars", "spacy") if m in sys.modules
+    m for m in ("pandas", "pandera", "numpy", "pyarrow", "polars", "narwhals", "spacy")
+    if m in sys.modules
 )
 print("HEAVY=" + ",".join(heavy), file=sys.stderr)
 """

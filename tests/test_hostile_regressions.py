@@ -124,10 +124,10 @@ def test_wide_inputs_take_time_linear_in_their_columns() -> None:
 
     from custrec.collect import _combine, _Input
     from custrec.schema import shipped_schema
-    from custrec.validate import _Run
+    from custrec.validate import Validation
 
     names = [f"c{n}" for n in range(40_000)]
-    run = _Run(shipped_schema("customer"), examples=1, as_of=None)
+    run = Validation(shipped_schema("customer"), examples=1, as_of=None)
     started = time.monotonic()
     run.columns(names)
     run.columns(names)

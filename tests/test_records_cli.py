@@ -1314,7 +1314,7 @@ def test_export_is_audited_without_values(cli: InvokeCli, customers: Path) -> No
 
 # --- the light path -----------------------------------------------------------------
 
-HEAVY = {"pandas", "pandera", "pyarrow", "numpy", "tabulate"}
+HEAVY = {"pandas", "pandera", "pyarrow", "numpy", "tabulate", "polars", "narwhals"}
 
 
 def imported_modules(stderr: bytes) -> set[str]:

@@ -1,9 +1,10 @@
 """The schema file (``docs/schema.md``): loading ``schemas/customer.yaml``, dump/load round
 trips (also over generated schemas), one test per kind of schema error (file and exact
-line, exit 2), every check through both of its implementations (the vectorised pandera
-check of :mod:`custrec.schema.checks` and the per-record :class:`RecordGate`), and a
-property test holding the per-record gate of ``update`` to the same verdicts as the
-batch gate of ``collect`` (:class:`custrec.validate.SchemaGate`).
+line, exit 2), every check through both executions of its one definition
+(:mod:`custrec.schema.rules` on a polars batch, :class:`custrec.schema.batch.BatchRules`,
+and on one record, :class:`custrec.schema.record.RecordRules`), and a property test holding the
+per-record gate of ``update`` to the same verdicts as the batch gate of ``collect``
+(:class:`custrec.validate.SchemaGate`).
 
 Disagreements and other bugs found are strict xfail tests (``test_bug_*``) with the
 minimal example; the property tests steer around their triggers (noted where they do)
@@ -25,18 +26,16 @@ from hypothesis import strategies as st
 from custrec.errors import CustrecError
 from custrec.redaction.operators import STRATEGIES
 from custrec.schema import CHECKS, FIELD_TYPES, SchemaFileError, dump_schema, load_schema
-from custrec.schema.checks import pandera_check
 from custrec.schema.model import Schema, parse_schema
+from custrec.schema.record import RecordRules
 from custrec.schema.registry import COMPARE_OPS, PHONE_LEVELS
 from custrec.schema.scalar import NUMBER as NUMBER_SHAPE
-from custrec.schema.scalar import RecordGate
-from custrec.validate import SchemaGate, convert_values
+from custrec.validate import SchemaGate
 
 from .conftest import REPO
 
 CUSTOMER = REPO / "schemas" / "customer.yaml"
 AS_OF = "2025-06-30"
-TIME_AWARE = {"date_range", "freshness"}
 FIELD_CHECKS = sorted(name for name, spec in CHECKS.items() if spec.scope == "field")
 
 
@@ -934,32 +933,33 @@ def one_check_schema(
     return parse_schema(yaml.safe_dump(doc))
 
 
-def converted_frame(schema: Schema, records: list[dict[str, Any]]) -> pd.DataFrame:
-    """The records as the batch path sees them: text columns converted by field type."""
-    raw = pd.DataFrame(
-        [{name: r.get(name) for name in schema.fields} for r in records], dtype=object
-    )
-    frame = pd.DataFrame(index=raw.index)
-    for item in schema.fields.values():
-        frame[item.name] = convert_values(raw[item.name], item.type)[0]
-    return frame
+def one_row_batch(schema: Schema, records: list[dict[str, Any]]) -> Any:
+    """The records as the batch path reads a file: a column of text per field."""
+    import pyarrow as pa
+
+    return pa.table(
+        {
+            name: pa.array([None if r.get(name) is None else str(r[name]) for r in records],
+                           pa.string())
+            for name in schema.fields
+        }
+    )  # fmt: skip
 
 
-def vectorised_passes(schema: Schema, rule_id: str, record: dict[str, Any]) -> bool:
+def vectorised_passes(
+    schema: Schema, rule_id: str, record: dict[str, Any], as_of: str | None = AS_OF
+) -> bool:
+    from custrec.schema.batch import BatchRules, fail_column
+
     rule = schema.rule(rule_id)
-    params = dict(rule.params)
-    if rule.field is not None:
-        params["field"] = rule.field
-    if rule.check in TIME_AWARE:
-        params["as_of"] = AS_OF
-    result = pandera_check(rule.check, params)(converted_frame(schema, [record]))
-    output = result.check_output.tolist()
+    evaluated = BatchRules(schema, as_of, chosen=[rule]).evaluate(one_row_batch(schema, [record]))
+    output = evaluated.frame.get_column(fail_column(rule_id)).to_list()
     assert len(output) == 1
-    return bool(output[0])
+    return not output[0]
 
 
 def record_passes(schema: Schema, rule_id: str, record: dict[str, Any], as_of: str = AS_OF) -> bool:
-    return rule_id not in {f[0] for f in RecordGate(schema, as_of=as_of).failures(record)}
+    return rule_id not in {f[0] for f in RecordRules(schema, as_of=as_of).failures(record)}
 
 
 def assert_check(
@@ -1156,13 +1156,11 @@ def test_check_date_range_as_of_moves_now() -> None:
     cases = (("2025-06-30", True), ("2024-06-01", True), ("2024-05-31", False))
     for as_of, expected in cases:
         assert record_passes(schema, "r", record, as_of=as_of) is expected
-    frame = converted_frame(schema, [record])
     for as_of, expected in cases:
-        check = pandera_check("date_range", {"field": "x", "not_future": True, "as_of": as_of})
-        assert check(frame).check_output.tolist() == [expected]
+        assert vectorised_passes(schema, "r", record, as_of=as_of) is expected
     # Without as_of, now is the clock's: a date far in the future is refused.
-    assert not RecordGate(schema).failures({"x": "2000-01-01"})
-    assert [f[0] for f in RecordGate(schema).failures({"x": "2999-01-01"})] == ["r"]
+    assert not RecordRules(schema).failures({"x": "2000-01-01"})
+    assert [f[0] for f in RecordRules(schema).failures({"x": "2999-01-01"})] == ["r"]
 
 
 @pytest.mark.parametrize(
@@ -1666,7 +1664,7 @@ def steer_clear(kind: str, value: str | None) -> str | None:
 def rule_ids_by_gates(schema: Schema, rows: list[dict[str, Any]]) -> list[tuple[set, set]]:
     frame = pd.DataFrame([{n: r.get(n) for n in schema.fields} for r in rows], dtype=object)
     batch = SchemaGate(schema, as_of=AS_OF).failures(frame)
-    single = RecordGate(schema, as_of=AS_OF)
+    single = RecordRules(schema, as_of=AS_OF)
     return [
         ({f[0] for f in single.failures(row)}, {f[0] for f in batch.get(position, [])})
         for position, row in enumerate(rows)
@@ -1719,7 +1717,7 @@ def test_record_gate_agrees_with_schema_gate_on_every_pool_value() -> None:
         for name in POOLS
         for value in POOLS[name] + ODD
     ]
-    assert not RecordGate(schema, as_of=AS_OF).failures(base)
+    assert not RecordRules(schema, as_of=AS_OF).failures(base)
     verdicts = rule_ids_by_gates(schema, rows)
     disagreements = [
         (row, single, batch)
@@ -1758,7 +1756,7 @@ def test_fixed_integer_beyond_int64_wraps_in_batch_path(value: str) -> None:
         """,
         {"qty": value},
     )
-    assert single == batch  # RecordGate {'qty.range'}, SchemaGate set()
+    assert single == batch  # RecordRules {'qty.range'}, SchemaGate set()
 
 
 @pytest.mark.parametrize(
@@ -1783,7 +1781,7 @@ def test_fixed_at_least_one_of_unconvertible_value() -> None:
         """,
         {"qty": "x"},
     )
-    assert single == batch  # RecordGate {'qty.type'}, SchemaGate {'qty.type', 'reachable'}
+    assert single == batch  # RecordRules {'qty.type'}, SchemaGate {'qty.type', 'reachable'}
 
 
 @pytest.mark.parametrize("value", ["2024-01-01+10:30", "2024-01-01Z", "2024-01-01-05:00"])
@@ -1798,14 +1796,14 @@ def test_fixed_datetime_date_with_bare_offset(value: str) -> None:
         """,
         {"at": value},
     )
-    assert single == batch  # RecordGate set(), SchemaGate {'at.type'}
+    assert single == batch  # RecordRules set(), SchemaGate {'at.type'}
 
 
 def test_fixed_date_year_zero() -> None:
     single, batch = gates_disagree_example(
         "name: t\nid: id\nfields:\n  id: {}\n  born: {type: date}\n", {"born": "0000-01-01"}
     )
-    assert single == batch  # RecordGate {'born.type'}, SchemaGate set()
+    assert single == batch  # RecordRules {'born.type'}, SchemaGate set()
 
 
 @pytest.mark.parametrize(
@@ -1829,7 +1827,7 @@ def test_fixed_as_of_with_offset() -> None:
     with pytest.raises(CustrecError, match="as_of must be a date"):
         SchemaGate(schema, as_of=as_of)
     with pytest.raises(ValueError, match="as_of must be a date"):
-        RecordGate(schema, as_of=as_of)
+        RecordRules(schema, as_of=as_of)
     assert pd.DataFrame([record], dtype=object).shape == (1, 1)
 
 

@@ -33,13 +33,7 @@ class GateRules:
 def gate_rules(schema: Schema) -> GateRules | None:
     """The rules of ``schema`` for the Arrow gate, or None when one of them is a check
     it does not evaluate."""
-    rules = [
-        rule
-        for rule in schema.all_rules()
-        if rule.severity == "error"
-        and rule.max_fail_pct is None
-        and rule.spec.scope in ("field", "row")
-    ]
+    rules = schema.record_rules()
     if not all(_supported(rule, schema) for rule in rules):
         return None
     needs = {f.name for f in schema.fields.values() if f.required or f.type != "string"}

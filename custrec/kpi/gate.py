@@ -308,9 +308,26 @@ def _number_typed(array: pa.Array, kind: str) -> Typed | None:
         fine = np.isfinite(numbers)
         if kind == "integer":
             fine &= (np.mod(numbers, 1) == 0) & (numbers >= -(2.0**63)) & (numbers < 2.0**63)
+            # Whole-number text is read exactly (custrec.schema.scalar.convert): at the
+            # bounds, its float value rounds across them.
+            edge = np.flatnonzero(present & (np.abs(numbers) >= 2.0**63))
+            for place in edge:
+                fine[place] = _whole_fits(trimmed[int(place)].as_py(), bool(fine[place]))
     if not fine.all():
         numbers = np.where(fine, numbers, np.nan)
     return Typed(kind, present, bad=present & ~fine, numbers=numbers)
+
+
+def _whole_fits(text: str, rounded: bool) -> bool:
+    """Whether whole-number ``text`` fits 64 bits (``rounded``, its float verdict, for
+    other text)."""
+    import re
+
+    from custrec.schema.scalar import DIGITS, INT64
+
+    if not re.fullmatch(DIGITS, text):
+        return rounded
+    return INT64[0] <= int(text) < INT64[1]
 
 
 def _flag_typed(array: pa.Array) -> Typed | None:

@@ -1,46 +1,77 @@
-"""A schema as a plain pandera ``DataFrameSchema``, for use with pandera alone.
+"""A schema as a pandera ``DataFrameSchema`` on pandera's polars backend.
 
-``custrec validate`` runs the same registered checks itself, chunk by chunk, to count
-exactly and to name lines and ids; this compiled form is for code that wants a pandera
-schema (``schema.validate(df, lazy=True)``), and is the reference the validation
-benchmark compares against.
+The checks are the rule definitions of :mod:`custrec.schema.rules`, run by the batch
+engine (:class:`custrec.schema.batch.BatchRules`): one pandera check per rule (the
+built-in ``<field>.type``, ``<field>.required`` and ``<field>.unique`` rules too),
+each reading its column of one evaluation of the frame. ``custrec validate`` runs the
+same engine itself, batch by batch, to count exactly over all records and to name
+lines and ids; this compiled form is for code that wants a pandera schema::
+
+    import polars as pl
+    from custrec.schema import load_schema
+    from custrec.schema.compile import to_pandera
+
+    frame = pl.read_csv("customers.csv", infer_schema=False)
+    to_pandera(load_schema("schemas/customer.yaml")).validate(frame, lazy=True)
+
+Columns are read as text (the conversion to each field's type is the ``type`` rule);
+uniqueness compares the match fields' normal forms, as ``validate`` does. Data-set
+rules (completeness) have no per-record form and are left out.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from custrec.schema.checks import pandera_check
 from custrec.schema.model import Schema
-from custrec.types import PANDAS_DTYPES
 
 
 def to_pandera(schema: Schema, *, as_of: str | None = None) -> Any:
-    """The pandera ``DataFrameSchema`` of ``schema``: a column per field (type coerced,
-    nullable unless required, unique when unique), the field checks on their columns'
-    frame, the row rules as frame checks, and strictness. Data-set rules
-    (completeness) have no pandera form and are left out."""
-    import pandera.pandas as pa
+    """The ``pandera.polars.DataFrameSchema`` of ``schema`` (a polars ``DataFrame``
+    of text columns validates; a ``LazyFrame`` checks its columns only, as pandera
+    does for lazy frames)."""
+    import pandera.polars as pa
+    import polars as pl
 
-    columns = {}
+    from custrec.schema.batch import ROW, BatchRules, fail_column
+    from custrec.schema.expectations import describe_rule, describe_type
+
+    engine = BatchRules(schema, as_of)
+    memo: dict[str, Any] = {}
+
+    def evaluated(data: Any) -> pl.DataFrame:
+        """One evaluation per validated frame, shared by its checks."""
+        frame = data.lazyframe.collect()
+        held = memo.get("frame")
+        if held is None or not held[0].equals(frame):
+            memo["frame"] = (frame, _with_unique(schema, engine.evaluate(frame).frame))
+        result: pl.DataFrame = memo["frame"][1]
+        return result
+
+    def check(rule_id: str, message: str) -> Any:
+        def passes(data: Any) -> pl.LazyFrame:
+            frame = evaluated(data)
+            if fail_column(rule_id) not in frame.columns:  # a field without a column
+                return frame.lazy().select(pl.col(ROW).is_not_null())
+            return frame.lazy().select(~pl.col(fail_column(rule_id)))
+
+        return pa.Check(passes, name=rule_id, error=f"{rule_id}: {message}")
+
+    types = {name: item.type for name, item in schema.fields.items()}
     checks = []
     for item in schema.fields.values():
-        columns[item.name] = pa.Column(
-            PANDAS_DTYPES[item.type],
-            nullable=not item.required,
-            unique=item.unique,
-            coerce=item.type != "string",
-            required=item.required,
-        )
-    for rule in schema.all_rules():
-        if rule.spec.scope == "dataset":
-            continue
-        params: dict[str, Any] = dict(rule.params)
-        if rule.field is not None:
-            params["field"] = rule.field
-        if rule.check in ("date_range", "freshness"):
-            params["as_of"] = as_of
-        checks.append(pandera_check(rule.check, params))
+        if item.type != "string":
+            checks.append(check(f"{item.name}.type", describe_type(item.type)))
+        if item.required:
+            checks.append(check(f"{item.name}.required", "a value"))
+        if item.unique:
+            checks.append(check(f"{item.name}.unique", "a value no other record has"))
+    for rule in engine.rules:
+        checks.append(check(rule.id, describe_rule(rule.check, rule.params, types)))
+    columns = {
+        item.name: pa.Column(pl.String, nullable=True, required=item.required)
+        for item in schema.fields.values()
+    }
     return pa.DataFrameSchema(
         columns,
         checks=checks,
@@ -48,3 +79,22 @@ def to_pandera(schema: Schema, *, as_of: str | None = None) -> Any:
         name=schema.name,
         description=schema.description,
     )
+
+
+def _with_unique(schema: Schema, frame: Any) -> Any:
+    """``frame`` with a fail column per unique field: later records with a value an
+    earlier one has (match fields compared in their normal forms)."""
+    from custrec.schema import rules
+    from custrec.schema.batch import fail_column
+    from custrec.validate import match_keys
+
+    added = []
+    for item in schema.fields.values():
+        if not item.unique:
+            continue
+        value = frame.get_column(rules.value_column(item.name))
+        if item.name in schema.match_fields:
+            value = match_keys(frame, item.name)
+        repeated = value.is_not_null() & ~value.is_first_distinct()
+        added.append(repeated.alias(fail_column(f"{item.name}.unique")))
+    return frame.with_columns(added) if added else frame

@@ -166,6 +166,18 @@ class Schema:
         """Every rule: the fields' (in field order), then the schema-level ones."""
         return [rule for f in self.fields.values() for rule in f.rules] + list(self.rules)
 
+    def record_rules(self) -> list[Rule]:
+        """The rules a record must pass on its own, which ``collect`` and ``update``
+        refuse a record for: field and row rules of severity error without a tolerance
+        (not uniqueness or data-set rules, which judge records together)."""
+        return [
+            rule
+            for rule in self.all_rules()
+            if rule.severity == "error"
+            and rule.max_fail_pct is None
+            and rule.spec.scope in ("field", "row")
+        ]
+
     def rule(self, rule_id: str) -> Rule:
         for rule in self.all_rules():
             if rule.id == rule_id:

@@ -10,7 +10,7 @@ POSTCODE_PATTERNS: dict[str, str] = {
     "ES": r"\d{5}",
     "IE": r"[ACDEFHKNPRTVWXY]\d[\dW] [\dACDEFHKNPRTVWXY]{4}",
     "PL": r"\d{2}-\d{3}",
-    "NL": r"[1-9]\d{3} (?!SA|SD|SS)[A-Z]{2}",
+    "NL": r"[1-9]\d{3} (?:[A-RT-Z][A-Z]|S[BCE-RT-Z])",  # not SA, SD or SS
     "SE": r"\d{3} \d{2}",
     "IN": r"[1-9]\d{5}",
     "BR": r"\d{5}-\d{3}",

@@ -1,8 +1,9 @@
 """The checks a schema can name: their scope, their parameters, and what they test.
 
 This module only *describes* the checks (it imports nothing heavy), so a schema file
-can be loaded and checked without pandas. :mod:`custrec.schema.checks` implements
-them and registers them with pandera.
+can be loaded and checked without an engine. :mod:`custrec.schema.rules` defines
+them once, as expressions; :mod:`custrec.schema.batch` runs them on batches and
+:mod:`custrec.schema.record` on one record.
 
 Scopes:
 

@@ -1,24 +1,15 @@
-"""The checks of a schema on one record at a time, in plain Python.
-
-``update`` must answer at once, so it cannot load pandas and pandera (about a second)
-to check one changed record. :class:`RecordGate` runs the same rules as the pandera
-checks of :mod:`custrec.schema.checks` (which ``collect`` and ``validate`` use), on a
-single record; both build on the primitives here (patterns, phone and card tests,
-value conversion), and a property test holds them to the same verdicts.
-"""
+"""The primitives the rule definitions of :mod:`custrec.schema.rules` build on, in
+plain Python: the shapes of values (patterns), phone number and card tests, the
+reference day, and calls made once per distinct value."""
 
 from __future__ import annotations
 
 import datetime as dt
-import math
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from functools import cache, lru_cache
 from typing import Any, TypeVar
 
-from custrec.schema.expectations import describe_rule, describe_type
-from custrec.schema.model import Rule, Schema
-from custrec.schema.postcodes import POSTCODE_PATTERNS
 from custrec.store.records import DECIMAL_TEXT, FALSE_TEXTS, TRUE_TEXTS
 
 T = TypeVar("T")
@@ -32,10 +23,14 @@ NUMBER = DECIMAL_TEXT
 DATE = r"(?!0000)[0-9]{4}-[0-9]{2}-[0-9]{2}"
 DATETIME = (
     r"(?!0000)[0-9]{4}-[0-9]{2}-[0-9]{2}"
-    r"([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?(Z|[+-][0-9]{2}:[0-9]{2})?)?"
+    r"([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?(Z|[+-][0-9]{2}:[0-5][0-9])?)?"
 )
+"""An offset's minutes are 00-59 (``datetime.fromisoformat`` alone reads +12:60 as 13 h)."""
 INT64 = (-(2**63), 2**63)
-"""Integers must fit 64 bits (as their float value: what both paths compare)."""
+"""Integers must fit 64 bits: whole-number text exactly (-9223372036854775808 to
+9223372036854775807), other number text (``1e3``, ``42.0``) as its float value."""
+DIGITS = r"[+-]?[0-9]+"
+"""Whole-number text, read exactly."""
 TRUE, FALSE = TRUE_TEXTS, FALSE_TEXTS
 _PHONE_TEXT = re.compile(r"\+?[0-9()./ -]+((?: ?(?:ext\.?|x|#) ?)[0-9]{1,6})?", re.IGNORECASE)
 
@@ -108,11 +103,6 @@ def country_codes() -> frozenset[str]:
     return frozenset(country.alpha_2 for country in pycountry.countries)
 
 
-def postcode_ok(value: str, country: object) -> bool:
-    pattern = POSTCODE_PATTERNS.get(str(country).upper()) if isinstance(country, str) else None
-    return pattern is None or re.fullmatch(pattern, value) is not None
-
-
 def as_of_day(as_of: str | None) -> tuple[dt.datetime, dt.datetime]:
     """The start and end of the day ``as_of`` (``YYYY-MM-DD``; default: now for both).
     "Not in the future" is judged against the end (a time that day is not in the
@@ -132,171 +122,6 @@ def day_end(day: str) -> dt.datetime:
     """The last instant of a day ``YYYY-MM-DD`` (a ``max`` date includes its day)."""
     start = dt.datetime.fromisoformat(day).replace(tzinfo=dt.UTC)
     return start + dt.timedelta(days=1, microseconds=-1)
-
-
-class Unconvertible(ValueError):
-    """A value that does not convert to its field's type."""
-
-
-def convert(value: object, kind: str) -> object:
-    """One value in a field's type (None stays None; blank text is None)."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        text = value.strip()
-        if not text:
-            return None
-    else:
-        text = str(value)
-    if kind == "string":
-        return value
-    if kind in ("integer", "number"):
-        if isinstance(value, bool):
-            raise Unconvertible(kind)
-        if isinstance(value, int | float):
-            number = float(value)
-        elif re.fullmatch(NUMBER, text):
-            number = float(text)
-        else:
-            raise Unconvertible(kind)
-        if not math.isfinite(number) or (kind == "integer" and number % 1):
-            raise Unconvertible(kind)
-        if kind == "integer" and not INT64[0] <= number < INT64[1]:
-            raise Unconvertible(kind)
-        return int(number) if kind == "integer" else number
-    if kind == "boolean":
-        if isinstance(value, bool):
-            return value
-        lowered = text.lower()
-        if lowered in TRUE:
-            return True
-        if lowered in FALSE:
-            return False
-        raise Unconvertible(kind)
-    shape = DATE if kind == "date" else DATETIME
-    if not re.fullmatch(shape, text):
-        raise Unconvertible(kind)
-    try:
-        moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise Unconvertible(kind) from None
-    return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)
-
-
-def blank(value: object) -> bool:
-    return value is None or (isinstance(value, str) and not value.strip())
-
-
-class RecordGate:
-    """The rules a record must pass on its own (as :class:`custrec.validate.SchemaGate`
-    for batches): types, required fields, and the field and cross-field checks of
-    severity error without a tolerance."""
-
-    def __init__(self, schema: Schema, as_of: str | None = None) -> None:
-        self.schema = schema
-        self.start, self.now = as_of_day(as_of)
-        self.rules = [
-            rule
-            for rule in schema.all_rules()
-            if rule.severity == "error"
-            and rule.max_fail_pct is None
-            and rule.spec.scope in ("field", "row")
-        ]
-        types = {name: item.type for name, item in schema.fields.items()}
-        self._types = {name: describe_type(kind) for name, kind in types.items()}
-        self._expected = {r.id: describe_rule(r.check, r.params, types) for r in self.rules}
-
-    def failures(self, record: Mapping[str, object]) -> list[tuple[str, str | None, str]]:
-        """(rule id, field, message) for each rule the record fails."""
-        out: list[tuple[str, str | None, str]] = []
-        values: dict[str, object] = {}
-        for item in self.schema.fields.values():
-            raw = record.get(item.name)
-            try:
-                values[item.name] = convert(raw, item.type)
-            except Unconvertible:
-                values[item.name] = None
-                out.append((f"{item.name}.type", item.name, f"expected {self._types[item.name]}"))
-            if item.required and blank(raw):
-                out.append((f"{item.name}.required", item.name, "expected a value"))
-        for rule in self.rules:
-            if not self._passes(rule, values, record):
-                where = rule.field or rule.params.get("left")
-                out.append((rule.id, where, f"rule {rule.id}: expected {self._expected[rule.id]}"))
-        return out
-
-    def _passes(self, rule: Rule, values: Mapping[str, Any], raw: Mapping[str, object]) -> bool:
-        p = rule.params
-        if rule.check == "at_least_one_of":
-            return any(values.get(name) is not None for name in p["fields"])
-        if rule.check == "compare":
-            left, right = values.get(p["left"]), values.get(p["right"])
-            if left is None or right is None:
-                return True
-            return bool(
-                {
-                    "<": left < right,
-                    "<=": left <= right,
-                    "==": left == right,
-                    "!=": left != right,
-                    ">=": left >= right,
-                    ">": left > right,
-                }[p["op"]]
-            )
-        assert rule.field is not None
-        value = values.get(rule.field)
-        if value is None:
-            return True
-        return _field_passes(rule, value, values, self.now, self.start)
-
-
-def _field_passes(
-    rule: Rule, value: Any, values: Mapping[str, Any], now: dt.datetime, start: dt.datetime
-) -> bool:
-    p = rule.params
-    text = str(value)
-    check = rule.check
-    if check == "email":
-        return re.fullmatch(EMAIL, text.strip() if p.get("allow_spaces") else text) is not None
-    if check == "e164":
-        return re.fullmatch(E164, text) is not None
-    if check == "phone":
-        region = p.get("region")
-        if "region_field" in p:
-            chosen = values.get(p["region_field"])
-            region = chosen if isinstance(chosen, str) and chosen else region
-        return phone_ok(text, region.upper() if region else None, p.get("level", "valid"))
-    if check == "country_code":
-        return text in country_codes()
-    if check == "postcode":
-        return postcode_ok(text, values.get(p["country_field"]))
-    if check in ("date_range", "freshness"):
-        moment = value if isinstance(value, dt.datetime) else None
-        if moment is None:
-            return True
-        if check == "freshness":
-            return moment >= start - dt.timedelta(days=p["max_age_days"])
-        if p.get("not_future") and moment > now:
-            return False
-        if "max_age_years" in p and moment < now - dt.timedelta(days=365.2425 * p["max_age_years"]):
-            return False
-        if "min" in p and moment < dt.datetime.fromisoformat(p["min"]).replace(tzinfo=dt.UTC):
-            return False
-        return not ("max" in p and moment > day_end(p["max"]))
-    if check == "one_of":
-        if p.get("ignore_case"):
-            return text.casefold() in {str(v).casefold() for v in p["values"]}
-        return value in p["values"]
-    if check == "matches":
-        return re.fullmatch(p["pattern"], text) is not None
-    if check == "length":
-        return bool(p.get("min", 0) <= len(text) <= p.get("max", len(text)))
-    if check == "range":
-        number = float(value)
-        return bool(p.get("min", number) <= number <= p.get("max", number))
-    if check == "no_card_or_id_numbers":
-        return not holds_card_or_id_number(text)
-    raise ValueError(f"no per-record test for check {check!r}")
 
 
 def per_distinct(function: Callable[..., T], arguments: Iterable[tuple[Any, ...]]) -> list[T]:

@@ -1,0 +1,223 @@
+"""A schema's rules on a batch of records, on polars: the local engine of the rule
+definitions in :mod:`custrec.schema.rules`.
+
+:class:`BatchRules` takes an Arrow record batch (or a polars frame), converts each
+field to its type and evaluates every field and row rule in one pass. The result
+(:class:`Evaluated`) is the batch with, for each built-in and written rule, a boolean
+column that is true where the record fails; ``validate`` counts those and picks its
+examples from them, ``collect`` and the KPI logs refuse the records they mark.
+
+Per-value library calls (:class:`custrec.schema.rules.Lookup`) are made once per
+distinct value of the batch, and only where the rule's vectorized pre-check leaves
+the answer open.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import narwhals as nw
+import polars as pl
+
+from custrec.schema import rules
+from custrec.schema import workers as workers_module
+from custrec.schema.model import Rule, Schema
+
+_FAIL = "\x1ff:"
+ROW = "\x1frow"
+"""The column of each record's 0-based position (from the ``offset`` evaluated at)."""
+
+
+def fail_column(rule_id: str) -> str:
+    """The column that is true where a record fails ``rule_id``."""
+    return f"{_FAIL}{rule_id}"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A rule of the evaluation: its id, the field it reports (None for row rules
+    without one), and whether it is a built-in (``type``, ``required``)."""
+
+    rule_id: str
+    field: str | None
+
+
+@dataclass
+class Evaluated:
+    """A batch after :meth:`BatchRules.evaluate`: ``frame`` holds the raw columns, the
+    converted values (:func:`rules.value_column`), the empty masks and a fail column
+    per verdict (:func:`fail_column`), in ``verdicts`` order."""
+
+    frame: pl.DataFrame
+    verdicts: list[Verdict]
+    missing: list[str]
+    """Fields the batch has no column for."""
+
+    def counts(self) -> dict[str, int]:
+        """Failing records per rule."""
+        if not self.verdicts:
+            return {}
+        sums = self.frame.select(
+            pl.col(fail_column(v.rule_id)).sum().alias(v.rule_id) for v in self.verdicts
+        )
+        return {k: int(v or 0) for k, v in sums.row(0, named=True).items()}
+
+    def present(self) -> dict[str, int]:
+        """Records with a value, per field."""
+        names = [n for n in self.empty_names]
+        if not names:
+            return {}
+        sums = self.frame.select(
+            (~pl.col(rules.empty_column(n))).sum().alias(n) for n in names
+        ).row(0, named=True)
+        return {k: int(v or 0) for k, v in sums.items()}
+
+    empty_names: Sequence[str] = ()
+
+    def failing_rows(self, rule_id: str, columns: Sequence[str], limit: int | None) -> pl.DataFrame:
+        """The 0-based positions (``row``) and ``columns`` of the records failing
+        ``rule_id``, at most ``limit`` of them (all when None)."""
+        chosen = self.frame.filter(pl.col(fail_column(rule_id)))
+        if limit is not None:
+            chosen = chosen.head(limit)
+        return chosen.select(self.row_columns(columns))
+
+    def row_columns(self, columns: Sequence[str]) -> list[str]:
+        """:data:`ROW` and those of ``columns`` the batch has, once each."""
+        return [ROW, *dict.fromkeys(c for c in columns if c in self.frame.columns)]
+
+
+class BatchRules:
+    """The field and row rules of ``schema`` (``chosen``: those of them to run; all
+    when None) with the built-in type and required rules, on batches."""
+
+    def __init__(
+        self,
+        schema: Schema,
+        as_of: str | None = None,
+        *,
+        chosen: Sequence[Rule] | None = None,
+    ) -> None:
+        self.schema = schema
+        self.context = rules.Context(schema, as_of, ns=nw)
+        picked = chosen if chosen is not None else schema.all_rules()
+        self.rules = [r for r in picked if r.spec.scope in ("field", "row")]
+        self._passes = [(r, rules.rule_expression(self.context, r)) for r in self.rules]
+        self._conversions: dict[tuple[tuple[str, str], ...], list[list[nw.Expr]]] = {}
+
+    def evaluate(self, batch: Any, *, offset: int = 0) -> Evaluated:
+        """The verdicts on ``batch`` (an Arrow record batch or table, or a polars
+        frame); ``row`` numbers its records from ``offset``."""
+        names = batch.schema.names if not isinstance(batch, pl.DataFrame) else batch.columns
+        wanted = [n for n in names if n in self.schema.fields]  # not the undeclared ones
+        if isinstance(batch, pl.DataFrame):
+            native = batch.select(wanted)
+        else:
+            converted = pl.from_arrow(batch.select(wanted))
+            assert isinstance(converted, pl.DataFrame)
+            native = converted
+        if wanted:
+            frame = nw.from_native(native, eager_only=True).with_row_index(ROW)
+        else:  # no declared column: the rows still count
+            rows = batch.height if isinstance(batch, pl.DataFrame) else batch.num_rows
+            index = pl.DataFrame({ROW: pl.int_range(0, rows, eager=True, dtype=pl.UInt32)})
+            frame = nw.from_native(index, eager_only=True)
+        if offset:
+            frame = frame.with_columns(nw.col(ROW) + offset)
+        missing = [n for n in self.schema.fields if n not in frame.columns]
+        lazy = frame.lazy()  # the stages as one query: polars plans them together
+        for stage in self._converted(frame.schema):
+            lazy = lazy.with_columns(stage)
+        frame = lazy.collect()
+        verdicts: list[Verdict] = []
+        masks: list[nw.Expr] = []
+        for item in self.schema.fields.values():
+            if item.type != "string" and item.name not in missing:
+                bad = nw.col(rules.bad_column(item.name))
+                verdicts.append(Verdict(f"{item.name}.type", item.name))
+                masks.append(bad.alias(fail_column(f"{item.name}.type")))
+            if item.required:
+                empty = nw.col(rules.empty_column(item.name))
+                verdicts.append(Verdict(f"{item.name}.required", item.name))
+                masks.append(empty.alias(fail_column(f"{item.name}.required")))
+        frame = _looked_up(frame, self.context.lookups.values())
+        for rule, passes in self._passes:
+            where = rule.field or rule.params.get("left")
+            verdicts.append(Verdict(rule.id, where))
+            masks.append((~passes).alias(fail_column(rule.id)))
+        frame = frame.with_columns(masks)
+        return Evaluated(
+            nw.to_native(frame), verdicts, missing, empty_names=list(self.schema.fields)
+        )
+
+    def _converted(self, schema: Mapping[str, Any]) -> list[list[nw.Expr]]:
+        """The conversion stages for a batch of column types ``schema`` (made once per
+        set of column types)."""
+        key = tuple((name, str(schema[name])) for name in self.schema.fields if name in schema)
+        made = self._conversions.get(key)
+        if made is None:
+            stages = rules.Stages(nw)
+            for item in self.schema.fields.values():
+                if item.name in schema:
+                    raw, dtype = nw.col(item.name), schema[item.name]
+                else:
+                    raw, dtype = nw.lit(None, nw.String), nw.String
+                rules.conversion(stages, item.name, item.type, raw, dtype)
+            made = [list(stage.values()) for stage in stages.stages if stage]
+            self._conversions[key] = made
+        return made
+
+
+PARALLEL_KEYS = 5_000
+"""Distinct keys from which a lookup's calls are shared among worker processes."""
+
+
+def computed(function: Callable[[str], Any], keys: Sequence[str]) -> list[Any]:
+    """``function(key)`` for each of ``keys``; many keys are shared among worker
+    processes (:mod:`custrec.schema.workers`) when ``function`` is a module-level
+    function of custrec (sent by name)."""
+    count = workers_module.workers()
+    name = getattr(function, "__qualname__", "<lambda>")
+    module = getattr(function, "__module__", "") or ""
+    if count < 2 or len(keys) < PARALLEL_KEYS or "<" in name or "." in name:
+        return [function(key) for key in keys]
+    if not module.startswith("custrec."):
+        return [function(key) for key in keys]
+    return _pool(count).map(function, keys)
+
+
+_POOLS: dict[int, workers_module.Pool] = {}
+
+
+def _pool(count: int) -> workers_module.Pool:
+    """The worker processes of this run (stopped when the interpreter exits)."""
+    pool = _POOLS.get(count)
+    if pool is None:
+        import atexit
+
+        pool = _POOLS[count] = workers_module.Pool(count)
+        atexit.register(pool.close)
+    return pool
+
+
+def _looked_up(frame: nw.DataFrame[Any], lookups: Any) -> nw.DataFrame[Any]:
+    """``frame`` with a column per lookup: its function once per distinct key."""
+    for lookup in lookups:
+        keys = frame.select(lookup.key.alias("k"), lookup.when.alias("w"))
+        distinct = keys.filter(nw.col("w")).get_column("k").unique().drop_nulls().to_list()
+        results = computed(lookup.function, distinct)
+        dtype = getattr(nw, lookup.dtype)
+        found = (
+            lookup.key.replace_strict(distinct, results, default=None, return_dtype=dtype)
+            if distinct
+            else nw.lit(None, dtype)
+        )
+        value = (
+            nw.when(lookup.when.fill_null(False))
+            .then(found)
+            .otherwise(nw.lit(lookup.default, dtype))
+        )
+        frame = frame.with_columns(value.alias(lookup.name))
+    return frame
