@@ -298,9 +298,7 @@ def _moment(stages: Stages, temp: str, text: Expr, kind: str, out: str) -> Expr:
         temp + "ok",
         real_day & (hours <= 23) & (mins <= 59) & (secs <= 59) & (minutes < 24 * 60),
     )
-    hh = (minutes // 60).cast(nw.String).str.zfill(2)
-    mm = (minutes % 60).cast(nw.String).str.zfill(2)
-    joined = safe.str.slice(0, 10) + "T" + clock + offset.str.slice(0, 1) + hh + ":" + mm
+    joined = safe.str.slice(0, 10) + "T" + clock + offset  # the offset is +HH:MM already
     joined = nw.when(ok).then(joined).otherwise(nw.lit("1970-01-01T00:00:00+00:00"))
     parsed = joined.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f%z")
     parsed = stages.put(
