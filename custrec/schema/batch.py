@@ -185,7 +185,14 @@ def computed(function: Callable[[str], Any], keys: Sequence[str]) -> list[Any]:
         return [function(key) for key in keys]
     if not module.startswith("custrec."):
         return [function(key) for key in keys]
-    return _pool(count).map(function, keys)
+    # In sorted order, a key goes to the same worker each time it is asked for (a
+    # number's validity, then its match form): that worker's parse cache holds it.
+    order = sorted(range(len(keys)), key=keys.__getitem__)
+    found = _pool(count).map(function, [keys[i] for i in order])
+    results: list[Any] = [None] * len(keys)
+    for place, value in zip(order, found, strict=True):
+        results[place] = value
+    return results
 
 
 _POOLS: dict[int, workers_module.Pool] = {}
