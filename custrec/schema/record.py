@@ -101,6 +101,12 @@ class _Text:
         compiled = _engine_pattern(pattern)
         return self._map(lambda t: compiled.sub(value.replace("\\", "\\\\"), t, count=1))
 
+    def replace_all(self, pattern: str, value: str, *, literal: bool = False) -> Value:
+        if literal:
+            return self._map(lambda t: t.replace(pattern, value))
+        compiled = _engine_pattern(pattern)
+        return self._map(lambda t: compiled.sub(value.replace("\\", "\\\\"), t))
+
     def zfill(self, width: int) -> Value:
         return self._map(lambda t: t.zfill(width))
 
