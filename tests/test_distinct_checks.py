@@ -84,3 +84,22 @@ def test_many_distinct_numbers_are_shared_among_workers_with_the_same_results(
     for pool in batch._POOLS.values():
         pool.close()
     batch._POOLS.clear()
+
+
+def test_workers_do_not_inherit_secrets_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import os
+
+    from custrec.schema.workers import Pool
+
+    monkeypatch.setenv("CUSTREC_PASSPHRASE", "correct horse")
+    monkeypatch.setenv("CUSTREC_KEY_FILE", "/somewhere/steward.key")
+    pool = Pool(1)
+    try:
+        seen = pool.map(os.getenv, ["CUSTREC_PASSPHRASE", "CUSTREC_KEY_FILE", "PATH"])
+        assert pool.running == 1
+    finally:
+        pool.close()
+    assert seen[:2] == [None, None]
+    assert seen[2]  # the worker did run, with what starting Python needs

@@ -155,10 +155,30 @@ def test_full_match_agrees_with_python_on_every_path(values: list[str]) -> None:
         assert single == expected, pattern
 
 
-def test_every_postcode_pattern_is_an_engine_pattern() -> None:
+def test_every_shipped_pattern_is_an_engine_pattern() -> None:
+    """The shapes custrec checks run on the engine, not value by value in Python."""
+    from custrec.schema import scalar
     from custrec.schema.postcodes import POSTCODE_PATTERNS
 
-    assert all(rules.engine_regex(p) for p in POSTCODE_PATTERNS.values())
+    shipped = [*POSTCODE_PATTERNS.values(), scalar.EMAIL, scalar.E164, scalar.NUMBER]
+    assert [p for p in shipped if not rules.engine_regex(p)] == []
+
+
+def test_rules_that_python_matches_look_up_their_own_input(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With every pattern left to Python (looked up once per distinct input), an email
+    rule on the value as written and one on the stripped value do not share a lookup."""
+    monkeypatch.setattr(rules, "engine_regex", lambda pattern: False)
+    schema = parse_schema(
+        "name: t\nid: id\nfields:\n  id: {}\n  email:\n    checks:\n"
+        "      - {id: exact, check: email}\n"
+        "      - {id: spaced, check: email, allow_spaces: true}\n"
+    )
+    batch = pa.table({"id": ["a", "b"], "email": [" a@example.com ", "a@example.com"]})
+    frame = BatchRules(schema).evaluate(batch).frame
+    assert frame.get_column(fail_column("exact")).to_list() == [True, False]
+    assert frame.get_column(fail_column("spaced")).to_list() == [False, False]
 
 
 # --- the pandera-polars schema ------------------------------------------------------------

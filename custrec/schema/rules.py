@@ -332,7 +332,8 @@ def engine_regex(pattern: str) -> bool:
     classes = "".join(re.findall(r"\[\^?\]?([^\]]*)\]", plain))  # what classes hold
     if any(pair in classes for pair in ("&&", "--", "~~", "[")):
         return False  # set operations, nested classes, [:alpha:]: Rust's regex only
-    if re.search(r"[*+?}]\+", plain):
+    outside = re.sub(r"\[\^?\]?[^\]]*\]", "x", plain)  # classes out of the way
+    if re.search(r"[*+?}]\+", outside):
         return False  # possessive repeats: Python's re only
     if any(int(n) > 1000 for n in re.findall(r"\{([0-9]+)", plain)):
         return False  # a counted repeat this large exceeds the engines' compiled size
@@ -344,7 +345,9 @@ def engine_regex(pattern: str) -> bool:
 
 
 def full_match(ctx: Context, value: Expr, pattern: str, source: str) -> Expr:
-    """Whether the whole of ``value`` matches ``pattern`` (null stays null)."""
+    """Whether the whole of ``value`` matches ``pattern`` (null stays null). ``source``
+    names what ``value`` is (a field, stripped or not): calls with the same source and
+    pattern share one lookup, so they must mean the same input."""
     nw = ctx.ns
     if engine_regex(pattern):
         return value.str.contains(_full(pattern))
@@ -372,7 +375,8 @@ def email(ctx: Context, name: str, allow_spaces: bool = False) -> Expr:
     text = ctx.value(name).cast(nw.String)
     if allow_spaces:
         text = _stripped(text)
-    return full_match(ctx, text, scalar.EMAIL, name).fill_null(True)
+    source = f"{name}:stripped" if allow_spaces else name  # a lookup per distinct input
+    return full_match(ctx, text, scalar.EMAIL, source).fill_null(True)
 
 
 def e164(ctx: Context, name: str) -> Expr:
@@ -456,7 +460,7 @@ def postcode(ctx: Context, name: str, country_field: str) -> Expr:
     country = ctx.value(country_field).cast(nw.String).str.to_uppercase()
     known = country.is_in(sorted(POSTCODE_PATTERNS)).fill_null(False)
     joined = country + "\x00" + value
-    ok = full_match(ctx, joined, _postcode_pattern(), f"{name}.postcode")
+    ok = full_match(ctx, joined, _postcode_pattern(), f"{name}:postcode:{country_field}")
     return ~known | value.is_null() | ok.fill_null(False)
 
 

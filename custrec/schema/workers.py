@@ -22,6 +22,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, BinaryIO
 
 WORKERS_VARIABLE = "CUSTREC_WORKERS"
+_ENVIRONMENT = frozenset({"PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "SYSTEMROOT"})
 
 
 def workers() -> int:
@@ -47,7 +48,9 @@ class Pool:
 
     def _started(self) -> list[subprocess.Popen[bytes]]:
         if not self._procs:
-            env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+            # Only what starting Python needs: no key file paths or passphrases.
+            env = {k: v for k, v in os.environ.items() if k in _ENVIRONMENT}
+            env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
             self._procs = [
                 subprocess.Popen(
                     [sys.executable, "-m", "custrec.schema.workers"],
