@@ -37,8 +37,9 @@ def fail_column(rule_id: str) -> str:
 
 @dataclass(frozen=True)
 class Verdict:
-    """A rule of the evaluation: its id, the field it reports (None for row rules
-    without one), and whether it is a built-in (``type``, ``required``)."""
+    """A rule of the evaluation (a written rule, or a built-in ``<field>.type`` or
+    ``<field>.required``): its id and the field it reports (None for a row rule
+    without one)."""
 
     rule_id: str
     field: str | None
@@ -54,6 +55,8 @@ class Evaluated:
     verdicts: list[Verdict]
     missing: list[str]
     """Fields the batch has no column for."""
+    empty_names: Sequence[str] = ()
+    """The fields whose values are counted by :meth:`present`."""
 
     def counts(self) -> dict[str, int]:
         """Failing records per rule."""
@@ -66,15 +69,13 @@ class Evaluated:
 
     def present(self) -> dict[str, int]:
         """Records with a value, per field."""
-        names = [n for n in self.empty_names]
+        names = list(self.empty_names)
         if not names:
             return {}
         sums = self.frame.select(
             (~pl.col(rules.empty_column(n))).sum().alias(n) for n in names
         ).row(0, named=True)
         return {k: int(v or 0) for k, v in sums.items()}
-
-    empty_names: Sequence[str] = ()
 
     def failing_rows(self, rule_id: str, columns: Sequence[str], limit: int | None) -> pl.DataFrame:
         """The 0-based positions (``row``) and ``columns`` of the records failing
