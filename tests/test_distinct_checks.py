@@ -103,3 +103,20 @@ def test_workers_do_not_inherit_secrets_from_the_environment(
         pool.close()
     assert seen[:2] == [None, None]
     assert seen[2]  # the worker did run, with what starting Python needs
+
+
+def test_when_workers_cannot_run_the_calls_are_made_here(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker that exits at once (here: not Python at all) loses nothing: the calls
+    are made in this process, with the same results."""
+    import sys
+
+    from custrec.schema.workers import Pool
+
+    keys = [f"GB\x00+44 20 7946 {n:04d}" for n in range(50)]
+    monkeypatch.setattr(sys, "executable", "/bin/false")
+    pool = Pool(2)
+    try:
+        assert pool.map(rules.phone_facts, keys) == [rules.phone_facts(k) for k in keys]
+        assert pool.running == 0  # the failed workers were stopped
+    finally:
+        pool.close()
