@@ -116,6 +116,8 @@ class _Text:
 
 
 class _Moment:
+    """The time zone operations of the rules, which only ever name UTC."""
+
     def __init__(self, value: Value) -> None:
         self.v = value.v
 
@@ -124,15 +126,11 @@ class _Moment:
 
     def convert_time_zone(self, zone: str) -> Value:
         if self.v is None:
-            return self_null()
+            return Value(None)
         try:
             return Value(self.v.astimezone(dt.UTC))
         except OverflowError:  # before 0001-01-01 in UTC: the rules refuse it as out of range
-            return self_null()
-
-
-def self_null() -> Value:
-    return Value(None)
+            return Value(None)
 
 
 def _both(a: Any, b: Any, function: Callable[[Any, Any], Any]) -> Value:
