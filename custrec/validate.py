@@ -392,78 +392,46 @@ class Validation:
 
 def match_keys(frame: Any, name: str) -> Any:
     """The normal forms of match field ``name`` in an evaluated batch (a polars
-    Series; null where there is no value): emails without case and surrounding
-    spaces, phone numbers in E.164 read in the record's country, other text as
+    Series; null where there is no value), each computed once per distinct value
+    (:func:`custrec.schema.batch.looked_up`): emails without case and surrounding
+    spaces (vectorized for ASCII text, where lower case is the case folding), phone
+    numbers in E.164 read in the record's country, other text as
     :func:`custrec.store.normalise.normalise_text` gives it."""
-    import polars as pl
+    import narwhals as nw
 
     from custrec.schema import rules
-    from custrec.store.normalise import is_email_field, is_phone_field, normalise_text
+    from custrec.schema.batch import looked_up
+    from custrec.store.normalise import (
+        COUNTRY_FIELD,
+        is_email_field,
+        is_phone_field,
+        normalise_email,
+        normalise_text,
+    )
 
-    values = frame.get_column(rules.value_column(name)).cast(pl.String)
+    column = "\x1fmatch"
+    value = nw.col(rules.value_column(name)).cast(nw.String)
+    present = ~value.is_null()
     if is_phone_field(name):
-        return _phone_keys(frame, name)
-    if is_email_field(name):
-        return _email_keys(values)
-    distinct = values.unique().drop_nulls().to_list()
-    return values.replace_strict(
-        distinct, [normalise_text(v) for v in distinct], default=None, return_dtype=pl.String
-    )
-
-
-def _email_keys(values: Any) -> Any:
-    """The match form of email addresses (:func:`custrec.store.normalise.normalise_email`:
-    spaces around stripped, case folded): vectorized for ASCII text, where lower case
-    is the case folding, and once per distinct value for the rest."""
-    import polars as pl
-
-    from custrec.schema.rules import PYTHON_WHITESPACE
-    from custrec.store.normalise import normalise_email
-
-    ascii_only = values.str.contains(r"^[\x00-\x7f]*$").fill_null(True)
-    simple = values.str.strip_chars(PYTHON_WHITESPACE).str.to_lowercase()
-    other = values.filter(~ascii_only).unique().drop_nulls().to_list()
-    if not other:
-        return simple
-    folded = values.replace_strict(
-        other, [normalise_email(v) for v in other], default=None, return_dtype=pl.String
-    )
-    return pl.select(pl.when(ascii_only).then(simple).otherwise(folded)).to_series()
-
-
-def _phone_keys(frame: Any, name: str) -> Any:
-    """The match form of the phone numbers of field ``name`` (E.164 read in the
-    record's country; :func:`custrec.schema.scalar.phone_key`), once per distinct
-    number and country."""
-    import polars as pl
-
-    from custrec.schema import rules
-    from custrec.schema.batch import computed
-    from custrec.schema.rules import phone_match_key
-    from custrec.store.normalise import COUNTRY_FIELD
-
-    value = pl.col(rules.value_column(name)).cast(pl.String)
-    if COUNTRY_FIELD in frame.columns:
-        given = pl.col(COUNTRY_FIELD).cast(pl.String).fill_null("")
-        # A country holding U+0000 is no region (and would cut the key wrongly).
-        unusable = given.str.contains("\x00", literal=True)
-        country = pl.when(unusable).then(pl.lit("")).otherwise(given)
-    else:
-        country = pl.lit("")
-    pairs = frame.select(value.alias("v"), country.alias("c"))
-    distinct = pairs.drop_nulls("v").unique()
-    keys = computed(phone_match_key, [f"{c}\x00{v}" for v, c in distinct.iter_rows()])
-    table = distinct.with_columns(pl.Series("k", keys, dtype=pl.String))
-    return pairs.join(table, on=["v", "c"], how="left", maintain_order="left").get_column("k")
-
-
-def _is_missing(value: object) -> bool:
-    import pandas as pd
-
-    try:
-        return bool(pd.isna(value))
-    except (TypeError, ValueError):
-        return False
+        country = nw.lit("")
+        if COUNTRY_FIELD in frame.columns:
+            given = nw.col(COUNTRY_FIELD).cast(nw.String).fill_null("")
+            # A country holding U+0000 is no region (and would cut the key wrongly).
+            unusable = given.str.contains("\x00", literal=True)
+            country = nw.when(unusable).then(nw.lit("")).otherwise(given)
+        lookup = rules.Lookup(
+            column, country + "\x00" + value, rules.phone_match_key, present, None, "String"
+        )
+        return looked_up(frame, [lookup]).get_column(column)
+    if not is_email_field(name):
+        lookup = rules.Lookup(column, value, normalise_text, present, None, "String")
+        return looked_up(frame, [lookup]).get_column(column)
+    ascii_only = value.str.contains(r"^[\x00-\x7f]*$").fill_null(True)
+    lookup = rules.Lookup(column, value, normalise_email, present & ~ascii_only, None, "String")
+    simple = value.str.strip_chars(rules.PYTHON_WHITESPACE).str.to_lowercase()
+    keyed = nw.from_native(looked_up(frame, [lookup]), eager_only=True)
+    chosen = nw.when(ascii_only).then(simple).otherwise(nw.col(column)).alias(column)
+    return nw.to_native(keyed.select(chosen).get_column(column))
 
 
 def _example(failure: _Failure, line: int | None) -> Example:

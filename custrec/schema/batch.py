@@ -210,6 +210,13 @@ def _pool(count: int) -> workers_module.Pool:
     return pool
 
 
+def looked_up(frame: pl.DataFrame, lookups: Sequence[rules.Lookup]) -> pl.DataFrame:
+    """A polars ``frame`` with a column per lookup (:class:`custrec.schema.rules.Lookup`),
+    each computed once per distinct key."""
+    native: pl.DataFrame = nw.to_native(_looked_up(nw.from_native(frame, eager_only=True), lookups))
+    return native
+
+
 def _looked_up(frame: nw.DataFrame[Any], lookups: Any) -> nw.DataFrame[Any]:
     """``frame`` with a column per lookup: its function once per distinct key."""
     for lookup in lookups:
