@@ -143,7 +143,7 @@ class Validation:
 
     def __init__(self, schema: Schema, examples: int, as_of: str | None) -> None:
         from custrec.schema.batch import BatchRules
-        from custrec.schema.expectations import describe_rule, describe_type, fields_read
+        from custrec.schema.expectations import expectations, fields_read
 
         self.schema = schema
         self.examples = examples
@@ -161,25 +161,21 @@ class Validation:
         self.anonymised = 0
         """Records a purge anonymised (checked by their own rules)."""
         self._anonymised_rules: Any = None
-        for item in schema.fields.values():
-            if item.type != "string":
-                self._outcome(f"{item.name}.type", "type", item.name, describe_type(item.type))
-            if item.required:
-                self._outcome(f"{item.name}.required", "required", item.name, "a value")
-            if item.unique:
-                self._outcome(
-                    f"{item.name}.unique", "unique", item.name, "a value no other record has"
-                )
-        types = {name: item.type for name, item in schema.fields.items()}
-        for rule in schema.all_rules():
-            field = rule.field or rule.params.get("field") or rule.params.get("left")
+        by_id = {rule.id: rule for rule in schema.all_rules()}
+        for rule_id, expected in expectations(schema).items():
+            rule = by_id.get(rule_id)
+            if rule is None:  # a built-in rule: <field>.type, .required or .unique
+                name, _, check = rule_id.rpartition(".")
+                self._outcome(rule_id, check, name, expected)
+                continue
+            field = rule.reported_field
             read = fields_read(rule.check, rule.params, field)
             self.outcomes[rule.id] = RuleOutcome(
                 id=rule.id,
                 check=rule.check,
                 field=field,
                 severity=rule.severity,
-                expected=cut(describe_rule(rule.check, rule.params, types), MESSAGE_CHARS) or "",
+                expected=cut(expected, MESSAGE_CHARS) or "",
                 max_fail_pct=rule.max_fail_pct,
                 reads=tuple(name for name in read if name != field),
             )
@@ -191,21 +187,9 @@ class Validation:
                 "only the fields the schema declares",
             )
         self.engine = BatchRules(schema, as_of)
-        self._order = self._verdict_order()
-
-    def _verdict_order(self) -> list[str]:
-        """Rule ids in the order failures are listed within a batch: per field its type,
-        required and unique rules, then the written rules."""
-        order: list[str] = []
-        for item in self.schema.fields.values():
-            if item.type != "string":
-                order.append(f"{item.name}.type")
-            if item.required:
-                order.append(f"{item.name}.required")
-            if item.unique:
-                order.append(f"{item.name}.unique")
-        order += [r.id for r in self.engine.rules]
-        return order
+        # Failures are listed within a batch in the order of the rules (data-set rules
+        # are counted at the end).
+        self._order = list(expectations(schema, dataset=False))
 
     def _outcome(self, rule_id: str, check: str, column: str | None, expected: str) -> None:
         self.outcomes[rule_id] = RuleOutcome(
@@ -534,18 +518,14 @@ class SchemaGate:
 
     def __init__(self, schema: Schema, as_of: str | None = None) -> None:
         from custrec.schema.batch import BatchRules
-        from custrec.schema.expectations import describe_rule
+        from custrec.schema.expectations import expectations
 
         _check_as_of(as_of)
         self.schema = schema
         self.engine = BatchRules(schema, as_of, chosen=schema.record_rules())
-        types = {name: item.type for name, item in schema.fields.items()}
         self._messages = {
-            r.id: cut(
-                f"rule {r.id}: expected {describe_rule(r.check, r.params, types)}", MESSAGE_CHARS
-            )
-            or ""
-            for r in self.engine.rules
+            rule_id: cut(f"rule {rule_id}: expected {words}", MESSAGE_CHARS) or ""
+            for rule_id, words in expectations(schema).items()
         }
 
     def failures(self, batch: Any) -> dict[int, list[tuple[str, str | None, str]]]:
@@ -568,27 +548,10 @@ class SchemaGate:
             if not counts.get(verdict.rule_id):
                 continue
             rows = evaluated.failing_rows(verdict.rule_id, (), None)
-            message = self._messages.get(verdict.rule_id)
+            message = self._messages[verdict.rule_id]
             for (row,) in rows.iter_rows():
-                if message is None:  # a built-in rule: the type or a required value
-                    expected = (
-                        "a value"
-                        if verdict.rule_id.endswith(".required")
-                        else _type_words(self.schema, verdict.field)
-                    )
-                    text = f"rule {verdict.rule_id}: expected {expected}"
-                else:
-                    text = message
-                out.setdefault(int(row), []).append(
-                    (verdict.rule_id, verdict.field, cut(text, MESSAGE_CHARS) or "")
-                )
+                out.setdefault(int(row), []).append((verdict.rule_id, verdict.field, message))
         return {row: out[row] for row in sorted(out)}
-
-
-def _type_words(schema: Schema, name: str | None) -> str:
-    from custrec.schema.expectations import describe_type
-
-    return describe_type(schema.fields[name].type) if name in schema.fields else "text"
 
 
 # --- entry points --------------------------------------------------------------------

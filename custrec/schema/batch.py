@@ -145,7 +145,7 @@ class BatchRules:
                 masks.append(empty.alias(fail_column(f"{item.name}.required")))
         frame = _looked_up(frame, self.context.lookups.values())
         for rule, passes in self._passes:
-            where = rule.field or rule.params.get("left")
+            where = rule.reported_field
             verdicts.append(Verdict(rule.id, where))
             masks.append((~passes).alias(fail_column(rule.id)))
         frame = frame.with_columns(masks)

@@ -34,7 +34,7 @@ def to_pandera(schema: Schema, *, as_of: str | None = None) -> Any:
     import polars as pl
 
     from custrec.schema.batch import ROW, BatchRules, fail_column
-    from custrec.schema.expectations import describe_rule, describe_type
+    from custrec.schema.expectations import expectations
 
     engine = BatchRules(schema, as_of)
     memo: dict[str, Any] = {}
@@ -57,17 +57,9 @@ def to_pandera(schema: Schema, *, as_of: str | None = None) -> Any:
 
         return pa.Check(passes, name=rule_id, error=f"{rule_id}: {message}")
 
-    types = {name: item.type for name, item in schema.fields.items()}
-    checks = []
-    for item in schema.fields.values():
-        if item.type != "string":
-            checks.append(check(f"{item.name}.type", describe_type(item.type)))
-        if item.required:
-            checks.append(check(f"{item.name}.required", "a value"))
-        if item.unique:
-            checks.append(check(f"{item.name}.unique", "a value no other record has"))
-    for rule in engine.rules:
-        checks.append(check(rule.id, describe_rule(rule.check, rule.params, types)))
+    checks = [
+        check(rule_id, words) for rule_id, words in expectations(schema, dataset=False).items()
+    ]
     columns = {
         item.name: pa.Column(pl.String, nullable=True, required=item.required)
         for item in schema.fields.values()

@@ -11,9 +11,12 @@ test holds the two lists together). Nothing heavy is imported.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from custrec.schema.registry import CHECKS
+
+if TYPE_CHECKING:
+    from custrec.schema.model import Schema
 
 PATTERN_CHARS = 60
 """A longer regular expression is cut in an expectation (the schema file has it whole)."""
@@ -46,6 +49,27 @@ _OPS = {
 def describe_type(kind: str) -> str:
     """What a value of a field of type ``kind`` must look like."""
     return TYPE_WORDS.get(kind, "text")
+
+
+def expectations(schema: Schema, *, dataset: bool = True) -> dict[str, str]:
+    """What each rule of ``schema`` expects, in words, by rule id, in the order their
+    failures are listed: per field its built-in ``<field>.type``, ``<field>.required``
+    and ``<field>.unique`` rules, then the written rules (field rules in field order,
+    then the schema-level ones). ``dataset=False`` leaves out the data-set rules
+    (completeness), which judge no record on its own."""
+    out: dict[str, str] = {}
+    for item in schema.fields.values():
+        if item.type != "string":
+            out[f"{item.name}.type"] = describe_type(item.type)
+        if item.required:
+            out[f"{item.name}.required"] = "a value"
+        if item.unique:
+            out[f"{item.name}.unique"] = "a value no other record has"
+    types = {name: item.type for name, item in schema.fields.items()}
+    for rule in schema.all_rules():
+        if dataset or rule.spec.scope != "dataset":
+            out[rule.id] = describe_rule(rule.check, rule.params, types)
+    return out
 
 
 def fields_read(check: str, params: Mapping[str, Any], field: str | None) -> list[str]:

@@ -59,6 +59,13 @@ class Rule:
     def spec(self) -> CheckSpec:
         return CHECKS[self.check]
 
+    @property
+    def reported_field(self) -> str | None:
+        """The field a failure of this rule is reported under: its own field, a
+        data-set rule's ``field``, a comparison's left side; None for a rule across
+        several fields."""
+        return self.field or self.params.get("field") or self.params.get("left")
+
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"id": self.id, "check": self.check, **self.params}
         if self.severity != "error":

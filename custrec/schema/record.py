@@ -352,17 +352,14 @@ class RecordRules:
     batch gate, :class:`custrec.validate.SchemaGate`)."""
 
     def __init__(self, schema: Schema, as_of: str | None = None) -> None:
-        from custrec.schema.expectations import describe_rule, describe_type
+        from custrec.schema.expectations import expectations
         from custrec.schema.scalar import as_of_day
 
         as_of_day(as_of)  # a ValueError now for a day that is not YYYY-MM-DD
-        rules_ = schema.record_rules()
         self.schema = schema
         self.as_of = as_of
-        self.rules = rules_
-        types = {name: item.type for name, item in schema.fields.items()}
-        self._types = {name: describe_type(kind) for name, kind in types.items()}
-        self._expected = {r.id: describe_rule(r.check, r.params, types) for r in rules_}
+        self.rules = schema.record_rules()
+        self._expected = expectations(schema)
 
     def failures(self, record: Mapping[str, object]) -> list[tuple[str, str | None, str]]:
         """(rule id, field, message) for each rule the record fails."""
@@ -374,13 +371,15 @@ class RecordRules:
         out: list[tuple[str, str | None, str]] = []
         for item in self.schema.fields.values():
             if item.type != "string" and ns.col(rules.bad_column(item.name)).v is True:
-                out.append((f"{item.name}.type", item.name, f"expected {self._types[item.name]}"))
+                rule_id = f"{item.name}.type"
+                out.append((rule_id, item.name, f"expected {self._expected[rule_id]}"))
             if item.required and ns.col(rules.empty_column(item.name)).v is True:
-                out.append((f"{item.name}.required", item.name, "expected a value"))
+                rule_id = f"{item.name}.required"
+                out.append((rule_id, item.name, f"expected {self._expected[rule_id]}"))
         context = _Context(self.schema, self.as_of, ns=ns)
         for rule in self.rules:
             passes = rules.rule_expression(context, rule)
             if passes.v is False:
-                where = rule.field or rule.params.get("left")
+                where = rule.reported_field
                 out.append((rule.id, where, f"rule {rule.id}: expected {self._expected[rule.id]}"))
         return out
