@@ -530,17 +530,7 @@ class SchemaGate:
 
     def failures(self, batch: Any) -> dict[int, list[tuple[str, str | None, str]]]:
         """Position (0-based) -> (rule id, field, message) of the records that fail;
-        ``batch`` is an Arrow batch or table, or a pandas frame."""
-        import polars as pl
-
-        if (
-            not isinstance(batch, pl.DataFrame)
-            and hasattr(batch, "to_numpy")
-            and hasattr(batch, "iloc")
-        ):  # pandas
-            import pyarrow as pa
-
-            batch = pa.Table.from_pandas(batch.reset_index(drop=True), preserve_index=False)
+        ``batch`` is an Arrow batch or table, or a polars frame."""
         evaluated = self.engine.evaluate(batch)
         counts = evaluated.counts()
         out: dict[int, list[tuple[str, str | None, str]]] = {}

@@ -556,6 +556,8 @@ def _legacy_frame(columns: dict[str, Any]) -> pd.DataFrame:
 
 def _verdicts(columns: dict[str, Any]) -> tuple[dict[int, list[str]], dict[int, list[str]], Any]:
     """(ArrowGate's failures, SchemaGate's failures, ArrowGate's typed columns)."""
+    import pyarrow as pa
+
     from custrec.kpi.gate import ArrowGate
     from custrec.schema import shipped_schema
     from custrec.validate import SchemaGate
@@ -571,9 +573,10 @@ def _verdicts(columns: dict[str, Any]) -> tuple[dict[int, list[str]], dict[int, 
     for rule, mask in failures:
         for row in mask.nonzero()[0]:
             ours.setdefault(int(row), []).append(rule)
+    legacy = pa.Table.from_pandas(_legacy_frame(columns), preserve_index=False)
     theirs = {
         row: [rule for rule, _, _ in reasons]
-        for row, reasons in SchemaGate(schema).failures(_legacy_frame(columns)).items()
+        for row, reasons in SchemaGate(schema).failures(legacy).items()
     }
     return ours, theirs, typed
 

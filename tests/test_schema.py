@@ -1662,8 +1662,7 @@ def steer_clear(kind: str, value: str | None) -> str | None:
 
 
 def rule_ids_by_gates(schema: Schema, rows: list[dict[str, Any]]) -> list[tuple[set, set]]:
-    frame = pd.DataFrame([{n: r.get(n) for n in schema.fields} for r in rows], dtype=object)
-    batch = SchemaGate(schema, as_of=AS_OF).failures(frame)
+    batch = SchemaGate(schema, as_of=AS_OF).failures(one_row_batch(schema, rows))
     single = RecordRules(schema, as_of=AS_OF)
     return [
         ({f[0] for f in single.failures(row)}, {f[0] for f in batch.get(position, [])})

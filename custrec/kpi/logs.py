@@ -336,7 +336,10 @@ class _Reading:
         frame.index = pd.RangeIndex(0, len(frame))
         order = {rule: n for n, rule in enumerate(_rule_order(self.schema))}
         by_rule: dict[str, list[int]] = {}
-        for position, reasons in self._legacy().failures(frame).items():
+        # Checked as pandas holds it (NaN is missing, integers pass through floats), as
+        # this path always has; the rule engine takes Arrow.
+        checked = pa.Table.from_pandas(frame, preserve_index=False)
+        for position, reasons in self._legacy().failures(checked).items():
             for rule, _, _ in reasons:
                 by_rule.setdefault(rule, []).append(position)
         failures = [
