@@ -439,11 +439,11 @@ def empty_values(values: pd.Series) -> pd.Series:
 
 def convert_values(
     values: pd.Series, kind: str, present: pd.Series | None = None
-) -> tuple[pd.Series, pd.Series | None]:  # the KPI logs' exact path (custrec.kpi.gate)
+) -> tuple[pd.Series, pd.Series | None]:
     """``values`` in the field's type (blank text is missing), and where a value did
-    not convert. ``present`` (not :func:`empty_values`) is computed when not given. The
-    accepted shapes are those of :func:`custrec.schema.scalar.convert`, which checks
-    single records the same way."""
+    not convert, in pandas: the exact path of the KPI logs (:mod:`custrec.kpi.gate`).
+    ``present`` (not :func:`empty_values`) is computed when not given. The accepted
+    shapes are those of :func:`custrec.schema.rules.conversion`, tested alike."""
     import re
 
     import pandas as pd

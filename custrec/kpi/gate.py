@@ -308,7 +308,7 @@ def _number_typed(array: pa.Array, kind: str) -> Typed | None:
         fine = np.isfinite(numbers)
         if kind == "integer":
             fine &= (np.mod(numbers, 1) == 0) & (numbers >= -(2.0**63)) & (numbers < 2.0**63)
-            # Whole-number text is read exactly (custrec.schema.scalar.convert): at the
+            # Whole-number text is read exactly (custrec.schema.rules.conversion): at the
             # bounds, its float value rounds across them.
             edge = np.flatnonzero(present & (np.abs(numbers) >= 2.0**63))
             for place in edge:

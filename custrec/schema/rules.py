@@ -46,7 +46,7 @@ one-record path judges it."""
 
 _PREFIX = "\x1f"
 LOOKUP_DEFAULT_REGION = ""
-"""A region that is not given, in a lookup's input (joins do not match nulls)."""
+"""A region that is not given, in a phone lookup's key (a key is never null)."""
 
 
 def value_column(name: str) -> str:
@@ -151,6 +151,10 @@ def conversion(stages: Stages, name: str, kind: str, raw: Expr, dtype: Any) -> N
             stages.put(2, value_name, nw.lit(None, nw.Int64 if kind == "integer" else nw.Float64))
             stages.put(2, bad_name, ~empty)
             return
+        if kind == "integer" and dtype.is_integer():
+            stages.put(4, value_name, raw.cast(nw.Int64))  # exact (a float would round it)
+            stages.put(4, bad_name, nw.lit(False))
+            return
         if dtype.is_numeric():
             numbers = stages.put(1, temp + "n", raw.cast(nw.Float64))
         else:
@@ -163,10 +167,6 @@ def conversion(stages: Stages, name: str, kind: str, raw: Expr, dtype: Any) -> N
         if kind == "integer":
             fits = fits & ((numbers % 1) == 0) & (numbers >= float(low)) & (numbers < float(high))
         fits = fits.fill_null(False)
-        if kind == "integer" and dtype.is_integer():
-            stages.put(4, value_name, raw.cast(nw.Int64))  # exact (a float would round it)
-            stages.put(4, bad_name, nw.lit(False))
-            return
         if kind == "integer" and not dtype.is_numeric():
             whole, exact = _whole_number(stages, temp, stripped)
             rounded = stages.put(3, temp + "rounded", fits & ~whole)
@@ -246,9 +246,7 @@ def _moment(stages: Stages, temp: str, text: Expr, kind: str, out: str) -> Expr:
     leap second, an offset under a day), and only text that will parse reaches the
     parser, in one format every engine reads."""
     nw = stages.ns
-    day = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
-    clock_shape = r"[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?(Z|[+-][0-9]{2}:[0-5][0-9])?"
-    shape = day if kind == "date" else f"{day}({clock_shape})?"
+    shape = scalar.DAY if kind == "date" else f"{scalar.DAY}({scalar.CLOCK})?"
     shaped = stages.put(
         1, temp + "shape", text.str.contains(_full(shape)) & ~text.str.starts_with("0000")
     )
@@ -464,10 +462,6 @@ def postcode(ctx: Context, name: str, country_field: str) -> Expr:
     return ~known | value.is_null() | ok.fill_null(False)
 
 
-def _moment_value(ctx: Context, name: str) -> Expr:
-    return ctx.value(name)
-
-
 def date_range(
     ctx: Context,
     name: str,
@@ -478,7 +472,7 @@ def date_range(
 ) -> Expr:
     nw = ctx.ns
     _, now = scalar.as_of_day(ctx.as_of)
-    moment = _moment_value(ctx, name)
+    moment = ctx.value(name)
     ok = nw.lit(True)
     if not_future:
         ok = ok & ~(moment > now).fill_null(False)
@@ -496,7 +490,7 @@ def date_range(
 def freshness(ctx: Context, name: str, max_age_days: int) -> Expr:
     start, _ = scalar.as_of_day(ctx.as_of)
     oldest = start - dt.timedelta(days=max_age_days)
-    return ~(_moment_value(ctx, name) < oldest).fill_null(False)
+    return ~(ctx.value(name) < oldest).fill_null(False)
 
 
 def one_of(ctx: Context, name: str, values: Sequence[Any], ignore_case: bool = False) -> Expr:

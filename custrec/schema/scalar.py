@@ -20,12 +20,13 @@ EMAIL = (
 )
 E164 = r"\+[1-9][0-9]{6,14}"
 NUMBER = DECIMAL_TEXT
-DATE = r"(?!0000)[0-9]{4}-[0-9]{2}-[0-9]{2}"
-DATETIME = (
-    r"(?!0000)[0-9]{4}-[0-9]{2}-[0-9]{2}"
-    r"([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?(Z|[+-][0-9]{2}:[0-5][0-9])?)?"
-)
-"""An offset's minutes are 00-59 (``datetime.fromisoformat`` alone reads +12:60 as 13 h)."""
+DAY = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
+CLOCK = r"[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?(Z|[+-][0-9]{2}:[0-5][0-9])?"
+"""A time after a day; an offset's minutes are 00-59 (``datetime.fromisoformat`` alone
+reads +12:60 as 13 h)."""
+DATE = rf"(?!0000){DAY}"
+DATETIME = rf"(?!0000){DAY}({CLOCK})?"
+"""Year 0000 is no year (the engines' patterns, without lookahead, test it apart)."""
 INT64 = (-(2**63), 2**63)
 """Integers must fit 64 bits: whole-number text exactly (-9223372036854775808 to
 9223372036854775807), other number text (``1e3``, ``42.0``) as its float value."""
