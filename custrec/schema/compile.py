@@ -40,11 +40,12 @@ def to_pandera(schema: Schema, *, as_of: str | None = None) -> Any:
     memo: dict[str, Any] = {}
 
     def evaluated(data: Any) -> pl.DataFrame:
-        """One evaluation per validated frame, shared by its checks."""
-        frame = data.lazyframe.collect()
+        """One evaluation per validated frame, shared by its checks (pandera hands
+        every check of one validation the same immutable lazy frame)."""
         held = memo.get("frame")
-        if held is None or not held[0].equals(frame):
-            memo["frame"] = (frame, _with_unique(schema, engine.evaluate(frame).frame))
+        if held is None or held[0] is not data.lazyframe:
+            frame = data.lazyframe.collect()
+            memo["frame"] = (data.lazyframe, _with_unique(schema, engine.evaluate(frame).frame))
         result: pl.DataFrame = memo["frame"][1]
         return result
 
