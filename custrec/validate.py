@@ -229,25 +229,19 @@ class Validation:
                 self.missing_columns.append(name)
         for name, count in evaluated.present().items():
             self.present[name] = self.present.get(name, 0) + count
+        for item in self.schema.fields.values():
+            if item.unique:
+                evaluated.add(f"{item.name}.unique", item.name, self._unique(item, evaluated))
         counts = evaluated.counts()
-        repeated = {
-            item.name: self._unique(item, evaluated)
-            for item in self.schema.fields.values()
-            if item.unique
-        }
         for rule_id in self._order:
-            if rule_id.endswith(".unique") and rule_id[: -len(".unique")] in repeated:
-                rows = repeated[rule_id[: -len(".unique")]]
-                if rows is not None and len(rows):
-                    self._fail_rows(rule_id, evaluated, rows, ids)
-            elif counts.get(rule_id):
+            if counts.get(rule_id):
                 self._fail(rule_id, evaluated, counts[rule_id], ids)
         self.rows += evaluated.frame.height
 
     def _unique(self, item: Field, evaluated: Any) -> Any:
-        """Positions (0-based, in the batch) of later occurrences of a value (match
-        fields compare normal forms: email case and spaces, phone numbers in E.164
-        read in the record's country)."""
+        """Where, in the batch, a value occurs again (earlier in it or in an earlier
+        batch): a numpy mask. Match fields compare normal forms: email case and spaces,
+        phone numbers in E.164 read in the record's country."""
         import numpy as np
         import polars as pl
 
@@ -256,16 +250,17 @@ class Validation:
         frame = evaluated.frame
         value = pl.col(rules.value_column(item.name))
         present = frame.select(value.is_not_null()).to_series()
+        repeated = np.zeros(frame.height, dtype=bool)
         if not present.any():
-            return None
+            return repeated
         if item.name in self.schema.match_fields:
             hashes = match_keys(frame, item.name).filter(present).hash(seed=0).to_numpy()
         else:
             hashes = frame.select(value.filter(value.is_not_null()).hash(seed=0)).to_series()
             hashes = hashes.to_numpy()
         earlier = self.seen.setdefault(item.name, SeenValues()).repeated(hashes)
-        positions = np.flatnonzero(present.to_numpy())
-        return positions[earlier]
+        repeated[np.flatnonzero(present.to_numpy())[earlier]] = True
+        return repeated
 
     def _fail(self, rule_id: str, evaluated: Any, count: int, ids: Sequence[str] | None) -> None:
         """Count ``count`` records failing ``rule_id`` and keep examples (every failure,
@@ -276,19 +271,6 @@ class Validation:
         if limit is not None and limit <= 0:
             return
         rows = evaluated.failing_rows(rule_id, self._columns_of(outcome), limit)
-        self._keep_rows(outcome, rows, ids)
-
-    def _fail_rows(
-        self, rule_id: str, evaluated: Any, positions: Any, ids: Sequence[str] | None
-    ) -> None:
-        outcome = self.outcomes[rule_id]
-        outcome.failed += len(positions)
-        limit = None if self.keep_failures else self.examples - len(outcome.examples)
-        if limit is not None and limit <= 0:
-            return
-        chosen = positions if limit is None else positions[:limit]
-        frame = evaluated.frame[chosen]
-        rows = frame.select(evaluated.row_columns(self._columns_of(outcome)))
         self._keep_rows(outcome, rows, ids)
 
     def _columns_of(self, outcome: RuleOutcome) -> list[str]:

@@ -77,6 +77,12 @@ class Evaluated:
         ).row(0, named=True)
         return {k: int(v or 0) for k, v in sums.items()}
 
+    def add(self, rule_id: str, field: str | None, failing: Any) -> None:
+        """A verdict worked out outside the engine (``failing``: a boolean mask of the
+        batch's records), counted and listed like the others."""
+        self.verdicts.append(Verdict(rule_id, field))
+        self.frame = self.frame.with_columns(pl.Series(fail_column(rule_id), failing))
+
     def failing_rows(self, rule_id: str, columns: Sequence[str], limit: int | None) -> pl.DataFrame:
         """The 0-based positions (``row``) and ``columns`` of the records failing
         ``rule_id``, at most ``limit`` of them (all when None)."""
