@@ -168,9 +168,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     _, plain_best = speed(detector, plain)
     print()
     print(
-        f"speed: {first:.1f} µs per text on the first pass, {best:.1f} µs best of 3 "
+        f"speed: {first:.1f} us per text on the first pass, {best:.1f} us best of 3 "
         f"({len(texts)} generated texts, mean {mean_len:.0f} characters); "
-        f"{plain_best:.1f} µs per text without digits ({len(plain)} of them)"
+        f"{plain_best:.1f} us per text without digits ({len(plain)} of them)"
     )
     if args.errors:
         for line in errors(detector, cases, args.errors):

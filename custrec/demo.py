@@ -33,7 +33,6 @@ from custrec.validation_report import ValidationReport
 
 if TYPE_CHECKING:
     from custrec.kpi.page import PageContext
-    from custrec.store import Store
 
 LOCK_NAME = ".custrec-demo.lock"
 

@@ -40,8 +40,6 @@ from custrec.validation_report import (
 )
 
 if TYPE_CHECKING:
-    import pandas as pd
-
     from custrec.store import Store
 
 DEFAULT_EXAMPLES = 5
@@ -410,83 +408,6 @@ def _example(failure: _Failure, line: int | None) -> Example:
         expected=failure.outcome.expected,
         other_fields={k: cut(v) for k, v in failure.others.items()},
     )
-
-
-def empty_values(values: pd.Series) -> pd.Series:
-    missing = values.isna()
-    if values.dtype == object or str(values.dtype) in ("string", "str"):
-        missing |= values.astype("string").str.strip().eq("").fillna(True)
-    return missing.astype(bool)
-
-
-def convert_values(
-    values: pd.Series, kind: str, present: pd.Series | None = None
-) -> tuple[pd.Series, pd.Series | None]:
-    """``values`` in the field's type (blank text is missing), and where a value did
-    not convert, in pandas: the exact path of the KPI logs (:mod:`custrec.kpi.gate`).
-    ``present`` (not :func:`empty_values`) is computed when not given. The accepted
-    shapes are those of :func:`custrec.schema.rules.conversion`, tested alike."""
-    import re
-
-    import pandas as pd
-
-    from custrec.schema import scalar
-
-    is_text = values.dtype == object or str(values.dtype) in ("string", "str")
-    if present is None:
-        present = ~empty_values(values)
-    if kind == "string":
-        return (values.where(present, None) if is_text else values), None
-    if kind in ("integer", "number"):
-        if not is_text and pd.api.types.is_bool_dtype(values.dtype):
-            return pd.Series(pd.NA, index=values.index, dtype="Float64"), present
-        if not is_text and pd.api.types.is_numeric_dtype(values.dtype):
-            numbers = values.astype("Float64")
-        else:
-            text = values.astype("string").str.strip()
-            shaped = text.str.fullmatch(scalar.NUMBER).fillna(False).astype(bool)
-            numbers = pd.to_numeric(text.where(shaped), errors="coerce").astype("Float64")
-        finite = numbers.notna() & (numbers.abs() != float("inf")).fillna(False)
-        numbers = numbers.where(finite)
-        if kind == "integer":
-            low, high = scalar.INT64
-            fits = ((numbers % 1 == 0) & (numbers >= low) & (numbers < high)).fillna(False)
-            exact: dict[Any, int] = {}
-            if is_text:  # whole-number text at the bounds is judged exactly, not rounded
-                edge = (numbers.abs() >= float(high)).fillna(False).astype(bool)
-                for label in edge[edge].index:
-                    written = str(values[label]).strip()
-                    if re.fullmatch(scalar.DIGITS, written):
-                        fits[label] = low <= int(written) < high
-                        if fits[label]:
-                            exact[label] = int(written)
-            numbers = numbers.where(fits.astype(bool) & ~numbers.index.isin(list(exact)))
-            whole = numbers.astype("Int64")
-            for label, number in exact.items():
-                whole[label] = number
-            return whole, present & whole.isna()
-        bad = present & numbers.isna()
-        return (numbers.astype("Int64") if kind == "integer" else numbers), bad
-    if kind == "boolean":
-        if not is_text and pd.api.types.is_bool_dtype(values.dtype):
-            return values.astype("boolean"), None
-        lowered = values.astype("string").str.strip().str.lower()
-        mapped = lowered.map(
-            {**dict.fromkeys(scalar.TRUE, True), **dict.fromkeys(scalar.FALSE, False)}
-        )
-        converted = mapped.astype("boolean")
-        return converted, present & converted.isna()
-    if isinstance(values.dtype, pd.DatetimeTZDtype):
-        return values, None
-    text = values.astype("string").str.strip()
-    shape = scalar.DATE if kind == "date" else scalar.DATETIME
-    shaped = text.str.fullmatch(shape).fillna(False).astype(bool)
-    text = text.where(shaped)
-    if kind == "date":
-        times = pd.to_datetime(text, format="%Y-%m-%d", errors="coerce", utc=True)
-    else:
-        times = pd.to_datetime(text, format="ISO8601", errors="coerce", utc=True)
-    return times, present & times.isna()
 
 
 # --- the gate of collect --------------------------------------------------------------

@@ -4,7 +4,9 @@ start-up imports)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import os
+import re
 import resource
 import subprocess
 import sys
@@ -113,3 +115,36 @@ def wait_until_writing(proc: subprocess.Popen[bytes], directory: Path, timeout: 
             _, stderr = proc.communicate()
             raise AssertionError(f"the writer never started (exit {proc.returncode}): {stderr!r}")
         time.sleep(0.01)
+
+
+_ISO_SHAPE = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?"
+    r"(Z|[+-][0-9]{2}:[0-9]{2})?)?"
+)
+
+
+def iso_instant(text: str | None, kind: str = "datetime") -> dt.datetime | None:
+    """An oracle for the date and time rules, independent of their patterns: Python's
+    own reading of ``text`` (stripped) as a UTC instant when it has one of the accepted
+    shapes (a day; ``T`` or a space, hours and minutes, optional seconds with up to six
+    decimals, optional ``Z`` or ``+HH:MM``), else None. A leap second and year 0 are
+    not times in Python either; an offset's minutes must be 00-59 (Python reads
+    +05:60 as 6 h). A time without an offset is read as UTC."""
+    if text is None:
+        return None
+    text = text.strip()
+    if not _ISO_SHAPE.fullmatch(text) or (kind == "date" and len(text) != 10):
+        return None
+    if re.search(r"[+-][0-9]{2}:[6-9][0-9]$", text):
+        return None
+    try:
+        if kind == "date":
+            return dt.datetime.combine(dt.date.fromisoformat(text), dt.time(), dt.UTC)
+        value = dt.datetime.fromisoformat(text.replace(" ", "T", 1))
+    except ValueError:
+        return None
+    value = value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+    try:
+        return value.astimezone(dt.UTC)
+    except OverflowError:
+        return None

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
-import re
 from pathlib import Path
 from typing import Any
 
@@ -503,7 +502,7 @@ def test_report_kpi_reads_an_encrypted_store_of_interactions(
     assert '"action": "report"' in audit.stdout
 
 
-# --- the Arrow gate gives SchemaGate's verdicts and validate's values ------------------
+# --- the logs are checked by the schema's rules and keep the values they converted -----
 
 
 def _times_to_check(seed: int) -> list[str | None]:
@@ -541,133 +540,66 @@ def _times_to_check(seed: int) -> list[str | None]:
     return [*out, None, "", "  ", "nope", "2026-03-02T09:00:00ZZ", "2026-03-02T09:00:00+01:00"]
 
 
-def _legacy_frame(columns: dict[str, Any]) -> pd.DataFrame:
-    """The frame SchemaGate is given for these Arrow columns (as the pandas path builds it)."""
+def _loaded(tmp_path: Path, columns: dict[str, Any], tz: str = "UTC") -> Any:
+    """The log of these Arrow columns, written to Parquet and loaded leaving out the
+    invalid rows."""
     import pyarrow as pa
+    import pyarrow.parquet as pq
 
-    frame = pa.table(columns).to_pandas()
-    frame = frame[[c for c in CANONICAL if c in frame.columns]].copy()
-    for column in CANONICAL:
-        if column not in frame.columns:
-            frame[column] = None
-    frame.index = pd.RangeIndex(0, len(frame))
-    return frame
-
-
-def _verdicts(columns: dict[str, Any]) -> tuple[dict[int, list[str]], dict[int, list[str]], Any]:
-    """(ArrowGate's failures, SchemaGate's failures, ArrowGate's typed columns)."""
-    import pyarrow as pa
-
-    from custrec.kpi.gate import ArrowGate
-    from custrec.schema import shipped_schema
-    from custrec.validate import SchemaGate
-
-    schema = shipped_schema("interaction")
-    gate = ArrowGate.of(schema)
-    assert gate is not None
-    rows = len(next(iter(columns.values())))
-    checked = gate.check(columns, rows, convert=CANONICAL)
-    assert checked is not None
-    typed, failures = checked
-    ours: dict[int, list[str]] = {}
-    for rule, mask in failures:
-        for row in mask.nonzero()[0]:
-            ours.setdefault(int(row), []).append(rule)
-    legacy = pa.Table.from_pandas(_legacy_frame(columns), preserve_index=False)
-    theirs = {
-        row: [rule for rule, _, _ in reasons]
-        for row, reasons in SchemaGate(schema).failures(legacy).items()
-    }
-    return ours, theirs, typed
+    path = tmp_path / "log.parquet"
+    pq.write_table(pa.table(columns), path)
+    return load_logs([str(path)], skip_invalid=True, tz=tz)
 
 
 @pytest.mark.parametrize("seed", [1, 2])
-def test_arrow_gate_refuses_the_rows_schema_gate_refuses_for_messy_text(seed: int) -> None:
-    import random
-
+def test_messy_times_are_kept_exactly_when_python_reads_them(tmp_path: Path, seed: int) -> None:
     import pyarrow as pa
+
+    from .conftest import iso_instant
 
     times = _times_to_check(seed)
     rows = len(times)
-    pick = random.Random(seed).choice
-
-    def texts(values: list[str | None]) -> Any:
-        return pa.array([pick(values) for _ in range(rows)], type=pa.string())
-
     columns = {
-        "interaction_id": pa.array([f"I-{n}" if n % 97 else " " for n in range(rows)]),
-        "case_id": texts(["K-1", " K-2 ", "", None, "\u00a0K-3"]),
-        "channel": texts(["phone", " chat ", "", None, "x" * 41, "email"]),
-        "direction": texts(["inbound", "outbound", "Inbound", " inbound", "", None]),
-        "created_at": pa.array(times),
-        "answered_at": pa.array(list(reversed(times))),
-        "ended_at": pa.array(times[1:] + times[:1]),
-        "talk_seconds": texts(["1", " 2 ", "3.5", "1e3", "nan", "inf", "-1", "", None, "1,5"]),
-        "csat": texts(["1", "5", "6", "4.0", "4.5", "0", "9223372036854775807", "x", None]),
-        "nps": texts(["0", "10", "11", " 7 ", "-1", "1e999", ""]),
-        "resolved": texts(["true", "FALSE", " 1 ", "0", "yes", "", None]),
+        "interaction_id": pa.array([f"I-{n}" for n in range(rows)]),
+        "case_id": pa.array(["K-1"] * rows),
+        "channel": pa.array(["phone"] * rows),
+        "created_at": pa.array(times, pa.string()),
     }
-    ours, theirs, typed = _verdicts(columns)
-    assert ours == theirs
-    assert ours  # the sample has bad rows of many kinds
-
-    from custrec.validate import convert_values
-
-    for name, kind in (("created_at", "datetime"), ("talk_seconds", "number"), ("csat", "integer")):
-        raw = pd.Series(columns[name].to_pylist(), dtype="object")
-        expected, _ = convert_values(raw, kind)
-        column = typed[name]
-        if kind == "datetime":
-            got = pd.Series(column.instants.view("datetime64[us]")).dt.tz_localize("UTC")
-            same = (got == expected) | (got.isna() & expected.isna())
-        else:
-            got = pd.Series(column.numbers)
-            same = (got == expected).fillna(False) | (got.isna() & expected.isna())
-        assert bool(same.all()), name
-    flags = typed["resolved"].flags.to_pylist()
-    expected_flags, _ = convert_values(
-        pd.Series(columns["resolved"].to_pylist(), dtype="object"), "boolean"
-    )
-    assert flags == [None if pd.isna(v) else bool(v) for v in expected_flags]
+    loaded = _loaded(tmp_path, columns)
+    expected = {f"I-{n}": iso_instant(t) for n, t in enumerate(times)}
+    kept = dict(zip(loaded.frame["interaction_id"], loaded.frame["created_at"], strict=True))
+    assert set(kept) == {i for i, when in expected.items() if when is not None}
+    assert all(kept[i].to_pydatetime() == expected[i] for i in kept)
+    assert 0 < len(kept) < rows  # the sample has both
 
 
-def test_arrow_gate_reads_well_formed_times_by_arrow_and_agrees_with_validate() -> None:
-    import random
-
+def test_times_without_an_offset_are_read_in_the_reporting_zone(tmp_path: Path) -> None:
     import pyarrow as pa
 
-    from custrec.kpi.gate import _arrow_times
-    from custrec.validate import convert_values
-
-    pick = random.Random(7)
-    zulu = [
-        f"2026-{pick.randint(1, 12):02d}-{pick.randint(1, 28):02d}T{pick.randint(0, 23):02d}:"
-        f"{pick.randint(0, 59):02d}:{pick.randint(0, 59):02d}Z"
-        for _ in range(300)
+    columns = {
+        "interaction_id": pa.array(["I-1", "I-2", "I-3", "I-4"]),
+        "case_id": pa.array(["K"] * 4),
+        "channel": pa.array(["phone"] * 4),
+        "created_at": pa.array(
+            [
+                "2026-03-02T09:00:00",
+                "2026-03-02T09:00:00Z",
+                "2026-07-02 09:00",
+                "2026-07-02T09:00+02:00",
+            ]
+        ),
+    }
+    loaded = _loaded(tmp_path, columns, tz="Europe/Berlin")
+    got = [t.isoformat() for t in loaded.frame["created_at"]]
+    assert got == [
+        "2026-03-02T08:00:00+00:00",  # winter: UTC+1
+        "2026-03-02T09:00:00+00:00",
+        "2026-07-02T07:00:00+00:00",  # summer: UTC+2
+        "2026-07-02T07:00:00+00:00",
     ]
-    mixed = [t[:-1] + pick.choice(["Z", "+01:00", "-04:30", ".5Z", ".123456+02:00"]) for t in zulu]
-    naive = [t[:-1].replace("T", pick.choice(["T", " "])) for t in zulu]
-    for values in (zulu, mixed, naive, [*zulu[:50], None, *zulu[50:]]):
-        text = pa.array(values, type=pa.string())
-        read = _arrow_times(text)
-        assert read is not None  # Arrow read them all
-        instants, good, offset, decided = read
-        assert bool(decided[text.is_valid().to_numpy(zero_copy_only=False)].all())
-        expected, bad = convert_values(pd.Series(values, dtype="object"), "datetime")
-        assert bad is not None
-        assert not bad.any()
-        got = pd.Series(instants.view("datetime64[us]")).dt.tz_localize("UTC")
-        assert bool(((got == expected) | (got.isna() & expected.isna())).all())
-        zoned = [re.search(r"(Z|[+-][0-9]{2}:[0-9]{2})$", v) is not None for v in values if v]
-        assert list(offset[good]) == zoned
-    # Forms Arrow reads but custrec does not accept are left to the exact path.
-    for form in ("2026-03-02T09Z", "2026-03-02T09:00:00+01", "0000-03-02T09:00:00Z"):
-        read = _arrow_times(pa.array([form, "2026-03-02T09:00:00Z"]))
-        assert read is not None
-        assert list(read[3]) == [False, True]
 
 
-def test_arrow_gate_on_typed_columns_matches_schema_gate() -> None:
+def test_typed_columns_are_checked_as_their_values(tmp_path: Path) -> None:
     import pyarrow as pa
 
     rows = 8
@@ -684,23 +616,27 @@ def test_arrow_gate_on_typed_columns_matches_schema_gate() -> None:
         "ces": pa.array([1.0, 7.5, 2.0, None, 3.0, 4.0, 5.0, 6.0]),
         "resolved": pa.array([True, False, None, True, False, True, False, True]),
     }
-    ours, theirs, typed = _verdicts(columns)
-    assert ours == theirs
-    assert {"csat.range", "csat.type", "ces.type", "talk_seconds.type"} <= {
-        rule for rules in ours.values() for rule in rules
-    }
-    assert typed["created_at"].instants[0] == 1772442000000000
+    loaded = _loaded(tmp_path, columns)
+    # I-1: NaN talk time; I-2: inf talk time, csat 6; I-4: negative talk time, csat 0;
+    # I-6 and I-7: csat out of 1-5; I-7: no created_at.
+    assert list(loaded.frame["interaction_id"]) == ["I-0", "I-3", "I-5"]
+    assert loaded.frame["created_at"].iloc[0] == pd.Timestamp("2026-03-02T09:00:00Z")
+    reasons = " ".join(loaded.problems)
+    for rule in ("talk_seconds.type", "csat.range", "created_at.required"):
+        assert rule in reasons
 
 
 @pytest.mark.parametrize(
     "channels",
     [
-        ["phone", "\u00e9" * 20, "chat"],  # 40 bytes or fewer: settled by the bytes
+        ["phone", "\u00e9" * 20, "chat"],
         ["\u00e9" * 25, "x" * 41, "\u00e9" * 41, "chat"],  # 50 bytes, 25 characters: fits
         ["", " ", "chat", None],
     ],
 )
-def test_arrow_gate_counts_a_length_in_characters_not_bytes(channels: list[str | None]) -> None:
+def test_a_length_is_counted_in_characters_not_bytes(
+    tmp_path: Path, channels: list[str | None]
+) -> None:
     import pyarrow as pa
 
     rows = len(channels)
@@ -710,15 +646,15 @@ def test_arrow_gate_counts_a_length_in_characters_not_bytes(channels: list[str |
         "channel": pa.array(channels, type=pa.string()),
         "created_at": pa.array(["2026-03-02T09:00:00Z"] * rows),
     }
-    ours, theirs, _ = _verdicts(columns)
-    assert ours == theirs
+    loaded = _loaded(tmp_path, columns)
+    kept = {int(i[2:]) for i in loaded.frame["interaction_id"]}
     too_long = {n for n, c in enumerate(channels) if c is not None and len(c) > 40}
-    assert {n for n, rules in ours.items() if "channel.length" in rules} == too_long
+    blank = {n for n, c in enumerate(channels) if c is None or not c.strip()}
+    assert kept == set(range(rows)) - too_long - blank
 
 
-def test_a_schema_with_other_checks_goes_through_schema_gate(tmp_path: Path) -> None:
+def test_a_schema_with_other_checks_refuses_the_rows_they_fail(tmp_path: Path) -> None:
     from custrec.errors import InputError
-    from custrec.kpi.gate import ArrowGate
     from custrec.schema.model import parse_schema
 
     text = (Path(__file__).resolve().parent.parent / "schemas" / "interaction.yaml").read_text()
@@ -727,7 +663,6 @@ def test_a_schema_with_other_checks_goes_through_schema_gate(tmp_path: Path) -> 
         "      - {check: length, min: 1, max: 40}\n      - {check: matches, pattern: '[a-z]+'}",
     )
     schema = parse_schema(text)
-    assert ArrowGate.of(schema) is None
     path = write(
         tmp_path / "log.csv",
         "interaction_id,case_id,channel,created_at\n"

@@ -9,17 +9,15 @@ number is computed. Invalid rows stop the report (exit 3, naming file, line and
 rule), or are left out and counted with ``skip_invalid``. Timestamps with an offset
 are honoured; those without one are read in ``tz``.
 
-Each column is converted once: the checks of :class:`custrec.kpi.gate.ArrowGate` give
-the typed values the engine uses, and only the narrow typed columns the caller asks
-for are kept (:class:`custrec.kpi.columns.KpiColumns`); a Parquet log is read only for
-the columns needed by the checks and the caller. A schema with rules that gate does
-not evaluate, or a column of an unusual type, goes through
-:class:`custrec.validate.SchemaGate` and pandas instead, with the same verdicts.
+Each column is converted once: the schema's rules run on each batch as ``validate``
+runs them (:class:`custrec.schema.batch.BatchRules`), and the values they converted
+are what the engine uses; only the narrow typed columns the caller asks for are kept
+(:class:`custrec.kpi.columns.KpiColumns`), and a Parquet log is read only for the
+columns needed by the checks and the caller.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import (
     Callable,
     Collection,
@@ -53,9 +51,8 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from custrec.io import TableReader
-    from custrec.kpi.checks import GateRules
-    from custrec.kpi.gate import ArrowGate, Typed
     from custrec.schema import Schema
+    from custrec.schema.batch import BatchRules
     from custrec.store import Store
 
 __all__ = [
@@ -70,12 +67,9 @@ __all__ = [
 ]
 
 REQUIRED = ("interaction_id", "case_id", "channel", "created_at")
-_OFFSET = re.compile(r"(?:Z|[+-][0-9]{2}:?[0-9]{2})$")
 SHOWN_PROBLEMS = 10
-BATCH_ROWS = 32_768
+BATCH_ROWS = 131_072
 _UTC_ZONES = frozenset({"UTC", "Etc/UTC"})
-_SCHEMA_KIND = {"text": "string", "time": "datetime", "number": "number", "flag": "boolean"}
-"""The schema type each kind of canonical column is converted as."""
 
 
 @dataclass
@@ -116,7 +110,6 @@ def load_logs(
     ``progress`` counts the rows read."""
     from custrec.io import open_table
     from custrec.kpi.calendar import zone
-    from custrec.kpi.checks import gate_rules
     from custrec.schema import shipped_schema
 
     unknown = [target for target in (mapping or {}) if target not in CANONICAL]
@@ -129,7 +122,6 @@ def load_logs(
     wanted = tuple(CANONICAL if columns is None else [c for c in CANONICAL if c in columns])
     reading = _Reading(
         schema=chosen,
-        rules=gate_rules(chosen),
         renames={source: target for target, source in (mapping or {}).items()},
         tz=zone(tz),
         wanted=wanted,
@@ -184,7 +176,6 @@ class _Reading:
     uniqueness of ``interaction_id``), and the failures as (rule, rows)."""
 
     schema: Schema
-    rules: GateRules | None  # None: the schema has checks only SchemaGate evaluates
     renames: dict[str, str]
     tz: Any
     wanted: tuple[str, ...]
@@ -200,34 +191,23 @@ class _Reading:
         self.table = Appender(self.wanted)
         # A schema that extends the interaction schema checks its own fields too.
         self.checked = (*CANONICAL, *(f for f in self.schema.fields if f not in CANONICAL))
-        self._schema_gate: Any = None
-        self._gate: ArrowGate | None = None
+        self.needs = _needs(self.schema)
+        self._engine: BatchRules | None = None
 
-    def _arrow_gate(self) -> ArrowGate:
-        """:class:`ArrowGate` of the rules (loaded when the first batch is read, so
-        that reading starts first)."""
-        if self._gate is None:
-            from custrec.kpi.gate import ArrowGate
+    def _rules(self) -> BatchRules:
+        """The record rules of the schema on batches (loaded when the first batch is
+        read, so that reading starts first)."""
+        if self._engine is None:
+            from custrec.schema.batch import BatchRules
 
-            assert self.rules is not None
-            self._gate = ArrowGate(self.rules)
-        return self._gate
-
-    def _legacy(self) -> Any:
-        """:class:`SchemaGate` of the schema (made when a batch first needs it)."""
-        if self._schema_gate is None:
-            from custrec.validate import SchemaGate
-
-            self._schema_gate = SchemaGate(self.schema)
-        return self._schema_gate
+            self._engine = BatchRules(self.schema, chosen=self.schema.record_rules())
+        return self._engine
 
     @property
     def read(self) -> frozenset[str]:
         """The columns read: those kept, required and checked."""
-        if self.rules is None:
-            return frozenset(self.checked)
         needed = frozenset(self.wanted) | frozenset(REQUIRED) | frozenset(self.group_by)
-        return needed | (self.rules.needs & set(self.checked))
+        return needed | (self.needs & set(self.checked))
 
     def batches(self, reader: TableReader) -> Iterator[pa.RecordBatch]:
         """The batches of a file; of a Parquet file, only its columns read."""
@@ -258,14 +238,15 @@ class _Reading:
         self, batches: Iterable[pa.RecordBatch], name: str, reader: TableReader | None
     ) -> None:
         """Check and type every batch of one log."""
+        import pyarrow as pa
+
         first = self.rows
         for batch in batches:
             names = [self.renames.get(c, c) for c in batch.schema.names]
             self._require(names, name)
             rows = batch.num_rows
             columns = {n: batch.column(i) for i, n in enumerate(names) if n in self.read}
-            done = self._fast(columns, rows) if self.rules is not None else None
-            part, failures, ids = done if done is not None else self._slow(batch, names)
+            part, failures, ids = self._checked(pa.table(columns), rows)
             self.table.append(part)
             self.ids.append(ids)
             self.failures += [(rule, self.rows + at) for rule, at in failures]
@@ -289,70 +270,60 @@ class _Reading:
                 line=1,
             )
 
-    def _fast(
-        self, columns: Mapping[str, pa.Array], rows: int
-    ) -> tuple[KpiColumns, list[tuple[str, np.ndarray]], pa.Array] | None:
-        """A batch checked and typed by the Arrow gate; None when it cannot."""
-        import numpy as np
-
-        from custrec.kpi.gate import as_text, converted
-
-        gate = self._arrow_gate()
-        fields = self.schema.fields
-        shared = [
-            n
-            for n in self.wanted
-            if n in fields and fields[n].type in _kinds(_SCHEMA_KIND[kind_of(n)])
-        ]
-        checked = gate.check(columns, rows, convert=shared)
-        ids = as_text(columns["interaction_id"])
-        if checked is None or ids is None:
-            return None
-        typed, failures = checked
-        part = KpiColumns(rows=rows)
-        for name in self.wanted:
-            column: Typed | None = typed.get(name) if name in shared else None
-            if column is None:
-                column = converted(columns.get(name), _SCHEMA_KIND[kind_of(name)], rows)
-                if column is None:
-                    return None
-            _keep(part, name, column, self.tz)
-        return part, [(rule, np.flatnonzero(mask)) for rule, mask in failures], ids
-
-    def _slow(
-        self, batch: pa.RecordBatch, names: list[str]
+    def _checked(
+        self, table: pa.Table, rows: int
     ) -> tuple[KpiColumns, list[tuple[str, np.ndarray]], pa.Array]:
-        """A batch checked by :class:`SchemaGate` and typed by pandas."""
+        """A batch checked by the schema's rules (:class:`BatchRules`, as ``validate``
+        and ``collect`` check records), with the values those rules converted, in the
+        engine's form: each column is converted once."""
         import numpy as np
-        import pandas as pd
+        import polars as pl
         import pyarrow as pa
 
-        frame = batch.to_pandas()
-        frame.columns = names
-        frame = frame[[c for c in self.checked if c in frame.columns]].copy()
-        for column in self.checked:
-            if column not in frame.columns:
-                frame[column] = None
-        frame.index = pd.RangeIndex(0, len(frame))
-        order = {rule: n for n, rule in enumerate(_rule_order(self.schema))}
-        by_rule: dict[str, list[int]] = {}
-        # Checked as pandas holds it (NaN is missing, integers pass through floats), as
-        # this path always has; the rule engine takes Arrow.
-        checked = pa.Table.from_pandas(frame, preserve_index=False)
-        for position, reasons in self._legacy().failures(checked).items():
-            for rule, _, _ in reasons:
-                by_rule.setdefault(rule, []).append(position)
+        from custrec.schema.batch import fail_column
+        from custrec.schema.rules import stripped_column, value_column, zoned_column
+
+        evaluated = self._rules().evaluate(table)
+        frame = evaluated.frame
+        counts = evaluated.counts()
         failures = [
-            (rule, np.array(sorted(set(by_rule[rule])), dtype="int64"))
-            for rule in sorted(by_rule, key=lambda r: order.get(r, len(order)))
+            (v.rule_id, frame[fail_column(v.rule_id)].fill_null(False).arg_true().to_numpy())
+            for v in evaluated.verdicts
+            if counts.get(v.rule_id)
         ]
-        raw = frame["interaction_id"]
-        texts = np.full(len(frame), None, dtype=object)
-        present = raw.notna().to_numpy()
-        texts[present] = raw[present].astype(str).to_numpy(dtype=object)
-        ids = pa.array(texts, type=pa.string())
-        part = KpiColumns.from_frame(_typed(frame, self.tz), self.wanted)
-        return part, failures, ids
+        typed: list[pl.Expr] = []
+        for name in self.wanted:
+            value = pl.col(value_column(name))
+            kind = kind_of(name)
+            if kind == "text":  # trimmed; blank text is missing
+                text = pl.col(stripped_column(name))
+                typed.append(pl.when(text != "").then(text).alias(name))
+            elif kind == "number":
+                typed.append(value.cast(pl.Float64).fill_null(float("nan")).alias(name))
+            elif kind == "flag":
+                typed.append(value.alias(name))
+            else:
+                typed.append(value.dt.epoch("us").fill_null(NAT).alias(name))
+                typed.append(pl.col(zoned_column(name)).fill_null(False).alias(f"{name}\x1fz"))
+        typed.append(pl.col("interaction_id").cast(pl.String).alias("\x1fid"))
+        values = frame.select(typed)
+        oldest = pl.CompatLevel.oldest()
+        part = KpiColumns(rows=rows)
+        for name in self.wanted:
+            kind = kind_of(name)
+            column = values.get_column(name)
+            if kind == "text":
+                part.text[name] = pa.chunked_array([column.to_arrow(compat_level=oldest)])
+                part.text[name] = part.text[name].cast(pa.string())
+            elif kind == "number":
+                part.numbers[name] = column.to_numpy()
+            elif kind == "flag":
+                part.flags[name] = pa.chunked_array([column.to_arrow()])
+            else:
+                zoned = values.get_column(f"{name}\x1fz").to_numpy()
+                part.times[name] = _local(column.to_numpy(), zoned, self.tz)
+        ids = values.get_column("\x1fid").to_arrow(compat_level=oldest).cast(pa.string())
+        return part, [(rule, rows.astype(np.int64)) for rule, rows in failures], ids
 
     def finish(self, skip_invalid: bool) -> LoadedLogs:
         """The loaded logs, once every source is read; raises :class:`InputError`
@@ -465,38 +436,13 @@ def _ahead(batches: Iterator[Any], depth: int = 4) -> Generator[Any, None, None]
         worker.join()
 
 
-def _kinds(schema_kind: str) -> tuple[str, ...]:
-    """The schema types whose converted values the engine takes as they are."""
-    return ("integer", "number") if schema_kind == "number" else (schema_kind,)
-
-
-def _rule_order(schema: Schema) -> list[str]:
-    """Rule ids in the order :class:`SchemaGate` reports them."""
-    out = []
-    for item in schema.fields.values():
-        out += [f"{item.name}.type", f"{item.name}.required"]
-    return out + [rule.id for rule in schema.all_rules()]
-
-
-def _keep(part: KpiColumns, name: str, column: Typed, tz: Any) -> None:
-    """A converted column, in the engine's form, into ``part``."""
-    import pyarrow as pa
-
-    kind = kind_of(name)
-    if kind == "text":
-        assert column.text is not None
-        text = column.text if column.text.type == pa.string() else column.text.cast(pa.string())
-        part.text[name] = pa.chunked_array([text])
-    elif kind == "number":
-        assert column.numbers is not None
-        part.numbers[name] = column.numbers
-    elif kind == "flag":
-        assert column.flags is not None
-        part.flags[name] = pa.chunked_array([column.flags])
-    else:
-        assert column.instants is not None
-        assert column.offset is not None
-        part.times[name] = _local(column.instants, column.offset, tz)
+def _needs(schema: Schema) -> frozenset[str]:
+    """The fields whose values can refuse a record: required ones, typed ones and
+    those the record rules read (a Parquet log is read for these and the kept ones)."""
+    needs = {f.name for f in schema.fields.values() if f.required or f.type != "string"}
+    for rule in schema.record_rules():
+        needs |= set(rule.fields)
+    return frozenset(needs)
 
 
 def _local(instants: np.ndarray, offset: np.ndarray, tz: Any) -> np.ndarray:
@@ -577,50 +523,3 @@ def _increasing(ids: pa.ChunkedArray) -> bool:
             return False
         previous = chunk[-1].as_py()
     return True
-
-
-# --- the pandas path ------------------------------------------------------------------
-
-
-def _typed(frame: pd.DataFrame, tz: Any) -> pd.DataFrame:
-    """The canonical columns in the engine's types (values that do not convert are
-    missing)."""
-    import pandas as pd
-
-    out = pd.DataFrame(index=frame.index)
-    for name in TEXT:
-        values = frame[name].astype("string[pyarrow]").str.strip()
-        out[name] = values.where(values.ne("").fillna(False))  # blank text is missing
-    for name in TIMES:
-        out[name] = _instants(frame[name], tz)
-    for name in NUMBERS:
-        out[name] = pd.to_numeric(frame[name].astype("string").str.strip(), errors="coerce").astype(
-            "float64"
-        )
-    for name in FLAGS:
-        text = frame[name].astype("string").str.strip().str.lower()
-        out[name] = text.map({"true": True, "1": True, "false": False, "0": False}).astype(
-            "boolean"
-        )
-    return out
-
-
-def _instants(values: pd.Series, tz: Any) -> pd.Series:
-    """UTC instants: offsets honoured, times without one read in ``tz``."""
-    import pandas as pd
-
-    text = values.astype("string").str.strip()
-    text = text.where(text.ne("").fillna(False))
-    has_offset = text.str.contains(_OFFSET.pattern, regex=True).fillna(False).astype(bool)
-    out = pd.Series(pd.NaT, index=values.index, dtype="datetime64[us, UTC]")
-    if has_offset.any():
-        out[has_offset] = pd.to_datetime(
-            text[has_offset], format="ISO8601", utc=True, errors="coerce"
-        )
-    naive = text.notna() & ~has_offset
-    if naive.any():
-        local = pd.to_datetime(text[naive], format="ISO8601", errors="coerce")
-        out[naive] = local.dt.tz_localize(
-            tz, ambiguous="NaT", nonexistent="shift_forward"
-        ).dt.tz_convert("UTC")
-    return out

@@ -64,6 +64,19 @@ def bad_column(name: str) -> str:
     return f"{_PREFIX}t:{name}"
 
 
+def stripped_column(name: str) -> str:
+    """The column of field ``name``'s raw value as text, stripped of the whitespace
+    Python strips."""
+    return f"{_PREFIX}{name}:s"
+
+
+def zoned_column(name: str) -> str:
+    """The column of where a date or time field's value named its instant: text with
+    an offset or ``Z``, or a time-zone-aware timestamp (elsewhere the value is a wall
+    clock, read as UTC; a reader that knows the local zone reads it there)."""
+    return f"{_PREFIX}z:{name}"
+
+
 @dataclass(frozen=True)
 class Lookup:
     """A per-value library call: ``function(key)`` computed once per distinct value of
@@ -136,7 +149,7 @@ def conversion(stages: Stages, name: str, kind: str, raw: Expr, dtype: Any) -> N
     nw = stages.ns
     temp = f"{_PREFIX}{name}:"
     text = dtype == nw.String or dtype == nw.Unknown
-    stripped = stages.put(0, temp + "s", _stripped(raw.cast(nw.String)))
+    stripped = stages.put(0, stripped_column(name), _stripped(raw.cast(nw.String)))
     empty = stages.put(
         1, empty_column(name), raw.is_null() | (stripped == "") if text else raw.is_null()
     )
@@ -199,16 +212,21 @@ def conversion(stages: Stages, name: str, kind: str, raw: Expr, dtype: Any) -> N
         stages.put(2, bad_name, ~empty & value.is_null())
         return
     if dtype == nw.Datetime:
-        moment = raw if getattr(dtype, "time_zone", None) else raw.dt.replace_time_zone("UTC")
+        aware = bool(getattr(dtype, "time_zone", None))
+        moment = raw if aware else raw.dt.replace_time_zone("UTC")
         stages.put(2, value_name, moment.dt.convert_time_zone("UTC").cast(nw.Datetime("us", "UTC")))
         stages.put(2, bad_name, nw.lit(False))
+        stages.put(2, zoned_column(name), nw.lit(aware))
         return
     if dtype == nw.Date:
         stages.put(2, value_name, raw.cast(nw.Datetime("us")).dt.replace_time_zone("UTC"))
         stages.put(2, bad_name, nw.lit(False))
+        stages.put(2, zoned_column(name), nw.lit(False))
         return
     value = _moment(stages, temp, stripped, kind, value_name)
-    stages.put(10, bad_name, ~empty & value.is_null())
+    stages.put(7, bad_name, ~empty & value.is_null())
+    zoned = nw.col(f"{temp}zoned").fill_null(False) if kind == "datetime" else nw.lit(False)
+    stages.put(7, zoned_column(name), zoned)
 
 
 def _whole_number(stages: Stages, temp: str, text: Expr) -> tuple[Expr, Expr]:
@@ -238,72 +256,57 @@ _FIRST = dt.datetime(1, 1, 1, tzinfo=dt.UTC)
 _LAST = dt.datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=dt.UTC)
 
 
+_PLAIN = "[0-9-]{10}T[0-9:]{8}(?:Z|[+-][0-9:]{5})?"
+"""The common forms of a real time (``T``, seconds, no fraction; an offset or none):
+the engines parse them as they are, by the fast path of one fixed format each; the
+other forms are first rewritten to one."""
+
+
 def _moment(stages: Stages, temp: str, text: Expr, kind: str, out: str) -> Expr:
     """Text of the shapes :data:`scalar.DATE` or :data:`scalar.DATETIME` as a UTC
     instant (null where it is not one), as column ``out``. Written without capture
-    groups, lookaround or lenient parsing, which not every engine has: the parts are
-    cut apart and checked (a real day of its month, hours, minutes, seconds without a
-    leap second, an offset under a day), and only text that will parse reaches the
-    parser, in one format every engine reads."""
+    groups, lookaround or lenient parsing, which not every engine has: the patterns
+    admit only real days and times, only text they admit reaches a parser, and each
+    parser is given the rows of its one format (null elsewhere)."""
     nw = stages.ns
-    shape = scalar.DAY if kind == "date" else f"{scalar.DAY}({scalar.CLOCK})?"
-    shaped = stages.put(
-        1, temp + "shape", text.str.contains(_full(shape)) & ~text.str.starts_with("0000")
-    )
-    safe = stages.put(2, temp + "safe", nw.when(shaped).then(text).otherwise(nw.lit("1970-01-01")))
-    year, month, mday = (
-        stages.put(3, f"{temp}{a}", safe.str.slice(a, b).cast(nw.Int32))
-        for a, b in ((0, 4), (5, 2), (8, 2))
-    )
-    rest = stages.put(3, temp + "rest", safe.str.slice(11))
-    leap = ((year % 4) == 0) & (((year % 100) != 0) | ((year % 400) == 0))
-    month_days = (
-        nw.when(month == 2)
-        .then(nw.when(leap).then(29).otherwise(28))
-        .when(month.is_in([4, 6, 9, 11]))
-        .then(30)
-        .otherwise(31)
-    )
-    real_day = stages.put(
-        4, temp + "day", shaped & (month >= 1) & (month <= 12) & (mday >= 1) & (mday <= month_days)
-    )
+    real = scalar.DATE if kind == "date" else scalar.DATETIME
+    valid = stages.put(1, temp + "valid", text.str.contains(_full(real)))
+    utc = nw.Datetime("us", "UTC")
+    if kind == "date":
+        midnight = nw.when(valid).then(text + "T00:00:00")
+        parsed = midnight.str.to_datetime("%Y-%m-%dT%H:%M:%S").dt.replace_time_zone("UTC")
+        return stages.put(5, out, parsed.cast(utc))
+    plain = stages.put(2, temp + "plain", valid & text.str.contains(_full(_PLAIN)))
+    size = stages.put(2, temp + "size", text.str.len_chars())
+    rest = stages.put(3, temp + "rest", nw.when(valid & ~plain).then(text.str.slice(11)))
     clock = stages.put(4, temp + "clock", rest.str.replace(r"(Z|[+-].*)$", "", literal=False))
     zone = stages.put(4, temp + "zone", rest.str.replace(r"^[^Z+-]*", "", literal=False))
-    clock = stages.put(
-        5,
-        temp + "clock6",
+    clock = (
         nw.when(clock.str.len_chars() == 0)
         .then(nw.lit("00:00:00"))
         .when(clock.str.len_chars() == 5)
         .then(clock + ":00")
-        .otherwise(clock),
+        .otherwise(clock)
     )
-    offset = stages.put(
-        5,
-        temp + "offset",
-        nw.when(zone.str.len_chars() == 6).then(zone).otherwise(nw.lit("+00:00")),
-    )
-    hours, mins, secs = (
-        stages.put(6, f"{temp}c{a}", clock.str.slice(a, 2).cast(nw.Int32)) for a in (0, 3, 6)
-    )
-    minutes = stages.put(
-        6,
-        temp + "minutes",
-        offset.str.slice(1, 2).cast(nw.Int32) * 60 + offset.str.slice(4, 2).cast(nw.Int32),
-    )
-    ok = stages.put(
-        7,
-        temp + "ok",
-        real_day & (hours <= 23) & (mins <= 59) & (secs <= 59) & (minutes < 24 * 60),
-    )
-    joined = safe.str.slice(0, 10) + "T" + clock + offset  # the offset is +HH:MM already
-    joined = nw.when(ok).then(joined).otherwise(nw.lit("1970-01-01T00:00:00+00:00"))
-    parsed = joined.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f%z")
+    offset = nw.when(zone.str.len_chars() == 6).then(zone).otherwise(nw.lit("+00:00"))
+    joined = text.str.slice(0, 10) + "T" + clock + offset
+    wall = nw.when(plain & (size < 25)).then(text.str.slice(0, 19))
+    wall = wall.str.to_datetime("%Y-%m-%dT%H:%M:%S").dt.replace_time_zone("UTC")
+    zoned = nw.when(plain & (size == 25)).then(text).str.to_datetime("%Y-%m-%dT%H:%M:%S%z")
+    rewritten = nw.when(valid & ~plain).then(joined).str.to_datetime("%Y-%m-%dT%H:%M:%S%.f%z")
     parsed = stages.put(
-        8, temp + "parsed", parsed.dt.convert_time_zone("UTC").cast(nw.Datetime("us", "UTC"))
+        5,
+        temp + "parsed",
+        nw.when(plain & (size < 25))
+        .then(wall.cast(utc))
+        .when(plain)
+        .then(zoned.dt.convert_time_zone("UTC").cast(utc))
+        .otherwise(rewritten.dt.convert_time_zone("UTC").cast(utc)),
     )
+    has_zone = nw.when(plain).then(size > 19).otherwise(zone.str.len_chars() > 0)
+    stages.put(6, temp + "zoned", has_zone)
     inside = (parsed >= _FIRST) & (parsed <= _LAST)
-    return stages.put(9, out, nw.when(ok & inside).then(parsed))
+    return stages.put(6, out, nw.when(inside).then(parsed))
 
 
 # --- regular expressions ----------------------------------------------------------------
