@@ -448,6 +448,34 @@ def test_row_lines_count_only_rows_yielded(tmp_path: Path) -> None:
         assert reader.row_lines([1, 4]) == {1: 2, 4: 9}
 
 
+@pytest.mark.parametrize(
+    ("text", "lines"),
+    [
+        ("id,n\n1,a\n2,b\n3,c\n", {1: 2, 2: 3, 3: 4}),  # one line a row: counted
+        ("id,n\r\n1,a\r\n2,b\r\n3,c", {1: 2, 2: 3, 3: 4}),  # CRLF, no final break
+        ("id,n\n1,a\n\n2,b\n3,c\n", {1: 2, 2: 4, 3: 5}),  # a blank line: parsed
+        ('id,n\n1,"a\nb"\n2,b\n\n', {1: 2, 2: 4}),  # a row of two lines and a blank one
+        ('id,n\n1,"a\nb"\n2,b\n3,c', {1: 2, 2: 4, 3: 5}),  # as many lines as rows + 1 + 1
+    ],
+)
+def test_row_lines_of_a_file_of_one_line_per_row_are_counted_not_parsed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str, lines: dict[int, int]
+) -> None:
+    from custrec.io import TableReader
+
+    path = str(write(tmp_path / "c.csv", text))
+    parsed = []
+    exact = TableReader._rescan_row_lines
+
+    def rescan(self: TableReader, wanted: list[int]) -> dict[int, int]:
+        parsed.append(self._one_line_per_row())
+        return exact(self, wanted)
+
+    monkeypatch.setattr(TableReader, "_rescan_row_lines", rescan)
+    assert row_lines_of(path, range(1, 10)) == lines
+    assert parsed == [list(lines.values()) == [r + 1 for r in lines]]
+
+
 @pytest.mark.parametrize("via_stdin", [False, True])
 def test_row_lines_over_many_rows_match_a_direct_count(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, via_stdin: bool
