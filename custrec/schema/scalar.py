@@ -60,7 +60,7 @@ def phone_ok(value: str, region: str | None, level: str = "valid") -> bool:
     if number is None:
         return False
     if level == "valid":
-        return bool(phonenumbers.is_valid_number(number))
+        return phone_valid(number)
     reason = phonenumbers.is_possible_number_with_reason(number)
     return bool(reason == phonenumbers.ValidationResult.IS_POSSIBLE)
 
@@ -71,12 +71,144 @@ def _parsed_phone(text: str, region: str | None) -> Any:
     possible and as valid)."""
     import phonenumbers
 
+    from custrec.store.normalise import quick_phone_parts
+
     if not _PHONE_TEXT.fullmatch(text):
         return None
+    parts = quick_phone_parts(text, region)
+    if parts is not None:  # what parse reads, without its general text handling
+        return number_of_parts(*parts)
     try:
         return phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException:
         return None
+
+
+_TYPE_DESCS = (
+    "premium_rate",
+    "toll_free",
+    "shared_cost",
+    "voip",
+    "personal_number",
+    "pager",
+    "uan",
+    "voicemail",
+    "fixed_line",
+)
+
+
+class _Ranges:
+    """The number ranges of one region's metadata, for :func:`phone_valid`: its general
+    pattern, and for each length the patterns of every number type that allows it as
+    one alternation (``phonenumbers`` tries the ten types one call at a time, most of
+    the cost of ``is_valid_number``)."""
+
+    def __init__(self, metadata: Any) -> None:
+        self.general = metadata.general_desc
+        self.general_re = _desc_pattern(self.general)
+        descs = [getattr(metadata, name) for name in _TYPE_DESCS]
+        if not metadata.same_mobile_and_fixed_line_pattern:  # else mobile is not tried
+            descs.append(metadata.mobile)
+        self.descs = [d for d in descs if _desc_pattern(d) is not None]
+        self.leading = re.compile(metadata.leading_digits) if metadata.leading_digits else None
+        self.by_length: dict[int, re.Pattern[str] | None] = {}
+
+    def valid(self, nsn: str) -> bool:
+        """``_number_type_helper(nsn, metadata) != UNKNOWN``."""
+        if not _matches_desc(nsn, self.general, self.general_re):
+            return False
+        size = len(nsn)
+        if size not in self.by_length:
+            patterns = [
+                d.national_number_pattern
+                for d in self.descs
+                if not d.possible_length or size in d.possible_length
+            ]
+            alternation = "|".join(f"(?:{p})" for p in patterns)
+            self.by_length[size] = re.compile(alternation) if patterns else None
+        combined = self.by_length[size]
+        return combined is not None and combined.fullmatch(nsn) is not None
+
+
+def _desc_pattern(desc: Any) -> re.Pattern[str] | None:
+    if desc is None or not desc.national_number_pattern:
+        return None
+    return re.compile(desc.national_number_pattern)
+
+
+def _matches_desc(nsn: str, desc: Any, pattern: re.Pattern[str] | None) -> bool:
+    """``_is_number_matching_desc``: a possible length of the type, and its pattern."""
+    if desc is None or pattern is None:
+        return False
+    if desc.possible_length and len(nsn) not in desc.possible_length:
+        return False
+    return pattern.fullmatch(nsn) is not None
+
+
+@cache
+def _ranges(code: int, region: str) -> _Ranges | None:
+    from phonenumbers import PhoneMetadata
+
+    metadata = PhoneMetadata.metadata_for_region_or_calling_code(code, region)
+    return None if metadata is None else _Ranges(metadata)
+
+
+def phone_valid(number: Any) -> bool:
+    """``phonenumbers.is_valid_number(number)``, the same steps (the region of the
+    number's calling code, by leading digits or by range when several regions share
+    the code; then the region's ranges) with each region's type patterns tried as one
+    alternation: about four times faster. Equality with ``is_valid_number`` is a
+    tested property on every region's example numbers and generated ones."""
+    from phonenumbers import (
+        COUNTRY_CODE_TO_REGION_CODE,
+        REGION_CODE_FOR_NON_GEO_ENTITY,
+        country_code_for_valid_region,
+        national_significant_number,
+    )
+
+    code = number.country_code
+    regions = COUNTRY_CODE_TO_REGION_CODE.get(code)
+    if not regions:
+        return False
+    nsn = national_significant_number(number)
+    region: str | None = regions[0]
+    if len(regions) > 1:  # _region_code_for_number_from_list
+        region = None
+        for candidate in regions:
+            ranges = _ranges(code, candidate.upper())
+            if ranges is None:
+                continue
+            if ranges.leading is not None:
+                if ranges.leading.match(nsn):
+                    region = candidate
+                    break
+            elif ranges.valid(nsn):
+                region = candidate
+                break
+    if region is None:
+        return False
+    chosen = _ranges(code, region.upper())
+    if chosen is None or (
+        region != REGION_CODE_FOR_NON_GEO_ENTITY and code != country_code_for_valid_region(region)
+    ):
+        return False
+    return chosen.valid(nsn)
+
+
+def number_of_parts(code: int, national: str) -> Any:
+    """The ``phonenumbers.PhoneNumber`` that ``parse`` makes of a calling code and a
+    national significant number (``_set_italian_leading_zeros_for_phone_number``:
+    leading zeros are kept as a flag and a count)."""
+    from phonenumbers import PhoneNumber
+
+    number = PhoneNumber(country_code=code, national_number=int(national))
+    if len(national) > 1 and national[0] == "0":
+        number.italian_leading_zero = True
+        zeros = len(national) - len(national.lstrip("0"))
+        zeros = min(zeros, len(national) - 1)  # an all-zero number keeps one digit
+        if zeros > 1:
+            number.number_of_leading_zeros = zeros
+    return number
 
 
 def phone_key(value: str, region: str | None) -> str:
