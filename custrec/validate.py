@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import secrets
 import sys
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -105,13 +106,27 @@ class _Failure:
     others: dict[str, object] = dataclasses.field(default_factory=dict)
 
 
-class SeenValues:
-    """The values seen so far, as sorted 8-byte hashes: memory stays at 8 bytes per
-    distinct value however many are checked (a collision is about 1 in 10^11 for a
-    million values)."""
+SPILL_VALUES = 2_000_000
+"""Hashes of one field kept in memory (16 MB) before they are written out as a run."""
 
-    def __init__(self) -> None:
-        self._hashes: Any = None
+
+class SeenValues:
+    """The values seen so far, as sorted 8-byte hashes (a collision is about 1 in 10^11
+    for a million values). Up to ``limit`` hashes are held in memory; beyond, each
+    sorted set is written out as a run in a private temporary directory (0700, removed
+    by :meth:`close`) and searched through a memory map, so memory does not grow with
+    the input (an external sort's runs, kept apart: a batch's values are looked up in
+    each run by binary search). The hashes are seeded with a secret drawn for the run
+    (``seed``), so a run left behind by a killed process tells nothing about any value.
+    """
+
+    def __init__(self, limit: int = SPILL_VALUES) -> None:
+        import numpy as np
+
+        self.limit = limit
+        self._hashes: Any = np.empty(0, dtype=np.uint64)
+        self._runs: list[Any] = []
+        self._directory: str | None = None
 
     def repeated(self, hashes: Any) -> Any:
         """For each of ``hashes`` (a numpy array of uint64, one per value): whether it
@@ -124,14 +139,41 @@ class SeenValues:
         earlier = np.zeros(len(hashes), dtype=bool)
         if len(ranked) > 1:
             earlier[order[1:]] = ranked[1:] == ranked[:-1]  # later copies in this call
-        seen = self._hashes
-        if seen is not None and len(seen):
-            places = np.searchsorted(seen, hashes).clip(max=len(seen) - 1)
-            earlier |= seen[places] == hashes  # a binary search per value
+        for seen in (*self._runs, self._hashes):
+            if len(seen):
+                places = np.searchsorted(seen, hashes).clip(max=len(seen) - 1)
+                earlier |= seen[places] == hashes  # a binary search per value
         # Insert only the values not seen before, in order: one copy of the set at a time.
         new = np.sort(hashes[~earlier])
-        self._hashes = new if seen is None else np.insert(seen, np.searchsorted(seen, new), new)
+        seen = self._hashes
+        self._hashes = np.insert(seen, np.searchsorted(seen, new), new) if len(seen) else new
+        if len(self._hashes) >= self.limit:
+            self._spill()
         return earlier
+
+    def _spill(self) -> None:
+        import os
+        import tempfile
+
+        import numpy as np
+
+        if self._directory is None:
+            self._directory = tempfile.mkdtemp(prefix="custrec-seen-")  # mode 0700
+        path = os.path.join(self._directory, f"run-{len(self._runs)}")
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(self._hashes.tobytes())
+        self._runs.append(np.memmap(path, dtype=np.uint64, mode="r"))
+        self._hashes = np.empty(0, dtype=np.uint64)
+
+    def close(self) -> None:
+        """Remove the runs written out (nothing to do when none were)."""
+        import shutil
+
+        self._runs = []
+        if self._directory is not None:
+            shutil.rmtree(self._directory, ignore_errors=True)
+            self._directory = None
 
 
 class Validation:
@@ -152,6 +194,8 @@ class Validation:
         self.keep_failures = False
         self.present: dict[str, int] = {}
         self.seen: dict[str, SeenValues] = {}
+        self.seed = secrets.randbits(64)
+        """The seed of the uniqueness hashes: drawn for each run (see :class:`SeenValues`)."""
         self.unknown: list[str] = []
         self.columns_seen: list[str] = []
         self._seen: set[str] = set()
@@ -252,9 +296,10 @@ class Validation:
         if not present.any():
             return repeated
         if item.name in self.schema.match_fields:
-            hashes = match_keys(frame, item.name).filter(present).hash(seed=0).to_numpy()
+            hashes = match_keys(frame, item.name).filter(present).hash(seed=self.seed).to_numpy()
         else:
-            hashes = frame.select(value.filter(value.is_not_null()).hash(seed=0)).to_series()
+            hashes = frame.select(value.filter(value.is_not_null()).hash(seed=self.seed))
+            hashes = hashes.to_series()
             hashes = hashes.to_numpy()
         earlier = self.seen.setdefault(item.name, SeenValues()).repeated(hashes)
         repeated[np.flatnonzero(present.to_numpy())[earlier]] = True
@@ -333,6 +378,11 @@ class Validation:
                 )  # fmt: skip
         self.rows += len(records)
         self.anonymised += len(records)
+
+    def close(self) -> None:
+        """Remove what the run wrote out (the uniqueness runs of large inputs)."""
+        for seen in self.seen.values():
+            seen.close()
 
     def finish(self) -> None:
         for rule in self.schema.rules:
@@ -486,6 +536,42 @@ def validate_source(
 
         refuse_protected(failures, read)  # now, not after the whole run
     run = Validation(schema, examples, as_of)
+    try:
+        return _validated(
+            run,
+            source,
+            schema,
+            store,
+            input_format,
+            delimiter,
+            encoding,
+            failures,
+            fail_on,
+            as_of,
+            progress,
+            read,
+            mapping,
+        )
+    finally:
+        run.close()
+
+
+def _validated(
+    run: Validation,
+    source: str,
+    schema: Schema,
+    store: Store | None,
+    input_format: str | None,
+    delimiter: str | None,
+    encoding: str | None,
+    failures: str | None,
+    fail_on: str,
+    as_of: str | None,
+    progress: Progress,
+    read: Sequence[str | None],
+    mapping: Mapping[str, str] | None,
+) -> ValidationReport:
+    """The run of :func:`validate_source` once its arguments are checked."""
     run.keep_failures = failures is not None
     report = ValidationReport(
         source=source if store is None else str(store.path),

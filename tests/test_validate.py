@@ -976,3 +976,75 @@ def test_demo_validates_the_example_store(cli: InvokeCli, tmp_path: Path) -> Non
     before = document["validation"]["customers_csv"]
     assert before["source_kind"] == "file"
     assert before["ok"] is False  # the deliberate defects, before loading
+
+
+# --- the values seen for uniqueness: in memory, then in runs written out ------------
+
+
+def test_seen_values_written_out_answer_as_held_in_memory(tmp_path: Path) -> None:
+    """A small limit writes the seen hashes out as runs: every verdict equals a plain
+    set's; the runs are private (0700 directory, 0600 files) and close removes them."""
+    import numpy as np
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from custrec.validate import SeenValues
+
+    @settings(max_examples=60, deadline=None)
+    @given(st.lists(st.lists(st.integers(0, 40), max_size=30), max_size=12), st.integers(1, 9))
+    def check(batches: list[list[int]], limit: int) -> None:
+        seen = SeenValues(limit=limit)
+        model: set[int] = set()
+        try:
+            for batch in batches:
+                got = seen.repeated(np.array(batch, dtype=np.uint64)).tolist()
+                expected = []
+                for value in batch:
+                    expected.append(value in model)
+                    model.add(value)
+                assert got == expected
+        finally:
+            directory = seen._directory
+            if directory is not None:
+                assert stat.S_IMODE(Path(directory).stat().st_mode) == 0o700
+                assert all(
+                    stat.S_IMODE(p.stat().st_mode) == 0o600 for p in Path(directory).iterdir()
+                )
+            seen.close()
+            assert directory is None or not Path(directory).exists()
+
+    check()
+
+
+def test_uniqueness_over_runs_written_out_reports_as_in_memory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """validate in batches of 400 rows with the seen values written out every 500 gives
+    the report it gives in memory, and leaves no run behind."""
+    import tempfile
+
+    import custrec.io as io_module
+    import custrec.validate as validate
+
+    path = tmp_path / "c.csv"
+    rows = [row for chunk in generate_customers(5_000, seed=3) for row in chunk.rows]
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    schema = str(REPO / "schemas" / "customer.yaml")
+    args = ["validate", str(path), "--schema", schema, "--format", "json", "--as-of", "2026-11-01"]
+    in_memory = json.loads(CliRunner().invoke(main, args).stdout)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.setattr(validate, "SPILL_VALUES", 500)
+    monkeypatch.setattr(validate.SeenValues.__init__, "__defaults__", (500,))
+    monkeypatch.setattr(validate.regrouped, "__defaults__", (400,))  # batches of 400 rows
+    monkeypatch.setattr(io_module, "_CSV_BLOCK_BYTES", 100_000)  # read in blocks of 100 kB
+    written_out = json.loads(CliRunner().invoke(main, args).stdout)
+    for report in (in_memory, written_out):
+        report.pop("seconds", None)
+    assert written_out == in_memory
+    unique = {r["id"]: r["failed"] for r in in_memory["rules"] if r["id"].endswith(".unique")}
+    assert any(unique.values())  # the data repeats ids, emails or phones
+    assert list((tmp_path / "tmp").iterdir()) == []
