@@ -114,7 +114,8 @@ class SeenValues:
     """The values seen so far, as sorted 8-byte hashes (a collision is about 1 in 10^11
     for a million values). Up to ``limit`` hashes are held in memory; beyond, each
     sorted set is written out as a run in a private temporary directory (0700, removed
-    by :meth:`close`) and searched through a memory map, so memory does not grow with
+    by :meth:`close`, or when the object is collected or the interpreter exits) and
+    searched through a memory map, so memory does not grow with
     the input (an external sort's runs, kept apart: a batch's values are looked up in
     each run by binary search). The hashes are seeded with a secret drawn for the run
     (``seed``), so a run left behind by a killed process tells nothing about any value.
@@ -127,6 +128,7 @@ class SeenValues:
         self._hashes: Any = np.empty(0, dtype=np.uint64)
         self._runs: list[Any] = []
         self._directory: str | None = None
+        self._removal: Any = None
 
     def repeated(self, hashes: Any) -> Any:
         """For each of ``hashes`` (a numpy array of uint64, one per value): whether it
@@ -158,7 +160,11 @@ class SeenValues:
         import numpy as np
 
         if self._directory is None:
+            import shutil
+            import weakref
+
             self._directory = tempfile.mkdtemp(prefix="custrec-seen-")  # mode 0700
+            self._removal = weakref.finalize(self, shutil.rmtree, self._directory, True)
         path = os.path.join(self._directory, f"run-{len(self._runs)}")
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(descriptor, "wb") as handle:
@@ -167,13 +173,11 @@ class SeenValues:
         self._hashes = np.empty(0, dtype=np.uint64)
 
     def close(self) -> None:
-        """Remove the runs written out (nothing to do when none were)."""
-        import shutil
-
+        """Remove the runs written out now (nothing to do when none were)."""
         self._runs = []
-        if self._directory is not None:
-            shutil.rmtree(self._directory, ignore_errors=True)
-            self._directory = None
+        if self._removal is not None:
+            self._removal()
+            self._removal = self._directory = None
 
 
 class Validation:
@@ -379,11 +383,6 @@ class Validation:
         self.rows += len(records)
         self.anonymised += len(records)
 
-    def close(self) -> None:
-        """Remove what the run wrote out (the uniqueness runs of large inputs)."""
-        for seen in self.seen.values():
-            seen.close()
-
     def finish(self) -> None:
         for rule in self.schema.rules:
             if rule.check != "completeness":
@@ -536,42 +535,6 @@ def validate_source(
 
         refuse_protected(failures, read)  # now, not after the whole run
     run = Validation(schema, examples, as_of)
-    try:
-        return _validated(
-            run,
-            source,
-            schema,
-            store,
-            input_format,
-            delimiter,
-            encoding,
-            failures,
-            fail_on,
-            as_of,
-            progress,
-            read,
-            mapping,
-        )
-    finally:
-        run.close()
-
-
-def _validated(
-    run: Validation,
-    source: str,
-    schema: Schema,
-    store: Store | None,
-    input_format: str | None,
-    delimiter: str | None,
-    encoding: str | None,
-    failures: str | None,
-    fail_on: str,
-    as_of: str | None,
-    progress: Progress,
-    read: Sequence[str | None],
-    mapping: Mapping[str, str] | None,
-) -> ValidationReport:
-    """The run of :func:`validate_source` once its arguments are checked."""
     run.keep_failures = failures is not None
     report = ValidationReport(
         source=source if store is None else str(store.path),

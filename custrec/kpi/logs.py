@@ -313,8 +313,8 @@ class _Reading:
             kind = kind_of(name)
             column = values.get_column(name)
             if kind == "text":
-                part.text[name] = pa.chunked_array([column.to_arrow(compat_level=oldest)])
-                part.text[name] = part.text[name].cast(pa.string())
+                text = column.to_arrow(compat_level=oldest).cast(pa.string())
+                part.text[name] = pa.chunked_array([text])
             elif kind == "number":
                 part.numbers[name] = column.to_numpy()
             elif kind == "flag":
@@ -439,9 +439,11 @@ def _ahead(batches: Iterator[Any], depth: int = 4) -> Generator[Any, None, None]
 def _needs(schema: Schema) -> frozenset[str]:
     """The fields whose values can refuse a record: required ones, typed ones and
     those the record rules read (a Parquet log is read for these and the kept ones)."""
+    from custrec.schema.expectations import fields_read
+
     needs = {f.name for f in schema.fields.values() if f.required or f.type != "string"}
     for rule in schema.record_rules():
-        needs |= set(rule.fields)
+        needs |= set(fields_read(rule.check, rule.params, rule.field))
     return frozenset(needs)
 
 

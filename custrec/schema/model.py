@@ -66,16 +66,6 @@ class Rule:
         several fields."""
         return self.field or self.params.get("field") or self.params.get("left")
 
-    @property
-    def fields(self) -> list[str]:
-        """The fields the rule reads: its own and those its parameters name."""
-        out = [self.field] if self.field else []
-        for key, param in self.spec.params.items():
-            value = self.params.get(key)
-            if param.is_field and value is not None:
-                out += [str(v) for v in value] if isinstance(value, list) else [str(value)]
-        return list(dict.fromkeys(out))
-
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"id": self.id, "check": self.check, **self.params}
         if self.severity != "error":

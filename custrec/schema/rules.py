@@ -223,10 +223,8 @@ def conversion(stages: Stages, name: str, kind: str, raw: Expr, dtype: Any) -> N
         stages.put(2, bad_name, nw.lit(False))
         stages.put(2, zoned_column(name), nw.lit(False))
         return
-    value = _moment(stages, temp, stripped, kind, value_name)
+    value = _moment(stages, temp, stripped, kind, value_name, zoned_column(name))
     stages.put(7, bad_name, ~empty & value.is_null())
-    zoned = nw.col(f"{temp}zoned").fill_null(False) if kind == "datetime" else nw.lit(False)
-    stages.put(7, zoned_column(name), zoned)
 
 
 def _whole_number(stages: Stages, temp: str, text: Expr) -> tuple[Expr, Expr]:
@@ -262,9 +260,10 @@ the engines parse them as they are, by the fast path of one fixed format each; t
 other forms are first rewritten to one."""
 
 
-def _moment(stages: Stages, temp: str, text: Expr, kind: str, out: str) -> Expr:
+def _moment(stages: Stages, temp: str, text: Expr, kind: str, out: str, zoned: str) -> Expr:
     """Text of the shapes :data:`scalar.DATE` or :data:`scalar.DATETIME` as a UTC
-    instant (null where it is not one), as column ``out``. Written without capture
+    instant (null where it is not one), as column ``out``; column ``zoned`` says where
+    the text named its instant (an offset or ``Z``). Written without capture
     groups, lookaround or lenient parsing, which not every engine has: the patterns
     admit only real days and times, only text they admit reaches a parser, and each
     parser is given the rows of its one format (null elsewhere)."""
@@ -275,6 +274,7 @@ def _moment(stages: Stages, temp: str, text: Expr, kind: str, out: str) -> Expr:
     if kind == "date":
         midnight = nw.when(valid).then(text + "T00:00:00")
         parsed = midnight.str.to_datetime("%Y-%m-%dT%H:%M:%S").dt.replace_time_zone("UTC")
+        stages.put(5, zoned, nw.lit(False))
         return stages.put(5, out, parsed.cast(utc))
     plain = stages.put(2, temp + "plain", valid & text.str.contains(_full(_PLAIN)))
     size = stages.put(2, temp + "size", text.str.len_chars())
@@ -292,7 +292,8 @@ def _moment(stages: Stages, temp: str, text: Expr, kind: str, out: str) -> Expr:
     joined = text.str.slice(0, 10) + "T" + clock + offset
     wall = nw.when(plain & (size < 25)).then(text.str.slice(0, 19))
     wall = wall.str.to_datetime("%Y-%m-%dT%H:%M:%S").dt.replace_time_zone("UTC")
-    zoned = nw.when(plain & (size == 25)).then(text).str.to_datetime("%Y-%m-%dT%H:%M:%S%z")
+    offset_form = nw.when(plain & (size == 25)).then(text)
+    with_offset = offset_form.str.to_datetime("%Y-%m-%dT%H:%M:%S%z")
     rewritten = nw.when(valid & ~plain).then(joined).str.to_datetime("%Y-%m-%dT%H:%M:%S%.f%z")
     parsed = stages.put(
         5,
@@ -300,11 +301,11 @@ def _moment(stages: Stages, temp: str, text: Expr, kind: str, out: str) -> Expr:
         nw.when(plain & (size < 25))
         .then(wall.cast(utc))
         .when(plain)
-        .then(zoned.dt.convert_time_zone("UTC").cast(utc))
+        .then(with_offset.dt.convert_time_zone("UTC").cast(utc))
         .otherwise(rewritten.dt.convert_time_zone("UTC").cast(utc)),
     )
     has_zone = nw.when(plain).then(size > 19).otherwise(zone.str.len_chars() > 0)
-    stages.put(6, temp + "zoned", has_zone)
+    stages.put(6, zoned, has_zone.fill_null(False))
     inside = (parsed >= _FIRST) & (parsed <= _LAST)
     return stages.put(6, out, nw.when(inside).then(parsed))
 

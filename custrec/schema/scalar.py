@@ -109,7 +109,7 @@ class _Ranges:
         descs = [getattr(metadata, name) for name in _TYPE_DESCS]
         if not metadata.same_mobile_and_fixed_line_pattern:  # else mobile is not tried
             descs.append(metadata.mobile)
-        self.descs = [d for d in descs if _desc_pattern(d) is not None]
+        self.descs = [d for d in descs if d is not None and d.national_number_pattern]
         self.leading = re.compile(metadata.leading_digits) if metadata.leading_digits else None
         self.by_length: dict[int, re.Pattern[str] | None] = {}
 

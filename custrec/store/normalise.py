@@ -127,8 +127,6 @@ def quick_phone_parts(text: str, region: str | None) -> tuple[int, str] | None:
     the region's calling code written without ``+``, then the national prefix and the
     length tests), without its general text handling, which is most of its time (8 us
     instead of 24 us a number). Equality with the full parse is a tested property."""
-    if len(text) > _MAX_QUICK or not _SIMPLE_PHONE.fullmatch(text):
-        return None
     found = _quick_phone(text, region)
     return found if isinstance(found, tuple) else None
 
@@ -136,6 +134,8 @@ def quick_phone_parts(text: str, region: str | None) -> tuple[int, str] | None:
 def _quick_phone(text: str, region: str | None) -> tuple[int, str] | str | None:
     """:func:`normalise_phone` of ``text`` (see :func:`quick_phone_parts`) as the
     number's parts when it has a possible length, its digits when it has not."""
+    if len(text) > _MAX_QUICK or not _SIMPLE_PHONE.fullmatch(text):
+        return None
     digits = _NON_DIGIT.sub("", text)
     if not 6 <= len(digits) <= _MAX_QUICK:
         return None
@@ -186,12 +186,11 @@ def normalise_phone(value: str, region: str | None) -> str:
     import phonenumbers
 
     text = value.strip()
-    if len(text) <= _MAX_QUICK and _SIMPLE_PHONE.fullmatch(text):
-        quick = _quick_phone(text, region)
-        if isinstance(quick, tuple):
-            return f"+{quick[0]}{quick[1]}"  # E.164: the calling code and national number
-        if quick is not None:
-            return quick
+    quick = _quick_phone(text, region)
+    if isinstance(quick, tuple):
+        return f"+{quick[0]}{quick[1]}"  # E.164: the calling code and national number
+    if quick is not None:
+        return quick
     try:
         number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException:
