@@ -53,7 +53,12 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from records import RSS_LAUNCHER, mib  # noqa: E402 - benchmarks/ is the script's directory
+from records import (  # noqa: E402 - benchmarks/ is the script's directory
+    RSS_LAUNCHER,
+    Installed,
+    install_package,
+    mib,
+)
 from store import library_mtimes, target  # noqa: E402
 
 SEED = 2026
@@ -221,53 +226,9 @@ class Runner:
 # --- the reference's environment ------------------------------------------------------
 
 
-@dataclass
-class DuckDb:
-    python: Path | None = None
-    install_seconds: float = 0.0
-    why_not: str = ""
-    version: str = ""
-
-
-def last_line(text: str) -> str:
-    lines = [line for line in text.strip().splitlines() if not line.startswith("WARNING")]
-    return (lines or ["(no message)"])[-1][:200]
-
-
-def install_duckdb(directory: Path) -> DuckDb:
+def install_duckdb(directory: Path) -> Installed:
     """``duckdb`` from the package index in a throw-away virtual environment."""
-    venv = directory / "duckdb-venv"
-    progress("installing duckdb into a throw-away venv")
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
-    started = time.perf_counter()
-    made = subprocess.run(
-        [sys.executable, "-m", "venv", str(venv)], env=env, capture_output=True, text=True
-    )
-    if made.returncode != 0:
-        return DuckDb(why_not=f"python -m venv failed: {last_line(made.stderr)}")
-    python = venv / "bin" / "python"
-    pip = subprocess.run(
-        [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "duckdb"],
-        env=env,
-        capture_output=True,
-        text=True,
-    )
-    seconds = time.perf_counter() - started
-    if pip.returncode != 0:
-        return DuckDb(
-            install_seconds=seconds, why_not=f"pip install duckdb failed: {last_line(pip.stderr)}"
-        )
-    check = subprocess.run(
-        [str(python), "-c", "import duckdb; print(duckdb.__version__)"],
-        env=env,
-        capture_output=True,
-        text=True,
-    )
-    if check.returncode != 0:
-        return DuckDb(
-            install_seconds=seconds, why_not=f"import duckdb failed: {last_line(check.stderr)}"
-        )
-    return DuckDb(python=python, install_seconds=seconds, version=check.stdout.strip())
+    return install_package(directory, "duckdb")
 
 
 # --- the figures ----------------------------------------------------------------------
@@ -401,7 +362,7 @@ def report_kpi(runner: Runner, log: Log) -> tuple[Measure, dict[str, Any]]:
     return measured, custrec_figures(report)
 
 
-def reference_kpi(runner: Runner, duck: DuckDb, log: Log) -> tuple[Measure, dict[str, Any]]:
+def reference_kpi(runner: Runner, duck: Installed, log: Log) -> tuple[Measure, dict[str, Any]]:
     """(b): the DuckDB query, and what it found."""
     assert duck.python is not None
     measured = runner.measure([str(duck.python), "-c", REFERENCE_KPI, str(log.path)])

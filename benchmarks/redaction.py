@@ -82,8 +82,8 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from kpi import Measure, Runner, last_line  # noqa: E402 - benchmarks/ is the script's directory
-from records import mib  # noqa: E402
+from kpi import Measure, Runner  # noqa: E402 - benchmarks/ is the script's directory
+from records import Installed, install_package, last_line, mib  # noqa: E402
 from store import library_mtimes  # noqa: E402
 
 SEED = 2026
@@ -185,60 +185,34 @@ def progress(message: str) -> None:
 
 
 @dataclass
-class Presidio:
-    python: Path | None = None
-    install_seconds: float = 0.0
-    why_not: str = ""
-    version: str = ""
+class Presidio(Installed):
     spacy: str = ""
 
 
 def install_presidio(directory: Path, package: str = "presidio-analyzer") -> Presidio:
     """``package`` (``presidio-analyzer``, or a package that brings it, such as
     ``presidio-evaluator``) from the package index in a throw-away virtual environment."""
-    venv = directory / "presidio-venv"
-    progress(f"installing {package} into a throw-away venv")
+    installed = install_package(directory, package, version_of="presidio-analyzer")
+    if installed.python is None:
+        return Presidio(install_seconds=installed.install_seconds, why_not=installed.why_not)
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
-    started = time.perf_counter()
-    made = subprocess.run(
-        [sys.executable, "-m", "venv", str(venv)], env=env, capture_output=True, text=True
-    )
-    if made.returncode != 0:
-        return Presidio(why_not=f"python -m venv failed: {last_line(made.stderr)}")
-    python = venv / "bin" / "python"
-    pip = subprocess.run(
-        [
-            str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-            package,
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-    )  # fmt: skip
-    seconds = time.perf_counter() - started
-    if pip.returncode != 0:
-        return Presidio(
-            install_seconds=seconds,
-            why_not=f"pip install {package} failed: {last_line(pip.stderr)}",
-        )
     check = subprocess.run(
-        [
-            str(python),
-            "-c",
-            "import importlib.metadata as m, presidio_analyzer, spacy; "
-            "print(m.version('presidio-analyzer'), spacy.__version__)",
-        ],
+        [str(installed.python), "-c", "import presidio_analyzer, spacy; print(spacy.__version__)"],
         env=env,
         capture_output=True,
         text=True,
     )
     if check.returncode != 0:
         return Presidio(
-            install_seconds=seconds,
+            install_seconds=installed.install_seconds,
             why_not=f"import presidio_analyzer failed: {last_line(check.stderr)}",
         )
-    version, spacy_version = check.stdout.split()
-    return Presidio(python=python, install_seconds=seconds, version=version, spacy=spacy_version)
+    return Presidio(
+        python=installed.python,
+        install_seconds=installed.install_seconds,
+        version=installed.version,
+        spacy=check.stdout.strip(),
+    )
 
 
 # --- the texts and the findings -------------------------------------------------------

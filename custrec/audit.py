@@ -23,6 +23,7 @@ which only append entries do not load them.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import os
 import sqlite3
@@ -136,6 +137,37 @@ def subjects_digest(pseudonyms: Iterable[str]) -> str:
     return crypto.sha256(b"".join(p.encode("ascii") + b"\n" for p in sorted(pseudonyms))).hex()
 
 
+def record_subjects(
+    db: sqlite3.Connection,
+    keys: AuditKeys,
+    op: str,
+    subjects: Iterable[str],
+    table: str = "audit_subjects",
+) -> list[str]:
+    """Record ``subjects`` (record ids) as subjects of operation ``op``, as pseudonyms
+    (once each); returns them, sorted. An operation over a stream of records calls this
+    for each part (into a staging ``table`` moved into ``audit_subjects`` at the end),
+    then appends its entry with ``subjects_recorded``."""
+    from custrec.store.packed import insert_subjects
+
+    pseudonyms = sorted(set(keys.pseudonyms_of(dict.fromkeys(subjects))))
+    insert_subjects(db, op, pseudonyms, table)
+    return pseudonyms
+
+
+def recorded_subjects(db: sqlite3.Connection, op: str) -> tuple[int, str]:
+    """How many subjects operation ``op`` has recorded, and their digest (see
+    :func:`subjects_digest`), read in order without holding them all."""
+    digest = hashlib.sha256()
+    count = 0
+    for (pseudonym,) in db.execute(
+        "SELECT pseudonym FROM audit_subjects WHERE op = ? ORDER BY pseudonym", (op,)
+    ):
+        digest.update(str(pseudonym).encode("ascii") + b"\n")
+        count += 1
+    return count, digest.hexdigest()
+
+
 def chain_hash(previous: bytes, entry: bytes) -> bytes:
     """An entry's hash in the chain: SHA-256 of the previous entry's hash and the entry."""
     return crypto.sha256(previous + entry)
@@ -155,16 +187,21 @@ def append(
     scope: str | None = None,
     fields: Iterable[str] = (),
     counts: dict[str, int] | None = None,
+    subjects_recorded: bool = False,
 ) -> int:
     """Append one entry inside the caller's transaction and move the head. ``subjects``
-    are record ids (stored as pseudonyms, once per operation); ``scope`` is ``"all"``
-    for operations on every record. Returns the entry's sequence number."""
+    are record ids (stored as pseudonyms, once per operation); ``subjects_recorded``:
+    the operation's subjects were recorded before, in parts (:func:`record_subjects`),
+    and the entry binds them all. ``scope`` is ``"all"`` for operations on every
+    record. Returns the entry's sequence number."""
     pseudonyms: list[str] = []
+    subject_count: int | None = None
+    digest: str | None = None
     if subjects is not None:
-        from custrec.store.packed import insert_subjects
-
-        pseudonyms = sorted(set(keys.pseudonyms_of(dict.fromkeys(subjects))))
-        insert_subjects(db, op, pseudonyms)
+        pseudonyms = record_subjects(db, keys, op, subjects)
+        subject_count, digest = len(pseudonyms), subjects_digest(pseudonyms)
+    elif subjects_recorded:
+        subject_count, digest = recorded_subjects(db, op)
     head = read_head(db)
     seq = head[0] + 1 if head else 1
     previous = head[1] if head else keys.genesis()
@@ -182,8 +219,8 @@ def append(
         "fields": sorted(set(fields)),
         "counts": dict(sorted((counts or {}).items())),
         "scope": scope,
-        "subjects": len(pseudonyms) if subjects is not None else None,
-        "subjects_digest": subjects_digest(pseudonyms) if subjects is not None else None,
+        "subjects": subject_count,
+        "subjects_digest": digest,
     }
     data = canonical(entry)
     entry_hash = chain_hash(previous, data)

@@ -1,11 +1,13 @@
 """Collecting new records into a store from CSV, NDJSON or Parquet files.
 
-:func:`collect_records` reads every input first (outside the store's lock), maps and
-checks its columns, converts text to the store's declared types (and nothing else: a
-CSV's ``007`` or ``+44 7911 123456`` stays text), and checks every row: a non-blank
-id, values of the right type. Then, under the lock, it finds duplicates (by id and by
-normalised email/phone, within the batch and against the store) and writes the whole
-batch in one transaction, or nothing.
+:func:`collect_records` streams its inputs into the store batch by batch, in one
+transaction under the store's lock: it maps and checks each batch's columns, converts
+text to the store's declared types (and nothing else: a CSV's ``007`` or
+``+44 7911 123456`` stays text), and checks every row: a non-blank id, values of the
+right type, the store's schema. The store's ingest then finds duplicates (by id and by
+normalised email/phone, against earlier rows of the collect and against the store),
+and the batch is written; the whole collect is committed at the end, or nothing. Only
+the refused rows are kept in memory.
 
 Every problem is a :class:`Problem` naming the input, its row and line, the rule and
 the field; messages never quote values (they may be personal data). Rejected rows can
@@ -15,17 +17,17 @@ be written, with their reasons, to a rejects file for correction.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from custrec.errors import CheckFailedError, InputError, UsageError
 from custrec.io import (
-    TableReader,
     batch_rows,
     format_from_extension,
     open_row_writer,
     open_table,
+    regrouped,
     source_name,
 )
 from custrec.mapping import check_mapping
@@ -45,6 +47,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from custrec.store import Store
+    from custrec.store.ingest import IngestBatch
     from custrec.validate import SchemaGate
 
 ON_INVALID = ("abort", "reject")
@@ -211,14 +214,15 @@ class CollectOptions:
             raise UsageError(f"--map names field {sorted(repeated)[0]!r} twice")
 
 
+LABEL_ROWS = 1 << 40
+"""A row's label for the store's ingest: input index times this, plus its row number."""
+
+
 @dataclass
 class _Input:
     name: str
     source: str | None
-    batches: list[pa.RecordBatch]
-    columns: list[str]
-    rows: list[int]  # 1-based row numbers (in the input) of the valid rows kept
-    reader: TableReader | None = None  # closed; still tells the line of a row
+    columns: list[str]  # the store fields the input brought, in order of appearance
 
 
 @dataclass
@@ -240,13 +244,14 @@ def collect_records(
 ) -> CollectResult:
     """Collect the records of ``sources`` (paths, or ``-`` for stdin) into ``store``.
     The rejects file may not be the store, a source, a key file or ``key_file``.
-    ``progress`` counts the rows read, then the rows written.
+    ``progress`` counts the rows read.
 
-    Returns the result; ``result.written`` is false when the batch was refused
-    (``on_invalid="abort"`` and a row was invalid), in which case nothing was written.
-    Unreadable or malformed inputs raise :class:`InputError` (nothing written)."""
-    from custrec.store.ingest import RowAction
-
+    The inputs stream into the store in batches, in one transaction that holds the
+    store's write lock: memory does not grow with the inputs, and nothing is written
+    unless the whole collect is. Returns the result; ``result.written`` is false when
+    the batch was refused (``on_invalid="abort"`` and a row was invalid), in which case
+    nothing was written. Unreadable or malformed inputs raise :class:`InputError`
+    (nothing written)."""
     chosen = options or CollectOptions()
     chosen.check()
     if not sources:
@@ -261,63 +266,23 @@ def collect_records(
     if chosen.rejects:
         refuse_protected(chosen.rejects, read)  # now, not after reading every input
         result.rejects_file = chosen.rejects
-    store_types = dict(store.columns)
-    # A new store takes the fields of its first input; later ones need add_columns.
-    accept_new = len(store_types) == 1 and store.count() == 0
-    refused = _Refused()
-    inputs: list[_Input] = []
-    target_types = dict(store_types)
-    gate = None
-    if store.settings.schema is not None:
-        from custrec.schema import parse_schema
-        from custrec.validate import SchemaGate
-
-        gate = SchemaGate(parse_schema(store.settings.schema, f"{store.path} (its schema)"))
+    collection = _Collection(store, chosen, result, read, progress)
     progress.start(None, "rows", "read")
-    for source in sources:
-        accept = accept_new or chosen.add_columns
-        inputs.append(
-            _read_input(
-                source, chosen, store, target_types, accept, result, refused, gate, progress
-            )
-        )
-        accept_new = False
-    progress.close()
-    if result.problems_total and any(p.rule == "unknown-column" for p in result.problems):
-        return result  # structural: rejecting rows cannot help
-    table, segments, origins = _combine(inputs, target_types, store.settings.id_field)
-    result.added_columns = [name for name in target_types if name not in store_types]
-    progress.start(table.num_rows, "rows", "write")
-    progress.advance(0)
-    prepared = store.prepare_ingest(table, segments)
-
-    def decide(matches: Any) -> list[RowAction]:
-        actions = _decide(matches, chosen.on_duplicate, origins, table, inputs, result, refused)
-        rejected = len(refused.rows)
-        if rejected and chosen.on_invalid == "abort":
-            result.rejected = rejected
-            raise _Refusal
-        if chosen.rejects and (rejected or chosen.on_invalid == "reject"):
-            _write_rejects(chosen.rejects, refused, inputs, read)
-        result.rejected = rejected
-        return actions
-
-    order = {name: n for n, name in enumerate(result.files)}
     try:
         written = store.ingest(
-            prepared,
-            decide,
+            collection.batches(sources),
+            collection.decide,
             collected_at=_now(),
             readmit_erased=chosen.readmit_erased,
-            progress=progress,
         )
     except _Refusal:
-        progress.close()
         result.inserted = result.updated = result.skipped = 0
-        result.problems.sort(key=lambda p: (order.get(p.file, 0), p.row or 0))
         return result
-    result.problems.sort(key=lambda p: (order.get(p.file, 0), p.row or 0))
-    progress.close()
+    finally:
+        progress.close()
+        order = {name: n for n, name in enumerate(result.files)}
+        result.problems.sort(key=lambda p: (order.get(p.file, 0), p.row or 0))
+    result.added_columns = [n for n in collection.target_types if n not in collection.initial]
     result.inserted, result.updated = written.inserted, written.updated
     result.written = True
     return result
@@ -331,75 +296,171 @@ def _now() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _read_input(
-    source: str,
-    options: CollectOptions,
-    store: Store,
-    target_types: dict[str, str],
-    accept_new: bool,
-    result: CollectResult,
-    refused: _Refused,
-    gate: SchemaGate | None = None,
-    progress: Progress = NO_PROGRESS,
-) -> _Input:
-    """Read one input whole: mapped, type-converted batches of its valid rows; its
-    invalid rows go to ``refused``. Columns the store lacks are refused unless
-    ``accept_new`` (a new store's first input, or ``--add-columns``)."""
-    name = source_name(source)
-    id_field = store.settings.id_field
-    label = options.source or name
-    taken = _Input(name=name, source=label, batches=[], columns=[], rows=[])
-    problems: dict[int, list[tuple[str, str | None, str]]] = {}
-    bad_values: dict[int, dict[str, Any]] = {}
-    renames = {column: target for target, column in options.mapping.items()}
-    with open_table(
-        source,
-        input_format=options.input_format,
-        delimiter=options.delimiter,
-        encoding=options.encoding,
-    ) as reader:
-        taken.reader = reader
-        if reader.columns:  # CSV and Parquet: the header is known before any row
-            check_mapping(name, reader.columns, options.mapping, final=True)
-        row_base = 0
-        refused_columns = False
-        for batch in reader:
-            check_mapping(name, batch.schema.names, options.mapping, final=False)
-            batch = _rename(batch, renames, result)
-            if not _add_columns(
-                name, taken, batch.schema.names, target_types, accept_new, id_field, result
-            ):
-                refused_columns = True
-                break
-            converted, row_problems = _convert(batch, target_types, id_field)
-            if gate is not None:
-                for index, reasons in gate.failures(converted).items():
-                    _add_reasons(row_problems.setdefault(index, []), reasons)
-            values = _present_values(batch, sorted(row_problems))
-            for index, reasons in row_problems.items():
-                problems[row_base + index + 1] = reasons
-                bad_values[row_base + index + 1] = values[index]
-            keep = [i for i in range(batch.num_rows) if i not in row_problems]
-            if keep:
-                import pyarrow as pa
+class _Collection:
+    """One collect: reads its inputs batch by batch into the store's ingest, and
+    decides what becomes of each row. Only the refused rows are kept (for the report
+    and the rejects file); their lines are looked up once an input has been read."""
 
-                taken.batches.append(converted.take(pa.array(keep, type=pa.int64())))
-                taken.rows.extend(row_base + i + 1 for i in keep)
-            row_base += batch.num_rows
-            progress.advance(batch.num_rows)
-        if not row_base and not refused_columns:  # no rows: still check the header
-            header = [renames.get(c, c) for c in reader.columns if not c.startswith("_")]
-            _add_columns(name, taken, header, target_types, accept_new, id_field, result)
-        if not refused_columns:
-            check_mapping(name, reader.columns, options.mapping, final=True)
-        result.rows_read += row_base
-        lines = reader.row_lines(problems) if problems else {}
-    for row, reasons in problems.items():
-        line = lines.get(row)
-        for rule, field_name, message in reasons:
-            result.add_problem(Problem(name, row, line, rule, field_name, message))
-        refused.rows.append((name, row, reasons, {"_line": line, **bad_values[row]}))
-    return taken
+    def __init__(
+        self,
+        store: Store,
+        options: CollectOptions,
+        result: CollectResult,
+        read: Sequence[str | None],
+        progress: Progress,
+    ) -> None:
+        self.store = store
+        self.options = options
+        self.result = result
+        self.read = read
+        self.progress = progress
+        self.id_field = store.settings.id_field
+        self.initial = dict(store.columns)
+        self.target_types = dict(self.initial)
+        # A new store takes the fields of its first input; later ones need add_columns.
+        self.accept_new = len(self.initial) == 1 and store.count() == 0
+        self.refused = _Refused()
+        self.inputs: list[_Input] = []
+        self.gate: SchemaGate | None = None
+        if store.settings.schema is not None:
+            from custrec.schema import parse_schema
+            from custrec.validate import SchemaGate
+
+            schema = parse_schema(store.settings.schema, f"{store.path} (its schema)")
+            self.gate = SchemaGate(schema)
+        self._pending: dict[int, list[tuple[str, str | None, str]]] = {}
+        self._values: dict[int, dict[str, Any]] = {}
+        self._batch: tuple[Any, list[int]] | None = None  # the batch being decided
+
+    def batches(self, sources: Sequence[str]) -> Iterator[IngestBatch]:
+        """The valid rows of every input, converted, as ingest batches; raises
+        :class:`_Refusal` at the end when nothing may be written."""
+        structural = False
+        for index, source in enumerate(sources):
+            accept = self.accept_new or self.options.add_columns
+            self.accept_new = False
+            structural = yield from self._read(index, source, accept)
+            if structural:
+                break
+        self.result.rejected = len(self.refused.rows)
+        if structural or (self.refused.rows and self.options.on_invalid == "abort"):
+            raise _Refusal
+        if self.options.rejects and (self.refused.rows or self.options.on_invalid == "reject"):
+            _write_rejects(self.options.rejects, self.refused, self.inputs, self.read)
+
+    def _read(
+        self, index: int, source: str, accept_new: bool
+    ) -> Generator[IngestBatch, None, bool]:
+        """One input's batches; returns whether it brought a column the store lacks
+        and may not add (then nothing is written: rejecting rows cannot help)."""
+
+        options = self.options
+        name = source_name(source)
+        taken = _Input(name=name, source=options.source or name, columns=[])
+        self.inputs.append(taken)
+        renames = {column: target for target, column in options.mapping.items()}
+        base = index * LABEL_ROWS
+        structural = False
+        yielded = False
+        with open_table(
+            source,
+            input_format=options.input_format,
+            delimiter=options.delimiter,
+            encoding=options.encoding,
+        ) as reader:
+            if reader.columns:  # CSV and Parquet: the header is known before any row
+                check_mapping(name, reader.columns, options.mapping, final=True)
+            row_base = 0
+            for raw in regrouped(reader):
+                check_mapping(name, raw.schema.names, options.mapping, final=False)
+                batch = _rename(raw, renames, self.result)
+                if not _add_columns(
+                    name, taken, batch.schema.names, self.target_types, accept_new,
+                    self.id_field, self.result,
+                ):  # fmt: skip
+                    structural = True
+                    break
+                converted, row_problems = _convert(batch, self.target_types, self.id_field)
+                if self.gate is not None:
+                    for position, reasons in self.gate.failures(converted).items():
+                        _add_reasons(row_problems.setdefault(position, []), reasons)
+                values = _present_values(batch, sorted(row_problems))
+                for position, reasons in row_problems.items():
+                    self._pending[row_base + position + 1] = reasons
+                    self._values[row_base + position + 1] = values[position]
+                keep = [i for i in range(batch.num_rows) if i not in row_problems]
+                rows = [row_base + i + 1 for i in keep]
+                row_base += batch.num_rows
+                self.result.rows_read += batch.num_rows
+                self.progress.advance(batch.num_rows)
+                if keep:
+                    import pyarrow as pa
+
+                    kept = converted.take(pa.array(keep, type=pa.int64()))
+                    yield self._ingest_batch(taken, kept, rows, base)
+                    yielded = True
+            if not row_base and not structural:  # no rows: still check the header
+                header = [renames.get(c, c) for c in reader.columns if not c.startswith("_")]
+                structural = not _add_columns(
+                    name, taken, header, self.target_types, accept_new, self.id_field,
+                    self.result,
+                )  # fmt: skip
+            if not structural:
+                check_mapping(name, reader.columns, options.mapping, final=True)
+                if not yielded and taken.columns:  # the store still learns the columns
+                    yield self._ingest_batch(taken, None, [], base)
+            lines = reader.row_lines(self._pending) if self._pending else {}
+        for row in sorted(self._pending):
+            reasons = self._pending[row]
+            line = lines.get(row)
+            for rule, field_name, message in reasons:
+                self.result.add_problem(Problem(name, row, line, rule, field_name, message))
+            self.refused.rows.append((name, row, reasons, {"_line": line, **self._values[row]}))
+        self._pending, self._values = {}, {}
+        return structural
+
+    def _ingest_batch(self, taken: _Input, batch: Any, rows: list[int], base: int) -> IngestBatch:
+        """Rows of one input in the store's column order (id first), as an ingest batch;
+        ``batch`` None: no rows, only the input's columns."""
+        from custrec.store.ingest import IngestBatch, Segment
+
+        names = [  # a column of no value yet has no type: an input of only a header
+            self.id_field,
+            *(n for n in taken.columns if n != self.id_field and n in self.target_types),
+        ]
+        table = _in_store_order(batch, names, self.target_types)
+        self._batch = (table, rows)
+        segment = Segment(0, table.num_rows, frozenset(taken.columns), taken.source)
+        return IngestBatch(table, [segment], [base + row for row in rows])
+
+    def decide(self, matches: Any) -> list[Any]:
+        """The action for each row of the batch being written, by ``on_duplicate``;
+        refused rows wait for their lines (see :meth:`_read`)."""
+        assert self._batch is not None
+        table, rows = self._batch
+        actions, refused_at = _decide(
+            matches, self.options.on_duplicate, table, self.result, self.origin
+        )
+        if refused_at:
+            import pyarrow as pa
+
+            wanted = pa.array([p for p, *_ in refused_at], type=pa.int64())
+            values = table.take(wanted).to_pylist()
+            for (position, rule, field_name, message), row_values in zip(
+                refused_at, values, strict=True
+            ):
+                if rule in ("erased", "in-grace"):
+                    message = message.format(
+                        record=f"{self.id_field} {row_values.get(self.id_field)}"
+                    )
+                row = rows[position]
+                self._pending.setdefault(row, []).append((rule, field_name, message))
+                self._values[row] = {k: v for k, v in row_values.items() if v is not None}
+        return actions
+
+    def origin(self, label: int) -> tuple[str, int]:
+        """The input name and row number of a row's label."""
+        return self.inputs[label // LABEL_ROWS].name, label % LABEL_ROWS
 
 
 def _add_reasons(
@@ -574,38 +635,20 @@ def _present_values(batch: pa.RecordBatch, indices: Sequence[int]) -> dict[int, 
     return out
 
 
-def _combine(
-    inputs: Sequence[_Input], target_types: Mapping[str, str], id_field: str
-) -> tuple[pa.Table, list[Any], list[tuple[str, int]]]:
-    """One table of every input's valid rows in the store's column order, the segment
-    of each input, and each row's origin (input name, row number)."""
+def _in_store_order(batch: Any, names: Sequence[str], types: Mapping[str, str]) -> Any:
+    """A table of ``batch``'s columns ``names`` in that order and in the store's
+    ``types``; a column the batch lacks is null (None: an empty table)."""
     import pyarrow as pa
 
-    from custrec.store.ingest import Segment
-
-    names = [id_field, *(n for n in target_types if n != id_field)]
-    used = {c for item in inputs for c in item.columns}
-    names = [n for n in names if n in used or n == id_field]
-    schema = pa.schema([(n, arrow_type(target_types[n])) for n in names])
-    batches: list[pa.RecordBatch] = []
-    segments: list[Any] = []
-    origins: list[tuple[str, int]] = []
-    position = 0
-    for item in inputs:
-        count = 0
-        for batch in item.batches:
-            present = set(batch.schema.names)  # once per batch: a list lookup per column
-            arrays = [  # would make wide inputs quadratic
-                batch.column(n) if n in present else pa.nulls(batch.num_rows, f.type)
-                for n, f in zip(names, schema, strict=True)
-            ]
-            batches.append(pa.RecordBatch.from_arrays(arrays, schema=schema))
-            count += batch.num_rows
-        origins.extend((item.name, row) for row in item.rows)
-        segments.append(Segment(position, position + count, frozenset(item.columns), item.source))
-        position += count
-    table = pa.Table.from_batches(batches, schema=schema)
-    return table, segments, origins
+    schema = pa.schema([(n, arrow_type(types[n])) for n in names])
+    if batch is None:
+        return schema.empty_table()
+    present = set(batch.schema.names)  # once per batch: a list lookup per column
+    arrays = [  # would make wide inputs quadratic
+        batch.column(n) if n in present else pa.nulls(batch.num_rows, f.type)
+        for n, f in zip(names, schema, strict=True)
+    ]
+    return pa.Table.from_batches([pa.RecordBatch.from_arrays(arrays, schema=schema)])
 
 
 _STORE_REFUSALS = {
@@ -627,20 +670,19 @@ _STORE_REFUSALS = {
 def _decide(
     matches: Any,
     on_duplicate: str,
-    origins: Sequence[tuple[str, int]],
     table: pa.Table,
-    inputs: Sequence[_Input],
     result: CollectResult,
-    refused: _Refused,
-) -> list[Any]:
-    """The action for each row, by ``on_duplicate``; refused rows are recorded."""
+    origin: Callable[[int], tuple[str, int]],
+) -> tuple[list[Any], list[tuple[int, str, str | None, str]]]:
+    """The action for each row of a batch, by ``on_duplicate``, and the refused rows:
+    (position, rule, field, message). ``origin`` names an earlier row's label."""
     from custrec.store.ingest import RowAction
 
     actions: list[RowAction] = []
     refused_at: list[tuple[int, str, str | None, str]] = []
     id_field = table.column_names[0]
     repeated_id = f"{id_field}.unique"
-    for position in range(len(origins)):
+    for position in range(table.num_rows):
         repeat = matches.repeat_of[position]
         contact_repeat = matches.contact_repeat_of[position]
         contact = matches.contact_in_store[position]
@@ -650,18 +692,15 @@ def _decide(
             actions.append(RowAction.SKIP)
             continue
         if repeat is not None:
-            reason = (
-                repeated_id,
-                id_field,
-                f"the same id as row {origins[repeat][1]} of {origins[repeat][0]}",
-            )
+            file_name, row = origin(repeat)
+            reason = (repeated_id, id_field, f"the same id as row {row} of {file_name}")
         elif contact_repeat is not None:
             name, earlier = contact_repeat
+            file_name, row = origin(earlier)
             reason = (
                 f"{name}.unique",
                 name,
-                f"the same {name} as row {origins[earlier][1]} of {origins[earlier][0]}, "
-                "under another id",
+                f"the same {name} as row {row} of {file_name}, under another id",
             )
         elif contact is not None:
             reason = (
@@ -685,27 +724,7 @@ def _decide(
         else:
             refused_at.append((position, *reason))
         actions.append(RowAction.SKIP)
-    if refused_at:
-        import pyarrow as pa
-
-        values = table.take(pa.array([p for p, *_ in refused_at], type=pa.int64())).to_pylist()
-        lines: dict[str, dict[int, int]] = {}
-        for item in inputs:
-            wanted = [origins[p][1] for p, *_ in refused_at if origins[p][0] == item.name]
-            if wanted and item.reader is not None:
-                lines[item.name] = item.reader.row_lines(wanted)
-        for (position, rule, field_name, message), row_values in zip(
-            refused_at, values, strict=True
-        ):
-            if rule in ("erased", "in-grace"):
-                message = message.format(record=f"{id_field} {row_values.get(id_field)}")
-            file_name, row = origins[position]
-            line = lines.get(file_name, {}).get(row)
-            result.add_problem(Problem(file_name, row, line, rule, field_name, message))
-            refused.rows.append(
-                (file_name, row, [(rule, field_name, message)], {"_line": line, **row_values})
-            )
-    return actions
+    return actions, refused_at
 
 
 def _write_rejects(

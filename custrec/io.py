@@ -109,6 +109,29 @@ _OTHER_DELIMITERS = {
 }
 
 
+def regrouped(batches: Iterable[Any], rows: int = 65_536) -> Iterator[Any]:
+    """Batches (a store's chunks of about a thousand records, a reader's blocks) joined
+    into batches of about ``rows``, fewer for wide ones (at most about four million
+    cells): each batch costs a fixed overhead of conversions and library calls. A
+    batch whose columns differ from the ones before (NDJSON keys appearing) starts a
+    new one."""
+    import pyarrow as pa
+
+    pending: list[Any] = []
+    count = 0
+    for batch in batches:
+        if pending and batch.schema != pending[0].schema:
+            yield pa.Table.from_batches(pending).combine_chunks().to_batches()[0]
+            pending, count = [], 0
+        pending.append(batch)
+        count += batch.num_rows
+        if count >= batch_rows(batch.num_columns, rows):
+            yield pa.Table.from_batches(pending).combine_chunks().to_batches()[0]
+            pending, count = [], 0
+    if pending and count:
+        yield pa.Table.from_batches(pending).combine_chunks().to_batches()[0]
+
+
 def source_name(source: str) -> str:
     """How a source is named in messages: the path, or ``<stdin>`` for ``-``."""
     return STDIN_NAME if source == STDIN else source

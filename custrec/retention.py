@@ -425,7 +425,7 @@ def plan_purge(
     needed = {id_field, "_version", "_source"}
     for rule in policy.rules:
         needed |= {rule.trigger, *(c.field for c in rule.where)}
-    from custrec.validate import regrouped
+    from custrec.io import regrouped
 
     batches = store.iter_batches(
         system=True,

@@ -25,13 +25,14 @@ import dataclasses
 import itertools
 import secrets
 import sys
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from custrec.errors import UsageError
 from custrec.progress import NO_PROGRESS, Progress
 from custrec.schema.model import Field, Schema
+from custrec.seen import SeenValues
 from custrec.validation_report import (
     MESSAGE_CHARS,
     Example,
@@ -104,80 +105,6 @@ class _Failure:
     column: str | None
     value: object
     others: dict[str, object] = dataclasses.field(default_factory=dict)
-
-
-SPILL_VALUES = 2_000_000
-"""Hashes of one field kept in memory (16 MB) before they are written out as a run."""
-
-
-class SeenValues:
-    """The values seen so far, as sorted 8-byte hashes (a collision is about 1 in 10^11
-    for a million values). Up to ``limit`` hashes are held in memory; beyond, each
-    sorted set is written out as a run in a private temporary directory (0700, removed
-    by :meth:`close`, or when the object is collected or the interpreter exits) and
-    searched through a memory map, so memory does not grow with
-    the input (an external sort's runs, kept apart: a batch's values are looked up in
-    each run by binary search). The hashes are seeded with a secret drawn for the run
-    (``seed``), so a run left behind by a killed process tells nothing about any value.
-    """
-
-    def __init__(self, limit: int = SPILL_VALUES) -> None:
-        import numpy as np
-
-        self.limit = limit
-        self._hashes: Any = np.empty(0, dtype=np.uint64)
-        self._runs: list[Any] = []
-        self._directory: str | None = None
-        self._removal: Any = None
-
-    def repeated(self, hashes: Any) -> Any:
-        """For each of ``hashes`` (a numpy array of uint64, one per value): whether it
-        was seen before, earlier in ``hashes`` or in an earlier call; the others are
-        remembered."""
-        import numpy as np
-
-        order = np.argsort(hashes, kind="stable")
-        ranked = hashes[order]
-        earlier = np.zeros(len(hashes), dtype=bool)
-        if len(ranked) > 1:
-            earlier[order[1:]] = ranked[1:] == ranked[:-1]  # later copies in this call
-        for seen in (*self._runs, self._hashes):
-            if len(seen):
-                places = np.searchsorted(seen, hashes).clip(max=len(seen) - 1)
-                earlier |= seen[places] == hashes  # a binary search per value
-        # Insert only the values not seen before, in order: one copy of the set at a time.
-        new = np.sort(hashes[~earlier])
-        seen = self._hashes
-        self._hashes = np.insert(seen, np.searchsorted(seen, new), new) if len(seen) else new
-        if len(self._hashes) >= self.limit:
-            self._spill()
-        return earlier
-
-    def _spill(self) -> None:
-        import os
-        import tempfile
-
-        import numpy as np
-
-        if self._directory is None:
-            import shutil
-            import weakref
-
-            self._directory = tempfile.mkdtemp(prefix="custrec-seen-")  # mode 0700
-            self._removal = weakref.finalize(self, shutil.rmtree, self._directory, True)
-        path = os.path.join(self._directory, f"run-{len(self._runs)}")
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(self._hashes.tobytes())
-        self._runs.append(np.memmap(path, dtype=np.uint64, mode="r"))
-        self._hashes = np.empty(0, dtype=np.uint64)
-
-    def close(self) -> None:
-        """Remove the runs written out now (nothing to do when none were)."""
-        self._runs = []
-        if self._removal is not None:
-            self._removal()
-            self._removal = self._directory = None
 
 
 class Validation:
@@ -544,6 +471,8 @@ def validate_source(
         failures_file=failures,
         as_of=as_of,
     )
+    from custrec.io import regrouped
+
     reader = None
     if store is None:
         from custrec.io import open_table, source_name
@@ -629,31 +558,6 @@ class _Header:
         if not self.mapping:
             return batch
         return batch.rename_columns(self.check(names, final=False))
-
-
-def regrouped(batches: Iterable[Any], rows: int = 65_536) -> Iterator[Any]:
-    """Batches (a store's chunks of about a thousand records, a reader's blocks) joined
-    into batches of about ``rows``, fewer for wide ones (at most about four million
-    cells): each batch costs a fixed overhead of conversions and library calls. A
-    batch whose columns differ from the ones before (NDJSON keys appearing) starts a
-    new one."""
-    import pyarrow as pa
-
-    from custrec.io import batch_rows
-
-    pending: list[Any] = []
-    count = 0
-    for batch in batches:
-        if pending and batch.schema != pending[0].schema:
-            yield pa.Table.from_batches(pending).combine_chunks().to_batches()[0]
-            pending, count = [], 0
-        pending.append(batch)
-        count += batch.num_rows
-        if count >= batch_rows(batch.num_columns, rows):
-            yield pa.Table.from_batches(pending).combine_chunks().to_batches()[0]
-            pending, count = [], 0
-    if pending and count:
-        yield pa.Table.from_batches(pending).combine_chunks().to_batches()[0]
 
 
 def _anonymised_apart(run: Validation, batch: Any, id_field: str) -> Any:

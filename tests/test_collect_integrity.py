@@ -500,3 +500,106 @@ def test_concurrent_collects_of_the_same_new_ids_insert_them_once(
         }
     assert stored == expected  # every record once, all from the collect that won
     audit_verifies(cli, store, key)
+
+
+# --- 5. streaming: batches and runs written out change nothing -------------------------------
+
+
+def test_collect_in_small_batches_reports_and_stores_what_one_batch_does(
+    tmp_path: Path, cli: InvokeCli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """collect streams its inputs into the store batch by batch, remembering the ids and
+    contact details seen as sorted tokens (written out beyond a limit). Read in batches
+    of about 40 rows with the tokens written out every 30, it gives the report, the
+    rejects file and the stored records it gives in one batch held in memory: repeats
+    of a row many batches back (by id, by email, by phone) are found and named by their
+    row, across inputs too, and ``--on-duplicate update`` updates what it updated."""
+    import custrec.io as io_module
+    import custrec.seen as seen
+
+    header, *rows = csv_rows(generate_customers(cli, tmp_path / "g.csv", 600, seed=11))
+    email, phone = header.index("email"), header.index("phone")
+    late = [
+        list(rows[3]),  # the same id as row 4, many batches back
+        [f"{rows[5][0]}-x", *rows[5][1:]],  # another id, row 6's email and phone
+        [f"{rows[7][0]}-y", *[v if n != email else "" for n, v in enumerate(rows[7][1:], 1)]],
+    ]
+    first = write_csv(tmp_path / "first.csv", header, rows[:400])
+    second = write_csv(tmp_path / "second.csv", header, [*rows[400:], *late])
+    assert rows[7][phone]  # the third late row repeats a phone only
+
+    def run(name: str) -> tuple[dict[str, Any], list[list[str]], list[dict[str, Any]]]:
+        key = new_key_file(tmp_path / f"{name}.key").path
+        store = init_store(cli, tmp_path / f"{name}.crec", key)
+        rejects = tmp_path / f"{name}-rejects.csv"
+        args = ["--key-file", str(key), "--format", "json"]
+        seed = cli("collect", str(store), str(first), *args)
+        assert seed.exit_code == 0, seed.stderr
+        result = cli(
+            "collect", str(store), str(first), str(second), *args,
+            "--on-invalid", "reject", "--rejects", str(rejects), "--on-duplicate", "update",
+        )  # fmt: skip
+        assert result.exit_code == 0, result.stderr  # rejected rows go to the rejects file
+        report = json.loads(result.stdout)
+        for name_key in ("store", "rejects_file"):
+            report.pop(name_key)
+        exported = cli("export", str(store), *args[:2], "--format", "ndjson")
+        records = ndjson_objects(exported.stdout)
+        for record in records:
+            record.pop("_collected_at", None)
+        audit_verifies(cli, store, key)
+        shown = cli("audit", "show", str(store), *args)
+        outcome = [e for e in json.loads(shown.stdout)["entries"] if e["phase"] == "outcome"][-1]
+        # The outcome binds the id of every row read (as pseudonyms), batch after batch.
+        assert outcome["action"] == "collect"
+        assert outcome["subjects"] == len({row[0] for row in [*rows, *late]})
+        return report, csv_rows(rejects), sorted(records, key=lambda r: str(r["customer_id"]))
+
+    whole = run("whole")
+    monkeypatch.setattr(io_module, "_CSV_BLOCK_BYTES", 4_000)  # blocks of a few rows
+    monkeypatch.setattr(io_module.regrouped, "__defaults__", (40,))
+    monkeypatch.setattr(seen, "SPILL_BYTES", 30 * 24)  # 30 tokens with their labels
+    streamed = run("streamed")
+    assert streamed == whole
+    report = whole[0]
+    assert (report["inserted"], report["updated"], report["rejected"]) == (200, 400, 3)
+    reasons = {(p["file"], p["row"]): (p["rule"], p["message"]) for p in report["problems"]}
+    assert reasons[(str(second), 201)] == ("customer_id.unique", f"the same id as row 4 of {first}")
+    assert reasons[(str(second), 202)] == (
+        "email.unique",
+        f"the same email as row 6 of {first}, under another id",
+    )
+    assert reasons[(str(second), 203)] == (
+        "phone.unique",
+        f"the same phone as row 8 of {first}, under another id",
+    )
+
+
+def test_collect_refused_by_its_last_batch_writes_nothing_of_the_earlier_ones(
+    tmp_path: Path, cli: InvokeCli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With --on-invalid abort, an invalid row in the last batch refuses the whole
+    collect, after earlier batches went into the store's transaction: none of them is
+    kept, the store verifies, and the audit shows the collect failed, naming nobody."""
+    import custrec.io as io_module
+
+    header, *rows = csv_rows(generate_customers(cli, tmp_path / "g.csv", 300, seed=12))
+    source = write_csv(tmp_path / "in.csv", header, [*rows, ["", *rows[0][1:]]])
+    key = new_key_file(tmp_path / "k.key").path
+    store = init_store(cli, tmp_path / "s.crec", key)
+    monkeypatch.setattr(io_module, "_CSV_BLOCK_BYTES", 4_000)
+    monkeypatch.setattr(io_module.regrouped, "__defaults__", (40,))
+    args = ["--key-file", str(key), "--format", "json"]
+    result = cli("collect", str(store), str(source), *args)
+    assert result.exit_code == 1, result.stderr
+    report = json.loads(result.stdout)
+    assert (report["written"], report["inserted"], report["problems_total"]) == (False, 0, 1)
+    assert report["problems"][0]["row"] == 301
+    assert verified(cli, store, "--key-file", str(key)) == 0
+    shown = json.loads(cli("audit", "show", str(store), *args).stdout)["entries"]
+    collect = [e for e in shown if e["action"] == "collect"]
+    assert [(e["phase"], e["outcome"], e["subjects"]) for e in collect] == [
+        ("intent", "started", None),
+        ("outcome", "failed", None),
+    ]
+    audit_verifies(cli, store, key)

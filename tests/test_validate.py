@@ -988,7 +988,7 @@ def test_seen_values_written_out_answer_as_held_in_memory(tmp_path: Path) -> Non
     from hypothesis import given, settings
     from hypothesis import strategies as st
 
-    from custrec.validate import SeenValues
+    from custrec.seen import SeenValues
 
     @settings(max_examples=60, deadline=None)
     @given(st.lists(st.lists(st.integers(0, 40), max_size=30), max_size=12), st.integers(1, 9))
@@ -1024,7 +1024,7 @@ def test_uniqueness_over_runs_written_out_reports_as_in_memory(
     import tempfile
 
     import custrec.io as io_module
-    import custrec.validate as validate
+    import custrec.seen as seen
 
     path = tmp_path / "c.csv"
     rows = [row for chunk in generate_customers(5_000, seed=3) for row in chunk.rows]
@@ -1037,9 +1037,8 @@ def test_uniqueness_over_runs_written_out_reports_as_in_memory(
     in_memory = json.loads(CliRunner().invoke(main, args).stdout)
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
     (tmp_path / "tmp").mkdir()
-    monkeypatch.setattr(validate, "SPILL_VALUES", 500)
-    monkeypatch.setattr(validate.SeenValues.__init__, "__defaults__", (500,))
-    monkeypatch.setattr(validate.regrouped, "__defaults__", (400,))  # batches of 400 rows
+    monkeypatch.setattr(seen, "SPILL_BYTES", 500 * 8)  # 500 hashes
+    monkeypatch.setattr(io_module.regrouped, "__defaults__", (400,))  # batches of 400 rows
     monkeypatch.setattr(io_module, "_CSV_BLOCK_BYTES", 100_000)  # read in blocks of 100 kB
     written_out = json.loads(CliRunner().invoke(main, args).stdout)
     for report in (in_memory, written_out):

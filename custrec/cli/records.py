@@ -100,13 +100,14 @@ def collect(
 ) -> None:
     """Collect new records into STORE from INPUTS (CSV, NDJSON or Parquet; '-' for stdin).
 
-    Every input is read and checked before anything is written: the id must be present,
-    every column must be a field of the store (a new store takes the fields of its first
-    input; --add-columns adds more), and values must fit the field types (CSV values
-    stay text unless the field is typed: '007' and '+44 7911 123456' are kept as
-    written). Duplicates are found by id and by normalised email and phone, within the
-    batch and against the store. The batch is written in one transaction: all of it, or
-    nothing. Each record remembers its source and when it was collected.
+    Every row is checked: the id must be present, every column must be a field of the
+    store (a new store takes the fields of its first input; --add-columns adds more),
+    and values must fit the field types (CSV values stay text unless the field is
+    typed: '007' and '+44 7911 123456' are kept as written). Duplicates are found by id
+    and by normalised email and phone, within the inputs and against the store. The
+    inputs stream into the store in one transaction, which holds the store's write lock
+    while they are read: all of it is written, or nothing, and memory does not grow
+    with the inputs. Each record remembers its source and when it was collected.
 
     Exit 0 when written; 1 when rows were invalid and nothing was written
     (--on-invalid abort); 3 for an unreadable input.

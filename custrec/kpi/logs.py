@@ -131,7 +131,7 @@ def load_logs(
     progress.start(None, "rows")
     for source in sources:
         if source != "-" and open_store is not None and _is_store(source):
-            from custrec.validate import regrouped
+            from custrec.io import regrouped
 
             with open_store(source) as store:
                 batches = regrouped(store.iter_batches(action="report"), BATCH_ROWS)

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from custrec import audit
 from custrec.errors import CustrecError, ExitCode
+from custrec.store import packed
 from custrec.store.session import StoreSession
 
 if TYPE_CHECKING:
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
 class Operation:
     """One audited operation: entries of one operation share its ``id``."""
 
-    __slots__ = ("action", "counts", "fields", "id")
+    __slots__ = ("action", "counts", "fields", "id", "subjects_recorded")
 
     def __init__(
         self,
@@ -40,6 +41,7 @@ class Operation:
         self.action = action
         self.fields = set(fields)
         self.counts = counts if counts is not None else {}
+        self.subjects_recorded = False
 
 
 def exit_code_of(exc: BaseException) -> int:
@@ -68,6 +70,13 @@ class Auditor:
             cached = self._keys_cache = (source, audit.AuditKeys.derive(*source))
         return cached[1]
 
+    def record_subjects(self, db: sqlite3.Connection, op: Operation, ids: Sequence[str]) -> None:
+        """Record some of the subjects of ``op`` (a change over a stream of records,
+        whose intent could not name them), staged (the caller created the staging
+        tables: :meth:`packed.Staged.create`); its outcome entry binds them all."""
+        audit.record_subjects(db, self.keys, op.id, ids, packed.Staged.SUBJECTS)
+        op.subjects_recorded = True
+
     def append(
         self,
         db: sqlite3.Connection,
@@ -93,6 +102,7 @@ class Auditor:
             scope=scope,
             fields=op.fields,
             counts=op.counts,
+            subjects_recorded=op.subjects_recorded and phase == "outcome",
         )
         header = self.session.require_header()
         header.audit_head = audit.read_head_row(db)
@@ -121,6 +131,8 @@ class Auditor:
             if single_transaction:
                 with self.session.transaction(write=True) as db:
                     yield op
+                    if op.subjects_recorded:
+                        packed.Staged.move_subjects(db)
                     self.append(db, op, "outcome", "ok", scope=scope)
             else:  # the caller runs its own transactions
                 yield op
@@ -160,6 +172,7 @@ class Auditor:
     def failure(self, op: Operation, exc: BaseException, *, scope: str | None) -> None:
         """Best effort: a store too damaged or too busy to write to keeps its intent
         entry, which then shows the operation as never completed."""
+        op.subjects_recorded = False  # recorded in the transaction that was rolled back
         with (
             contextlib.suppress(CustrecError, sqlite3.Error),
             self.session.transaction(write=True) as db,

@@ -1,9 +1,9 @@
-"""Bulk ingest: many records in one transaction, from Arrow tables (see
+"""Bulk ingest: many records in one transaction, from a stream of Arrow tables (see
 :mod:`custrec.store.ingest` for the types callers use).
 
-:meth:`BulkIngest.prepare` computes the blind-index tokens of incoming rows (the
-costly part) without the store's lock; :meth:`BulkIngest.ingest` takes the lock, finds
-which rows repeat an id or a contact detail (in the batch or the store) and which the
+:meth:`BulkIngest.ingest` takes the lock and, batch by batch, computes the blind-index
+tokens of incoming rows (:meth:`BulkIngest.prepare`), finds which rows repeat an id or
+a contact detail (an earlier row of the stream, or a record in the store) and which the
 store refuses (an erased customer, a record in a purge's grace period), asks the
 caller what to do with each row, and writes whole chunks straight from Arrow buffers.
 Loaded only by commands that collect, so that point reads never import it.
@@ -13,22 +13,24 @@ from __future__ import annotations
 
 import bisect
 import sqlite3
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import pyarrow as pa
 
 from custrec.errors import UsageError
 from custrec.progress import NO_PROGRESS, Progress
 from custrec.store import chunkcodec, packed
+from custrec.store.auditing import Operation
 from custrec.store.fileformat import GROUP_CHUNKS, integer
 from custrec.store.ingest import (
     Decide,
+    IngestBatch,
     IngestResult,
     IngestRows,
     RowAction,
     RowMatches,
+    RunRepeats,
     Segment,
-    batch_matches,
     merge_update,
     sources_of,
 )
@@ -45,7 +47,12 @@ class BulkIngest(UsesParts):
         super().__init__(parts)
         self.writer = writer
 
-    def prepare(self, table: pa.Table, segments: Sequence[Segment] | None) -> IngestRows:
+    def prepare(self, batch: IngestBatch, first: int) -> IngestRows:
+        """The tokens of ``batch``'s rows; ``first`` is the position in the stream of its
+        first row (its label by default)."""
+        import numpy as np
+
+        table = batch.table
         settings = self.session.require_header().settings
         if settings.id_field not in table.column_names:
             raise UsageError(f"the rows lack the id field {settings.id_field!r}")
@@ -75,16 +82,23 @@ class BulkIngest(UsesParts):
                 column[position] = token
             match_tokens[name] = column
         all_columns = frozenset(table.column_names)
+        if batch.labels is None:
+            labels = np.arange(first, first + table.num_rows, dtype=np.int64)
+        else:
+            labels = np.asarray(batch.labels, dtype=np.int64)
+            if len(labels) != table.num_rows:
+                raise ValueError("an ingest batch needs one label per row")
         return IngestRows(
             table=table,
-            segments=list(segments or [Segment(0, table.num_rows, all_columns)]),
+            segments=list(batch.segments or [Segment(0, table.num_rows, all_columns)]),
             id_tokens=id_tokens,
             match_tokens=match_tokens,
+            labels=labels,
         )
 
     def ingest(
         self,
-        rows: IngestRows,
+        batches: Iterable[IngestBatch],
         decide: Decide,
         *,
         collected_at: str | None,
@@ -93,64 +107,110 @@ class BulkIngest(UsesParts):
         progress: Progress = NO_PROGRESS,
     ) -> IngestResult:
         result = IngestResult()
-        table = rows.table
-        ids = [str(v) for v in table.column(self.writer.id_field).to_pylist()]
-        result.fields = {name for segment in rows.segments for name in segment.columns}
-        with self.auditor.change(action, subjects=ids, fields=result.fields) as op:
-            db = self.session.db
-            self.writer.declare_columns(db, table.schema)
-            refused, tombstones = self.guard.refused_rows(rows.id_tokens, rows.match_tokens)
-            if readmit_erased:
-                refused = {p: why for p, why in refused.items() if why != "erased"}
-            located = packed.find_ids(db, rows.id_tokens)
-            self._reread_phone_regions(db, rows, located, ids)
-            matches = self._matches(db, rows, located)
-            matches.refused = refused
-            actions = list(decide(matches))
-            if len(actions) != rows.rows:
-                raise ValueError("decide() must return one action per row")
-            inserts: list[int] = []
-            updates: dict[int, list[int]] = {}
-            for position, row_action in enumerate(actions):
-                if row_action is RowAction.SKIP or position in refused:
-                    result.skipped += 1
-                    continue
-                if matches.repeat_of[position] is not None:
-                    raise ValueError("a repeated id in the batch can only be skipped")
-                token = rows.id_tokens[position]
-                if row_action is RowAction.UPDATE:
-                    if token not in located:
-                        raise ValueError("only a record in the store can be updated")
-                    updates.setdefault(located[token], []).append(position)
-                elif token in located:
-                    raise ValueError("a record in the store cannot be inserted again")
-                else:
-                    inserts.append(position)
-            lifted = {
-                key
-                for position in (*inserts, *(p for group in updates.values() for p in group))
-                for key in tombstones.get(position, ())
-            }
-            if lifted:  # readmitted: the tombstones no longer keep these customers out
-                op.counts["readmitted"] = self.guard.readmit(db, lifted)
-            progress.advance(result.skipped)
-            touched = self._updates(db, rows, updates, ids, collected_at)
-            result.updated = sum(len(p) for p in updates.values())
-            progress.advance(result.updated)
-            fresh = table.take(pa.array(inserts, type=pa.int64()))
-            touched |= self._inserts(db, fresh, rows, inserts, collected_at, progress)
-            result.inserted = len(inserts)
-            result.chunks_written = len(touched)
-            self.session.update_manifest(db, (c // GROUP_CHUNKS for c in touched))
-            op.counts.update(
-                inserted=result.inserted, updated=result.updated, skipped=result.skipped
-            )
+        touched: set[int] = set()
+        lifted: set[str] = set()
+        settings = self.session.require_header().settings
+        repeats = RunRepeats(settings.match_fields)
+        try:
+            with packed.Staged.on_disk(self.session.db), self.auditor.change(action) as op:
+                db = self.session.db
+                packed.Staged.create(db)
+                position = 0
+                for batch in batches:
+                    rows = self.prepare(batch, position)
+                    position += rows.rows
+                    fields = {name for segment in rows.segments for name in segment.columns}
+                    op.fields |= fields
+                    result.fields |= fields
+                    touched |= self._write_batch(
+                        db, op, rows, repeats, decide, result, lifted, collected_at,
+                        readmit_erased, progress,
+                    )  # fmt: skip
+                packed.Staged.move_index_entries(db)
+                result.chunks_written = len(touched)
+                self.session.update_manifest(db, (c // GROUP_CHUNKS for c in touched))
+                op.counts.update(
+                    inserted=result.inserted, updated=result.updated, skipped=result.skipped
+                )
+        finally:
+            repeats.close()
         if lifted:
             self.guard.write_tombstone_file()
         return result
 
+    def _write_batch(
+        self,
+        db: sqlite3.Connection,
+        op: Operation,
+        rows: IngestRows,
+        repeats: RunRepeats,
+        decide: Decide,
+        result: IngestResult,
+        lifted: set[str],
+        collected_at: str | None,
+        readmit_erased: bool,
+        progress: Progress,
+    ) -> set[int]:
+        """One batch of an ingest, in its transaction: the chunks it changed."""
+        table = rows.table
+        ids = [str(v) for v in table.column(self.writer.id_field).to_pylist()]
+        self.auditor.record_subjects(db, op, ids)
+        self.writer.declare_columns(db, table.schema)
+        refused, tombstones = self.guard.refused_rows(rows.id_tokens, rows.match_tokens)
+        if readmit_erased:
+            refused = {p: why for p, why in refused.items() if why != "erased"}
+        located = packed.find_ids(db, rows.id_tokens)
+        self._reread_phone_regions(db, rows, located, ids)
+        matches = self._matches(db, rows, located, repeats)
+        matches.refused = refused
+        actions = list(decide(matches))
+        if len(actions) != rows.rows:
+            raise ValueError("decide() must return one action per row")
+        inserts: list[int] = []
+        updates: dict[int, list[int]] = {}
+        skipped = 0
+        for position, row_action in enumerate(actions):
+            if row_action is RowAction.SKIP or position in refused:
+                skipped += 1
+                continue
+            if matches.repeat_of[position] is not None:
+                raise ValueError("a repeated id in the stream can only be skipped")
+            token = rows.id_tokens[position]
+            if row_action is RowAction.UPDATE:
+                if token not in located:
+                    raise ValueError("only a record in the store can be updated")
+                updates.setdefault(located[token], []).append(position)
+            elif token in located:
+                raise ValueError("a record in the store cannot be inserted again")
+            else:
+                inserts.append(position)
+        readmitted = {
+            key
+            for position in (*inserts, *(p for group in updates.values() for p in group))
+            for key in tombstones.get(position, ())
+        }
+        if readmitted:  # readmitted: the tombstones no longer keep these customers out
+            op.counts["readmitted"] = op.counts.get("readmitted", 0) + self.guard.readmit(
+                db, readmitted
+            )
+            lifted |= readmitted
+        result.skipped += skipped
+        progress.advance(skipped)
+        touched = self._updates(db, rows, updates, ids, collected_at)
+        updated = sum(len(p) for p in updates.values())
+        result.updated += updated
+        progress.advance(updated)
+        fresh = table.take(pa.array(inserts, type=pa.int64()))
+        touched |= self._inserts(db, fresh, rows, inserts, collected_at, progress)
+        result.inserted += len(inserts)
+        return touched
+
     def _matches(
-        self, db: sqlite3.Connection, rows: IngestRows, located: Mapping[bytes, int]
+        self,
+        db: sqlite3.Connection,
+        rows: IngestRows,
+        located: Mapping[bytes, int],
+        repeats: RunRepeats,
     ) -> RowMatches:
         holders = {
             name: packed.find_contacts(db, name, (t for t in tokens if t is not None))
@@ -164,7 +224,7 @@ class BulkIngest(UsesParts):
                 owners = holders[name].get(token, set()) - {rows.id_tokens[position]}
                 if owners:
                     contact_in_store[position] = name
-        repeat_of, contact_repeat = batch_matches(rows)
+        repeat_of, contact_repeat = repeats.find(rows)
         return RowMatches(
             in_store=[token in located for token in rows.id_tokens],
             contact_in_store=contact_in_store,
@@ -291,5 +351,5 @@ class BulkIngest(UsesParts):
                 )
             touched.add(chunk_id)
             progress.advance(piece.num_rows)
-        self.index.add_entries(db, id_entries, match_entries)
+        self.index.add_entries(db, id_entries, match_entries, staged=True)
         return touched

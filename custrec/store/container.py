@@ -318,17 +318,9 @@ class Store:
             self._bulk = BulkIngest(self._parts, self._writer)
         return self._bulk
 
-    def prepare_ingest(
-        self, table: pa.Table, segments: Sequence[bulk_types.Segment] | None = None
-    ) -> bulk_types.IngestRows:
-        """Compute the index tokens of ``table``'s rows for :meth:`ingest`, without the
-        store's lock. ``table`` holds store fields (the id field required, non-null);
-        ``segments`` say which columns each range of rows came with (default: all)."""
-        return self._bulk_ingest().prepare(table, segments)
-
     def ingest(
         self,
-        rows: bulk_types.IngestRows,
+        batches: Iterable[bulk_types.IngestBatch],
         decide: bulk_types.Decide,
         *,
         collected_at: str | None = None,
@@ -336,17 +328,19 @@ class Store:
         readmit_erased: bool = False,
         progress: Progress = NO_PROGRESS,
     ) -> bulk_types.IngestResult:
-        """Write prepared rows in one all-or-nothing transaction. Under the lock, finds
-        which rows repeat an id or a contact detail (in the batch or the store), and
-        which the store refuses (``RowMatches.refused``: an erased customer's id, email
-        or phone unless ``readmit_erased``, or a record in a purge's grace period: they
-        are skipped whatever ``decide`` says), and asks ``decide`` what to do with each
-        row: insert (a new id), update (an id in the store: the row's columns replace
-        those fields), or skip. ``decide`` may raise to write nothing. Each written
-        record's provenance is its segment's source and ``collected_at``. ``progress``
-        counts the rows as they are written (or skipped)."""
+        """Write a stream of incoming batches in one all-or-nothing transaction, holding
+        one batch at a time. Under the lock, for each batch: finds which rows repeat an
+        id or a contact detail (an earlier row of the stream, or a record in the store),
+        and which the store refuses (``RowMatches.refused``: an erased customer's id,
+        email or phone unless ``readmit_erased``, or a record in a purge's grace period:
+        they are skipped whatever ``decide`` says), and asks ``decide`` what to do with
+        each row: insert (a new id), update (an id in the store: the row's columns
+        replace those fields), or skip. ``decide`` or the iteration of ``batches`` may
+        raise to write nothing. Each written record's provenance is its segment's source
+        and ``collected_at``. ``progress`` counts the rows as they are written (or
+        skipped). The audit's outcome entry names every row's id (as pseudonyms)."""
         return self._bulk_ingest().ingest(
-            rows,
+            batches,
             decide,
             collected_at=collected_at,
             action=action,

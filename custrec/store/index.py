@@ -186,9 +186,15 @@ class BlindIndex:
         db: sqlite3.Connection,
         id_entries: list[tuple[bytes, int]],
         match_entries: Mapping[str, list[tuple[bytes, bytes]]],
+        *,
+        staged: bool = False,
     ) -> None:
         """Index entries of new records in bulk: (id token, chunk) and, per match
-        field, (match token, id token)."""
-        packed.insert_id_entries(db, id_entries)
+        field, (match token, id token); ``staged``: into the staging tables, moved
+        into the indexes later (:class:`packed.Staged`)."""
+        ids, matches = (
+            (packed.Staged.IDS, packed.Staged.MATCHES) if staged else ("id_index", "match_index")
+        )
+        packed.insert_id_entries(db, id_entries, ids)
         for name, entries in match_entries.items():
-            packed.insert_match_entries(db, name, entries)
+            packed.insert_match_entries(db, name, entries, matches)

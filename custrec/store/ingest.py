@@ -1,11 +1,12 @@
-"""Bulk writes: many records at once, in one transaction, from Arrow tables.
+"""Bulk writes: many records at once, in one transaction, from a stream of Arrow tables.
 
-:meth:`Store.prepare_ingest` computes the blind-index tokens of incoming rows (the
-costly part: normalising phone numbers and keyed hashes) without holding the store's
-lock. :meth:`Store.ingest` then takes the lock, finds which rows repeat an id or a
-contact detail (in the batch or in the store), asks the caller what to do with each
-row, and writes: whole chunks are laid out straight from Arrow buffers, so a large
-collect does not convert values one by one.
+:meth:`Store.ingest` takes the lock and, for each incoming batch, computes the
+blind-index tokens of its rows (normalised phone numbers and keyed hashes), finds which
+rows repeat an id or a contact detail (of an earlier row of the stream, or of a record
+in the store), asks the caller what to do with each row, and writes: whole chunks are
+laid out straight from Arrow buffers, so a large collect does not convert values one by
+one, and only one batch is held at a time (what must be remembered across batches is
+kept as sorted tokens: :class:`RunRepeats`).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from custrec.store.records import Value
 
@@ -42,15 +43,28 @@ class Segment:
 
 
 @dataclass
+class IngestBatch:
+    """Incoming rows for :meth:`Store.ingest`: ``table`` holds store fields in the
+    store's column types (the id field required, non-null); ``segments`` say which
+    columns each range of its rows came with (default: all); ``labels`` name each row
+    to the caller (int64, e.g. input and row number; default: its position in the
+    stream), and are what :class:`RowMatches` reports an earlier row by."""
+
+    table: pa.Table
+    segments: list[Segment] | None = None
+    labels: Sequence[int] | None = None
+
+
+@dataclass
 class IngestRows:
-    """Incoming rows prepared for :meth:`Store.ingest` (see
-    :meth:`Store.prepare_ingest`): the table in the store's column types, and the
-    tokens of each row's id and contact details."""
+    """A batch prepared for writing: the table, the tokens of each row's id and contact
+    details, and the rows' labels."""
 
     table: pa.Table
     segments: list[Segment]
     id_tokens: list[bytes]
     match_tokens: dict[str, list[bytes | None]]
+    labels: Any
 
     @property
     def rows(self) -> int:
@@ -59,14 +73,16 @@ class IngestRows:
 
 @dataclass
 class RowMatches:
-    """Which incoming rows repeat a record, per row (0-based positions):
+    """Which rows of an incoming batch repeat a record, per row (0-based positions in
+    the batch; an earlier row is named by its label, see :class:`IngestBatch`):
 
     - ``in_store``: the id is already in the store;
     - ``contact_in_store``: the match field (e.g. ``email``) whose normalised value
       belongs to another record already in the store, or None;
-    - ``repeat_of``: an earlier row of the batch with the same id, or None;
-    - ``contact_repeat_of``: (match field, earlier row) with the same normalised
-      contact detail and another id, or None;
+    - ``repeat_of``: the label of an earlier row of the stream with the same id, or
+      None;
+    - ``contact_repeat_of``: (match field, label of an earlier row) with the same
+      normalised contact detail and another id, or None;
     - ``refused``: see below.
     """
 
@@ -92,27 +108,49 @@ class IngestResult:
     fields: set[str] = field(default_factory=set)
 
 
-def batch_matches(rows: IngestRows) -> tuple[list[int | None], list[tuple[str, int] | None]]:
-    """Repeats within the batch: of ids, and of contact details under another id."""
-    first_of_id: dict[bytes, int] = {}
-    repeat_of: list[int | None] = []
-    for position, token in enumerate(rows.id_tokens):
-        earlier = first_of_id.setdefault(token, position)
-        repeat_of.append(earlier if earlier != position else None)
-    contact_repeat: list[tuple[str, int] | None] = [None] * rows.rows
-    for name, tokens in rows.match_tokens.items():
-        first: dict[bytes, int] = {}
-        for position, match in enumerate(tokens):
-            if match is None or repeat_of[position] is not None:
+class RunRepeats:
+    """The rows of one ingest seen so far, by id token and by contact token, each with
+    the label of its first row: held as sorted 16-byte tokens
+    (:class:`custrec.seen.SeenValues`), so memory does not grow with the stream."""
+
+    def __init__(self, match_fields: Sequence[str]) -> None:
+        from custrec.crypto import TOKEN_BYTES
+        from custrec.seen import SeenValues
+
+        self._dtype = f"S{TOKEN_BYTES}"
+        self._ids = SeenValues(dtype=self._dtype, labelled=True)
+        self._contacts = {
+            name: SeenValues(dtype=self._dtype, labelled=True) for name in match_fields
+        }
+
+    def find(self, rows: IngestRows) -> tuple[list[int | None], list[tuple[str, int] | None]]:
+        """Rows of ``rows`` repeating an earlier row of the stream: by id (its label),
+        and by a contact detail under another id ((field, label)); remembers the rest."""
+        import numpy as np
+
+        keys = np.array(rows.id_tokens, dtype=self._dtype)
+        repeated, first = self._ids.first_labels(keys, rows.labels)
+        repeat_of: list[int | None] = [
+            int(label) if seen else None
+            for seen, label in zip(repeated.tolist(), first.tolist(), strict=True)
+        ]
+        contact_repeat: list[tuple[str, int] | None] = [None] * rows.rows
+        for name, tokens in rows.match_tokens.items():
+            # A row repeating an id is refused whatever its contact details are.
+            eligible = [p for p, t in enumerate(tokens) if t is not None and repeat_of[p] is None]
+            if not eligible:
                 continue
-            earlier = first.setdefault(match, position)
-            if (
-                earlier != position
-                and contact_repeat[position] is None
-                and rows.id_tokens[earlier] != rows.id_tokens[position]
-            ):
-                contact_repeat[position] = (name, earlier)
-    return repeat_of, contact_repeat
+            wanted = np.array(eligible, dtype=np.int64)
+            keys = np.array([tokens[p] for p in eligible], dtype=self._dtype)
+            seen, earlier = self._contacts[name].first_labels(keys, rows.labels[wanted])
+            for position, label in zip(wanted[seen].tolist(), earlier[seen].tolist(), strict=True):
+                if contact_repeat[position] is None:  # the first field that repeats
+                    contact_repeat[position] = (name, int(label))
+        return repeat_of, contact_repeat
+
+    def close(self) -> None:
+        for seen in (self._ids, *self._contacts.values()):
+            seen.close()
 
 
 def merge_update(
