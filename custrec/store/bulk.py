@@ -71,15 +71,23 @@ class BulkIngest(UsesParts):
             if name not in table.column_names:
                 continue
             values = table.column(name).to_pylist()
-            wanted = [
-                (position, normalise_match_value(name, value, regions[country]).encode())
-                for position, (value, country) in enumerate(zip(values, countries, strict=True))
-                if value is not None and str(value).strip()
-            ]
+            # Normal forms and tokens once per distinct value of the batch: a phone
+            # number costs microseconds to read, and households and companies share them.
+            normals: dict[tuple[Value, str | None], bytes] = {}
+            wanted: list[tuple[int, bytes]] = []
+            for position, (value, country) in enumerate(zip(values, countries, strict=True)):
+                if value is None or not str(value).strip():
+                    continue
+                key = (value, regions[country])
+                normal = normals.get(key)
+                if normal is None:
+                    normal = normals[key] = normalise_match_value(name, value, key[1]).encode()
+                wanted.append((position, normal))
+            distinct = list(dict.fromkeys(normals.values()))
+            made = dict(zip(distinct, self.index.normal_tokens(name, distinct), strict=True))
             column: list[bytes | None] = [None] * len(values)
-            made = self.index.normal_tokens(name, (w for _, w in wanted))
-            for (position, _), token in zip(wanted, made, strict=True):
-                column[position] = token
+            for position, normal in wanted:
+                column[position] = made[normal]
             match_tokens[name] = column
         all_columns = frozenset(table.column_names)
         if batch.labels is None:
