@@ -17,6 +17,7 @@ be written, with their reasons, to a rejects file for correction.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -225,13 +226,72 @@ class _Input:
     columns: list[str]  # the store fields the input brought, in order of appearance
 
 
-@dataclass
-class _Refused:
-    """Rows refused so far: their origin, reasons and original values."""
+HELD_ROWS = 20_000
+"""Refused rows held in memory; beyond, they are written out sealed (see :class:`_Refused`)."""
 
-    rows: list[tuple[str, int, list[tuple[str, str | None, str]], dict[str, Any]]] = field(
-        default_factory=list
-    )
+RefusedRow = tuple[str, int, list[tuple[str, str | None, str]], dict[str, Any]]
+"""A refused row: its input, row number, reasons (rule, field, message) and values."""
+
+
+class _Refused:
+    """Rows refused so far, in input order. Beyond ``HELD_ROWS`` they are written out to
+    an unnamed temporary file (``tempfile.TemporaryFile``: no name on disk, 0600), each
+    part sealed with AES-GCM under a key drawn for the collect and never written, so
+    that an input of many bad rows does not fill memory, and no refused value reaches
+    the disk in clear. The parts are pickles: authenticated before they are read, they
+    can only be what this collect wrote."""
+
+    def __init__(self) -> None:
+        self.held: list[RefusedRow] = []
+        self.count = 0
+        self._file: Any = None
+        self._key = b""
+        self._parts = 0
+
+    def __len__(self) -> int:
+        return self.count
+
+    def add(self, row: RefusedRow) -> None:
+        self.held.append(row)
+        self.count += 1
+        if len(self.held) >= HELD_ROWS:
+            self._write_out()
+
+    def _write_out(self) -> None:
+        import os
+        import pickle
+        import tempfile
+
+        from custrec.crypto import seal
+
+        if self._file is None:
+            # Kept open across calls and closed by close(): no block holds its whole life.
+            self._file = tempfile.TemporaryFile(prefix="custrec-refused-")  # noqa: SIM115
+            self._key = os.urandom(32)
+        sealed = seal(self._key, pickle.dumps(self.held), b"refused rows %d" % self._parts)
+        self._file.write(len(sealed).to_bytes(8, "big") + sealed)
+        self._parts += 1
+        self.held = []
+
+    def __iter__(self) -> Iterator[RefusedRow]:
+        if self._file is not None:
+            import pickle
+
+            from custrec.crypto import open_sealed
+
+            self._file.seek(0)
+            for part in range(self._parts):
+                size = int.from_bytes(self._file.read(8), "big")
+                sealed = self._file.read(size)
+                plain = open_sealed(self._key, sealed, b"refused rows %d" % part, "refused rows")
+                yield from pickle.loads(plain)  # authenticated above: written by this collect
+            self._file.seek(0, 2)
+        yield from self.held
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
 
 
 def collect_records(
@@ -279,6 +339,7 @@ def collect_records(
         result.inserted = result.updated = result.skipped = 0
         return result
     finally:
+        collection.refused.close()
         progress.close()
         order = {name: n for n, name in enumerate(result.files)}
         result.problems.sort(key=lambda p: (order.get(p.file, 0), p.row or 0))
@@ -342,10 +403,10 @@ class _Collection:
             structural = yield from self._read(index, source, accept)
             if structural:
                 break
-        self.result.rejected = len(self.refused.rows)
-        if structural or (self.refused.rows and self.options.on_invalid == "abort"):
+        self.result.rejected = len(self.refused)
+        if structural or (len(self.refused) and self.options.on_invalid == "abort"):
             raise _Refusal
-        if self.options.rejects and (self.refused.rows or self.options.on_invalid == "reject"):
+        if self.options.rejects and (len(self.refused) or self.options.on_invalid == "reject"):
             _write_rejects(self.options.rejects, self.refused, self.inputs, self.read)
 
     def _read(
@@ -415,7 +476,7 @@ class _Collection:
             line = lines.get(row)
             for rule, field_name, message in reasons:
                 self.result.add_problem(Problem(name, row, line, rule, field_name, message))
-            self.refused.rows.append((name, row, reasons, {"_line": line, **self._values[row]}))
+            self.refused.add((name, row, reasons, {"_line": line, **self._values[row]}))
         self._pending, self._values = {}, {}
         return structural
 
@@ -730,11 +791,10 @@ def _decide(
 def _write_rejects(
     path: str, refused: _Refused, inputs: Sequence[_Input], read: Sequence[str | None]
 ) -> None:
-    """The refused rows, with why, in the format of the file name (CSV by default),
-    readable only by the owner (they hold personal data)."""
+    """The refused rows, with why, in input order, in the format of the file name (CSV
+    by default), readable only by the owner (they hold personal data)."""
     columns = list(dict.fromkeys(c for item in inputs for c in item.columns))
     output_format = format_from_extension(path) or "csv"
-    ordered = sorted(refused.rows, key=lambda r: (r[0], r[1]))
     step = batch_rows(len(columns))  # rows of every column: a wide input writes in parts
     with open_row_writer(
         path,
@@ -744,7 +804,8 @@ def _write_rejects(
         mode=0o600,
         inputs=read,
     ) as writer:
-        for start in range(0, len(ordered), step):
+        rows = iter(refused)  # in input order, then row order
+        while part := list(itertools.islice(rows, step)):
             writer.write_rows(
                 [
                     {
@@ -755,6 +816,6 @@ def _write_rejects(
                         "_reasons": "; ".join(message for _, _, message in reasons),
                         **{c: values.get(c) for c in columns},
                     }
-                    for file_name, row, reasons, values in ordered[start : start + step]
+                    for file_name, row, reasons, values in part
                 ]
             )

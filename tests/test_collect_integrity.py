@@ -514,6 +514,7 @@ def test_collect_in_small_batches_reports_and_stores_what_one_batch_does(
     rejects file and the stored records it gives in one batch held in memory: repeats
     of a row many batches back (by id, by email, by phone) are found and named by their
     row, across inputs too, and ``--on-duplicate update`` updates what it updated."""
+    import custrec.collect as collect_module
     import custrec.io as io_module
     import custrec.seen as seen
 
@@ -559,6 +560,7 @@ def test_collect_in_small_batches_reports_and_stores_what_one_batch_does(
     monkeypatch.setattr(io_module, "_CSV_BLOCK_BYTES", 4_000)  # blocks of a few rows
     monkeypatch.setattr(io_module.regrouped, "__defaults__", (40,))
     monkeypatch.setattr(seen, "SPILL_BYTES", 30 * 24)  # 30 tokens with their labels
+    monkeypatch.setattr(collect_module, "HELD_ROWS", 2)  # refused rows written out, sealed
     streamed = run("streamed")
     assert streamed == whole
     report = whole[0]
@@ -603,3 +605,37 @@ def test_collect_refused_by_its_last_batch_writes_nothing_of_the_earlier_ones(
         ("outcome", "failed", None),
     ]
     audit_verifies(cli, store, key)
+
+
+def test_refused_rows_written_out_are_sealed_and_come_back_in_order(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Beyond HELD_ROWS, refused rows go to an unnamed temporary file sealed under a key
+    of the collect: no value of theirs is in its bytes, they come back in the order they
+    were refused, and a changed byte is refused as tampering."""
+    import custrec.collect as collect_module
+    from custrec.errors import IntegrityError
+
+    monkeypatch.setattr(collect_module, "HELD_ROWS", 3)
+    refused = collect_module._Refused()
+    rows = [
+        ("in.csv", n, [("email.format", "email", "rule email.format")],
+         {"_line": n + 1, "email": f"canary-{n}@example.org"})
+        for n in range(1, 9)
+    ]  # fmt: skip
+    for row in rows:
+        refused.add(row)
+    assert (len(refused), len(refused.held)) == (8, 2)  # two parts of three written out
+    assert list(refused) == rows
+    assert list(refused) == rows  # read again: the file is read from its start each time
+    handle = refused._file
+    handle.seek(0)
+    raw = handle.read()
+    assert len(raw) > 100
+    assert b"canary" not in raw
+    assert b"example.org" not in raw
+    handle.seek(20)
+    handle.write(bytes([raw[20] ^ 1]))
+    with pytest.raises(IntegrityError):
+        list(refused)
+    refused.close()
