@@ -148,3 +148,15 @@ def iso_instant(text: str | None, kind: str = "datetime") -> dt.datetime | None:
         return value.astimezone(dt.UTC)
     except OverflowError:
         return None
+
+
+def best_seconds(run: Callable[[], object], repeat: int = 3) -> float:
+    """The shortest wall time of ``repeat`` calls of ``run``: for tests that compare the
+    cost of two input sizes within one run (a ratio, never a time against a constant,
+    which would depend on the machine)."""
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - started)
+    return min(times)
