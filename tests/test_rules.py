@@ -381,3 +381,22 @@ def test_the_polars_plan_equals_narwhals_own_evaluation() -> None:
         True,
         False,
     ]
+
+
+def test_without_narwhals_private_translation_the_verdicts_are_the_same(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """BatchRules translates the stages with a call Narwhals does not publish; a
+    Narwhals without it (or with another signature) gets each batch evaluated by
+    Narwhals itself, with the same columns and verdicts."""
+    from custrec.schema import batch as batch_module
+
+    values = ["1", " 2 ", "x", "", None, "2024-02-29T10:00:00+01:00", "2023-02-29", "1e3"]
+    batch = pa.table({"id": ["a"] * len(values), **{f: values for f in SCHEMA.fields if f != "id"}})
+    translated = BatchRules(SCHEMA).evaluate(batch)
+    for name in ("_no_such_translation", "alias"):  # gone; or another signature
+        monkeypatch.setattr(batch_module, "_TRANSLATION", name)
+        evaluated = BatchRules(SCHEMA).evaluate(batch)
+        assert evaluated.frame.equals(translated.frame)
+        assert evaluated.counts() == translated.counts()
+        assert any(translated.counts().values())  # the values break rules

@@ -135,13 +135,13 @@ class BatchRules:
         plan = self._plan(native.schema)
         lazy = native.lazy()  # the stages as one query: polars plans them together
         for stage in plan.stages:
-            lazy = lazy.with_columns(stage)
+            lazy = _with_columns(lazy, stage)
         if self.context.lookups:  # computed on the converted values, then the verdicts
             frame = nw.from_native(lazy.collect(), eager_only=True)
             frame = _looked_up(frame, self.context.lookups.values())
             lazy = nw.to_native(frame).lazy()
         return Evaluated(
-            lazy.with_columns(plan.masks).collect(),
+            _with_columns(lazy, plan.masks).collect(),
             list(plan.verdicts),
             plan.missing,
             empty_names=list(self.schema.fields),
@@ -188,24 +188,44 @@ class BatchRules:
 class _Plan:
     """The native polars expressions of a batch's conversion stages and verdict masks."""
 
-    stages: list[list[pl.Expr]]
-    masks: list[pl.Expr]
+    stages: list[list[Any]]  # polars expressions (Narwhals ones: see _native)
+    masks: list[Any]
     verdicts: tuple[Verdict, ...]
     missing: list[str]
 
 
-def _native(frame: nw.DataFrame[Any], exprs: list[nw.Expr]) -> list[pl.Expr]:
+_TRANSLATION = "_to_compliant_expr"
+"""Narwhals' (unpublished) method that translates an expression for a backend."""
+
+
+def _native(frame: nw.DataFrame[Any], exprs: list[nw.Expr]) -> list[Any]:
     """The polars expressions of Narwhals ``exprs`` on a polars ``frame``.
 
     Narwhals translates an expression each time a frame method is given it (about
     60 ms for the stages of one batch of a 20-field schema, as much as evaluating
     131,072 records); translated once, the stages of every batch reuse them. There is
     no public call for the translation: this is what ``DataFrame.with_columns`` does
-    (narwhals 2.x), and a test holds the result to Narwhals' own evaluation."""
+    (narwhals 2.x), and a test holds the result to Narwhals' own evaluation. A Narwhals
+    without that call gets the expressions back as they are, and each batch is then
+    evaluated by Narwhals itself (:func:`_with_columns`): slower, never wrong."""
     namespace = frame.__narwhals_namespace__()
-    # Polars broadcasts a scalar itself (Narwhals' broadcast() is the identity there).
-    translated: list[Any] = [expr._to_compliant_expr(namespace) for expr in exprs]
-    return [compliant.native for compliant in translated]
+    try:
+        # Polars broadcasts a scalar itself (Narwhals' broadcast() is the identity there).
+        translated: list[Any] = [getattr(expr, _TRANSLATION)(namespace) for expr in exprs]
+        natives = [compliant.native for compliant in translated]
+    except (AttributeError, TypeError):
+        return list(exprs)
+    if not all(isinstance(native, pl.Expr) for native in natives):
+        return list(exprs)
+    return natives
+
+
+def _with_columns(lazy: pl.LazyFrame, exprs: list[Any]) -> pl.LazyFrame:
+    """``lazy`` with the columns of ``exprs``: polars expressions, or Narwhals ones
+    (see :func:`_native`)."""
+    if any(isinstance(expr, nw.Expr) for expr in exprs):
+        return nw.to_native(nw.from_native(lazy).with_columns(*exprs))
+    return lazy.with_columns(exprs)
 
 
 PARALLEL_KEYS = 5_000
