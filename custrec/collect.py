@@ -370,7 +370,6 @@ class _Collection:
         read: Sequence[str | None],
         progress: Progress,
     ) -> None:
-        self.store = store
         self.options = options
         self.result = result
         self.read = read

@@ -18,7 +18,6 @@ from collections.abc import Iterable, Mapping, Sequence
 import pyarrow as pa
 
 from custrec.errors import UsageError
-from custrec.progress import NO_PROGRESS, Progress
 from custrec.store import chunkcodec, packed
 from custrec.store.auditing import Operation
 from custrec.store.fileformat import GROUP_CHUNKS, integer
@@ -112,7 +111,6 @@ class BulkIngest(UsesParts):
         collected_at: str | None,
         action: str,
         readmit_erased: bool,
-        progress: Progress = NO_PROGRESS,
     ) -> IngestResult:
         result = IngestResult()
         touched: set[int] = set()
@@ -132,7 +130,7 @@ class BulkIngest(UsesParts):
                     result.fields |= fields
                     touched |= self._write_batch(
                         db, op, rows, repeats, decide, result, lifted, collected_at,
-                        readmit_erased, progress,
+                        readmit_erased,
                     )  # fmt: skip
                 packed.Staged.move_index_entries(db)
                 result.chunks_written = len(touched)
@@ -157,7 +155,6 @@ class BulkIngest(UsesParts):
         lifted: set[str],
         collected_at: str | None,
         readmit_erased: bool,
-        progress: Progress,
     ) -> set[int]:
         """One batch of an ingest, in its transaction: the chunks it changed."""
         table = rows.table
@@ -203,13 +200,10 @@ class BulkIngest(UsesParts):
             )
             lifted |= readmitted
         result.skipped += skipped
-        progress.advance(skipped)
         touched = self._updates(db, rows, updates, ids, collected_at)
-        updated = sum(len(p) for p in updates.values())
-        result.updated += updated
-        progress.advance(updated)
+        result.updated += sum(len(p) for p in updates.values())
         fresh = table.take(pa.array(inserts, type=pa.int64()))
-        touched |= self._inserts(db, fresh, rows, inserts, collected_at, progress)
+        touched |= self._inserts(db, fresh, rows, inserts, collected_at)
         result.inserted += len(inserts)
         return touched
 
@@ -320,7 +314,6 @@ class BulkIngest(UsesParts):
         rows: IngestRows,
         positions: Sequence[int],
         collected_at: str | None,
-        progress: Progress = NO_PROGRESS,
     ) -> set[int]:
         """New records: the last chunk is filled first, then whole chunks are laid out
         from Arrow buffers, with their index entries from the prepared tokens."""
@@ -338,7 +331,6 @@ class BulkIngest(UsesParts):
         start, next_id, touched = self.writer.fill_last_chunk(
             db, lambda room: fresh.slice(0, room).to_pylist(), count
         )
-        progress.advance(start)
         columns = self.vault.columns()
         id_entries: list[tuple[bytes, int]] = []
         match_entries: dict[str, list[tuple[bytes, bytes]]] = {n: [] for n in rows.match_tokens}
@@ -358,6 +350,5 @@ class BulkIngest(UsesParts):
                     if (match := column[positions[n]]) is not None
                 )
             touched.add(chunk_id)
-            progress.advance(piece.num_rows)
         self.index.add_entries(db, id_entries, match_entries, staged=True)
         return touched

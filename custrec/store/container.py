@@ -326,7 +326,6 @@ class Store:
         collected_at: str | None = None,
         action: str = "collect",
         readmit_erased: bool = False,
-        progress: Progress = NO_PROGRESS,
     ) -> bulk_types.IngestResult:
         """Write a stream of incoming batches in one all-or-nothing transaction, holding
         one batch at a time. Under the lock, for each batch: finds which rows repeat an
@@ -336,16 +335,15 @@ class Store:
         they are skipped whatever ``decide`` says), and asks ``decide`` what to do with
         each row: insert (a new id), update (an id in the store: the row's columns
         replace those fields), or skip. ``decide`` or the iteration of ``batches`` may
-        raise to write nothing. Each written record's provenance is its segment's source
-        and ``collected_at``. ``progress`` counts the rows as they are written (or
-        skipped). The audit's outcome entry names every row's id (as pseudonyms)."""
+        raise to write nothing (the caller counts progress as it yields batches). Each
+        written record's provenance is its segment's source and ``collected_at``. The
+        audit's outcome entry names every row's id (as pseudonyms)."""
         return self._bulk_ingest().ingest(
             batches,
             decide,
             collected_at=collected_at,
             action=action,
             readmit_erased=readmit_erased,
-            progress=progress,
         )
 
     # -- data-subject rights ----------------------------------------------------------------
