@@ -360,7 +360,13 @@ def match_keys(frame: Any, name: str) -> Any:
             unusable = given.str.contains("\x00", literal=True)
             country = nw.when(unusable).then(nw.lit("")).otherwise(given)
         lookup = rules.Lookup(
-            column, country + "\x00" + value, rules.phone_match_key, present, None, "String"
+            column,
+            country + "\x00" + value,
+            rules.phone_match_key,
+            present,
+            None,
+            "String",
+            rules.phone_match_keys_many,
         )
         return looked_up(frame, [lookup]).get_column(column)
     if not is_email_field(name):

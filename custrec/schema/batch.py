@@ -253,6 +253,21 @@ def computed(function: Callable[[str], Any], keys: Sequence[str]) -> list[Any]:
     return results
 
 
+def computed_many(lookup: rules.Lookup, keys: Sequence[str]) -> list[Any]:
+    """``lookup.function(key)`` for each of ``keys``: by its column form
+    (``lookup.many``) where it has one, by the function for the keys that form
+    leaves open."""
+    if lookup.many is None or not keys:
+        return computed(lookup.function, keys)
+    results = list(lookup.many(keys))
+    open_places = [place for place, result in enumerate(results) if result is None]
+    if open_places:
+        rest = computed(lookup.function, [keys[place] for place in open_places])
+        for place, result in zip(open_places, rest, strict=True):
+            results[place] = result
+    return results
+
+
 _POOLS: dict[int, workers_module.Pool] = {}
 
 
@@ -279,7 +294,7 @@ def _looked_up(frame: nw.DataFrame[Any], lookups: Any) -> nw.DataFrame[Any]:
     for lookup in lookups:
         keys = frame.select(lookup.key.alias("k"), lookup.when.alias("w"))
         distinct = keys.filter(nw.col("w")).get_column("k").unique().drop_nulls().to_list()
-        results = computed(lookup.function, distinct)
+        results = computed_many(lookup, distinct)
         dtype = getattr(nw, lookup.dtype)
         found = (
             lookup.key.replace_strict(distinct, results, default=None, return_dtype=dtype)

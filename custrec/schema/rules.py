@@ -10,7 +10,8 @@ local engine of :mod:`custrec.schema.batch`, and DuckDB or PySpark lazy frames.
 Some checks need a library call per value (libphonenumber's validity, card and
 national id detection, a pattern only Python's ``re`` reads, Unicode case folding).
 Those are :class:`Lookup` columns: the engine computes them once per distinct input
-tuple, only where a cheap vectorized pre-check leaves the answer open, and the rule
+tuple, only where a cheap vectorized pre-check leaves the answer open (phone numbers
+a column at a time, :mod:`custrec.phones`, where that decides), and the rule
 expressions read the result like any other column.
 
 The same definitions run on one record in :mod:`custrec.schema.record` (``update``
@@ -90,6 +91,10 @@ class Lookup:
     default: Any
     dtype: str = "Boolean"
     """The name of the result's type (``Boolean``, ``Int64``)."""
+    many: Callable[[Sequence[str]], list[Any]] | None = None
+    """``function`` over many keys at once, where an engine can run it so (a column
+    program); None in its answer leaves that key to ``function``. A test holds the
+    two to the same results."""
 
 
 @dataclass
@@ -398,6 +403,21 @@ def phone_facts(key: str) -> int:
     return bits | (PHONE_VALID if scalar.phone_ok(value, chosen, "valid") else 0)
 
 
+def phone_facts_many(keys: Sequence[str]) -> list[int | None]:
+    """:func:`phone_facts` of many keys at once (:mod:`custrec.phones`, imported here
+    because it loads polars, which one record's checks do not)."""
+    from custrec import phones
+
+    return phones.phone_facts_many(keys)
+
+
+def phone_match_keys_many(keys: Sequence[str]) -> list[str | None]:
+    """:func:`phone_match_key` of many keys at once (:mod:`custrec.phones`)."""
+    from custrec import phones
+
+    return phones.phone_match_keys_many(keys)
+
+
 def phone_match_key(key: str) -> str:
     """The match form of a number (E.164; :func:`custrec.schema.scalar.phone_key`);
     ``key`` is the record's country field, U+0000, the number."""
@@ -439,6 +459,7 @@ def phone(
             ~value.is_null(),
             PHONE_POSSIBLE | PHONE_VALID,
             "Int64",
+            phone_facts_many,
         )
     )
     bit = PHONE_VALID if level == "valid" else PHONE_POSSIBLE

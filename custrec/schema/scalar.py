@@ -97,7 +97,7 @@ _TYPE_DESCS = (
 )
 
 
-class _Ranges:
+class PhoneRanges:
     """The number ranges of one region's metadata, for :func:`phone_valid`: its general
     pattern, and for each length the patterns of every number type that allows it as
     one alternation (``phonenumbers`` tries the ten types one call at a time, most of
@@ -119,15 +119,20 @@ class _Ranges:
             return False
         size = len(nsn)
         if size not in self.by_length:
-            patterns = [
-                d.national_number_pattern
-                for d in self.descs
-                if not d.possible_length or size in d.possible_length
-            ]
-            alternation = "|".join(f"(?:{p})" for p in patterns)
-            self.by_length[size] = re.compile(alternation) if patterns else None
+            alternation = self.pattern_for_length(size)
+            self.by_length[size] = None if alternation is None else re.compile(alternation)
         combined = self.by_length[size]
         return combined is not None and combined.fullmatch(nsn) is not None
+
+    def pattern_for_length(self, size: int) -> str | None:
+        """The patterns of every number type that allows ``size`` digits, as one
+        alternation (None: no type allows it)."""
+        patterns = [
+            d.national_number_pattern
+            for d in self.descs
+            if not d.possible_length or size in d.possible_length
+        ]
+        return "|".join(f"(?:{p})" for p in patterns) if patterns else None
 
 
 def _desc_pattern(desc: Any) -> re.Pattern[str] | None:
@@ -146,11 +151,11 @@ def _matches_desc(nsn: str, desc: Any, pattern: re.Pattern[str] | None) -> bool:
 
 
 @cache
-def _ranges(code: int, region: str) -> _Ranges | None:
+def phone_ranges(code: int, region: str) -> PhoneRanges | None:
     from phonenumbers import PhoneMetadata
 
     metadata = PhoneMetadata.metadata_for_region_or_calling_code(code, region)
-    return None if metadata is None else _Ranges(metadata)
+    return None if metadata is None else PhoneRanges(metadata)
 
 
 def phone_valid(number: Any) -> bool:
@@ -175,7 +180,7 @@ def phone_valid(number: Any) -> bool:
     if len(regions) > 1:  # _region_code_for_number_from_list
         region = None
         for candidate in regions:
-            ranges = _ranges(code, candidate.upper())
+            ranges = phone_ranges(code, candidate.upper())
             if ranges is None:
                 continue
             if ranges.leading is not None:
@@ -187,7 +192,7 @@ def phone_valid(number: Any) -> bool:
                 break
     if region is None:
         return False
-    chosen = _ranges(code, region.upper())
+    chosen = phone_ranges(code, region.upper())
     if chosen is None or (
         region != REGION_CODE_FOR_NON_GEO_ENTITY and code != country_code_for_valid_region(region)
     ):

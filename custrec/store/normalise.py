@@ -11,13 +11,13 @@ from typing import Any
 _SPACES = re.compile(r"\s+")
 
 
-_SIMPLE_PHONE = re.compile(r"\+?\(?[0-9][0-9 ().-]*")
+SIMPLE_PHONE = re.compile(r"\+?\(?[0-9][0-9 ().-]*")
 _NON_DIGIT = re.compile(r"[^0-9]")
-_MAX_QUICK = 64  # longer text takes the full parse
-_MAX_NATIONAL = 17  # the longest national number phonenumbers accepts
+QUICK_MAX_CHARS = 64  # longer text takes the full parse
+NATIONAL_MAX_DIGITS = 17  # the longest national number phonenumbers accepts
 
 
-class _Plan:
+class PhonePlan:
     """What ``phonenumbers.parse`` needs of one region's metadata to read a string of
     digits, prepared once: the country code, the international and national prefixes,
     the pattern of national numbers, and the verdict of its length test for each
@@ -30,6 +30,7 @@ class _Plan:
         "keeps_prefix",
         "possible",
         "prefix",
+        "strict",
         "too_long",
         "transform",
     )
@@ -46,7 +47,7 @@ class _Plan:
         pattern = metadata.general_desc.national_number_pattern
         self.general = re.compile(pattern) if pattern else None
         verdicts = [util.ValidationResult.TOO_SHORT] + [
-            util._test_number_length("0" * size, metadata) for size in range(1, _MAX_QUICK + 1)
+            util._test_number_length("0" * size, metadata) for size in range(1, QUICK_MAX_CHARS + 1)
         ]
         possible = (util.ValidationResult.IS_POSSIBLE, util.ValidationResult.IS_POSSIBLE_LOCAL_ONLY)
         # parse keeps the national prefix when the number without it would fail so
@@ -56,6 +57,8 @@ class _Plan:
             util.ValidationResult.INVALID_LENGTH,
         )
         self.possible = [v in possible for v in verdicts]
+        # is_possible_number_with_reason says IS_POSSIBLE (a full number, not local only)
+        self.strict = [v == util.ValidationResult.IS_POSSIBLE for v in verdicts]
         self.keeps_prefix = [v in keeps for v in verdicts]
         self.too_long = [v == util.ValidationResult.TOO_LONG for v in verdicts]
 
@@ -78,21 +81,21 @@ class _Plan:
         return stripped
 
 
-_REGION_PLANS: dict[str, _Plan | None] = {}
-_CODE_PLANS: dict[int, _Plan | None] = {}
+_REGION_PLANS: dict[str, PhonePlan | None] = {}
+_CODE_PLANS: dict[int, PhonePlan | None] = {}
 
 
-def _region_plan(region: str) -> _Plan | None:
+def region_phone_plan(region: str) -> PhonePlan | None:
     key = region.upper()
     if key not in _REGION_PLANS:
         from phonenumbers import PhoneMetadata
 
         metadata = PhoneMetadata.metadata_for_region(key, None)
-        _REGION_PLANS[key] = None if metadata is None else _Plan(metadata)
+        _REGION_PLANS[key] = None if metadata is None else PhonePlan(metadata)
     return _REGION_PLANS[key]
 
 
-def _code_plan(code: int) -> _Plan | None:
+def code_phone_plan(code: int) -> PhonePlan | None:
     """The plan of a calling code's main region, which ``parse`` and
     ``is_possible_number`` use for a number that carries the code."""
     if code not in _CODE_PLANS:
@@ -102,7 +105,7 @@ def _code_plan(code: int) -> _Plan | None:
         metadata = PhoneMetadata.metadata_for_region_or_calling_code(
             code, region_code_for_country_code(code)
         )
-        _CODE_PLANS[code] = None if metadata is None else _Plan(metadata)
+        _CODE_PLANS[code] = None if metadata is None else PhonePlan(metadata)
     return _CODE_PLANS[code]
 
 
@@ -134,12 +137,12 @@ def quick_phone_parts(text: str, region: str | None) -> tuple[int, str] | None:
 def _quick_phone(text: str, region: str | None) -> tuple[int, str] | str | None:
     """:func:`normalise_phone` of ``text`` (see :func:`quick_phone_parts`) as the
     number's parts when it has a possible length, its digits when it has not."""
-    if len(text) > _MAX_QUICK or not _SIMPLE_PHONE.fullmatch(text):
+    if len(text) > QUICK_MAX_CHARS or not SIMPLE_PHONE.fullmatch(text):
         return None
     digits = _NON_DIGIT.sub("", text)
-    if not 6 <= len(digits) <= _MAX_QUICK:
+    if not 6 <= len(digits) <= QUICK_MAX_CHARS:
         return None
-    home = _region_plan(region) if region is not None else None
+    home = region_phone_plan(region) if region is not None else None
     code = 0
     national = digits
     if text.startswith("+"):
@@ -158,18 +161,18 @@ def _quick_phone(text: str, region: str | None) -> tuple[int, str] | str | None:
             rest = home.strip_prefix(digits[len(home.code) :])
             if home.too_long[len(digits)] or (not home.viable(digits) and home.viable(rest)):
                 code, national = int(home.code), rest
-    plan = _code_plan(code) if code else home
+    plan = code_phone_plan(code) if code else home
     if code == 0 and home is not None:
         code = int(home.code)
-    main = _code_plan(code)
+    main = code_phone_plan(code)
     if plan is None or main is None or len(national) < 2:
         return None
     stripped = plan.strip_prefix(national)
-    if len(stripped) > _MAX_QUICK:
+    if len(stripped) > QUICK_MAX_CHARS:
         return None
     if not plan.keeps_prefix[len(stripped)]:
         national = stripped
-    if len(national) > _MAX_NATIONAL:
+    if len(national) > NATIONAL_MAX_DIGITS:
         return None
     if main.possible[len(national)]:
         return code, national
