@@ -333,14 +333,26 @@ class Validation:
 def match_keys(frame: Any, name: str) -> Any:
     """The normal forms of match field ``name`` in an evaluated batch (a polars
     Series; null where there is no value), each computed once per distinct value
-    (:func:`custrec.schema.batch.looked_up`): emails without case and surrounding
-    spaces (vectorized for ASCII text, where lower case is the case folding), phone
-    numbers in E.164 read in the record's country, other text as
-    :func:`custrec.store.normalise.normalise_text` gives it."""
+    (:func:`custrec.schema.batch.looked_up`): see :func:`match_key_expression`."""
+    import narwhals as nw
+
+    from custrec.schema.batch import looked_up
+
+    lookups, key = match_key_expression(name, frame.columns)
+    keyed = nw.from_native(looked_up(frame, lookups), eager_only=True)
+    return nw.to_native(keyed.select(key.alias("\x1fmatch")).get_column("\x1fmatch"))
+
+
+def match_key_expression(name: str, columns: Sequence[str]) -> tuple[list[Any], Any]:
+    """The lookups (:class:`custrec.schema.rules.Lookup`) and the Narwhals expression
+    of match field ``name``'s normal form on a frame of converted values with
+    ``columns``: emails without case and surrounding spaces (vectorized for ASCII
+    text, where lower case is the case folding), phone numbers in E.164 read in the
+    record's country, other text as :func:`custrec.store.normalise.normalise_text`
+    gives it."""
     import narwhals as nw
 
     from custrec.schema import rules
-    from custrec.schema.batch import looked_up
     from custrec.store.normalise import (
         COUNTRY_FIELD,
         is_email_field,
@@ -349,35 +361,34 @@ def match_keys(frame: Any, name: str) -> Any:
         normalise_text,
     )
 
-    column = "\x1fmatch"
+    column = f"\x1fmatch:{name}"
     value = nw.col(rules.value_column(name)).cast(nw.String)
     present = ~value.is_null()
     if is_phone_field(name):
         country = nw.lit("")
-        if COUNTRY_FIELD in frame.columns:
+        if COUNTRY_FIELD in columns:
             given = nw.col(COUNTRY_FIELD).cast(nw.String).fill_null("")
             # A country holding U+0000 is no region (and would cut the key wrongly).
             unusable = given.str.contains("\x00", literal=True)
             country = nw.when(unusable).then(nw.lit("")).otherwise(given)
         lookup = rules.Lookup(
             column,
-            country + "\x00" + value,
+            nw.concat_str([country, nw.lit("\x00"), value]),
             rules.phone_match_key,
             present,
             None,
             "String",
             rules.phone_match_keys_many,
         )
-        return looked_up(frame, [lookup]).get_column(column)
+        return [lookup], nw.col(column)
     if not is_email_field(name):
-        lookup = rules.Lookup(column, value, normalise_text, present, None, "String")
-        return looked_up(frame, [lookup]).get_column(column)
+        return [rules.Lookup(column, value, normalise_text, present, None, "String")], nw.col(
+            column
+        )
     ascii_only = value.str.contains(r"^[\x00-\x7f]*$").fill_null(True)
     lookup = rules.Lookup(column, value, normalise_email, present & ~ascii_only, None, "String")
     simple = value.str.strip_chars(rules.PYTHON_WHITESPACE).str.to_lowercase()
-    keyed = nw.from_native(looked_up(frame, [lookup]), eager_only=True)
-    chosen = nw.when(ascii_only).then(simple).otherwise(nw.col(column)).alias(column)
-    return nw.to_native(keyed.select(chosen).get_column(column))
+    return [lookup], nw.when(ascii_only).then(simple).otherwise(nw.col(column))
 
 
 def _example(failure: _Failure, line: int | None) -> Example:
@@ -515,6 +526,101 @@ def validate_source(
         wanted = {e.row for o in run.outcomes.values() for e in o.examples if e.row}
         wanted |= {f.row for f in run.failures}
         lines = reader.row_lines(sorted(wanted)) if wanted else {}
+    _reported(run, report, lines)
+    if failures is not None:
+        _write_failures(failures, run.failures, lines, read)
+    return report
+
+
+def validate_on_engine(
+    paths: Sequence[str],
+    schema: Schema,
+    engine: Any,
+    *,
+    input_format: str | None = None,
+    examples: int = DEFAULT_EXAMPLES,
+    fail_on: str = "error",
+    as_of: str | None = None,
+    mapping: Mapping[str, str] | None = None,
+) -> ValidationReport:
+    """Validate the files ``paths`` (CSV or Parquet, read as ``engine`` reads them:
+    paths, directories, globs) on a lazy ``engine`` (:mod:`custrec.engines`): the
+    same rules as :func:`validate_source`, as one query over all the records
+    (:mod:`custrec.schema.lazy`), with the same counts and examples. Examples name
+    the line where the input is one local CSV file."""
+    import os
+
+    import narwhals as nw
+
+    from custrec.schema import lazy
+    from custrec.schema.batch import ROW
+
+    if fail_on not in ("error", "warn"):
+        raise UsageError("fail_on must be error or warn")
+    _check_as_of(as_of)
+    run = Validation(schema, examples, as_of)
+    source = ", ".join(paths)
+    report = ValidationReport(
+        source=source, source_kind="file", schema=schema.name, fail_on=fail_on, as_of=as_of
+    )
+    frame = engine.read(paths, input_format, ROW)
+    columns = [c for c in frame.collect_schema().names() if c != ROW]
+    header = _Header(source, schema, mapping or {})
+    named = header.check(columns, final=True, line=None)
+    if mapping:
+        frame = frame.rename(dict(zip(columns, named, strict=True)))
+    run.columns(named)
+    unique = []
+    for item in schema.fields.values():
+        if not item.unique or item.name not in named:
+            continue
+        if item.name in schema.match_fields:
+            lookups, key = match_key_expression(item.name, named)
+        else:
+            lookups, key = [], nw.col(_value_column(item.name))
+        unique.append((f"{item.name}.unique", key, lookups))
+    with engine.reading(source):  # a malformed record is met when the query runs
+        evaluated, verdicts, missing = lazy.evaluate(run.engine, frame, engine, unique=unique)
+    for name in missing:
+        if schema.fields[name].required:
+            run.missing_columns.append(name)
+    shown = [schema.id_field]
+    for outcome in run.outcomes.values():
+        shown += run._columns_of(outcome)
+    with engine.reading(source):
+        counts, present, rows, found = lazy.summarise(
+            evaluated, engine, verdicts, list(schema.fields), shown, examples
+        )
+    run.present = present
+    run.rows = 0
+    numbers = (
+        engine.record_numbers(evaluated, ROW, found.get_column(ROW).to_list()) if len(found) else {}
+    )
+    for rule_id in run._order:
+        if not counts.get(rule_id):
+            continue
+        outcome = run.outcomes[rule_id]
+        outcome.failed += counts[rule_id]
+        mine = found.filter(found.get_column("rule") == rule_id).sort(ROW)
+        mine = mine.with_columns(
+            mine.get_column(ROW).replace_strict(numbers, return_dtype=mine.get_column(ROW).dtype)
+            - 1
+        )
+        run._keep_rows(outcome, mine, None)
+    run.rows = rows
+    run.finish()
+    lines: dict[int, int] = {}
+    local = len(paths) == 1 and os.path.isfile(paths[0])
+    wanted = sorted({e.row for o in run.outcomes.values() for e in o.examples if e.row})
+    if local and wanted and (input_format or "csv") == "csv" and not _is_parquet(paths[0]):
+        lines = _csv_lines(paths[0], wanted)
+    _reported(run, report, lines)
+    return report
+
+
+def _reported(run: Validation, report: ValidationReport, lines: Mapping[int, int]) -> None:
+    """The outcomes of ``run`` into ``report``, their examples naming their ``lines``
+    (record number -> line)."""
     for outcome in run.outcomes.values():
         outcome.examples = [
             dataclasses.replace(e, line=lines.get(e.row) if e.row else None)
@@ -522,9 +628,29 @@ def validate_source(
         ]
     report.rows = run.rows
     report.outcomes = list(run.outcomes.values())
-    if failures is not None:
-        _write_failures(failures, run.failures, lines, read)
-    return report
+
+
+def _value_column(name: str) -> str:
+    from custrec.schema import rules
+
+    return rules.value_column(name)
+
+
+def _is_parquet(path: str) -> bool:
+    return path.lower().endswith((".parquet", ".pq"))
+
+
+def _csv_lines(path: str, rows: Sequence[int]) -> dict[int, int]:
+    """The line of each of ``rows`` (1-based records) of a CSV file, read by custrec's
+    own reader as far as the last of them (quoted fields may span lines)."""
+    from custrec.io import open_table
+
+    last = max(rows)
+    with open_table(path, input_format="csv") as reader:
+        for _ in reader:
+            if reader.rows_read >= last:
+                break
+        return reader.row_lines(rows)
 
 
 class _Header:

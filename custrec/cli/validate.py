@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import click
 
@@ -73,6 +74,29 @@ from custrec.errors import CheckFailedError, InputError, UsageError
     help="Judge dates ('not in the future', freshness) as of this day (YYYY-MM-DD). "
     "Default: today.",
 )
+@click.option(
+    "--engine",
+    type=click.Choice(["polars", "duckdb", "spark"]),
+    envvar="CUSTREC_ENGINE",
+    help="Where the rules run: polars in this process, batch by batch (default); "
+    "duckdb, out of core; spark, on Apache Spark (local, or a cluster with "
+    "--spark-remote). duckdb and spark read CSV or Parquet files, directories and "
+    "globs, and need their extra: pip install 'custrec[duckdb]' or 'custrec[spark]'. "
+    "[env: CUSTREC_ENGINE]",
+)
+@click.option(
+    "--memory-limit",
+    metavar="SIZE",
+    help="With --engine duckdb: the most memory DuckDB may use before it spills to a "
+    "private temporary directory (e.g. 4GB). Default: 40% of this machine's memory.",
+)
+@click.option(
+    "--spark-remote",
+    metavar="URL",
+    envvar="CUSTREC_SPARK_REMOTE",
+    help="With --engine spark: a Spark Connect server (sc://host:15002) instead of "
+    "Spark on this machine. [env: CUSTREC_SPARK_REMOTE]",
+)
 @lock_timeout_option()
 @reason_option()
 @format_option("table", "json")
@@ -91,6 +115,9 @@ def validate(
     failures: str | None,
     fail_on: str,
     as_of: str | None,
+    engine: str | None,
+    memory_limit: str | None,
+    spark_remote: str | None,
     lock_timeout: float,
     reason: str | None,
     output_format: str,
@@ -105,9 +132,11 @@ def validate(
     report counts exactly how many records fail each rule, failing rules first, with
     examples naming the line (files) or position (stores), the record's id, the
     field, the value, the other fields the rule read (a postcode's country) and what
-    was expected. Rules of severity warn do not fail the run unless --fail-on warn. A
-    store's records that a purge anonymised are checked by the schema's
-    anonymised-record rules (anonymised.*) instead.
+    was expected. Rules of severity warn do not fail the run unless --fail-on warn.
+    A store's records that a purge anonymised are checked by the schema's
+    anonymised-record rules (anonymised.*) instead. With --engine duckdb or spark the
+    same rules run as one query over the whole input there, with the same counts and
+    examples (docs/scale-out.md).
 
     Exit 0 when every error rule passes; 1 when one fails (the report is still on
     stdout); 2 for a wrong schema file (the message names its line); 3 for an
@@ -120,6 +149,7 @@ def validate(
       custrec validate crm.csv --schema customer --map customer_id='Customer ID'
       custrec validate export.csv --schema my-customer.yaml --failures fix-these.ndjson
       custrec validate customers.crec --fail-on warn --format json > nightly.json
+      custrec validate 'lake/customers/*.parquet' --schema customer --engine duckdb
     """
     from custrec.protected import is_store_file
     from custrec.schema import load_schema, parse_schema
@@ -132,6 +162,29 @@ def validate(
             dt.date.fromisoformat(as_of)
         except ValueError:
             raise UsageError(f"--as-of {as_of!r}: expected a date YYYY-MM-DD") from None
+    from custrec.engines import engine_name
+
+    chosen = engine_name(engine)
+    if chosen != "polars":
+        if memory_limit and chosen != "duckdb":
+            raise UsageError("--memory-limit is for --engine duckdb")
+        report = _validate_on_engine(
+            chosen,
+            source,
+            schema_file,
+            input_format=input_format,
+            mapping=read_mapping(mapping, map_file),
+            examples=examples,
+            failures=failures,
+            fail_on=fail_on,
+            as_of=as_of,
+            memory_limit=memory_limit,
+            spark_remote=spark_remote,
+        )
+        _finish(report, all_rules, output_format)
+        return
+    if memory_limit or spark_remote:
+        raise UsageError("--memory-limit and --spark-remote go with --engine duckdb or spark")
     if source != "-" and not os.path.exists(source):
         raise InputError(source, "no such file")
     schema = load_schema(schema_file) if schema_file else None
@@ -175,9 +228,58 @@ def validate(
             inputs=(schema_file, key_file, map_file),
             mapping=columns,
         )
+    _finish(report, all_rules, output_format)
+
+
+def _finish(report: Any, all_rules: bool, output_format: str) -> None:
     report.all_rules = all_rules
     emit(report, output_format)
     if not report.ok:
         names = ", ".join(o.id for o in report.failing[:5])
         more = f" and {len(report.failing) - 5} more" if len(report.failing) > 5 else ""
         raise CheckFailedError(f"{len(report.failing)} rule(s) failed: {names}{more}")
+
+
+def _validate_on_engine(
+    name: str,
+    source: str,
+    schema_file: str | None,
+    *,
+    input_format: str | None,
+    mapping: dict[str, str],
+    examples: int,
+    failures: str | None,
+    fail_on: str,
+    as_of: str | None,
+    memory_limit: str | None,
+    spark_remote: str | None,
+) -> Any:
+    """``validate`` of files on DuckDB or Spark."""
+    from custrec.engines import open_engine
+    from custrec.protected import is_store_file
+    from custrec.schema import load_schema
+    from custrec.validate import validate_on_engine
+
+    if source == "-":
+        raise UsageError(f"--engine {name} reads files, not standard input")
+    if os.path.isfile(source) and is_store_file(source):
+        raise UsageError(f"a store is validated by the polars engine, not --engine {name}")
+    if failures is not None:
+        raise UsageError(
+            f"--failures is written by the polars engine only; --engine {name} reports the "
+            "counts and examples"
+        )
+    if schema_file is None:
+        raise UsageError("give --schema FILE (or set CUSTREC_SCHEMA) to validate a file")
+    schema = load_schema(schema_file)
+    with open_engine(name, memory_limit=memory_limit, remote=spark_remote) as engine:
+        return validate_on_engine(
+            [source],
+            schema,
+            engine,
+            input_format=input_format,
+            examples=examples,
+            fail_on=fail_on,
+            as_of=as_of,
+            mapping=mapping,
+        )

@@ -14,7 +14,7 @@ the answer open.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,8 +31,9 @@ ROW = "\x1frow"
 
 
 def fail_column(rule_id: str) -> str:
-    """The column that is true where a record fails ``rule_id``."""
-    return f"{_FAIL}{rule_id}"
+    """The column that is true where a record fails ``rule_id`` (without the rule id's
+    dots, which Spark reads in a column name as a struct's fields)."""
+    return f"{_FAIL}{rule_id.replace('.', chr(0x1D))}"
 
 
 @dataclass(frozen=True)
@@ -112,7 +113,7 @@ class BatchRules:
         picked = chosen if chosen is not None else schema.all_rules()
         self.rules = [r for r in picked if r.spec.scope in ("field", "row")]
         self._passes = [(r, rules.rule_expression(self.context, r)) for r in self.rules]
-        self._plans: dict[tuple[tuple[str, str], ...], _Plan] = {}
+        self._plans: dict[tuple[tuple[str, str], ...], RulePlan] = {}
 
     def evaluate(self, batch: Any, *, offset: int = 0) -> Evaluated:
         """The verdicts on ``batch`` (an Arrow record batch or table, or a polars
@@ -147,7 +148,7 @@ class BatchRules:
             empty_names=list(self.schema.fields),
         )
 
-    def _plan(self, schema: pl.Schema) -> _Plan:
+    def _plan(self, schema: pl.Schema) -> RulePlan:
         """The conversion stages and the verdicts for a batch of column types ``schema``
         (made once per set of column types)."""
         key = tuple((name, str(dtype)) for name, dtype in schema.items())
@@ -155,10 +156,23 @@ class BatchRules:
         if made is not None:
             return made
         frame = nw.from_native(pl.DataFrame(schema=schema), eager_only=True)
+        planned = self.expressions(frame.schema)
+        made = self._plans[key] = RulePlan(
+            stages=[_native(frame, stage) for stage in planned.stages],
+            masks=_native(frame, planned.masks),
+            verdicts=planned.verdicts,
+            missing=planned.missing,
+        )
+        return made
+
+    def expressions(self, schema: Mapping[str, Any], dialect: str = "polars") -> RulePlan:
+        """The conversion stages and the verdict masks, as Narwhals expressions, for
+        columns of the Narwhals types ``schema``: what every engine evaluates
+        (``dialect``: the engine, for the one format whose spelling differs)."""
         missing = [n for n in self.schema.fields if n not in schema]
-        stages = rules.Stages(nw)
+        stages = rules.Stages(nw, dialect)
         for item in self.schema.fields.values():
-            dtype: Any = frame.schema[item.name] if item.name in schema else nw.String
+            dtype: Any = schema.get(item.name, nw.String)
             raw = nw.col(item.name) if item.name in schema else nw.lit(None, nw.String)
             rules.conversion(stages, item.name, item.type, raw, dtype)
         verdicts: list[Verdict] = []
@@ -175,20 +189,20 @@ class BatchRules:
         for rule, passes in self._passes:
             verdicts.append(Verdict(rule.id, rule.reported_field))
             masks.append((~passes).alias(fail_column(rule.id)))
-        made = self._plans[key] = _Plan(
-            stages=[_native(frame, list(stage.values())) for stage in stages.stages if stage],
-            masks=_native(frame, masks),
+        return RulePlan(
+            stages=[list(stage.values()) for stage in stages.stages if stage],
+            masks=masks,
             verdicts=tuple(verdicts),
             missing=missing,
         )
-        return made
 
 
 @dataclass(frozen=True)
-class _Plan:
-    """The native polars expressions of a batch's conversion stages and verdict masks."""
+class RulePlan:
+    """A batch's conversion stages and verdict masks: Narwhals expressions, or their
+    native polars translations (see :func:`_native`)."""
 
-    stages: list[list[Any]]  # polars expressions (Narwhals ones: see _native)
+    stages: list[list[Any]]
     masks: list[Any]
     verdicts: tuple[Verdict, ...]
     missing: list[str]

@@ -313,6 +313,13 @@ class RecordNamespace:
     def any_horizontal(self, *values: Any, ignore_nulls: bool = True) -> Value:
         return Value(any(_truth(v) for v in values))
 
+    def concat_str(self, values: list[Any], *, separator: str = "") -> Value:
+        """The texts joined; null when any is null (``concat_str`` of the engines)."""
+        texts = [_value(v).v for v in values]
+        if any(text is None for text in texts):
+            return Value(None)
+        return Value(separator.join(str(text) for text in texts))
+
 
 class _Stages(rules.Stages):
     """Stages that compute at once: each value is put into the record's columns."""

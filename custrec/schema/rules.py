@@ -136,8 +136,10 @@ class Stages:
     one's result reads its column, in a later stage, so no part of a conversion is
     written (and evaluated) twice. Stage ``i`` of every field is one ``with_columns``."""
 
-    def __init__(self, ns: Any) -> None:
+    def __init__(self, ns: Any, dialect: str = "polars") -> None:
         self.ns = ns
+        self.dialect = dialect
+        """The engine the expressions are for (see :data:`FRACTION_FORMATS`)."""
         self.stages: list[dict[str, Expr]] = []
 
     def put(self, stage: int, name: str, expr: Expr) -> Expr:
@@ -250,7 +252,8 @@ def _whole_number(stages: Stages, temp: str, text: Expr) -> tuple[Expr, Expr]:
     in_range = (size < 19) | ((size == 19) & (digits <= bound))
     exact = whole & in_range
     sign = nw.when(negative).then(nw.lit("-")).otherwise(nw.lit(""))
-    safe = nw.when(exact).then(sign + (nw.when(size == 0).then(nw.lit("0")).otherwise(digits)))
+    number = nw.when(size == 0).then(nw.lit("0")).otherwise(digits)
+    safe = nw.when(exact).then(nw.concat_str([sign, number]))
     value = nw.when(exact).then(safe.otherwise(nw.lit("0")).cast(nw.Int64))
     return whole, stages.put(3, temp + "exact", value)
 
@@ -259,6 +262,14 @@ _FIRST = dt.datetime(1, 1, 1, tzinfo=dt.UTC)
 _LAST = dt.datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=dt.UTC)
 
 
+FRACTION_FORMATS = {
+    "polars": "%Y-%m-%dT%H:%M:%S%.f%z",
+    "duckdb": "%Y-%m-%dT%H:%M:%S.%f%z",
+    "spark": "%Y-%m-%dT%H:%M:%S.SSSSSS%z",
+}
+"""The format of ``2024-03-31T01:30:00.000000+0100`` for each engine's parser: the
+engines spell a fraction of six digits differently (Narwhals passes DuckDB's format
+as it is and turns Spark's ``%``-codes into its letters, ``%f`` into one ``S``)."""
 _PLAIN = "[0-9-]{10}T[0-9:]{8}(?:Z|[+-][0-9:]{5})?"
 """The common forms of a real time (``T``, seconds, no fraction; an offset or none):
 the engines parse them as they are, by the fast path of one fixed format each; the
@@ -277,29 +288,38 @@ def _moment(stages: Stages, temp: str, text: Expr, kind: str, out: str, zoned: s
     valid = stages.put(1, temp + "valid", text.str.contains(_full(real)))
     utc = nw.Datetime("us", "UTC")
     if kind == "date":
-        midnight = nw.when(valid).then(text + "T00:00:00")
+        midnight = nw.when(valid).then(nw.concat_str([text, nw.lit("T00:00:00")]))
         parsed = midnight.str.to_datetime("%Y-%m-%dT%H:%M:%S").dt.replace_time_zone("UTC")
         stages.put(5, zoned, nw.lit(False))
         return stages.put(5, out, parsed.cast(utc))
     plain = stages.put(2, temp + "plain", valid & text.str.contains(_full(_PLAIN)))
     size = stages.put(2, temp + "size", text.str.len_chars())
     rest = stages.put(3, temp + "rest", nw.when(valid & ~plain).then(text.str.slice(11)))
-    clock = stages.put(4, temp + "clock", rest.str.replace(r"(Z|[+-].*)$", "", literal=False))
-    zone = stages.put(4, temp + "zone", rest.str.replace(r"^[^Z+-]*", "", literal=False))
+    clock = stages.put(4, temp + "clock", rest.str.replace_all(r"(Z|[+-].*)$", "", literal=False))
+    zone = stages.put(4, temp + "zone", rest.str.replace_all(r"^[^Z+-]*", "", literal=False))
     clock = (
         nw.when(clock.str.len_chars() == 0)
         .then(nw.lit("00:00:00"))
         .when(clock.str.len_chars() == 5)
-        .then(clock + ":00")
+        .then(nw.concat_str([clock, nw.lit(":00")]))
         .otherwise(clock)
     )
-    offset = nw.when(zone.str.len_chars() == 6).then(zone).otherwise(nw.lit("+00:00"))
-    joined = text.str.slice(0, 10) + "T" + clock + offset
+    # One form for every engine's parser: six fraction digits, an offset without colon.
+    fraction = nw.concat_str([clock.str.slice(9), nw.lit("000000")]).str.slice(0, 6)
+    clock = nw.concat_str([clock.str.slice(0, 8), nw.lit("."), fraction])
+    offset = (
+        nw.when(zone.str.len_chars() == 6)
+        .then(nw.concat_str([zone.str.slice(0, 3), zone.str.slice(4)]))
+        .otherwise(nw.lit("+0000"))
+    )
+    joined = nw.concat_str([text.str.slice(0, 10), nw.lit("T"), clock, offset])
     wall = nw.when(plain & (size < 25)).then(text.str.slice(0, 19))
     wall = wall.str.to_datetime("%Y-%m-%dT%H:%M:%S").dt.replace_time_zone("UTC")
-    offset_form = nw.when(plain & (size == 25)).then(text)
+    colon_free = nw.concat_str([text.str.slice(0, 22), text.str.slice(23)])
+    offset_form = nw.when(plain & (size == 25)).then(colon_free)
     with_offset = offset_form.str.to_datetime("%Y-%m-%dT%H:%M:%S%z")
-    rewritten = nw.when(valid & ~plain).then(joined).str.to_datetime("%Y-%m-%dT%H:%M:%S%.f%z")
+    fraction_format = FRACTION_FORMATS[stages.dialect]
+    rewritten = nw.when(valid & ~plain).then(joined).str.to_datetime(fraction_format)
     parsed = stages.put(
         5,
         temp + "parsed",
@@ -439,7 +459,7 @@ def phone_key(ctx: Context, name: str, region: str | None, region_field: str | N
         chosen = nw.when(own.is_null() | (own == "")).then(fixed).otherwise(own)
         unusable = chosen.str.contains("\x00", literal=True)
         chosen = nw.when(unusable).then(nw.lit("??")).otherwise(chosen)
-    return chosen + "\x00" + ctx.value(name).cast(nw.String)
+    return nw.concat_str([chosen, nw.lit("\x00"), ctx.value(name).cast(nw.String)])
 
 
 def phone(
@@ -482,7 +502,7 @@ def postcode(ctx: Context, name: str, country_field: str) -> Expr:
     value = ctx.value(name).cast(nw.String)
     country = ctx.value(country_field).cast(nw.String).str.to_uppercase()
     known = country.is_in(sorted(POSTCODE_PATTERNS)).fill_null(False)
-    joined = country + "\x00" + value
+    joined = nw.concat_str([country, nw.lit("\x00"), value])
     ok = full_match(ctx, joined, _postcode_pattern(), f"{name}:postcode:{country_field}")
     return ~known | value.is_null() | ok.fill_null(False)
 

@@ -1,0 +1,313 @@
+"""The engines a validation runs on: polars in this process (the default, batch by
+batch), DuckDB (out of core, one query over the whole input) and Apache Spark through
+pyspark (``local[*]``, or a cluster through Spark Connect).
+
+DuckDB and pyspark are optional (``pip install 'custrec[duckdb]'``,
+``'custrec[spark]'``); asking for an engine whose package is missing is a usage error
+(exit 2) naming the extra. An engine reads CSV (every column as text, as the local
+reader does) and Parquet paths, numbers the records in file order (column
+:data:`custrec.schema.batch.ROW`), and makes small tables of values computed here
+(the per-value library calls of the rules) to join to its data.
+
+Spill and shuffle files hold plaintext personal data: DuckDB spills into a directory
+created here with mode 0700 and removed when the engine closes; Spark is started with
+``spark.io.encryption.enabled`` (its spill and shuffle files encrypted) and its UI off.
+Both run in UTC (``TimeZone``, ``spark.sql.session.timeZone``).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from custrec.errors import InputError, UsageError
+
+ENGINES = ("polars", "duckdb", "spark")
+ENGINE_ENV = "CUSTREC_ENGINE"
+SPARK_REMOTE_ENV = "CUSTREC_SPARK_REMOTE"
+EXTRAS = {"duckdb": ("duckdb", "custrec[duckdb]"), "spark": ("pyspark", "custrec[spark]")}
+
+
+def engine_name(given: str | None) -> str:
+    """The engine asked for: ``given``, else ``CUSTREC_ENGINE``, else polars."""
+    name = (given or os.environ.get(ENGINE_ENV) or "polars").strip().lower()
+    if name not in ENGINES:
+        raise UsageError(f"unknown engine {name!r}: choose one of {', '.join(ENGINES)}")
+    return name
+
+
+def _require(name: str) -> Any:
+    import importlib
+
+    module, extra = EXTRAS[name]
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise UsageError(
+            f"--engine {name} needs the {module} package: pip install '{extra}'"
+        ) from None
+
+
+def _input_kind(path: str, input_format: str | None) -> str:
+    kind = (input_format or "").lower()
+    if not kind:
+        suffix = Path(path.rstrip("/*")).suffix.lower()
+        kind = "parquet" if suffix in (".parquet", ".pq") else "csv"
+    if kind not in ("csv", "parquet"):
+        raise UsageError(f"the {kind} input format is read by the polars engine only")
+    return kind
+
+
+class Engine:
+    """One engine session: reads inputs as Narwhals lazy frames, makes tables."""
+
+    name = ""
+
+    def read(self, paths: Sequence[str], input_format: str | None, row: str) -> Any:
+        """A Narwhals LazyFrame of the records of ``paths`` with column ``row``
+        numbering them in file order (0-based)."""
+        raise NotImplementedError
+
+    def table(self, columns: Mapping[str, Sequence[Any]], types: Mapping[str, str]) -> Any:
+        """A Narwhals LazyFrame of ``columns`` (``types``: ``string``, ``int64`` or
+        ``bool`` per column), to join to the engine's data."""
+        raise NotImplementedError
+
+    @contextmanager
+    def reading(self, source: str) -> Iterator[None]:
+        """Errors of reading ``source`` (a missing file, text that is not CSV) as
+        :class:`custrec.errors.InputError` (exit 3)."""
+        yield
+
+    def materialise(self, frame: Any) -> Any:
+        """``frame`` computed once and kept (in memory, spilling to the engine's private
+        or encrypted files), for queries that read it more than once."""
+        raise NotImplementedError
+
+    def record_numbers(self, frame: Any, row: str, rows: Sequence[int]) -> dict[int, int]:
+        """The 1-based record number of each of ``rows`` (values of column ``row``)."""
+        return {value: value + 1 for value in rows}
+
+    def close(self) -> None:
+        """Stop the session; remove what it wrote."""
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _arrow_table(columns: Mapping[str, Sequence[Any]], types: Mapping[str, str]) -> Any:
+    import pyarrow as pa
+
+    kinds = {"string": pa.string(), "int64": pa.int64(), "bool": pa.bool_()}
+    return pa.table({n: pa.array(list(v), kinds[types[n]]) for n, v in columns.items()})
+
+
+MEMORY_SHARE = 0.4
+"""DuckDB's memory limit by default: this share of the machine's memory (DuckDB's own
+default, 80%, leaves little to the rest of the process and the machine)."""
+
+
+def default_memory_limit() -> str:
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return "2GB"
+    return f"{max(256, int(total * MEMORY_SHARE) >> 20)}MB"
+
+
+class DuckDBEngine(Engine):
+    """DuckDB in this process, with a memory limit and a private spill directory."""
+
+    name = "duckdb"
+
+    def __init__(self, memory_limit: str | None = None, threads: int | None = None) -> None:
+        duckdb = _require("duckdb")
+        self.spill = tempfile.mkdtemp(prefix="custrec-duckdb-")  # mode 0700
+        config: dict[str, Any] = {
+            "temp_directory": self.spill,
+            "preserve_insertion_order": True,
+            "memory_limit": memory_limit or default_memory_limit(),
+        }
+        if threads:
+            config["threads"] = str(threads)
+        try:
+            self.connection = duckdb.connect(config=config)
+        except duckdb.Error as error:
+            shutil.rmtree(self.spill, ignore_errors=True)
+            raise UsageError(f"DuckDB would not start: {error}") from None
+        self.connection.execute("SET TimeZone = 'UTC'")
+        self._tables = 0
+
+    def read(self, paths: Sequence[str], input_format: str | None, row: str) -> Any:
+        import narwhals as nw
+
+        kinds = {_input_kind(path, input_format) for path in paths}
+        if len(kinds) > 1:
+            raise UsageError("the inputs of one run are all CSV or all Parquet")
+        listed = "[" + ", ".join(_sql_text(path) for path in paths) + "]"
+        if kinds == {"parquet"}:
+            source = f"read_parquet({listed})"
+        else:
+            source = f"read_csv({listed}, header = true, all_varchar = true)"
+        # A scan keeps the files' order (preserve_insertion_order): row_number() over
+        # it numbers the records as they stand in the files.
+        query = f"SELECT *, row_number() OVER () - 1 AS {_sql_name(row)} FROM {source}"
+        with self.reading(", ".join(paths)):
+            return nw.from_native(self.connection.sql(query))
+
+    @contextmanager
+    def reading(self, source: str) -> Iterator[None]:
+        import duckdb
+
+        try:
+            yield
+        except duckdb.IOException as error:
+            raise InputError(source, _first_line(error)) from None
+        except duckdb.InvalidInputException as error:
+            if "CSV" not in str(error):  # not the input's fault: ours (exit 70)
+                raise
+            raise InputError(source, _first_line(error)) from None
+
+    def table(self, columns: Mapping[str, Sequence[Any]], types: Mapping[str, str]) -> Any:
+        import narwhals as nw
+
+        return nw.from_native(self.connection.from_arrow(_arrow_table(columns, types)))
+
+    def materialise(self, frame: Any) -> Any:
+        import narwhals as nw
+
+        self._tables += 1
+        name = f"custrec_{self._tables}"
+        nw.to_native(frame).create(name)
+        return nw.from_native(self.connection.table(name))
+
+    def close(self) -> None:
+        try:
+            self.connection.close()
+        finally:
+            shutil.rmtree(self.spill, ignore_errors=True)
+
+
+class SparkEngine(Engine):
+    """A Spark session: ``local[*]`` by default, a cluster through Spark Connect."""
+
+    name = "spark"
+
+    def __init__(self, remote: str | None = None, master: str | None = None) -> None:
+        _require("spark")
+        from pyspark.sql import SparkSession
+
+        remote = remote or os.environ.get(SPARK_REMOTE_ENV) or None
+        builder: Any = SparkSession.builder.appName("custrec")
+        if remote:
+            builder = builder.remote(remote)
+        else:
+            builder = builder.master(master or "local[*]").config("spark.ui.enabled", "false")
+            builder = builder.config("spark.io.encryption.enabled", "true")
+            builder = builder.config("spark.sql.shuffle.partitions", "4")
+            builder = builder.config("spark.ui.showConsoleProgress", "false")
+        builder = builder.config("spark.sql.session.timeZone", "UTC")
+        self.session = builder.getOrCreate()
+        self.session.conf.set("spark.sql.session.timeZone", "UTC")
+        if not remote:
+            self.session.sparkContext.setLogLevel("ERROR")
+        self._kept: list[Any] = []
+        self._owned = True
+        """Whether closing stops the session (a caller may keep it for more runs)."""
+
+    def read(self, paths: Sequence[str], input_format: str | None, row: str) -> Any:
+        import narwhals as nw
+        from pyspark.sql import functions as F
+
+        kinds = {_input_kind(path, input_format) for path in paths}
+        if len(kinds) > 1:
+            raise UsageError("the inputs of one run are all CSV or all Parquet")
+        reader = self.session.read
+        with self.reading(", ".join(paths)):
+            if kinds == {"parquet"}:
+                frame = reader.parquet(*paths)
+            else:  # every column as text, quoted fields across lines read whole
+                frame = reader.options(header=True, multiLine=True, escape='"').csv(list(paths))
+        # Increasing in file order, not consecutive: record_numbers makes them so.
+        return nw.from_native(frame.withColumn(row, F.monotonically_increasing_id()))
+
+    def table(self, columns: Mapping[str, Sequence[Any]], types: Mapping[str, str]) -> Any:
+        import narwhals as nw
+
+        table = _arrow_table(columns, types)
+        return nw.from_native(self.session.createDataFrame(table))
+
+    @contextmanager
+    def reading(self, source: str) -> Iterator[None]:
+        from pyspark.errors import AnalysisException, SparkRuntimeException
+
+        try:
+            yield
+        except (AnalysisException, SparkRuntimeException) as error:
+            if isinstance(error, AnalysisException) and "PATH_NOT_FOUND" not in str(error):
+                raise
+            raise InputError(source, _first_line(error)) from None
+
+    def materialise(self, frame: Any) -> Any:
+        import narwhals as nw
+        from pyspark import StorageLevel
+
+        native = nw.to_native(frame).persist(StorageLevel.MEMORY_AND_DISK)
+        native.count()
+        self._kept.append(native)
+        return nw.from_native(native)
+
+    def record_numbers(self, frame: Any, row: str, rows: Sequence[int]) -> dict[int, int]:
+        """A row id holds its partition in its upper 31 bits and its place in the
+        partition in the lower 33 (``monotonically_increasing_id``): the record number
+        is the records of the earlier partitions, plus the place, plus one."""
+        if not rows:
+            return {}
+        import narwhals as nw
+        from pyspark.sql import functions as F
+
+        native = nw.to_native(frame)
+        part = (F.col(row) / F.lit(1 << 33)).cast("long")
+        sizes = dict(native.groupBy(part.alias("p")).count().collect())
+        starts, total = {}, 0
+        for partition in sorted(sizes):
+            starts[partition] = total
+            total += sizes[partition]
+        return {value: starts[value >> 33] + (value & ((1 << 33) - 1)) + 1 for value in rows}
+
+    def close(self) -> None:
+        for kept in self._kept:
+            kept.unpersist()
+        self._kept.clear()
+        if self._owned:
+            self.session.stop()
+
+
+def open_engine(name: str, *, memory_limit: str | None = None, remote: str | None = None) -> Engine:
+    """A session of engine ``name`` (duckdb or spark)."""
+    if name == "duckdb":
+        return DuckDBEngine(memory_limit)
+    if name == "spark":
+        return SparkEngine(remote)
+    raise UsageError(f"engine {name!r} runs in this process; it has no session")
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return text[0] if text else type(error).__name__
+
+
+def _sql_text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _sql_name(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'

@@ -1,0 +1,153 @@
+"""A schema's rules as one query over the whole input, on a lazy engine (DuckDB,
+PySpark; :mod:`custrec.engines`): the same Narwhals expressions
+:class:`custrec.schema.batch.BatchRules` evaluates on polars batches.
+
+The query converts every field, joins the results of the per-value library calls
+(:class:`custrec.schema.rules.Lookup`: their distinct keys are fetched, computed here
+once each, and sent back as a table), marks each record failing each rule, and marks
+a value of a unique field that an earlier record (in file order) already holds. From
+it, one aggregation counts the failures per rule and the values per field, and one
+query fetches the first failing records of every rule (a union of one top-N per
+rule), so the examples are the ones the local engine reports.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import narwhals as nw
+
+from custrec.schema import rules
+from custrec.schema.batch import ROW, BatchRules, Verdict, computed_many, fail_column
+
+_KEY, _VALUE = "\x1fkey", "\x1fvalue"
+_TYPES = {"Boolean": "bool", "Int64": "int64", "String": "string"}
+
+
+@dataclass
+class LazyResult:
+    """What the query found: failing records per rule, records with a value per field,
+    records in all, and the first failing records of each rule (polars rows of
+    :data:`ROW`, the rule id and the raw columns asked for)."""
+
+    counts: dict[str, int]
+    present: dict[str, int]
+    rows: int
+    examples: Any
+    verdicts: list[Verdict] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+
+
+def looked_up(frame: Any, lookups: Iterable[rules.Lookup], engine: Any) -> Any:
+    """``frame`` with a column per lookup: its function once per distinct key, the
+    keys fetched from the engine and the results joined back."""
+    for lookup in lookups:
+        keyed = frame.with_columns(lookup.key.alias(_KEY))
+        wanted = keyed.filter(lookup.when.fill_null(False)).select(_KEY).unique()
+        distinct = [k for k in wanted.collect().get_column(_KEY).to_list() if k is not None]
+        kind = _TYPES[lookup.dtype]
+        dtype = getattr(nw, lookup.dtype)
+        if distinct:
+            results = computed_many(lookup, distinct)
+            found = engine.table({_KEY: distinct, _VALUE: results}, {_KEY: "string", _VALUE: kind})
+            keyed = keyed.join(found, on=_KEY, how="left")
+            value = nw.col(_VALUE)
+        else:
+            value = nw.lit(None, dtype)
+        chosen = (
+            nw.when(lookup.when.fill_null(False))
+            .then(value)
+            .otherwise(nw.lit(lookup.default, dtype))
+        )
+        frame = keyed.with_columns(chosen.cast(dtype).alias(lookup.name))
+        frame = frame.drop(*[c for c in (_KEY, _VALUE) if c in frame.collect_schema().names()])
+    return frame
+
+
+def evaluate(
+    engine_rules: BatchRules,
+    frame: Any,
+    engine: Any,
+    *,
+    unique: Sequence[tuple[str, Any, Sequence[rules.Lookup]]] = (),
+) -> tuple[Any, list[Verdict], list[str]]:
+    """``frame`` (a Narwhals LazyFrame with :data:`ROW`) with a fail column per
+    verdict; ``unique`` adds, per (rule id, key expression, the lookups it reads), a
+    verdict failing the records whose non-null key an earlier record holds."""
+    plan = engine_rules.expressions(dict(frame.collect_schema()), engine.name)
+    for stage in plan.stages:
+        frame = frame.with_columns(*stage)
+    # Each lookup reads its keys from the converted records, then the verdicts: one
+    # pass over the input, kept, instead of one per lookup.
+    frame = engine.materialise(frame)
+    frame = looked_up(frame, engine_rules.context.lookups.values(), engine)
+    frame = frame.with_columns(*plan.masks)
+    verdicts = list(plan.verdicts)
+    for rule_id, key, lookups in unique:
+        frame = looked_up(frame, lookups, engine)
+        name = "\x1fu:" + rule_id.replace(".", "\x1d")
+        frame = frame.with_columns(key.alias(name))
+        first = nw.col(ROW).min().over(name)
+        repeated = (~nw.col(name).is_null()) & (nw.col(ROW) != first)
+        frame = frame.with_columns(repeated.fill_null(False).alias(fail_column(rule_id)))
+        verdicts.append(Verdict(rule_id, rule_id.rpartition(".")[0]))
+    return frame, verdicts, plan.missing
+
+
+def summarise(
+    frame: Any,
+    engine: Any,
+    verdicts: Sequence[Verdict],
+    fields: Sequence[str],
+    columns: Sequence[str],
+    limit: int,
+) -> tuple[dict[str, int], dict[str, int], int, Any]:
+    """The failure counts per rule, the values per field of ``fields``, the records,
+    and (a polars frame) the first ``limit`` failing records of each failing rule:
+    :data:`ROW`, ``rule`` and the raw ``columns``. The verdicts and those columns are
+    computed once and kept; both queries read them."""
+    import polars as pl
+
+    have = set(frame.collect_schema().names())
+    shown = [c for c in dict.fromkeys(columns) if c in have]
+    frame = engine.materialise(
+        frame.select(
+            nw.col(ROW),
+            *[nw.col(fail_column(v.rule_id)) for v in verdicts],
+            *[nw.col(rules.empty_column(n)) for n in fields],
+            *[nw.col(c).cast(nw.String) for c in shown],
+        )
+    )
+
+    sums = [nw.col(fail_column(v.rule_id)).cast(nw.Int64).sum().alias(v.rule_id) for v in verdicts]
+    sums += [
+        (~nw.col(rules.empty_column(n))).cast(nw.Int64).sum().alias(f"\x1fp:{n}") for n in fields
+    ]
+    sums.append(nw.len().alias("\x1frows"))
+    totals = frame.select(*sums).collect().to_polars().row(0, named=True)
+    counts = {v.rule_id: int(totals[v.rule_id] or 0) for v in verdicts}
+    present = {n: int(totals[f"\x1fp:{n}"] or 0) for n in fields}
+    rows = int(totals["\x1frows"] or 0)
+    failing = [v for v in verdicts if counts[v.rule_id]]
+    if not failing or limit <= 0:
+        return counts, present, rows, pl.DataFrame()
+    # One query for all rules: a row per (record, failed rule), the first ``limit``
+    # of each rule in file order.
+    names = {fail_column(v.rule_id): v.rule_id for v in failing}
+    # (A union of filters, not Narwhals' unpivot, whose DuckDB form reads DuckDB's
+    # default connection instead of the engine's.)
+    long = nw.concat(
+        [
+            frame.filter(nw.col(name)).select(ROW, nw.lit(name).alias("rule"), *shown)
+            for name in names
+        ],
+        how="vertical",
+    )
+    long = long.with_columns(nw.col(ROW).rank(method="ordinal").over("rule").alias("\x1frank"))
+    picked = long.filter(nw.col("\x1frank") <= limit).select(ROW, "rule", *shown).collect()
+    examples = picked.to_polars().with_columns(
+        pl.col("rule").replace_strict(names, return_dtype=pl.String)
+    )
+    return counts, present, rows, examples
