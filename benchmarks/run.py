@@ -218,7 +218,7 @@ def main() -> int:
         action="append",
         metavar="NAME",
         help="run only this benchmark (repeatable: startup, generate, generate-memory, "
-        "inspect, store, audit, records, validate, validate-polars, kpi, redaction, "
+        "inspect, store, audit, records, validate, validate-polars, engines, kpi, redaction, "
         "pii-outside, retention, trust); with "
         "--write, the other sections of FILE are kept as they are",
     )
@@ -237,6 +237,7 @@ def main() -> int:
     parser.add_argument(
         "--store-process-repeat", type=int, default=20, help="runs per whole-process timing"
     )
+    import engines
     import kpi
     import pii_outside
     import records
@@ -250,6 +251,7 @@ def main() -> int:
         records,
         validate,
         validate_polars,
+        engines,
         kpi,
         redaction,
         pii_outside,
@@ -259,6 +261,8 @@ def main() -> int:
         bench.add_arguments(parser)
     args = parser.parse_args()
     from audit import bench_audit
+    from engines import SECTION as ENGINES_SECTION
+    from engines import bench_engines
     from kpi import SECTION as KPI_SECTION
     from kpi import bench_kpi
     from pii_outside import DOC as PII_OUTSIDE_DOC
@@ -313,6 +317,7 @@ def main() -> int:
             VALIDATE_POLARS_SECTION,
             lambda: bench_validate_polars(args.validate_polars_sizes),
         ),
+        "engines": (ENGINES_SECTION, lambda: bench_engines(args.engine_rows, args.spark_rows)),
         "kpi": (KPI_SECTION, lambda: bench_kpi(args.kpi_rows, args.kpi_memory_rows)),
         "redaction": (
             REDACTION_SECTION,

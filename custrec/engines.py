@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -83,6 +83,39 @@ class Engine:
         """Errors of reading ``source`` (a missing file, text that is not CSV) as
         :class:`custrec.errors.InputError` (exit 3)."""
         yield
+
+    def looked_up_table(
+        self,
+        keys: Any,
+        key: str,
+        compute: Callable[[list[str]], list[Any]],
+        types: Mapping[str, str],
+        chunk: int,
+    ) -> Any:
+        """A table of the non-null values of column ``key`` of ``keys`` (distinct) and
+        ``compute`` of them, built ``chunk`` keys at a time (the driver holds one
+        chunk); its columns are named by ``types`` (key first). None when there are
+        no keys."""
+        key_name, value_name = list(types)
+        made = None
+        for part in self.key_chunks(keys, key, chunk):
+            if not part:
+                continue
+            table = self.table({key_name: part, value_name: compute(part)}, types)
+            made = table if made is None else self.append(made, table)
+        return made
+
+    def key_chunks(self, keys: Any, key: str, chunk: int) -> Iterator[list[str]]:
+        """The non-null values of column ``key``, ``chunk`` at a time."""
+        values = [v for v in keys.collect().get_column(key).to_list() if v is not None]
+        for start in range(0, len(values), chunk):
+            yield values[start : start + chunk]
+
+    def append(self, table: Any, more: Any) -> Any:
+        """``table`` with the rows of ``more`` (tables made by :meth:`table`)."""
+        import narwhals as nw
+
+        return nw.concat([table, more], how="vertical")
 
     def materialise(self, frame: Any) -> Any:
         """``frame`` computed once and kept (in memory, spilling to the engine's private
@@ -189,6 +222,41 @@ class DuckDBEngine(Engine):
         nw.to_native(frame).create(name)
         return nw.from_native(self.connection.table(name))
 
+    def key_chunks(self, keys: Any, key: str, chunk: int) -> Iterator[list[str]]:
+        import narwhals as nw
+
+        reader = nw.to_native(keys.select(key)).to_arrow_reader(chunk)
+        for batch in reader:
+            yield [v for v in batch.column(0).to_pylist() if v is not None]
+
+    def looked_up_table(
+        self,
+        keys: Any,
+        key: str,
+        compute: Callable[[list[str]], list[Any]],
+        types: Mapping[str, str],
+        chunk: int,
+    ) -> Any:
+        import narwhals as nw
+
+        key_name, value_name = list(types)
+        name = None
+        writer = self.connection.cursor()  # the keys' result stays open on the other
+        try:
+            for part in self.key_chunks(keys, key, chunk):
+                if not part:
+                    continue
+                rows = _arrow_table({key_name: part, value_name: compute(part)}, types)
+                if name is None:
+                    self._tables += 1
+                    name = f"custrec_{self._tables}"
+                    writer.from_arrow(rows).create(name)
+                else:
+                    writer.from_arrow(rows).insert_into(name)
+        finally:
+            writer.close()
+        return None if name is None else nw.from_native(self.connection.table(name))
+
     def close(self) -> None:
         try:
             self.connection.close()
@@ -264,6 +332,18 @@ class SparkEngine(Engine):
         native.count()
         self._kept.append(native)
         return nw.from_native(native)
+
+    def key_chunks(self, keys: Any, key: str, chunk: int) -> Iterator[list[str]]:
+        import narwhals as nw
+
+        part: list[str] = []
+        for record in nw.to_native(keys.select(key)).toLocalIterator(prefetchPartitions=True):
+            if record[0] is not None:
+                part.append(record[0])
+                if len(part) >= chunk:
+                    yield part
+                    part = []
+        yield part
 
     def record_numbers(self, frame: Any, row: str, rows: Sequence[int]) -> dict[int, int]:
         """A row id holds its partition in its upper 31 bits and its place in the

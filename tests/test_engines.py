@@ -326,7 +326,7 @@ def test_duckdb_spills_into_a_private_directory_removed_at_the_end() -> None:
     spill = Path(engine.spill)
     assert spill.is_dir()
     assert stat.S_IMODE(spill.stat().st_mode) == 0o700
-    setting = engine.connection.execute("SELECT current_setting('temp_directory')").fetchone()
+    setting = engine.connection.execute("SELECT current_setting('temp_directory')").fetchall()[0]
     assert setting is not None
     assert setting[0] == str(spill)
     engine.close()
@@ -334,7 +334,7 @@ def test_duckdb_spills_into_a_private_directory_removed_at_the_end() -> None:
 
 
 def test_engines_run_in_utc(duck: engines.DuckDBEngine, spark: engines.SparkEngine) -> None:
-    zone = duck.connection.execute("SELECT current_setting('TimeZone')").fetchone()
+    zone = duck.connection.execute("SELECT current_setting('TimeZone')").fetchall()[0]
     assert zone is not None
     assert zone[0] == "UTC"
     assert spark.session.conf.get("spark.sql.session.timeZone") == "UTC"
@@ -392,3 +392,20 @@ def test_a_missing_input_on_an_engine_exits_3(cli: InvokeCli, tmp_path: Path) ->
     assert result.exit_code == 3, result.output
     assert "nothing-here.csv" in result.stderr
     assert not os.path.exists(missing)
+
+
+@pytest.mark.parametrize("engine_name", ["duckdb", "spark"])
+def test_lookups_sent_back_in_small_chunks_give_the_same_report(
+    engine_name: str,
+    data: dict[str, Path],
+    request: pytest.FixtureRequest,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The distinct keys of the per-value checks stream to the driver a chunk at a
+    time (bounded memory); many chunks of 50 keys build the same tables as one."""
+    monkeypatch.setattr(lazy, "KEY_CHUNK", 50)
+    engine = on(engine_name, request)
+    path = str(data["csv"])
+    local = report_json(validate_source(path, SCHEMA, as_of=AS_OF, examples=4))
+    chunked = report_json(validate_on_engine([path], SCHEMA, engine, as_of=AS_OF, examples=4))
+    assert chunked == local

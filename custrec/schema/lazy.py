@@ -40,18 +40,27 @@ class LazyResult:
     missing: list[str] = field(default_factory=list)
 
 
+KEY_CHUNK = 262_144
+"""Distinct keys computed and sent back at a time: the driver holds one chunk, not all
+the distinct values of a large input."""
+
+
 def looked_up(frame: Any, lookups: Iterable[rules.Lookup], engine: Any) -> Any:
     """``frame`` with a column per lookup: its function once per distinct key, the
-    keys fetched from the engine and the results joined back."""
+    keys streamed from the engine in chunks and the results joined back."""
     for lookup in lookups:
         keyed = frame.with_columns(lookup.key.alias(_KEY))
         wanted = keyed.filter(lookup.when.fill_null(False)).select(_KEY).unique()
-        distinct = [k for k in wanted.collect().get_column(_KEY).to_list() if k is not None]
         kind = _TYPES[lookup.dtype]
         dtype = getattr(nw, lookup.dtype)
-        if distinct:
-            results = computed_many(lookup, distinct)
-            found = engine.table({_KEY: distinct, _VALUE: results}, {_KEY: "string", _VALUE: kind})
+
+        def results(keys: list[str], lookup: rules.Lookup = lookup) -> list[Any]:
+            return computed_many(lookup, keys)
+
+        found = engine.looked_up_table(
+            wanted, _KEY, results, {_KEY: "string", _VALUE: kind}, KEY_CHUNK
+        )
+        if found is not None:
             keyed = keyed.join(found, on=_KEY, how="left")
             value = nw.col(_VALUE)
         else:
