@@ -172,7 +172,11 @@ class DuckDBEngine(Engine):
         if threads:
             config["threads"] = str(threads)
         try:
-            self.connection = duckdb.connect(config=config)
+            # A database file in the private directory, not an in-memory one: its
+            # tables (the input, the kept results) are paged out under the memory
+            # limit instead of failing; it holds plaintext, so it lives and dies
+            # with the spill directory.
+            self.connection = duckdb.connect(os.path.join(self.spill, "work.duckdb"), config=config)
         except duckdb.Error as error:
             shutil.rmtree(self.spill, ignore_errors=True)
             raise UsageError(f"DuckDB would not start: {error}") from None
@@ -190,11 +194,15 @@ class DuckDBEngine(Engine):
             source = f"read_parquet({listed})"
         else:
             source = f"read_csv({listed}, header = true, all_varchar = true)"
-        # A scan keeps the files' order (preserve_insertion_order): row_number() over
-        # it numbers the records as they stand in the files.
-        query = f"SELECT *, row_number() OVER () - 1 AS {_sql_name(row)} FROM {source}"
+        # The input is loaded into a table first: a table keeps the files' order
+        # (preserve_insertion_order) in its rowid, which numbers the records without
+        # a window over the whole input (one partition: all of it in memory at once).
+        self._tables += 1
+        name = f"custrec_{self._tables}"
         with self.reading(", ".join(paths)):
-            return nw.from_native(self.connection.sql(query))
+            self.connection.execute(f"CREATE TABLE {name} AS SELECT * FROM {source}")
+        query = f"SELECT *, rowid AS {_sql_name(row)} FROM {name}"
+        return nw.from_native(self.connection.sql(query))
 
     @contextmanager
     def reading(self, source: str) -> Iterator[None]:
