@@ -218,7 +218,8 @@ def main() -> int:
         action="append",
         metavar="NAME",
         help="run only this benchmark (repeatable: startup, generate, generate-memory, "
-        "inspect, store, audit, records, validate, validate-polars, engines, kpi, redaction, "
+        "inspect, store, audit, records, validate, validate-polars, engines, kpi, kpi-engines, "
+        "redaction, "
         "pii-outside, retention, trust); with "
         "--write, the other sections of FILE are kept as they are",
     )
@@ -239,6 +240,7 @@ def main() -> int:
     )
     import engines
     import kpi
+    import kpi_engines
     import pii_outside
     import records
     import redaction
@@ -253,6 +255,7 @@ def main() -> int:
         validate_polars,
         engines,
         kpi,
+        kpi_engines,
         redaction,
         pii_outside,
         retention,
@@ -265,6 +268,8 @@ def main() -> int:
     from engines import bench_engines
     from kpi import SECTION as KPI_SECTION
     from kpi import bench_kpi
+    from kpi_engines import SECTION as KPI_ENGINES_SECTION
+    from kpi_engines import bench_kpi_engines
     from pii_outside import DOC as PII_OUTSIDE_DOC
     from pii_outside import SECTION as PII_OUTSIDE_SECTION
     from pii_outside import bench_pii_outside
@@ -319,6 +324,12 @@ def main() -> int:
         ),
         "engines": (ENGINES_SECTION, lambda: bench_engines(args.engine_rows, args.spark_rows)),
         "kpi": (KPI_SECTION, lambda: bench_kpi(args.kpi_rows, args.kpi_memory_rows)),
+        "kpi-engines": (
+            KPI_ENGINES_SECTION,
+            lambda: bench_kpi_engines(
+                args.kpi_engine_rows, args.kpi_engine_big_rows, args.kpi_engine_big_spark
+            ),
+        ),
         "redaction": (
             REDACTION_SECTION,
             lambda: bench_redaction(args.scan_texts, args.redact_rows),

@@ -18,6 +18,7 @@ Both run in UTC (``TimeZone``, ``spark.sql.session.timeZone``).
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -126,6 +127,18 @@ class Engine:
         """The 1-based record number of each of ``rows`` (values of column ``row``)."""
         return {value: value + 1 for value in rows}
 
+    def epoch_micros(self, frame: Any, columns: Mapping[str, str]) -> Any:
+        """``frame`` with, for each ``out: column`` of ``columns``, the instants of the
+        datetime ``column`` as integer microseconds since 1970 (Narwhals has no such
+        expression on every engine; each engine's own function)."""
+        raise NotImplementedError
+
+    def set_zone(self, tz: str) -> None:
+        """Set the session's time zone (periods and local times are read in it), and
+        check that the session says so."""
+        if tz not in ("UTC", "Etc/UTC"):
+            raise NotImplementedError
+
     def close(self) -> None:
         """Stop the session; remove what it wrote."""
 
@@ -164,10 +177,11 @@ class DuckDBEngine(Engine):
     def __init__(self, memory_limit: str | None = None, threads: int | None = None) -> None:
         duckdb = _require("duckdb")
         self.spill = tempfile.mkdtemp(prefix="custrec-duckdb-")  # mode 0700
+        self.memory_limit = memory_limit or default_memory_limit()
         config: dict[str, Any] = {
             "temp_directory": self.spill,
             "preserve_insertion_order": True,
-            "memory_limit": memory_limit or default_memory_limit(),
+            "memory_limit": self.memory_limit,
         }
         if threads:
             config["threads"] = str(threads)
@@ -193,7 +207,12 @@ class DuckDBEngine(Engine):
         if kinds == {"parquet"}:
             source = f"read_parquet({listed})"
         else:
-            source = f"read_csv({listed}, header = true, all_varchar = true)"
+            # The dialect named, not sniffed: a ragged record is an error (exit 3), as
+            # for the polars engine, not a file read as one column.
+            source = (
+                f"read_csv({listed}, header = true, all_varchar = true, delim = ',', "
+                "quote = '\"', escape = '\"', strict_mode = true, null_padding = false)"
+            )
         # The input is loaded into a table first: a table keeps the files' order
         # (preserve_insertion_order) in its rowid, which numbers the records without
         # a window over the whole input (one partition: all of it in memory at once).
@@ -210,6 +229,11 @@ class DuckDBEngine(Engine):
 
         try:
             yield
+        except duckdb.OutOfMemoryException:
+            raise UsageError(
+                f"DuckDB needed more memory than --memory-limit {self.memory_limit} for "
+                f"{source}: give a larger --memory-limit (or run it on --engine spark)"
+            ) from None
         except duckdb.IOException as error:
             raise InputError(source, _first_line(error)) from None
         except duckdb.InvalidInputException as error:
@@ -229,6 +253,23 @@ class DuckDBEngine(Engine):
         name = f"custrec_{self._tables}"
         nw.to_native(frame).create(name)
         return nw.from_native(self.connection.table(name))
+
+    def epoch_micros(self, frame: Any, columns: Mapping[str, str]) -> Any:
+        import duckdb
+        import narwhals as nw
+
+        native = nw.to_native(frame)
+        made = [
+            duckdb.FunctionExpression("epoch_us", duckdb.ColumnExpression(c)).alias(o)
+            for o, c in columns.items()
+        ]
+        return nw.from_native(native.select(duckdb.StarExpression(), *made))
+
+    def set_zone(self, tz: str) -> None:
+        self.connection.execute(f"SET TimeZone = {_sql_text(tz)}")
+        (found,) = self.connection.execute("SELECT current_setting('TimeZone')").fetchall()[0]
+        if found != tz:
+            raise UsageError(f"DuckDB did not take the time zone {tz!r} (it says {found!r})")
 
     def key_chunks(self, keys: Any, key: str, chunk: int) -> Iterator[list[str]]:
         import narwhals as nw
@@ -282,6 +323,7 @@ class SparkEngine(Engine):
         from pyspark.sql import SparkSession
 
         remote = remote or os.environ.get(SPARK_REMOTE_ENV) or None
+        running = SparkSession.getActiveSession()
         builder: Any = SparkSession.builder.appName("custrec")
         if remote:
             builder = builder.remote(remote)
@@ -296,8 +338,8 @@ class SparkEngine(Engine):
         if not remote:
             self.session.sparkContext.setLogLevel("ERROR")
         self._kept: list[Any] = []
-        self._owned = True
-        """Whether closing stops the session (a caller may keep it for more runs)."""
+        self._owned = running is None
+        """Whether closing stops the session: not one this process had already."""
 
     def read(self, paths: Sequence[str], input_format: str | None, row: str) -> Any:
         import narwhals as nw
@@ -311,7 +353,9 @@ class SparkEngine(Engine):
             if kinds == {"parquet"}:
                 frame = reader.parquet(*paths)
             else:  # every column as text, quoted fields across lines read whole
-                frame = reader.options(header=True, multiLine=True, escape='"').csv(list(paths))
+                frame = reader.options(
+                    header=True, multiLine=True, escape='"', mode="FAILFAST"
+                ).csv(list(paths))
         # Increasing in file order, not consecutive: record_numbers makes them so.
         return nw.from_native(frame.withColumn(row, F.monotonically_increasing_id()))
 
@@ -323,23 +367,50 @@ class SparkEngine(Engine):
 
     @contextmanager
     def reading(self, source: str) -> Iterator[None]:
+        from py4j.protocol import Py4JJavaError
         from pyspark.errors import AnalysisException, SparkRuntimeException
 
         try:
             yield
-        except (AnalysisException, SparkRuntimeException) as error:
-            if isinstance(error, AnalysisException) and "PATH_NOT_FOUND" not in str(error):
+        except (AnalysisException, SparkRuntimeException, Py4JJavaError) as error:
+            text = str(error)
+            said = [
+                line.strip()
+                for line in text.splitlines()
+                if "PATH_NOT_FOUND" in line or "MALFORMED_RECORD" in line
+            ]
+            if not said:
                 raise
-            raise InputError(source, _first_line(error)) from None
+            # Spark quotes the malformed record after "parsing:": personal data, left out
+            message = re.sub(r"^Caused by: [\w.]+: ", "", said[0]).split(": [", 1)[0]
+            raise InputError(source, message[:300]) from None
 
     def materialise(self, frame: Any) -> Any:
         import narwhals as nw
         from pyspark import StorageLevel
 
-        native = nw.to_native(frame).persist(StorageLevel.MEMORY_AND_DISK)
-        native.count()
+        # A local checkpoint, not a cache: the plan after it starts from the kept rows,
+        # so later queries (a union of one top-N per rule) are analysed in the driver
+        # without copying the whole plan above each branch (a Java heap exhausted).
+        native = nw.to_native(frame).localCheckpoint(
+            eager=True, storageLevel=StorageLevel.MEMORY_AND_DISK
+        )
         self._kept.append(native)
         return nw.from_native(native)
+
+    def epoch_micros(self, frame: Any, columns: Mapping[str, str]) -> Any:
+        import narwhals as nw
+        from pyspark.sql import functions as F
+
+        native = nw.to_native(frame)
+        made = [F.unix_micros(F.col(c)).alias(o) for o, c in columns.items()]
+        return nw.from_native(native.select("*", *made))
+
+    def set_zone(self, tz: str) -> None:
+        self.session.conf.set("spark.sql.session.timeZone", tz)
+        found = self.session.conf.get("spark.sql.session.timeZone")
+        if found != tz:
+            raise UsageError(f"Spark did not take the time zone {tz!r} (it says {found!r})")
 
     def key_chunks(self, keys: Any, key: str, chunk: int) -> Iterator[list[str]]:
         import narwhals as nw

@@ -11,8 +11,9 @@ import resource
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
@@ -160,3 +161,32 @@ def best_seconds(run: Callable[[], object], repeat: int = 3) -> float:
         run()
         times.append(time.perf_counter() - started)
     return min(times)
+
+
+@pytest.fixture(scope="session")
+def spark() -> Iterator[Any]:
+    """One Spark session (``local[2]``) for the whole run: starting one takes seconds.
+    Tests that need it are skipped without pyspark."""
+    pytest.importorskip("pyspark")
+    from custrec.engines import SparkEngine
+
+    engine = SparkEngine(master="local[2]")
+    engine.session.conf.set("spark.sql.shuffle.partitions", "2")
+    yield engine
+    engine.close()
+
+
+@pytest.fixture(scope="session")
+def duck() -> Iterator[Any]:
+    """One DuckDB engine for the whole run (skipped without duckdb)."""
+    pytest.importorskip("duckdb")
+    from custrec.engines import DuckDBEngine
+
+    engine = DuckDBEngine()
+    yield engine
+    engine.close()
+
+
+def on(name: str, request: pytest.FixtureRequest) -> Any:
+    """The session's engine ``name`` (duckdb or spark), from its fixture."""
+    return request.getfixturevalue({"duckdb": "duck", "spark": "spark"}[name])

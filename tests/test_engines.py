@@ -14,7 +14,6 @@ import json
 import os
 import stat
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +23,7 @@ from custrec.schema import load_schema, parse_schema
 from custrec.schema.batch import ROW, BatchRules, fail_column
 from custrec.validate import validate_on_engine, validate_source
 
-from .conftest import InvokeCli
+from .conftest import InvokeCli, on
 
 duckdb = pytest.importorskip("duckdb")
 pyspark = pytest.importorskip("pyspark")
@@ -218,24 +217,6 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return {"csv": path, "parquet": parquet}
 
 
-@pytest.fixture(scope="module")
-def spark() -> Iterator[engines.SparkEngine]:
-    engine = engines.SparkEngine(master="local[2]")
-    yield engine
-    engine.close()
-
-
-@pytest.fixture(scope="module")
-def duck() -> Iterator[engines.DuckDBEngine]:
-    engine = engines.DuckDBEngine()
-    yield engine
-    engine.close()
-
-
-def on(name: str, request: pytest.FixtureRequest) -> Any:
-    return request.getfixturevalue({"duckdb": "duck", "spark": "spark"}[name])
-
-
 def report_json(report: Any) -> dict[str, Any]:
     return json.loads(json.dumps(report.to_json(), default=str))
 
@@ -400,3 +381,45 @@ def test_a_missing_input_on_an_engine_exits_3(cli: InvokeCli, tmp_path: Path) ->
     assert result.exit_code == 3, result.output
     assert "nothing-here.csv" in result.stderr
     assert not os.path.exists(missing)
+
+
+def test_duckdb_out_of_memory_exits_2_asking_for_a_larger_limit(
+    cli: InvokeCli, data: dict[str, Path]
+) -> None:
+    """Not exit 70: the limit given is too small for the input, and the message says
+    what to do."""
+    result = cli(
+        "validate", str(data["csv"]), "--schema", "customer",
+        "--engine", "duckdb", "--memory-limit", "2MB",
+    )  # fmt: skip
+    assert result.exit_code == 2, result.output
+    assert "larger --memory-limit" in result.stderr
+
+
+def ragged_file(folder: Path) -> Path:
+    path = folder / "ragged.csv"
+    path.write_text(
+        "id,email,phone\nC1,secret@example.com,+447911123456,extra\nC2\n", encoding="utf-8"
+    )
+    return path
+
+
+def test_a_ragged_csv_exits_3_on_duckdb_without_quoting_the_record(
+    cli: InvokeCli, tmp_path: Path
+) -> None:
+    result = cli(
+        "validate", str(ragged_file(tmp_path)), "--schema", "customer", "--engine", "duckdb"
+    )
+    assert result.exit_code == 3, result.output
+    assert "secret@example.com" not in result.stderr
+
+
+def test_a_ragged_csv_is_an_input_error_on_spark_without_the_record(
+    spark: engines.SparkEngine, tmp_path: Path
+) -> None:
+    from custrec.errors import InputError
+
+    with pytest.raises(InputError) as raised:
+        validate_on_engine([str(ragged_file(tmp_path))], SCHEMA, spark, as_of=AS_OF)
+    assert "MALFORMED" in str(raised.value)
+    assert "secret@example.com" not in str(raised.value)

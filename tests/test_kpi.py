@@ -1088,28 +1088,25 @@ def test_case_table_orders_cases_by_their_first_contact_with_ties_by_id() -> Non
     assert {r["channel"]: r["cases"] for r in result.rows} == {"chat": 1, "email": 1}
 
 
-def test_many_groups_take_the_same_figures_by_other_paths(monkeypatch: pytest.MonkeyPatch) -> None:
-    from custrec.kpi import engine
-
-    frame = _random_log(8).assign(agent_id=lambda f: f["interaction_id"].str[-2:])
-    options = KpiOptions(by=("agent_id",), period="day")
-    few = compute_kpis(frame, options)
-    assert len(few.rows) > 10
-    monkeypatch.setattr(engine, "_FEW_GROUPS", 1)  # counts by bincount
-    monkeypatch.setattr(engine, "_SORTED_BY_GROUP", 1)  # durations sorted all at once
-    many = compute_kpis(frame, options)
-    assert many.rows == few.rows
-    assert many.total == few.total
+def test_group_medians_and_percentiles_are_numpys() -> None:
     import numpy as np
 
-    values = np.array([5.0, 1.0, 3.0, 2.0, 4.0, 9.0, 7.0])
-    starts, n = np.array([0, 4, 7]), np.array([4, 3, 0])
-    ordered = np.concatenate([np.sort(values[:4]), np.sort(values[4:])])
-    for q in (0.5, 0.9):
-        got = engine._quantiles(ordered, starts, n, q)
-        assert got[0] == np.quantile(values[:4], q)
-        assert got[1] == np.quantile(values[4:], q)
-        assert np.isnan(got[2])
+    frame = _random_log(8).assign(agent_id=lambda f: f["interaction_id"].str[-2:])
+    result = compute_kpis(frame, KpiOptions(by=("agent_id",)))
+    assert len(result.rows) > 10
+    created = pd.to_datetime(frame["created_at"], utc=True)
+    waits = (pd.to_datetime(frame["first_response_at"], utc=True) - created).dt.total_seconds()
+    checked = 0
+    for row in result.rows:
+        mine = waits[(frame["agent_id"] == row["agent_id"]) & created.notna()].dropna()
+        mine = mine[mine >= 0].to_numpy()
+        assert row["frt"]["n"] == len(mine)
+        if len(mine):
+            assert row["frt"]["median"] == pytest.approx(np.median(mine), abs=1e-9)
+            assert row["frt"]["p90"] == pytest.approx(np.quantile(mine, 0.9), abs=1e-9)
+            assert row["frt"]["mean"] == pytest.approx(mine.mean(), abs=1e-9)
+            checked += 1
+    assert checked > 10
 
 
 def test_columns_of_other_types_go_through_schema_gate(tmp_path: Path) -> None:

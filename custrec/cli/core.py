@@ -346,6 +346,37 @@ def csv_options(func: F) -> F:
     )(func)
 
 
+def engine_options(what: str) -> Callable[[F], F]:
+    """--engine, --memory-limit and --spark-remote: where ``what`` (e.g. "the rules
+    run") happens (:mod:`custrec.engines`)."""
+
+    def decorate(func: F) -> F:
+        func = click.option(
+            "--spark-remote",
+            metavar="URL",
+            envvar="CUSTREC_SPARK_REMOTE",
+            help="With --engine spark: a Spark Connect server (sc://host:15002) instead of "
+            "Spark on this machine. [env: CUSTREC_SPARK_REMOTE]",
+        )(func)
+        func = click.option(
+            "--memory-limit",
+            metavar="SIZE",
+            help="With --engine duckdb: the most memory DuckDB may use before it spills to "
+            "a private temporary directory (e.g. 4GB). Default: 40% of this machine's memory.",
+        )(func)
+        return click.option(
+            "--engine",
+            type=click.Choice(["polars", "duckdb", "spark"]),
+            envvar="CUSTREC_ENGINE",
+            help=f"Where {what}: polars in this process (default); duckdb, out of core; "
+            "spark, on Apache Spark (local, or a cluster with --spark-remote). duckdb and "
+            "spark read CSV or Parquet files, directories and globs, and need their "
+            "extra: pip install 'custrec[duckdb]' or 'custrec[spark]'. [env: CUSTREC_ENGINE]",
+        )(func)
+
+    return decorate
+
+
 def csv_delimiter(value: str | None) -> str | None:
     """The ``--delimiter`` value, with ``\\t`` or ``tab`` meaning a tab."""
     return "\t" if value in ("\\t", "tab", "TAB") else value

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import os
 import re
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -15,6 +16,7 @@ from custrec.cli.core import (
     INPUT_FORMATS,
     csv_delimiter,
     csv_options,
+    engine_options,
     input_format_option,
     key_file_option,
     lock_timeout_option,
@@ -194,6 +196,7 @@ def _moment(text: str | None, tz: str, what: str) -> dt.datetime | None:
 )
 @input_format_option(INPUT_FORMATS)
 @csv_options
+@engine_options("the KPIs are computed")
 @key_file_option()
 @lock_timeout_option()
 @reason_option()
@@ -232,6 +235,9 @@ def kpi(
     input_format: str | None,
     delimiter: str | None,
     encoding: str | None,
+    engine: str | None,
+    memory_limit: str | None,
+    spark_remote: str | None,
     key_file: str | None,
     lock_timeout: float,
     reason: str | None,
@@ -299,6 +305,28 @@ def kpi(
     read = (*logs, map_file, holidays, key_file, schema_file, targets)
     if output != "-":
         refuse_protected(output, read)  # now, not after reading the logs
+    from custrec.engines import engine_name
+
+    chosen = engine_name(engine)
+    if chosen != "polars":
+        _kpi_on_engine(
+            chosen,
+            logs,
+            options,
+            schema,
+            memory_limit=memory_limit,
+            spark_remote=spark_remote,
+            mapping=read_mapping(mapping, map_file),
+            input_format=input_format,
+            skip_invalid=skip_invalid,
+            detail=detail,
+            output_format=output_format,
+            output=output,
+            read=read,
+        )
+        return
+    if memory_limit or spark_remote:
+        raise UsageError("--memory-limit and --spark-remote go with --engine duckdb or spark")
     _arrow_memory()
     opened: list[Store] = []
 
@@ -342,6 +370,56 @@ def kpi(
         context = page_context(loaded.columns, options, goals, chart_scale)
         _emit_text(html_page(document, context), output, read)
         return
+    _write(document, output_format, output, read)
+
+
+def _kpi_on_engine(
+    name: str,
+    logs: Sequence[str],
+    options: Any,
+    schema: Any,
+    *,
+    memory_limit: str | None,
+    spark_remote: str | None,
+    mapping: dict[str, str],
+    input_format: str | None,
+    skip_invalid: bool,
+    detail: bool,
+    output_format: str,
+    output: str,
+    read: Sequence[str | None],
+) -> None:
+    """``report kpi`` of log files on DuckDB or Spark."""
+    from custrec.engines import open_engine
+    from custrec.kpi.lazylogs import kpis_on_engine
+    from custrec.kpi.report import KpiReport
+    from custrec.protected import is_store_file
+
+    if memory_limit and name != "duckdb":
+        raise UsageError("--memory-limit is for --engine duckdb")
+    for log in logs:
+        if log == "-":
+            raise UsageError(f"--engine {name} reads files, not standard input")
+        if os.path.isfile(log) and is_store_file(log):
+            raise UsageError(f"a store is read by the polars engine, not --engine {name}")
+    if detail or output_format == "html":
+        what = "--detail" if detail else "--format html"
+        raise UsageError(f"{what} is made by the polars engine only, not --engine {name}")
+    with open_engine(name, memory_limit=memory_limit, remote=spark_remote) as engine:
+        found = kpis_on_engine(
+            logs,
+            options,
+            engine,
+            input_format=input_format,
+            mapping=mapping,
+            skip_invalid=skip_invalid,
+            schema=schema,
+        )
+    if found.invalid:
+        note(f"{found.invalid} invalid row(s) left out, e.g. {'; '.join(found.problems[:3])}")
+    document = KpiReport(
+        result=found.result, sources=list(logs), rows_read=found.rows, invalid_skipped=found.invalid
+    )
     _write(document, output_format, output, read)
 
 

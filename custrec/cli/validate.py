@@ -12,6 +12,7 @@ from custrec.cli.core import (
     csv_delimiter,
     csv_options,
     emit,
+    engine_options,
     format_option,
     input_format_option,
     key_file_option,
@@ -74,29 +75,7 @@ from custrec.errors import CheckFailedError, InputError, UsageError
     help="Judge dates ('not in the future', freshness) as of this day (YYYY-MM-DD). "
     "Default: today.",
 )
-@click.option(
-    "--engine",
-    type=click.Choice(["polars", "duckdb", "spark"]),
-    envvar="CUSTREC_ENGINE",
-    help="Where the rules run: polars in this process, batch by batch (default); "
-    "duckdb, out of core; spark, on Apache Spark (local, or a cluster with "
-    "--spark-remote). duckdb and spark read CSV or Parquet files, directories and "
-    "globs, and need their extra: pip install 'custrec[duckdb]' or 'custrec[spark]'. "
-    "[env: CUSTREC_ENGINE]",
-)
-@click.option(
-    "--memory-limit",
-    metavar="SIZE",
-    help="With --engine duckdb: the most memory DuckDB may use before it spills to a "
-    "private temporary directory (e.g. 4GB). Default: 40% of this machine's memory.",
-)
-@click.option(
-    "--spark-remote",
-    metavar="URL",
-    envvar="CUSTREC_SPARK_REMOTE",
-    help="With --engine spark: a Spark Connect server (sc://host:15002) instead of "
-    "Spark on this machine. [env: CUSTREC_SPARK_REMOTE]",
-)
+@engine_options("the rules run")
 @lock_timeout_option()
 @reason_option()
 @format_option("table", "json")

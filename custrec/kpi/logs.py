@@ -255,20 +255,7 @@ class _Reading:
         self.sources.append(_Source(name, first, self.rows - first, reader))
 
     def _require(self, names: Sequence[str], name: str) -> None:
-        missing = [c for c in REQUIRED if c not in names]
-        if missing:
-            raise InputError(
-                name,
-                f"no {missing[0]!r} column (map one with --map {missing[0]}=COLUMN)",
-                line=1,
-            )
-        absent = [c for c in self.group_by if c not in names]
-        if absent:
-            raise UnknownColumnError(
-                name,
-                f"no {absent[0]!r} column to group by (map one with --map {absent[0]}=COLUMN)",
-                line=1,
-            )
+        require_columns(names, name, self.group_by)
 
     def _checked(
         self, table: pa.Table, rows: int
@@ -389,6 +376,25 @@ class _Reading:
             if place < len(rows) and rows[place] == row:
                 found.append(rule)
         return list(dict.fromkeys(found))
+
+
+def require_columns(names: Sequence[str], name: str, group_by: Sequence[str] = ()) -> None:
+    """Refuse a log (``name``) whose columns ``names`` lack a required column or one
+    to group by."""
+    missing = [c for c in REQUIRED if c not in names]
+    if missing:
+        raise InputError(
+            name,
+            f"no {missing[0]!r} column (map one with --map {missing[0]}=COLUMN)",
+            line=1,
+        )
+    absent = [c for c in group_by if c not in names]
+    if absent:
+        raise UnknownColumnError(
+            name,
+            f"no {absent[0]!r} column to group by (map one with --map {absent[0]}=COLUMN)",
+            line=1,
+        )
 
 
 def _ahead(batches: Iterator[Any], depth: int = 4) -> Generator[Any, None, None]:

@@ -97,9 +97,17 @@ def evaluate(
     for rule_id, key, lookups in unique:
         frame = looked_up(frame, lookups, engine)
         name = "\x1fu:" + rule_id.replace(".", "\x1d")
+        first_name = name + ":first"
         frame = frame.with_columns(key.alias(name))
-        first = nw.col(ROW).min().over(name)
-        repeated = (~nw.col(name).is_null()) & (nw.col(ROW) != first)
+        # The first record of each key by a grouping joined back, not a window: an
+        # engine's grouping and join spill to disk, its window holds a partition whole.
+        firsts = (
+            frame.filter(~nw.col(name).is_null())
+            .group_by(name)
+            .agg(nw.col(ROW).min().alias(first_name))
+        )
+        frame = frame.join(firsts, on=name, how="left")
+        repeated = (~nw.col(name).is_null()) & (nw.col(ROW) != nw.col(first_name))
         frame = frame.with_columns(repeated.fill_null(False).alias(fail_column(rule_id)))
         verdicts.append(Verdict(rule_id, rule_id.rpartition(".")[0]))
     return frame, verdicts, plan.missing
@@ -142,20 +150,20 @@ def summarise(
     failing = [v for v in verdicts if counts[v.rule_id]]
     if not failing or limit <= 0:
         return counts, present, rows, pl.DataFrame()
-    # One query for all rules: a row per (record, failed rule), the first ``limit``
-    # of each rule in file order.
+    # One query for all rules: a union of each failing rule's first records in file
+    # order (a top-N per rule, which needs no more memory than N rows per rule).
     names = {fail_column(v.rule_id): v.rule_id for v in failing}
-    # (A union of filters, not Narwhals' unpivot, whose DuckDB form reads DuckDB's
-    # default connection instead of the engine's.)
     long = nw.concat(
         [
-            frame.filter(nw.col(name)).select(ROW, nw.lit(name).alias("rule"), *shown)
+            frame.filter(nw.col(name))
+            .select(ROW, nw.lit(name).alias("rule"), *shown)
+            .sort(ROW)
+            .head(limit)
             for name in names
         ],
         how="vertical",
     )
-    long = long.with_columns(nw.col(ROW).rank(method="ordinal").over("rule").alias("\x1frank"))
-    picked = long.filter(nw.col("\x1frank") <= limit).select(ROW, "rule", *shown).collect()
+    picked = long.collect()
     examples = picked.to_polars().with_columns(
         pl.col("rule").replace_strict(names, return_dtype=pl.String)
     )

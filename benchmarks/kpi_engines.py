@@ -1,0 +1,194 @@
+"""KPIs on the engines: ``custrec report kpi LOG.parquet --by channel --period month
+--format json`` of the same generated log, as whole processes, on the default polars
+engine, on ``--engine duckdb`` (out of core, ``--memory-limit``) and on ``--engine
+spark`` (``local[*]``: the machine's cores). Every engine's report must equal the
+polars engine's: every count exactly, every figure to 1e-9 relative (the run stops
+otherwise). The peak RSS is the custrec process's (DuckDB runs inside it; Spark's
+JVM is a child process measured apart, as the largest child's).
+
+Then, on a log of ``big_rows`` interactions (100M by default), DuckDB alone with its
+memory limit (target: completes, peak RSS ≤ 4 GB), and Spark when ``big_spark`` is
+set, whose figures must equal DuckDB's.
+
+    .venv/bin/python benchmarks/kpi_engines.py --kpi-engine-rows 200000 --kpi-engine-big-rows 0
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from kpi import Log, Measure, Runner, generate, progress, rate  # noqa: E402
+from records import mib  # noqa: E402
+
+SECTION = "KPIs on the engines (polars, DuckDB, Spark)"
+MEMORY_LIMIT = "2GB"
+RSS_TARGET_MIB = 4 * 10**9 / 2**20
+Row = tuple[str, float, str]
+
+
+def report(runner: Runner, log: Log, *engine: str) -> tuple[Measure, dict[str, Any]]:
+    measured = runner.measure(
+        [
+            sys.executable, "-m", "custrec", "report", "kpi", str(log.path), "--by", "channel",
+            "--period", "month", "--format", "json", *engine,
+        ]
+    )  # fmt: skip
+    found = json.loads(measured.proc.stdout)
+    if found["total"]["interactions"] != log.rows:
+        raise AssertionError(f"{engine}: counted {found['total']['interactions']} of {log.rows}")
+    return measured, {"rows": found["rows"], "total": found["total"]}
+
+
+def differences(ours: Any, theirs: Any, path: str = "") -> list[str]:
+    """Where two reports differ: counts exactly, figures beyond 1e-9 relative."""
+    if isinstance(ours, dict) and isinstance(theirs, dict):
+        if set(ours) != set(theirs):
+            return [f"{path}: keys {sorted(set(ours) ^ set(theirs))}"]
+        return [d for k in ours for d in differences(ours[k], theirs[k], f"{path}.{k}")]
+    if isinstance(ours, list) and isinstance(theirs, list):
+        if len(ours) != len(theirs):
+            return [f"{path}: {len(ours)} rows against {len(theirs)}"]
+        pairs = zip(ours, theirs, strict=True)
+        return [d for i, (a, b) in enumerate(pairs) for d in differences(a, b, f"{path}[{i}]")]
+    if isinstance(ours, float) and isinstance(theirs, float):
+        close = math.isclose(ours, theirs, rel_tol=1e-9, abs_tol=1e-9)
+        return [] if close else [f"{path}: {ours!r} against {theirs!r}"]
+    return [] if ours == theirs else [f"{path}: {ours!r} against {theirs!r}"]
+
+
+def check(name: str, ours: dict[str, Any], reference: dict[str, Any], what: str) -> str:
+    found = differences(ours, reference)
+    if found:
+        raise AssertionError(f"{name} differs from {what}: {'; '.join(found[:5])}")
+    return f"report equal to {what}'s ({len(reference['rows'])} rows and the total)"
+
+
+def bench_kpi_engines(
+    rows: int = 10_000_000, big_rows: int = 100_000_000, big_spark: bool = False
+) -> list[Row]:
+    out: list[Row] = []
+    with tempfile.TemporaryDirectory(prefix="custrec-bench-kpi-engines-") as name:
+        runner = Runner(Path(name))
+        log = generate(runner, rows)
+        out.append(
+            (
+                f"custrec generate interactions --bad-share 0, {rows:,} rows to Parquet "
+                "(input of the rows below; not part of any measure)",
+                log.generate_seconds,
+                f"file {mib(log.path)}",
+            )
+        )
+        progress(f"polars engine, {rows:,} interactions")
+        local, reference = report(runner, log)
+        progress(f"duckdb engine, {rows:,} interactions, memory limit {MEMORY_LIMIT}")
+        duck, duck_found = report(runner, log, "--engine", "duckdb", "--memory-limit", MEMORY_LIMIT)
+        duck_agrees = check("duckdb", duck_found, reference, "the polars engine")
+        progress(f"spark engine, {rows:,} interactions")
+        spark, spark_found = report(runner, log, "--engine", "spark")
+        spark_agrees = check("spark", spark_found, reference, "the polars engine")
+        out += [
+            (
+                f"report kpi --by channel --period month, {rows:,} interactions, polars "
+                "(default), whole process",
+                local.seconds,
+                f"{rate(rows, local.seconds)}; peak RSS {local.mib} (reference of this section)",
+            ),
+            (
+                f"the same, --engine duckdb --memory-limit {MEMORY_LIMIT}",
+                duck.seconds,
+                f"{rate(rows, duck.seconds)}; {duck.seconds / local.seconds:.2f}x polars; "
+                f"peak RSS {duck.mib}; {duck_agrees}",
+            ),
+            (
+                "the same, --engine spark (local[*], 2 cores; JVM start included)",
+                spark.seconds,
+                f"{rate(rows, spark.seconds)}; {spark.seconds / local.seconds:.2f}x polars; "
+                f"{spark_agrees} (information)",
+            ),
+        ]
+        if big_rows:
+            log.path.unlink()
+            big = generate(runner, big_rows)
+            out.append(
+                (
+                    f"custrec generate interactions --bad-share 0, {big_rows:,} rows to "
+                    "Parquet (input of the rows below; not part of any measure)",
+                    big.generate_seconds,
+                    f"file {mib(big.path)}",
+                )
+            )
+            progress(f"duckdb engine, {big_rows:,} interactions, memory limit {MEMORY_LIMIT}")
+            huge, huge_found = report(
+                runner, big, "--engine", "duckdb", "--memory-limit", MEMORY_LIMIT
+            )
+            peak = huge.kib / 1024
+            verdict = "met" if peak <= RSS_TARGET_MIB else "MISSED"
+            agreed = "figures not compared with Spark (--kpi-engine-big-spark to compare)"
+            spark_row: list[Row] = []
+            if big_spark:
+                progress(f"spark engine, {big_rows:,} interactions")
+                far, far_found = report(runner, big, "--engine", "spark")
+                agreed = check("duckdb", huge_found, far_found, "Spark local[*]")
+                spark_row.append(
+                    (
+                        f"the same {big_rows:,} interactions, --engine spark (local[*])",
+                        far.seconds,
+                        f"{rate(big_rows, far.seconds)} (information)",
+                    )
+                )
+            out.append(
+                (
+                    f"report kpi --by channel --period month, {big_rows:,} interactions, "
+                    f"--engine duckdb --memory-limit {MEMORY_LIMIT}, whole process",
+                    huge.seconds,
+                    f"{rate(big_rows, huge.seconds)}; peak RSS {huge.mib} (target ≤ 4 GB: "
+                    f"{verdict}); {agreed}",
+                )
+            )
+            out += spark_row
+        progress("done; removing the temporary files")
+    return out
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--kpi-engine-rows", type=int, default=10_000_000, help="interactions on every engine"
+    )
+    parser.add_argument(
+        "--kpi-engine-big-rows",
+        type=int,
+        default=100_000_000,
+        help="interactions of the DuckDB out-of-core run (0: skip)",
+    )
+    parser.add_argument(
+        "--kpi-engine-big-spark",
+        action="store_true",
+        help="also run the big log on Spark and compare its figures with DuckDB's",
+    )
+
+
+def main() -> int:
+    from run import render  # type: ignore[import-not-found]
+
+    parser = argparse.ArgumentParser(description="custrec KPIs on the engines alone")
+    add_arguments(parser)
+    args = parser.parse_args()
+    rows = bench_kpi_engines(
+        args.kpi_engine_rows, args.kpi_engine_big_rows, args.kpi_engine_big_spark
+    )
+    print(render({SECTION: rows}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

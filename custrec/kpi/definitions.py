@@ -1,0 +1,579 @@
+"""The KPIs of ``docs/kpi-definitions.md``, each written once as Narwhals expressions over
+a lazy frame of contacts, so that polars (in memory), DuckDB (out of core) and Spark
+compute them with the same query and give the same figures.
+
+The frame (:func:`kpi_result`) has the canonical columns of an interaction log
+(``custrec.kpi.columns``): text as strings, instants as Int64 microseconds since the
+epoch in UTC (integers, so that every engine subtracts them exactly), numbers as
+Float64 and flags as Boolean, a missing value null; :data:`ROW` numbers the contacts
+in file order, and with ``--period`` :data:`PERIOD_TIME` holds ``created_at`` as a
+time-zone-aware datetime. Each contact gets its indicators (0/1), totals and durations;
+each case (its contacts grouped by ``case_id``) its first contact, inbound contacts,
+resolution and escalation; both are summed per group and in total, integers for the
+numerators and denominators, and the rates are derived last, in Python, from the
+counts (:mod:`custrec.kpi.stats`). Medians are exact and percentiles linear
+(``quantile(q, "linear")``, numpy's default).
+
+Periods are the local wall-clock start of the contact's hour, day, week (Monday),
+month or quarter in the reporting zone: the engine's session is set to that zone
+(:meth:`custrec.engines.Engine.reporting_zone`), the instant converted to local time
+there and truncated, and the start written back as an ISO time with the zone's offset
+here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import narwhals as nw
+
+from custrec.kpi import stats
+from custrec.kpi.engine import SL_CHANNELS, instant, micros
+
+if TYPE_CHECKING:
+    from custrec.kpi.calendar import BusinessHours
+    from custrec.kpi.engine import KpiOptions, KpiResult
+
+ROW = "\x1frow"
+"""The contact's place in the input (file order breaks ties)."""
+PERIOD_TIME = "\x1fperiod_time"
+"""``created_at`` as an aware datetime: what periods are cut from."""
+PERIOD = "period"
+_EVERY = {"hour": "1h", "day": "1d", "month": "1mo", "quarter": "1q"}
+_CASE = "\x1fcase"
+
+
+# --- per contact ----------------------------------------------------------------------
+
+
+def seconds(end: str, start: str) -> nw.Expr:
+    """Seconds from ``start`` to ``end`` (instants in microseconds; null when either
+    is missing)."""
+    return (nw.col(end) - nw.col(start)).cast(nw.Float64) / 1e6
+
+
+def inbound() -> nw.Expr:
+    """A contact is inbound unless its ``direction`` says otherwise (missing: inbound)."""
+    return (nw.col("direction") == "inbound").fill_null(True)
+
+
+def _flag(expr: nw.Expr) -> nw.Expr:
+    return expr.fill_null(False)
+
+
+def contact_measures(options: KpiOptions) -> dict[str, nw.Expr]:
+    """What each contact counts for the contact KPIs: ``m_`` indicators (summed as
+    integers), ``s_`` totals (summed), ``t_`` durations in seconds (summarised; null
+    when the contact has none). With business hours, the durations are the columns
+    :func:`with_business_time` adds."""
+    csat, nps, ces, talk = (nw.col(n) for n in ("csat", "nps", "ces", "talk_seconds"))
+    handled = ~talk.is_null()
+    queue = inbound() & _flag(nw.col("channel").is_in(SL_CHANNELS))
+    answered = queue & ~nw.col("answered_at").is_null()
+    abandoned = queue & nw.col("answered_at").is_null()
+    wait = seconds("answered_at", "created_at")
+    short = abandoned & _flag(seconds("ended_at", "created_at") < options.short_abandon)
+    business = options.business_hours is not None
+    frt = nw.col(_BUSINESS_FRT) if business else seconds("first_response_at", "created_at")
+    asa = nw.col(_BUSINESS_ASA) if business else wait
+    measures = {
+        "m_contacts": nw.lit(True),
+        "m_csat_responses": ~csat.is_null(),
+        "m_csat_satisfied": _flag(csat >= 4),
+        "m_nps_promoters": _flag(nps >= 9),
+        "m_nps_passives": _flag((nps >= 7) & (nps <= 8)),
+        "m_nps_detractors": _flag(nps <= 6),
+        "m_ces_responses": ~ces.is_null(),
+        "s_ces_total": ces,
+        "m_aht_handled": handled,
+        "s_aht_total": nw.when(handled).then(
+            talk + nw.col("hold_seconds").fill_null(0.0) + nw.col("wrap_seconds").fill_null(0.0)
+        ),
+        "t_frt": _forwards(frt),
+        "m_sl_within": answered & _flag(wait <= options.sl_threshold),
+        "t_asa": _forwards(asa),
+        "m_sl_offered": (answered | abandoned) & ~short,
+        "m_abandoned": abandoned & ~short,
+    }
+    if options.fcr_method == "repeat":
+        eligible = inbound() & _flag(nw.col("resolved")) & ~nw.col("customer_id").is_null()
+        measures["m_fcr_repeat_eligible"] = eligible
+        measures["m_fcr_repeat_first"] = eligible & ~nw.col("\x1frepeated")
+    return measures
+
+
+def _forwards(duration: nw.Expr) -> nw.Expr:
+    """A duration, left out (null) when it runs backwards."""
+    return nw.when(duration >= 0).then(duration)
+
+
+def with_repeats(frame: Any, options: KpiOptions) -> Any:
+    """``frame`` with ``\\x1frepeated``: an inbound contact from a customer is followed
+    by another inbound contact from the same customer (in the same category, with
+    ``fcr_same_category``; a missing category is one of its own) within the window."""
+    keys = ["customer_id", "category"] if options.fcr_same_category else ["customer_id"]
+    candidate = inbound() & ~nw.col("customer_id").is_null()
+    window = options.fcr_window // dt.timedelta(microseconds=1)
+    frame = frame.with_columns(candidate.alias("\x1fcandidate"))
+    following = (
+        nw.col("created_at").shift(-1).over(*keys, "\x1fcandidate", order_by=["created_at", ROW])
+    )
+    repeated = nw.col("\x1fcandidate") & _flag((following - nw.col("created_at")) <= window)
+    return frame.with_columns(repeated.alias("\x1frepeated")).drop("\x1fcandidate")
+
+
+# --- per case -------------------------------------------------------------------------
+
+
+def cases(frame: Any, keys: Sequence[str]) -> Any:
+    """One row per case (contacts with a ``case_id``): the ``keys`` of its first
+    contact (earliest ``created_at``, then the smallest ``interaction_id``, then the
+    first read), its first and last resolution instants, inbound contacts, and whether
+    it was resolved and escalated."""
+    cased = frame.filter(~nw.col("case_id").is_null())
+    per_case = cased.group_by("case_id").agg(
+        nw.col("resolved_at").max().alias("\x1flast_resolved"),
+        inbound().cast(nw.Int64).sum().alias("\x1finbound"),
+        _flag(nw.col("resolved")).cast(nw.Int64).max().alias("\x1fresolved"),
+        _flag(nw.col("escalated")).cast(nw.Int64).max().alias("\x1fescalated"),
+        nw.len().alias("\x1fcontacts"),
+    )
+    # The first contact by a window ordered as the definition orders (a missing
+    # interaction id after the others: engines put nulls first).
+    order = ["created_at", "\x1fno_id", "interaction_id", ROW]
+    if frame.implementation.is_spark_like():  # Narwhals has no ordered first() there
+        first = nw.col(ROW).shift(1).over("case_id", order_by=order).is_null()
+    else:
+        first = nw.col(ROW) == nw.col(ROW).first().over("case_id", order_by=order)
+    shown = [k for k in keys if k != PERIOD]
+    period = [PERIOD] if PERIOD in keys else []
+    firsts = (
+        cased.with_columns(nw.col("interaction_id").is_null().alias("\x1fno_id"))
+        .filter(first)
+        .select(
+            "case_id",
+            nw.col(ROW).alias(_CASE),
+            nw.col("interaction_id").alias("\x1ffirst_id"),
+            nw.col("created_at").alias("\x1ffirst_created"),
+            *shown,
+            *period,
+        )
+    )
+    return per_case.join(firsts, on="case_id", how="inner")
+
+
+def case_measures(options: KpiOptions) -> dict[str, nw.Expr]:
+    """What each case counts for the case KPIs (``m_`` indicators, ``t_`` durations)."""
+    resolved = nw.col("\x1fresolved") == 1
+    spent = (
+        nw.col(_BUSINESS_RESOLUTION)
+        if options.business_hours is not None
+        else seconds("\x1flast_resolved", "\x1ffirst_created")
+    )
+    return {
+        "m_cases": nw.lit(True),
+        "m_resolved": resolved,
+        "m_fcr_one_contact": resolved & (nw.col("\x1finbound") == 1),
+        "m_escalated": nw.col("\x1fescalated") == 1,
+        "t_resolution": nw.when(resolved).then(_forwards(spent)),
+    }
+
+
+# --- sums -----------------------------------------------------------------------------
+
+
+def aggregations(measures: dict[str, nw.Expr]) -> list[nw.Expr]:
+    """Sums of the indicators (integers) and totals, and the median, mean, 90th
+    percentile (linear) and count of each duration."""
+    out: list[nw.Expr] = []
+    for name in measures:
+        column = nw.col(name)
+        if name.startswith("m_"):
+            out.append(column.cast(nw.Int64).sum().alias(name))
+        elif name.startswith("s_"):
+            out.append(column.sum().alias(name))
+        else:
+            out += [
+                column.median().alias(f"{name}\x1fmedian"),
+                column.mean().alias(f"{name}\x1fmean"),
+                column.quantile(0.9, interpolation="linear").alias(f"{name}\x1fp90"),
+                column.count().alias(f"{name}\x1fn"),
+            ]
+    return out
+
+
+def _sums(row: dict[str, Any], measures: dict[str, nw.Expr]) -> dict[str, Any]:
+    """One collected row of :func:`aggregations` as the sums :func:`figures` reads."""
+    out: dict[str, Any] = {}
+    for name in measures:
+        if name.startswith("t_"):
+            out[name] = {part: row[f"{name}\x1f{part}"] for part in ("median", "mean", "p90", "n")}
+        else:
+            out[name] = row[name] if row[name] is not None else 0
+    return out
+
+
+def _rows(frame: Any) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = frame.collect().to_polars().to_dicts()
+    return rows
+
+
+# --- the report -----------------------------------------------------------------------
+
+
+def period_start(options: KpiOptions, in_session_zone: bool = False) -> nw.Expr:
+    """The start of the contact's period: its local wall-clock start (a naive
+    datetime), or for hours the instant (microseconds). ``in_session_zone``: the
+    engine reads an instant in its session's zone, set to the reporting zone (DuckDB,
+    Spark), not in the column's (polars)."""
+    assert options.period is not None
+    if options.period == "hour" and (offset := hour_offset(options.tz)) is not None:
+        # An hour is cut from the instant in whole microseconds: the repeated hour of a
+        # clock change is two periods, as it is two hours (a positive multiple of an
+        # hour added first, so that every engine's remainder is the same).
+        moment = nw.col("created_at") + (offset + _HOUR * 20_000_000)
+        return nw.col("created_at") - (moment % _HOUR)
+    moment = nw.col(PERIOD_TIME)
+    if not in_session_zone:
+        moment = moment.dt.convert_time_zone(options.tz)
+    local = moment.dt.replace_time_zone(None)
+    start = _truncated(local, options.period)
+    # Spark's date_trunc gives an instant again: back to the session zone's wall clock
+    return start.dt.replace_time_zone(None) if in_session_zone else start
+
+
+def _truncated(local: nw.Expr, period: str) -> nw.Expr:
+    if period != "week":
+        return local.dt.truncate(_EVERY[period])
+    # Narwhals truncates to days, not weeks: the day, back to its Monday.
+    day = local.dt.truncate("1d")
+    weekday = local.dt.weekday()  # 1 = Monday ... 7 = Sunday
+    start = nw.when(weekday == 1).then(day)
+    for number in range(2, 7):
+        start = start.when(weekday == number).then(day.dt.offset_by(f"-{number - 1}d"))
+    # (Narwhals 2.x on Spark gives Sunday as 0: the remaining day is Sunday.)
+    return start.otherwise(day.dt.offset_by("-6d"))
+
+
+_HOUR = 3_600_000_000
+
+
+def hour_offset(tz: str) -> int | None:
+    """How far (microseconds, under an hour) the zone's hours are from UTC's, when it
+    is the same at every date from 1970 to 2100 (most zones: 0; India: 30 minutes);
+    None for a zone whose clock changes by part of an hour."""
+    from custrec.kpi.calendar import zone
+
+    place = zone(tz)
+    found = set()
+    for year in range(1970, 2101):
+        for month in (1, 4, 7, 10):
+            moment = dt.datetime(year, month, 1, tzinfo=dt.UTC).astimezone(place)
+            offset = moment.utcoffset() or dt.timedelta(0)
+            found.add(offset // dt.timedelta(microseconds=1) % _HOUR)
+    return found.pop() if len(found) == 1 else None
+
+
+def period_label(start: dt.datetime | int | None, tz: str) -> str | None:
+    """A period's local start as ISO 8601 with the zone's offset there; a start that
+    a clock change skips is the first instant after the change, a repeated one its
+    first occurrence."""
+    from custrec.kpi.calendar import zone
+
+    if start is None:
+        return None
+    place = zone(tz)
+    if isinstance(start, int):  # an instant (hours)
+        return instant(start).astimezone(place).isoformat()
+    moment = start.replace(tzinfo=place)
+    back = moment.astimezone(dt.UTC).astimezone(place)
+    if back.replace(tzinfo=None) != start:  # skipped: the wall clock jumped past it
+        later = start.replace(tzinfo=place, fold=1).astimezone(dt.UTC)
+        return later.astimezone(place).isoformat()
+    return moment.isoformat()
+
+
+BusinessSeconds = Callable[[Any, str, str, str, "BusinessHours"], Any]
+"""Adds to a frame a column (3rd) of the business seconds from one instant column
+(2nd) to another (1st): an engine's own, as opening hours are a calendar."""
+_BUSINESS_FRT, _BUSINESS_ASA = "\x1fb:frt", "\x1fb:asa"
+_BUSINESS_RESOLUTION = "\x1fb:resolution"
+
+
+def _contacts(frame: Any, options: KpiOptions, business_seconds: BusinessSeconds | None) -> Any:
+    """The contacts that count (created, in ``[since, until)``) with their period,
+    repeat flags and business durations, as the options need."""
+    from custrec.errors import UsageError
+
+    options.check()
+    frame = frame.filter(~nw.col("created_at").is_null())
+    if options.since is not None:
+        frame = frame.filter(nw.col("created_at") >= micros(options.since))
+    if options.until is not None:
+        frame = frame.filter(nw.col("created_at") < micros(options.until))
+    if options.period:
+        session = not frame.implementation.is_polars()
+        frame = frame.with_columns(period_start(options, session).alias(PERIOD))
+    if options.fcr_method == "repeat":
+        frame = with_repeats(frame, options)
+    hours = options.business_hours
+    if hours is not None:
+        if business_seconds is None:
+            raise UsageError("--business-hours is counted on the polars engine only")
+        frame = business_seconds(frame, "first_response_at", "created_at", _BUSINESS_FRT, hours)
+        frame = business_seconds(frame, "answered_at", "created_at", _BUSINESS_ASA, hours)
+    return frame
+
+
+def _cases(frame: Any, options: KpiOptions, business_seconds: BusinessSeconds | None) -> Any:
+    """:func:`cases` of the contacts, with the business resolution time if needed."""
+    found = cases(frame, _keys(options))
+    if options.business_hours is not None and business_seconds is not None:
+        found = business_seconds(
+            found,
+            "\x1flast_resolved",
+            "\x1ffirst_created",
+            _BUSINESS_RESOLUTION,
+            options.business_hours,
+        )
+    return found
+
+
+def _keys(options: KpiOptions) -> list[str]:
+    return list(options.by) + ([PERIOD] if options.period else [])
+
+
+def kpi_result(
+    frame: Any,
+    options: KpiOptions,
+    *,
+    business_seconds: BusinessSeconds | None = None,
+    keep: Callable[[Any], Any] = lambda frame: frame,
+) -> KpiResult:
+    """The KPIs of the contacts in ``frame`` (a Narwhals LazyFrame, see the module
+    docstring) with ``options``: one row per group and period, and the total.
+    ``business_seconds`` counts business hours (the engine's own); ``keep``
+    materialises a frame read twice (the cases: once for the total, once per group)."""
+    from custrec.kpi.engine import KpiResult, describe
+
+    frame = _contacts(frame, options, business_seconds)
+    keys = _keys(options)
+    contact = contact_measures(options)
+    contacts = frame.select(*keys, *[expr.alias(name) for name, expr in contact.items()])
+    case = case_measures(options)
+    per_case = keep(
+        _cases(frame, options, business_seconds).select(
+            *keys, *[e.alias(n) for n, e in case.items()]
+        )
+    )
+
+    total = _sums(_rows(contacts.select(aggregations(contact)))[0], contact)
+    total.update(_sums(_rows(per_case.select(aggregations(case)))[0], case))
+    result = KpiResult(by=list(options.by), period=options.period, options=describe(options))
+    result.total = figures(total, total, options)
+    if not keys:
+        return result
+    found: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for row in _rows(contacts.group_by(*keys).agg(aggregations(contact))):
+        found[tuple(row[k] for k in keys)] = _sums(row, contact)
+    by_case = {
+        tuple(row[k] for k in keys): _sums(row, case)
+        for row in _rows(per_case.group_by(*keys).agg(aggregations(case)))
+    }
+    none = _sums({name: None for name in _names(case)}, case)
+    labelled = []
+    for label, sums in found.items():
+        named = dict(zip(keys, label, strict=True))
+        if options.period:
+            named[PERIOD] = period_label(named[PERIOD], options.tz)
+        labelled.append((named, sums, by_case.get(label, none)))
+    labelled.sort(key=lambda item: [(item[0][k] is None, item[0][k] or "") for k in keys])
+    for named, sums, case_sums in labelled:
+        row = dict(named)
+        if not options.period:
+            row[PERIOD] = None
+        row.update(figures(sums, case_sums, options))
+        result.rows.append(row)
+    return result
+
+
+def _names(measures: dict[str, nw.Expr]) -> list[str]:
+    out = []
+    for name in measures:
+        if name.startswith("t_"):
+            out += [f"{name}\x1f{part}" for part in ("median", "mean", "p90", "n")]
+        else:
+            out.append(name)
+    return out
+
+
+# --- the figures ----------------------------------------------------------------------
+
+
+def _count(sums: dict[str, Any], name: str) -> int:
+    return int(sums.get(name) or 0)
+
+
+def _number(sums: dict[str, Any], name: str) -> float | None:
+    value = sums.get(name)
+    if value is None or value != value:
+        return None
+    return float(value)
+
+
+def _time_figure(sums: dict[str, Any], name: str) -> dict[str, object]:
+    summary = sums[name]
+    n = int(summary["n"] or 0)
+    return {
+        "median": _number(summary, "median") if n else None,
+        "mean": _number(summary, "mean") if n else None,
+        "p90": _number(summary, "p90") if n else None,
+        "n": n,
+        "small_sample": n < stats.SMALL_SAMPLE,
+    }
+
+
+def figures(contacts: dict[str, Any], cases: dict[str, Any], options: KpiOptions) -> dict[str, Any]:
+    """The KPI objects of one group from its sums (see the JSON contract): the rates
+    derived from their integer numerators and denominators."""
+    c, k = contacts, cases
+    handled = _count(c, "m_aht_handled")
+    aht_total = _number(c, "s_aht_total") or 0.0
+    offered = _count(c, "m_sl_offered")
+    if options.fcr_method == "repeat":
+        fcr = stats.rate(_count(c, "m_fcr_repeat_first"), _count(c, "m_fcr_repeat_eligible"))
+    else:
+        fcr = stats.rate(_count(k, "m_fcr_one_contact"), _count(k, "m_resolved"))
+    return {
+        "interactions": _count(c, "m_contacts"),
+        "cases": _count(k, "m_cases"),
+        "csat": stats.rate(_count(c, "m_csat_satisfied"), _count(c, "m_csat_responses")),
+        "nps": stats.nps(
+            _count(c, "m_nps_promoters"),
+            _count(c, "m_nps_passives"),
+            _count(c, "m_nps_detractors"),
+        ),
+        "ces": stats.mean_of(_number(c, "s_ces_total") or 0.0, _count(c, "m_ces_responses")),
+        "aht": {
+            "value": aht_total / handled if handled else None,
+            "n": handled,
+            "small_sample": handled < stats.SMALL_SAMPLE,
+        },
+        "fcr": fcr,
+        "frt": _time_figure(c, "t_frt"),
+        "resolution_time": _time_figure(k, "t_resolution"),
+        "asa": _time_figure(c, "t_asa"),
+        "service_level": stats.rate(_count(c, "m_sl_within"), offered),
+        "abandonment_rate": stats.rate(_count(c, "m_abandoned"), offered),
+        "escalation_rate": stats.rate(_count(k, "m_escalated"), _count(k, "m_cases")),
+    }
+
+
+def case_rows(
+    frame: Any, options: KpiOptions, *, business_seconds: BusinessSeconds | None = None
+) -> list[dict[str, Any]]:
+    """One row per case with what the case KPIs count (``report kpi --detail``), in the
+    order of the cases' first contacts (time, interaction id, place in the input)."""
+    frame = _contacts(frame, options, business_seconds)
+    case = case_measures(options)
+    found = _cases(frame, options, business_seconds)
+    table = (
+        found.select(
+            "case_id",
+            nw.col("\x1ffirst_id").alias("first_interaction_id"),
+            nw.col("\x1ffirst_created").alias("first"),
+            nw.col("\x1fcontacts").alias("contacts"),
+            nw.col("\x1finbound").alias("inbound_contacts"),
+            case["m_resolved"].alias("resolved"),
+            case["m_fcr_one_contact"].alias("fcr"),
+            case["m_escalated"].alias("escalated"),
+            case["t_resolution"].alias("resolution_seconds"),
+            nw.col(_CASE).alias("at"),
+        )
+        .collect()
+        .to_polars()
+        .sort(["first", "first_interaction_id", "at"], nulls_last=True)
+    )
+    out = []
+    for row in table.iter_rows(named=True):
+        resolved = bool(row["resolved"])
+        out.append(
+            {
+                "case_id": row["case_id"],
+                "first_interaction_id": row["first_interaction_id"],
+                "first_created_at": instant(row["first"]).isoformat(),
+                "contacts": int(row["contacts"]),
+                "inbound_contacts": int(row["inbound_contacts"] or 0),
+                "resolved": resolved,
+                "fcr": bool(row["fcr"]) if resolved else None,
+                "escalated": bool(row["escalated"]),
+                "resolution_seconds": row["resolution_seconds"],
+            }
+        )
+    return out
+
+
+def polars_business_seconds(
+    frame: Any, end: str, start: str, out: str, hours: BusinessHours
+) -> Any:
+    """:data:`BusinessSeconds` on polars: the calendar walked in Python for each
+    contact with both instants (a schedule with holidays is not an expression)."""
+    import polars as pl
+
+    def spans(pairs: pl.Series) -> pl.Series:
+        values: list[float | None] = []
+        for first, last in zip(
+            pairs.struct.field("a").to_list(), pairs.struct.field("b").to_list(), strict=True
+        ):
+            if first is None or last is None:
+                values.append(None)
+            else:
+                values.append(hours.seconds(instant(first), instant(last)))
+        return pl.Series(values, dtype=pl.Float64)
+
+    native = nw.to_native(frame).with_columns(
+        pl.struct(pl.col(start).alias("a"), pl.col(end).alias("b"))
+        .map_batches(spans, return_dtype=pl.Float64)
+        .alias(out)
+    )
+    return nw.from_native(native)
+
+
+# --- inputs ---------------------------------------------------------------------------
+
+
+def polars_contacts(columns: Any, options: KpiOptions) -> Any:
+    """The contacts of :class:`~custrec.kpi.columns.KpiColumns` as the frame
+    :func:`kpi_result` reads, on polars (no copy of the Arrow text and flags)."""
+    import polars as pl
+
+    from custrec.kpi.columns import CANONICAL, NAT, kind_of
+
+    types = {"text": pl.String, "time": pl.Int64, "number": pl.Float64, "flag": pl.Boolean}
+    data: dict[str, Any] = {}
+    for name in CANONICAL:
+        kind = kind_of(name)
+        if name not in columns:
+            data[name] = pl.repeat(None, columns.rows, dtype=types[kind], eager=True)
+        elif kind == "text":
+            data[name] = pl.from_arrow(columns.text[name]).cast(pl.String)
+        elif kind == "time":
+            data[name] = pl.Series(columns.times[name]).replace(NAT, None)
+        elif kind == "number":
+            data[name] = pl.Series(columns.numbers[name]).fill_nan(None)
+        else:
+            data[name] = pl.from_arrow(columns.flags[name]).cast(pl.Boolean)
+    frame = pl.DataFrame(data, height=columns.rows).lazy().with_row_index(ROW)
+    frame = frame.with_columns(pl.col(ROW).cast(pl.Int64))
+    if options.period:
+        frame = frame.with_columns(
+            pl.col("created_at").cast(pl.Datetime("us", "UTC")).alias(PERIOD_TIME)
+        )
+    return nw.from_native(frame)
+
+
+def polars_kept(frame: Any) -> Any:
+    """A polars LazyFrame computed now and kept in memory."""
+    return nw.from_native(nw.to_native(frame).collect().lazy())

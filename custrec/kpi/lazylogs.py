@@ -1,0 +1,176 @@
+"""Interaction logs on DuckDB or Spark (:mod:`custrec.engines`): the log is read by the
+engine, checked by the interaction schema's rules as one query
+(:mod:`custrec.schema.lazy`, the rules ``report kpi`` checks locally), typed into the
+columns :mod:`custrec.kpi.definitions` reads, and its KPIs computed by the same
+definitions as on polars. Nothing of the log comes back to this process but counts,
+the figures per group and (for an error message) the first invalid records' numbers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import reduce
+from typing import TYPE_CHECKING, Any
+
+import narwhals as nw
+
+from custrec.errors import InputError, UsageError
+
+if TYPE_CHECKING:
+    from custrec.kpi.engine import KpiOptions, KpiResult
+    from custrec.schema.model import Schema
+
+SHOWN_PROBLEMS = 10
+_BAD = "\x1fbad"
+_UTC = ("UTC", "Etc/UTC")
+
+
+@dataclass
+class EngineKpis:
+    """The KPIs of logs computed on an engine, with the rows read and left out."""
+
+    result: KpiResult
+    rows: int
+    invalid: int = 0
+    problems: list[str] = field(default_factory=list)
+
+
+def kpis_on_engine(
+    paths: Sequence[str],
+    options: KpiOptions,
+    engine: Any,
+    *,
+    input_format: str | None = None,
+    mapping: Mapping[str, str] | None = None,
+    skip_invalid: bool = False,
+    schema: Schema | None = None,
+) -> EngineKpis:
+    """The KPIs of the logs ``paths`` (CSV or Parquet, as the engine reads them) on
+    ``engine``; invalid rows are an :class:`InputError` unless ``skip_invalid``."""
+    from custrec.kpi import definitions
+    from custrec.kpi.columns import CANONICAL
+    from custrec.kpi.logs import require_columns
+    from custrec.schema import lazy, shipped_schema
+    from custrec.schema.batch import ROW, BatchRules, fail_column
+    from custrec.schema.rules import value_column
+
+    options.check()
+    if options.business_hours is not None:
+        raise UsageError(f"--business-hours is counted by the polars engine, not {engine.name}")
+    unknown = [target for target in (mapping or {}) if target not in CANONICAL]
+    if unknown:
+        raise UsageError(f"--map {unknown[0]}=...: not a column of an interaction log")
+    chosen = schema or shipped_schema("interaction")
+    source = ", ".join(paths)
+    engine.set_zone("UTC")  # the rules read times in UTC; periods in the reporting zone
+    frame = engine.read(paths, input_format, ROW)
+    columns = [c for c in frame.collect_schema().names() if c != ROW]
+    renames = {given: target for target, given in (mapping or {}).items()}
+    named = [renames.get(c, c) for c in columns]
+    require_columns(named, source, options.by)
+    if renames:
+        frame = frame.rename({c: n for c, n in zip(columns, named, strict=True) if c != n})
+    rules = BatchRules(chosen, chosen=chosen.record_rules())
+    unique: list[tuple[str, Any, list[Any]]] = [
+        ("interaction_id.unique", nw.col(value_column("interaction_id")), [])
+    ]
+    with engine.reading(source):
+        evaluated, verdicts, _ = lazy.evaluate(rules, frame, engine, unique=unique)
+        fails = [nw.col(fail_column(v.rule_id)).fill_null(False) for v in verdicts]
+        bad = reduce(lambda a, b: a | b, fails, nw.lit(False))
+        checked = evaluated.with_columns(bad.alias(_BAD))
+        typed = engine.materialise(_typed(checked, engine, named))
+        counts = typed.select(
+            nw.len().alias("rows"),
+            nw.col(_BAD).cast(nw.Int64).sum().alias("bad"),
+            nw.col("\x1fnaive").cast(nw.Int64).sum().alias("naive"),
+        ).collect()
+        rows, invalid, naive = (int(counts.item(0, n) or 0) for n in ("rows", "bad", "naive"))
+    if naive and options.tz not in _UTC:
+        raise UsageError(
+            f"{source}: {naive} row(s) have times without a UTC offset; --engine "
+            f"{engine.name} reads them in UTC only (give offsets, or use the polars engine "
+            "to read them in --tz)"
+        )
+    found = EngineKpis(result=None, rows=rows, invalid=invalid)  # type: ignore[arg-type]
+    if invalid:
+        with engine.reading(source):
+            found.problems = _problems(checked, verdicts, engine, source)
+        if not skip_invalid:
+            raise InputError(
+                "interaction log",
+                f"{invalid} invalid row(s) (first: {'; '.join(found.problems[:3])}); fix "
+                "them, or leave them out with --skip-invalid (the report says how many)",
+            )
+        typed = typed.filter(~nw.col(_BAD))
+    engine.set_zone(options.tz)
+    with engine.reading(source):
+        found.result = definitions.kpi_result(typed, options, keep=engine.materialise)
+    return found
+
+
+def _typed(frame: Any, engine: Any, named: Sequence[str]) -> Any:
+    """The canonical columns in the definitions' types (see
+    :mod:`custrec.kpi.definitions`), from the values the schema's rules converted; a
+    column the log lacks is missing throughout. ``\\x1fnaive`` flags a row with a time
+    written without an offset."""
+    from custrec.kpi.columns import CANONICAL, kind_of
+    from custrec.kpi.definitions import PERIOD_TIME
+    from custrec.schema.batch import ROW
+    from custrec.schema.rules import stripped_column, value_column, zoned_column
+
+    present = set(named)
+    times = {name: value_column(name) for name in CANONICAL if kind_of(name) == "time"}
+    frame = engine.epoch_micros(
+        frame, {f"\x1fus:{n}": column for n, column in times.items() if n in present}
+    )
+    out: list[Any] = [nw.col(ROW), nw.col(_BAD)]
+    naive: list[Any] = []
+    kinds: dict[str, Any] = {
+        "text": nw.String,
+        "time": nw.Int64,
+        "number": nw.Float64,
+        "flag": nw.Boolean,
+    }
+    for name in CANONICAL:
+        kind = kind_of(name)
+        if name not in present:
+            out.append(nw.lit(None, kinds[kind]).alias(name))
+        elif kind == "text":
+            text = nw.col(stripped_column(name))
+            out.append(nw.when(text != "").then(text).alias(name))
+        elif kind == "time":
+            out.append(nw.col(f"\x1fus:{name}").alias(name))
+            naive.append(~nw.col(value_column(name)).is_null() & ~nw.col(zoned_column(name)))
+        elif kind == "number":
+            out.append(nw.col(value_column(name)).cast(nw.Float64).alias(name))
+        else:
+            out.append(nw.col(value_column(name)).alias(name))
+    out.append(nw.col(value_column("created_at")).alias(PERIOD_TIME))
+    flagged = reduce(lambda a, b: a | b, [n.fill_null(False) for n in naive], nw.lit(False))
+    out.append(flagged.alias("\x1fnaive"))
+    return frame.select(*out)
+
+
+def _problems(frame: Any, verdicts: Sequence[Any], engine: Any, source: str) -> list[str]:
+    """The first invalid records: their numbers and the rules they fail."""
+    from custrec.schema.batch import ROW, fail_column
+
+    names = {fail_column(v.rule_id): v.rule_id for v in verdicts}
+    first = (
+        frame.filter(nw.col(_BAD))
+        .select(ROW, *names)
+        .sort(ROW)
+        .head(SHOWN_PROBLEMS)
+        .collect()
+        .to_polars()
+    )
+    if not len(first):
+        return []
+    numbers = engine.record_numbers(frame, ROW, first.get_column(ROW).to_list())
+    out = []
+    for row in first.iter_rows(named=True):
+        failed = [rule for column, rule in names.items() if row[column]]
+        out.append(f"{source}: record {numbers[row[ROW]]}: {', '.join(failed)}")
+    return out

@@ -1,0 +1,342 @@
+"""One KPI definition, three engines: ``report kpi`` on polars (the default), DuckDB and
+Spark (``local[2]``, one session for the run) gives the same counts exactly and the
+same figures to 1e-9, on a generated log with hand-made edge rows (a group without
+responses, all-null surveys, clock changes in Europe/London and America/New_York,
+repeat contacts across channels, ties at a case's first contact)."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from custrec.generate.interactions import INTERACTION_COLUMNS
+from custrec.kpi import KpiOptions, compute_kpis
+from custrec.kpi.logs import load_logs
+
+from .conftest import InvokeCli, on
+
+duckdb = pytest.importorskip("duckdb")
+
+from custrec import engines  # noqa: E402
+from custrec.kpi.lazylogs import kpis_on_engine  # noqa: E402
+
+COLUMNS = list(INTERACTION_COLUMNS)
+
+
+def edge_rows() -> list[dict[str, Any]]:
+    """Contacts at the clock changes, a team without any survey answer, repeat
+    contacts of one customer across channels, and a case whose first contacts tie."""
+    rows: list[dict[str, Any]] = []
+
+    def add(**values: Any) -> None:
+        number = len(rows) + 1
+        row = dict.fromkeys(COLUMNS, "")
+        row.update(
+            interaction_id=f"E-{number:04d}",
+            case_id=f"EK-{number:04d}",
+            customer_id="C-EDGE",
+            channel="phone",
+            direction="inbound",
+            agent_id="A-EDGE",
+            team="edge",
+            category="billing",
+            resolved="false",
+            escalated="false",
+        )
+        row.update({k: str(v) for k, v in values.items()})
+        rows.append(row)
+
+    # Around the clock changes: 00:30 UTC each side of the London and New York days.
+    for moment in (
+        "2024-03-30T23:30:00Z",  # London: Sat 30 March, 23:30 GMT
+        "2024-03-31T00:30:00Z",  # 00:30 GMT, Sunday, before the change at 01:00
+        "2024-03-31T01:30:00Z",  # 02:30 BST
+        "2024-03-31T23:30:00Z",  # Mon 1 April, 00:30 BST
+        "2024-10-27T00:30:00Z",  # 01:30 BST, the first of the repeated hour
+        "2024-10-27T01:30:00Z",  # 01:30 GMT, the second
+        "2024-10-27T23:30:00Z",  # 23:30 GMT, Sunday
+        "2024-03-10T06:30:00Z",  # New York: 01:30 EST, before the change at 02:00
+        "2024-03-10T07:30:00Z",  # 03:30 EDT
+        "2024-11-03T05:30:00Z",  # 01:30 EDT, the first of the repeated hour
+        "2024-11-03T06:30:00Z",  # 01:30 EST, the second
+    ):
+        add(created_at=moment, answered_at=moment, talk_seconds=60, csat=5, nps=10)
+    # A team whose contacts answered no survey, and a case with no resolution.
+    for minute in range(3):
+        add(team="silent", created_at=f"2024-05-01T10:0{minute}:00Z", channel="email")
+    # Repeat contacts of one customer across channels, within 7 days (168 h) or not.
+    add(
+        customer_id="C-REPEAT",
+        created_at="2024-06-03T09:00:00Z",
+        resolved="true",
+        resolved_at="2024-06-03T09:30:00Z",
+    )
+    add(customer_id="C-REPEAT", channel="email", created_at="2024-06-10T08:59:59Z")
+    add(
+        customer_id="C-REPEAT",
+        channel="chat",
+        created_at="2024-06-20T09:00:00Z",
+        resolved="true",
+        resolved_at="2024-06-20T10:00:00Z",
+        category="delivery",
+    )
+    add(customer_id="C-REPEAT", created_at="2024-06-21T09:00:00Z", category="billing")
+    # A case whose first two contacts tie: the smaller interaction id is its first.
+    for number, channel in (("T-2", "email"), ("T-1", "chat"), ("T-3", "phone")):
+        add(
+            interaction_id=number,
+            case_id="EK-TIE",
+            channel=channel,
+            created_at="2024-07-01T12:00:00Z" if number != "T-3" else "2024-07-01T13:00:00Z",
+            resolved="true" if number == "T-3" else "false",
+            resolved_at="2024-07-02T12:00:00Z" if number == "T-3" else "",
+            escalated="true" if number == "T-2" else "false",
+        )
+    return rows
+
+
+def generated_rows(count: int) -> list[dict[str, Any]]:
+    from custrec.generate.interactions import generate_interactions
+
+    out = []
+    for chunk in generate_interactions(count, customers=300, seed=11, bad_share=0):
+        for row in chunk.rows:
+            out.append(
+                {
+                    k: "" if v is None else str(v).lower() if isinstance(v, bool) else v
+                    for k, v in row.items()
+                }
+            )
+    return out
+
+
+@pytest.fixture(scope="module")
+def logs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("kpi-engines")
+    rows = generated_rows(4000) + edge_rows()
+    path = folder / "log.csv"
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+    import pyarrow.csv as pv
+    import pyarrow.parquet as pq
+
+    table = pv.read_csv(path, convert_options=pv.ConvertOptions(strings_can_be_null=True))
+    parquet = folder / "log.parquet"
+    pq.write_table(table, parquet)
+    return {"csv": path, "parquet": parquet}
+
+
+def same(local: Any, other: Any, path: str = "") -> None:
+    """Counts equal exactly, figures to 1e-9."""
+    if isinstance(local, dict):
+        assert set(local) == set(other), path
+        for key in local:
+            same(local[key], other[key], f"{path}.{key}")
+    elif isinstance(local, list):
+        assert len(local) == len(other), path
+        for index, (a, b) in enumerate(zip(local, other, strict=True)):
+            same(a, b, f"{path}[{index}]")
+    elif isinstance(local, float) and isinstance(other, float):
+        assert math.isclose(local, other, rel_tol=1e-9, abs_tol=1e-9), (path, local, other)
+    else:
+        assert local == other, (path, local, other)
+        assert type(local) is type(other), path
+
+
+OPTIONS = {
+    "channel-team-week-london": KpiOptions(
+        by=("channel", "team"), period="week", tz="Europe/London"
+    ),
+    "hour-london": KpiOptions(period="hour", tz="Europe/London"),
+    "day-new-york-direction": KpiOptions(by=("direction",), period="day", tz="America/New_York"),
+    "repeat-72h-same-category": KpiOptions(
+        by=("channel",),
+        fcr_method="repeat",
+        fcr_window=dt.timedelta(hours=72),
+        fcr_same_category=True,
+        period="month",
+        since=dt.datetime(2024, 1, 1, tzinfo=dt.UTC),
+        until=dt.datetime(2026, 10, 1, tzinfo=dt.UTC),
+    ),
+    "team-quarter-kolkata": KpiOptions(by=("team",), period="quarter", tz="Asia/Kolkata"),
+}
+
+
+@pytest.mark.parametrize("engine_name", ["duckdb", "spark"])
+def test_every_kpi_is_the_same_on_every_engine(
+    engine_name: str, logs: dict[str, Path], request: pytest.FixtureRequest
+) -> None:
+    engine = on(engine_name, request)
+    columns = load_logs([str(logs["csv"])]).columns
+    for label, options in OPTIONS.items():
+        local = compute_kpis(columns, options)
+        source = logs["parquet" if label.startswith("team") else "csv"]
+        found = kpis_on_engine([str(source)], options, engine)
+        assert found.rows == columns.rows
+        assert not found.invalid
+        assert len(local.rows) > 1, label
+        same(local.total, found.result.total, f"{label}: total")
+        same(local.rows, found.result.rows, f"{label}: rows")
+
+
+def test_periods_at_the_clock_changes_are_the_local_days_and_hours(
+    logs: dict[str, Path], duck: engines.DuckDBEngine
+) -> None:
+    """The expected periods, written by hand: two engines agreeing is not enough."""
+    columns = load_logs([str(logs["csv"])]).columns
+    edge = KpiOptions(by=("team",), period="day", tz="Europe/London")
+    for result in (
+        compute_kpis(columns, edge),
+        kpis_on_engine([str(logs["csv"])], edge, duck).result,
+    ):
+        days = {r["period"]: r["interactions"] for r in result.rows if r["team"] == "edge"}
+        assert days["2024-03-30T00:00:00+00:00"] == 1
+        assert days["2024-03-31T00:00:00+00:00"] == 2  # 00:30 GMT and 02:30 BST
+        assert days["2024-04-01T00:00:00+01:00"] == 1
+        assert days["2024-10-27T00:00:00+01:00"] == 3  # both 01:30s and 23:30 GMT
+    hours = KpiOptions(
+        period="hour",
+        tz="Europe/London",
+        since=dt.datetime(2024, 10, 27, tzinfo=dt.UTC),
+        until=dt.datetime(2024, 10, 27, 3, tzinfo=dt.UTC),
+    )
+    for result in (
+        compute_kpis(columns, hours),
+        kpis_on_engine([str(logs["csv"])], hours, duck).result,
+    ):
+        assert [(r["period"], r["interactions"]) for r in result.rows] == [
+            ("2024-10-27T01:00:00+00:00", 1),
+            ("2024-10-27T01:00:00+01:00", 1),
+        ]
+    york = KpiOptions(
+        period="day",
+        tz="America/New_York",
+        since=dt.datetime(2024, 11, 3, tzinfo=dt.UTC),
+        until=dt.datetime(2024, 11, 4, tzinfo=dt.UTC),
+    )
+    for result in (
+        compute_kpis(columns, york),
+        kpis_on_engine([str(logs["csv"])], york, duck).result,
+    ):
+        assert [(r["period"], r["interactions"]) for r in result.rows] == [
+            ("2024-11-03T00:00:00-04:00", 2)
+        ]
+
+
+def test_repeat_contacts_count_across_channels_within_the_window_in_hours(
+    logs: dict[str, Path], duck: engines.DuckDBEngine
+) -> None:
+    columns = load_logs([str(logs["csv"])]).columns
+    window = dict(
+        fcr_method="repeat",
+        since=dt.datetime(2024, 6, 1, tzinfo=dt.UTC),
+        until=dt.datetime(2024, 6, 30, tzinfo=dt.UTC),
+    )
+    for options, first in (
+        (KpiOptions(**window), 0),  # 09:00 then 08:59:59 a week later; 09:00 a day later
+        (KpiOptions(**window, fcr_window=dt.timedelta(hours=167)), 1),
+        (KpiOptions(**window, fcr_same_category=True), 1),  # delivery, then billing
+    ):
+        for result in (
+            compute_kpis(columns, options),
+            kpis_on_engine([str(logs["csv"])], options, duck).result,
+        ):
+            assert result.total["fcr"]["denominator"] == 2
+            assert result.total["fcr"]["numerator"] == first
+
+
+def test_ties_empty_groups_and_null_surveys(
+    logs: dict[str, Path], duck: engines.DuckDBEngine
+) -> None:
+    columns = load_logs([str(logs["csv"])]).columns
+    options = KpiOptions(by=("team", "channel"))
+    for result in (
+        compute_kpis(columns, options),
+        kpis_on_engine([str(logs["csv"])], options, duck).result,
+    ):
+        rows = {(r["team"], r["channel"]): r for r in result.rows}
+        silent = rows[("silent", "email")]
+        assert silent["csat"]["value"] is None
+        assert silent["csat"]["denominator"] == 0
+        assert silent["nps"]["value"] is None
+        assert silent["ces"]["value"] is None
+        assert silent["fcr"]["value"] is None
+        assert silent["cases"] == 3
+        # The tied case belongs to chat (T-1 < T-2), with its escalation and resolution.
+        chat = rows[("edge", "chat")]
+        email = rows[("edge", "email")]
+        assert chat["cases"] == 1 + 1
+        assert email["cases"] == 1
+        assert chat["escalation_rate"]["numerator"] == 1
+        assert chat["resolution_time"]["n"] == 2
+
+
+def test_report_kpi_gives_the_same_json_on_each_engine(cli: InvokeCli, spark: Any) -> None:
+    example = str(Path(__file__).resolve().parent.parent / "examples" / "interactions.csv")
+    base = ["report", "kpi", example, "--skip-invalid", "--by", "channel", "--format", "json"]
+    local = cli(*base)
+    assert local.exit_code == 0, local.output
+    for name in ("duckdb", "spark"):
+        other = cli(*base, "--engine", name)
+        assert other.exit_code == 0, other.output
+        same(json.loads(local.stdout), json.loads(other.stdout))
+        assert "14 invalid row(s) left out" in other.stderr
+
+
+def test_invalid_rows_on_an_engine_exit_3_naming_records_and_rules(cli: InvokeCli) -> None:
+    example = str(Path(__file__).resolve().parent.parent / "examples" / "interactions.csv")
+    result = cli("report", "kpi", example, "--engine", "duckdb")
+    assert result.exit_code == 3, result.output
+    assert "record 6: csat.range" in result.stderr
+    assert result.stdout == ""
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--business-hours", "Mon-Fri 09:00-17:00"], "--business-hours"),
+        (["--detail"], "--detail"),
+        (["--format", "html"], "--format html"),
+        (["--memory-limit", "1GB"], "--memory-limit"),
+    ],
+)
+def test_what_an_engine_does_not_do_exits_2(
+    cli: InvokeCli, logs: dict[str, Path], extra: list[str], message: str
+) -> None:
+    engine = [] if message == "--memory-limit" else ["--engine", "duckdb"]
+    result = cli("report", "kpi", str(logs["csv"]), *engine, *extra)
+    assert result.exit_code == 2, result.output
+    assert message in result.stderr
+
+
+def test_times_without_an_offset_in_another_zone_exit_2_on_an_engine(
+    cli: InvokeCli, tmp_path: Path
+) -> None:
+    path = tmp_path / "naive.csv"
+    path.write_text(
+        "interaction_id,case_id,channel,created_at\nI-1,K-1,phone,2024-03-31T09:00:00\n",
+        encoding="utf-8",
+    )
+    utc = cli("report", "kpi", str(path), "--engine", "duckdb", "--format", "json")
+    assert utc.exit_code == 0, utc.output
+    london = cli("report", "kpi", str(path), "--engine", "duckdb", "--tz", "Europe/London")
+    assert london.exit_code == 2, london.output
+    assert "without a UTC offset" in london.stderr
+
+
+def test_report_kpi_on_spark_without_pyspark_exits_2_naming_the_extra(
+    cli: InvokeCli, logs: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "pyspark", None)  # import pyspark now fails
+    result = cli("report", "kpi", str(logs["csv"]), "--engine", "spark")
+    assert result.exit_code == 2
+    assert "pip install 'custrec[spark]'" in result.stderr
