@@ -32,6 +32,7 @@ _PARQUET_TYPES = {
         "csat": INT64,
         "nps": INT64,
         "ces": INT64,
+        "survey_sent": BOOL,
     },
 }
 

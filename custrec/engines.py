@@ -332,6 +332,9 @@ class SparkEngine(Engine):
             builder = builder.config("spark.io.encryption.enabled", "true")
             builder = builder.config("spark.sql.shuffle.partitions", "4")
             builder = builder.config("spark.ui.showConsoleProgress", "false")
+            # In local mode the driver's JVM does all the work: its heap, not Spark's
+            # default 1 GB, is what a large input needs (the same share as DuckDB's).
+            builder = builder.config("spark.driver.memory", default_memory_limit()[:-1].lower())
         builder = builder.config("spark.sql.session.timeZone", "UTC")
         self.session = builder.getOrCreate()
         self.session.conf.set("spark.sql.session.timeZone", "UTC")
@@ -379,6 +382,12 @@ class SparkEngine(Engine):
                 for line in text.splitlines()
                 if "PATH_NOT_FOUND" in line or "MALFORMED_RECORD" in line
             ]
+            if not said and "java.lang.OutOfMemoryError" in text:
+                raise UsageError(
+                    f"Spark ran out of memory on {source}: give its driver more "
+                    "(spark.driver.memory in the cluster's or SPARK_CONF_DIR's "
+                    "spark-defaults.conf) or run it on --engine duckdb"
+                ) from None
             if not said:
                 raise
             # Spark quotes the malformed record after "parsing:": personal data, left out

@@ -209,8 +209,8 @@ def test_columns_are_exact_and_in_order() -> None:
     assert CUSTOMER_COLUMNS[:5] == ("customer_id", "first_name", "last_name", "email", "phone")
     assert len(CUSTOMER_COLUMNS) == 16
     assert INTERACTION_COLUMNS[0] == "interaction_id"
-    assert INTERACTION_COLUMNS[-3:] == ("csat", "nps", "ces")
-    assert len(INTERACTION_COLUMNS) == 21
+    assert INTERACTION_COLUMNS[-4:] == ("csat", "nps", "ces", "survey_sent")
+    assert len(INTERACTION_COLUMNS) == 22
     for rows, columns in (
         (collect(generate_customers(50, bad_share=0.5))[0], CUSTOMER_COLUMNS),
         (collect(generate_interactions(50, bad_share=0.5))[0], INTERACTION_COLUMNS),

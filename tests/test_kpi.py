@@ -1148,3 +1148,57 @@ def test_columns_of_other_types_go_through_schema_gate(tmp_path: Path) -> None:
     pd.testing.assert_frame_equal(from_parquet.frame, from_csv.frame)
     assert list(from_parquet.frame["interaction_id"]) == ["1", "3"]
     assert from_parquet.frame.loc[0, "created_at"] == pd.Timestamp("2026-03-02T00:00:00Z")
+
+
+# --- follow-up ------------------------------------------------------------------------
+
+
+def _follow_up_log() -> pd.DataFrame:
+    day = pd.Timedelta(days=1)
+    return log(
+        {"case_id": "K-1", "resolved": True, "resolved_at": T0 + minutes(30)}
+        | {"survey_sent": True, "csat": 5},
+        {"case_id": "K-1", "direction": "outbound", "created_at": T0 + minutes(30) + 2 * day},
+        {"case_id": "K-2", "resolved": True, "resolved_at": T0 + minutes(10)}
+        | {"survey_sent": True},
+        {"case_id": "K-2", "direction": "outbound", "created_at": T0 + minutes(10) + 8 * day},
+        {"case_id": "K-3", "resolved": True},  # no resolution time: not counted
+        {"case_id": "K-4", "direction": "outbound", "created_at": T0 - minutes(30)},
+        {"case_id": "K-4", "resolved": True, "resolved_at": T0 + minutes(40)}
+        | {"survey_sent": False, "nps": 9},
+        {"case_id": "K-5", "created_at": T0 + 20 * day, "survey_sent": True, "ces": 2},
+    )
+
+
+def test_survey_response_rate_counts_answers_to_surveys_sent() -> None:
+    rate = total(_follow_up_log())["survey_response_rate"]
+    assert (rate["numerator"], rate["denominator"]) == (2, 3)  # the nps without a survey: no
+    assert rate["value"] == pytest.approx(200 / 3)
+    assert total(log({"csat": 4}))["survey_response_rate"]["value"] is None
+
+
+def test_follow_up_rate_counts_outbound_contacts_after_resolution_within_the_window() -> None:
+    frame = _follow_up_log()
+    rate = total(frame)["follow_up_rate"]
+    # K-1 followed up after 2 days; K-2 after 8 (outside 7 days); K-4's outbound contact
+    # came before its resolution; K-3 has no resolution time.
+    assert (rate["numerator"], rate["denominator"]) == (1, 3)
+    wider = compute_kpis(frame, KpiOptions(follow_up_window=dt.timedelta(days=9))).total
+    assert (wider["follow_up_rate"]["numerator"], wider["follow_up_rate"]["denominator"]) == (2, 3)
+    hours = compute_kpis(frame, KpiOptions(follow_up_window=dt.timedelta(hours=47))).total
+    assert hours["follow_up_rate"]["numerator"] == 0
+
+
+def test_report_kpi_takes_a_follow_up_window(cli: InvokeCli, tmp_path: Path) -> None:
+    path = tmp_path / "log.csv"
+    log(
+        {"resolved": True, "resolved_at": T0 + minutes(5)},
+        {"case_id": "K-1", "direction": "outbound", "created_at": T0 + pd.Timedelta(hours=30)},
+    ).to_csv(path, index=False)
+    for window, followed in (("1d", 0), ("48h", 1)):
+        result = cli("report", "kpi", str(path), "--follow-up-window", window, "--format", "json")
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.stdout)["total"]["follow_up_rate"]["numerator"] == followed
+    bad = cli("report", "kpi", str(path), "--follow-up-window", "soon")
+    assert bad.exit_code == 2
+    assert "--follow-up-window 'soon'" in bad.stderr

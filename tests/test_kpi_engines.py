@@ -88,6 +88,16 @@ def edge_rows() -> list[dict[str, Any]]:
         category="delivery",
     )
     add(customer_id="C-REPEAT", created_at="2024-06-21T09:00:00Z", category="billing")
+    # A resolved case followed up by an outbound contact a day later, with a survey.
+    add(
+        case_id="EK-FOLLOW",
+        created_at="2024-08-05T09:00:00Z",
+        resolved="true",
+        resolved_at="2024-08-05T09:30:00Z",
+        survey_sent="true",
+        csat=4,
+    )
+    add(case_id="EK-FOLLOW", direction="outbound", created_at="2024-08-06T09:00:00Z")
     # A case whose first two contacts tie: the smaller interaction id is its first.
     for number, channel in (("T-2", "email"), ("T-1", "chat"), ("T-3", "phone")):
         add(
@@ -340,3 +350,23 @@ def test_report_kpi_on_spark_without_pyspark_exits_2_naming_the_extra(
     result = cli("report", "kpi", str(logs["csv"]), "--engine", "spark")
     assert result.exit_code == 2
     assert "pip install 'custrec[spark]'" in result.stderr
+
+
+def test_follow_up_and_survey_response_rates_on_every_engine(
+    logs: dict[str, Path], duck: Any
+) -> None:
+    columns = load_logs([str(logs["csv"])]).columns
+    august = KpiOptions(
+        since=dt.datetime(2024, 8, 1, tzinfo=dt.UTC), until=dt.datetime(2024, 9, 1, tzinfo=dt.UTC)
+    )
+    for result in (
+        compute_kpis(columns, august),
+        kpis_on_engine([str(logs["csv"])], august, duck).result,
+    ):
+        assert result.total["follow_up_rate"]["numerator"] == 1
+        assert result.total["follow_up_rate"]["denominator"] == 1
+        assert result.total["survey_response_rate"]["value"] == 100.0
+    whole = compute_kpis(columns, KpiOptions()).total
+    # The generated contacts: every one that reached someone was sent a survey.
+    assert 0 < whole["survey_response_rate"]["value"] < 100
+    assert whole["follow_up_rate"]["numerator"] >= 1

@@ -65,10 +65,10 @@ def _arrow_memory() -> None:
         pa.set_memory_pool(pa.jemalloc_memory_pool())
 
 
-def _duration(text: str) -> dt.timedelta:
+def _duration(text: str, option: str = "--fcr-window") -> dt.timedelta:
     match = re.fullmatch(r"([0-9]+)\s*([smhdw])", text.strip().lower())
     if not match:
-        raise UsageError(f"{text!r}: expected a duration like 7d, 48h, 30m")
+        raise UsageError(f"{option} {text!r}: expected a duration like 7d, 48h, 30m")
     amount = int(match[1])
     unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}[match[2]]
     return dt.timedelta(**{unit: amount})
@@ -155,6 +155,14 @@ def _moment(text: str | None, tz: str, what: str) -> dt.datetime | None:
     "service level and abandonment rate.",
 )
 @click.option(
+    "--follow-up-window",
+    default="7d",
+    show_default=True,
+    metavar="DURATION",
+    help="Follow-up rate: a resolved case counts as followed up when an outbound contact "
+    "of the case comes within this long after its resolution (e.g. 48h, 7d).",
+)
+@click.option(
     "--business-hours",
     metavar="HOURS",
     help="Count only business time in durations, e.g. 'Mon-Fri 09:00-17:00' (in --tz).",
@@ -226,6 +234,7 @@ def kpi(
     fcr_same_category: bool,
     sl_threshold: float,
     short_abandon: float,
+    follow_up_window: str,
     business_hours: str | None,
     holidays: str | None,
     schema_file: str | None,
@@ -291,6 +300,7 @@ def kpi(
         fcr_same_category=fcr_same_category,
         sl_threshold=sl_threshold,
         short_abandon=short_abandon,
+        follow_up_window=_duration(follow_up_window, "--follow-up-window"),
         business_hours=hours,
     )
     options.check()

@@ -64,6 +64,7 @@ INTERACTION_COLUMNS: tuple[str, ...] = (
     "csat",
     "nps",
     "ces",
+    "survey_sent",
 )
 """The columns in the order of ``schemas/interaction.yaml``."""
 
@@ -393,6 +394,9 @@ class _InteractionFactory:
             "csat": scores["csat"],
             "nps": scores["nps"],
             "ces": scores["ces"],
+            # Every contact that reached someone is sent a survey; the answers above
+            # are its responses (no draw: the other columns stay as they were).
+            "survey_sent": not contact.abandoned,
         }
         kind = plan.kind
         if kind is None:

@@ -32,7 +32,7 @@ TEXT = (
 )
 TIMES = ("created_at", "answered_at", "first_response_at", "ended_at", "resolved_at")
 NUMBERS = ("talk_seconds", "hold_seconds", "wrap_seconds", "csat", "nps", "ces")
-FLAGS = ("resolved", "escalated")
+FLAGS = ("resolved", "escalated", "survey_sent")
 CANONICAL = TEXT + TIMES + NUMBERS + FLAGS
 
 NAT = -(2**63)

@@ -79,7 +79,7 @@ def contact_measures(options: KpiOptions) -> dict[str, nw.Expr]:
     frt = nw.col(_BUSINESS_FRT) if business else seconds("first_response_at", "created_at")
     asa = nw.col(_BUSINESS_ASA) if business else wait
     measures = {
-        "m_contacts": nw.lit(True),
+        "m_contacts": ~nw.col("created_at").is_null(),  # every contact that counts
         "m_csat_responses": ~csat.is_null(),
         "m_csat_satisfied": _flag(csat >= 4),
         "m_nps_promoters": _flag(nps >= 9),
@@ -96,6 +96,9 @@ def contact_measures(options: KpiOptions) -> dict[str, nw.Expr]:
         "t_asa": _forwards(asa),
         "m_sl_offered": (answered | abandoned) & ~short,
         "m_abandoned": abandoned & ~short,
+        "m_surveys_sent": _flag(nw.col("survey_sent")),
+        "m_survey_responses": _flag(nw.col("survey_sent"))
+        & (~csat.is_null() | ~nps.is_null() | ~ces.is_null()),
     }
     if options.fcr_method == "repeat":
         eligible = inbound() & _flag(nw.col("resolved")) & ~nw.col("customer_id").is_null()
@@ -127,11 +130,12 @@ def with_repeats(frame: Any, options: KpiOptions) -> Any:
 # --- per case -------------------------------------------------------------------------
 
 
-def cases(frame: Any, keys: Sequence[str]) -> Any:
+def cases(frame: Any, keys: Sequence[str], follow_up: dt.timedelta) -> Any:
     """One row per case (contacts with a ``case_id``): the ``keys`` of its first
     contact (earliest ``created_at``, then the smallest ``interaction_id``, then the
-    first read), its first and last resolution instants, inbound contacts, and whether
-    it was resolved and escalated."""
+    first read), its first and last resolution instants, inbound contacts, whether it
+    was resolved and escalated, and whether an outbound contact of the case followed
+    its last resolution within ``follow_up``."""
     cased = frame.filter(~nw.col("case_id").is_null())
     per_case = cased.group_by("case_id").agg(
         nw.col("resolved_at").max().alias("\x1flast_resolved"),
@@ -161,6 +165,17 @@ def cases(frame: Any, keys: Sequence[str]) -> Any:
             *period,
         )
     )
+    window = follow_up // dt.timedelta(microseconds=1)
+    after = nw.col("created_at") - nw.col("\x1flast_resolved")
+    followed = (
+        cased.filter(nw.col("direction") == "outbound")
+        .select("case_id", "created_at")
+        .join(per_case.select("case_id", "\x1flast_resolved"), on="case_id", how="inner")
+        .filter((after > 0) & (after <= window))
+        .group_by("case_id")
+        .agg(nw.len().alias("\x1ffollow_ups"))
+    )
+    per_case = per_case.join(followed, on="case_id", how="left")
     return per_case.join(firsts, on="case_id", how="inner")
 
 
@@ -173,11 +188,15 @@ def case_measures(options: KpiOptions) -> dict[str, nw.Expr]:
         else seconds("\x1flast_resolved", "\x1ffirst_created")
     )
     return {
-        "m_cases": nw.lit(True),
+        "m_cases": ~nw.col("case_id").is_null(),  # every case
         "m_resolved": resolved,
         "m_fcr_one_contact": resolved & (nw.col("\x1finbound") == 1),
         "m_escalated": nw.col("\x1fescalated") == 1,
         "t_resolution": nw.when(resolved).then(_forwards(spent)),
+        "m_resolved_at": resolved & ~nw.col("\x1flast_resolved").is_null(),
+        "m_followed_up": resolved
+        & ~nw.col("\x1flast_resolved").is_null()
+        & ~nw.col("\x1ffollow_ups").is_null(),
     }
 
 
@@ -186,10 +205,10 @@ def case_measures(options: KpiOptions) -> dict[str, nw.Expr]:
 
 def aggregations(measures: dict[str, nw.Expr]) -> list[nw.Expr]:
     """Sums of the indicators (integers) and totals, and the median, mean, 90th
-    percentile (linear) and count of each duration."""
+    percentile (linear) and count of each duration: each measure aggregated where it
+    is worked out, so that no engine holds all of them for every row at once."""
     out: list[nw.Expr] = []
-    for name in measures:
-        column = nw.col(name)
+    for name, column in measures.items():
         if name.startswith("m_"):
             out.append(column.cast(nw.Int64).sum().alias(name))
         elif name.startswith("s_"):
@@ -329,7 +348,7 @@ def _contacts(frame: Any, options: KpiOptions, business_seconds: BusinessSeconds
 
 def _cases(frame: Any, options: KpiOptions, business_seconds: BusinessSeconds | None) -> Any:
     """:func:`cases` of the contacts, with the business resolution time if needed."""
-    found = cases(frame, _keys(options))
+    found = cases(frame, _keys(options), options.follow_up_window)
     if options.business_hours is not None and business_seconds is not None:
         found = business_seconds(
             found,
@@ -361,13 +380,14 @@ def kpi_result(
     frame = _contacts(frame, options, business_seconds)
     keys = _keys(options)
     contact = contact_measures(options)
-    contacts = frame.select(*keys, *[expr.alias(name) for name, expr in contact.items()])
+    contacts = frame
     case = case_measures(options)
     per_case = keep(
         _cases(frame, options, business_seconds).select(
             *keys, *[e.alias(n) for n, e in case.items()]
         )
     )
+    case = {name: nw.col(name) for name in case}
 
     total = _sums(_rows(contacts.select(aggregations(contact)))[0], contact)
     total.update(_sums(_rows(per_case.select(aggregations(case)))[0], case))
@@ -468,6 +488,10 @@ def figures(contacts: dict[str, Any], cases: dict[str, Any], options: KpiOptions
         "service_level": stats.rate(_count(c, "m_sl_within"), offered),
         "abandonment_rate": stats.rate(_count(c, "m_abandoned"), offered),
         "escalation_rate": stats.rate(_count(k, "m_escalated"), _count(k, "m_cases")),
+        "survey_response_rate": stats.rate(
+            _count(c, "m_survey_responses"), _count(c, "m_surveys_sent")
+        ),
+        "follow_up_rate": stats.rate(_count(k, "m_followed_up"), _count(k, "m_resolved_at")),
     }
 
 

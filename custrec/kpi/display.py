@@ -108,6 +108,14 @@ LOOKS = {
             "escalation_rate", "Escalated", "escalation rate", "rate", -1, "value",
             "Escalation rate",
         ),
+        KpiLook(
+            "survey_response_rate", "Surveys answered", "survey response rate", "rate", 1,
+            "value", "Survey response rate",
+        ),
+        KpiLook(
+            "follow_up_rate", "Followed up", "follow-up rate", "rate", 1, "value",
+            "Follow-up rate",
+        ),
     )
 }  # fmt: skip
 

@@ -34,6 +34,8 @@ KPI_KEYS = (
     "service_level",
     "abandonment_rate",
     "escalation_rate",
+    "survey_response_rate",
+    "follow_up_rate",
 )
 
 
@@ -51,6 +53,7 @@ class KpiOptions:
     fcr_same_category: bool = False
     sl_threshold: float = 20.0
     short_abandon: float = 5.0
+    follow_up_window: dt.timedelta = dt.timedelta(days=7)
     business_hours: BusinessHours | None = None
 
     def check(self) -> None:
@@ -94,6 +97,7 @@ _ALWAYS = (
     "ces",
     "resolved",
     "escalated",
+    "survey_sent",
 )
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
@@ -154,6 +158,7 @@ def describe(options: KpiOptions) -> dict[str, Any]:
         "fcr_same_category": options.fcr_same_category,
         "sl_threshold_seconds": options.sl_threshold,
         "short_abandon_seconds": options.short_abandon,
+        "follow_up_window_seconds": options.follow_up_window.total_seconds(),
         "business_hours": options.business_hours is not None,
     }
 

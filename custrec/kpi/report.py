@@ -32,6 +32,8 @@ LABELS = {
     "service_level": "SL %",
     "abandonment_rate": "abandoned %",
     "escalation_rate": "escalated %",
+    "survey_response_rate": "surveys answered %",
+    "follow_up_rate": "followed up %",
 }
 
 

@@ -37,6 +37,9 @@ ALIASES = {
     "abandoned": "abandonment_rate",
     "escalation": "escalation_rate",
     "escalated": "escalation_rate",
+    "survey_response": "survey_response_rate",
+    "surveys": "survey_response_rate",
+    "follow_up": "follow_up_rate",
     "resolution": "resolution_time",
     "first_response_time": "frt",
 }
