@@ -169,6 +169,41 @@ def default_memory_limit() -> str:
     return f"{max(256, int(total * MEMORY_SHARE) >> 20)}MB"
 
 
+SPILL_PREFIX = "custrec-duckdb-"
+OWNER_FILE = "pid"
+
+
+def remove_stale_spills(directory: str | None = None) -> list[str]:
+    """Remove the spill directories of DuckDB runs whose process is gone (killed
+    before it could remove its own): they hold plaintext pages of personal data. Only
+    this user's directories are touched; a directory whose process still runs, or
+    that names no process, is left. Returns the directories removed."""
+    removed = []
+    root = Path(directory or tempfile.gettempdir())
+    for place in root.glob(SPILL_PREFIX + "*"):
+        try:
+            if place.is_symlink() or not place.is_dir() or place.stat().st_uid != os.getuid():
+                continue
+            pid = int((place / OWNER_FILE).read_text(encoding="ascii").strip())
+        except (OSError, ValueError):
+            continue
+        if pid <= 0 or _running(pid):
+            continue
+        shutil.rmtree(place, ignore_errors=True)
+        removed.append(str(place))
+    return removed
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: running
+        return True
+    return True
+
+
 class DuckDBEngine(Engine):
     """DuckDB in this process, with a memory limit and a private spill directory."""
 
@@ -176,7 +211,9 @@ class DuckDBEngine(Engine):
 
     def __init__(self, memory_limit: str | None = None, threads: int | None = None) -> None:
         duckdb = _require("duckdb")
-        self.spill = tempfile.mkdtemp(prefix="custrec-duckdb-")  # mode 0700
+        remove_stale_spills()
+        self.spill = tempfile.mkdtemp(prefix=SPILL_PREFIX)  # mode 0700
+        Path(self.spill, OWNER_FILE).write_text(str(os.getpid()), encoding="ascii")
         self.memory_limit = memory_limit or default_memory_limit()
         config: dict[str, Any] = {
             "temp_directory": self.spill,

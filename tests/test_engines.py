@@ -423,3 +423,23 @@ def test_a_ragged_csv_is_an_input_error_on_spark_without_the_record(
         validate_on_engine([str(ragged_file(tmp_path))], SCHEMA, spark, as_of=AS_OF)
     assert "MALFORMED" in str(raised.value)
     assert "secret@example.com" not in str(raised.value)
+
+
+def test_a_killed_runs_spill_directory_is_removed_by_the_next_run(tmp_path: Path) -> None:
+    import subprocess
+
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    stale = tmp_path / f"{engines.SPILL_PREFIX}stale"
+    stale.mkdir()
+    (stale / engines.OWNER_FILE).write_text(gone.stdout.strip())
+    (stale / "work.duckdb").write_bytes(b"plaintext pages")
+    alive = tmp_path / f"{engines.SPILL_PREFIX}alive"
+    alive.mkdir()
+    (alive / engines.OWNER_FILE).write_text(str(os.getpid()))
+    unnamed = tmp_path / f"{engines.SPILL_PREFIX}unnamed"
+    unnamed.mkdir()
+    assert engines.remove_stale_spills(str(tmp_path)) == [str(stale)]
+    assert not stale.exists()
+    assert alive.exists()
+    assert unnamed.exists()
