@@ -10,6 +10,7 @@ import csv
 import datetime as dt
 import json
 import math
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -314,8 +315,6 @@ def test_invalid_rows_on_an_engine_exit_3_naming_records_and_rules(cli: InvokeCl
     ("extra", "message"),
     [
         (["--business-hours", "Mon-Fri 09:00-17:00"], "--business-hours"),
-        (["--detail"], "--detail"),
-        (["--format", "html"], "--format html"),
         (["--memory-limit", "1GB"], "--memory-limit"),
     ],
 )
@@ -370,3 +369,21 @@ def test_follow_up_and_survey_response_rates_on_every_engine(
     # The generated contacts: every one that reached someone was sent a survey.
     assert 0 < whole["survey_response_rate"]["value"] < 100
     assert whole["follow_up_rate"]["numerator"] >= 1
+
+
+def test_case_detail_and_the_html_page_on_an_engine(cli: InvokeCli, logs: dict[str, Path]) -> None:
+    base = ["report", "kpi", str(logs["csv"])]
+    local = cli(*base, "--detail", "--format", "json")
+    duck = cli(*base, "--detail", "--format", "json", "--engine", "duckdb")
+    assert local.exit_code == 0, local.output
+    assert duck.exit_code == 0, duck.output
+    cases = json.loads(local.stdout)["cases"]
+    assert len(cases) > 1000
+    same(cases, json.loads(duck.stdout)["cases"])
+    page = ["--by", "channel", "--period", "month", "--format", "html"]
+    local_page = cli(*base, *page)
+    duck_page = cli(*base, *page, "--engine", "duckdb")
+    assert duck_page.exit_code == 0, duck_page.output
+    # The same page but for the moment it was made.
+    made = re.compile(r"made:</span> [^<]*|\d{4}-\d\d-\d\d \d\d:\d\d UTC")
+    assert made.sub("", duck_page.stdout) == made.sub("", local_page.stdout)

@@ -324,6 +324,8 @@ def kpi(
             logs,
             options,
             schema,
+            goals=goals,
+            chart_scale=chart_scale,
             memory_limit=memory_limit,
             spark_remote=spark_remote,
             mapping=read_mapping(mapping, map_file),
@@ -389,6 +391,8 @@ def _kpi_on_engine(
     options: Any,
     schema: Any,
     *,
+    goals: Any,
+    chart_scale: str,
     memory_limit: str | None,
     spark_remote: str | None,
     mapping: dict[str, str],
@@ -400,9 +404,13 @@ def _kpi_on_engine(
     read: Sequence[str | None],
 ) -> None:
     """``report kpi`` of log files on DuckDB or Spark."""
+    import dataclasses
+
     from custrec.engines import open_engine
-    from custrec.kpi.lazylogs import kpis_on_engine
-    from custrec.kpi.report import KpiReport
+    from custrec.kpi import definitions
+    from custrec.kpi.lazylogs import contact_span, load_on_engine
+    from custrec.kpi.page import context_of
+    from custrec.kpi.report import KpiReport, html_page
     from custrec.protected import is_store_file
 
     if memory_limit and name != "duckdb":
@@ -412,11 +420,9 @@ def _kpi_on_engine(
             raise UsageError(f"--engine {name} reads files, not standard input")
         if os.path.isfile(log) and is_store_file(log):
             raise UsageError(f"a store is read by the polars engine, not --engine {name}")
-    if detail or output_format == "html":
-        what = "--detail" if detail else "--format html"
-        raise UsageError(f"{what} is made by the polars engine only, not --engine {name}")
+    context = cases = None
     with open_engine(name, memory_limit=memory_limit, remote=spark_remote) as engine:
-        found = kpis_on_engine(
+        found = load_on_engine(
             logs,
             options,
             engine,
@@ -425,11 +431,31 @@ def _kpi_on_engine(
             skip_invalid=skip_invalid,
             schema=schema,
         )
+        with engine.reading(found.source):
+            if detail:
+                cases = definitions.case_rows(found.frame, options)
+            else:
+                result = definitions.kpi_result(found.frame, options, keep=engine.materialise)
+            if output_format == "html" and not detail:
+                overall = None
+                if options.by and options.period:
+                    ungrouped = dataclasses.replace(options, by=())
+                    overall = definitions.kpi_result(
+                        found.frame, ungrouped, keep=engine.materialise
+                    ).rows
+                first, last = contact_span(found.frame, options)
+                context = context_of(overall, first, last, options, goals, chart_scale)
     if found.invalid:
         note(f"{found.invalid} invalid row(s) left out, e.g. {'; '.join(found.problems[:3])}")
+    if detail:
+        _write_detail(None, options, output_format, output, read, cases)
+        return
     document = KpiReport(
-        result=found.result, sources=list(logs), rows_read=found.rows, invalid_skipped=found.invalid
+        result=result, sources=list(logs), rows_read=found.rows, invalid_skipped=found.invalid
     )
+    if output_format == "html":
+        _emit_text(html_page(document, context), output, read)
+        return
     _write(document, output_format, output, read)
 
 
@@ -467,7 +493,12 @@ def _emit_text(text: str, output: str, read: Sequence[str | None]) -> None:
 
 
 def _write_detail(
-    frame: object, options: object, output_format: str, output: str, read: Sequence[str | None]
+    frame: object,
+    options: object,
+    output_format: str,
+    output: str,
+    read: Sequence[str | None],
+    cases: Sequence[dict[str, Any]] | None = None,
 ) -> None:
     import io
 
@@ -475,11 +506,11 @@ def _write_detail(
     from custrec.kpi.report import case_details
     from custrec.render import json_text
 
-    columns, rows = case_details(frame, options)
+    columns, rows = case_details(frame, options, cases)
     buffer = io.StringIO()
     if output_format == "json":
-        cases = {"version": 1, "kind": "kpi-cases", "cases": list(rows)}
-        buffer.write(json_text(cases, indent=2, default=None) + "\n")
+        document = {"version": 1, "kind": "kpi-cases", "cases": list(rows)}
+        buffer.write(json_text(document, indent=2, default=None) + "\n")
     elif output_format == "csv":
         writer = CsvLineWriter(buffer)
         writer.writerow(columns)

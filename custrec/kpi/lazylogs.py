@@ -27,6 +27,19 @@ _UTC = ("UTC", "Etc/UTC")
 
 
 @dataclass
+class EngineLog:
+    """Logs read and checked on an engine: the valid contacts (``frame``, the Narwhals
+    frame :mod:`custrec.kpi.definitions` reads, kept in the engine), the rows read and
+    left out, and the first problems."""
+
+    frame: Any
+    source: str
+    rows: int
+    invalid: int = 0
+    problems: list[str] = field(default_factory=list)
+
+
+@dataclass
 class EngineKpis:
     """The KPIs of logs computed on an engine, with the rows read and left out."""
 
@@ -49,6 +62,34 @@ def kpis_on_engine(
     """The KPIs of the logs ``paths`` (CSV or Parquet, as the engine reads them) on
     ``engine``; invalid rows are an :class:`InputError` unless ``skip_invalid``."""
     from custrec.kpi import definitions
+
+    log = load_on_engine(
+        paths,
+        options,
+        engine,
+        input_format=input_format,
+        mapping=mapping,
+        skip_invalid=skip_invalid,
+        schema=schema,
+    )
+    with engine.reading(log.source):
+        result = definitions.kpi_result(log.frame, options, keep=engine.materialise)
+    return EngineKpis(result=result, rows=log.rows, invalid=log.invalid, problems=log.problems)
+
+
+def load_on_engine(
+    paths: Sequence[str],
+    options: KpiOptions,
+    engine: Any,
+    *,
+    input_format: str | None = None,
+    mapping: Mapping[str, str] | None = None,
+    skip_invalid: bool = False,
+    schema: Schema | None = None,
+) -> EngineLog:
+    """The logs ``paths`` (CSV or Parquet, as the engine reads them) on ``engine``,
+    checked and typed, the session left in the reporting zone of ``options``; invalid
+    rows are an :class:`InputError` unless ``skip_invalid``."""
     from custrec.kpi.columns import CANONICAL
     from custrec.kpi.logs import require_columns
     from custrec.schema import lazy, shipped_schema
@@ -93,7 +134,7 @@ def kpis_on_engine(
             f"{engine.name} reads them in UTC only (give offsets, or use the polars engine "
             "to read them in --tz)"
         )
-    found = EngineKpis(result=None, rows=rows, invalid=invalid)  # type: ignore[arg-type]
+    found = EngineLog(frame=typed, source=source, rows=rows, invalid=invalid)
     if invalid:
         with engine.reading(source):
             found.problems = _problems(checked, verdicts, engine, source)
@@ -103,11 +144,25 @@ def kpis_on_engine(
                 f"{invalid} invalid row(s) (first: {'; '.join(found.problems[:3])}); fix "
                 "them, or leave them out with --skip-invalid (the report says how many)",
             )
-        typed = typed.filter(~nw.col(_BAD))
+        found.frame = typed.filter(~nw.col(_BAD))
     engine.set_zone(options.tz)
-    with engine.reading(source):
-        found.result = definitions.kpi_result(typed, options, keep=engine.materialise)
     return found
+
+
+def contact_span(frame: Any, options: KpiOptions) -> tuple[Any, Any]:
+    """The first and last creation instants (aware, UTC) of the contacts that count
+    with ``options`` (``--since``/``--until``), or ``(None, None)``."""
+    from custrec.kpi.engine import instant, micros
+
+    created = nw.col("created_at")
+    kept = frame.filter(~created.is_null())
+    if options.since is not None:
+        kept = kept.filter(created >= micros(options.since))
+    if options.until is not None:
+        kept = kept.filter(created < micros(options.until))
+    span = kept.select(created.min().alias("first"), created.max().alias("last")).collect()
+    first, last = span.item(0, "first"), span.item(0, "last")
+    return (None if first is None else instant(first)), (None if last is None else instant(last))
 
 
 def _typed(frame: Any, engine: Any, named: Sequence[str]) -> Any:

@@ -90,6 +90,19 @@ def page_context(
     if bool(np.any(keep)):
         kept = columns.times["created_at"][keep]
         first, last = instant(int(kept.min())), instant(int(kept.max()))
+    return context_of(overall, first, last, options, targets, scale)
+
+
+def context_of(
+    overall: list[dict[str, Any]] | None,
+    first: dt.datetime | None,
+    last: dt.datetime | None,
+    options: KpiOptions,
+    targets: dict[str, Target] | None = None,
+    scale: str = "full",
+) -> PageContext:
+    """The context of a page from what an engine computed: ``overall`` (with groups
+    and periods, the rows of all groups together) and the first and last contact."""
     return PageContext(
         overall=overall,
         first_contact=first,

@@ -174,11 +174,15 @@ def html_page(report: KpiReport, context: PageContext | None = None) -> str:
     return render_page(report, context)
 
 
-def case_details(frame: Any, options: Any) -> tuple[list[str], Sequence[dict[str, Any]]]:
-    """One row per case with its derived fields, to audit a figure (``--detail``)."""
+def case_details(
+    frame: Any, options: Any, cases: Sequence[dict[str, Any]] | None = None
+) -> tuple[list[str], Sequence[dict[str, Any]]]:
+    """One row per case with its derived fields, to audit a figure (``--detail``);
+    ``cases`` when an engine has made them already."""
     from custrec.kpi.engine import case_table
 
-    cases = case_table(frame, options)
+    if cases is None:
+        cases = case_table(frame, options)
     columns = [
         "case_id",
         "first_interaction_id",
