@@ -1202,3 +1202,31 @@ def test_report_kpi_takes_a_follow_up_window(cli: InvokeCli, tmp_path: Path) -> 
     bad = cli("report", "kpi", str(path), "--follow-up-window", "soon")
     assert bad.exit_code == 2
     assert "--follow-up-window 'soon'" in bad.stderr
+
+
+def test_business_time_of_every_case_is_the_calendars_walk() -> None:
+    """The business clock (one calendar joined on the local day) against the schedule
+    walked day by day (``BusinessHours.seconds``), across clock changes and holidays."""
+    import numpy as np
+
+    rng = np.random.default_rng(3)
+    hours = BusinessHours.parse(
+        "Mon-Fri 09:00-17:00, Sat 10:00-13:00, Sat 14:00-16:30",
+        "Europe/London",
+        [dt.date(2024, 3, 29), dt.date(2024, 10, 28)],
+    )
+    base = pd.Timestamp("2024-03-20T00:00:00Z")
+    rows = []
+    for _ in range(400):
+        start = base + pd.Timedelta(seconds=int(rng.integers(0, 250 * 86400)))
+        end = start + pd.Timedelta(seconds=int(rng.integers(-3600, 12 * 86400)))
+        rows.append({"created_at": start, "resolved": True, "resolved_at": end})
+    options = KpiOptions(tz="Europe/London", business_hours=hours)
+    cases = {c["case_id"]: c for c in case_table(log(*rows), options)}
+    for number, row in enumerate(rows, start=1):
+        expected = hours.seconds(
+            row["created_at"].to_pydatetime(), row["resolved_at"].to_pydatetime()
+        )
+        got = cases[f"K-{number}"]["resolution_seconds"]
+        assert got == pytest.approx(expected, abs=1e-6), (row, got, expected)
+    assert sum(1 for c in cases.values() if c["resolution_seconds"]) > 300

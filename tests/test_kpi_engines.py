@@ -19,6 +19,7 @@ import pytest
 
 from custrec.generate.interactions import INTERACTION_COLUMNS
 from custrec.kpi import KpiOptions, compute_kpis
+from custrec.kpi.calendar import BusinessHours
 from custrec.kpi.logs import load_logs
 
 from .conftest import InvokeCli, on
@@ -179,6 +180,15 @@ OPTIONS = {
         until=dt.datetime(2026, 10, 1, tzinfo=dt.UTC),
     ),
     "team-quarter-kolkata": KpiOptions(by=("team",), period="quarter", tz="Asia/Kolkata"),
+    "business-hours-london": KpiOptions(
+        by=("channel",),
+        tz="Europe/London",
+        business_hours=BusinessHours.parse(
+            "Mon-Fri 09:00-17:30, Sat 10:00-14:00",
+            "Europe/London",
+            [dt.date(2024, 3, 29), dt.date(2026, 8, 31)],
+        ),
+    ),
 }
 
 
@@ -314,7 +324,6 @@ def test_invalid_rows_on_an_engine_exit_3_naming_records_and_rules(cli: InvokeCl
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
-        (["--business-hours", "Mon-Fri 09:00-17:00"], "--business-hours"),
         (["--memory-limit", "1GB"], "--memory-limit"),
     ],
 )

@@ -433,15 +433,17 @@ def _kpi_on_engine(
         )
         with engine.reading(found.source):
             if detail:
-                cases = definitions.case_rows(found.frame, options)
+                cases = definitions.case_rows(found.frame, options, make_table=engine.table)
             else:
-                result = definitions.kpi_result(found.frame, options, keep=engine.materialise)
+                result = definitions.kpi_result(
+                    found.frame, options, make_table=engine.table, keep=engine.materialise
+                )
             if output_format == "html" and not detail:
                 overall = None
                 if options.by and options.period:
                     ungrouped = dataclasses.replace(options, by=())
                     overall = definitions.kpi_result(
-                        found.frame, ungrouped, keep=engine.materialise
+                        found.frame, ungrouped, make_table=engine.table, keep=engine.materialise
                     ).rows
                 first, last = contact_span(found.frame, options)
                 context = context_of(overall, first, last, options, goals, chart_scale)

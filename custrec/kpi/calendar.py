@@ -76,15 +76,21 @@ class BusinessHours:
         day = start.astimezone(self.tz).date() - dt.timedelta(days=1)
         last = end.astimezone(self.tz).date() + dt.timedelta(days=1)
         while day <= last:
-            if day not in self.holidays:
-                for opening, closing in self.hours.get(day.weekday(), ()):
-                    window_start = _instant(day, opening, self.tz)
-                    window_end = _instant(day, closing, self.tz)
-                    overlap = min(end, window_end) - max(start, window_start)
-                    if overlap > dt.timedelta(0):
-                        total += overlap.total_seconds()
+            for window_start, window_end in self.windows(day):
+                overlap = min(end, window_end) - max(start, window_start)
+                if overlap > dt.timedelta(0):
+                    total += overlap.total_seconds()
             day += dt.timedelta(days=1)
         return total
+
+    def windows(self, day: dt.date) -> list[tuple[dt.datetime, dt.datetime]]:
+        """The opening windows of a local ``day`` as UTC instants (none on a holiday)."""
+        if day in self.holidays:
+            return []
+        return [
+            (_instant(day, opening, self.tz), _instant(day, closing, self.tz))
+            for opening, closing in self.hours.get(day.weekday(), ())
+        ]
 
 
 def _time(text: str, whole: str) -> dt.time:

@@ -24,7 +24,7 @@ here.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import narwhals as nw
@@ -33,7 +33,6 @@ from custrec.kpi import stats
 from custrec.kpi.engine import SL_CHANNELS, instant, micros
 
 if TYPE_CHECKING:
-    from custrec.kpi.calendar import BusinessHours
     from custrec.kpi.engine import KpiOptions, KpiResult
 
 ROW = "\x1frow"
@@ -76,8 +75,12 @@ def contact_measures(options: KpiOptions) -> dict[str, nw.Expr]:
     wait = seconds("answered_at", "created_at")
     short = abandoned & _flag(seconds("ended_at", "created_at") < options.short_abandon)
     business = options.business_hours is not None
-    frt = nw.col(_BUSINESS_FRT) if business else seconds("first_response_at", "created_at")
-    asa = nw.col(_BUSINESS_ASA) if business else wait
+    frt = _business("first_response_at", "created_at") if business else None
+    asa = _business("answered_at", "created_at") if business else None
+    if frt is None:
+        frt = seconds("first_response_at", "created_at")
+    if asa is None:
+        asa = wait
     measures = {
         "m_contacts": ~nw.col("created_at").is_null(),  # every contact that counts
         "m_csat_responses": ~csat.is_null(),
@@ -130,7 +133,7 @@ def with_repeats(frame: Any, options: KpiOptions) -> Any:
 # --- per case -------------------------------------------------------------------------
 
 
-def cases(frame: Any, keys: Sequence[str], follow_up: dt.timedelta) -> Any:
+def cases(frame: Any, keys: Sequence[str], follow_up: dt.timedelta, business: bool = False) -> Any:
     """One row per case (contacts with a ``case_id``): the ``keys`` of its first
     contact (earliest ``created_at``, then the smallest ``interaction_id``, then the
     first read), its first and last resolution instants, inbound contacts, whether it
@@ -143,6 +146,16 @@ def cases(frame: Any, keys: Sequence[str], follow_up: dt.timedelta) -> Any:
         _flag(nw.col("resolved")).cast(nw.Int64).max().alias("\x1fresolved"),
         _flag(nw.col("escalated")).cast(nw.Int64).max().alias("\x1fescalated"),
         nw.len().alias("\x1fcontacts"),
+        # The business clock only goes forwards: its reading at the first creation is
+        # the least of the contacts', at the last resolution the greatest.
+        *(
+            [
+                nw.col(_clock("created_at")).min().alias("\x1fB:first"),
+                nw.col(_clock("resolved_at")).max().alias("\x1fB:last"),
+            ]
+            if business
+            else []
+        ),
     )
     # The first contact by a window ordered as the definition orders (a missing
     # interaction id after the others: engines put nulls first).
@@ -183,7 +196,7 @@ def case_measures(options: KpiOptions) -> dict[str, nw.Expr]:
     """What each case counts for the case KPIs (``m_`` indicators, ``t_`` durations)."""
     resolved = nw.col("\x1fresolved") == 1
     spent = (
-        nw.col(_BUSINESS_RESOLUTION)
+        _business_span(nw.col("\x1fB:last"), nw.col("\x1fB:first"))
         if options.business_hours is not None
         else seconds("\x1flast_resolved", "\x1ffirst_created")
     )
@@ -314,16 +327,103 @@ def period_label(start: dt.datetime | int | None, tz: str) -> str | None:
     return moment.isoformat()
 
 
-BusinessSeconds = Callable[[Any, str, str, str, "BusinessHours"], Any]
-"""Adds to a frame a column (3rd) of the business seconds from one instant column
-(2nd) to another (1st): an engine's own, as opening hours are a calendar."""
-_BUSINESS_FRT, _BUSINESS_ASA = "\x1fb:frt", "\x1fb:asa"
-_BUSINESS_RESOLUTION = "\x1fb:resolution"
+MakeTable = Callable[[Mapping[str, Sequence[Any]], Mapping[str, str]], Any]
+"""Makes a small table on the engine from columns of values and their types
+(``string``, ``int64``): the calendar of business hours."""
+CLOCKED = ("created_at", "first_response_at", "answered_at", "resolved_at")
+"""The instants read on the business clock; each also as an aware datetime in column
+:func:`datetime_column` when business hours are counted."""
 
 
-def _contacts(frame: Any, options: KpiOptions, business_seconds: BusinessSeconds | None) -> Any:
+def datetime_column(name: str) -> str:
+    return f"\x1fdt:{name}"
+
+
+def _clock(name: str) -> str:
+    return f"\x1fB:{name}"
+
+
+def _business_span(end: nw.Expr, start: nw.Expr) -> nw.Expr:
+    """Business seconds between two readings of the business clock (0 backwards)."""
+    spent = (end - start).cast(nw.Float64) / 1e6
+    return nw.when(spent > 0).then(spent).otherwise(nw.when(~spent.is_null()).then(0.0))
+
+
+def _business(end: str, start: str) -> nw.Expr:
+    return _business_span(nw.col(_clock(end)), nw.col(_clock(start)))
+
+
+def with_business_clock(frame: Any, options: KpiOptions, make_table: MakeTable) -> Any:
+    """``frame`` with, for each instant of :data:`CLOCKED`, the business clock's
+    reading there: the business microseconds from the first day of a calendar to that
+    instant. The business time between two instants is the difference of readings.
+
+    The calendar (one row per local day of the data's span, made here from the
+    schedule: the business time before the day, and the day's opening windows as
+    instants) is joined on the local date of each instant; the reading is the time
+    before the day plus the part of each window already past. One definition for
+    every engine: a join with a small table and arithmetic on integers."""
+    hours = options.business_hours
+    assert hours is not None
+    bounds = frame.select(
+        *[nw.col(c).min().alias(f"{c}\x1fmin") for c in CLOCKED],
+        *[nw.col(c).max().alias(f"{c}\x1fmax") for c in CLOCKED],
+    ).collect()
+    found = [v for v in bounds.to_polars().row(0) if v is not None]
+    width = max(len(windows) for windows in hours.hours.values())
+    names = ["day", "before"] + [f"{e}{k}" for k in range(width) for e in ("open", "close")]
+    table: dict[str, list[Any]] = {name: [] for name in names}
+    if found:
+        day = instant(min(found)).astimezone(hours.tz).date() - dt.timedelta(days=1)
+        last = instant(max(found)).astimezone(hours.tz).date() + dt.timedelta(days=1)
+        before = 0
+        while day <= last:
+            windows = [(micros(a), micros(b)) for a, b in hours.windows(day)]
+            table["day"].append(day.isoformat())
+            table["before"].append(before)
+            for k in range(width):
+                opening, closing = windows[k] if k < len(windows) else (None, None)
+                table[f"open{k}"].append(opening)
+                table[f"close{k}"].append(closing)
+            before += sum(max(0, b - a) for a, b in windows)
+            day += dt.timedelta(days=1)
+    types = {name: ("string" if name == "day" else "int64") for name in names}
+    calendar = make_table(table, types)
+    session = not frame.implementation.is_polars()
+    for name in CLOCKED:
+        moment = nw.col(datetime_column(name))
+        if not session:
+            moment = moment.dt.convert_time_zone(options.tz)
+        key = moment.dt.replace_time_zone(None).dt.to_string("%Y-%m-%d")
+        tag = f"\x1fcal:{name}:"
+        frame = frame.with_columns(key.alias(tag + "key")).join(
+            calendar.rename({n: tag + n for n in names}),
+            left_on=tag + "key",
+            right_on=tag + "day",
+            how="left",
+        )
+        at = nw.col(name)
+        reading = nw.col(tag + "before")
+        for k in range(width):
+            opens, closes = nw.col(f"{tag}open{k}"), nw.col(f"{tag}close{k}")
+            part = (
+                nw.when(at <= opens)
+                .then(0)
+                .when(at >= closes)
+                .then(closes - opens)
+                .otherwise(at - opens)
+            )
+            reading = reading + part.fill_null(0)
+        clock = nw.when(~at.is_null()).then(reading)
+        frame = frame.with_columns(clock.cast(nw.Int64).alias(_clock(name)))
+        kept = frame.collect_schema().names()
+        frame = frame.drop(*[c for c in kept if c.startswith(tag)])
+    return frame
+
+
+def _contacts(frame: Any, options: KpiOptions, make_table: MakeTable | None) -> Any:
     """The contacts that count (created, in ``[since, until)``) with their period,
-    repeat flags and business durations, as the options need."""
+    repeat flags and business clock, as the options need."""
     from custrec.errors import UsageError
 
     options.check()
@@ -337,27 +437,17 @@ def _contacts(frame: Any, options: KpiOptions, business_seconds: BusinessSeconds
         frame = frame.with_columns(period_start(options, session).alias(PERIOD))
     if options.fcr_method == "repeat":
         frame = with_repeats(frame, options)
-    hours = options.business_hours
-    if hours is not None:
-        if business_seconds is None:
-            raise UsageError("--business-hours is counted on the polars engine only")
-        frame = business_seconds(frame, "first_response_at", "created_at", _BUSINESS_FRT, hours)
-        frame = business_seconds(frame, "answered_at", "created_at", _BUSINESS_ASA, hours)
+    if options.business_hours is not None:
+        if make_table is None:
+            raise UsageError("--business-hours needs a table of the calendar on this engine")
+        frame = with_business_clock(frame, options, make_table)
     return frame
 
 
-def _cases(frame: Any, options: KpiOptions, business_seconds: BusinessSeconds | None) -> Any:
-    """:func:`cases` of the contacts, with the business resolution time if needed."""
-    found = cases(frame, _keys(options), options.follow_up_window)
-    if options.business_hours is not None and business_seconds is not None:
-        found = business_seconds(
-            found,
-            "\x1flast_resolved",
-            "\x1ffirst_created",
-            _BUSINESS_RESOLUTION,
-            options.business_hours,
-        )
-    return found
+def _cases(frame: Any, options: KpiOptions) -> Any:
+    return cases(
+        frame, _keys(options), options.follow_up_window, options.business_hours is not None
+    )
 
 
 def _keys(options: KpiOptions) -> list[str]:
@@ -368,25 +458,21 @@ def kpi_result(
     frame: Any,
     options: KpiOptions,
     *,
-    business_seconds: BusinessSeconds | None = None,
+    make_table: MakeTable | None = None,
     keep: Callable[[Any], Any] = lambda frame: frame,
 ) -> KpiResult:
     """The KPIs of the contacts in ``frame`` (a Narwhals LazyFrame, see the module
     docstring) with ``options``: one row per group and period, and the total.
-    ``business_seconds`` counts business hours (the engine's own); ``keep``
+    ``make_table`` makes the calendar of business hours on the engine; ``keep``
     materialises a frame read twice (the cases: once for the total, once per group)."""
     from custrec.kpi.engine import KpiResult, describe
 
-    frame = _contacts(frame, options, business_seconds)
+    frame = _contacts(frame, options, make_table)
     keys = _keys(options)
     contact = contact_measures(options)
     contacts = frame
     case = case_measures(options)
-    per_case = keep(
-        _cases(frame, options, business_seconds).select(
-            *keys, *[e.alias(n) for n, e in case.items()]
-        )
-    )
+    per_case = keep(_cases(frame, options).select(*keys, *[e.alias(n) for n, e in case.items()]))
     case = {name: nw.col(name) for name in case}
 
     total = _sums(_rows(contacts.select(aggregations(contact)))[0], contact)
@@ -496,13 +582,13 @@ def figures(contacts: dict[str, Any], cases: dict[str, Any], options: KpiOptions
 
 
 def case_rows(
-    frame: Any, options: KpiOptions, *, business_seconds: BusinessSeconds | None = None
+    frame: Any, options: KpiOptions, *, make_table: MakeTable | None = None
 ) -> list[dict[str, Any]]:
     """One row per case with what the case KPIs count (``report kpi --detail``), in the
     order of the cases' first contacts (time, interaction id, place in the input)."""
-    frame = _contacts(frame, options, business_seconds)
+    frame = _contacts(frame, options, make_table)
     case = case_measures(options)
-    found = _cases(frame, options, business_seconds)
+    found = _cases(frame, options)
     table = (
         found.select(
             "case_id",
@@ -539,30 +625,15 @@ def case_rows(
     return out
 
 
-def polars_business_seconds(
-    frame: Any, end: str, start: str, out: str, hours: BusinessHours
-) -> Any:
-    """:data:`BusinessSeconds` on polars: the calendar walked in Python for each
-    contact with both instants (a schedule with holidays is not an expression)."""
+def polars_table(columns: Mapping[str, Sequence[Any]], types: Mapping[str, str]) -> Any:
+    """:data:`MakeTable` on polars."""
     import polars as pl
 
-    def spans(pairs: pl.Series) -> pl.Series:
-        values: list[float | None] = []
-        for first, last in zip(
-            pairs.struct.field("a").to_list(), pairs.struct.field("b").to_list(), strict=True
-        ):
-            if first is None or last is None:
-                values.append(None)
-            else:
-                values.append(hours.seconds(instant(first), instant(last)))
-        return pl.Series(values, dtype=pl.Float64)
-
-    native = nw.to_native(frame).with_columns(
-        pl.struct(pl.col(start).alias("a"), pl.col(end).alias("b"))
-        .map_batches(spans, return_dtype=pl.Float64)
-        .alias(out)
+    kinds = {"string": pl.String, "int64": pl.Int64, "bool": pl.Boolean}
+    frame = pl.DataFrame(
+        {n: pl.Series(n, list(v), dtype=kinds[types[n]]) for n, v in columns.items()}
     )
-    return nw.from_native(native)
+    return nw.from_native(frame.lazy())
 
 
 # --- inputs ---------------------------------------------------------------------------
@@ -594,6 +665,11 @@ def polars_contacts(columns: Any, options: KpiOptions) -> Any:
     if options.period:
         frame = frame.with_columns(
             pl.col("created_at").cast(pl.Datetime("us", "UTC")).alias(PERIOD_TIME)
+        )
+    if options.business_hours is not None:
+        frame = frame.with_columns(
+            pl.col(name).cast(pl.Datetime("us", "UTC")).alias(datetime_column(name))
+            for name in CLOCKED
         )
     return nw.from_native(frame)
 

@@ -124,7 +124,7 @@ def compute_kpis(frame: pd.DataFrame | KpiColumns, options: KpiOptions | None = 
     return definitions.kpi_result(
         definitions.polars_contacts(columns, chosen),
         chosen,
-        business_seconds=definitions.polars_business_seconds,
+        make_table=definitions.polars_table,
         keep=definitions.polars_kept,
     )
 
@@ -142,7 +142,7 @@ def case_table(
     return definitions.case_rows(
         definitions.polars_contacts(columns, chosen),
         chosen,
-        business_seconds=definitions.polars_business_seconds,
+        make_table=definitions.polars_table,
     )
 
 

@@ -73,7 +73,9 @@ def kpis_on_engine(
         schema=schema,
     )
     with engine.reading(log.source):
-        result = definitions.kpi_result(log.frame, options, keep=engine.materialise)
+        result = definitions.kpi_result(
+            log.frame, options, make_table=engine.table, keep=engine.materialise
+        )
     return EngineKpis(result=result, rows=log.rows, invalid=log.invalid, problems=log.problems)
 
 
@@ -97,8 +99,6 @@ def load_on_engine(
     from custrec.schema.rules import value_column
 
     options.check()
-    if options.business_hours is not None:
-        raise UsageError(f"--business-hours is counted by the polars engine, not {engine.name}")
     unknown = [target for target in (mapping or {}) if target not in CANONICAL]
     if unknown:
         raise UsageError(f"--map {unknown[0]}=...: not a column of an interaction log")
@@ -121,7 +121,8 @@ def load_on_engine(
         fails = [nw.col(fail_column(v.rule_id)).fill_null(False) for v in verdicts]
         bad = reduce(lambda a, b: a | b, fails, nw.lit(False))
         checked = evaluated.with_columns(bad.alias(_BAD))
-        typed = engine.materialise(_typed(checked, engine, named))
+        business = options.business_hours is not None
+        typed = engine.materialise(_typed(checked, engine, named, business))
         counts = typed.select(
             nw.len().alias("rows"),
             nw.col(_BAD).cast(nw.Int64).sum().alias("bad"),
@@ -165,13 +166,13 @@ def contact_span(frame: Any, options: KpiOptions) -> tuple[Any, Any]:
     return (None if first is None else instant(first)), (None if last is None else instant(last))
 
 
-def _typed(frame: Any, engine: Any, named: Sequence[str]) -> Any:
+def _typed(frame: Any, engine: Any, named: Sequence[str], business: bool = False) -> Any:
     """The canonical columns in the definitions' types (see
     :mod:`custrec.kpi.definitions`), from the values the schema's rules converted; a
     column the log lacks is missing throughout. ``\\x1fnaive`` flags a row with a time
     written without an offset."""
     from custrec.kpi.columns import CANONICAL, kind_of
-    from custrec.kpi.definitions import PERIOD_TIME
+    from custrec.kpi.definitions import CLOCKED, PERIOD_TIME, datetime_column
     from custrec.schema.batch import ROW
     from custrec.schema.rules import stripped_column, value_column, zoned_column
 
@@ -203,6 +204,12 @@ def _typed(frame: Any, engine: Any, named: Sequence[str]) -> Any:
         else:
             out.append(nw.col(value_column(name)).alias(name))
     out.append(nw.col(value_column("created_at")).alias(PERIOD_TIME))
+    if business:  # the business clock reads these in local time
+        for name in CLOCKED:
+            if name in present:
+                out.append(nw.col(value_column(name)).alias(datetime_column(name)))
+            else:
+                out.append(nw.lit(None, nw.Datetime("us", "UTC")).alias(datetime_column(name)))
     flagged = reduce(lambda a, b: a | b, [n.fill_null(False) for n in naive], nw.lit(False))
     out.append(flagged.alias("\x1fnaive"))
     return frame.select(*out)
