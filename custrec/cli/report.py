@@ -366,9 +366,9 @@ def kpi(
     if loaded.invalid:
         note(f"{loaded.invalid} invalid row(s) left out, e.g. {'; '.join(loaded.problems[:3])}")
     if detail:
-        _write_detail(loaded.columns, options, output_format, output, read)
+        _write_detail(loaded.contacts, options, output_format, output, read)
         return
-    result = compute_kpis(loaded.columns, options)
+    result = compute_kpis(loaded.contacts, options)
     document = KpiReport(
         result=result,
         sources=["<stdin>" if s == "-" else s for s in logs],
@@ -379,7 +379,7 @@ def kpi(
         from custrec.kpi.page import page_context
         from custrec.kpi.report import html_page
 
-        context = page_context(loaded.columns, options, goals, chart_scale)
+        context = page_context(loaded.contacts, options, goals, chart_scale)
         _emit_text(html_page(document, context), output, read)
         return
     _write(document, output_format, output, read)
@@ -408,7 +408,7 @@ def _kpi_on_engine(
 
     from custrec.engines import open_engine
     from custrec.kpi import definitions
-    from custrec.kpi.lazylogs import contact_span, load_on_engine
+    from custrec.kpi.lazylogs import load_on_engine
     from custrec.kpi.page import context_of
     from custrec.kpi.report import KpiReport, html_page
     from custrec.protected import is_store_file
@@ -445,7 +445,7 @@ def _kpi_on_engine(
                     overall = definitions.kpi_result(
                         found.frame, ungrouped, make_table=engine.table, keep=engine.materialise
                     ).rows
-                first, last = contact_span(found.frame, options)
+                first, last = definitions.contact_span(found.frame, options)
                 context = context_of(overall, first, last, options, goals, chart_scale)
     if found.invalid:
         note(f"{found.invalid} invalid row(s) left out, e.g. {'; '.join(found.problems[:3])}")

@@ -113,6 +113,29 @@ class KpiColumns:
         return out
 
     @classmethod
+    def from_polars(cls, frame: Any) -> KpiColumns:
+        """The canonical columns of a polars DataFrame in the types of
+        :mod:`custrec.kpi.definitions` (missing values null)."""
+        import numpy as np
+        import pyarrow as pa
+
+        out = cls(rows=frame.height)
+        for name in frame.columns:
+            if name not in CANONICAL:
+                continue
+            column = frame.get_column(name)
+            kind = kind_of(name)
+            if kind == "text":
+                out.text[name] = pa.chunked_array([column.to_arrow().cast(pa.string())])
+            elif kind == "time":
+                out.times[name] = column.fill_null(NAT).to_numpy().astype("int64")
+            elif kind == "number":
+                out.numbers[name] = column.cast(float).fill_null(np.nan).to_numpy()
+            else:
+                out.flags[name] = pa.chunked_array([column.to_arrow()])
+        return out
+
+    @classmethod
     def from_frame(cls, frame: pd.DataFrame, names: Iterable[str] | None = None) -> KpiColumns:
         """The canonical columns ``names`` (default: all) of ``frame``, whose values
         are text, instants (naive ones read as UTC), numbers and booleans; a column

@@ -581,6 +581,20 @@ def figures(contacts: dict[str, Any], cases: dict[str, Any], options: KpiOptions
     }
 
 
+def contact_span(frame: Any, options: KpiOptions) -> tuple[Any, Any]:
+    """The first and last creation instants (aware, UTC) of the contacts that count
+    with ``options`` (``--since``/``--until``), or ``(None, None)``."""
+    created = nw.col("created_at")
+    kept = frame.filter(~created.is_null())
+    if options.since is not None:
+        kept = kept.filter(created >= micros(options.since))
+    if options.until is not None:
+        kept = kept.filter(created < micros(options.until))
+    span = kept.select(created.min().alias("first"), created.max().alias("last")).collect()
+    first, last = span.item(0, "first"), span.item(0, "last")
+    return (None if first is None else instant(first)), (None if last is None else instant(last))
+
+
 def case_rows(
     frame: Any, options: KpiOptions, *, make_table: MakeTable | None = None
 ) -> list[dict[str, Any]]:
@@ -640,27 +654,38 @@ def polars_table(columns: Mapping[str, Sequence[Any]], types: Mapping[str, str])
 
 
 def polars_contacts(columns: Any, options: KpiOptions) -> Any:
-    """The contacts of :class:`~custrec.kpi.columns.KpiColumns` as the frame
-    :func:`kpi_result` reads, on polars (no copy of the Arrow text and flags)."""
+    """The contacts as the frame :func:`kpi_result` reads, on polars: from a polars
+    DataFrame of canonical columns in the definitions' types (what
+    :func:`custrec.kpi.logs.load_logs` keeps), or from
+    :class:`~custrec.kpi.columns.KpiColumns`."""
     import polars as pl
 
-    from custrec.kpi.columns import CANONICAL, NAT, kind_of
+    from custrec.kpi.columns import CANONICAL, NAT, KpiColumns, kind_of
 
     types = {"text": pl.String, "time": pl.Int64, "number": pl.Float64, "flag": pl.Boolean}
-    data: dict[str, Any] = {}
-    for name in CANONICAL:
-        kind = kind_of(name)
-        if name not in columns:
-            data[name] = pl.repeat(None, columns.rows, dtype=types[kind], eager=True)
-        elif kind == "text":
-            data[name] = pl.from_arrow(columns.text[name]).cast(pl.String)
-        elif kind == "time":
-            data[name] = pl.Series(columns.times[name]).replace(NAT, None)
-        elif kind == "number":
-            data[name] = pl.Series(columns.numbers[name]).fill_nan(None)
-        else:
-            data[name] = pl.from_arrow(columns.flags[name]).cast(pl.Boolean)
-    frame = pl.DataFrame(data, height=columns.rows).lazy().with_row_index(ROW)
+    if isinstance(columns, KpiColumns):
+        data: dict[str, Any] = {}
+        for name in CANONICAL:
+            if name not in columns:
+                continue
+            kind = kind_of(name)
+            if kind == "text":
+                data[name] = pl.from_arrow(columns.text[name]).cast(pl.String)
+            elif kind == "time":
+                data[name] = pl.Series(columns.times[name]).replace(NAT, None)
+            elif kind == "number":
+                data[name] = pl.Series(columns.numbers[name]).fill_nan(None)
+            else:
+                data[name] = pl.from_arrow(columns.flags[name]).cast(pl.Boolean)
+        given = pl.DataFrame(data, height=columns.rows)
+    else:
+        given = columns
+    absent = [
+        pl.lit(None, dtype=types[kind_of(name)]).alias(name)
+        for name in CANONICAL
+        if name not in given.columns
+    ]
+    frame = given.lazy().with_columns(absent).with_row_index(ROW)
     frame = frame.with_columns(pl.col(ROW).cast(pl.Int64))
     if options.period:
         frame = frame.with_columns(

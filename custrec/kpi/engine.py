@@ -16,7 +16,6 @@ from custrec.kpi.columns import CANONICAL, NAT, KpiColumns
 
 if TYPE_CHECKING:
     import numpy as np
-    import pandas as pd
 
 PERIODS = ("hour", "day", "week", "month", "quarter")
 GROUP_COLUMNS = ("channel", "direction", "agent_id", "team", "category")
@@ -112,15 +111,16 @@ def needed_columns(options: KpiOptions) -> tuple[str, ...]:
     return tuple(name for name in CANONICAL if name in names)
 
 
-def compute_kpis(frame: pd.DataFrame | KpiColumns, options: KpiOptions | None = None) -> KpiResult:
+def compute_kpis(frame: Any, options: KpiOptions | None = None) -> KpiResult:
     """KPIs of a log: ``frame`` has the canonical columns (``schemas/interaction.yaml``)
-    in their types (text, UTC timestamps, numbers, booleans), as a pandas DataFrame or
-    as :class:`~custrec.kpi.columns.KpiColumns` (a column it lacks is missing)."""
+    in their types (text, UTC timestamps, numbers, booleans), as a pandas DataFrame,
+    as :class:`~custrec.kpi.columns.KpiColumns`, or as the polars DataFrame
+    :func:`custrec.kpi.logs.load_logs` keeps (a column it lacks is missing)."""
     from custrec.kpi import definitions
 
     chosen = options or KpiOptions()
     chosen.check()
-    columns = _columns(frame, chosen)
+    columns = as_columns(frame, chosen)
     return definitions.kpi_result(
         definitions.polars_contacts(columns, chosen),
         chosen,
@@ -129,16 +129,14 @@ def compute_kpis(frame: pd.DataFrame | KpiColumns, options: KpiOptions | None = 
     )
 
 
-def case_table(
-    frame: pd.DataFrame | KpiColumns, options: KpiOptions | None = None
-) -> list[dict[str, Any]]:
+def case_table(frame: Any, options: KpiOptions | None = None) -> list[dict[str, Any]]:
     """One row per case with its derived fields (``report kpi --detail``), in the order
     of the cases' first contacts."""
     from custrec.kpi import definitions
 
     chosen = options or KpiOptions()
     chosen.check()
-    columns = _columns(frame, chosen)
+    columns = as_columns(frame, chosen)
     return definitions.case_rows(
         definitions.polars_contacts(columns, chosen),
         chosen,
@@ -163,10 +161,14 @@ def describe(options: KpiOptions) -> dict[str, Any]:
     }
 
 
-def _columns(frame: pd.DataFrame | KpiColumns, options: KpiOptions) -> KpiColumns:
-    if isinstance(frame, KpiColumns):
-        return frame
-    return KpiColumns.from_frame(frame, needed_columns(options))
+def as_columns(frame: Any, options: KpiOptions) -> Any:
+    """A polars DataFrame (as the loader keeps logs) or :class:`KpiColumns` as they
+    are; a pandas DataFrame as :class:`KpiColumns`."""
+    import pandas as pd
+
+    if isinstance(frame, pd.DataFrame):
+        return KpiColumns.from_frame(frame, needed_columns(options))
+    return frame
 
 
 def in_window(columns: KpiColumns, options: KpiOptions) -> np.ndarray:

@@ -150,22 +150,6 @@ def load_on_engine(
     return found
 
 
-def contact_span(frame: Any, options: KpiOptions) -> tuple[Any, Any]:
-    """The first and last creation instants (aware, UTC) of the contacts that count
-    with ``options`` (``--since``/``--until``), or ``(None, None)``."""
-    from custrec.kpi.engine import instant, micros
-
-    created = nw.col("created_at")
-    kept = frame.filter(~created.is_null())
-    if options.since is not None:
-        kept = kept.filter(created >= micros(options.since))
-    if options.until is not None:
-        kept = kept.filter(created < micros(options.until))
-    span = kept.select(created.min().alias("first"), created.max().alias("last")).collect()
-    first, last = span.item(0, "first"), span.item(0, "last")
-    return (None if first is None else instant(first)), (None if last is None else instant(last))
-
-
 def _typed(frame: Any, engine: Any, named: Sequence[str], business: bool = False) -> Any:
     """The canonical columns in the definitions' types (see
     :mod:`custrec.kpi.definitions`), from the values the schema's rules converted; a

@@ -11,9 +11,10 @@ are honoured; those without one are read in ``tz``.
 
 Each column is converted once: the schema's rules run on each batch as ``validate``
 runs them (:class:`custrec.schema.batch.BatchRules`), and the values they converted
-are what the engine uses; only the narrow typed columns the caller asks for are kept
-(:class:`custrec.kpi.columns.KpiColumns`), and a Parquet log is read only for the
-columns needed by the checks and the caller.
+are what the KPI definitions read; only the typed columns the caller asks for are
+kept, as one polars frame in the types of :mod:`custrec.kpi.definitions` (text,
+instants as integer microseconds, numbers, flags; missing is null), and a Parquet log
+is read only for the columns needed by the checks and the caller.
 """
 
 from __future__ import annotations
@@ -38,7 +39,6 @@ from custrec.kpi.columns import (
     NUMBERS,
     TEXT,
     TIMES,
-    Appender,
     KpiColumns,
     kind_of,
 )
@@ -67,6 +67,7 @@ __all__ = [
 ]
 
 REQUIRED = ("interaction_id", "case_id", "channel", "created_at")
+_POLARS_TYPES = {"text": "String", "time": "Int64", "number": "Float64", "flag": "Boolean"}
 SHOWN_PROBLEMS = 10
 BATCH_ROWS = 131_072
 _UTC_ZONES = frozenset({"UTC", "Etc/UTC"})
@@ -74,13 +75,19 @@ _UTC_ZONES = frozenset({"UTC", "Etc/UTC"})
 
 @dataclass
 class LoadedLogs:
-    """The rows kept (``columns``), how many were read and refused, and the first
-    problems found (each with where it is)."""
+    """The rows kept (``contacts``: a polars DataFrame of the columns loaded, in the
+    types :mod:`custrec.kpi.definitions` reads), how many were read and refused, and
+    the first problems found (each with where it is)."""
 
-    columns: KpiColumns
+    contacts: Any
     rows: int = 0
     invalid: int = 0
     problems: list[str] = field(default_factory=list)
+
+    @property
+    def columns(self) -> KpiColumns:
+        """The rows kept as :class:`KpiColumns` (made when asked for)."""
+        return KpiColumns.from_polars(self.contacts)
 
     @property
     def frame(self) -> pd.DataFrame:
@@ -181,14 +188,13 @@ class _Reading:
     wanted: tuple[str, ...]
     group_by: tuple[str, ...] = ()
     progress: Progress = NO_PROGRESS
-    table: Appender = field(init=False)
+    parts: list[Any] = field(default_factory=list)
     ids: list[pa.Array] = field(default_factory=list)
     failures: list[tuple[str, np.ndarray]] = field(default_factory=list)
     sources: list[_Source] = field(default_factory=list)
     rows: int = 0
 
     def __post_init__(self) -> None:
-        self.table = Appender(self.wanted)
         # A schema that extends the interaction schema checks its own fields too.
         self.checked = (*CANONICAL, *(f for f in self.schema.fields if f not in CANONICAL))
         self.needs = _needs(self.schema)
@@ -230,7 +236,6 @@ class _Reading:
         names = [n for n in parquet.schema_arrow.names if self.renames.get(n, n) in read]
         if parquet.metadata.num_rows:
             self._require([self.renames.get(n, n) for n in names], reader.name)
-            self.table.reserve(parquet.metadata.num_rows)
         batches = parquet.iter_batches(batch_size=BATCH_ROWS, columns=names)
         yield from parquet_scalars(guard_arrow(_ahead(batches), reader.name), reader.name)
 
@@ -247,7 +252,7 @@ class _Reading:
             rows = batch.num_rows
             columns = {n: batch.column(i) for i, n in enumerate(names) if n in self.read}
             part, failures, ids = self._checked(pa.table(columns), rows)
-            self.table.append(part)
+            self.parts.append(part)
             self.ids.append(ids)
             self.failures += [(rule, self.rows + at) for rule, at in failures]
             self.rows += rows
@@ -259,7 +264,7 @@ class _Reading:
 
     def _checked(
         self, table: pa.Table, rows: int
-    ) -> tuple[KpiColumns, list[tuple[str, np.ndarray]], pa.Array]:
+    ) -> tuple[Any, list[tuple[str, np.ndarray]], pa.Array]:
         """A batch checked by the schema's rules (:class:`BatchRules`, as ``validate``
         and ``collect`` check records), with the values those rules converted, in the
         engine's form: each column is converted once."""
@@ -286,31 +291,31 @@ class _Reading:
                 text = pl.col(stripped_column(name))
                 typed.append(pl.when(text != "").then(text).alias(name))
             elif kind == "number":
-                typed.append(value.cast(pl.Float64).fill_null(float("nan")).alias(name))
+                typed.append(value.cast(pl.Float64).alias(name))
             elif kind == "flag":
                 typed.append(value.alias(name))
             else:
-                typed.append(value.dt.epoch("us").fill_null(NAT).alias(name))
+                typed.append(value.dt.epoch("us").alias(name))
                 typed.append(pl.col(zoned_column(name)).fill_null(False).alias(f"{name}\x1fz"))
         typed.append(pl.col("interaction_id").cast(pl.String).alias("\x1fid"))
         values = frame.select(typed)
-        oldest = pl.CompatLevel.oldest()
-        part = KpiColumns(rows=rows)
+        local = []
         for name in self.wanted:
-            kind = kind_of(name)
+            if kind_of(name) != "time":
+                continue
+            zoned = values.get_column(f"{name}\x1fz")
             column = values.get_column(name)
-            if kind == "text":
-                text = column.to_arrow(compat_level=oldest).cast(pa.string())
-                part.text[name] = pa.chunked_array([text])
-            elif kind == "number":
-                part.numbers[name] = column.to_numpy()
-            elif kind == "flag":
-                part.flags[name] = pa.chunked_array([column.to_arrow()])
-            else:
-                zoned = values.get_column(f"{name}\x1fz").to_numpy()
-                part.times[name] = _local(column.to_numpy(), zoned, self.tz)
-        ids = values.get_column("\x1fid").to_arrow(compat_level=oldest).cast(pa.string())
-        return part, [(rule, rows.astype(np.int64)) for rule, rows in failures], ids
+            if getattr(self.tz, "key", None) not in _UTC_ZONES and not zoned.all():
+                moved = _local(column.fill_null(NAT).to_numpy(), zoned.to_numpy(), self.tz)
+                column = pl.Series(name, moved).replace(NAT, None)
+            local.append(column)
+        ids = values.get_column("\x1fid").to_arrow(compat_level=pl.CompatLevel.oldest())
+        part = values.select(self.wanted).with_columns(local)
+        return (
+            part,
+            [(rule, rows.astype(np.int64)) for rule, rows in failures],
+            ids.cast(pa.string()),
+        )
 
     def finish(self, skip_invalid: bool) -> LoadedLogs:
         """The loaded logs, once every source is read; raises :class:`InputError`
@@ -323,7 +328,7 @@ class _Reading:
         refused = np.zeros(self.rows, dtype=bool)
         for _, rows in self.failures:
             refused[rows] = True
-        loaded = LoadedLogs(columns=KpiColumns(rows=0), rows=self.rows)
+        loaded = LoadedLogs(contacts=None, rows=self.rows)
         loaded.invalid = int(refused.sum())
         if loaded.invalid:
             self._note(refused, loaded)
@@ -335,8 +340,14 @@ class _Reading:
                 "them out with --skip-invalid (the report says how many)",
             )
         self.ids = []
-        columns = self.table.columns()
-        loaded.columns = columns.where(~refused) if loaded.invalid else columns
+        import polars as pl
+
+        schema = {name: getattr(pl, _POLARS_TYPES[kind_of(name)]) for name in self.wanted}
+        contacts = (
+            pl.concat(self.parts, rechunk=False) if self.parts else pl.DataFrame(schema=schema)
+        )
+        self.parts = []
+        loaded.contacts = contacts.filter(pl.Series(~refused)) if loaded.invalid else contacts
         return loaded
 
     def _note(self, refused: np.ndarray, loaded: LoadedLogs) -> None:

@@ -42,7 +42,6 @@ from custrec.kpi.stats import SMALL_SAMPLE
 from custrec.kpi.targets import Target
 
 if TYPE_CHECKING:
-    from custrec.kpi.columns import KpiColumns
     from custrec.kpi.engine import KpiOptions
     from custrec.kpi.report import KpiReport
 
@@ -71,25 +70,22 @@ class PageContext:
 
 
 def page_context(
-    columns: KpiColumns,
+    columns: Any,
     options: KpiOptions,
     targets: dict[str, Target] | None = None,
     scale: str = "full",
 ) -> PageContext:
-    """The context of a report on ``columns`` computed with ``options``: the periods
-    of all groups together (a second, ungrouped computation) and the contacts' span."""
-    import numpy as np
-
-    from custrec.kpi.engine import compute_kpis, in_window, instant
+    """The context of a report on ``columns`` (what :func:`compute_kpis` takes)
+    computed with ``options``: the periods of all groups together (a second,
+    ungrouped computation) and the contacts' span."""
+    from custrec.kpi import definitions
+    from custrec.kpi.engine import as_columns, compute_kpis
 
     overall = None
     if options.by and options.period:
         overall = compute_kpis(columns, dataclasses.replace(options, by=())).rows
-    keep = in_window(columns, options)
-    first = last = None
-    if bool(np.any(keep)):
-        kept = columns.times["created_at"][keep]
-        first, last = instant(int(kept.min())), instant(int(kept.max()))
+    contacts = definitions.polars_contacts(as_columns(columns, options), options)
+    first, last = definitions.contact_span(contacts, options)
     return context_of(overall, first, last, options, targets, scale)
 
 
