@@ -1,12 +1,10 @@
-"""The canonical columns of an interaction log in the KPI engine's types.
-
-A log is held column by column, each in a compact type: text as Arrow strings (blank
-text is missing), instants as int64 microseconds since the epoch in UTC (``NAT`` when
-missing), numbers as float64 (NaN when missing) and flags as Arrow booleans (null when
-missing). No per-row Python objects are kept, so ten million contacts fit in about a
-gigabyte, and the engine works on whole columns with numpy and Arrow kernels.
+"""The canonical columns of an interaction log, their kinds, and
+:class:`KpiColumns`: a log held column by column in compact types (text as Arrow
+strings, blank text missing; instants as int64 microseconds since the epoch in UTC,
+``NAT`` when missing; numbers as float64, NaN when missing; flags as Arrow booleans).
 :meth:`KpiColumns.from_frame` and :meth:`KpiColumns.to_frame` convert from and to the
-pandas DataFrame of the same columns.
+pandas DataFrame of the same columns, :meth:`KpiColumns.from_polars` from the polars
+frame the KPI loader keeps; :mod:`custrec.kpi.definitions` reads any of them.
 """
 
 from __future__ import annotations
@@ -70,29 +68,6 @@ class KpiColumns:
     def __contains__(self, name: object) -> bool:
         return (
             name in self.text or name in self.times or name in self.numbers or (name in self.flags)
-        )
-
-    def true(self, name: str) -> np.ndarray:
-        """A flag as numpy booleans, missing as False."""
-        import numpy as np
-
-        from custrec.kpi import arrays
-
-        if name not in self.flags:
-            return np.zeros(self.rows, dtype=bool)
-        return arrays.flags(self.flags[name])
-
-    def where(self, keep: np.ndarray) -> KpiColumns:
-        """The rows where ``keep`` (numpy booleans) is true."""
-        from custrec.kpi import arrays
-
-        mask = arrays.booleans(keep)
-        return KpiColumns(
-            rows=int(keep.sum()),
-            text={k: v.filter(mask) for k, v in self.text.items()},
-            times={k: v[keep] for k, v in self.times.items()},
-            numbers={k: v[keep] for k, v in self.numbers.items()},
-            flags={k: v.filter(mask) for k, v in self.flags.items()},
         )
 
     def to_frame(self) -> pd.DataFrame:

@@ -8,14 +8,11 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from custrec.errors import UsageError
 from custrec.kpi.calendar import BusinessHours, zone
-from custrec.kpi.columns import CANONICAL, NAT, KpiColumns
-
-if TYPE_CHECKING:
-    import numpy as np
+from custrec.kpi.columns import CANONICAL, KpiColumns
 
 PERIODS = ("hour", "day", "week", "month", "quarter")
 GROUP_COLUMNS = ("channel", "direction", "agent_id", "team", "category")
@@ -169,17 +166,6 @@ def as_columns(frame: Any, options: KpiOptions) -> Any:
     if isinstance(frame, pd.DataFrame):
         return KpiColumns.from_frame(frame, needed_columns(options))
     return frame
-
-
-def in_window(columns: KpiColumns, options: KpiOptions) -> np.ndarray:
-    """Which contacts count: created, and in ``[since, until)`` when given."""
-    created = columns.times["created_at"]
-    keep: np.ndarray = created != NAT
-    if options.since is not None:
-        keep &= created >= micros(options.since)
-    if options.until is not None:
-        keep &= created < micros(options.until)
-    return keep
 
 
 def micros(moment: dt.datetime) -> int:
