@@ -16,7 +16,7 @@ counts (:mod:`custrec.kpi.stats`). Medians are exact and percentiles linear
 
 Periods are the local wall-clock start of the contact's hour, day, week (Monday),
 month or quarter in the reporting zone: the engine's session is set to that zone
-(:meth:`custrec.engines.Engine.reporting_zone`), the instant converted to local time
+(:meth:`custrec.engines.Engine.set_zone`), the instant converted to local time
 there and truncated, and the start written back as an ISO time with the zone's offset
 here.
 """
@@ -65,8 +65,8 @@ def _flag(expr: nw.Expr) -> nw.Expr:
 def contact_measures(options: KpiOptions) -> dict[str, nw.Expr]:
     """What each contact counts for the contact KPIs: ``m_`` indicators (summed as
     integers), ``s_`` totals (summed), ``t_`` durations in seconds (summarised; null
-    when the contact has none). With business hours, the durations are the columns
-    :func:`with_business_time` adds."""
+    when the contact has none). With business hours, the durations are read off the
+    business clock :func:`with_business_clock` adds."""
     csat, nps, ces, talk = (nw.col(n) for n in ("csat", "nps", "ces", "talk_seconds"))
     handled = ~talk.is_null()
     queue = inbound() & _flag(nw.col("channel").is_in(SL_CHANNELS))
@@ -74,13 +74,11 @@ def contact_measures(options: KpiOptions) -> dict[str, nw.Expr]:
     abandoned = queue & nw.col("answered_at").is_null()
     wait = seconds("answered_at", "created_at")
     short = abandoned & _flag(seconds("ended_at", "created_at") < options.short_abandon)
-    business = options.business_hours is not None
-    frt = _business("first_response_at", "created_at") if business else None
-    asa = _business("answered_at", "created_at") if business else None
-    if frt is None:
-        frt = seconds("first_response_at", "created_at")
-    if asa is None:
-        asa = wait
+    if options.business_hours is not None:
+        frt = _business("first_response_at", "created_at")
+        asa = _business("answered_at", "created_at")
+    else:
+        frt, asa = seconds("first_response_at", "created_at"), wait
     measures = {
         "m_contacts": ~nw.col("created_at").is_null(),  # every contact that counts
         "m_csat_responses": ~csat.is_null(),
@@ -216,6 +214,10 @@ def case_measures(options: KpiOptions) -> dict[str, nw.Expr]:
 # --- sums -----------------------------------------------------------------------------
 
 
+_SUMMARY = ("median", "mean", "p90", "n")
+"""What a duration (``t_`` measure) is summarised by."""
+
+
 def aggregations(measures: dict[str, nw.Expr]) -> list[nw.Expr]:
     """Sums of the indicators (integers) and totals, and the median, mean, 90th
     percentile (linear) and count of each duration: each measure aggregated where it
@@ -237,13 +239,14 @@ def aggregations(measures: dict[str, nw.Expr]) -> list[nw.Expr]:
 
 
 def _sums(row: dict[str, Any], measures: dict[str, nw.Expr]) -> dict[str, Any]:
-    """One collected row of :func:`aggregations` as the sums :func:`figures` reads."""
+    """One collected row of :func:`aggregations` as the sums :func:`figures` reads (an
+    empty row: a group without any)."""
     out: dict[str, Any] = {}
     for name in measures:
         if name.startswith("t_"):
-            out[name] = {part: row[f"{name}\x1f{part}"] for part in ("median", "mean", "p90", "n")}
+            out[name] = {part: row.get(f"{name}\x1f{part}") for part in _SUMMARY}
         else:
-            out[name] = row[name] if row[name] is not None else 0
+            out[name] = row.get(name) or 0
     return out
 
 
@@ -267,13 +270,23 @@ def period_start(options: KpiOptions, in_session_zone: bool = False) -> nw.Expr:
         # hour added first, so that every engine's remainder is the same).
         moment = nw.col("created_at") + (offset + _HOUR * 20_000_000)
         return nw.col("created_at") - (moment % _HOUR)
-    moment = nw.col(PERIOD_TIME)
-    if not in_session_zone:
-        moment = moment.dt.convert_time_zone(options.tz)
-    local = moment.dt.replace_time_zone(None)
-    start = _truncated(local, options.period)
+    start = _truncated(_local_time(PERIOD_TIME, options.tz, in_session_zone), options.period)
     # Spark's date_trunc gives an instant again: back to the session zone's wall clock
     return start.dt.replace_time_zone(None) if in_session_zone else start
+
+
+def _in_session_zone(frame: Any) -> bool:
+    """Whether the engine reads an aware datetime in its session's zone (DuckDB,
+    Spark: set to the reporting zone) rather than in the column's (polars)."""
+    return not frame.implementation.is_polars()
+
+
+def _local_time(column: str, tz: str, in_session_zone: bool) -> nw.Expr:
+    """The local wall-clock time in ``tz`` (naive) of an aware datetime column."""
+    moment = nw.col(column)
+    if not in_session_zone:
+        moment = moment.dt.convert_time_zone(tz)
+    return moment.dt.replace_time_zone(None)
 
 
 def _truncated(local: nw.Expr, period: str) -> nw.Expr:
@@ -389,12 +402,10 @@ def with_business_clock(frame: Any, options: KpiOptions, make_table: MakeTable) 
             day += dt.timedelta(days=1)
     types = {name: ("string" if name == "day" else "int64") for name in names}
     calendar = make_table(table, types)
-    session = not frame.implementation.is_polars()
+    session = _in_session_zone(frame)
     for name in CLOCKED:
-        moment = nw.col(datetime_column(name))
-        if not session:
-            moment = moment.dt.convert_time_zone(options.tz)
-        key = moment.dt.replace_time_zone(None).dt.to_string("%Y-%m-%d")
+        local = _local_time(datetime_column(name), options.tz, session)
+        key = local.dt.to_string("%Y-%m-%d")
         tag = f"\x1fcal:{name}:"
         frame = frame.with_columns(key.alias(tag + "key")).join(
             calendar.rename({n: tag + n for n in names}),
@@ -427,14 +438,9 @@ def _contacts(frame: Any, options: KpiOptions, make_table: MakeTable | None) -> 
     from custrec.errors import UsageError
 
     options.check()
-    frame = frame.filter(~nw.col("created_at").is_null())
-    if options.since is not None:
-        frame = frame.filter(nw.col("created_at") >= micros(options.since))
-    if options.until is not None:
-        frame = frame.filter(nw.col("created_at") < micros(options.until))
+    frame = counted(frame, options)
     if options.period:
-        session = not frame.implementation.is_polars()
-        frame = frame.with_columns(period_start(options, session).alias(PERIOD))
+        frame = frame.with_columns(period_start(options, _in_session_zone(frame)).alias(PERIOD))
     if options.fcr_method == "repeat":
         frame = with_repeats(frame, options)
     if options.business_hours is not None:
@@ -470,25 +476,24 @@ def kpi_result(
     frame = _contacts(frame, options, make_table)
     keys = _keys(options)
     contact = contact_measures(options)
-    contacts = frame
     case = case_measures(options)
     per_case = keep(_cases(frame, options).select(*keys, *[e.alias(n) for n, e in case.items()]))
     case = {name: nw.col(name) for name in case}
 
-    total = _sums(_rows(contacts.select(aggregations(contact)))[0], contact)
+    total = _sums(_rows(frame.select(aggregations(contact)))[0], contact)
     total.update(_sums(_rows(per_case.select(aggregations(case)))[0], case))
     result = KpiResult(by=list(options.by), period=options.period, options=describe(options))
     result.total = figures(total, total, options)
     if not keys:
         return result
     found: dict[tuple[Any, ...], dict[str, Any]] = {}
-    for row in _rows(contacts.group_by(*keys).agg(aggregations(contact))):
+    for row in _rows(frame.group_by(*keys).agg(aggregations(contact))):
         found[tuple(row[k] for k in keys)] = _sums(row, contact)
     by_case = {
         tuple(row[k] for k in keys): _sums(row, case)
         for row in _rows(per_case.group_by(*keys).agg(aggregations(case)))
     }
-    none = _sums({name: None for name in _names(case)}, case)
+    none = _sums({}, case)
     labelled = []
     for label, sums in found.items():
         named = dict(zip(keys, label, strict=True))
@@ -503,16 +508,6 @@ def kpi_result(
         row.update(figures(sums, case_sums, options))
         result.rows.append(row)
     return result
-
-
-def _names(measures: dict[str, nw.Expr]) -> list[str]:
-    out = []
-    for name in measures:
-        if name.startswith("t_"):
-            out += [f"{name}\x1f{part}" for part in ("median", "mean", "p90", "n")]
-        else:
-            out.append(name)
-    return out
 
 
 # --- the figures ----------------------------------------------------------------------
@@ -581,16 +576,26 @@ def figures(contacts: dict[str, Any], cases: dict[str, Any], options: KpiOptions
     }
 
 
+def counted(frame: Any, options: KpiOptions) -> Any:
+    """The contacts that count: created, and in ``[since, until)`` when given."""
+    created = nw.col("created_at")
+    frame = frame.filter(~created.is_null())
+    if options.since is not None:
+        frame = frame.filter(created >= micros(options.since))
+    if options.until is not None:
+        frame = frame.filter(created < micros(options.until))
+    return frame
+
+
 def contact_span(frame: Any, options: KpiOptions) -> tuple[Any, Any]:
     """The first and last creation instants (aware, UTC) of the contacts that count
     with ``options`` (``--since``/``--until``), or ``(None, None)``."""
     created = nw.col("created_at")
-    kept = frame.filter(~created.is_null())
-    if options.since is not None:
-        kept = kept.filter(created >= micros(options.since))
-    if options.until is not None:
-        kept = kept.filter(created < micros(options.until))
-    span = kept.select(created.min().alias("first"), created.max().alias("last")).collect()
+    span = (
+        counted(frame, options)
+        .select(created.min().alias("first"), created.max().alias("last"))
+        .collect()
+    )
     first, last = span.item(0, "first"), span.item(0, "last")
     return (None if first is None else instant(first)), (None if last is None else instant(last))
 
