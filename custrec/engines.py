@@ -149,7 +149,9 @@ class Engine:
         self.close()
 
 
-def _arrow_table(columns: Mapping[str, Sequence[Any]], types: Mapping[str, str]) -> Any:
+def arrow_table(columns: Mapping[str, Sequence[Any]], types: Mapping[str, str]) -> Any:
+    """An Arrow table of ``columns``, each of type ``string``, ``int64`` or ``bool``
+    (``types``): what the engines make small tables from."""
     import pyarrow as pa
 
     kinds = {"string": pa.string(), "int64": pa.int64(), "bool": pa.bool_()}
@@ -281,7 +283,7 @@ class DuckDBEngine(Engine):
     def table(self, columns: Mapping[str, Sequence[Any]], types: Mapping[str, str]) -> Any:
         import narwhals as nw
 
-        return nw.from_native(self.connection.from_arrow(_arrow_table(columns, types)))
+        return nw.from_native(self.connection.from_arrow(arrow_table(columns, types)))
 
     def materialise(self, frame: Any) -> Any:
         import narwhals as nw
@@ -332,7 +334,7 @@ class DuckDBEngine(Engine):
             for part in self.key_chunks(keys, key, chunk):
                 if not part:
                     continue
-                rows = _arrow_table({key_name: part, value_name: compute(part)}, types)
+                rows = arrow_table({key_name: part, value_name: compute(part)}, types)
                 if name is None:
                     self._tables += 1
                     name = f"custrec_{self._tables}"
@@ -402,7 +404,7 @@ class SparkEngine(Engine):
     def table(self, columns: Mapping[str, Sequence[Any]], types: Mapping[str, str]) -> Any:
         import narwhals as nw
 
-        table = _arrow_table(columns, types)
+        table = arrow_table(columns, types)
         return nw.from_native(self.session.createDataFrame(table))
 
     @contextmanager

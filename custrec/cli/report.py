@@ -408,7 +408,7 @@ def _kpi_on_engine(
 
     from custrec.engines import open_engine
     from custrec.kpi import definitions
-    from custrec.kpi.lazylogs import load_on_engine
+    from custrec.kpi.lazylogs import kpis_of, load_on_engine
     from custrec.kpi.page import context_of
     from custrec.kpi.report import KpiReport, html_page
     from custrec.protected import is_store_file
@@ -435,16 +435,12 @@ def _kpi_on_engine(
             if detail:
                 cases = definitions.case_rows(found.frame, options, make_table=engine.table)
             else:
-                result = definitions.kpi_result(
-                    found.frame, options, make_table=engine.table, keep=engine.materialise
-                )
+                result = kpis_of(found.frame, options, engine)
             if output_format == "html" and not detail:
                 overall = None
                 if options.by and options.period:
                     ungrouped = dataclasses.replace(options, by=())
-                    overall = definitions.kpi_result(
-                        found.frame, ungrouped, make_table=engine.table, keep=engine.materialise
-                    ).rows
+                    overall = kpis_of(found.frame, ungrouped, engine).rows
                 first, last = definitions.contact_span(found.frame, options)
                 context = context_of(overall, first, last, options, goals, chart_scale)
     if found.invalid:

@@ -32,6 +32,9 @@ TIMES = ("created_at", "answered_at", "first_response_at", "ended_at", "resolved
 NUMBERS = ("talk_seconds", "hold_seconds", "wrap_seconds", "csat", "nps", "ces")
 FLAGS = ("resolved", "escalated", "survey_sent")
 CANONICAL = TEXT + TIMES + NUMBERS + FLAGS
+DTYPES = {"text": "String", "time": "Int64", "number": "Float64", "flag": "Boolean"}
+"""Each kind's type in the KPI definitions' frames (missing values null), by its name
+in polars and in Narwhals."""
 
 NAT = -(2**63)
 """A missing instant (numpy's and pandas' NaT as int64)."""

@@ -648,11 +648,9 @@ def polars_table(columns: Mapping[str, Sequence[Any]], types: Mapping[str, str])
     """:data:`MakeTable` on polars."""
     import polars as pl
 
-    kinds = {"string": pl.String, "int64": pl.Int64, "bool": pl.Boolean}
-    frame = pl.DataFrame(
-        {n: pl.Series(n, list(v), dtype=kinds[types[n]]) for n, v in columns.items()}
-    )
-    return nw.from_native(frame.lazy())
+    from custrec.engines import arrow_table
+
+    return nw.from_native(pl.DataFrame(arrow_table(columns, types)).lazy())
 
 
 # --- inputs ---------------------------------------------------------------------------
@@ -665,9 +663,8 @@ def polars_contacts(columns: Any, options: KpiOptions) -> Any:
     :class:`~custrec.kpi.columns.KpiColumns`."""
     import polars as pl
 
-    from custrec.kpi.columns import CANONICAL, NAT, KpiColumns, kind_of
+    from custrec.kpi.columns import CANONICAL, DTYPES, NAT, KpiColumns, kind_of
 
-    types = {"text": pl.String, "time": pl.Int64, "number": pl.Float64, "flag": pl.Boolean}
     if isinstance(columns, KpiColumns):
         data: dict[str, Any] = {}
         for name in CANONICAL:
@@ -686,7 +683,7 @@ def polars_contacts(columns: Any, options: KpiOptions) -> Any:
     else:
         given = columns
     absent = [
-        pl.lit(None, dtype=types[kind_of(name)]).alias(name)
+        pl.lit(None, dtype=getattr(pl, DTYPES[kind_of(name)])).alias(name)
         for name in CANONICAL
         if name not in given.columns
     ]

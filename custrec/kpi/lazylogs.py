@@ -61,8 +61,6 @@ def kpis_on_engine(
 ) -> EngineKpis:
     """The KPIs of the logs ``paths`` (CSV or Parquet, as the engine reads them) on
     ``engine``; invalid rows are an :class:`InputError` unless ``skip_invalid``."""
-    from custrec.kpi import definitions
-
     log = load_on_engine(
         paths,
         options,
@@ -73,10 +71,16 @@ def kpis_on_engine(
         schema=schema,
     )
     with engine.reading(log.source):
-        result = definitions.kpi_result(
-            log.frame, options, make_table=engine.table, keep=engine.materialise
-        )
+        result = kpis_of(log.frame, options, engine)
     return EngineKpis(result=result, rows=log.rows, invalid=log.invalid, problems=log.problems)
+
+
+def kpis_of(frame: Any, options: KpiOptions, engine: Any) -> KpiResult:
+    """:func:`custrec.kpi.definitions.kpi_result` of contacts kept on ``engine``: its
+    tables for the calendar of business hours, its materialise for the cases."""
+    from custrec.kpi import definitions
+
+    return definitions.kpi_result(frame, options, make_table=engine.table, keep=engine.materialise)
 
 
 def load_on_engine(
@@ -155,7 +159,7 @@ def _typed(frame: Any, engine: Any, named: Sequence[str], business: bool = False
     :mod:`custrec.kpi.definitions`), from the values the schema's rules converted; a
     column the log lacks is missing throughout. ``\\x1fnaive`` flags a row with a time
     written without an offset."""
-    from custrec.kpi.columns import CANONICAL, kind_of
+    from custrec.kpi.columns import CANONICAL, DTYPES, kind_of
     from custrec.kpi.definitions import CLOCKED, PERIOD_TIME, datetime_column
     from custrec.schema.batch import ROW
     from custrec.schema.rules import stripped_column, value_column, zoned_column
@@ -167,16 +171,10 @@ def _typed(frame: Any, engine: Any, named: Sequence[str], business: bool = False
     )
     out: list[Any] = [nw.col(ROW), nw.col(_BAD)]
     naive: list[Any] = []
-    kinds: dict[str, Any] = {
-        "text": nw.String,
-        "time": nw.Int64,
-        "number": nw.Float64,
-        "flag": nw.Boolean,
-    }
     for name in CANONICAL:
         kind = kind_of(name)
         if name not in present:
-            out.append(nw.lit(None, kinds[kind]).alias(name))
+            out.append(nw.lit(None, getattr(nw, DTYPES[kind])).alias(name))
         elif kind == "text":
             text = nw.col(stripped_column(name))
             out.append(nw.when(text != "").then(text).alias(name))

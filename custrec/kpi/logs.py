@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 from custrec.errors import InputError, UnknownColumnError, UsageError
 from custrec.kpi.columns import (
     CANONICAL,
+    DTYPES,
     FLAGS,
     NAT,
     NUMBERS,
@@ -67,7 +68,6 @@ __all__ = [
 ]
 
 REQUIRED = ("interaction_id", "case_id", "channel", "created_at")
-_POLARS_TYPES = {"text": "String", "time": "Int64", "number": "Float64", "flag": "Boolean"}
 SHOWN_PROBLEMS = 10
 BATCH_ROWS = 131_072
 _UTC_ZONES = frozenset({"UTC", "Etc/UTC"})
@@ -342,7 +342,7 @@ class _Reading:
         self.ids = []
         import polars as pl
 
-        schema = {name: getattr(pl, _POLARS_TYPES[kind_of(name)]) for name in self.wanted}
+        schema = {name: getattr(pl, DTYPES[kind_of(name)]) for name in self.wanted}
         contacts = (
             pl.concat(self.parts, rechunk=False) if self.parts else pl.DataFrame(schema=schema)
         )
