@@ -21,8 +21,9 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +65,26 @@ def _input_kind(path: str, input_format: str | None) -> str:
     return kind
 
 
+@dataclass(frozen=True)
+class Column:
+    """A column of the frame an export reads (as opposed to a constant)."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class Part:
+    """One part of an NDJSON export: the records of the frame where the boolean column
+    ``where`` holds, each written as an object of ``fields`` (name -> a
+    :class:`Column`, or a constant: text, a whole number or None; every part gives
+    the same names, a name's constants of one kind) then ``objects`` (name -> an
+    object of key -> the text :class:`Column` it holds)."""
+
+    where: str
+    fields: Mapping[str, Column | str | int | None]
+    objects: Mapping[str, Mapping[str, Column]] = field(default_factory=dict)
+
+
 class Engine:
     """One engine session: reads inputs as Narwhals lazy frames, makes tables."""
 
@@ -98,11 +119,22 @@ class Engine:
         chunk); its columns are named by ``types`` (key first). None when there are
         no keys."""
         key_name, value_name = list(types)
+        parts = (
+            {key_name: part, value_name: compute(part)}
+            for part in self.key_chunks(keys, key, chunk)
+            if part
+        )
+        return self.loaded_table(parts, types)
+
+    def loaded_table(
+        self, parts: Iterable[Mapping[str, Sequence[Any]]], types: Mapping[str, str]
+    ) -> Any:
+        """A table of the rows of ``parts`` (columns of values, typed as in
+        :meth:`table`), made one part at a time: the driver holds one part, the
+        engine the table. None when there are no parts."""
         made = None
-        for part in self.key_chunks(keys, key, chunk):
-            if not part:
-                continue
-            table = self.table({key_name: part, value_name: compute(part)}, types)
+        for part in parts:
+            table = self.table(part, types)
             made = table if made is None else self.append(made, table)
         return made
 
@@ -126,6 +158,19 @@ class Engine:
     def record_numbers(self, frame: Any, row: str, rows: Sequence[int]) -> dict[int, int]:
         """The 1-based record number of each of ``rows`` (values of column ``row``)."""
         return {value: value + 1 for value in rows}
+
+    def numbered(self, frame: Any, row: str, out: str) -> Any:
+        """``frame`` with column ``out``: each record's 1-based number in file order
+        (what :meth:`record_numbers` gives, as a column)."""
+        import narwhals as nw
+
+        return frame.with_columns((nw.col(row) + 1).alias(out))
+
+    def ndjson(self, frame: Any, parts: Sequence[Part], order: Sequence[str], into: str) -> None:
+        """Write the records of ``parts`` of ``frame``, sorted by the fields ``order``,
+        one JSON object per line, to the new local file ``into`` (the caller's
+        private place: it holds what the frame holds), in one query."""
+        raise NotImplementedError
 
     def epoch_micros(self, frame: Any, columns: Mapping[str, str]) -> Any:
         """``frame`` with, for each ``out: column`` of ``columns``, the instants of the
@@ -171,7 +216,7 @@ def default_memory_limit() -> str:
     return f"{max(256, int(total * MEMORY_SHARE) >> 20)}MB"
 
 
-SPILL_PREFIX = "custrec-duckdb-"
+SPILL_PREFIX = "custrec-spill-"
 OWNER_FILE = "pid"
 
 
@@ -196,6 +241,15 @@ def remove_stale_spills(directory: str | None = None) -> list[str]:
     return removed
 
 
+def private_directory() -> str:
+    """A new directory of mode 0700 for plaintext an engine writes (DuckDB's spill,
+    an export before it is put in place), naming this process so that
+    :func:`remove_stale_spills` removes it if the process is killed."""
+    place = tempfile.mkdtemp(prefix=SPILL_PREFIX)
+    Path(place, OWNER_FILE).write_text(str(os.getpid()), encoding="ascii")
+    return place
+
+
 def _running(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -214,8 +268,7 @@ class DuckDBEngine(Engine):
     def __init__(self, memory_limit: str | None = None, threads: int | None = None) -> None:
         duckdb = _require("duckdb")
         remove_stale_spills()
-        self.spill = tempfile.mkdtemp(prefix=SPILL_PREFIX)  # mode 0700
-        Path(self.spill, OWNER_FILE).write_text(str(os.getpid()), encoding="ascii")
+        self.spill = private_directory()
         self.memory_limit = memory_limit or default_memory_limit()
         config: dict[str, Any] = {
             "temp_directory": self.spill,
@@ -317,24 +370,16 @@ class DuckDBEngine(Engine):
         for batch in reader:
             yield [v for v in batch.column(0).to_pylist() if v is not None]
 
-    def looked_up_table(
-        self,
-        keys: Any,
-        key: str,
-        compute: Callable[[list[str]], list[Any]],
-        types: Mapping[str, str],
-        chunk: int,
+    def loaded_table(
+        self, parts: Iterable[Mapping[str, Sequence[Any]]], types: Mapping[str, str]
     ) -> Any:
         import narwhals as nw
 
-        key_name, value_name = list(types)
         name = None
-        writer = self.connection.cursor()  # the keys' result stays open on the other
+        writer = self.connection.cursor()  # the parts may stream from a query on the other
         try:
-            for part in self.key_chunks(keys, key, chunk):
-                if not part:
-                    continue
-                rows = arrow_table({key_name: part, value_name: compute(part)}, types)
+            for part in parts:
+                rows = arrow_table(part, types)
                 if name is None:
                     self._tables += 1
                     name = f"custrec_{self._tables}"
@@ -344,6 +389,26 @@ class DuckDBEngine(Engine):
         finally:
             writer.close()
         return None if name is None else nw.from_native(self.connection.table(name))
+
+    def ndjson(self, frame: Any, parts: Sequence[Part], order: Sequence[str], into: str) -> None:
+        import narwhals as nw
+
+        self._tables += 1
+        view = f"custrec_{self._tables}"
+        nw.to_native(frame).create_view(view)
+        selects = []
+        for part in parts:
+            made = [f"{_duck_value(v)} AS {_sql_name(n)}" for n, v in part.fields.items()]
+            for name, pairs in part.objects.items():
+                keys = ", ".join(_sql_text(k) for k in pairs)
+                values = ", ".join(f"{_sql_name(c.name)}::VARCHAR" for c in pairs.values())
+                made.append(f"MAP([{keys}]::VARCHAR[], [{values}]::VARCHAR[]) AS {_sql_name(name)}")
+            selects.append(f"SELECT {', '.join(made)} FROM {view} WHERE {_sql_name(part.where)}")
+        ordered = ", ".join(_sql_name(n) for n in order)
+        query = " UNION ALL ".join(f"({q})" for q in selects) + (
+            f" ORDER BY {ordered}" if order else ""
+        )
+        self.connection.execute(f"COPY ({query}) TO {_sql_text(into)} (FORMAT json)")
 
     def close(self) -> None:
         try:
@@ -379,6 +444,7 @@ class SparkEngine(Engine):
         self.session.conf.set("spark.sql.session.timeZone", "UTC")
         if not remote:
             self.session.sparkContext.setLogLevel("ERROR")
+        self.remote = remote
         self._kept: list[Any] = []
         self._owned = running is None
         """Whether closing stops the session: not one this process had already."""
@@ -478,17 +544,90 @@ class SparkEngine(Engine):
         is the records of the earlier partitions, plus the place, plus one."""
         if not rows:
             return {}
+        starts = self._partition_starts(frame, row)
+        return {value: starts[value >> 33] + (value & _PLACE) + 1 for value in rows}
+
+    def numbered(self, frame: Any, row: str, out: str) -> Any:
+        import narwhals as nw
+        from pyspark.sql import functions as F
+
+        starts = self._partition_starts(frame, row)
+        if not starts:
+            return super().numbered(frame, row, out)
+        table = F.create_map(*[F.lit(v) for pair in sorted(starts.items()) for v in pair])
+        part = F.shiftright(F.col(row), 33)
+        number = F.element_at(table, part) + F.col(row).bitwiseAND(F.lit(_PLACE)) + F.lit(1)
+        return nw.from_native(nw.to_native(frame).withColumn(out, number.cast("long")))
+
+    def _partition_starts(self, frame: Any, row: str) -> dict[int, int]:
+        """Partition -> the records of the partitions before it."""
         import narwhals as nw
         from pyspark.sql import functions as F
 
         native = nw.to_native(frame)
-        part = (F.col(row) / F.lit(1 << 33)).cast("long")
+        part = F.shiftright(F.col(row), 33)
         sizes = dict(native.groupBy(part.alias("p")).count().collect())
         starts, total = {}, 0
         for partition in sorted(sizes):
             starts[partition] = total
             total += sizes[partition]
-        return {value: starts[value >> 33] + (value & ((1 << 33) - 1)) + 1 for value in rows}
+        return starts
+
+    def ndjson(self, frame: Any, parts: Sequence[Part], order: Sequence[str], into: str) -> None:
+        if self.remote:
+            raise UsageError(
+                "with --spark-remote the cluster writes the failures: name a directory on "
+                "its storage (hdfs://, s3a://, ...), not a local file"
+            )
+        remove_stale_spills()
+        place = private_directory()
+        try:
+            written = os.path.join(place, "out")
+            self._exported(frame, parts, order).coalesce(1).write.option(
+                "ignoreNullFields", "false"
+            ).json(written)
+            made = sorted(Path(written).glob("part-*"))  # none when no record was picked
+            if made:
+                os.replace(made[0], into)
+            else:
+                Path(into).touch(mode=0o600)
+        finally:
+            shutil.rmtree(place, ignore_errors=True)
+
+    def ndjson_directory(
+        self, frame: Any, parts: Sequence[Part], order: Sequence[str], uri: str
+    ) -> None:
+        """As :meth:`ndjson`, written by the engine's workers as a directory of part
+        files at ``uri`` (a path on the cluster's storage, which must not exist yet)."""
+        from pyspark.errors import AnalysisException
+
+        try:
+            self._exported(frame, parts, order).write.mode("errorifexists").option(
+                "ignoreNullFields", "false"
+            ).json(uri)
+        except AnalysisException as error:
+            if "PATH_ALREADY_EXISTS" in str(error) or "already exists" in str(error):
+                raise UsageError(f"{uri} already exists; refusing to overwrite it") from None
+            raise
+
+    def _exported(self, frame: Any, parts: Sequence[Part], order: Sequence[str]) -> Any:
+        import narwhals as nw
+        from pyspark.sql import functions as F
+
+        native = nw.to_native(frame)
+        made = None
+        for part in parts:
+            columns = [_spark_value(v).alias(n) for n, v in part.fields.items()]
+            for name, pairs in part.objects.items():
+                items = [
+                    x for k, c in pairs.items() for x in (F.lit(k), F.col(c.name).cast("string"))
+                ]
+                columns.append(F.create_map(*items).cast("map<string,string>").alias(name))
+            chosen = native.filter(F.col(part.where)).select(*columns)
+            made = chosen if made is None else made.unionByName(chosen)
+        if made is None:
+            raise ValueError("an export has at least one part")
+        return made.orderBy(*order) if order else made
 
     def close(self) -> None:
         for kept in self._kept:
@@ -514,6 +653,32 @@ def _first_line(error: BaseException) -> str:
 
 def _sql_text(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
+
+
+def _duck_value(value: Column | str | int | None) -> str:
+    if isinstance(value, Column):
+        return _sql_name(value.name)
+    if value is None:
+        return "NULL::VARCHAR"
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise TypeError(f"an export's constant is text, a whole number or None: {value!r}")
+    return f"{value}::BIGINT" if isinstance(value, int) else f"{_sql_text(value)}::VARCHAR"
+
+
+_PLACE = (1 << 33) - 1
+"""The bits of a Spark row id that hold the row's place in its partition."""
+
+
+def _spark_value(value: Column | str | int | None) -> Any:
+    from pyspark.sql import functions as F
+
+    if isinstance(value, Column):
+        return F.col(value.name)
+    if value is None:
+        return F.lit(None).cast("string")
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise TypeError(f"an export's constant is text, a whole number or None: {value!r}")
+    return F.lit(value).cast("long" if isinstance(value, int) else "string")
 
 
 def _sql_name(name: str) -> str:

@@ -358,12 +358,7 @@ class TableReader:
         row takes less than one); newline bytes are counted, which is exact in UTF-8,
         the only encoding Arrow reads. Many times faster than parsing the file again."""
         if self._single_lines is None or self._single_lines[0] != self.rows_read:
-            lines, last = 0, b""
-            with _open_binary(self.source) as stream:
-                while chunk := stream.read(1 << 20):
-                    lines += chunk.count(b"\n")
-                    last = chunk[-1:]
-            lines += last not in (b"\n", b"")
+            lines = count_lines(self.source)
             self._single_lines = (self.rows_read, lines == self.rows_read + 1)
         return self._single_lines[1]
 
@@ -928,6 +923,29 @@ def _csv_rows(
                 column=min(expected, len(row)) + 1,
             )
         yield start, row
+
+
+def count_lines(path: str) -> int:
+    """The lines of a file: its newline bytes, plus one for a last line without one
+    (exact in UTF-8). A CSV file of ``n`` records after a one-line header, none
+    spanning lines and no blank line, has ``n + 1``: record ``r`` is on line ``r + 1``."""
+    lines, last = 0, b""
+    with _open_binary(path) as stream:
+        while chunk := stream.read(1 << 20):
+            lines += chunk.count(b"\n")
+            last = chunk[-1:]
+    return lines + (last not in (b"\n", b""))
+
+
+def csv_record_lines(path: str, delimiter: str = ",") -> Iterator[int]:
+    """The line on which each record of a UTF-8 CSV file with a one-line header
+    starts, in file order, by the exact parser (for files whose quoted fields span
+    lines, where :func:`count_lines` cannot tell)."""
+    with _open_binary(path) as stream:
+        header = stream.readline(MAX_RECORD_BYTES + 1).decode("utf-8", "replace")
+        columns = next(csv.reader([header], delimiter=delimiter), [])
+        for start, _ in _exact_csv_rows(stream, path, columns, delimiter):
+            yield start
 
 
 def _exact_csv_rows(

@@ -23,9 +23,11 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import os
+import re
 import secrets
 import sys
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -542,14 +544,19 @@ def validate_on_engine(
     fail_on: str = "error",
     as_of: str | None = None,
     mapping: Mapping[str, str] | None = None,
+    failures: str | None = None,
+    inputs: Sequence[str | None] = (),
 ) -> ValidationReport:
     """Validate the files ``paths`` (CSV or Parquet, read as ``engine`` reads them:
     paths, directories, globs) on a lazy ``engine`` (:mod:`custrec.engines`): the
     same rules as :func:`validate_source`, as one query over all the records
     (:mod:`custrec.schema.lazy`), with the same counts and examples. Examples name
-    the line where the input is one local CSV file."""
-    import os
+    the line where the input is one local CSV file.
 
+    ``failures`` writes every failure as :func:`validate_source` does (a local path,
+    or ``-`` for stdout), written by the engine in one query and put in place
+    whole; on Spark it may also be a URI of the cluster's storage (``scheme://``),
+    where Spark's workers write it as a directory of part files."""
     import narwhals as nw
 
     from custrec.schema import lazy
@@ -558,10 +565,22 @@ def validate_on_engine(
     if fail_on not in ("error", "warn"):
         raise UsageError("fail_on must be error or warn")
     _check_as_of(as_of)
+    read = (*paths, *inputs)
+    if failures is not None and failures != "-" and not _is_uri(failures):
+        from custrec.protected import refuse_protected
+
+        refuse_protected(failures, read)  # now, not after the whole run
+    elif failures is not None and _is_uri(failures) and not hasattr(engine, "ndjson_directory"):
+        raise UsageError(f"--engine {engine.name} writes --failures to a local file or -")
     run = Validation(schema, examples, as_of)
     source = ", ".join(paths)
     report = ValidationReport(
-        source=source, source_kind="file", schema=schema.name, fail_on=fail_on, as_of=as_of
+        source=source,
+        source_kind="file",
+        schema=schema.name,
+        fail_on=fail_on,
+        failures_file=failures,
+        as_of=as_of,
     )
     frame = engine.read(paths, input_format, ROW)
     columns = [c for c in frame.collect_schema().names() if c != ROW]
@@ -588,8 +607,9 @@ def validate_on_engine(
     for outcome in run.outcomes.values():
         shown += run._columns_of(outcome)
     with engine.reading(source):
+        kept = lazy.kept(evaluated, engine, verdicts, list(schema.fields), shown)
         counts, present, rows, found = lazy.summarise(
-            evaluated, engine, verdicts, list(schema.fields), shown, examples
+            kept, verdicts, list(schema.fields), shown, examples
         )
     run.present = present
     run.rows = 0
@@ -612,10 +632,131 @@ def validate_on_engine(
     lines: dict[int, int] = {}
     local = len(paths) == 1 and os.path.isfile(paths[0])
     wanted = sorted({e.row for o in run.outcomes.values() for e in o.examples if e.row})
-    if local and wanted and (input_format or "csv") == "csv" and not _is_parquet(paths[0]):
+    lined = local and (input_format or "csv") == "csv" and not _is_parquet(paths[0])
+    if lined and wanted:
         lines = _csv_lines(paths[0], wanted)
     _reported(run, report, lines)
+    if failures is not None:
+        with engine.reading(source):
+            _engine_failures(
+                kept, engine, run, counts, rows, failures, read, paths[0] if lined else None
+            )
     return report
+
+
+_NUMBER, _LINE = "\x1fnumber", "\x1fline"
+LINE_CHUNK = 262_144
+"""Record lines sent to an engine at a time, for a CSV file whose records span lines."""
+
+
+def _engine_failures(
+    kept: Any,
+    engine: Any,
+    run: Validation,
+    counts: Mapping[str, int],
+    rows: int,
+    failures: str,
+    read: Sequence[str | None],
+    csv_path: str | None,
+) -> None:
+    """The failures file of :func:`validate_on_engine`, with the fields of
+    :func:`_write_failures` (sorted by record, then rule): the records of ``kept``
+    (:func:`custrec.schema.lazy.kept`) failing each rule, numbered and (``csv_path``:
+    one local CSV file) given their lines in the query."""
+    import shutil
+
+    import narwhals as nw
+
+    from custrec.engines import Column, Part, private_directory
+    from custrec.io import count_lines, csv_record_lines
+    from custrec.schema.batch import ROW, fail_column
+
+    have = set(kept.collect_schema().names())
+    frame = engine.numbered(kept, ROW, _NUMBER)
+    line: Column | None = None
+    if csv_path is not None:
+        line = Column(_LINE)
+        if count_lines(csv_path) == rows + 1:  # one line per record: record r on line r + 1
+            frame = frame.with_columns((nw.col(_NUMBER) + 1).alias(_LINE))
+        else:
+            starts = csv_record_lines(csv_path)
+            parts = (
+                {_NUMBER: list(range(first + 1, first + 1 + len(chunk))), _LINE: chunk}
+                for first, chunk in _chunks(starts, LINE_CHUNK)
+            )
+            table = engine.loaded_table(parts, {_NUMBER: "int64", _LINE: "int64"})
+            if table is None:
+                line = None
+            else:
+                frame = frame.join(table, on=_NUMBER, how="left")
+    id_field = run.schema.id_field
+    picked = []
+    for rule_id in run._order:
+        outcome = run.outcomes[rule_id]
+        if not counts.get(rule_id) or fail_column(rule_id) not in have:
+            continue
+        column = outcome.field
+        picked.append(
+            Part(
+                fail_column(rule_id),
+                {
+                    "line": line,
+                    "row": Column(_NUMBER),
+                    "id": Column(id_field) if id_field in have else None,
+                    "column": column,
+                    "rule": rule_id,
+                    "severity": outcome.severity,
+                    "value": Column(column) if column is not None and column in have else None,
+                },
+                {"other_fields": {n: Column(n) for n in outcome.reads if n in have}},
+            )
+        )
+    if not picked:  # nothing failed: an empty file, as the polars engine writes
+        _write_failures(failures, [], {}, read)
+        return
+    order = ["row", "rule"]
+    if _is_uri(failures):
+        engine.ndjson_directory(frame, picked, order, failures)
+        return
+    place = private_directory()
+    try:
+        into = os.path.join(place, "failures.ndjson")
+        engine.ndjson(frame, picked, order, into)
+        _copy_out(into, failures, read)
+    finally:
+        shutil.rmtree(place, ignore_errors=True)
+
+
+def _chunks(values: Iterable[int], size: int) -> Iterator[tuple[int, list[int]]]:
+    """(index of the first, the values) of ``values``, ``size`` at a time."""
+    first = 0
+    iterator = iter(values)
+    while chunk := list(itertools.islice(iterator, size)):
+        yield first, chunk
+        first += len(chunk)
+
+
+def _copy_out(made: str, failures: str, read: Sequence[str | None]) -> None:
+    """The file ``made`` to ``failures`` (a path, put in place whole; or - for stdout)."""
+    import shutil
+
+    from custrec.atomic import atomic_file
+    from custrec.errors import reporting_no_space
+
+    with open(made, "rb") as source:
+        if failures == "-":
+            with reporting_no_space("<stdout>", stream=True):
+                sys.stdout.flush()
+                shutil.copyfileobj(source, sys.stdout.buffer)
+                sys.stdout.buffer.flush()
+            return
+        with atomic_file(failures, mode=0o600, inputs=read) as handle:
+            shutil.copyfileobj(source, handle)
+
+
+def _is_uri(path: str) -> bool:
+    """Whether ``path`` names a place on an engine's storage (``scheme://...``)."""
+    return re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", path) is not None
 
 
 def _reported(run: Validation, report: ValidationReport, lines: Mapping[int, int]) -> None:

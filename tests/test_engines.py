@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from custrec.errors import UsageError
 from custrec.schema import load_schema, parse_schema
 from custrec.schema.batch import ROW, BatchRules, fail_column
 from custrec.validate import validate_on_engine, validate_source
@@ -214,7 +215,12 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
     parquet = folder / "records.parquet"
     pq.write_table(pa.Table.from_pylist(rows), parquet)
-    return {"csv": path, "parquet": parquet}
+    single = folder / "single-lines.csv"  # no record spans lines
+    with single.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(r for r in rows if "\n" not in r["notes"])
+    return {"csv": path, "parquet": parquet, "single": single}
 
 
 def report_json(report: Any) -> dict[str, Any]:
@@ -247,6 +253,93 @@ def test_the_report_is_the_same_on_every_engine(
     if kind == "csv":
         lines = [e["line"] for r in local["rules"] for e in r["examples"]]
         assert any(line is not None and line > 2 for line in lines)
+
+
+def failure_lines(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def canonical(found: list[dict[str, Any]]) -> list[str]:
+    return sorted(json.dumps(item, sort_keys=True) for item in found)
+
+
+@pytest.mark.parametrize("engine_name", ["duckdb", "spark"])
+@pytest.mark.parametrize("kind", ["csv", "single", "parquet"])
+def test_the_failures_file_is_the_same_on_every_engine(
+    engine_name: str,
+    kind: str,
+    data: dict[str, Path],
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+) -> None:
+    """Every failure of the polars engine's file, field for field (lines where a
+    record spans two lines included), written by the engine in record order, put in
+    place with mode 0600."""
+    engine = on(engine_name, request)
+    path = str(data[kind])
+    local, remote = tmp_path / "local.ndjson", tmp_path / "remote.ndjson"
+    validate_source(path, SCHEMA, as_of=AS_OF, failures=str(local))
+    validate_on_engine([path], SCHEMA, engine, as_of=AS_OF, failures=str(remote))
+    ours, theirs = failure_lines(local), failure_lines(remote)
+    assert len(ours) > 500
+    assert canonical(theirs) == canonical(ours)
+    assert [(f["row"], f["rule"]) for f in theirs] == sorted((f["row"], f["rule"]) for f in ours)
+    assert stat.S_IMODE(remote.stat().st_mode) == 0o600
+    lines = {f["row"]: f["line"] for f in ours}
+    if kind == "parquet":
+        assert set(lines.values()) == {None}
+    elif kind == "csv":  # the record over two lines shifts the lines after it
+        assert any(line > row + 1 for row, line in lines.items())
+    else:
+        assert all(line == row + 1 for row, line in lines.items())
+    assert any(f["other_fields"] for f in ours)
+
+
+def test_spark_writes_the_failures_as_part_files_at_a_uri(
+    spark: engines.SparkEngine, data: dict[str, Path], tmp_path: Path
+) -> None:
+    """A path of the cluster's storage (a scheme://) is written by Spark's workers as
+    a directory of part files; an existing one is refused (exit 2), not replaced."""
+    path = str(data["single"])
+    local = tmp_path / "local.ndjson"
+    validate_source(path, SCHEMA, as_of=AS_OF, failures=str(local))
+    uri = (tmp_path / "failures").as_uri()
+    validate_on_engine([path], SCHEMA, spark, as_of=AS_OF, failures=uri)
+    found = [
+        json.loads(line)
+        for part in sorted((tmp_path / "failures").glob("part-*"))
+        for line in part.read_text(encoding="utf-8").splitlines()
+    ]
+    assert canonical(found) == canonical(failure_lines(local))
+    with pytest.raises(UsageError, match="already exists"):
+        validate_on_engine([path], SCHEMA, spark, as_of=AS_OF, failures=uri)
+
+
+def test_the_failures_file_on_duckdb_from_the_cli(
+    cli: InvokeCli, data: dict[str, Path], tmp_path: Path
+) -> None:
+    """--failures on --engine duckdb: the polars engine's failures, to a file or to
+    stdout; never over the input it reads (exit 2, the input untouched)."""
+    path = str(data["single"])
+    schema_file = tmp_path / "engines.yaml"
+    from custrec.schema.model import dump_schema
+
+    schema_file.write_text(dump_schema(SCHEMA), encoding="utf-8")
+    base = ["validate", path, "--schema", str(schema_file), "--as-of", AS_OF]
+    local, duck = tmp_path / "local.ndjson", tmp_path / "duck.ndjson"
+    assert cli(*base, "--failures", str(local)).exit_code == 1
+    result = cli(*base, "--engine", "duckdb", "--failures", str(duck), "--format", "json")
+    assert result.exit_code == 1, result.output
+    assert json.loads(result.stdout)["failures_file"] == str(duck)
+    assert canonical(failure_lines(duck)) == canonical(failure_lines(local))
+    out = cli(*base, "--engine", "duckdb", "--failures", "-", "--format", "json")
+    assert out.exit_code == 1, out.output
+    printed = [json.loads(line) for line in out.stdout.splitlines() if '"rule":' in line]
+    assert canonical(printed) == canonical(failure_lines(local))
+    before = data["single"].read_bytes()
+    refused = cli(*base, "--engine", "duckdb", "--failures", path)
+    assert refused.exit_code == 2, refused.output
+    assert data["single"].read_bytes() == before
 
 
 def collected(frame: Any, columns: list[str]) -> list[tuple[Any, ...]]:
@@ -362,7 +455,7 @@ def test_an_engine_without_its_package_exits_2_naming_the_extra(
     ("extra", "message"),
     [
         (["--engine", "oracle"], "oracle"),
-        (["--engine", "duckdb", "--failures", "f.ndjson"], "--failures"),
+        (["--engine", "duckdb", "--failures", "s3a://bucket/failures"], "--failures"),
         (["--memory-limit", "1GB"], "--memory-limit"),
         (["--engine", "spark", "--memory-limit", "1GB"], "--memory-limit"),
     ],

@@ -60,7 +60,8 @@ from custrec.errors import CheckFailedError, InputError, UsageError
     type=click.Path(dir_okay=False),
     metavar="FILE",
     help="Write every failure (line, record id, column, rule, value, the other fields "
-    "the rule read, severity) as NDJSON to FILE (mode 0600; it holds the failing values).",
+    "the rule read, severity) as NDJSON to FILE (mode 0600; it holds the failing values; "
+    "- for stdout).",
 )
 @click.option(
     "--fail-on",
@@ -114,8 +115,10 @@ def validate(
     was expected. Rules of severity warn do not fail the run unless --fail-on warn.
     A store's records that a purge anonymised are checked by the schema's
     anonymised-record rules (anonymised.*) instead. With --engine duckdb or spark the
-    same rules run as one query over the whole input there, with the same counts and
-    examples (docs/scale-out.md).
+    same rules run as one query over the whole input there, with the same counts,
+    examples and failures file, which the engine writes; on Spark --failures may
+    also name a directory on the cluster's storage (s3a://..., hdfs://...), written
+    by its workers as part files (docs/scale-out.md).
 
     Exit 0 when every error rule passes; 1 when one fails (the report is still on
     stdout); 2 for a wrong schema file (the message names its line); 3 for an
@@ -243,11 +246,6 @@ def _validate_on_engine(
         raise UsageError(f"--engine {name} reads files, not standard input")
     if os.path.isfile(source) and is_store_file(source):
         raise UsageError(f"a store is validated by the polars engine, not --engine {name}")
-    if failures is not None:
-        raise UsageError(
-            f"--failures is written by the polars engine only; --engine {name} reports the "
-            "counts and examples"
-        )
     if schema_file is None:
         raise UsageError("give --schema FILE (or set CUSTREC_SCHEMA) to validate a file")
     schema = load_schema(schema_file)
@@ -261,4 +259,6 @@ def _validate_on_engine(
             fail_on=fail_on,
             as_of=as_of,
             mapping=mapping,
+            failures=failures,
+            inputs=(schema_file,),
         )

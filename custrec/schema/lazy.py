@@ -113,23 +113,19 @@ def evaluate(
     return frame, verdicts, plan.missing
 
 
-def summarise(
+def kept(
     frame: Any,
     engine: Any,
     verdicts: Sequence[Verdict],
     fields: Sequence[str],
     columns: Sequence[str],
-    limit: int,
-) -> tuple[dict[str, int], dict[str, int], int, Any]:
-    """The failure counts per rule, the values per field of ``fields``, the records,
-    and (a polars frame) the first ``limit`` failing records of each failing rule:
-    :data:`ROW`, ``rule`` and the raw ``columns``. The verdicts and those columns are
-    computed once and kept; both queries read them."""
-    import polars as pl
-
+) -> Any:
+    """The verdicts of ``frame`` (from :func:`evaluate`), the emptiness of ``fields``
+    and the raw ``columns`` (as text, those the input has) computed once and kept by
+    ``engine``: what :func:`summarise` and a failures file read."""
     have = set(frame.collect_schema().names())
     shown = [c for c in dict.fromkeys(columns) if c in have]
-    frame = engine.materialise(
+    return engine.materialise(
         frame.select(
             nw.col(ROW),
             *[nw.col(fail_column(v.rule_id)) for v in verdicts],
@@ -138,6 +134,22 @@ def summarise(
         )
     )
 
+
+def summarise(
+    frame: Any,
+    verdicts: Sequence[Verdict],
+    fields: Sequence[str],
+    columns: Sequence[str],
+    limit: int,
+) -> tuple[dict[str, int], dict[str, int], int, Any]:
+    """The failure counts per rule, the values per field of ``fields``, the records,
+    and (a polars frame) the first ``limit`` failing records of each failing rule:
+    :data:`ROW`, ``rule`` and the raw ``columns`` of those it has. ``frame`` is
+    :func:`kept`'s."""
+    import polars as pl
+
+    have = set(frame.collect_schema().names())
+    shown = [c for c in dict.fromkeys(columns) if c in have]
     sums = [nw.col(fail_column(v.rule_id)).cast(nw.Int64).sum().alias(v.rule_id) for v in verdicts]
     sums += [
         (~nw.col(rules.empty_column(n))).cast(nw.Int64).sum().alias(f"\x1fp:{n}") for n in fields
