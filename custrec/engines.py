@@ -17,6 +17,7 @@ Both run in UTC (``TimeZone``, ``spark.sql.session.timeZone``).
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import shutil
@@ -36,11 +37,94 @@ EXTRAS = {"duckdb": ("duckdb", "custrec[duckdb]"), "spark": ("pyspark", "custrec
 
 
 def engine_name(given: str | None) -> str:
-    """The engine asked for: ``given``, else ``CUSTREC_ENGINE``, else polars."""
+    """The engine asked for: ``given``, else ``CUSTREC_ENGINE``, else polars (or
+    ``auto``: :func:`auto_engine` chooses)."""
     name = (given or os.environ.get(ENGINE_ENV) or "polars").strip().lower()
-    if name not in ENGINES:
-        raise UsageError(f"unknown engine {name!r}: choose one of {', '.join(ENGINES)}")
+    if name not in (*ENGINES, AUTO):
+        raise UsageError(f"unknown engine {name!r}: choose one of {', '.join(ENGINES)}, {AUTO}")
     return name
+
+
+AUTO = "auto"
+AUTO_SHARE = 0.5
+"""``--engine auto`` keeps polars while its estimated peak memory is under this share
+of the memory available when the command starts."""
+HOLDING_FACTOR = 3.5
+"""Peak memory of ``report kpi`` on polars per byte of the logs' values (measured on
+10M generated interactions: 1.33 GB of values in Parquet, 4.36 GB peak RSS). A CSV
+file's bytes are taken as its values (text is larger than the values it holds)."""
+
+
+def auto_engine(sources: Sequence[str], *, holds_all: bool) -> tuple[str, str]:
+    """The engine ``--engine auto`` runs on, and why (a sentence for stderr).
+
+    polars reads what only custrec reads (stores, standard input, NDJSON) and, when
+    it streams (``holds_all`` false: ``validate``, whose memory stays bounded), any
+    file; duckdb reads directories and globs, which polars does not. When the command
+    holds its whole input (``report kpi``), polars is kept while the input's
+    estimated peak (:data:`HOLDING_FACTOR` times its values) is under
+    :data:`AUTO_SHARE` of the memory available now, else duckdb (when installed)."""
+    files = [s for s in sources if s != "-" and os.path.isfile(s)]
+    if len(files) < len(sources) and all(s != "-" for s in sources):
+        if _installed("duckdb"):
+            return "duckdb", "the input names directories or globs, which duckdb reads"
+        return "polars", "duckdb is not installed"
+    if not holds_all or len(files) < len(sources):
+        return "polars", "polars reads its input batch by batch"
+    need = int(sum(values_size(path) for path in files) * HOLDING_FACTOR)
+    free = available_memory()
+    if need <= free * AUTO_SHARE:
+        return "polars", f"about {_gb(need)} needed, {_gb(free)} available"
+    if not _installed("duckdb"):
+        return (
+            "polars",
+            f"about {_gb(need)} needed, {_gb(free)} available, but duckdb is not installed",
+        )
+    return "duckdb", f"about {_gb(need)} needed in memory, {_gb(free)} available"
+
+
+def available_memory() -> int:
+    """Bytes of memory available now (``MemAvailable``), else the machine's."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 2 << 30
+
+
+def values_size(path: str) -> int:
+    """The bytes of a file's values: a Parquet file's uncompressed row groups (from
+    its footer), else the file's size (a store's records are compressed: three
+    times its size)."""
+    from custrec.protected import is_store_file
+
+    size = os.path.getsize(path)
+    if path.lower().endswith((".parquet", ".pq")):
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        try:
+            meta = pq.ParquetFile(path).metadata
+        except (OSError, pa.ArrowException):  # unreadable: the reader says why, later
+            return size
+        return sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
+    return size * 3 if is_store_file(path) else size
+
+
+def _installed(name: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(EXTRAS[name][0]) is not None
+
+
+def _gb(size: int) -> str:
+    return f"{size / 1e9:.1f} GB"
 
 
 def _require(name: str) -> Any:
@@ -98,6 +182,14 @@ class Engine:
     def table(self, columns: Mapping[str, Sequence[Any]], types: Mapping[str, str]) -> Any:
         """A Narwhals LazyFrame of ``columns`` (``types``: ``string``, ``int64`` or
         ``bool`` per column), to join to the engine's data."""
+        raise NotImplementedError
+
+    def read_batches(self, batches: Iterable[Any], columns: Sequence[str], row: str) -> Any:
+        """A Narwhals LazyFrame of Arrow record ``batches`` that custrec reads itself
+        (a store's decrypted records, standard input), streamed into the engine in
+        order, with column ``row`` as :meth:`read`. Every batch is cast to the first
+        one's types (a batch that cannot be is an :class:`InputError`); without any,
+        the frame has ``columns``, as text, and no record."""
         raise NotImplementedError
 
     @contextmanager
@@ -338,6 +430,23 @@ class DuckDBEngine(Engine):
 
         return nw.from_native(self.connection.from_arrow(arrow_table(columns, types)))
 
+    def read_batches(self, batches: Iterable[Any], columns: Sequence[str], row: str) -> Any:
+        import narwhals as nw
+        import pyarrow as pa
+
+        given = iter(batches)
+        first = next(given, None)
+        first = _no_records(columns) if first is None else first
+        # Pushed from this thread a batch at a time, not pulled by DuckDB's threads
+        # through an Arrow reader: a store's reader belongs to the thread that opened it.
+        tables = (
+            pa.Table.from_batches([_cast_batch(batch, first.schema)])
+            for batch in itertools.chain([first], given)
+        )
+        name = self._stored(tables)
+        query = f"SELECT *, rowid AS {_sql_name(row)} FROM {name}"
+        return nw.from_native(self.connection.sql(query))
+
     def materialise(self, frame: Any) -> Any:
         import narwhals as nw
 
@@ -375,11 +484,16 @@ class DuckDBEngine(Engine):
     ) -> Any:
         import narwhals as nw
 
+        name = self._stored(arrow_table(part, types) for part in parts)
+        return None if name is None else nw.from_native(self.connection.table(name))
+
+    def _stored(self, tables: Iterable[Any]) -> str | None:
+        """A new table of the rows of the Arrow ``tables``, inserted one at a time (the
+        engine keeps them, spilling); its name, or None when there are none."""
         name = None
-        writer = self.connection.cursor()  # the parts may stream from a query on the other
+        writer = self.connection.cursor()  # the tables may stream from a query on the other
         try:
-            for part in parts:
-                rows = arrow_table(part, types)
+            for rows in tables:
                 if name is None:
                     self._tables += 1
                     name = f"custrec_{self._tables}"
@@ -388,7 +502,7 @@ class DuckDBEngine(Engine):
                     writer.from_arrow(rows).insert_into(name)
         finally:
             writer.close()
-        return None if name is None else nw.from_native(self.connection.table(name))
+        return name
 
     def ndjson(self, frame: Any, parts: Sequence[Part], order: Sequence[str], into: str) -> None:
         import narwhals as nw
@@ -472,6 +586,23 @@ class SparkEngine(Engine):
 
         table = arrow_table(columns, types)
         return nw.from_native(self.session.createDataFrame(table))
+
+    def read_batches(self, batches: Iterable[Any], columns: Sequence[str], row: str) -> Any:
+        import narwhals as nw
+        import pyarrow as pa
+        from pyspark.sql import functions as F
+
+        given = iter(batches)
+        first = next(given, None)
+        first = _no_records(columns) if first is None else first
+        schema = first.schema
+        made = self.session.createDataFrame(pa.Table.from_batches([first]))
+        for batch in given:
+            part = self.session.createDataFrame(pa.Table.from_batches([_cast_batch(batch, schema)]))
+            made = made.unionByName(part)
+        # One partition per batch, in order: the row ids increase in the batches' order.
+        kept = self.materialise(nw.from_native(made))
+        return nw.from_native(nw.to_native(kept).withColumn(row, F.monotonically_increasing_id()))
 
     @contextmanager
     def reading(self, source: str) -> Iterator[None]:
@@ -653,6 +784,37 @@ def _first_line(error: BaseException) -> str:
 
 def _sql_text(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
+
+
+BATCHES = "input"
+"""The source an :class:`InputError` of :meth:`Engine.read_batches` names; its caller
+names the file."""
+
+
+def _no_records(columns: Sequence[str]) -> Any:
+    """An Arrow record batch of ``columns`` (text) without records."""
+    import pyarrow as pa
+
+    return pa.record_batch([pa.array([], pa.string()) for _ in columns], names=list(columns))
+
+
+def _cast_batch(batch: Any, schema: Any) -> Any:
+    """``batch`` in the types of ``schema`` (the first batch's), or an
+    :class:`InputError` saying which columns differ."""
+    import pyarrow as pa
+
+    if batch.schema.equals(schema):
+        return batch
+    if batch.schema.names != schema.names:
+        raise InputError(
+            BATCHES,
+            f"its records change columns ({', '.join(batch.schema.names)} after "
+            f"{', '.join(schema.names)}); an engine reads one set of columns",
+        )
+    try:
+        return batch.cast(schema)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as error:
+        raise InputError(BATCHES, f"a column changes type ({error})") from None
 
 
 def _duck_value(value: Column | str | int | None) -> str:

@@ -396,3 +396,100 @@ def test_case_detail_and_the_html_page_on_an_engine(cli: InvokeCli, logs: dict[s
     # The same page but for the moment it was made.
     made = re.compile(r"made:</span> [^<]*|\d{4}-\d\d-\d\d \d\d:\d\d UTC")
     assert made.sub("", duck_page.stdout) == made.sub("", local_page.stdout)
+
+
+@pytest.mark.parametrize("engine_name", ["duckdb", "spark"])
+def test_a_store_and_standard_input_stream_into_an_engine(
+    cli: InvokeCli, tmp_path: Path, engine_name: str, request: pytest.FixtureRequest
+) -> None:
+    """A store's records are decrypted here, batch by batch, and streamed into the
+    engine (and the reading audited); standard input too. Both give the polars
+    engine's report."""
+    on(engine_name, request)  # the session's engine, started once
+    example = Path(__file__).resolve().parent.parent / "examples" / "interactions.csv"
+    key, store = tmp_path / "k.key", tmp_path / "log.crec"
+    env = {"CUSTREC_KEY_FILE": str(key)}
+    schema = Path(__file__).resolve().parent.parent / "schemas" / "interaction.yaml"
+    assert cli("key", "new", str(key), env=env).exit_code == 0
+    assert cli("init", str(store), "--schema", str(schema), env=env).exit_code == 0
+    rejects = str(tmp_path / "rejects.csv")
+    collected = cli(
+        "collect", str(store), str(example), "--on-invalid", "reject", "--rejects", rejects, env=env
+    )
+    assert collected.exit_code == 0, collected.output
+    base = ["report", "kpi", "--by", "channel", "--period", "month", "--format", "json"]
+    local = cli(*base[:2], str(store), *base[2:], env=env)
+    assert local.exit_code == 0, local.output
+    other = cli(*base[:2], str(store), *base[2:], "--engine", engine_name, env=env)
+    assert other.exit_code == 0, other.output
+    same(json.loads(local.stdout), json.loads(other.stdout))
+    assert json.loads(other.stdout)["total"]["interactions"] > 40
+    audit = cli("audit", "show", str(store), "--format", "json", env=env)
+    assert audit.stdout.count('"action": "report"') == 2
+    text = example.read_text(encoding="utf-8")
+    piped = [*base[:2], "-", *base[2:], "--skip-invalid"]
+    from_stdin = cli(*piped, "--engine", engine_name, input=text)
+    assert from_stdin.exit_code == 0, from_stdin.output
+    polars_stdin = cli(*piped, input=text)
+    same(json.loads(polars_stdin.stdout), json.loads(from_stdin.stdout))
+    assert json.loads(from_stdin.stdout)["sources"] == ["<stdin>"]
+
+
+def test_a_log_whose_columns_change_type_midway_exits_3_on_duckdb(
+    cli: InvokeCli, tmp_path: Path, duck: Any
+) -> None:
+    """Custrec's reader gives each source's batches; a later source whose columns
+    differ from the first's cannot join it in one table: exit 3, naming it."""
+    first = tmp_path / "a.csv"
+    first.write_text(
+        "interaction_id,case_id,channel,created_at\nI-1,K-1,phone,2024-03-31T09:00:00Z\n",
+        encoding="utf-8",
+    )
+    second = tmp_path / "b.csv"
+    second.write_text("interaction_id,channel\nI-2,chat\n", encoding="utf-8")
+    result = cli("report", "kpi", "-", str(second), "--engine", "duckdb", input=first.read_text())
+    assert result.exit_code == 3, result.output
+    assert f"{second}: its records change columns" in result.stderr
+
+
+def test_an_ndjson_log_is_read_by_custrec_and_streamed_into_duckdb(
+    cli: InvokeCli, tmp_path: Path, logs: dict[str, Path], duck: Any
+) -> None:
+    with logs["csv"].open(encoding="utf-8") as handle:
+        rows = [{k: v for k, v in row.items() if v} for row in csv.DictReader(handle)]
+    path = tmp_path / "log.ndjson"
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    base = ["report", "kpi", str(path), "--by", "channel", "--format", "json"]
+    local = cli(*base)
+    assert local.exit_code == 0, local.output
+    other = cli(*base, "--engine", "duckdb")
+    assert other.exit_code == 0, other.output
+    same(json.loads(local.stdout), json.loads(other.stdout))
+    assert json.loads(other.stdout)["total"]["interactions"] == len(rows)
+
+
+def test_engine_auto_keeps_polars_while_the_log_fits_and_says_why(
+    cli: InvokeCli, logs: dict[str, Path], monkeypatch: pytest.MonkeyPatch, duck: Any
+) -> None:
+    from custrec import engines
+
+    size = engines.values_size(str(logs["parquet"]))
+    assert 0 < size < logs["csv"].stat().st_size  # the footer's values, not the file
+    need = size * engines.HOLDING_FACTOR
+    monkeypatch.setattr(engines, "available_memory", lambda: int(need / engines.AUTO_SHARE) + 1)
+    assert engines.auto_engine([str(logs["parquet"])], holds_all=True)[0] == "polars"
+    monkeypatch.setattr(engines, "available_memory", lambda: int(need / engines.AUTO_SHARE) - 1)
+    assert engines.auto_engine([str(logs["parquet"])], holds_all=True)[0] == "duckdb"
+    # validate streams: polars, whatever the size; stdin is read by custrec; globs by duckdb
+    assert engines.auto_engine([str(logs["parquet"])], holds_all=False)[0] == "polars"
+    assert engines.auto_engine(["-"], holds_all=True)[0] == "polars"
+    glob = str(logs["parquet"].parent / "*.parquet")
+    assert engines.auto_engine([glob], holds_all=False)[0] == "duckdb"
+    base = ["report", "kpi", str(logs["parquet"]), "--by", "channel", "--format", "json"]
+    chosen = cli(*base, "--engine", "auto")
+    assert chosen.exit_code == 0, chosen.output
+    assert "--engine auto: duckdb (about" in chosen.stderr
+    same(json.loads(cli(*base).stdout), json.loads(chosen.stdout))
+    monkeypatch.setenv("CUSTREC_ENGINE", "auto")
+    monkeypatch.setattr(engines, "available_memory", lambda: 1 << 40)
+    assert "--engine auto: polars" in cli(*base).stderr

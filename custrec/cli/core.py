@@ -366,15 +366,29 @@ def engine_options(what: str) -> Callable[[F], F]:
         )(func)
         return click.option(
             "--engine",
-            type=click.Choice(["polars", "duckdb", "spark"]),
+            type=click.Choice(["polars", "duckdb", "spark", "auto"]),
             envvar="CUSTREC_ENGINE",
             help=f"Where {what}: polars in this process (default); duckdb, out of core; "
-            "spark, on Apache Spark (local, or a cluster with --spark-remote). duckdb and "
-            "spark read CSV or Parquet files, directories and globs, and need their "
+            "spark, on Apache Spark (local, or a cluster with --spark-remote); auto, polars "
+            "while the input fits in memory, else duckdb (stderr says which and why). duckdb "
+            "and spark read CSV or Parquet files, directories and globs, and need their "
             "extra: pip install 'custrec[duckdb]' or 'custrec[spark]'. [env: CUSTREC_ENGINE]",
         )(func)
 
     return decorate
+
+
+def resolved_engine(given: str | None, sources: Sequence[str], *, holds_all: bool) -> str:
+    """The engine of ``--engine`` (or ``CUSTREC_ENGINE``); for ``auto``, the one
+    :func:`custrec.engines.auto_engine` chooses, said on stderr."""
+    from custrec.engines import AUTO, auto_engine, engine_name
+
+    name = engine_name(given)
+    if name != AUTO:
+        return name
+    chosen, why = auto_engine(sources, holds_all=holds_all)
+    note(f"--engine auto: {chosen} ({why})")
+    return chosen
 
 
 def csv_delimiter(value: str | None) -> str | None:

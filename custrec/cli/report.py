@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import os
 import re
 import sys
 from collections.abc import Sequence
@@ -27,6 +26,7 @@ from custrec.cli.core import (
     output_option,
     read_mapping,
     reason_option,
+    resolved_engine,
 )
 from custrec.cli.progress import command_progress, quiet_option
 from custrec.errors import UsageError
@@ -315,15 +315,22 @@ def kpi(
     read = (*logs, map_file, holidays, key_file, schema_file, targets)
     if output != "-":
         refuse_protected(output, read)  # now, not after reading the logs
-    from custrec.engines import engine_name
+    chosen = resolved_engine(engine, logs, holds_all=True)
+    opened: list[Store] = []
 
-    chosen = engine_name(engine)
+    def open_log_store(path: str) -> Store:
+        opened.append(open_cli_store(path, key_file, lock_timeout, reason))
+        return opened[-1]
+
     if chosen != "polars":
         _kpi_on_engine(
             chosen,
             logs,
             options,
             schema,
+            open_store=open_log_store,
+            delimiter=csv_delimiter(delimiter),
+            encoding=encoding,
             goals=goals,
             chart_scale=chart_scale,
             memory_limit=memory_limit,
@@ -336,16 +343,12 @@ def kpi(
             output=output,
             read=read,
         )
+        for store in opened:
+            note_restricted(store)
         return
     if memory_limit or spark_remote:
         raise UsageError("--memory-limit and --spark-remote go with --engine duckdb or spark")
     _arrow_memory()
-    opened: list[Store] = []
-
-    def open_log_store(path: str) -> Store:
-        opened.append(open_cli_store(path, key_file, lock_timeout, reason))
-        return opened[-1]
-
     progress = click.get_current_context().with_resource(command_progress("report kpi"))
     loaded = load_logs(
         logs,
@@ -391,6 +394,9 @@ def _kpi_on_engine(
     options: Any,
     schema: Any,
     *,
+    open_store: Any,
+    delimiter: str | None,
+    encoding: str | None,
     goals: Any,
     chart_scale: str,
     memory_limit: str | None,
@@ -403,7 +409,8 @@ def _kpi_on_engine(
     output: str,
     read: Sequence[str | None],
 ) -> None:
-    """``report kpi`` of log files on DuckDB or Spark."""
+    """``report kpi`` of logs on DuckDB or Spark (stores and standard input read here
+    and streamed in)."""
     import dataclasses
 
     from custrec.engines import open_engine
@@ -411,15 +418,9 @@ def _kpi_on_engine(
     from custrec.kpi.lazylogs import kpis_of, load_on_engine
     from custrec.kpi.page import context_of
     from custrec.kpi.report import KpiReport, html_page
-    from custrec.protected import is_store_file
 
     if memory_limit and name != "duckdb":
         raise UsageError("--memory-limit is for --engine duckdb")
-    for log in logs:
-        if log == "-":
-            raise UsageError(f"--engine {name} reads files, not standard input")
-        if os.path.isfile(log) and is_store_file(log):
-            raise UsageError(f"a store is read by the polars engine, not --engine {name}")
     context = cases = None
     with open_engine(name, memory_limit=memory_limit, remote=spark_remote) as engine:
         found = load_on_engine(
@@ -430,6 +431,9 @@ def _kpi_on_engine(
             mapping=mapping,
             skip_invalid=skip_invalid,
             schema=schema,
+            open_store=open_store,
+            delimiter=delimiter,
+            encoding=encoding,
         )
         with engine.reading(found.source):
             if detail:
@@ -449,7 +453,10 @@ def _kpi_on_engine(
         _write_detail(None, options, output_format, output, read, cases)
         return
     document = KpiReport(
-        result=result, sources=list(logs), rows_read=found.rows, invalid_skipped=found.invalid
+        result=result,
+        sources=["<stdin>" if s == "-" else s for s in logs],
+        rows_read=found.rows,
+        invalid_skipped=found.invalid,
     )
     if output_format == "html":
         _emit_text(html_page(document, context), output, read)

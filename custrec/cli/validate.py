@@ -22,6 +22,7 @@ from custrec.cli.core import (
     open_cli_store,
     read_mapping,
     reason_option,
+    resolved_engine,
 )
 from custrec.cli.progress import command_progress, quiet_option
 from custrec.errors import CheckFailedError, InputError, UsageError
@@ -144,9 +145,7 @@ def validate(
             dt.date.fromisoformat(as_of)
         except ValueError:
             raise UsageError(f"--as-of {as_of!r}: expected a date YYYY-MM-DD") from None
-    from custrec.engines import engine_name
-
-    chosen = engine_name(engine)
+    chosen = resolved_engine(engine, [source], holds_all=False)
     if chosen != "polars":
         if memory_limit and chosen != "duckdb":
             raise UsageError("--memory-limit is for --engine duckdb")

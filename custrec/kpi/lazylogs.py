@@ -8,7 +8,7 @@ the figures per group and (for an error message) the first invalid records' numb
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import reduce
 from typing import TYPE_CHECKING, Any
@@ -20,6 +20,7 @@ from custrec.errors import InputError, UsageError
 if TYPE_CHECKING:
     from custrec.kpi.engine import KpiOptions, KpiResult
     from custrec.schema.model import Schema
+    from custrec.store import Store
 
 SHOWN_PROBLEMS = 10
 _BAD = "\x1fbad"
@@ -92,10 +93,18 @@ def load_on_engine(
     mapping: Mapping[str, str] | None = None,
     skip_invalid: bool = False,
     schema: Schema | None = None,
+    open_store: Callable[[str], Store] | None = None,
+    delimiter: str | None = None,
+    encoding: str | None = None,
 ) -> EngineLog:
     """The logs ``paths`` (CSV or Parquet, as the engine reads them) on ``engine``,
     checked and typed, the session left in the reporting zone of ``options``; invalid
-    rows are an :class:`InputError` unless ``skip_invalid``."""
+    rows are an :class:`InputError` unless ``skip_invalid``.
+
+    When one of ``paths`` is standard input (``-``) or a store (read through
+    ``open_store``, with its key), custrec reads them all (``delimiter`` and
+    ``encoding`` as for the polars engine) and streams their records into the
+    engine (:meth:`custrec.engines.Engine.read_batches`)."""
     from custrec.kpi.columns import CANONICAL
     from custrec.kpi.logs import require_columns
     from custrec.schema import lazy, shipped_schema
@@ -109,7 +118,10 @@ def load_on_engine(
     chosen = schema or shipped_schema("interaction")
     source = ", ".join(paths)
     engine.set_zone("UTC")  # the rules read times in UTC; periods in the reporting zone
-    frame = engine.read(paths, input_format, ROW)
+    if any(_read_here(path, open_store, input_format) for path in paths):
+        frame = _streamed(paths, engine, input_format, delimiter, encoding, open_store)
+    else:
+        frame = engine.read(paths, input_format, ROW)
     columns = [c for c in frame.collect_schema().names() if c != ROW]
     renames = {given: target for target, given in (mapping or {}).items()}
     named = [renames.get(c, c) for c in columns]
@@ -152,6 +164,60 @@ def load_on_engine(
         found.frame = typed.filter(~nw.col(_BAD))
     engine.set_zone(options.tz)
     return found
+
+
+def _read_here(
+    path: str, open_store: Callable[[str], Store] | None, input_format: str | None = None
+) -> bool:
+    """Whether custrec reads ``path`` for the engine: standard input, a store, NDJSON
+    (which the engines do not read as custrec does)."""
+    from custrec.io import format_from_extension
+    from custrec.protected import is_store_file
+
+    if path == "-" or (input_format or format_from_extension(path)) == "ndjson":
+        return True
+    return open_store is not None and is_store_file(path)
+
+
+def _streamed(
+    paths: Sequence[str],
+    engine: Any,
+    input_format: str | None,
+    delimiter: str | None,
+    encoding: str | None,
+    open_store: Callable[[str], Store] | None,
+) -> Any:
+    """The records of ``paths`` read by custrec (a store decrypted batch by batch) and
+    streamed into ``engine``."""
+    from custrec import engines
+    from custrec.io import open_table, regrouped
+    from custrec.kpi.logs import BATCH_ROWS
+    from custrec.protected import is_store_file
+    from custrec.schema.batch import ROW
+
+    columns: list[str] = []  # a store's, known once opened; read_batches reads it last
+    current = ["<stdin>"]
+
+    def batches() -> Iterator[Any]:
+        for path in paths:
+            current[0] = "<stdin>" if path == "-" else path
+            if path != "-" and open_store is not None and is_store_file(path):
+                with open_store(path) as store:
+                    columns[:] = [name for name, _ in store.columns]
+                    yield from regrouped(store.iter_batches(action="report"), BATCH_ROWS)
+                continue
+            with open_table(
+                path, input_format=input_format, delimiter=delimiter, encoding=encoding
+            ) as reader:
+                columns[:] = list(reader.columns)
+                yield from reader
+
+    try:
+        return engine.read_batches(batches(), columns, ROW)
+    except InputError as error:
+        if error.source != engines.BATCHES:
+            raise
+        raise InputError(current[0], error.message) from None
 
 
 def _typed(frame: Any, engine: Any, named: Sequence[str], business: bool = False) -> Any:
