@@ -45,12 +45,17 @@ KEY_CHUNK = 262_144
 the distinct values of a large input."""
 
 
-def looked_up(frame: Any, lookups: Iterable[rules.Lookup], engine: Any) -> Any:
+def looked_up(frame: Any, lookups: Iterable[rules.Lookup], engine: Any, base: Any) -> Any:
     """``frame`` with a column per lookup: its function once per distinct key, the
-    keys streamed from the engine in chunks and the results joined back."""
+    keys streamed from the engine in chunks and the results joined back. The keys
+    are read from ``base`` (the kept records ``frame`` derives from), not from
+    ``frame``: a lookup's key reads converted values, never another lookup's result,
+    so the query of its keys need not run the joins of the lookups before it (a
+    join of millions of keys each, held at once)."""
     for lookup in lookups:
         keyed = frame.with_columns(lookup.key.alias(_KEY))
-        wanted = keyed.filter(lookup.when.fill_null(False)).select(_KEY).unique()
+        source = base.with_columns(lookup.key.alias(_KEY))
+        wanted = source.filter(lookup.when.fill_null(False)).select(_KEY).unique()
         kind = _TYPES[lookup.dtype]
         dtype = getattr(nw, lookup.dtype)
 
@@ -90,12 +95,12 @@ def evaluate(
         frame = frame.with_columns(*stage)
     # Each lookup reads its keys from the converted records, then the verdicts: one
     # pass over the input, kept, instead of one per lookup.
-    frame = engine.materialise(frame)
-    frame = looked_up(frame, engine_rules.context.lookups.values(), engine)
+    base = frame = engine.materialise(frame)
+    frame = looked_up(frame, engine_rules.context.lookups.values(), engine, base)
     frame = frame.with_columns(*plan.masks)
     verdicts = list(plan.verdicts)
     for rule_id, key, lookups in unique:
-        frame = looked_up(frame, lookups, engine)
+        frame = looked_up(frame, lookups, engine, base)
         name = "\x1fu:" + rule_id.replace(".", "\x1d")
         first_name = name + ":first"
         frame = frame.with_columns(key.alias(name))
