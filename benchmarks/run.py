@@ -327,7 +327,10 @@ def main() -> int:
         "kpi-engines": (
             KPI_ENGINES_SECTION,
             lambda: bench_kpi_engines(
-                args.kpi_engine_rows, args.kpi_engine_big_rows, args.kpi_engine_big_spark
+                args.kpi_engine_rows,
+                args.kpi_engine_big_rows,
+                args.kpi_engine_big_spark,
+                args.kpi_engine_big_log,
             ),
         ),
         "redaction": (

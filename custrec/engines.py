@@ -475,9 +475,20 @@ class DuckDBEngine(Engine):
     def key_chunks(self, keys: Any, key: str, chunk: int) -> Iterator[list[str]]:
         import narwhals as nw
 
-        reader = nw.to_native(keys.select(key)).to_arrow_reader(chunk)
-        for batch in reader:
-            yield [v for v in batch.column(0).to_pylist() if v is not None]
+        # Kept in a table and read a page of rowids at a time, not streamed through an
+        # Arrow reader: DuckDB may buffer a streamed result whole, outside its memory
+        # limit (duckdb-python#617; 10M distinct phone numbers: 0.9 GB more RSS).
+        self._tables += 1
+        name = f"custrec_{self._tables}"
+        nw.to_native(keys.select(key)).create(name)
+        try:
+            (total,) = self.connection.execute(f"SELECT count(*) FROM {name}").fetchone() or (0,)
+            page = f"SELECT {_sql_name(key)} FROM {name} WHERE rowid >= $1 AND rowid < $2"
+            for start in range(0, total, chunk):
+                found = self.connection.execute(page, [start, start + chunk]).fetchall()
+                yield [value for (value,) in found if value is not None]
+        finally:
+            self.connection.execute(f"DROP TABLE IF EXISTS {name}")
 
     def loaded_table(
         self, parts: Iterable[Mapping[str, Sequence[Any]]], types: Mapping[str, str]

@@ -40,7 +40,7 @@ class LazyResult:
     missing: list[str] = field(default_factory=list)
 
 
-KEY_CHUNK = 262_144
+KEY_CHUNK = 65_536
 """Distinct keys computed and sent back at a time: the driver holds one chunk, not all
 the distinct values of a large input."""
 
