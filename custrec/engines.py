@@ -247,6 +247,12 @@ class Engine:
         or encrypted files), for queries that read it more than once."""
         raise NotImplementedError
 
+    def after_join(self, frame: Any) -> Any:
+        """``frame``, just joined to a table as large as the input (a lookup's
+        results, the first record of each unique value): as it is, for an engine
+        that runs a chain of joins in bounded memory."""
+        return frame
+
     def record_numbers(self, frame: Any, row: str, rows: Sequence[int]) -> dict[int, int]:
         """The 1-based record number of each of ``rows`` (values of column ``row``)."""
         return {value: value + 1 for value in rows}
@@ -307,6 +313,10 @@ def default_memory_limit() -> str:
         return "2GB"
     return f"{max(256, int(total * MEMORY_SHARE) >> 20)}MB"
 
+
+KEEP_JOINS_FROM = 2_000_000
+"""Records of an input from which DuckDB keeps the result of each large join
+(:meth:`DuckDBEngine.after_join`)."""
 
 SPILL_PREFIX = "custrec-spill-"
 OWNER_FILE = "pid"
@@ -380,6 +390,7 @@ class DuckDBEngine(Engine):
             raise UsageError(f"DuckDB would not start: {error}") from None
         self.connection.execute("SET TimeZone = 'UTC'")
         self._tables = 0
+        self._rows = 0  # of the input read
 
     def read(self, paths: Sequence[str], input_format: str | None, row: str) -> Any:
         import narwhals as nw
@@ -404,6 +415,7 @@ class DuckDBEngine(Engine):
         name = f"custrec_{self._tables}"
         with self.reading(", ".join(paths)):
             self.connection.execute(f"CREATE TABLE {name} AS SELECT * FROM {source}")
+        self._rows = self._count(name)
         query = f"SELECT *, rowid AS {_sql_name(row)} FROM {name}"
         return nw.from_native(self.connection.sql(query))
 
@@ -444,6 +456,7 @@ class DuckDBEngine(Engine):
             for batch in itertools.chain([first], given)
         )
         name = self._stored(tables)
+        self._rows = self._count(name)
         query = f"SELECT *, rowid AS {_sql_name(row)} FROM {name}"
         return nw.from_native(self.connection.sql(query))
 
@@ -454,6 +467,23 @@ class DuckDBEngine(Engine):
         name = f"custrec_{self._tables}"
         nw.to_native(frame).create(name)
         return nw.from_native(self.connection.table(name))
+
+    def _count(self, table: str | None) -> int:
+        if table is None:
+            return 0
+        # fetchall: a result left half read blocks the connection's next query
+        ((found,),) = self.connection.execute(f"SELECT count(*) FROM {table}").fetchall()
+        return int(found)
+
+    def after_join(self, frame: Any) -> Any:
+        # Kept after each join of a large input: a chain of joins in one query holds
+        # every join's hash table at once (10M customers, three unique fields and
+        # four lookups: more than a 1 GB limit at times); one at a time, each fits or
+        # spills. A small input's chain fits: it runs as one query (each keeping
+        # copies the records: 2x the time at 1M).
+        if self._rows <= KEEP_JOINS_FROM:
+            return frame
+        return self.materialise(frame)
 
     def epoch_micros(self, frame: Any, columns: Mapping[str, str]) -> Any:
         import duckdb
@@ -482,7 +512,7 @@ class DuckDBEngine(Engine):
         name = f"custrec_{self._tables}"
         nw.to_native(keys.select(key)).create(name)
         try:
-            (total,) = self.connection.execute(f"SELECT count(*) FROM {name}").fetchone() or (0,)
+            total = self._count(name)
             page = f"SELECT {_sql_name(key)} FROM {name} WHERE rowid >= $1 AND rowid < $2"
             for start in range(0, total, chunk):
                 found = self.connection.execute(page, [start, start + chunk]).fetchall()

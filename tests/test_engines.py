@@ -255,6 +255,30 @@ def test_the_report_is_the_same_on_every_engine(
         assert any(line is not None and line > 2 for line in lines)
 
 
+def test_duckdb_keeps_each_large_join_with_the_same_report(
+    duck: engines.DuckDBEngine, data: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """From KEEP_JOINS_FROM records, DuckDB keeps the result of each lookup's and
+    unique field's join (one hash table at a time): the same report either way."""
+    path = str(data["csv"])
+    local = report_json(validate_source(path, SCHEMA, as_of=AS_OF, examples=4))
+    kept: list[int] = []
+    materialise = duck.materialise
+
+    def counted(frame: Any) -> Any:
+        kept.append(1)
+        return materialise(frame)
+
+    monkeypatch.setattr(duck, "materialise", counted)
+    validate_on_engine([path], SCHEMA, duck, as_of=AS_OF, examples=4)
+    chained = len(kept)
+    monkeypatch.setattr(engines, "KEEP_JOINS_FROM", 0)
+    kept.clear()
+    remote = report_json(validate_on_engine([path], SCHEMA, duck, as_of=AS_OF, examples=4))
+    assert remote == local
+    assert len(kept) >= chained + 3  # after each of the three unique fields at least
+
+
 def failure_lines(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 

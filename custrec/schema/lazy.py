@@ -77,6 +77,8 @@ def looked_up(frame: Any, lookups: Iterable[rules.Lookup], engine: Any, base: An
         )
         frame = keyed.with_columns(chosen.cast(dtype).alias(lookup.name))
         frame = frame.drop(*[c for c in (_KEY, _VALUE) if c in frame.collect_schema().names()])
+        if found is not None:
+            frame = engine.after_join(frame)
     return frame
 
 
@@ -114,6 +116,7 @@ def evaluate(
         frame = frame.join(firsts, on=name, how="left")
         repeated = (~nw.col(name).is_null()) & (nw.col(ROW) != nw.col(first_name))
         frame = frame.with_columns(repeated.fill_null(False).alias(fail_column(rule_id)))
+        frame = engine.after_join(frame.drop(name, first_name))
         verdicts.append(Verdict(rule_id, rule_id.rpartition(".")[0]))
     return frame, verdicts, plan.missing
 
