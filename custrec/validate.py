@@ -690,38 +690,42 @@ def _engine_failures(
             else:
                 frame = frame.join(table, on=_NUMBER, how="left")
     id_field = run.schema.id_field
-    picked = []
+    picked: list[tuple[str, Part]] = []
     for rule_id in run._order:
         outcome = run.outcomes[rule_id]
-        if not counts.get(rule_id) or fail_column(rule_id) not in have:
+        if fail_column(rule_id) not in have:
             continue
         column = outcome.field
         picked.append(
-            Part(
-                fail_column(rule_id),
-                {
-                    "line": line,
-                    "row": Column(_NUMBER),
-                    "id": Column(id_field) if id_field in have else None,
-                    "column": column,
-                    "rule": rule_id,
-                    "severity": outcome.severity,
-                    "value": Column(column) if column is not None and column in have else None,
-                },
-                {"other_fields": {n: Column(n) for n in outcome.reads if n in have}},
+            (
+                rule_id,
+                Part(
+                    fail_column(rule_id),
+                    {
+                        "line": line,
+                        "row": Column(_NUMBER),
+                        "id": Column(id_field) if id_field in have else None,
+                        "column": column,
+                        "rule": rule_id,
+                        "severity": outcome.severity,
+                        "value": Column(column) if column is not None and column in have else None,
+                    },
+                    {"other_fields": {n: Column(n) for n in outcome.reads if n in have}},
+                ),
             )
         )
-    if not picked:  # nothing failed: an empty file, as the polars engine writes
-        _write_failures(failures, [], {}, read)
-        return
     order = ["row", "rule"]
-    if _is_uri(failures):
-        engine.ndjson_directory(frame, picked, order, failures)
+    failing = [part for rule_id, part in picked if counts.get(rule_id)]
+    if _is_uri(failures):  # nothing failed: a directory without records
+        engine.ndjson_directory(frame, failing or [part for _, part in picked[:1]], order, failures)
+        return
+    if not failing:  # nothing failed: an empty file, as the polars engine writes
+        _write_failures(failures, [], {}, read)
         return
     place = private_directory()
     try:
         into = os.path.join(place, "failures.ndjson")
-        engine.ndjson(frame, picked, order, into)
+        engine.ndjson(frame, failing, order, into)
         _copy_out(into, failures, read)
     finally:
         shutil.rmtree(place, ignore_errors=True)
