@@ -136,9 +136,19 @@ def bench_kpi_engines(
                 )
             )
             progress(f"duckdb engine, {big_rows:,} interactions, memory limit {MEMORY_LIMIT}")
-            huge, huge_found = report(
-                runner, big, "--engine", "duckdb", "--memory-limit", MEMORY_LIMIT
+            what = (
+                f"report kpi --by channel --period month, {big_rows:,} interactions, "
+                f"--engine duckdb --memory-limit {MEMORY_LIMIT}, whole process"
             )
+            try:
+                huge, huge_found = report(
+                    runner, big, "--engine", "duckdb", "--memory-limit", MEMORY_LIMIT
+                )
+            except RuntimeError as failed:  # e.g. exit 2: out of memory under the limit
+                reason = str(failed).strip().splitlines()[-1][:200]
+                out.append((what, float("nan"), f"did not complete (target MISSED): {reason}"))
+                progress("done; removing the temporary files")
+                return out
             peak = huge.kib / 1024
             verdict = "met" if peak <= RSS_TARGET_MIB else "MISSED"
             agreed = "figures not compared with Spark (--kpi-engine-big-spark to compare)"
@@ -156,8 +166,7 @@ def bench_kpi_engines(
                 )
             out.append(
                 (
-                    f"report kpi --by channel --period month, {big_rows:,} interactions, "
-                    f"--engine duckdb --memory-limit {MEMORY_LIMIT}, whole process",
+                    what,
                     huge.seconds,
                     f"{rate(big_rows, huge.seconds)}; peak RSS {huge.mib} (target ≤ 4 GB: "
                     f"{verdict}); {agreed}",
