@@ -266,8 +266,10 @@ class Engine:
 
     def ndjson(self, frame: Any, parts: Sequence[Part], order: Sequence[str], into: str) -> None:
         """Write the records of ``parts`` of ``frame``, sorted by the fields ``order``,
-        one JSON object per line, to the new local file ``into`` (the caller's
-        private place: it holds what the frame holds), in one query."""
+        one JSON object per line, to the new local file ``into``, in one query.
+        ``into`` is in a private directory of the caller's
+        (:func:`private_directory`: the file holds what the frame holds), where the
+        engine may write beside it while it works."""
         raise NotImplementedError
 
     def epoch_micros(self, frame: Any, columns: Mapping[str, str]) -> Any:
@@ -346,7 +348,9 @@ def remove_stale_spills(directory: str | None = None) -> list[str]:
 def private_directory() -> str:
     """A new directory of mode 0700 for plaintext an engine writes (DuckDB's spill,
     an export before it is put in place), naming this process so that
-    :func:`remove_stale_spills` removes it if the process is killed."""
+    :func:`remove_stale_spills` removes it if the process is killed; those of killed
+    runs are removed first."""
+    remove_stale_spills()
     place = tempfile.mkdtemp(prefix=SPILL_PREFIX)
     Path(place, OWNER_FILE).write_text(str(os.getpid()), encoding="ascii")
     return place
@@ -369,7 +373,6 @@ class DuckDBEngine(Engine):
 
     def __init__(self, memory_limit: str | None = None, threads: int | None = None) -> None:
         duckdb = _require("duckdb")
-        remove_stale_spills()
         self.spill = private_directory()
         self.memory_limit = memory_limit or default_memory_limit()
         config: dict[str, Any] = {
@@ -393,7 +396,6 @@ class DuckDBEngine(Engine):
         self._rows = 0  # of the input read
 
     def read(self, paths: Sequence[str], input_format: str | None, row: str) -> Any:
-        import narwhals as nw
 
         kinds = {_input_kind(path, input_format) for path in paths}
         if len(kinds) > 1:
@@ -411,13 +413,10 @@ class DuckDBEngine(Engine):
         # The input is loaded into a table first: a table keeps the files' order
         # (preserve_insertion_order) in its rowid, which numbers the records without
         # a window over the whole input (one partition: all of it in memory at once).
-        self._tables += 1
-        name = f"custrec_{self._tables}"
+        name = self._new_name()
         with self.reading(", ".join(paths)):
             self.connection.execute(f"CREATE TABLE {name} AS SELECT * FROM {source}")
-        self._rows = self._count(name)
-        query = f"SELECT *, rowid AS {_sql_name(row)} FROM {name}"
-        return nw.from_native(self.connection.sql(query))
+        return self._input(name, row)
 
     @contextmanager
     def reading(self, source: str) -> Iterator[None]:
@@ -443,7 +442,6 @@ class DuckDBEngine(Engine):
         return nw.from_native(self.connection.from_arrow(arrow_table(columns, types)))
 
     def read_batches(self, batches: Iterable[Any], columns: Sequence[str], row: str) -> Any:
-        import narwhals as nw
         import pyarrow as pa
 
         given = iter(batches)
@@ -455,18 +453,27 @@ class DuckDBEngine(Engine):
             pa.Table.from_batches([_cast_batch(batch, first.schema)])
             for batch in itertools.chain([first], given)
         )
-        name = self._stored(tables)
-        self._rows = self._count(name)
-        query = f"SELECT *, rowid AS {_sql_name(row)} FROM {name}"
-        return nw.from_native(self.connection.sql(query))
+        return self._input(self._stored(tables), row)
 
     def materialise(self, frame: Any) -> Any:
         import narwhals as nw
 
-        self._tables += 1
-        name = f"custrec_{self._tables}"
+        name = self._new_name()
         nw.to_native(frame).create(name)
         return nw.from_native(self.connection.table(name))
+
+    def _new_name(self) -> str:
+        self._tables += 1
+        return f"custrec_{self._tables}"
+
+    def _input(self, table: str | None, row: str) -> Any:
+        """The input loaded into ``table``, its records numbered (column ``row``) by
+        the table's rowid: the files' order, kept by preserve_insertion_order."""
+        import narwhals as nw
+
+        self._rows = self._count(table)
+        query = f"SELECT *, rowid AS {_sql_name(row)} FROM {table}"
+        return nw.from_native(self.connection.sql(query))
 
     def _count(self, table: str | None) -> int:
         if table is None:
@@ -508,8 +515,7 @@ class DuckDBEngine(Engine):
         # Kept in a table and read a page of rowids at a time, not streamed through an
         # Arrow reader: DuckDB may buffer a streamed result whole, outside its memory
         # limit (duckdb-python#617; 10M distinct phone numbers: 0.9 GB more RSS).
-        self._tables += 1
-        name = f"custrec_{self._tables}"
+        name = self._new_name()
         nw.to_native(keys.select(key)).create(name)
         try:
             total = self._count(name)
@@ -536,8 +542,7 @@ class DuckDBEngine(Engine):
         try:
             for rows in tables:
                 if name is None:
-                    self._tables += 1
-                    name = f"custrec_{self._tables}"
+                    name = self._new_name()
                     writer.from_arrow(rows).create(name)
                 else:
                     writer.from_arrow(rows).insert_into(name)
@@ -548,8 +553,7 @@ class DuckDBEngine(Engine):
     def ndjson(self, frame: Any, parts: Sequence[Part], order: Sequence[str], into: str) -> None:
         import narwhals as nw
 
-        self._tables += 1
-        view = f"custrec_{self._tables}"
+        view = self._new_name()
         nw.to_native(frame).create_view(view)
         selects = []
         for part in parts:
@@ -751,10 +755,10 @@ class SparkEngine(Engine):
                 "with --spark-remote the cluster writes the failures: name a directory on "
                 "its storage (hdfs://, s3a://, ...), not a local file"
             )
-        remove_stale_spills()
-        place = private_directory()
+        # Spark writes a directory of part files: one part, beside ``into`` in the
+        # caller's private directory, then renamed to it.
+        written = os.path.join(os.path.dirname(into), ".spark-" + os.path.basename(into))
         try:
-            written = os.path.join(place, "out")
             self._exported(frame, parts, order).coalesce(1).write.option(
                 "ignoreNullFields", "false"
             ).json(written)
@@ -764,7 +768,7 @@ class SparkEngine(Engine):
             else:
                 Path(into).touch(mode=0o600)
         finally:
-            shutil.rmtree(place, ignore_errors=True)
+            shutil.rmtree(written, ignore_errors=True)
 
     def ndjson_directory(
         self, frame: Any, parts: Sequence[Part], order: Sequence[str], uri: str
@@ -858,13 +862,18 @@ def _cast_batch(batch: Any, schema: Any) -> Any:
         raise InputError(BATCHES, f"a column changes type ({error})") from None
 
 
+def _constant(value: object) -> None:
+    """Refuse a constant of an export other than text, a whole number or None."""
+    if isinstance(value, bool) or not isinstance(value, int | str | None):
+        raise TypeError(f"an export's constant is text, a whole number or None: {value!r}")
+
+
 def _duck_value(value: Column | str | int | None) -> str:
     if isinstance(value, Column):
         return _sql_name(value.name)
+    _constant(value)
     if value is None:
         return "NULL::VARCHAR"
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        raise TypeError(f"an export's constant is text, a whole number or None: {value!r}")
     return f"{value}::BIGINT" if isinstance(value, int) else f"{_sql_text(value)}::VARCHAR"
 
 
@@ -877,10 +886,9 @@ def _spark_value(value: Column | str | int | None) -> Any:
 
     if isinstance(value, Column):
         return F.col(value.name)
+    _constant(value)
     if value is None:
         return F.lit(None).cast("string")
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        raise TypeError(f"an export's constant is text, a whole number or None: {value!r}")
     return F.lit(value).cast("long" if isinstance(value, int) else "string")
 
 

@@ -51,26 +51,12 @@ class EngineKpis:
 
 
 def kpis_on_engine(
-    paths: Sequence[str],
-    options: KpiOptions,
-    engine: Any,
-    *,
-    input_format: str | None = None,
-    mapping: Mapping[str, str] | None = None,
-    skip_invalid: bool = False,
-    schema: Schema | None = None,
+    paths: Sequence[str], options: KpiOptions, engine: Any, **reading: Any
 ) -> EngineKpis:
-    """The KPIs of the logs ``paths`` (CSV or Parquet, as the engine reads them) on
-    ``engine``; invalid rows are an :class:`InputError` unless ``skip_invalid``."""
-    log = load_on_engine(
-        paths,
-        options,
-        engine,
-        input_format=input_format,
-        mapping=mapping,
-        skip_invalid=skip_invalid,
-        schema=schema,
-    )
+    """The KPIs of the logs ``paths`` on ``engine``, read as :func:`load_on_engine`
+    reads them (``reading``: its keyword arguments); invalid rows are an
+    :class:`InputError` unless ``skip_invalid``."""
+    log = load_on_engine(paths, options, engine, **reading)
     with engine.reading(log.source):
         result = kpis_of(log.frame, options, engine)
     return EngineKpis(result=result, rows=log.rows, invalid=log.invalid, problems=log.problems)
