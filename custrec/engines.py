@@ -173,6 +173,10 @@ class Engine:
     """One engine session: reads inputs as Narwhals lazy frames, makes tables."""
 
     name = ""
+    ranks_quantiles = False
+    """Whether medians and percentiles are worked out by rank
+    (:func:`custrec.kpi.definitions.ranked_quantiles`): the engine's own aggregate
+    holds all the values of a group in memory, outside its limit."""
 
     def read(self, paths: Sequence[str], input_format: str | None, row: str) -> Any:
         """A Narwhals LazyFrame of the records of ``paths`` with column ``row``
@@ -370,6 +374,7 @@ class DuckDBEngine(Engine):
     """DuckDB in this process, with a memory limit and a private spill directory."""
 
     name = "duckdb"
+    ranks_quantiles = True
 
     def __init__(self, memory_limit: str | None = None, threads: int | None = None) -> None:
         duckdb = _require("duckdb")
@@ -459,7 +464,14 @@ class DuckDBEngine(Engine):
         import narwhals as nw
 
         name = self._new_name()
-        nw.to_native(frame).create(name)
+        # Without the order kept: a kept result is read by ROW, never by rowid, and
+        # keeping the order buffers the out-of-order parts of a parallel query
+        # (DuckDB's advice for memory-bound runs). The input's table keeps it.
+        self.connection.execute("SET preserve_insertion_order = false")
+        try:
+            nw.to_native(frame).create(name)
+        finally:
+            self.connection.execute("SET preserve_insertion_order = true")
         return nw.from_native(self.connection.table(name))
 
     def _new_name(self) -> str:

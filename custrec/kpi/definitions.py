@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
+from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
 import narwhals as nw
@@ -218,10 +219,15 @@ _SUMMARY = ("median", "mean", "p90", "n")
 """What a duration (``t_`` measure) is summarised by."""
 
 
-def aggregations(measures: dict[str, nw.Expr]) -> list[nw.Expr]:
+QUANTILES = {"median": Fraction(1, 2), "p90": Fraction(9, 10)}
+"""The quantiles of a duration (linear between the two values around the rank)."""
+
+
+def aggregations(measures: dict[str, nw.Expr], quantiles: bool = True) -> list[nw.Expr]:
     """Sums of the indicators (integers) and totals, and the median, mean, 90th
     percentile (linear) and count of each duration: each measure aggregated where it
-    is worked out, so that no engine holds all of them for every row at once."""
+    is worked out, so that no engine holds all of them for every row at once. Without
+    ``quantiles``, no median nor p90 (:func:`ranked_quantiles` works them out)."""
     out: list[nw.Expr] = []
     for name, column in measures.items():
         if name.startswith("m_"):
@@ -229,12 +235,57 @@ def aggregations(measures: dict[str, nw.Expr]) -> list[nw.Expr]:
         elif name.startswith("s_"):
             out.append(column.sum().alias(name))
         else:
-            out += [
-                column.median().alias(f"{name}\x1fmedian"),
-                column.mean().alias(f"{name}\x1fmean"),
-                column.quantile(0.9, interpolation="linear").alias(f"{name}\x1fp90"),
-                column.count().alias(f"{name}\x1fn"),
-            ]
+            if quantiles:
+                out += [
+                    column.median().alias(f"{name}\x1fmedian"),
+                    column.quantile(0.9, interpolation="linear").alias(f"{name}\x1fp90"),
+                ]
+            out += [column.mean().alias(f"{name}\x1fmean"), column.count().alias(f"{name}\x1fn")]
+    return out
+
+
+def ranked_quantiles(
+    frame: Any, keys: Sequence[str], measures: dict[str, nw.Expr]
+) -> dict[tuple[Any, ...], dict[str, dict[str, float]]]:
+    """The exact :data:`QUANTILES` of each duration (``t_`` measure) per group of
+    ``keys`` (all the rows: ``()``), by rank: the rows counted per distinct value, the
+    counts summed in order of value, and the values at the ranks around ``q (n - 1)``
+    picked, the first whose running count passes the rank. Every step groups,
+    sorts or aggregates in a fixed size per value, so it spills to disk; an engine's
+    median aggregate holds every value of a group in memory (DuckDB: 100M contacts,
+    three durations, two quantiles: more than the memory of this machine). The same
+    figures as ``median()`` and ``quantile(q, "linear")``, to rounding."""
+    value, count, running, total = "\x1fv", "\x1fcount", "\x1frunning", "\x1ftotal"
+    parts = list(keys) or ["\x1fall"]
+    out: dict[tuple[Any, ...], dict[str, dict[str, float]]] = {}
+    for name, column in measures.items():
+        if not name.startswith("t_"):
+            continue
+        grouped = [nw.col(k) for k in keys] or [nw.lit(0).alias(parts[0])]
+        counted = (
+            frame.select(*grouped, column.alias(value))
+            .filter(~nw.col(value).is_null())
+            .group_by(*parts, value)
+            .agg(nw.len().cast(nw.Int64).alias(count))
+        )
+        ranked = counted.with_columns(
+            nw.col(count).cum_sum().over(*parts, order_by=value).cast(nw.Int64).alias(running),
+            nw.col(count).sum().over(*parts).cast(nw.Int64).alias(total),
+        )
+        picks = [nw.col(total).max().alias(total)]
+        for label, q in QUANTILES.items():
+            below = (nw.col(total) - 1) * q.numerator // q.denominator
+            beyond = ((nw.col(total) - 1) * q.numerator % q.denominator > 0).cast(nw.Int64)
+            for side, rank in (("lo", below), ("hi", below + beyond)):
+                first = nw.when(nw.col(running) > rank).then(nw.col(value)).min()
+                picks.append(first.alias(f"{label}\x1f{side}"))
+        for row in _rows(ranked.group_by(*parts).agg(*picks)):
+            n = int(row[total])
+            found = out.setdefault(tuple(row[k] for k in keys), {}).setdefault(name, {})
+            for label, q in QUANTILES.items():
+                lo, hi = float(row[f"{label}\x1flo"]), float(row[f"{label}\x1fhi"])
+                within = Fraction((n - 1) * q.numerator % q.denominator, q.denominator)
+                found[label] = lo + (hi - lo) * float(within) if within else lo
     return out
 
 
@@ -466,11 +517,14 @@ def kpi_result(
     *,
     make_table: MakeTable | None = None,
     keep: Callable[[Any], Any] = lambda frame: frame,
+    ranked: bool = False,
 ) -> KpiResult:
     """The KPIs of the contacts in ``frame`` (a Narwhals LazyFrame, see the module
     docstring) with ``options``: one row per group and period, and the total.
     ``make_table`` makes the calendar of business hours on the engine; ``keep``
-    materialises a frame read twice (the cases: once for the total, once per group)."""
+    materialises a frame read twice (the cases: once for the total, once per group);
+    ``ranked``: the medians and percentiles by :func:`ranked_quantiles`, not by the
+    engine's aggregate."""
     from custrec.kpi.engine import KpiResult, describe
 
     frame = _contacts(frame, options, make_table)
@@ -480,19 +534,24 @@ def kpi_result(
     per_case = keep(_cases(frame, options).select(*keys, *[e.alias(n) for n, e in case.items()]))
     case = {name: nw.col(name) for name in case}
 
-    total = _sums(_rows(frame.select(aggregations(contact)))[0], contact)
-    total.update(_sums(_rows(per_case.select(aggregations(case)))[0], case))
+    def summed(source: Any, measures: dict[str, nw.Expr], by: list[str]) -> dict[Any, Any]:
+        aggs = aggregations(measures, quantiles=not ranked)
+        rows = _rows(source.group_by(*by).agg(aggs) if by else source.select(aggs))
+        sums = {tuple(row[k] for k in by): _sums(row, measures) for row in rows}
+        if ranked:
+            for label, found in ranked_quantiles(source, by, measures).items():
+                for name, quantiles in found.items():
+                    sums[label][name].update(quantiles)
+        return sums
+
+    total = summed(frame, contact, [])[()]
+    total.update(summed(per_case, case, [])[()])
     result = KpiResult(by=list(options.by), period=options.period, options=describe(options))
     result.total = figures(total, total, options)
     if not keys:
         return result
-    found: dict[tuple[Any, ...], dict[str, Any]] = {}
-    for row in _rows(frame.group_by(*keys).agg(aggregations(contact))):
-        found[tuple(row[k] for k in keys)] = _sums(row, contact)
-    by_case = {
-        tuple(row[k] for k in keys): _sums(row, case)
-        for row in _rows(per_case.group_by(*keys).agg(aggregations(case)))
-    }
+    found = summed(frame, contact, keys)
+    by_case = summed(per_case, case, keys)
     none = _sums({}, case)
     labelled = []
     for label, sums in found.items():

@@ -64,10 +64,17 @@ def kpis_on_engine(
 
 def kpis_of(frame: Any, options: KpiOptions, engine: Any) -> KpiResult:
     """:func:`custrec.kpi.definitions.kpi_result` of contacts kept on ``engine``: its
-    tables for the calendar of business hours, its materialise for the cases."""
+    tables for the calendar of business hours, its materialise for the cases, its
+    quantiles by rank where its own aggregate would hold a group's values in memory."""
     from custrec.kpi import definitions
 
-    return definitions.kpi_result(frame, options, make_table=engine.table, keep=engine.materialise)
+    return definitions.kpi_result(
+        frame,
+        options,
+        make_table=engine.table,
+        keep=engine.materialise,
+        ranked=engine.ranks_quantiles,
+    )
 
 
 def load_on_engine(
@@ -95,7 +102,7 @@ def load_on_engine(
     from custrec.kpi.logs import require_columns
     from custrec.schema import lazy, shipped_schema
     from custrec.schema.batch import ROW, BatchRules, fail_column
-    from custrec.schema.rules import value_column
+    from custrec.schema.rules import stripped_column, value_column, zoned_column
 
     options.check()
     unknown = [target for target in (mapping or {}) if target not in CANONICAL]
@@ -119,7 +126,8 @@ def load_on_engine(
         ("interaction_id.unique", nw.col(value_column("interaction_id")), [])
     ]
     with engine.reading(source):
-        evaluated, verdicts, _ = lazy.evaluate(rules, frame, engine, unique=unique)
+        read = [f(n) for n in named for f in (value_column, stripped_column, zoned_column)]
+        evaluated, verdicts, _ = lazy.evaluate(rules, frame, engine, unique=unique, keep=read)
         fails = [nw.col(fail_column(v.rule_id)).fill_null(False) for v in verdicts]
         bad = reduce(lambda a, b: a | b, fails, nw.lit(False))
         checked = evaluated.with_columns(bad.alias(_BAD))

@@ -88,24 +88,44 @@ def evaluate(
     engine: Any,
     *,
     unique: Sequence[tuple[str, Any, Sequence[rules.Lookup]]] = (),
+    keep: Sequence[str] | None = None,
 ) -> tuple[Any, list[Verdict], list[str]]:
     """``frame`` (a Narwhals LazyFrame with :data:`ROW`) with a fail column per
     verdict; ``unique`` adds, per (rule id, key expression, the lookups it reads), a
-    verdict failing the records whose non-null key an earlier record holds."""
+    verdict failing the records whose non-null key an earlier record holds. With
+    ``keep`` (the columns the caller reads besides :data:`ROW` and the fail columns;
+    those the records have) and no lookup, the result holds only those."""
     plan = engine_rules.expressions(dict(frame.collect_schema()), engine.name)
     for stage in plan.stages:
         frame = frame.with_columns(*stage)
-    # Each lookup reads its keys from the converted records, then the verdicts: one
-    # pass over the input, kept, instead of one per lookup.
-    base = frame = engine.materialise(frame)
-    frame = looked_up(frame, engine_rules.context.lookups.values(), engine, base)
-    frame = frame.with_columns(*plan.masks)
     verdicts = list(plan.verdicts)
-    for rule_id, key, lookups in unique:
+    keys = {_unique_column(rule_id): key for rule_id, key, _ in unique}
+    lookups = list(engine_rules.context.lookups.values())
+    if keep is not None and not lookups and not any(used for _, _, used in unique):
+        # Only what the caller and the unique joins read is kept: the conversions'
+        # intermediate columns (five to ten per field) would be written to the
+        # engine's table and carried through each join (a probe side of ~170 columns
+        # ran out of a 250 MB limit at 10M records where one of 30 did not).
+        frame = frame.with_columns(*plan.masks).with_columns(
+            *[key.alias(name) for name, key in keys.items()]
+        )
+        have = set(frame.collect_schema().names())
+        fails = [fail_column(v.rule_id) for v in verdicts]
+        wanted = [c for c in dict.fromkeys(keep) if c in have and c != ROW]
+        base = frame = engine.materialise(frame.select(ROW, *wanted, *fails, *keys))
+        keyed = True
+    else:
+        # Each lookup reads its keys from the converted records, then the verdicts:
+        # one pass over the input, kept, instead of one per lookup.
+        base = frame = engine.materialise(frame)
         frame = looked_up(frame, lookups, engine, base)
-        name = "\x1fu:" + rule_id.replace(".", "\x1d")
+        frame = frame.with_columns(*plan.masks)
+        keyed = False
+    for rule_id, key, used in unique:
+        name = _unique_column(rule_id)
         first_name = name + ":first"
-        frame = frame.with_columns(key.alias(name))
+        if not keyed:
+            frame = looked_up(frame, used, engine, base).with_columns(key.alias(name))
         # The first record of each key by a grouping joined back, not a window: an
         # engine's grouping and join spill to disk, its window holds a partition whole.
         firsts = (
@@ -119,6 +139,10 @@ def evaluate(
         frame = engine.after_join(frame.drop(name, first_name))
         verdicts.append(Verdict(rule_id, rule_id.rpartition(".")[0]))
     return frame, verdicts, plan.missing
+
+
+def _unique_column(rule_id: str) -> str:
+    return "\x1fu:" + rule_id.replace(".", "\x1d")
 
 
 def kept(
