@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from custrec.generate.interactions import INTERACTION_COLUMNS
 from custrec.kpi import KpiOptions, compute_kpis
@@ -493,3 +495,105 @@ def test_engine_auto_keeps_polars_while_the_log_fits_and_says_why(
     monkeypatch.setenv("CUSTREC_ENGINE", "auto")
     monkeypatch.setattr(engines, "available_memory", lambda: 1 << 40)
     assert "--engine auto: polars" in cli(*base).stderr
+
+
+# --- medians and percentiles by rank (DuckDB) -----------------------------------------
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["a", "b", None]),
+            st.one_of(st.none(), st.integers(-3, 40).map(lambda v: v / 4), st.floats(0, 1e7)),
+        ),
+        max_size=40,
+    )
+)
+def test_quantiles_by_rank_equal_the_median_and_linear_quantile(
+    rows: list[tuple[str | None, float | None]],
+) -> None:
+    """Ties, a group of one or two values, a group of nulls only, a null group key:
+    the figures by rank are polars' median() and quantile(q, "linear") of each group."""
+    import narwhals as nw
+    import polars as pl
+
+    from custrec.kpi.definitions import ranked_quantiles
+
+    data = pl.DataFrame(rows, schema={"g": pl.String, "v": pl.Float64}, orient="row")
+    measures = {"t_v": nw.col("v")}
+    for keys in ([], ["g"]):
+        found = ranked_quantiles(nw.from_native(data.lazy()), keys, measures)
+        grouped = data.group_by(keys) if keys else None
+        wanted = (
+            grouped.agg(
+                pl.col("v").median().alias("median"),
+                pl.col("v").quantile(0.9, "linear").alias("p90"),
+                pl.col("v").count().alias("n"),
+            )
+            if grouped is not None
+            else data.select(
+                pl.col("v").median().alias("median"),
+                pl.col("v").quantile(0.9, "linear").alias("p90"),
+                pl.col("v").count().alias("n"),
+            )
+        )
+        for row in wanted.iter_rows(named=True):
+            label = tuple(row[k] for k in keys)
+            if not row["n"]:
+                assert label not in found or "t_v" not in found[label]
+                continue
+            for name in ("median", "p90"):
+                got = found[label]["t_v"][name]
+                assert math.isclose(got, row[name], rel_tol=1e-12, abs_tol=1e-12), (
+                    keys,
+                    label,
+                    name,
+                    got,
+                    row[name],
+                )
+
+
+def test_quantiles_by_rank_on_duckdb_equal_its_own_quantiles() -> None:
+    import narwhals as nw
+
+    from custrec.kpi.definitions import ranked_quantiles
+
+    connection = duckdb.connect()
+    relation = connection.sql(
+        "SELECT (i % 3)::VARCHAR AS g, CASE WHEN i % 7 = 0 THEN NULL "
+        "ELSE (i * 7919 % 1000) / 8.0 END AS v FROM range(5001) t(i)"
+    )
+    found = ranked_quantiles(nw.from_native(relation), ["g"], {"t_v": nw.col("v")})
+    wanted = connection.sql(
+        "SELECT g, median(v), quantile_cont(v, 0.9) FROM "
+        "(SELECT (i % 3)::VARCHAR AS g, CASE WHEN i % 7 = 0 THEN NULL "
+        "ELSE (i * 7919 % 1000) / 8.0 END AS v FROM range(5001) t(i)) GROUP BY g"
+    ).fetchall()
+    assert len(wanted) == 3
+    for group, median, p90 in wanted:
+        assert math.isclose(found[(group,)]["t_v"]["median"], median, rel_tol=1e-12)
+        assert math.isclose(found[(group,)]["t_v"]["p90"], p90, rel_tol=1e-12)
+
+
+def test_a_kpi_log_keeps_only_the_columns_the_report_reads_on_duckdb(
+    logs: dict[str, Path],
+) -> None:
+    """The records kept after validation hold the values the report reads and the
+    verdicts, not every conversion's intermediate columns (which the unique-id join
+    would carry: out of memory under a small limit at 10M records)."""
+    engine = engines.DuckDBEngine(memory_limit="1GB")
+    try:
+        found = kpis_on_engine([str(logs["parquet"])], KpiOptions(by=("channel",)), engine)
+        widths = engine.connection.execute(
+            "SELECT table_name, column_count FROM duckdb_tables() ORDER BY table_name"
+        ).fetchall()
+    finally:
+        engine.close()
+    assert found.rows == len(generated_rows(4000)) + len(edge_rows())
+    inputs, *kept = sorted(widths, key=lambda item: int(item[0].rpartition("_")[2]))
+    assert inputs[1] == len(COLUMNS)
+    # the converted values, the stripped texts, the zones and one verdict per rule:
+    # under four columns per input column (80 here), where every conversion's gives 122
+    assert kept
+    assert max(width for _, width in kept) <= 4 * len(COLUMNS), widths
