@@ -676,50 +676,6 @@ def test_a_schema_with_other_checks_refuses_the_rows_they_fail(tmp_path: Path) -
     assert (loaded.rows, loaded.invalid, list(loaded.frame["interaction_id"])) == (2, 1, ["I-1"])
 
 
-# --- Arrow and numpy helpers -------------------------------------------------------------
-
-
-def test_arrays_read_and_build_buffers_with_offsets_and_nulls() -> None:
-    import numpy as np
-    import pyarrow as pa
-
-    from custrec.kpi import arrays
-
-    values = pa.array([1, None, 3, 4, None, 6], type=pa.int32()).slice(1)
-    assert list(arrays.numbers(values, -1)) == [-1, 3, 4, -1, 6]
-    assert list(arrays.valid(values)) == [False, True, True, False, True]
-    with pytest.raises(ValueError, match="nulls"):
-        arrays.numbers(values)
-    flags = pa.array([True, None, False, True, True, False, None, True, False, True]).slice(3)
-    assert list(arrays.flags(flags)) == [True, True, False, False, True, False, True]
-    assert list(arrays.flags(flags, True)) == [True, True, False, True, True, False, True]
-    chunked = pa.chunked_array([pa.array([1.5, None]), pa.array([2.5])])
-    assert np.isnan(arrays.numbers(chunked, np.nan)).tolist() == [False, True, False]
-    built = arrays.booleans(np.array([True, False, True]), np.array([True, True, False]))
-    assert built.to_pylist() == [True, False, None]
-    assert arrays.integers(np.array([3, -1])).to_pylist() == [3, -1]
-    assert arrays.strings(["a", "", "é"]).to_pylist() == ["a", "", "é"]
-    times = pa.array([0, None], type=pa.timestamp("us", "UTC"))
-    assert list(arrays.numbers(times, -5)) == [0, -5]
-
-
-def test_hashes_of_equal_strings_are_equal_whatever_the_layout() -> None:
-    import pyarrow as pa
-
-    from custrec.kpi import arrays
-
-    words = ["", "a", "a\x00", "abcdefgh", "abcdefghi", "é" * 9, "I-0000001"]
-    plain = arrays.hashes(pa.array(words))
-    sliced = arrays.hashes(pa.array(["zz", *words]).slice(1))
-    large = arrays.hashes(pa.array(words, type=pa.large_string()))
-    assert plain is not None
-    assert sliced is not None
-    assert large is not None
-    assert list(plain) == list(sliced) == list(large)
-    assert len(set(plain.tolist())) == len(words)
-    assert arrays.hashes(pa.array(["x" * 65])) is None
-
-
 # --- reading logs: uniqueness, Parquet, several batches -----------------------------------
 
 
@@ -738,20 +694,14 @@ def _log_table(ids: list[str], **columns: Any) -> Any:
     )
 
 
-@pytest.mark.parametrize("collide", [False, True])
 def test_repeated_ids_across_batches_and_files_are_refused(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, collide: bool
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import numpy as np
     import pyarrow.parquet as pq
 
     from custrec.errors import InputError
-    from custrec.kpi import arrays, logs
+    from custrec.kpi import logs
 
-    if collide:  # every id has the same hash: the ids are compared exactly
-        monkeypatch.setattr(
-            arrays, "hashes", lambda values, longest=64: np.zeros(len(values), "uint64")
-        )
     monkeypatch.setattr(logs, "BATCH_ROWS", 4)
     first = tmp_path / "a.parquet"
     pq.write_table(_log_table(["I-9", "I-3", "I-5", "I-1", "I-3", "I-7"]), first)
@@ -768,21 +718,6 @@ def test_repeated_ids_across_batches_and_files_are_refused(
     assert f"{second}:3: interaction_id.unique" in message
     loaded = load_logs([str(first), str(second)], skip_invalid=True)
     assert list(loaded.frame["interaction_id"]) == ["I-9", "I-3", "I-5", "I-1", "I-7", "I-8"]
-
-
-def test_increasing_ids_need_no_hashing(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    import pyarrow.parquet as pq
-
-    from custrec.kpi import arrays, logs
-
-    def fail(*_: Any, **__: Any) -> None:
-        raise AssertionError("hashed")
-
-    monkeypatch.setattr(arrays, "hashes", fail)
-    monkeypatch.setattr(logs, "BATCH_ROWS", 3)
-    path = tmp_path / "log.parquet"
-    pq.write_table(_log_table([f"I-{n:03d}" for n in range(10)]), path)
-    assert load_logs([str(path)]).invalid == 0
 
 
 def test_parquet_logs_are_read_for_the_columns_needed_only(
@@ -857,21 +792,6 @@ def test_a_reader_error_is_raised_in_the_caller() -> None:
     stopped = _ahead(iter(range(100)), depth=1)
     assert next(stopped) == 0
     stopped.close()  # the reading thread ends without being drained
-
-
-def test_appender_grows_and_keeps_every_batch() -> None:
-    from custrec.kpi.columns import Appender, KpiColumns
-
-    appender = Appender(["case_id", "created_at", "csat", "resolved"])
-    appender.reserve(2)
-    frames = [log({"csat": n, "resolved": n % 2 == 0}) for n in range(7)]
-    for frame in frames:
-        appender.append(KpiColumns.from_frame(frame, appender.names))
-    columns = appender.columns()
-    assert columns.rows == 7
-    assert list(columns.numbers["csat"]) == list(range(7))
-    assert columns.flags["resolved"].to_pylist() == [n % 2 == 0 for n in range(7)]
-    assert columns.to_frame()["created_at"].tolist() == [T0] * 7
 
 
 # --- the engine against a plain pandas reading of the definitions ---------------------
@@ -1230,3 +1150,25 @@ def test_business_time_of_every_case_is_the_calendars_walk() -> None:
         got = cases[f"K-{number}"]["resolution_seconds"]
         assert got == pytest.approx(expected, abs=1e-6), (row, got, expected)
     assert sum(1 for c in cases.values() if c["resolution_seconds"]) > 300
+
+
+@pytest.mark.parametrize(
+    ("ids", "repeated"),
+    [
+        (["I-1", "I-2", "I-3"], None),  # increasing
+        (["I-3", "I-2", "I-1"], None),
+        (["I-1", "I-2", "I-2"], [2]),
+        (["I-2", None, "I-1", None, "I-2", "I-1"], [4, 5]),  # missing ids are not compared
+        ([], None),
+    ],
+)
+def test_repeated_ids_are_those_an_earlier_row_holds(
+    ids: list[str | None], repeated: list[int] | None
+) -> None:
+    import polars as pl
+
+    from custrec.kpi.logs import _repeated
+
+    chunks = [pl.Series(ids[i : i + 2], dtype=pl.String) for i in range(0, len(ids), 2)]
+    found = _repeated(chunks)
+    assert (None if found is None else found.tolist()) == repeated
