@@ -17,6 +17,7 @@ Both run in UTC (``TimeZone``, ``spark.sql.session.timeZone``).
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import re
@@ -33,6 +34,8 @@ from custrec.errors import InputError, UsageError
 ENGINES = ("polars", "duckdb", "spark")
 ENGINE_ENV = "CUSTREC_ENGINE"
 SPARK_REMOTE_ENV = "CUSTREC_SPARK_REMOTE"
+CONNECT_TRIES = 4
+"""Retries of the first request to a Spark Connect server (about 4 s in all)."""
 EXTRAS = {"duckdb": ("duckdb", "custrec[duckdb]"), "spark": ("pyspark", "custrec[spark]")}
 
 
@@ -598,27 +601,57 @@ class SparkEngine(Engine):
         from pyspark.sql import SparkSession
 
         remote = remote or os.environ.get(SPARK_REMOTE_ENV) or None
-        running = SparkSession.getActiveSession()
-        builder: Any = SparkSession.builder.appName("custrec")
+        self.remote = remote
+        self._kept: list[Any] = []
+        self._owned = SparkSession.getActiveSession() is None
+        """Whether closing stops the session: not one this process had already."""
         if remote:
-            builder = builder.remote(remote)
-        else:
-            builder = builder.master(master or "local[*]").config("spark.ui.enabled", "false")
-            builder = builder.config("spark.io.encryption.enabled", "true")
-            builder = builder.config("spark.sql.shuffle.partitions", "4")
-            builder = builder.config("spark.ui.showConsoleProgress", "false")
-            # In local mode the driver's JVM does all the work: its heap, not Spark's
-            # default 1 GB, is what a large input needs (the same share as DuckDB's).
-            builder = builder.config("spark.driver.memory", default_memory_limit()[:-1].lower())
+            # Nothing else set on the builder: a Spark Connect server refuses to change
+            # its static settings (the application's name among them) for a client.
+            self.session = self._connected(remote)
+            return
+        builder = SparkSession.builder.appName("custrec").master(master or "local[*]")
+        builder = builder.config("spark.ui.enabled", "false")
+        builder = builder.config("spark.io.encryption.enabled", "true")
+        builder = builder.config("spark.sql.shuffle.partitions", "4")
+        builder = builder.config("spark.ui.showConsoleProgress", "false")
+        # In local mode the driver's JVM does all the work: its heap, not Spark's
+        # default 1 GB, is what a large input needs (the same share as DuckDB's).
+        builder = builder.config("spark.driver.memory", default_memory_limit()[:-1].lower())
         builder = builder.config("spark.sql.session.timeZone", "UTC")
         self.session = builder.getOrCreate()
         self.session.conf.set("spark.sql.session.timeZone", "UTC")
-        if not remote:
-            self.session.sparkContext.setLogLevel("ERROR")
-        self.remote = remote
-        self._kept: list[Any] = []
-        self._owned = running is None
-        """Whether closing stops the session: not one this process had already."""
+        self.session.sparkContext.setLogLevel("ERROR")
+
+    @staticmethod
+    def _connected(remote: str) -> Any:
+        """A Spark Connect session in UTC. A server that does not answer within a few
+        seconds, or refuses the client, is a :class:`UsageError` (the address is the
+        caller's); once connected, the client's own retries (up to 10 minutes of a
+        server away) apply."""
+        from pyspark.errors.exceptions.connect import SparkConnectGrpcException
+        from pyspark.sql import SparkSession
+        from pyspark.sql.connect.client.retries import DefaultPolicy
+
+        session = SparkSession.builder.remote(remote).getOrCreate()
+        client = session.client
+        usual = client.get_retry_policies()
+        try:
+            client.set_retry_policies([DefaultPolicy(max_retries=CONNECT_TRIES)])
+            session.conf.set("spark.sql.session.timeZone", "UTC")
+        except SparkConnectGrpcException as error:
+            found = re.search(r'details = "([^"]*)"', str(error))
+            said = found.group(1) if found else _first_line(error)
+            # stopped now, with the few retries: at exit it would retry for 10 minutes
+            with contextlib.suppress(SparkConnectGrpcException):
+                session.stop()
+            raise UsageError(
+                # the address without its parameters: ";token=" is a secret
+                f"Spark Connect at {remote.split('/;')[0]} did not answer: {said[:200]} "
+                "(check --spark-remote or CUSTREC_SPARK_REMOTE, and its ;token=)"
+            ) from None
+        client.set_retry_policies(usual)
+        return session
 
     def read(self, paths: Sequence[str], input_format: str | None, row: str) -> Any:
         import narwhals as nw
@@ -635,6 +668,9 @@ class SparkEngine(Engine):
                 frame = reader.options(
                     header=True, multiLine=True, escape='"', mode="FAILFAST"
                 ).csv(list(paths))
+            # Analysed here: through Spark Connect a missing path is found only when
+            # the plan is analysed (classic Spark finds it above).
+            frame.schema  # noqa: B018
         # Increasing in file order, not consecutive: record_numbers makes them so.
         return nw.from_native(frame.withColumn(row, F.monotonically_increasing_id()))
 
@@ -699,6 +735,12 @@ class SparkEngine(Engine):
         )
         self._kept.append(native)
         return nw.from_native(native)
+
+    def after_join(self, frame: Any) -> Any:
+        # Through Spark Connect the plan travels as a protobuf message, which the
+        # client decodes to a depth of 100 at most: a chain of a schema's lookups and
+        # unique joins goes deeper (exit 70 before); a kept result starts a new plan.
+        return self.materialise(frame) if self.remote else frame
 
     def epoch_micros(self, frame: Any, columns: Mapping[str, str]) -> Any:
         import narwhals as nw
@@ -790,7 +832,8 @@ class SparkEngine(Engine):
         from pyspark.errors import AnalysisException
 
         try:
-            self._exported(frame, parts, order).write.mode("errorifexists").option(
+            # "error", not "errorifexists": Spark Connect's client knows only the former
+            self._exported(frame, parts, order).write.mode("error").option(
                 "ignoreNullFields", "false"
             ).json(uri)
         except AnalysisException as error:

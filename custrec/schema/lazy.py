@@ -123,20 +123,32 @@ def evaluate(
         keyed = False
     for rule_id, key, used in unique:
         name = _unique_column(rule_id)
-        first_name = name + ":first"
+        first_name, count = name + ":first", name + ":n"
         if not keyed:
             frame = looked_up(frame, used, engine, base).with_columns(key.alias(name))
-        # The first record of each key by a grouping joined back, not a window: an
-        # engine's grouping and join spill to disk, its window holds a partition whole.
-        firsts = (
-            frame.filter(~nw.col(name).is_null())
-            .group_by(name)
-            .agg(nw.col(ROW).min().alias(first_name))
+        # The records whose key an earlier record holds: the keys held more than once
+        # (a grouping, which spills), their records, all but the first of each. Kept:
+        # usually a few, and then the engine knows it. Joined to the records by their
+        # number, the records stream past that small table; joined by key, as a whole
+        # table of first records, they were spilled in full (100M records: 40 GB).
+        keyed_rows = frame.filter(~nw.col(name).is_null()).select(ROW, name)
+        shared = (
+            keyed_rows.group_by(name)
+            .agg(nw.col(ROW).min().alias(first_name), nw.len().alias(count))
+            .filter(nw.col(count) > 1)
+            .select(name, first_name)
         )
-        frame = frame.join(firsts, on=name, how="left")
-        repeated = (~nw.col(name).is_null()) & (nw.col(ROW) != nw.col(first_name))
-        frame = frame.with_columns(repeated.fill_null(False).alias(fail_column(rule_id)))
-        frame = engine.after_join(frame.drop(name, first_name))
+        fail = fail_column(rule_id)
+        repeated = engine.materialise(
+            keyed_rows.join(shared, on=name, how="inner")
+            .filter(nw.col(ROW) != nw.col(first_name))
+            .select(ROW, nw.lit(True).alias(fail))
+        )
+        frame = (
+            frame.join(repeated, on=ROW, how="left")
+            .with_columns(nw.col(fail).fill_null(False))
+            .drop(name)
+        )
         verdicts.append(Verdict(rule_id, rule_id.rpartition(".")[0]))
     return frame, verdicts, plan.missing
 
