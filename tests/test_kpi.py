@@ -17,7 +17,7 @@ from custrec.kpi.engine import case_table
 from custrec.kpi.logs import CANONICAL, load_logs
 from custrec.kpi.stats import nps, rate, wilson
 
-from .conftest import InvokeCli, write
+from .conftest import REPO, InvokeCli, write
 
 T0 = pd.Timestamp("2026-03-02T09:00:00Z")  # a Monday
 
@@ -1172,3 +1172,25 @@ def test_repeated_ids_are_those_an_earlier_row_holds(
     chunks = [pl.Series(ids[i : i + 2], dtype=pl.String) for i in range(0, len(ids), 2)]
     found = _repeated(chunks)
     assert (None if found is None else found.tolist()) == repeated
+
+
+def test_a_json_kpi_report_on_polars_does_not_import_pandas() -> None:
+    """pandas is for pandas input only: importing it costs about 0.2 s of a report."""
+    import subprocess
+    import sys
+
+    log = REPO / "examples" / "interactions.csv"
+    code = (
+        "import sys\n"
+        "from custrec.cli import main\n"
+        f"sys.argv = ['custrec', 'report', 'kpi', {str(log)!r}, '--skip-invalid', "
+        "'--format', 'json']\n"
+        "try:\n"
+        "    main()\n"
+        "except SystemExit as done:\n"
+        "    assert not done.code, done.code\n"
+        "assert 'pandas' not in sys.modules, 'pandas imported'\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert '"interactions"' in done.stdout

@@ -7,6 +7,7 @@ definitions of :mod:`custrec.kpi.definitions` on polars (the default engine) or,
 from __future__ import annotations
 
 import datetime as dt
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -161,9 +162,10 @@ def describe(options: KpiOptions) -> dict[str, Any]:
 def as_columns(frame: Any, options: KpiOptions) -> Any:
     """A polars DataFrame (as the loader keeps logs) or :class:`KpiColumns` as they
     are; a pandas DataFrame as :class:`KpiColumns`."""
-    import pandas as pd
-
-    if isinstance(frame, pd.DataFrame):
+    # A pandas DataFrame exists only once pandas is imported: looking in sys.modules
+    # spares its import (about 0.2 s of a report that never uses it).
+    pd = sys.modules.get("pandas")
+    if pd is not None and isinstance(frame, pd.DataFrame):
         return KpiColumns.from_frame(frame, needed_columns(options))
     return frame
 
