@@ -256,8 +256,8 @@ class Engine:
 
     def after_join(self, frame: Any) -> Any:
         """``frame``, just joined to a table as large as the input (a lookup's
-        results, the first record of each unique value): as it is, for an engine
-        that runs a chain of joins in bounded memory."""
+        results): as it is, for an engine that runs a chain of joins in bounded
+        memory."""
         return frame
 
     def record_numbers(self, frame: Any, row: str, rows: Sequence[int]) -> dict[int, int]:
@@ -738,8 +738,8 @@ class SparkEngine(Engine):
 
     def after_join(self, frame: Any) -> Any:
         # Through Spark Connect the plan travels as a protobuf message, which the
-        # client decodes to a depth of 100 at most: a chain of a schema's lookups and
-        # unique joins goes deeper (exit 70 before); a kept result starts a new plan.
+        # client decodes to a depth of 100 at most: a chain of a schema's lookups goes
+        # deeper (exit 70 before); a kept result starts a new plan.
         return self.materialise(frame) if self.remote else frame
 
     def epoch_micros(self, frame: Any, columns: Mapping[str, str]) -> Any:

@@ -257,11 +257,11 @@ def ranked_quantiles(
     figures as ``median()`` and ``quantile(q, "linear")``, to rounding."""
     value, count, running, total = "\x1fv", "\x1fcount", "\x1frunning", "\x1ftotal"
     parts = list(keys) or ["\x1fall"]
+    grouped = [nw.col(k) for k in keys] or [nw.lit(0).alias(parts[0])]
     out: dict[tuple[Any, ...], dict[str, dict[str, float]]] = {}
     for name, column in measures.items():
         if not name.startswith("t_"):
             continue
-        grouped = [nw.col(k) for k in keys] or [nw.lit(0).alias(parts[0])]
         counted = (
             frame.select(*grouped, column.alias(value))
             .filter(~nw.col(value).is_null())

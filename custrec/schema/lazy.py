@@ -102,10 +102,10 @@ def evaluate(
     keys = {_unique_column(rule_id): key for rule_id, key, _ in unique}
     lookups = list(engine_rules.context.lookups.values())
     if keep is not None and not lookups and not any(used for _, _, used in unique):
-        # Only what the caller and the unique joins read is kept: the conversions'
-        # intermediate columns (five to ten per field) would be written to the
-        # engine's table and carried through each join (a probe side of ~170 columns
-        # ran out of a 250 MB limit at 10M records where one of 30 did not).
+        # Only what the caller and the unique checks read is kept: the conversions'
+        # intermediate columns (five to ten per field: ~170 columns for an
+        # interaction log, 80 kept) would be written to the engine's table and
+        # carried through every query after it.
         frame = frame.with_columns(*plan.masks).with_columns(
             *[key.alias(name) for name, key in keys.items()]
         )
