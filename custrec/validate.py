@@ -539,13 +539,17 @@ def validate_on_engine(
     schema: Schema,
     engine: Any,
     *,
+    store: Store | None = None,
     input_format: str | None = None,
+    delimiter: str | None = None,
+    encoding: str | None = None,
     examples: int = DEFAULT_EXAMPLES,
     fail_on: str = "error",
     as_of: str | None = None,
     mapping: Mapping[str, str] | None = None,
     failures: str | None = None,
     inputs: Sequence[str | None] = (),
+    progress: Progress = NO_PROGRESS,
 ) -> ValidationReport:
     """Validate the files ``paths`` (CSV or Parquet, read as ``engine`` reads them:
     paths, directories, globs) on a lazy ``engine`` (:mod:`custrec.engines`): the
@@ -553,10 +557,19 @@ def validate_on_engine(
     (:mod:`custrec.schema.lazy`), with the same counts and examples. Examples name
     the line where the input is one local CSV file.
 
+    What only custrec reads, ``store`` when given (decrypted batch by batch; its
+    records a purge anonymised are checked here by the anonymised-record rules, as
+    :func:`validate_source` does), standard input (``-``, read with ``delimiter``
+    and ``encoding``) and NDJSON files, is streamed into the engine
+    (:meth:`custrec.engines.Engine.read_batches`): examples and failures then name
+    the same positions and lines as :func:`validate_source`'s. ``progress`` counts
+    the records streamed.
+
     ``failures`` writes every failure as :func:`validate_source` does (a local path,
     or ``-`` for stdout), written by the engine in one query and put in place
     whole; on Spark it may also be a URI of the cluster's storage (``scheme://``),
-    where Spark's workers write it as a directory of part files."""
+    where Spark's workers write it as a directory of part files (not for a store,
+    whose anonymised records are checked here)."""
     import narwhals as nw
 
     from custrec.schema import lazy
@@ -564,7 +577,11 @@ def validate_on_engine(
 
     if fail_on not in ("error", "warn"):
         raise UsageError("fail_on must be error or warn")
+    if mapping and store is not None:
+        raise UsageError("--map reads a file's columns; a store's fields have their names")
     _check_as_of(as_of)
+    if store is not None:
+        paths = [str(store.path)]
     read = (*paths, *inputs)
     if failures is not None and failures != "-" and not _is_uri(failures):
         from custrec.protected import refuse_protected
@@ -572,17 +589,26 @@ def validate_on_engine(
         refuse_protected(failures, read)  # now, not after the whole run
     elif failures is not None and _is_uri(failures) and not hasattr(engine, "ndjson_directory"):
         raise UsageError(f"--engine {engine.name} writes --failures to a local file or -")
+    elif failures is not None and _is_uri(failures) and store is not None:
+        raise UsageError("a store's failures are written to a local file or -, not a URI")
     run = Validation(schema, examples, as_of)
     source = ", ".join(paths)
     report = ValidationReport(
         source=source,
-        source_kind="file",
+        source_kind="file" if store is None else "store",
         schema=schema.name,
         fail_on=fail_on,
         failures_file=failures,
         as_of=as_of,
     )
-    frame = engine.read(paths, input_format, ROW)
+    streamed: _Streamed | None = None
+    if store is not None or any(_read_here(path, input_format) for path in paths):
+        streamed = _Streamed(run, paths, store, input_format, delimiter, encoding, progress)
+        frame = streamed.frame(engine)
+        source = ", ".join(streamed.names)
+        report.source = source
+    else:
+        frame = engine.read(paths, input_format, ROW)
     columns = [c for c in frame.collect_schema().names() if c != ROW]
     header = _Header(source, schema, mapping or {})
     named = header.check(columns, final=True, line=None)
@@ -612,10 +638,12 @@ def validate_on_engine(
             kept, verdicts, list(schema.fields), shown, examples
         )
     run.present = present
-    run.rows = 0
+    anonymised, run.rows = run.anonymised, 0
     numbers = (
         engine.record_numbers(evaluated, ROW, found.get_column(ROW).to_list()) if len(found) else {}
     )
+    if streamed is not None:
+        numbers = {row: streamed.position(number) for row, number in numbers.items()}
     for rule_id in run._order:
         if not counts.get(rule_id):
             continue
@@ -627,24 +655,174 @@ def validate_on_engine(
             - 1
         )
         run._keep_rows(outcome, mine, None)
-    run.rows = rows
+    run.rows = rows + anonymised
     run.finish()
     lines: dict[int, int] = {}
     local = len(paths) == 1 and os.path.isfile(paths[0])
     wanted = sorted({e.row for o in run.outcomes.values() for e in o.examples if e.row})
-    lined = local and (input_format or "csv") == "csv" and not _is_parquet(paths[0])
+    lined = (
+        streamed is None
+        and local
+        and (input_format or "csv") == "csv"
+        and not _is_parquet(paths[0])
+    )
     if lined and wanted:
         lines = _csv_lines(paths[0], wanted)
+    elif streamed is not None and wanted:
+        lines = streamed.lines(wanted)
     _reported(run, report, lines)
     if failures is not None:
         with engine.reading(source):
             _engine_failures(
-                kept, engine, run, counts, rows, failures, read, paths[0] if lined else None
+                kept,
+                engine,
+                run,
+                counts,
+                rows,
+                failures,
+                read,
+                paths[0] if lined else None,
+                streamed,
             )
     return report
 
 
-_NUMBER, _LINE = "\x1fnumber", "\x1fline"
+def _read_here(path: str, input_format: str | None) -> bool:
+    """Whether custrec reads ``path`` for the engine: standard input and NDJSON (which
+    the engines do not read as custrec does)."""
+    from custrec.io import format_from_extension
+
+    return path == "-" or (input_format or format_from_extension(path)) == "ndjson"
+
+
+class _Streamed:
+    """Records custrec reads itself for an engine (standard input, NDJSON files, a
+    store decrypted batch by batch), streamed into it, and what is needed to name
+    them as :func:`validate_source` does: the lines of one input that has them, and
+    a store record's position. The records a purge anonymised are checked here (by
+    :meth:`Validation.anonymised_records`) and not sent; :func:`validate_source`
+    numbers them first within each batch of :func:`custrec.io.regrouped`, so a
+    record's position is its number among those sent plus the anonymised records of
+    its batch and the batches before."""
+
+    def __init__(
+        self,
+        run: Validation,
+        paths: Sequence[str],
+        store: Store | None,
+        input_format: str | None,
+        delimiter: str | None,
+        encoding: str | None,
+        progress: Progress,
+    ) -> None:
+        self.run = run
+        self.paths = paths
+        self.store = store
+        self.input_format = input_format
+        self.delimiter = delimiter
+        self.encoding = encoding
+        self.progress = progress
+        self.names: list[str] = list(paths)
+        self.columns: list[str] = []
+        self.current = paths[0] if paths else "<stdin>"
+        self.reader: Any = None  # the last file's reader: its lines, when it is the only one
+        self.starts: list[int] = [1]  # number (1-based, among those sent) of each batch's first
+        self.before: list[int] = [0]  # the anonymised records up to that batch, inclusive
+        self.sent = 0
+        self.anonymised: list[_Failure] = []
+
+    def frame(self, engine: Any) -> Any:
+        from custrec import engines
+        from custrec.errors import InputError
+        from custrec.schema.batch import ROW
+
+        try:
+            return engine.read_batches(self._batches(), self.columns, ROW)
+        except InputError as error:
+            if error.source != engines.BATCHES:
+                raise
+            raise InputError(self.current, error.message) from None
+        finally:
+            self.progress.close()
+
+    def _batches(self) -> Iterator[Any]:
+        from custrec.io import open_table, regrouped, source_name
+
+        self.progress.start(None if self.store is None else self.store.count(), "records")
+        if self.store is not None:
+            self.columns[:] = [name for name, _ in self.store.columns]
+            id_field = self.store.settings.id_field
+            kept = self.run.keep_failures
+            self.run.keep_failures = True  # the anonymised records' failures, for the file
+            try:
+                for batch in regrouped(self.store.iter_batches(action="validate", system=True)):
+                    self.progress.advance(batch.num_rows)
+                    failed = len(self.run.failures)
+                    self.run.rows = self.sent + self.run.anonymised  # the positions so far
+                    batch = _anonymised_apart(self.run, batch, id_field)
+                    self.anonymised += self.run.failures[failed:]
+                    del self.run.failures[failed:]
+                    yield from self._sent(batch)
+            finally:
+                self.run.keep_failures = kept
+            return
+        for index, path in enumerate(self.paths):
+            self.current = source_name(path)
+            self.names[index] = self.current
+            with open_table(
+                path,
+                input_format=self.input_format,
+                delimiter=self.delimiter,
+                encoding=self.encoding,
+            ) as reader:
+                self.reader = reader
+                self.columns[:] = list(reader.columns)
+                for batch in reader:
+                    self.progress.advance(batch.num_rows)
+                    yield from self._sent(batch)
+
+    def _sent(self, batch: Any) -> Iterator[Any]:
+        if self.run.anonymised != self.before[-1]:
+            self.starts.append(self.sent + 1)
+            self.before.append(self.run.anonymised)
+        self.sent += batch.num_rows
+        if batch.num_rows:
+            yield batch
+
+    def position(self, number: int) -> int:
+        """The position (1-based) :func:`validate_source` gives the record sent as
+        ``number``."""
+        import bisect
+
+        return number + self.before[bisect.bisect_right(self.starts, number) - 1]
+
+    def positions(self, first: int, count: int) -> list[int]:
+        return [self.position(number) for number in range(first, first + count)]
+
+    @property
+    def renumbered(self) -> bool:
+        """Whether a position differs from its number (anonymised records were met)."""
+        return self.before[-1] > 0
+
+    def line_chunks(self, rows: int, size: int) -> Iterator[tuple[int, list[int]]]:
+        """(index of the first, their lines) of the ``rows`` records sent, ``size``
+        at a time (see :meth:`lines`)."""
+        for first in range(0, rows, size):
+            wanted = range(first + 1, min(first + size, rows) + 1)
+            found = self.lines(wanted)
+            yield first, [found[row] for row in wanted]
+
+    def lines(self, rows: Sequence[int]) -> dict[int, int]:
+        """The lines of ``rows`` (1-based), when the input was one file custrec
+        recorded the lines of (NDJSON, standard input)."""
+        reader = self.reader
+        if len(self.paths) != 1 or reader is None or not reader.lines_recorded:
+            return {}
+        found: dict[int, int] = reader.row_lines(rows)
+        return found
+
+
+_NUMBER, _LINE, _POSITION = "\x1fnumber", "\x1fline", "\x1fposition"
 LINE_CHUNK = 262_144
 """Record lines sent to an engine at a time, for a CSV file whose records span lines."""
 
@@ -658,11 +836,14 @@ def _engine_failures(
     failures: str,
     read: Sequence[str | None],
     csv_path: str | None,
+    streamed: _Streamed | None = None,
 ) -> None:
     """The failures file of :func:`validate_on_engine`, with the fields of
     :func:`_write_failures` (sorted by record, then rule): the records of ``kept``
     (:func:`custrec.schema.lazy.kept`) failing each rule, numbered and (``csv_path``:
-    one local CSV file) given their lines in the query."""
+    one local CSV file; or the lines ``streamed`` recorded) given their lines in the
+    query. A store's records are given their positions, and the failures of its
+    anonymised records (checked while ``streamed``) are merged in by position."""
     import shutil
 
     import narwhals as nw
@@ -674,21 +855,37 @@ def _engine_failures(
     have = set(kept.collect_schema().names())
     frame = engine.numbered(kept, ROW, _NUMBER)
     line: Column | None = None
+    by_number: Iterable[tuple[int, list[int]]] | None = None
     if csv_path is not None:
         line = Column(_LINE)
         if count_lines(csv_path) == rows + 1:  # one line per record: record r on line r + 1
             frame = frame.with_columns((nw.col(_NUMBER) + 1).alias(_LINE))
         else:
-            starts = csv_record_lines(csv_path)
-            parts = (
-                {_NUMBER: list(range(first + 1, first + 1 + len(chunk))), _LINE: chunk}
-                for first, chunk in _chunks(starts, LINE_CHUNK)
-            )
-            table = engine.loaded_table(parts, {_NUMBER: "int64", _LINE: "int64"})
-            if table is None:
-                line = None
-            else:
-                frame = frame.join(table, on=_NUMBER, how="left")
+            by_number = _chunks(csv_record_lines(csv_path), LINE_CHUNK)
+    elif streamed is not None and streamed.lines([1]):
+        line = Column(_LINE)
+        by_number = streamed.line_chunks(rows, LINE_CHUNK)
+    if by_number is not None:
+        parts = (
+            {_NUMBER: list(range(first + 1, first + 1 + len(chunk))), _LINE: chunk}
+            for first, chunk in by_number
+        )
+        table = engine.loaded_table(parts, {_NUMBER: "int64", _LINE: "int64"})
+        if table is None:
+            line = None
+        else:
+            frame = frame.join(table, on=_NUMBER, how="left")
+    number = Column(_NUMBER)
+    if streamed is not None and streamed.renumbered:
+        number = Column(_POSITION)
+        parts = (
+            {_NUMBER: list(range(first, first + size)), _POSITION: streamed.positions(first, size)}
+            for first in range(1, rows + 1, LINE_CHUNK)
+            for size in [min(LINE_CHUNK, rows + 1 - first)]
+        )
+        table = engine.loaded_table(parts, {_NUMBER: "int64", _POSITION: "int64"})
+        if table is not None:
+            frame = frame.join(table, on=_NUMBER, how="left")
     id_field = run.schema.id_field
     picked: list[tuple[str, Part]] = []
     for rule_id in run._order:
@@ -703,7 +900,7 @@ def _engine_failures(
                     fail_column(rule_id),
                     {
                         "line": line,
-                        "row": Column(_NUMBER),
+                        "row": number,
                         "id": Column(id_field) if id_field in have else None,
                         "column": column,
                         "rule": rule_id,
@@ -719,16 +916,33 @@ def _engine_failures(
     if _is_uri(failures):  # nothing failed: a directory without records
         engine.ndjson_directory(frame, failing or [part for _, part in picked[:1]], order, failures)
         return
+    extra = [] if streamed is None else streamed.anonymised
     if not failing:  # nothing failed: an empty file, as the polars engine writes
-        _write_failures(failures, [], {}, read)
+        _write_failures(failures, extra, {}, read)
         return
     place = private_directory()
     try:
         into = os.path.join(place, "failures.ndjson")
         engine.ndjson(frame, failing, order, into)
+        if extra:
+            into = _merged(into, extra, os.path.join(place, "merged.ndjson"))
         _copy_out(into, failures, read)
     finally:
         shutil.rmtree(place, ignore_errors=True)
+
+
+def _merged(path: str, extra: Sequence[_Failure], into: str) -> str:
+    """The failures file ``path`` (one JSON object per line, sorted by row) with the
+    failures ``extra`` (sorted by row, none on a row of ``path``) merged in by row,
+    written to the new file ``into``."""
+    import heapq
+    import json
+
+    with open(path, encoding="utf-8") as given, open(into, "w", encoding="utf-8") as out:
+        theirs = ((int(json.loads(text)["row"]), text) for text in given)
+        ours = ((failure.row, _failure_text(failure, {})) for failure in extra)
+        out.writelines(text for _, text in heapq.merge(theirs, ours, key=lambda x: x[0]))
+    return into
 
 
 def _chunks(values: Iterable[int], size: int) -> Iterator[tuple[int, list[int]]]:
@@ -863,26 +1077,10 @@ def _write_failures(
     """Every failure, one JSON object per line (mode 0600: values are personal data)."""
     from custrec.atomic import atomic_file
     from custrec.errors import reporting_no_space
-    from custrec.render import json_text
 
     def rows() -> Iterator[str]:
         for failure in failures:
-            yield (
-                json_text(
-                    {
-                        "line": lines.get(failure.row),
-                        "row": failure.row,
-                        "id": failure.record_id,
-                        "column": failure.column,
-                        "rule": failure.outcome.id,
-                        "severity": failure.outcome.severity,
-                        "value": _json_value(failure.value),
-                        "other_fields": {k: _json_value(v) for k, v in failure.others.items()},
-                    },
-                    ensure_ascii=False,
-                )
-                + "\n"
-            )
+            yield _failure_text(failure, lines)
 
     if path == "-":
         with reporting_no_space("<stdout>", stream=True):
@@ -892,6 +1090,23 @@ def _write_failures(
     with atomic_file(path, mode=0o600, inputs=read) as handle:
         for text in rows():
             handle.write(text.encode("utf-8"))
+
+
+def _failure_text(failure: _Failure, lines: Mapping[int, int]) -> str:
+    """One line of a failures file."""
+    from custrec.render import json_text
+
+    record = {
+        "line": lines.get(failure.row),
+        "row": failure.row,
+        "id": failure.record_id,
+        "column": failure.column,
+        "rule": failure.outcome.id,
+        "severity": failure.outcome.severity,
+        "value": _json_value(failure.value),
+        "other_fields": {k: _json_value(v) for k, v in failure.others.items()},
+    }
+    return json_text(record, ensure_ascii=False) + "\n"
 
 
 def _json_value(value: object) -> object:

@@ -560,3 +560,152 @@ def test_a_killed_runs_spill_directory_is_removed_by_the_next_run(tmp_path: Path
     assert not stale.exists()
     assert alive.exists()
     assert unnamed.exists()
+
+
+@pytest.fixture(scope="module")
+def purged_store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """(a store of generated customers with defects, after a retention purge that
+    anonymised some of them; one anonymised record that still names its customer, so
+    that the anonymised-record rules fail; its key file)."""
+    from click.testing import CliRunner
+
+    from custrec.anonymised import ANONYMISED_SOURCE
+    from custrec.cli import main
+    from custrec.store import KeySource, open_store
+
+    folder = tmp_path_factory.mktemp("purged")
+    key, store, given = folder / "k.key", folder / "s.crec", folder / "c.csv"
+    refused = folder / "rejects.csv"
+    repo = Path(__file__).resolve().parent.parent
+    runner = CliRunner()
+    env = {"CUSTREC_KEY_FILE": str(key), "CUSTREC_ACTOR": "officer"}
+    policy = str(repo / "schemas" / "retention.yaml")
+    for args in (
+        ["key", "new", str(key)],
+        ["generate", "customers", "--rows", "1500", "--seed", "7", "-o", str(given)],
+        ["init", str(store), "--schema", str(repo / "schemas" / "customer.yaml")],
+        ["collect", str(store), str(given), "--on-invalid", "reject", "--rejects", str(refused)],
+        ["purge", str(store), "--policy", policy, "--as-of", "2030-01-01", "--yes"],
+    ):
+        result = runner.invoke(main, args, env=env, catch_exceptions=False)
+        assert result.exit_code == 0, (args, result.output)
+    with open_store(store, KeySource.from_key_file(key)) as opened:
+        anonymous = [
+            row
+            for batch in opened.iter_batches(system=True)
+            for row in batch.to_pylist()
+            if str(row["_source"] or "").startswith(ANONYMISED_SOURCE)
+        ]
+        assert len(anonymous) >= 20
+        victim = anonymous[len(anonymous) // 2]
+        bad = {k: v for k, v in victim.items() if k not in ("_version", "_collected")}
+        bad.update(first_name="Name1", postcode="LS1 4AP", customer_id="C-999999")
+        opened.purge({victim["customer_id"]: (victim["_version"], bad)})
+    return store, key
+
+
+@pytest.mark.parametrize("engine_name", ["duckdb", "spark"])
+def test_a_store_streamed_into_an_engine_gives_the_same_report_and_failures(
+    engine_name: str,
+    purged_store: tuple[Path, Path],
+    request: pytest.FixtureRequest,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    """A store is decrypted batch by batch into the engine; the records a purge
+    anonymised are checked by their own rules on the way, and every example and
+    failure names the position the polars engine gives it (batches of 200 records
+    here, so that anonymised records sit in many of them)."""
+    import functools
+
+    from custrec import io
+    from custrec.schema import shipped_schema
+    from custrec.store import KeySource, open_store
+
+    monkeypatch.setattr(io, "regrouped", functools.partial(io.regrouped, rows=200))
+    engine = on(engine_name, request)
+    store, key = purged_store
+    schema = shipped_schema("customer")
+    local, remote = tmp_path / "local.ndjson", tmp_path / "remote.ndjson"
+    with open_store(store, KeySource.from_key_file(key)) as opened:
+        ours = validate_source(
+            str(store), schema, store=opened, as_of=AS_OF, examples=50, failures=str(local)
+        )
+    with open_store(store, KeySource.from_key_file(key)) as opened:
+        theirs = validate_on_engine(
+            [], schema, engine, store=opened, as_of=AS_OF, examples=50, failures=str(remote)
+        )
+    expected, found = report_json(ours), report_json(theirs)
+    expected.pop("failures_file")
+    found.pop("failures_file")
+    assert found == expected
+    assert found["source_kind"] == "store"
+    failed = {rule["id"]: rule["failed"] for rule in expected["rules"] if rule["failed"]}
+    assert failed["anonymised.empty"] == 1, failed
+    assert failed["anonymised.id"] == 1, failed
+    assert len(failed) >= 5, failed
+    ours_failures, theirs_failures = failure_lines(local), failure_lines(remote)
+    assert canonical(theirs_failures) == canonical(ours_failures)
+    rows = [f["row"] for f in theirs_failures]
+    assert rows == sorted(rows)
+    assert any(f["rule"].startswith("anonymised.") for f in theirs_failures)
+    # Positions differ from the order among the records sent: anonymised ones came first.
+    assert max(rows) > found["rows"] - failed.get("anonymised.id", 0) - 20
+
+
+@pytest.mark.parametrize("engine_name", ["duckdb", "spark"])
+def test_ndjson_streamed_into_an_engine_names_its_lines(
+    engine_name: str, data: dict[str, Path], request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """NDJSON, which the engines do not read as custrec does, is read by custrec and
+    streamed in: the same report, and the same failures with their lines (a blank
+    line shifts them)."""
+    engine = on(engine_name, request)
+    rows = list(csv.DictReader(data["csv"].open(encoding="utf-8", newline="")))
+    path = tmp_path / "records.ndjson"
+    lines = [json.dumps(row) for row in rows]
+    lines.insert(40, "")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    local, remote = tmp_path / "local.ndjson", tmp_path / "remote.ndjson"
+    ours = validate_source(str(path), SCHEMA, as_of=AS_OF, examples=4, failures=str(local))
+    theirs = validate_on_engine(
+        [str(path)], SCHEMA, engine, as_of=AS_OF, examples=4, failures=str(remote)
+    )
+    expected, found = report_json(ours), report_json(theirs)
+    assert expected.pop("failures_file") != found.pop("failures_file")
+    assert found == expected
+    failures = failure_lines(remote)
+    assert canonical(failures) == canonical(failure_lines(local))
+    assert any(f["line"] == f["row"] + 1 for f in failures)  # after the blank line
+    assert any(f["line"] == f["row"] for f in failures)  # before it
+
+
+def test_a_store_and_stdin_on_duckdb_from_the_cli(
+    cli: InvokeCli, purged_store: tuple[Path, Path], data: dict[str, Path], tmp_path: Path
+) -> None:
+    """``validate STORE --engine duckdb`` reads the store with its key (the store's own
+    schema, audited) and standard input is streamed in: both as on polars."""
+    store, key = purged_store
+    env = {"CUSTREC_KEY_FILE": str(key), "CUSTREC_ACTOR": "steward"}
+    base = ["validate", str(store), "--as-of", AS_OF, "--format", "json"]
+    local = cli(*base, env=env)
+    duck = cli(*base, "--engine", "duckdb", env=env)
+    assert duck.exit_code == local.exit_code == 1, duck.output
+    assert json.loads(duck.stdout) == json.loads(local.stdout)
+    shown = cli("audit", "show", str(store), "--format", "json", env=env)
+    actions = [entry["action"] for entry in json.loads(shown.stdout)["entries"]]
+    assert actions.count("validate") >= 2
+    refused = cli(*base, "--engine", "duckdb", "--failures", "file:///tmp/x", env=env)
+    assert refused.exit_code == 2
+    schema_file = tmp_path / "engines.yaml"
+    from custrec.schema.model import dump_schema
+
+    schema_file.write_text(dump_schema(SCHEMA), encoding="utf-8")
+    text = data["csv"].read_text(encoding="utf-8")
+    piped = ["validate", "-", "--schema", str(schema_file), "--as-of", AS_OF, "--format", "json"]
+    local = cli(*piped, input=text)
+    duck = cli(*piped, "--engine", "duckdb", input=text)
+    assert duck.exit_code == local.exit_code == 1, duck.output
+    assert json.loads(duck.stdout) == json.loads(local.stdout)
+    lines = [e["line"] for r in json.loads(duck.stdout)["rules"] for e in r["examples"]]
+    assert any(line is not None and line > 2 for line in lines)

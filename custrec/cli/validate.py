@@ -117,9 +117,10 @@ def validate(
     A store's records that a purge anonymised are checked by the schema's
     anonymised-record rules (anonymised.*) instead. With --engine duckdb or spark the
     same rules run as one query over the whole input there, with the same counts,
-    examples and failures file, which the engine writes; on Spark --failures may
-    also name a directory on the cluster's storage (s3a://..., hdfs://...), written
-    by its workers as part files (docs/scale-out.md).
+    examples and failures file, which the engine writes; a store, stdin and NDJSON
+    are read here and streamed in. On Spark --failures may also name a directory on
+    the cluster's storage (s3a://..., hdfs://...), written by its workers as part
+    files (docs/scale-out.md).
 
     Exit 0 when every error rule passes; 1 when one fails (the report is still on
     stdout); 2 for a wrong schema file (the message names its line); 3 for an
@@ -135,7 +136,7 @@ def validate(
       custrec validate 'lake/customers/*.parquet' --schema customer --engine duckdb
     """
     from custrec.protected import is_store_file
-    from custrec.schema import load_schema, parse_schema
+    from custrec.schema import load_schema
     from custrec.validate import validate_source
 
     if as_of is not None:
@@ -153,7 +154,12 @@ def validate(
             chosen,
             source,
             schema_file,
+            key_file=key_file,
+            lock_timeout=lock_timeout,
+            reason=reason,
             input_format=input_format,
+            delimiter=delimiter,
+            encoding=encoding,
             mapping=read_mapping(mapping, map_file),
             examples=examples,
             failures=failures,
@@ -175,11 +181,7 @@ def validate(
         if columns:
             raise UsageError("--map reads a file's columns; a store's fields have their names")
         with open_cli_store(source, key_file, lock_timeout, reason) as opened:
-            if schema is None:
-                text = opened.settings.schema
-                if text is None:
-                    raise UsageError(f"{source} was created without a schema: give --schema FILE")
-                schema = parse_schema(text, f"{source} (its schema)")
+            schema = schema or _store_schema(opened, source)
             report = validate_source(
                 source,
                 schema,
@@ -226,7 +228,12 @@ def _validate_on_engine(
     source: str,
     schema_file: str | None,
     *,
+    key_file: str | None,
+    lock_timeout: float,
+    reason: str | None,
     input_format: str | None,
+    delimiter: str | None,
+    encoding: str | None,
     mapping: dict[str, str],
     examples: int,
     failures: str | None,
@@ -235,29 +242,53 @@ def _validate_on_engine(
     memory_limit: str | None,
     spark_remote: str | None,
 ) -> Any:
-    """``validate`` of files on DuckDB or Spark."""
+    """``validate`` on DuckDB or Spark: files as the engine reads them; a store and
+    standard input streamed into it by custrec."""
     from custrec.engines import open_engine
     from custrec.protected import is_store_file
     from custrec.schema import load_schema
     from custrec.validate import validate_on_engine
 
-    if source == "-":
-        raise UsageError(f"--engine {name} reads files, not standard input")
-    if os.path.isfile(source) and is_store_file(source):
-        raise UsageError(f"a store is validated by the polars engine, not --engine {name}")
-    if schema_file is None:
+    schema = load_schema(schema_file) if schema_file else None
+    progress = click.get_current_context().with_resource(command_progress("validate"))
+
+    def run(schema: Any, store: Any = None) -> Any:
+        with open_engine(name, memory_limit=memory_limit, remote=spark_remote) as engine:
+            return validate_on_engine(
+                [source],
+                schema,
+                engine,
+                store=store,
+                input_format=input_format,
+                delimiter=csv_delimiter(delimiter),
+                encoding=encoding,
+                examples=examples,
+                fail_on=fail_on,
+                as_of=as_of,
+                mapping=mapping,
+                failures=failures,
+                inputs=(schema_file, key_file),
+                progress=progress,
+            )
+
+    if source != "-" and os.path.isfile(source) and is_store_file(source):
+        if mapping:
+            raise UsageError("--map reads a file's columns; a store's fields have their names")
+        with open_cli_store(source, key_file, lock_timeout, reason) as opened:
+            schema = schema or _store_schema(opened, source)
+            report = run(schema, opened)
+            note_restricted(opened)
+            return report
+    if schema is None:
         raise UsageError("give --schema FILE (or set CUSTREC_SCHEMA) to validate a file")
-    schema = load_schema(schema_file)
-    with open_engine(name, memory_limit=memory_limit, remote=spark_remote) as engine:
-        return validate_on_engine(
-            [source],
-            schema,
-            engine,
-            input_format=input_format,
-            examples=examples,
-            fail_on=fail_on,
-            as_of=as_of,
-            mapping=mapping,
-            failures=failures,
-            inputs=(schema_file,),
-        )
+    return run(schema)
+
+
+def _store_schema(opened: Any, source: str) -> Any:
+    """The schema a store was created with (``validate`` without --schema)."""
+    from custrec.schema import parse_schema
+
+    text = opened.settings.schema
+    if text is None:
+        raise UsageError(f"{source} was created without a schema: give --schema FILE")
+    return parse_schema(text, f"{source} (its schema)")
