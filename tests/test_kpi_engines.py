@@ -659,3 +659,30 @@ def test_a_kpi_log_keeps_only_the_columns_the_report_reads_on_duckdb(
     # under four columns per input column (80 here), where every conversion's gives 122
     assert kept
     assert max(width for _, width in kept) <= 4 * len(COLUMNS), widths
+
+
+@pytest.mark.parametrize("engine_name", ["polars", "duckdb"])
+def test_the_rows_of_all_groups_together_come_with_the_grouped_report(
+    engine_name: str, logs: dict[str, Path], request: pytest.FixtureRequest
+) -> None:
+    """The HTML page's trend of all groups together comes from the same cases as the
+    grouped rows (no second report), and equals the report without groups."""
+    import dataclasses
+
+    from custrec.kpi.lazylogs import kpis_of, load_on_engine
+
+    options = OPTIONS["channel-team-week-london"]
+    alone = dataclasses.replace(options, by=())
+    if engine_name == "polars":
+        columns = load_logs([str(logs["csv"])]).columns
+        found = compute_kpis(columns, options, overall=True)
+        expected = compute_kpis(columns, alone)
+        assert compute_kpis(columns, options).overall is None
+    else:
+        engine = on(engine_name, request)
+        log = load_on_engine([str(logs["csv"])], options, engine)
+        found = kpis_of(log.frame, options, engine, overall=True)
+        expected = kpis_of(log.frame, alone, engine)
+    assert found.overall is not None
+    assert len(found.overall) > 20
+    same(expected.rows, found.overall, "overall")

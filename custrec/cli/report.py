@@ -371,7 +371,7 @@ def kpi(
     if detail:
         _write_detail(loaded.contacts, options, output_format, output, read)
         return
-    result = compute_kpis(loaded.contacts, options)
+    result = compute_kpis(loaded.contacts, options, overall=output_format == "html")
     document = KpiReport(
         result=result,
         sources=["<stdin>" if s == "-" else s for s in logs],
@@ -382,7 +382,7 @@ def kpi(
         from custrec.kpi.page import page_context
         from custrec.kpi.report import html_page
 
-        context = page_context(loaded.contacts, options, goals, chart_scale)
+        context = page_context(loaded.contacts, options, goals, chart_scale, result.overall)
         _emit_text(html_page(document, context), output, read)
         return
     _write(document, output_format, output, read)
@@ -411,7 +411,6 @@ def _kpi_on_engine(
 ) -> None:
     """``report kpi`` of logs on DuckDB or Spark (stores and standard input read here
     and streamed in)."""
-    import dataclasses
 
     from custrec.engines import open_engine
     from custrec.kpi import definitions
@@ -439,14 +438,11 @@ def _kpi_on_engine(
             if detail:
                 cases = definitions.case_rows(found.frame, options, make_table=engine.table)
             else:
-                result = kpis_of(found.frame, options, engine)
+                html = output_format == "html"
+                result = kpis_of(found.frame, options, engine, overall=html)
             if output_format == "html" and not detail:
-                overall = None
-                if options.by and options.period:
-                    ungrouped = dataclasses.replace(options, by=())
-                    overall = kpis_of(found.frame, ungrouped, engine).rows
                 first, last = definitions.contact_span(found.frame, options)
-                context = context_of(overall, first, last, options, goals, chart_scale)
+                context = context_of(result.overall, first, last, options, goals, chart_scale)
     if found.invalid:
         note(f"{found.invalid} invalid row(s) left out, e.g. {'; '.join(found.problems[:3])}")
     if detail:

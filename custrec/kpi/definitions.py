@@ -518,13 +518,15 @@ def kpi_result(
     make_table: MakeTable | None = None,
     keep: Callable[[Any], Any] = lambda frame: frame,
     ranked: bool = False,
+    overall: bool = False,
 ) -> KpiResult:
     """The KPIs of the contacts in ``frame`` (a Narwhals LazyFrame, see the module
     docstring) with ``options``: one row per group and period, and the total.
     ``make_table`` makes the calendar of business hours on the engine; ``keep``
     materialises a frame read twice (the cases: once for the total, once per group);
     ``ranked``: the medians and percentiles by :func:`ranked_quantiles`, not by the
-    engine's aggregate."""
+    engine's aggregate. ``overall``, with groups and periods: also one row per period
+    of all groups together (:attr:`KpiResult.overall`), from the same cases."""
     from custrec.kpi.engine import KpiResult, describe
 
     frame = _contacts(frame, options, make_table)
@@ -550,22 +552,30 @@ def kpi_result(
     result.total = figures(total, total, options)
     if not keys:
         return result
-    found = summed(frame, contact, keys)
-    by_case = summed(per_case, case, keys)
     none = _sums({}, case)
-    labelled = []
-    for label, sums in found.items():
-        named = dict(zip(keys, label, strict=True))
-        if options.period:
-            named[PERIOD] = period_label(named[PERIOD], options.tz)
-        labelled.append((named, sums, by_case.get(label, none)))
-    labelled.sort(key=lambda item: [(item[0][k] is None, item[0][k] or "") for k in keys])
-    for named, sums, case_sums in labelled:
-        row = dict(named)
-        if not options.period:
-            row[PERIOD] = None
-        row.update(figures(sums, case_sums, options))
-        result.rows.append(row)
+
+    def rows(keys: list[str]) -> list[dict[str, Any]]:
+        found = summed(frame, contact, keys)
+        by_case = summed(per_case, case, keys)
+        labelled = []
+        for label, sums in found.items():
+            named = dict(zip(keys, label, strict=True))
+            if options.period:
+                named[PERIOD] = period_label(named[PERIOD], options.tz)
+            labelled.append((named, sums, by_case.get(label, none)))
+        labelled.sort(key=lambda item: [(item[0][k] is None, item[0][k] or "") for k in keys])
+        out = []
+        for named, sums, case_sums in labelled:
+            row = dict(named)
+            if not options.period:
+                row[PERIOD] = None
+            row.update(figures(sums, case_sums, options))
+            out.append(row)
+        return out
+
+    result.rows = rows(keys)
+    if overall and options.by and options.period:
+        result.overall = rows([PERIOD])
     return result
 
 

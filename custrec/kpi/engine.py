@@ -74,6 +74,9 @@ class KpiResult:
     total: dict[str, Any] = field(default_factory=dict)
     options: dict[str, Any] = field(default_factory=dict)
     skipped_invalid: int = 0
+    overall: list[dict[str, Any]] | None = None
+    """With groups and periods, when asked for: the rows of all groups together, one
+    per period (the HTML page's trend charts); not part of the JSON contract."""
 
 
 _ALWAYS = (
@@ -109,11 +112,14 @@ def needed_columns(options: KpiOptions) -> tuple[str, ...]:
     return tuple(name for name in CANONICAL if name in names)
 
 
-def compute_kpis(frame: Any, options: KpiOptions | None = None) -> KpiResult:
+def compute_kpis(
+    frame: Any, options: KpiOptions | None = None, *, overall: bool = False
+) -> KpiResult:
     """KPIs of a log: ``frame`` has the canonical columns (``schemas/interaction.yaml``)
     in their types (text, UTC timestamps, numbers, booleans), as a pandas DataFrame,
     as :class:`~custrec.kpi.columns.KpiColumns`, or as the polars DataFrame
-    :func:`custrec.kpi.logs.load_logs` keeps (a column it lacks is missing)."""
+    :func:`custrec.kpi.logs.load_logs` keeps (a column it lacks is missing).
+    ``overall``: also the rows of all groups together (:attr:`KpiResult.overall`)."""
     from custrec.kpi import definitions
 
     chosen = options or KpiOptions()
@@ -128,6 +134,7 @@ def compute_kpis(frame: Any, options: KpiOptions | None = None) -> KpiResult:
         make_table=definitions.polars_table,
         keep=definitions.polars_kept,
         ranked=True,
+        overall=overall,
     )
 
 

@@ -62,10 +62,11 @@ def kpis_on_engine(
     return EngineKpis(result=result, rows=log.rows, invalid=log.invalid, problems=log.problems)
 
 
-def kpis_of(frame: Any, options: KpiOptions, engine: Any) -> KpiResult:
+def kpis_of(frame: Any, options: KpiOptions, engine: Any, *, overall: bool = False) -> KpiResult:
     """:func:`custrec.kpi.definitions.kpi_result` of contacts kept on ``engine``: its
     tables for the calendar of business hours, its materialise for the cases, its
-    quantiles by rank where its own aggregate would hold a group's values in memory."""
+    quantiles by rank where its own aggregate would hold a group's values in memory
+    (``overall``: also the rows of all groups together)."""
     from custrec.kpi import definitions
 
     return definitions.kpi_result(
@@ -74,6 +75,7 @@ def kpis_of(frame: Any, options: KpiOptions, engine: Any) -> KpiResult:
         make_table=engine.table,
         keep=engine.materialise,
         ranked=engine.ranks_quantiles,
+        overall=overall,
     )
 
 

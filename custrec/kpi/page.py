@@ -74,15 +74,16 @@ def page_context(
     options: KpiOptions,
     targets: dict[str, Target] | None = None,
     scale: str = "full",
+    overall: list[dict[str, Any]] | None = None,
 ) -> PageContext:
     """The context of a report on ``columns`` (what :func:`compute_kpis` takes)
-    computed with ``options``: the periods of all groups together (a second,
-    ungrouped computation) and the contacts' span."""
+    computed with ``options``: the periods of all groups together (``overall``, as
+    ``compute_kpis(..., overall=True)`` gave them, else computed here) and the
+    contacts' span."""
     from custrec.kpi import definitions
     from custrec.kpi.engine import as_columns, compute_kpis
 
-    overall = None
-    if options.by and options.period:
+    if overall is None and options.by and options.period:
         overall = compute_kpis(columns, dataclasses.replace(options, by=())).rows
     contacts = definitions.polars_contacts(as_columns(columns, options), options)
     first, last = definitions.contact_span(contacts, options)
