@@ -333,6 +333,33 @@ class TableReader:
             return {row: self._lines.line_of(row) for row in wanted}
         return self._rescan_row_lines(wanted)
 
+    def lines_in_order(self, rows: Iterable[int]) -> Iterator[int | None]:
+        """The line of each of ``rows`` (1-based, read already, in non-decreasing
+        order), one at a time as :meth:`row_lines` finds them, without a mapping of
+        them all (a failures file may name millions of rows); None for Parquet. The
+        rows are consumed as the lines are asked for."""
+        if self.format == "parquet":
+            for _ in rows:
+                yield None
+            return
+        if self._lines is not None:
+            for row in rows:
+                yield self._lines.line_of(row)
+            return
+        if self._one_line_per_row():
+            for row in rows:
+                yield row + 1
+            return
+        with _open_binary(self.source) as stream:
+            stream.readline(MAX_RECORD_BYTES + 1)  # the header, already read
+            starts = _exact_csv_rows(stream, self.name, self.columns, self.delimiter)
+            number, start = 0, 0
+            for row in rows:
+                while number < row:
+                    start, _ = next(starts)
+                    number += 1
+                yield start
+
     def _rescan_row_lines(self, wanted: Sequence[int]) -> dict[int, int]:
         if self._one_line_per_row():
             return {row: row + 1 for row in wanted}

@@ -11,7 +11,7 @@ rule, the number and share of failing records, its severity, and the first examp
 each with the physical line (files) or position (stores), the record's id, the field,
 the value cut to 80 characters, the other fields the rule read and what was expected
 (in words: :mod:`custrec.schema.expectations`). ``failures`` writes every failure,
-one NDJSON line each.
+one NDJSON line each, by record then rule, as the batches are checked.
 
 Besides the rules written in the schema, every schema has built-in rules:
 ``<field>.type`` (a value that does not convert to the field's type; the other rules
@@ -27,7 +27,8 @@ import os
 import re
 import secrets
 import sys
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -498,9 +499,12 @@ def validate_source(
 
         report.source = source_name(source)
         header = _Header(report.source, schema, mapping or {})
-        with open_table(
-            source, input_format=input_format, delimiter=delimiter, encoding=encoding
-        ) as reader:
+        with (
+            open_table(
+                source, input_format=input_format, delimiter=delimiter, encoding=encoding
+            ) as reader,
+            _failures_out(failures, read, reader) as written,
+        ):
             headed = bool(reader.columns)  # CSV and Parquet: known before any row
             if headed:
                 line = 1 if reader.format == "csv" else None  # Parquet has no lines
@@ -509,6 +513,7 @@ def validate_source(
             for batch in regrouped(header.renamed(part) for part in reader):
                 run.columns(batch.schema.names)
                 _chunk(run, batch, None)
+                written(run.failures)
                 progress.advance(batch.num_rows)
             if not headed:  # NDJSON: every key is known only now
                 header.check(header.seen, final=True, line=None)
@@ -516,22 +521,101 @@ def validate_source(
         run.columns([name for name, _ in store.columns])
         id_field = store.settings.id_field
         progress.start(store.count(), "records")
-        for batch in regrouped(store.iter_batches(action="validate", system=True)):
-            progress.advance(batch.num_rows)
-            batch = _anonymised_apart(run, batch, id_field)
-            ids = [str(v) for v in batch.column(id_field).to_pylist()]
-            _chunk(run, batch, ids)
+        with _failures_out(failures, read, None) as written:
+            for batch in regrouped(store.iter_batches(action="validate", system=True)):
+                progress.advance(batch.num_rows)
+                batch = _anonymised_apart(run, batch, id_field)
+                ids = [str(v) for v in batch.column(id_field).to_pylist()]
+                _chunk(run, batch, ids)
+                written(run.failures)
     progress.close()
     run.finish()
     lines: dict[int, int] = {}
     if reader is not None:
         wanted = {e.row for o in run.outcomes.values() for e in o.examples if e.row}
-        wanted |= {f.row for f in run.failures}
         lines = reader.row_lines(sorted(wanted)) if wanted else {}
     _reported(run, report, lines)
-    if failures is not None:
-        _write_failures(failures, run.failures, lines, read)
     return report
+
+
+@contextmanager
+def _failures_out(
+    path: str | None, read: Sequence[str | None], reader: Any
+) -> Iterator[Callable[[list[_Failure]], None]]:
+    """Write the failures file ``path`` (or stdout for ``-``) as the batches are
+    checked: the function yielded takes a batch's failures (and empties the list),
+    so memory holds one batch's, not every failure of the input; each batch's are
+    written by record, then rule, as the engines order the whole file. ``reader``,
+    the file's, gives the lines. A CSV file read by Arrow has its lines only once read
+    whole: its failures go first to a private file (mode 0600 in a 0700 directory,
+    removed at the end) and get their lines on the way out, in one pass. The file
+    appears whole at ``path`` when the block completes, and not at all otherwise."""
+    if path is None:
+        yield lambda failures: None
+        return
+    later = reader is not None and reader.format == "csv" and not reader.lines_recorded
+    if not later:
+        with _sink(path, read) as write:
+
+            def now(failures: list[_Failure]) -> None:
+                ordered = _ordered(failures)
+                lines = reader.row_lines([f.row for f in ordered]) if reader else {}
+                for failure in ordered:
+                    write(_failure_text(failure, lines))
+
+            yield now
+        return
+    import shutil
+
+    from custrec.engines import private_directory
+
+    place = private_directory()
+    try:
+        name = os.path.join(place, "failures.ndjson")
+        with open(os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as pending:
+
+            def first(failures: list[_Failure]) -> None:
+                pending.writelines(f"{f.row} {_failure_text(f, {})}" for f in _ordered(failures))
+
+            yield first
+        with open(name, encoding="utf-8") as pending, _sink(path, read) as write:
+            held = [""]
+
+            def rows() -> Iterator[int]:
+                for entry in pending:
+                    row, held[0] = entry.split(" ", 1)
+                    yield int(row)
+
+            for line in reader.lines_in_order(rows()):
+                text = held[0]
+                if line is not None:
+                    text = text.replace('{"line": null', f'{{"line": {line}', 1)
+                write(text)
+    finally:
+        shutil.rmtree(place, ignore_errors=True)
+
+
+def _ordered(failures: list[_Failure]) -> list[_Failure]:
+    """``failures`` by record, then rule; the list is emptied."""
+    ordered = sorted(failures, key=lambda f: (f.row, f.outcome.id))
+    failures.clear()
+    return ordered
+
+
+@contextmanager
+def _sink(path: str, read: Sequence[str | None]) -> Iterator[Callable[[str], object]]:
+    """A function writing text to ``path`` (put in place whole when the block
+    completes, mode 0600: values are personal data) or to stdout (``-``)."""
+    from custrec.atomic import atomic_file
+    from custrec.errors import reporting_no_space
+
+    if path == "-":
+        with reporting_no_space("<stdout>", stream=True):
+            yield sys.stdout.write
+            sys.stdout.flush()
+        return
+    with atomic_file(path, mode=0o600, inputs=read) as handle:
+        yield lambda text: handle.write(text.encode("utf-8"))
 
 
 def validate_on_engine(
@@ -940,7 +1024,7 @@ def _merged(path: str, extra: Sequence[_Failure], into: str) -> str:
 
     with open(path, encoding="utf-8") as given, open(into, "w", encoding="utf-8") as out:
         theirs = ((int(json.loads(text)["row"]), text) for text in given)
-        ours = ((failure.row, _failure_text(failure, {})) for failure in extra)
+        ours = ((failure.row, _failure_text(failure, {})) for failure in _ordered(list(extra)))
         out.writelines(text for _, text in heapq.merge(theirs, ours, key=lambda x: x[0]))
     return into
 

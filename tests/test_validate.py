@@ -733,6 +733,69 @@ def test_ordinary_column_names_are_not_special_categories(cli: InvokeCli, tmp_pa
 # --- 5. the failures file ---------------------------------------------------------
 
 
+@pytest.mark.parametrize("kind", ["csv", "ndjson", "stdin"])
+def test_the_failures_file_is_written_batch_by_batch_in_record_order(
+    kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Memory holds one batch's failures, not the input's (batches of 40 records
+    here): each batch's are written before the next is checked, by record then rule,
+    with their lines (a quoted field over two lines shifts the lines after it; a CSV
+    file read by Arrow gets them on the way out)."""
+    import functools
+
+    from custrec import io as custrec_io
+    from custrec import validate as module
+    from custrec.schema import shipped_schema
+
+    rows = [
+        dict(row) for chunk in generate_customers(300, seed=5, bad_share=0.6) for row in chunk.rows
+    ]
+    rows[10]["notes"] = "over\ntwo lines"
+    columns = list(rows[0])
+    path = tmp_path / ("in.ndjson" if kind == "ndjson" else "in.csv")
+    if kind == "ndjson":
+        text = "".join(
+            json.dumps({k: v for k, v in r.items() if v is not None}) + "\n" for r in rows
+        )
+        path.write_text(text, encoding="utf-8")
+    else:
+        with path.open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.DictWriter(handle, columns)
+            writer.writeheader()
+            writer.writerows(rows)
+    monkeypatch.setattr(custrec_io, "regrouped", functools.partial(custrec_io.regrouped, rows=40))
+    monkeypatch.setattr(custrec_io, "_CELLS_PER_BATCH", 40 * len(columns))
+    monkeypatch.setattr(custrec_io, "_CSV_BLOCK_BYTES", 8192)
+    pending: list[int] = []
+    chunk = module.Validation.chunk
+
+    def counted(self: Any, batch: Any, ids: Any) -> None:
+        pending.append(len(self.failures))
+        chunk(self, batch, ids)
+
+    monkeypatch.setattr(module.Validation, "chunk", counted)
+    out = tmp_path / "failures.ndjson"
+    source = str(path)
+    if kind == "stdin":
+        source = "-"
+        monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(path.read_bytes())))
+    schema = shipped_schema("customer")
+    module.validate_source(source, schema, failures=str(out), as_of="2026-11-01")
+    assert len(pending) >= 7
+    assert set(pending) == {0}  # every batch's failures were written before the next
+    failures = ndjson(out)
+    assert len(failures) > 100
+    order = [(f["row"], f["rule"]) for f in failures]
+    assert order == sorted(order)
+    if kind != "ndjson":
+        header, lines = read_rows(path)[0], read_rows(path)[2]
+        assert header == columns
+        assert all(f["line"] == lines[f["row"] - 1] for f in failures)
+        assert any(f["line"] == f["row"] + 2 for f in failures)  # after the record on two lines
+    else:
+        assert all(f["line"] == f["row"] for f in failures)
+
+
 def test_failures_file_lists_every_failure(ground_truth: GroundTruth) -> None:
     document = report(ground_truth.result)
     assert document["failures_file"] == str(ground_truth.failures)
