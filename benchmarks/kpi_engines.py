@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import re
 import sys
 import tempfile
 from pathlib import Path
@@ -145,7 +146,7 @@ def bench_kpi_engines(
                     runner, big, "--engine", "duckdb", "--memory-limit", MEMORY_LIMIT
                 )
             except RuntimeError as failed:  # e.g. exit 2: out of memory under the limit
-                reason = str(failed).strip().splitlines()[-1][:200]
+                reason = failure_reason(failed)
                 out.append((what, float("nan"), f"did not complete (target MISSED): {reason}"))
                 progress("done; removing the temporary files")
                 return out
@@ -159,7 +160,7 @@ def bench_kpi_engines(
                 try:
                     far, far_found = report(runner, big, "--engine", "spark")
                 except RuntimeError as failed:
-                    reason = str(failed).strip().splitlines()[-1][:200]
+                    reason = failure_reason(failed)
                     agreed = "figures not compared: Spark did not complete"
                     spark_row.append((named, float("nan"), f"did not complete: {reason}"))
                 else:
@@ -180,6 +181,23 @@ def bench_kpi_engines(
             out += spark_row
         progress("done; removing the temporary files")
     return out
+
+
+def failure_reason(failed: BaseException) -> str:
+    """What a failed run's stderr says went wrong: custrec's own "Error:" line, else
+    the last line naming a Java or Python exception (not a frame of its stack), else
+    the last line."""
+    lines = [line.strip() for line in str(failed).strip().splitlines() if line.strip()]
+    code = re.search(r"\(exit (-?\d+)\)", lines[0]) if lines else None
+    prefix = f"exit {code.group(1)}: " if code else ""
+    for wanted in (
+        lambda line: line.startswith("Error:"),
+        lambda line: not line.startswith("at ") and re.search(r"(Exception|Error)\b", line),
+    ):
+        found = [line for line in lines if wanted(line)]
+        if found:
+            return prefix + found[-1][:300]
+    return prefix + (lines[-1] if lines else "no message")[:300]
 
 
 def reused(path: Path, rows: int) -> Log:
