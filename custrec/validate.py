@@ -814,6 +814,7 @@ class _Streamed:
         self.before: list[int] = [0]  # the anonymised records up to that batch, inclusive
         self.sent = 0
         self.anonymised: list[_Failure] = []
+        """The anonymised records' failures, by record then rule (the file's order)."""
 
     def frame(self, engine: Any) -> Any:
         from custrec import engines
@@ -844,7 +845,7 @@ class _Streamed:
                     failed = len(self.run.failures)
                     self.run.rows = self.sent + self.run.anonymised  # the positions so far
                     batch = _anonymised_apart(self.run, batch, id_field)
-                    self.anonymised += self.run.failures[failed:]
+                    self.anonymised += _ordered(self.run.failures[failed:])
                     del self.run.failures[failed:]
                     yield from self._sent(batch)
             finally:
@@ -896,13 +897,18 @@ class _Streamed:
             found = self.lines(wanted)
             yield first, [found[row] for row in wanted]
 
-    def lines(self, rows: Sequence[int]) -> dict[int, int]:
-        """The lines of ``rows`` (1-based), when the input was one file custrec
-        recorded the lines of (NDJSON, standard input)."""
+    @property
+    def lined(self) -> bool:
+        """Whether the input was one file custrec recorded the lines of (NDJSON,
+        standard input)."""
         reader = self.reader
-        if len(self.paths) != 1 or reader is None or not reader.lines_recorded:
+        return len(self.paths) == 1 and reader is not None and bool(reader.lines_recorded)
+
+    def lines(self, rows: Sequence[int]) -> dict[int, int]:
+        """The lines of ``rows`` (1-based), when :attr:`lined`."""
+        if not self.lined:
             return {}
-        found: dict[int, int] = reader.row_lines(rows)
+        found: dict[int, int] = self.reader.row_lines(rows)
         return found
 
 
@@ -946,7 +952,7 @@ def _engine_failures(
             frame = frame.with_columns((nw.col(_NUMBER) + 1).alias(_LINE))
         else:
             by_number = _chunks(csv_record_lines(csv_path), LINE_CHUNK)
-    elif streamed is not None and streamed.lines([1]):
+    elif streamed is not None and streamed.lined:
         line = Column(_LINE)
         by_number = streamed.line_chunks(rows, LINE_CHUNK)
     if by_number is not None:
@@ -1017,14 +1023,14 @@ def _engine_failures(
 
 def _merged(path: str, extra: Sequence[_Failure], into: str) -> str:
     """The failures file ``path`` (one JSON object per line, sorted by row) with the
-    failures ``extra`` (sorted by row, none on a row of ``path``) merged in by row,
-    written to the new file ``into``."""
+    failures ``extra`` (in the file's order, none on a row of ``path``) merged in by
+    row, written to the new file ``into``."""
     import heapq
     import json
 
     with open(path, encoding="utf-8") as given, open(into, "w", encoding="utf-8") as out:
         theirs = ((int(json.loads(text)["row"]), text) for text in given)
-        ours = ((failure.row, _failure_text(failure, {})) for failure in _ordered(list(extra)))
+        ours = ((failure.row, _failure_text(failure, {})) for failure in extra)
         out.writelines(text for _, text in heapq.merge(theirs, ours, key=lambda x: x[0]))
     return into
 
@@ -1159,21 +1165,9 @@ def _write_failures(
     path: str, failures: Sequence[_Failure], lines: dict[int, int], read: Sequence[str | None]
 ) -> None:
     """Every failure, one JSON object per line (mode 0600: values are personal data)."""
-    from custrec.atomic import atomic_file
-    from custrec.errors import reporting_no_space
-
-    def rows() -> Iterator[str]:
+    with _sink(path, read) as write:
         for failure in failures:
-            yield _failure_text(failure, lines)
-
-    if path == "-":
-        with reporting_no_space("<stdout>", stream=True):
-            sys.stdout.writelines(rows())
-            sys.stdout.flush()
-        return
-    with atomic_file(path, mode=0o600, inputs=read) as handle:
-        for text in rows():
-            handle.write(text.encode("utf-8"))
+            write(_failure_text(failure, lines))
 
 
 def _failure_text(failure: _Failure, lines: Mapping[int, int]) -> str:
