@@ -919,7 +919,32 @@ def _sql_text(value: str) -> str:
 
 BATCHES = "input"
 """The source an :class:`InputError` of :meth:`Engine.read_batches` names; its caller
-names the file."""
+names the file (:func:`read_streamed`)."""
+
+
+def read_here(path: str, input_format: str | None, stores: bool = False) -> bool:
+    """Whether custrec reads ``path`` for an engine and streams it in: standard input,
+    NDJSON (which the engines do not read as custrec does) and, when ``stores``, a
+    store (which only custrec can decrypt)."""
+    from custrec.io import format_from_extension
+    from custrec.protected import is_store_file
+
+    if path == "-" or (input_format or format_from_extension(path)) == "ndjson":
+        return True
+    return stores and is_store_file(path)
+
+
+def read_streamed(
+    engine: Engine, batches: Iterable[Any], columns: Sequence[str], row: str, at: Callable[[], str]
+) -> Any:
+    """:meth:`Engine.read_batches`, its :class:`InputError` naming the input ``at()``
+    says the batches were coming from when it arose."""
+    try:
+        return engine.read_batches(batches, columns, row)
+    except InputError as error:
+        if error.source != BATCHES:
+            raise
+        raise InputError(at(), error.message) from None
 
 
 def _no_records(columns: Sequence[str]) -> Any:

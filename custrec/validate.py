@@ -686,7 +686,9 @@ def validate_on_engine(
         as_of=as_of,
     )
     streamed: _Streamed | None = None
-    if store is not None or any(_read_here(path, input_format) for path in paths):
+    from custrec.engines import read_here
+
+    if store is not None or any(read_here(path, input_format) for path in paths):
         streamed = _Streamed(run, paths, store, input_format, delimiter, encoding, progress)
         frame = streamed.frame(engine)
         source = ", ".join(streamed.names)
@@ -771,14 +773,6 @@ def validate_on_engine(
     return report
 
 
-def _read_here(path: str, input_format: str | None) -> bool:
-    """Whether custrec reads ``path`` for the engine: standard input and NDJSON (which
-    the engines do not read as custrec does)."""
-    from custrec.io import format_from_extension
-
-    return path == "-" or (input_format or format_from_extension(path)) == "ndjson"
-
-
 class _Streamed:
     """Records custrec reads itself for an engine (standard input, NDJSON files, a
     store decrypted batch by batch), streamed into it, and what is needed to name
@@ -817,16 +811,11 @@ class _Streamed:
         """The anonymised records' failures, by record then rule (the file's order)."""
 
     def frame(self, engine: Any) -> Any:
-        from custrec import engines
-        from custrec.errors import InputError
+        from custrec.engines import read_streamed
         from custrec.schema.batch import ROW
 
         try:
-            return engine.read_batches(self._batches(), self.columns, ROW)
-        except InputError as error:
-            if error.source != engines.BATCHES:
-                raise
-            raise InputError(self.current, error.message) from None
+            return read_streamed(engine, self._batches(), self.columns, ROW, lambda: self.current)
         finally:
             self.progress.close()
 

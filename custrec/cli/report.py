@@ -438,8 +438,7 @@ def _kpi_on_engine(
             if detail:
                 cases = definitions.case_rows(found.frame, options, make_table=engine.table)
             else:
-                html = output_format == "html"
-                result = kpis_of(found.frame, options, engine, overall=html)
+                result = kpis_of(found.frame, options, engine, overall=output_format == "html")
             if output_format == "html" and not detail:
                 first, last = definitions.contact_span(found.frame, options)
                 context = context_of(result.overall, first, last, options, goals, chart_scale)

@@ -113,7 +113,10 @@ def load_on_engine(
     chosen = schema or shipped_schema("interaction")
     source = ", ".join(paths)
     engine.set_zone("UTC")  # the rules read times in UTC; periods in the reporting zone
-    if any(_read_here(path, open_store, input_format) for path in paths):
+    from custrec.engines import read_here
+
+    stores = open_store is not None
+    if any(read_here(path, input_format, stores) for path in paths):
         frame = _streamed(paths, engine, input_format, delimiter, encoding, open_store)
     else:
         frame = engine.read(paths, input_format, ROW)
@@ -159,19 +162,6 @@ def load_on_engine(
     return found
 
 
-def _read_here(
-    path: str, open_store: Callable[[str], Store] | None, input_format: str | None = None
-) -> bool:
-    """Whether custrec reads ``path`` for the engine: standard input, a store, NDJSON
-    (which the engines do not read as custrec does)."""
-    from custrec.io import format_from_extension
-    from custrec.protected import is_store_file
-
-    if path == "-" or (input_format or format_from_extension(path)) == "ndjson":
-        return True
-    return open_store is not None and is_store_file(path)
-
-
 def _streamed(
     paths: Sequence[str],
     engine: Any,
@@ -205,12 +195,7 @@ def _streamed(
                 columns[:] = list(reader.columns)
                 yield from reader
 
-    try:
-        return engine.read_batches(batches(), columns, ROW)
-    except InputError as error:
-        if error.source != engines.BATCHES:
-            raise
-        raise InputError(current[0], error.message) from None
+    return engines.read_streamed(engine, batches(), columns, ROW, lambda: current[0])
 
 
 def _typed(
@@ -232,7 +217,7 @@ def _typed(
         frame, {f"\x1fus:{n}": column for n, column in times.items() if n in present}
     )
     out: list[Any] = [nw.col(ROW), nw.col(_BAD)]
-    naive: list[Any] = []
+    naive: dict[str, Any] = {}  # per time column: written without an offset
     for name in CANONICAL:
         kind = kind_of(name)
         if name not in present:
@@ -242,7 +227,7 @@ def _typed(
             out.append(nw.when(text != "").then(text).alias(name))
         elif kind == "time":
             out.append(nw.col(f"\x1fus:{name}").alias(name))
-            naive.append(~nw.col(value_column(name)).is_null() & ~nw.col(zoned_column(name)))
+            naive[name] = ~nw.col(value_column(name)).is_null() & ~nw.col(zoned_column(name))
         elif kind == "number":
             out.append(nw.col(value_column(name)).cast(nw.Float64).alias(name))
         else:
@@ -254,14 +239,10 @@ def _typed(
                 out.append(nw.col(value_column(name)).alias(datetime_column(name)))
             else:
                 out.append(nw.lit(None, nw.Datetime("us", "UTC")).alias(datetime_column(name)))
-    flagged = reduce(lambda a, b: a | b, [n.fill_null(False) for n in naive], nw.lit(False))
-    out.append(flagged.alias("\x1fnaive"))
+    flags = [n.fill_null(False) for n in naive.values()]
+    out.append(reduce(lambda a, b: a | b, flags, nw.lit(False)).alias("\x1fnaive"))
     if zoned:
-        out += [
-            (~nw.col(value_column(n)).is_null() & ~nw.col(zoned_column(n))).alias(_naive(n))
-            for n in times
-            if n in present
-        ]
+        out += [flag.alias(_naive(name)) for name, flag in naive.items()]
     return frame.select(*out)
 
 
