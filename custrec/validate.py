@@ -656,6 +656,7 @@ def validate_on_engine(
     whose anonymised records are checked here)."""
     import narwhals as nw
 
+    from custrec.engines import read_here
     from custrec.schema import lazy
     from custrec.schema.batch import ROW
 
@@ -685,9 +686,10 @@ def validate_on_engine(
         failures_file=failures,
         as_of=as_of,
     )
+    # The rules compare instants in UTC and read --as-of as a UTC day: a session left
+    # in a reporting zone by an earlier report (one engine, several runs) is set back.
+    engine.set_zone("UTC")
     streamed: _Streamed | None = None
-    from custrec.engines import read_here
-
     if store is not None or any(read_here(path, input_format) for path in paths):
         streamed = _Streamed(run, paths, store, input_format, delimiter, encoding, progress)
         frame = streamed.frame(engine)

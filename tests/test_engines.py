@@ -709,3 +709,18 @@ def test_a_store_and_stdin_on_duckdb_from_the_cli(
     assert json.loads(duck.stdout) == json.loads(local.stdout)
     lines = [e["line"] for r in json.loads(duck.stdout)["rules"] for e in r["examples"]]
     assert any(line is not None and line > 2 for line in lines)
+
+
+def test_validate_sets_the_engine_back_to_utc_after_a_report_in_another_zone(
+    duck: engines.DuckDBEngine, data: dict[str, Path]
+) -> None:
+    """One engine for several runs: a KPI report leaves its session in the reporting
+    zone; validate sets it back to UTC (its rules compare instants, and DuckDB refuses
+    UTC datetimes in another session zone) and gives the same report as before."""
+    path = str(data["csv"])
+    before = report_json(validate_on_engine([path], SCHEMA, duck, as_of=AS_OF, examples=4))
+    duck.set_zone("Europe/London")
+    after = report_json(validate_on_engine([path], SCHEMA, duck, as_of=AS_OF, examples=4))
+    assert after == before
+    zone = duck.connection.execute("SELECT current_setting('TimeZone')").fetchall()[0][0]
+    assert zone == "UTC"
