@@ -367,14 +367,14 @@ def _kpis(log: Path) -> tuple[KpiReport, PageContext]:
 
     loaded = load_logs([str(log)], skip_invalid=True)
     options = KpiOptions(by=("channel",), period="month")
-    result = compute_kpis(loaded.contacts, options)
+    result = compute_kpis(loaded.contacts, options, overall=True)
     report = KpiReport(
         result=result,
         sources=[log.name],
         rows_read=loaded.rows,
         invalid_skipped=loaded.invalid,
     )
-    return report, page_context(loaded.contacts, options)
+    return report, page_context(loaded.contacts, options, overall=result.overall)
 
 
 def today_text() -> str:
