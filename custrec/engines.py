@@ -636,7 +636,11 @@ class SparkEngine(Engine):
         builder = SparkSession.builder.appName("custrec").master(master or "local[*]")
         builder = builder.config("spark.ui.enabled", "false")
         builder = builder.config("spark.io.encryption.enabled", "true")
-        builder = builder.config("spark.sql.shuffle.partitions", "4")
+        # Spark's 200 shuffle partitions, coalesced by adaptive execution to about
+        # 64 MB each: a fixed few (4 before) made blocks of ~25M rows out of 100M
+        # interactions, too large to read back (a Java heap exhausted).
+        builder = builder.config("spark.sql.adaptive.enabled", "true")
+        builder = builder.config("spark.sql.adaptive.coalescePartitions.enabled", "true")
         builder = builder.config("spark.ui.showConsoleProgress", "false")
         # In local mode the driver's JVM does all the work: its heap, not Spark's
         # default 1 GB, is what a large input needs (the same share as DuckDB's).
@@ -753,8 +757,11 @@ class SparkEngine(Engine):
         # A local checkpoint, not a cache: the plan after it starts from the kept rows,
         # so later queries (a union of one top-N per rule) are analysed in the driver
         # without copying the whole plan above each branch (a Java heap exhausted).
+        # On disk only: a block kept in memory and disk that has spilled is read
+        # back whole into the heap when used (BlockManager.maybeCacheDiskBytesInMemory,
+        # an OutOfMemoryError on 100M interactions); on disk only it is streamed.
         native = nw.to_native(frame).localCheckpoint(
-            eager=True, storageLevel=StorageLevel.MEMORY_AND_DISK
+            eager=True, storageLevel=StorageLevel.DISK_ONLY
         )
         self._kept.append(native)
         return nw.from_native(native)
