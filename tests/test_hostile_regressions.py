@@ -181,8 +181,9 @@ def test_a_sparse_ndjson_of_many_keys_reads_in_time_of_its_values(
 ) -> None:
     """Each line holds one of many keys: thousands of columns, nearly all empty. Reading
     and scanning took time in lines times keys (12 and 35 seconds for 50,000 lines of
-    4,000 keys); they now take time in the values present: the same lines over four
-    times the keys take about as long."""
+    4,000 keys); they now take time in the values present and the columns: the same
+    lines over sixteen times the keys take about four times as long (in lines times
+    keys: sixteen). The bound sits between the two, clear of a busy machine's noise."""
     from custrec.io import open_table
 
     def sparse(keys: int) -> Path:
@@ -203,8 +204,8 @@ def test_a_sparse_ndjson_of_many_keys_reads_in_time_of_its_values(
 
         return run
 
-    few, many = sparse(1_000), sparse(4_000)
-    assert best_seconds(read(many, 4_000), 2) < 2.5 * best_seconds(read(few, 1_000), 2)
+    few, many = sparse(250), sparse(4_000)
+    assert best_seconds(read(many, 4_000), 2) < 8 * best_seconds(read(few, 250), 2)
 
     def scan(path: Path) -> Callable[[], object]:
         def run() -> object:
@@ -214,7 +215,7 @@ def test_a_sparse_ndjson_of_many_keys_reads_in_time_of_its_values(
 
         return run
 
-    assert best_seconds(scan(many), 1) < 2.5 * best_seconds(scan(few), 1)
+    assert best_seconds(scan(many), 1) < 8 * best_seconds(scan(few), 1)
 
 
 def test_a_csv_without_line_breaks_is_refused_without_reading_it_whole(tmp_path: Path) -> None:
