@@ -229,7 +229,6 @@ class DataSubjectRights(UsesParts):
     # -- purges -----------------------------------------------------------------------------
 
     def purge(self, planned: Planned, counts: Mapping[str, int]) -> WriteResult:
-        id_field = self.id_field
         result = WriteResult()
         subjects = list(planned)
         with (
@@ -238,36 +237,8 @@ class DataSubjectRights(UsesParts):
         ):
             db = self.session.db
             by_chunk = self._planned_chunks(db, subjects)
-            for chunk_id, ids in by_chunk.items():
-                if all(planned[record_id][1] is None for record_id in ids):
-                    result.deleted += self._purge_deletions(db, chunk_id, ids, planned)
-                    continue
-                rows = self.vault.rows(db, chunk_id)
-                positions = self.index.positions(rows, ids, id_field)
-                changes: dict[str, Mapping[str, Value] | None] = {}
-                doomed: set[int] = set()
-                for record_id in ids:
-                    self.guard.refuse_if_held(record_id)
-                    version, replacement = planned[record_id]
-                    row = rows[positions[record_id]]
-                    _same_version(version, row[VERSION_COLUMN])
-                    if replacement is None:
-                        changes[record_id] = None
-                        doomed.add(positions[record_id])
-                        result.deleted += 1
-                        continue
-                    new = dict(replacement)
-                    new_id = str(new[id_field])
-                    new[VERSION_COLUMN] = version + 1
-                    for name in (SOURCE_COLUMN, COLLECTED_COLUMN):
-                        new.setdefault(name, row.get(name))
-                    rows[positions[record_id]] = new
-                    if new_id != record_id:
-                        changes[record_id] = None  # the old id's index entries go
-                    changes[new_id] = new
-                    result.replaced += 1
-                kept = [r for n, r in enumerate(rows) if n not in doomed]
-                self.writer.rewrite(db, chunk_id, kept, changes, Purpose.PURGE)
+            with self.index.deferred(db):
+                self._purge_chunks(db, by_chunk, planned, result)
             current = self.guard.states()
             ended = (
                 [t for t in map(self.index.token_hex, subjects) if t in current.purged]
@@ -284,6 +255,47 @@ class DataSubjectRights(UsesParts):
             op.counts.update(dict(counts))
         result.scrubbed = self.scrub()
         return result
+
+    def _purge_chunks(
+        self,
+        db: sqlite3.Connection,
+        by_chunk: Mapping[int, Sequence[str]],
+        planned: Planned,
+        result: WriteResult,
+    ) -> None:
+        """Each chunk of ``by_chunk`` without its planned records or with their
+        anonymised rows."""
+        id_field = self.id_field
+        for chunk_id, ids in by_chunk.items():
+            if all(planned[record_id][1] is None for record_id in ids):
+                result.deleted += self._purge_deletions(db, chunk_id, ids, planned)
+                continue
+            rows = self.vault.rows(db, chunk_id)
+            positions = self.index.positions(rows, ids, id_field)
+            changes: dict[str, Mapping[str, Value] | None] = {}
+            doomed: set[int] = set()
+            for record_id in ids:
+                self.guard.refuse_if_held(record_id)
+                version, replacement = planned[record_id]
+                row = rows[positions[record_id]]
+                _same_version(version, row[VERSION_COLUMN])
+                if replacement is None:
+                    changes[record_id] = None
+                    doomed.add(positions[record_id])
+                    result.deleted += 1
+                    continue
+                new = dict(replacement)
+                new_id = str(new[id_field])
+                new[VERSION_COLUMN] = version + 1
+                for name in (SOURCE_COLUMN, COLLECTED_COLUMN):
+                    new.setdefault(name, row.get(name))
+                rows[positions[record_id]] = new
+                if new_id != record_id:
+                    changes[record_id] = None  # the old id's index entries go
+                changes[new_id] = new
+                result.replaced += 1
+            kept = [r for n, r in enumerate(rows) if n not in doomed]
+            self.writer.rewrite(db, chunk_id, kept, changes, Purpose.PURGE)
 
     def _purge_deletions(
         self, db: sqlite3.Connection, chunk_id: int, ids: Sequence[str], planned: Planned

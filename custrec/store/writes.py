@@ -352,12 +352,13 @@ class RecordWriter(UsesParts):
             by_chunk, absent = self.index.chunks_of(db, wanted)
             if absent:
                 raise NotFoundError(f"no record with {id_field} {absent[0]}")
-            for chunk_id, ids in by_chunk.items():
-                rows = self.vault.rows(db, chunk_id)
-                doomed = {self.index.positions(rows, ids, id_field)[i] for i in ids}
-                kept = [r for n, r in enumerate(rows) if n not in doomed]
-                self.rewrite(db, chunk_id, kept, dict.fromkeys(ids))
-                result.deleted += len(ids)
+            with self.index.deferred(db):
+                for chunk_id, ids in by_chunk.items():
+                    rows = self.vault.rows(db, chunk_id)
+                    doomed = {self.index.positions(rows, ids, id_field)[i] for i in ids}
+                    kept = [r for n, r in enumerate(rows) if n not in doomed]
+                    self.rewrite(db, chunk_id, kept, dict.fromkeys(ids))
+                    result.deleted += len(ids)
             result.chunks_written = len(by_chunk)
             self.session.update_manifest(db, (c // GROUP_CHUNKS for c in by_chunk))
             op.counts["deleted"] = result.deleted
