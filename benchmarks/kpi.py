@@ -8,14 +8,17 @@ each, the medians compared; one untimed run of each process's imports first):
 
 - (a) ``custrec report kpi log.parquet --by channel --format json``;
 - (b) the reference: one DuckDB SQL query over the same Parquet file computing, per
-  channel and in total, the same four KPIs with the definitions of
-  ``docs/kpi-definitions.md``: CSAT = 100 x count(csat >= 4) / count(csat); NPS = 100 x
-  (count(nps >= 9) - count(nps <= 6)) / count(nps); AHT = sum(talk + coalesce(hold, 0) +
-  coalesce(wrap, 0)) / count(talk) over the rows with a talk time; FCR (case method) =
-  100 x resolved cases with exactly one inbound contact / resolved cases, a case
-  belonging to the channel of its first contact (by ``created_at``, an instant: the ISO
-  texts with offsets are cast to ``TIMESTAMPTZ``; ties by ``interaction_id``), a
-  missing direction counting as inbound. DuckDB (the latest from the package index) is
+  channel and in total, every KPI of (a) with the definitions of
+  ``docs/kpi-definitions.md`` and the report's default options, written from that page
+  and not from custrec's code: CSAT, NPS, CES, AHT, FCR (case method: a case belongs to
+  the channel of its first contact, by ``created_at`` as an instant, ties by
+  ``interaction_id``), first response time, resolution time and ASA (median and 90th
+  percentile by ``quantile_cont``, mean, n; times running backwards left out), service
+  level and abandonment (inbound phone and chat, short abandons under 5 s left out),
+  escalation, survey response and follow-up (within 168 hours) rates, with every count
+  behind them (:data:`FIGURES`, :data:`COUNTS`). The ISO texts with offsets are cast to
+  ``TIMESTAMPTZ``. It does not validate the rows, which (a) does first (every field's
+  type, the schema's checks and rules). DuckDB (the latest from the package index) is
   installed into a throw-away virtual environment, so that the project's dependencies
   do not change; when it cannot be had, the row says why.
 
@@ -71,23 +74,61 @@ Row = tuple[str, float, str]
 
 SECTION = "KPI report (report kpi) against DuckDB SQL over the same Parquet file"
 
-KPIS = ("csat", "nps", "aht", "fcr")
-COUNTS = (
-    "interactions",
-    "cases",
-    "csat_satisfied",
-    "csat_responses",
-    "promoters",
-    "detractors",
-    "nps_responses",
-    "handled",
-    "fcr_one_contact",
-    "resolved_cases",
-)
+FIGURES: dict[str, tuple[str, str]] = {
+    "csat": ("csat", "value"),
+    "nps": ("nps", "value"),
+    "ces": ("ces", "value"),
+    "aht": ("aht", "value"),
+    "fcr": ("fcr", "value"),
+    "frt_median": ("frt", "median"),
+    "frt_mean": ("frt", "mean"),
+    "frt_p90": ("frt", "p90"),
+    "resolution_median": ("resolution_time", "median"),
+    "resolution_mean": ("resolution_time", "mean"),
+    "resolution_p90": ("resolution_time", "p90"),
+    "asa_median": ("asa", "median"),
+    "asa_mean": ("asa", "mean"),
+    "asa_p90": ("asa", "p90"),
+    "service_level": ("service_level", "value"),
+    "abandonment_rate": ("abandonment_rate", "value"),
+    "escalation_rate": ("escalation_rate", "value"),
+    "survey_response_rate": ("survey_response_rate", "value"),
+    "follow_up_rate": ("follow_up_rate", "value"),
+}
+"""Every figure of a report's row: its name in the reference, its place in custrec's JSON."""
+COUNTS: dict[str, tuple[str, ...]] = {
+    "interactions": ("interactions",),
+    "cases": ("cases",),
+    "csat_satisfied": ("csat", "numerator"),
+    "csat_responses": ("csat", "denominator"),
+    "promoters": ("nps", "promoters"),
+    "detractors": ("nps", "detractors"),
+    "nps_responses": ("nps", "responses"),
+    "ces_responses": ("ces", "n"),
+    "handled": ("aht", "n"),
+    "fcr_one_contact": ("fcr", "numerator"),
+    "resolved_cases": ("fcr", "denominator"),
+    "frt_n": ("frt", "n"),
+    "resolution_n": ("resolution_time", "n"),
+    "asa_n": ("asa", "n"),
+    "sl_within": ("service_level", "numerator"),
+    "sl_offered": ("service_level", "denominator"),
+    "abandoned": ("abandonment_rate", "numerator"),
+    "abandonment_offered": ("abandonment_rate", "denominator"),
+    "escalated_cases": ("escalation_rate", "numerator"),
+    "escalation_cases": ("escalation_rate", "denominator"),
+    "survey_responses": ("survey_response_rate", "numerator"),
+    "surveys_sent": ("survey_response_rate", "denominator"),
+    "followed_up": ("follow_up_rate", "numerator"),
+    "follow_up_cases": ("follow_up_rate", "denominator"),
+}
+"""Every count behind the figures (compared exactly): its place in custrec's JSON."""
 
 # The reference (b), a whole process run by the throw-away environment's interpreter.
-# argv: the Parquet log. Prints, as JSON, the four KPIs and the counts behind them, in
-# total and per channel (the first contact's channel for the case figures).
+# argv: the Parquet log. Prints, as JSON, every KPI of the report and the counts behind
+# them, in total and per channel (the first contact's channel for the case figures),
+# with the report's default options: FCR by case, service level within 20 s, short
+# abandons under 5 s, follow-up within 168 hours.
 REFERENCE_KPI = r'''
 import json, sys
 import duckdb
@@ -97,48 +138,107 @@ con.execute("SET enable_progress_bar = false")  # it would write to stdout on lo
 QUERY = """
 WITH src AS (
     SELECT interaction_id, case_id, channel,
-           coalesce(direction, 'inbound') AS direction,
-           CAST(created_at AS TIMESTAMPTZ) AS created,
-           talk_seconds, hold_seconds, wrap_seconds, resolved, csat, nps
+           coalesce(direction, 'inbound') = 'inbound' AS inbound,
+           coalesce(direction = 'outbound', false) AS outbound,
+           epoch_us(CAST(created_at AS TIMESTAMPTZ)) AS created,
+           epoch_us(CAST(answered_at AS TIMESTAMPTZ)) AS answered,
+           epoch_us(CAST(first_response_at AS TIMESTAMPTZ)) AS responded,
+           epoch_us(CAST(ended_at AS TIMESTAMPTZ)) AS ended,
+           epoch_us(CAST(resolved_at AS TIMESTAMPTZ)) AS resolved_time,
+           talk_seconds, hold_seconds, wrap_seconds, resolved, escalated,
+           csat, nps, ces, SURVEY_SENT
     FROM read_parquet($path)
-    WHERE created_at IS NOT NULL
+),
+timed AS (
+    SELECT *,
+           CASE WHEN responded >= created THEN (responded - created) / 1e6 END AS frt,
+           (answered - created) / 1e6 AS wait,
+           CASE WHEN answered >= created THEN (answered - created) / 1e6 END AS asa,
+           inbound AND channel IN ('phone', 'chat') AS queued,
+           answered IS NULL AND coalesce((ended - created) / 1e6 < 5, false) AS short_call
+    FROM src
 ),
 contacts AS (
     SELECT grouping(channel) = 1 AS is_total, channel,
-           count(*) AS interactions,
+           count(created) AS interactions,
            count(csat) AS csat_responses,
            count(*) FILTER (WHERE csat >= 4) AS csat_satisfied,
            count(nps) AS nps_responses,
            count(*) FILTER (WHERE nps >= 9) AS promoters,
            count(*) FILTER (WHERE nps <= 6) AS detractors,
+           count(ces) AS ces_responses,
+           sum(ces) AS ces_total,
            count(talk_seconds) AS handled,
            sum(talk_seconds + coalesce(hold_seconds, 0) + coalesce(wrap_seconds, 0))
-               AS handling_seconds
-    FROM src
+               AS handling_seconds,
+           count(frt) AS frt_n, avg(frt) AS frt_mean,
+           quantile_cont(frt, 0.5) AS frt_median, quantile_cont(frt, 0.9) AS frt_p90,
+           count(asa) AS asa_n, avg(asa) AS asa_mean,
+           quantile_cont(asa, 0.5) AS asa_median, quantile_cont(asa, 0.9) AS asa_p90,
+           count(*) FILTER (WHERE queued AND answered IS NOT NULL AND wait <= 20) AS sl_within,
+           count(*) FILTER (WHERE queued AND NOT short_call) AS sl_offered,
+           count(*) FILTER (WHERE queued AND answered IS NULL AND NOT short_call) AS abandoned,
+           count(*) FILTER (WHERE survey_sent) AS surveys_sent,
+           count(*) FILTER (
+               WHERE survey_sent AND (csat IS NOT NULL OR nps IS NOT NULL OR ces IS NOT NULL)
+           ) AS survey_responses
+    FROM timed
     GROUP BY GROUPING SETS ((channel), ())
 ),
 cases AS (
     SELECT case_id,
            arg_min(channel, (created, interaction_id)) AS channel,
-           count(*) FILTER (WHERE direction = 'inbound') AS inbound,
-           coalesce(bool_or(resolved), false) AS resolved
-    FROM src
+           min(created) AS first_created,
+           max(resolved_time) AS last_resolved,
+           count(*) FILTER (WHERE inbound) AS inbound,
+           coalesce(bool_or(resolved), false) AS resolved,
+           coalesce(bool_or(escalated), false) AS escalated
+    FROM timed
+    WHERE case_id IS NOT NULL
     GROUP BY case_id
+),
+followed AS (
+    SELECT DISTINCT t.case_id
+    FROM timed AS t JOIN cases AS c USING (case_id)
+    WHERE t.outbound AND t.created > c.last_resolved
+      AND t.created - c.last_resolved <= 604800000000  -- 168 hours in microseconds
+),
+resolutions AS (
+    SELECT cases.*, followed.case_id IS NOT NULL AS followed_up,
+           CASE WHEN resolved AND last_resolved >= first_created
+                THEN (last_resolved - first_created) / 1e6 END AS resolution
+    FROM cases LEFT JOIN followed USING (case_id)
 ),
 case_counts AS (
     SELECT grouping(channel) = 1 AS is_total, channel,
            count(*) AS cases,
            count(*) FILTER (WHERE resolved) AS resolved_cases,
-           count(*) FILTER (WHERE resolved AND inbound = 1) AS fcr_one_contact
-    FROM cases
+           count(*) FILTER (WHERE resolved AND inbound = 1) AS fcr_one_contact,
+           count(*) FILTER (WHERE escalated) AS escalated_cases,
+           count(*) FILTER (WHERE resolved AND last_resolved IS NOT NULL) AS follow_up_cases,
+           count(*) FILTER (WHERE resolved AND last_resolved IS NOT NULL AND followed_up)
+               AS followed_up,
+           count(resolution) AS resolution_n, avg(resolution) AS resolution_mean,
+           quantile_cont(resolution, 0.5) AS resolution_median,
+           quantile_cont(resolution, 0.9) AS resolution_p90
+    FROM resolutions
     GROUP BY GROUPING SETS ((channel), ())
 )
 SELECT coalesce(c.is_total, k.is_total) AS is_total,
        coalesce(c.channel, k.channel) AS channel,
        100.0 * c.csat_satisfied / nullif(c.csat_responses, 0) AS csat,
        100.0 * (c.promoters - c.detractors) / nullif(c.nps_responses, 0) AS nps,
+       c.ces_total / nullif(c.ces_responses, 0) AS ces,
        c.handling_seconds / nullif(c.handled, 0) AS aht,
        100.0 * k.fcr_one_contact / nullif(k.resolved_cases, 0) AS fcr,
+       c.frt_median, c.frt_mean, c.frt_p90,
+       k.resolution_median, k.resolution_mean, k.resolution_p90,
+       c.asa_median, c.asa_mean, c.asa_p90,
+       100.0 * c.sl_within / nullif(c.sl_offered, 0) AS service_level,
+       100.0 * c.abandoned / nullif(c.sl_offered, 0) AS abandonment_rate,
+       100.0 * k.escalated_cases / nullif(k.cases, 0) AS escalation_rate,
+       100.0 * c.survey_responses / nullif(c.surveys_sent, 0) AS survey_response_rate,
+       100.0 * k.followed_up / nullif(k.follow_up_cases, 0) AS follow_up_rate,
        coalesce(c.interactions, 0) AS interactions,
        coalesce(k.cases, 0) AS cases,
        coalesce(c.csat_satisfied, 0) AS csat_satisfied,
@@ -146,21 +246,40 @@ SELECT coalesce(c.is_total, k.is_total) AS is_total,
        coalesce(c.promoters, 0) AS promoters,
        coalesce(c.detractors, 0) AS detractors,
        coalesce(c.nps_responses, 0) AS nps_responses,
+       coalesce(c.ces_responses, 0) AS ces_responses,
        coalesce(c.handled, 0) AS handled,
        coalesce(k.fcr_one_contact, 0) AS fcr_one_contact,
-       coalesce(k.resolved_cases, 0) AS resolved_cases
+       coalesce(k.resolved_cases, 0) AS resolved_cases,
+       coalesce(c.frt_n, 0) AS frt_n,
+       coalesce(k.resolution_n, 0) AS resolution_n,
+       coalesce(c.asa_n, 0) AS asa_n,
+       coalesce(c.sl_within, 0) AS sl_within,
+       coalesce(c.sl_offered, 0) AS sl_offered,
+       coalesce(c.abandoned, 0) AS abandoned,
+       coalesce(c.sl_offered, 0) AS abandonment_offered,
+       coalesce(k.escalated_cases, 0) AS escalated_cases,
+       coalesce(k.cases, 0) AS escalation_cases,
+       coalesce(c.survey_responses, 0) AS survey_responses,
+       coalesce(c.surveys_sent, 0) AS surveys_sent,
+       coalesce(k.followed_up, 0) AS followed_up,
+       coalesce(k.follow_up_cases, 0) AS follow_up_cases
 FROM contacts AS c
 FULL JOIN case_counts AS k
   ON c.is_total = k.is_total AND c.channel IS NOT DISTINCT FROM k.channel
 """
+# survey_sent is optional: a log without it has no surveys sent (as in custrec)
+shown = con.execute("DESCRIBE SELECT * FROM read_parquet($path)", {"path": sys.argv[1]})
+sent = "survey_sent" in {row[0] for row in shown.fetchall()}
+QUERY = QUERY.replace("SURVEY_SENT", "survey_sent" if sent else "NULL::BOOLEAN AS survey_sent")
 cursor = con.execute(QUERY, {"path": sys.argv[1]})
 names = [d[0] for d in cursor.description]
+counted = names[names.index("interactions"):]
 found = {"total": None, "channels": {}}
 for values in cursor.fetchall():
     row = dict(zip(names, values))
     is_total, channel = row.pop("is_total"), row.pop("channel")
-    figures = {k: None if row[k] is None else float(row[k]) for k in ("csat", "nps", "aht", "fcr")}
-    figures["counts"] = {k: int(v) for k, v in row.items() if k not in figures}
+    figures = {k: None if v is None else float(v) for k, v in row.items() if k not in counted}
+    figures["counts"] = {k: int(row[k]) for k in counted}
     if is_total:
         found["total"] = figures
     else:
@@ -235,28 +354,19 @@ def install_duckdb(directory: Path) -> Installed:
 
 
 def custrec_figures(report: dict[str, Any]) -> dict[str, Any]:
-    """The four KPIs and their counts from ``report kpi --by channel --format json``, in
-    the reference's shape."""
+    """Every figure and count of ``report kpi --by channel --format json`` (see
+    :data:`FIGURES`, :data:`COUNTS`), in the reference's shape."""
 
     def figures(entry: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "csat": entry["csat"]["value"],
-            "nps": entry["nps"]["value"],
-            "aht": entry["aht"]["value"],
-            "fcr": entry["fcr"]["value"],
-            "counts": {
-                "interactions": entry["interactions"],
-                "cases": entry["cases"],
-                "csat_satisfied": entry["csat"]["numerator"],
-                "csat_responses": entry["csat"]["denominator"],
-                "promoters": entry["nps"]["promoters"],
-                "detractors": entry["nps"]["detractors"],
-                "nps_responses": entry["nps"]["responses"],
-                "handled": entry["aht"]["n"],
-                "fcr_one_contact": entry["fcr"]["numerator"],
-                "resolved_cases": entry["fcr"]["denominator"],
-            },
-        }
+        found: dict[str, Any] = {name: entry[k][f] for name, (k, f) in FIGURES.items()}
+        counts: dict[str, int] = {}
+        for name, path in COUNTS.items():
+            value: Any = entry
+            for key in path:
+                value = value[key]
+            counts[name] = value
+        found["counts"] = counts
+        return found
 
     return {
         "total": figures(report["total"]),
@@ -279,7 +389,7 @@ def differences(ours: dict[str, Any], reference: dict[str, Any]) -> list[str]:
         if theirs is None:
             found.append(f"{label}: missing from (b)")
             continue
-        for kpi in KPIS:
+        for kpi in FIGURES:
             a, b = mine[kpi], theirs[kpi]
             if (a is None) != (b is None) or (
                 a is not None and not math.isclose(a, b, rel_tol=RELATIVE_TOLERANCE, abs_tol=0.0)
@@ -416,7 +526,7 @@ def bench_kpi(
         if reference:
             check_agreement(figures, reference, rows)
             agreed = (
-                f"all {len(KPIS) * (1 + len(figures['channels']))} figures agree with (b) "
+                f"all {len(FIGURES) * (1 + len(figures['channels']))} figures agree with (b) "
                 f"to {RELATIVE_TOLERANCE:g} relative, their counts exactly"
             )
             progress(agreed)
@@ -456,8 +566,9 @@ def bench_kpi(
                     f"{agreed}",
                 ),
                 (
-                    f"(b) DuckDB {reference['duckdb']} SQL over the same Parquet file: CSAT, "
-                    f"NPS, AHT and FCR (case) per channel and in total, {reference['threads']} "
+                    f"(b) DuckDB {reference['duckdb']} SQL over the same Parquet file: every "
+                    f"KPI of (a) ({len(FIGURES)} figures and {len(COUNTS)} counts) per channel "
+                    f"and in total, {reference['threads']} "
                     f"threads (duckdb in a throw-away venv, installed in "
                     f"{duck.install_seconds:.0f} s), whole process, median of {len(theirs)} "
                     "(reference)",
