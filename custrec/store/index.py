@@ -178,8 +178,8 @@ class BlindIndex:
     def deferred(self, db: sqlite3.Connection) -> Iterator[None]:
         """Index changes of many chunks (a purge's) gathered and written at the end, each
         kind in key order in one statement: removals spread over the whole index visit
-        each page once, not once per chunk (a purge of 10% of 1M records spent half
-        its time on them). Nothing may read the index before the end."""
+        each page once, not once per chunk (a purge of 10% of 1M records spent a third of
+        its time on them, chunk by chunk). Nothing may read the index before the end."""
         self._deferred = _Entries()
         try:
             yield
