@@ -427,6 +427,9 @@ def plan_purge(
         needed |= {rule.trigger, *(c.field for c in rule.where)}
     from custrec.io import regrouped
 
+    # the last due trigger date of each rule, worked out once, not a period added to
+    # every record's date (0.13 s of a 1 s plan of 1M records, 100k of them due)
+    limits = [(rule, latest_start(rule.period, as_of)) for rule in policy.rules]
     batches = store.iter_batches(
         system=True,
         action="purge-plan",
@@ -460,13 +463,14 @@ def plan_purge(
                     )
                 )
                 continue
-            for rule in policy.rules:
+            for rule, limit in limits:
                 if not rule.applies(record):
                     continue
-                if _date(record.get(rule.trigger)) is None:
+                start = _date(record.get(rule.trigger))
+                if start is None:
                     without[rule.id] = without.get(rule.id, 0) + 1
                     continue  # no date to count from: the next rule may apply
-                if not rule.due(record, as_of):
+                if start > limit:  # not due: rule.due(record, as_of), a date compared
                     break
                 if rule.action == "anonymise" and is_anonymised(record.get("_source")):
                     break  # done by an earlier purge

@@ -544,6 +544,38 @@ def test_the_arrow_prefilter_plans_exactly_what_the_exact_reading_plans(
     assert fast == exact
 
 
+@pytest.mark.parametrize(
+    ("period", "as_of", "last_due"),
+    [
+        ("30d", "2030-01-01", "2029-12-02"),
+        ("1m", "2030-03-31", "2030-02-28"),  # a month after Feb 28 is Mar 28
+        ("1m", "2030-03-27", "2030-02-27"),
+        ("2y", "2028-02-28", "2026-02-28"),
+        ("0d", "2030-01-01", "2030-01-01"),
+    ],
+)
+def test_a_record_is_due_on_its_last_day_and_not_the_day_after(
+    tmp_path: Path, period: str, as_of: str, last_due: str
+) -> None:
+    """The days worked out here by hand from the period's words: a record whose
+    trigger is the last due day is planned, one a day later is not."""
+    from custrec import retention
+    from custrec.keyfile import new_key_file
+
+    source = KeySource.from_key_file(new_key_file(tmp_path / "k.key").path)
+    due = dt.date.fromisoformat(last_due)
+    rows = [
+        {"customer_id": "C-due", "created_at": f"{due.isoformat()}T23:59:59Z"},
+        {"customer_id": "C-kept", "created_at": f"{due + dt.timedelta(days=1)}T00:00:00Z"},
+    ]
+    with create_store(tmp_path / "s.crec", source) as opened:
+        opened.put(rows)
+        text = f"rules:\n  - trigger: created_at\n    period: {period}\n"
+        policy = retention.parse_policy(text, "p.yaml", dict(opened.columns), None)
+        plan = retention.plan_purge(opened, policy, dt.date.fromisoformat(as_of), audited=False)
+    assert [r.record_id for r in plan.records] == ["C-due"]
+
+
 @pytest.mark.parametrize("period", ["1d", "3w", "1m", "13m", "6y", "0d"])
 def test_latest_start_is_the_last_due_day(period: str) -> None:
     from custrec.access import add_period
