@@ -539,7 +539,7 @@ def test_the_arrow_prefilter_plans_exactly_what_the_exact_reading_plans(
 
         fast = summary(retention.plan_purge(opened, policy, as_of, audited=False))
         with monkeypatch.context() as patch:
-            patch.setattr(retention, "_maybe_due", lambda b, p, a: pa.array([True] * b.num_rows))
+            patch.setattr(retention, "_maybe_due", lambda b, limits: pa.array([True] * b.num_rows))
             exact = summary(retention.plan_purge(opened, policy, as_of, audited=False))
     assert fast == exact
 
