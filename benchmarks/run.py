@@ -220,7 +220,7 @@ def main() -> int:
         help="run only this benchmark (repeatable: startup, generate, generate-memory, "
         "inspect, store, audit, records, validate, validate-polars, engines, kpi, kpi-engines, "
         "redaction, "
-        "pii-outside, retention, trust); with "
+        "pii-outside, retention, trust, format2); with "
         "--write, the other sections of FILE are kept as they are",
     )
     parser.add_argument("--rows", type=int, default=200_000, help="rows for data benchmarks")
@@ -239,6 +239,7 @@ def main() -> int:
         "--store-process-repeat", type=int, default=20, help="runs per whole-process timing"
     )
     import engines
+    import format2
     import kpi
     import kpi_engines
     import pii_outside
@@ -260,12 +261,15 @@ def main() -> int:
         pii_outside,
         retention,
         trust,
+        format2,
     ):
         bench.add_arguments(parser)
     args = parser.parse_args()
     from audit import bench_audit
     from engines import SECTION as ENGINES_SECTION
     from engines import bench_engines
+    from format2 import SECTION as FORMAT2_SECTION
+    from format2 import bench_format2
     from kpi import SECTION as KPI_SECTION
     from kpi import bench_kpi
     from kpi_engines import SECTION as KPI_ENGINES_SECTION
@@ -347,6 +351,10 @@ def main() -> int:
         "trust": (
             TRUST_SECTION,
             lambda: bench_trust(args.trust_rows, args.trust_repeat, args.trust_baseline),
+        ),
+        "format2": (
+            FORMAT2_SECTION,
+            lambda: bench_format2(args.format2_rows, args.format2_repeat, args.format2_baseline),
         ),
     }
     chosen = args.only or list(benchmarks)

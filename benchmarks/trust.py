@@ -7,8 +7,8 @@ extracted with ``git archive`` into a temporary directory and run from there, so
 that both versions are measured side by side in one run, as whole processes:
 
 - a 1,000-record store and one of ``trust_rows`` records are built by the baseline
-  (``init --region GB`` + ``collect``); each is copied, and the copy opened once by the
-  current code (which upgrades its header to revision 2);
+  (``init --region GB`` + ``collect``); each is copied, and the copy migrated by the
+  current code (``custrec migrate``: header revision 2, store format 2);
 - ``get``, ``find --email`` and ``update --set`` of random records, ``--format json``,
   on each store by each version, taking turns run by run: median and p95, and the
   ratio current/baseline (target: within 1.10x);
@@ -177,7 +177,7 @@ def bench_trust(rows: int = 1_000_000, repeat: int = 15, baseline: str = BASELIN
             copy = Dataset(size, built.csv, directory / f"current-{size}.crec")
             shutil.copy(built.store, copy.store)
             copy.samples = built.samples
-            current.run(*command("get", copy, copy.samples["get"][0], 0))  # upgrades it
+            current.run("-m", "custrec", "migrate", str(copy.store))  # to the current format
             stores["baseline"].append(built)
             stores["current"].append(copy)
         progress(f"get, find --email, update --set: {repeat} runs each, both versions")

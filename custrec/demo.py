@@ -405,8 +405,10 @@ def _encrypt_customers(
     exported = directory / "customers-contacts.csv"
     shared = directory / "customers-shared.csv"
     erasures = store_path.with_name(store_path.name + ".erasures")
-    stale_files = (key_path, store_path, rejects, exported, shared, erasures)
-    for stale in (*stale_files, *directory.glob("customers.crec-*")):
+    keys = store_path.with_name(store_path.name + ".keys")
+    stale_files = (key_path, store_path, rejects, exported, shared, erasures, keys)
+    companions = (*directory.glob("customers.crec-*"), *directory.glob("customers.crec.keys-*"))
+    for stale in (*stale_files, *companions):
         stale.unlink(missing_ok=True)
     source = KeySource.from_key_file(new_key_file(key_path).path)
     context = AuditContext(command="custrec demo", reason="demonstration")

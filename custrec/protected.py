@@ -37,7 +37,9 @@ STORE_COMPANIONS = {
     "-shm": "shared-memory index",
     "-journal": "rollback journal",
     ".erasures": "tombstone file",
-    ".keys": "key list",
+    ".keys": "key store",
+    ".keys-wal": "key store's write-ahead log",
+    ".keys-shm": "key store's shared-memory index",
 }
 """Files kept beside a store ``STORE``, named ``STORE`` + suffix, and what they are."""
 

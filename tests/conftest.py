@@ -190,3 +190,14 @@ def duck() -> Iterator[Any]:
 def on(name: str, request: pytest.FixtureRequest) -> Any:
     """The session's engine ``name`` (duckdb or spark), from its fixture."""
     return request.getfixturevalue({"duckdb": "duck", "spark": "spark"}[name])
+
+
+def copy_store(source: Path, target: Path) -> None:
+    """Copy a store as a backup does: its data file and, beside it, its key store
+    (``STORE.keys``), taken together."""
+    import shutil
+
+    shutil.copy(source, target)
+    keys = source.with_name(source.name + ".keys")
+    if keys.exists():
+        shutil.copy(keys, target.with_name(target.name + ".keys"))

@@ -708,18 +708,18 @@ KILL_CALLS = ("open", "replace", "rename", "fsync", "unlink")
 KILL_SPAN = 1000
 """A kill is drawn as 1..KILL_SPAN, a place among an operation's kill points."""
 KILL_POINTS = {
-    "collect": 12,
-    "update_one": 9,
-    "update_many": 9,
+    "collect": 27,
+    "update_one": 20,
+    "update_many": 20,
     "set_state": 9,
-    "erase": 11,
-    "purge_now": 13,
-    "apply_plan": 13,
+    "erase": 24,
+    "purge_now": 30,
+    "apply_plan": 30,
     "restore": 9,
     "key_add": 8,
-    "key_remove": 9,
-    "key_rotate": 18,
-    "reapply": 20,
+    "key_remove": 14,
+    "key_rotate": 40,
+    "reapply": 50,
 }
 """About how many kill points each operation passes (a few more than most runs of it,
 so that some kills come after the end and the child finishes)."""
@@ -1061,19 +1061,46 @@ def leaks(paths: Paths, needles: Iterable[str | bytes]) -> list[str]:
 
 
 def ciphertexts(paths: Paths) -> set[bytes]:
-    """Pieces of every chunk payload and sealed data key in the store file (its
-    ``chunk_payloads`` and ``data_keys`` tables, docs/format.md), read from a copy while
-    the store is closed."""
+    """Pieces of every chunk payload in the store file (its ``chunk_payloads`` table)
+    and every sealed data key in its key store (``STORE.keys``, table ``data_keys``,
+    docs/format.md), read from copies while the store is closed."""
     with tempfile.TemporaryDirectory() as scratch:
         copy_path = Path(scratch) / "copy.crec"
         shutil.copyfile(paths.store, copy_path)
+        keys_copy = Path(scratch) / "copy.keys"
+        shutil.copyfile(keystore_path(paths.store), keys_copy)
         db = sqlite3.connect(copy_path)
+        keys = sqlite3.connect(keys_copy)
         try:
             payloads = [bytes(r[0]) for r in db.execute("SELECT payload FROM chunk_payloads")]
-            sealed = [bytes(r[0]) for r in db.execute("SELECT sealed FROM data_keys")]
+            sealed = [bytes(r[0]) for r in keys.execute("SELECT sealed FROM data_keys")]
         finally:
             db.close()
+            keys.close()
     return {p[16:80] for p in payloads} | {s[16:] for s in sealed if len(s) > 16}
+
+
+def keystore_path(store: Path) -> Path:
+    return store.with_name(store.name + ".keys")
+
+
+def copy_store_files(source: Path, target: Path) -> None:
+    """A backup or a restore: the data file and its key store, taken together."""
+    for name in ("-wal", "-shm"):
+        target.with_name(target.name + name).unlink(missing_ok=True)
+        keystore_path(target).with_name(keystore_path(target).name + name).unlink(missing_ok=True)
+    shutil.copyfile(source, target)
+    shutil.copyfile(keystore_path(source), keystore_path(target))
+
+
+def generation(path: Path, table: str = "header") -> int:
+    """A file's generation row (data file or key store), read without a key."""
+    db = sqlite3.connect(path)
+    try:
+        row = db.execute(f"SELECT value FROM {table} WHERE name = 'generation'").fetchone()
+    finally:
+        db.close()
+    return int(bytes(row[0]))
 
 
 def tombstone_tokens(paths: Paths) -> set[str]:

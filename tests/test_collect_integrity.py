@@ -19,7 +19,6 @@ from __future__ import annotations
 import csv
 import json
 import random
-import shutil
 import signal
 import subprocess
 import tempfile
@@ -37,7 +36,7 @@ from custrec.io import open_table
 from custrec.keyfile import new_key_file
 from custrec.store import KeySource, StoreSettings, create_store, open_store
 
-from .conftest import InvokeCli, custrec_command
+from .conftest import InvokeCli, copy_store, custrec_command
 from .test_io_messy import CASES, CORPUS, case_id
 from .test_store_faults import child_env, stress_iterations, verified
 
@@ -325,7 +324,9 @@ def test_collect_is_all_or_nothing_under_kill_9(tmp_path: Path, cli: InvokeCli) 
     def reset() -> None:
         for path in (store, wal, Path(f"{store}-shm")):
             path.unlink(missing_ok=True)  # a stale WAL must never meet the copied base
-        shutil.copyfile(base, store)
+        for suffix in ("-wal", "-shm"):
+            Path(f"{store}.keys{suffix}").unlink(missing_ok=True)
+        copy_store(base, store)
 
     def start_collect() -> subprocess.Popen[bytes]:
         command = custrec_command("collect", str(store), str(big), "--key-file", str(key))

@@ -27,6 +27,7 @@ def test_demo_creates_and_profiles_the_example_data(cli: InvokeCli, tmp_path: Pa
         "customers-shared.csv",
         "customers.crec",
         "customers.crec.erasures",
+        "customers.crec.keys",
         "customers.csv",
         "demo.key",
         "interactions-defects.csv",

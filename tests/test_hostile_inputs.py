@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import shutil
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -26,7 +25,7 @@ from click.testing import CliRunner
 from custrec.cli import main
 from custrec.keyfile import new_key_file
 
-from .conftest import REPO, run_custrec
+from .conftest import REPO, copy_store, run_custrec
 from .hostile_corpus import SECRETS, Hostile, corpus
 
 CORPUS = {item.name: item for item in corpus()}
@@ -198,7 +197,7 @@ def _same_records(ws: Workspace, work: Path) -> bool:
 
 def prepare(ws: Workspace, work: Path) -> None:
     work.mkdir()
-    shutil.copyfile(ws.store, work / "s.crec")
+    copy_store(ws.store, work / "s.crec")
 
 
 def run_in_process(args: list[str], ws: Workspace) -> Outcome:

@@ -19,7 +19,12 @@ import pytest
 from custrec.errors import IntegrityError, WrongKeyError
 from custrec.keyfile import new_key_file
 from custrec.store import KeySource, StoreSettings, create_store, open_store
-from custrec.store.keyschedule import SCHEDULE, WRAPPED_HEADER_ROWS, Protection
+from custrec.store.keyschedule import (
+    FORMAT_1_SCHEDULE,
+    SCHEDULE,
+    WRAPPED_HEADER_ROWS,
+    Protection,
+)
 
 VECTORS = Path(__file__).resolve().parent / "vectors"
 
@@ -53,9 +58,9 @@ def busy_store(tmp_path: Path) -> tuple[Path, KeySource]:
     return path, key
 
 
-def file_parts(path: Path) -> set[str]:
+def file_parts(path: Path, prefix: str = "") -> set[str]:
     with sqlite3.connect(path) as db:
-        parts = {f"header:{name}" for (name,) in db.execute("SELECT name FROM header")}
+        parts = {f"{prefix}header:{name}" for (name,) in db.execute("SELECT name FROM header")}
         tables = [
             name
             for (name,) in db.execute(
@@ -65,17 +70,28 @@ def file_parts(path: Path) -> set[str]:
         for table in tables:
             if table == "header":  # its rows are listed one by one
                 continue
-            parts |= {f"{table}.{row[1]}" for row in db.execute(f"PRAGMA table_info({table})")}
+            parts |= {
+                f"{prefix}{table}.{row[1]}" for row in db.execute(f"PRAGMA table_info({table})")
+            }
     return parts
 
 
 def test_every_part_of_the_file_is_in_the_key_schedule(tmp_path: Path) -> None:
     path, _ = busy_store(tmp_path)
-    parts = file_parts(path)
+    parts = file_parts(path) | file_parts(path.with_name(path.name + ".keys"), "keys:")
     assert parts - SCHEDULE.keys() == set(), "parts of the file missing from the schedule"
     listed = {name for name in SCHEDULE if not name.startswith("file:")}
     assert listed - parts == set(), "schedule entries that the file no longer has"
     assert path.with_name(path.name + ".erasures").exists()
+
+
+def test_every_part_of_a_format_1_file_is_in_the_schedules() -> None:
+    """Format 1 (the committed vector) is read and migrated: its parts are those of
+    format 2 but the key store's, plus its data keys (FORMAT_1_SCHEDULE)."""
+    parts = file_parts(VECTORS / "store-v1.crec")
+    known = SCHEDULE.keys() | FORMAT_1_SCHEDULE.keys()
+    assert parts - known == set()
+    assert FORMAT_1_SCHEDULE.keys() <= parts
 
 
 def test_the_wrapped_header_rows_are_exactly_those_the_schedule_seals() -> None:

@@ -45,7 +45,7 @@ from custrec.protected import (
 )
 from custrec.render import Summary, Table, json_text, render
 from custrec.store import KeySource, create_store, open_store
-from custrec.store.container import APPLICATION_ID
+from custrec.store.fileformat import APPLICATION_ID
 
 from .conftest import REPO, InvokeCli, custrec_command, files_open_for_writing, wait_until_writing
 
@@ -225,9 +225,10 @@ def test_no_output_replaces_a_key_or_a_store(
         (lambda w: w.dir / "s.crec-wal", "it is the write-ahead log of the store"),
         (lambda w: w.dir / "s.crec-shm", "it is the shared-memory index of the store"),
         (lambda w: w.dir / "s.crec.erasures", "it is the tombstone file of the store"),
-        (lambda w: w.dir / "s.crec.keys", "it is the key list of the store"),
+        (lambda w: w.dir / "s.crec.keys", "it is the key store of the store"),
+        (lambda w: w.dir / "s.crec.keys-wal", "it is the key store's write-ahead log of the store"),
     ],
-    ids=["wal", "shm", "erasures", "keys"],
+    ids=["wal", "shm", "erasures", "keys", "keys-wal"],
 )
 def test_no_output_replaces_a_store_companion(
     cli: InvokeCli, ws: Workspace, make_target: Callable[[Workspace], Path], why: str
@@ -244,8 +245,8 @@ def test_links_to_protected_files_are_refused(cli: InvokeCli, ws: Workspace) -> 
     (ws.dir / "to-store.csv").symlink_to("s.crec")
     os.link(ws.key, ws.dir / "key-copy.csv")
     os.link(ws.log, ws.dir / "log-copy.csv")
-    store_keys = ws.dir / "s.crec.keys"
-    store_keys.write_text("the store's own\n")
+    store_keys = ws.dir / "s.crec.keys"  # the key store init made
+    assert store_keys.is_file()
     os.link(store_keys, ws.dir / "keys-copy.csv")
     before = snapshot(ws.dir)
     cases = [
@@ -253,7 +254,7 @@ def test_links_to_protected_files_are_refused(cli: InvokeCli, ws: Workspace) -> 
         ("export", "to-store.csv", f"it links to {ws.store}, which is a custrec store"),
         ("export", "key-copy.csv", "it is a custrec key file"),
         ("report", "log-copy.csv", f"it is an input of this command ({ws.log})"),
-        ("export", "keys-copy.csv", f"it is the key list of the store {ws.store}, an input"),
+        ("export", "keys-copy.csv", f"it is the key store of the store {ws.store}, an input"),
     ]
     for command, name, why in cases:
         target = str(ws.dir / name)
@@ -705,7 +706,8 @@ def test_sigterm_during_collect_rolls_the_store_back(tmp_path: Path) -> None:
     with open_store(store_path, KeySource.from_key_file(key)) as store:
         assert store.verify() == 1  # none of the batch
     assert {p.name for p in tmp_path.iterdir()} <= {
-        "k.key", "s.crec", "s.crec-wal", "s.crec-shm", "s.crec.erasures", "feed.csv"
+        "k.key", "s.crec", "s.crec-wal", "s.crec-shm", "s.crec.erasures", "feed.csv",
+        "s.crec.keys", "s.crec.keys-wal", "s.crec.keys-shm",
     }  # fmt: skip
 
 

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 from custrec.store import KeySource, StoreSettings, create_store, open_store
 
-from .conftest import REPO, InvokeCli, custrec_command, write
+from .conftest import REPO, InvokeCli, copy_store, custrec_command, write
 
 SCHEMA = REPO / "schemas" / "customer.yaml"
 POLICY = REPO / "schemas" / "retention.yaml"
@@ -374,10 +374,8 @@ def test_a_purge_killed_at_any_moment_ends_as_one_uninterrupted_run(
 ) -> None:
     """kill -9 at several points of `purge --yes`, then run it again: the same records
     are left as after one uninterrupted purge of a copy."""
-    import shutil
-
     reference = tmp_path / "reference.crec"
-    shutil.copy(store, reference)
+    copy_store(store, reference)
     env = {**os.environ, "PYTHONPATH": str(REPO), "CUSTREC_KEY_FILE": str(key_env)}
     command = ["purge", "--policy", str(POLICY), "--yes", "--as-of", AS_OF]
 

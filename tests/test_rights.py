@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import shutil
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ from hypothesis import strategies as st
 from custrec.store import KeySource, StoreSettings, create_store, open_store
 from custrec.store.states import LegalHoldError, RecordRestrictedError
 
-from .conftest import InvokeCli, write
+from .conftest import InvokeCli, copy_store, write
 
 CANARY_EMAIL = "zq.canary.erase@example.org"
 CANARY_NAME = "Quixotelle"
@@ -143,7 +142,7 @@ def test_a_restricted_record_can_still_be_erased(cli: InvokeCli, store: Path) ->
 
 def _raw_chunk(store: Path, record_id: str, key: Path) -> tuple[bytes, bytes]:
     """The ciphertext of the chunk holding ``record_id`` and its sealed data key, read
-    from the file as an attacker with a copy would."""
+    from the data file and the key store as an attacker with a copy would."""
     with open_store(store, KeySource.from_key_file(key)) as opened:
         token = bytes.fromhex(opened.token_hex(record_id))
     db = sqlite3.connect(store)
@@ -152,13 +151,18 @@ def _raw_chunk(store: Path, record_id: str, key: Path) -> tuple[bytes, bytes]:
         payload = db.execute(
             "SELECT payload FROM chunk_payloads WHERE chunk_id = ?", (chunk_id[0],)
         ).fetchone()[0]
-        sealed_key = db.execute(
-            "SELECT d.sealed FROM data_keys AS d JOIN chunks AS c ON c.key_no = d.key_no "
-            "WHERE c.chunk_id = ?",
-            (chunk_id[0],),
+        key_no = db.execute(
+            "SELECT key_no FROM chunks WHERE chunk_id = ?", (chunk_id[0],)
         ).fetchone()[0]
     finally:
         db.close()
+    keys = sqlite3.connect(store.with_name(store.name + ".keys"))
+    try:
+        sealed_key = keys.execute(
+            "SELECT sealed FROM data_keys WHERE key_no = ?", (key_no,)
+        ).fetchone()[0]
+    finally:
+        keys.close()
     return bytes(payload), bytes(sealed_key)
 
 
@@ -173,7 +177,7 @@ def test_erasure_leaves_nothing_of_the_record_in_any_file(
     result = cli("erase", str(store), "C-005", "--reason", "erasure request 88")
     assert result.exit_code == 0, result.stderr
     files = [p for p in store.parent.iterdir() if p.name.startswith(store.name)]
-    assert {p.name for p in files} >= {store.name, f"{store.name}.erasures"}
+    assert {p.name for p in files} >= {store.name, f"{store.name}.erasures", f"{store.name}.keys"}
     for path in files:
         raw = path.read_bytes()
         for secret in (CANARY_EMAIL.encode(), CANARY_NAME.encode(), b"C-005"):
@@ -227,10 +231,10 @@ def test_reapply_erasures_after_restoring_an_older_backup(
     cli: InvokeCli, store: Path, tmp_path: Path
 ) -> None:
     backup = tmp_path / "backup.crec"
-    shutil.copy(store, backup)
+    copy_store(store, backup)
     assert cli("erase", str(store), "C-005", "--reason", "request").exit_code == 0
     assert cli("erase", str(store), "C-009", "--reason", "request").exit_code == 0
-    shutil.copy(backup, store)  # the restore brings both back, but the file remembers
+    copy_store(backup, store)  # the restore brings both back, but the file remembers
     hidden = cli("get", str(store), "C-005")
     assert hidden.exit_code == 6
     assert "reapply-erasures" in hidden.stderr

@@ -359,25 +359,29 @@ def tamper_swap_rows(files: StoreFiles) -> None:
 
 
 def roll_back_chunk(files: StoreFiles, *, restore_key: bool, restore_group: bool) -> None:
-    """Save chunk 1 (and its data key and group MAC), update a record in it through the
-    library, then put the saved rows back: a consistent old version of the chunk."""
+    """Save chunk 1 (its data key from the key store, its group MAC), update a record
+    in it through the library, then put the saved rows back: a consistent old version of
+    the chunk."""
+    keys_path = files.path.with_name(files.path.name + ".keys")
     with raw_db(files.path) as db:
         chunk = db.execute("SELECT * FROM chunks WHERE chunk_id = 1").fetchone()
         payload = db.execute("SELECT * FROM chunk_payloads WHERE chunk_id = 1").fetchone()
-        key = db.execute("SELECT * FROM data_keys WHERE key_no = ?", (chunk[2],)).fetchone()
         group = db.execute("SELECT * FROM chunk_groups WHERE group_id = 0").fetchone()
+    with raw_db(keys_path) as keys:
+        key = keys.execute("SELECT * FROM data_keys WHERE key_no = ?", (chunk[2],)).fetchone()
     with open_store(files.path, files.source) as store:
         store.update("C-5", set_fields={"n": 500})
         files.expected = snapshot(store)
     assert files.expected["C-5"][1]["n"] == 500
-    with raw_db(files.path) as db:
+    with raw_db(keys_path) as keys:
         assert (
-            db.execute("SELECT 1 FROM data_keys WHERE key_no = ?", (chunk[2],)).fetchone() is None
+            keys.execute("SELECT 1 FROM data_keys WHERE key_no = ?", (chunk[2],)).fetchone() is None
         )
+        if restore_key:
+            keys.execute("INSERT INTO data_keys VALUES (?, ?, ?)", key)
+    with raw_db(files.path) as db:
         db.execute("INSERT OR REPLACE INTO chunks VALUES (?, ?, ?, ?, ?)", chunk)
         db.execute("INSERT OR REPLACE INTO chunk_payloads VALUES (?, ?)", payload)
-        if restore_key:
-            db.execute("INSERT INTO data_keys VALUES (?, ?)", key)
         if restore_group:
             db.execute("INSERT OR REPLACE INTO chunk_groups VALUES (?, ?)", group)
 
@@ -423,9 +427,9 @@ def tamper_delete_chunk(files: StoreFiles) -> None:
 
 def tamper_delete_data_key(files: StoreFiles) -> None:
     with raw_db(files.path) as db:
-        deleted = db.execute(
-            "DELETE FROM data_keys WHERE key_no = (SELECT key_no FROM chunks WHERE chunk_id = 1)"
-        )
+        (key_no,) = db.execute("SELECT key_no FROM chunks WHERE chunk_id = 1").fetchone()
+    with raw_db(files.path.with_name(files.path.name + ".keys")) as keys:
+        deleted = keys.execute("DELETE FROM data_keys WHERE key_no = ?", (key_no,))
         assert deleted.rowcount == 1
 
 
@@ -632,19 +636,27 @@ def test_random_byte_flips_are_detected_or_harmless(tmp_path: Path) -> None:
         store.delete(["C-8"])
         expected = snapshot(store)
     original = files.path.read_bytes()
+    keys_name = files.path.name + ".keys"
+    original_keys = files.path.with_name(keys_name).read_bytes()
     rng = random.Random(FLIP_SEED)
     outcomes: dict[str, int] = {}
     problems: list[str] = []
     for attempt in range(FLIP_ATTEMPTS):
-        offset = rng.randrange(len(original))
+        in_keys = attempt % 5 == 4  # one flip in five lands in the key store
+        offset = rng.randrange(len(original_keys if in_keys else original))
         mask = rng.randrange(1, 256)
         directory = tmp_path / f"flip-{attempt}"
         directory.mkdir()
         damaged = directory / "s.crec"
         damaged.write_bytes(original)
-        flip_file_byte(damaged, offset, mask)
-        where = f"offset {offset} (page {offset // PAGE + 1}) ^ {mask:#04x}"
-        identity = offset in SQLITE_MAGIC or any(offset in r for r in STORE_IDENTITY)
+        (directory / keys_name).write_bytes(original_keys)
+        flip_file_byte(directory / keys_name if in_keys else damaged, offset, mask)
+        where = (
+            f"{'keys ' if in_keys else ''}offset {offset} (page {offset // PAGE + 1}) ^ {mask:#04x}"
+        )
+        identity = not in_keys and (
+            offset in SQLITE_MAGIC or any(offset in r for r in STORE_IDENTITY)
+        )
         try:
             count, seen = read_everything(damaged, files.source)
         except CustrecError as exc:
@@ -1064,13 +1076,14 @@ def test_damaged_schema_is_an_integrity_error(tmp_path: Path, cli: InvokeCli) ->
 
 def test_damaged_table_page_is_an_integrity_error(tmp_path: Path, cli: InvokeCli) -> None:
     files = make_store(tmp_path)
-    with raw_db(files.path) as db:
+    keys = files.path.with_name(files.path.name + ".keys")
+    with raw_db(keys) as db:
         (root,) = db.execute(
             "SELECT rootpage FROM sqlite_master WHERE name = 'data_keys'"
         ).fetchone()
         (page_size,) = db.execute("PRAGMA page_size").fetchone()
-    flip_file_byte(files.path, (root - 1) * page_size, 0x0D ^ 0x01)  # leaf (13) -> 1: invalid
-    with open_store(files.path, files.source) as store:  # header and holders are intact
+    flip_file_byte(keys, (root - 1) * page_size, 0x0D ^ 0x01)  # leaf (13) -> 1: invalid
+    with open_store(files.path, files.source) as store:  # both headers are intact
         with pytest.raises(IntegrityError, match="damaged"):
             store.get("C-0")
         with pytest.raises(IntegrityError, match="damaged"):

@@ -88,8 +88,8 @@ from hypothesis.stateful import (
 
 from custrec.audit import AuditContext
 from custrec.audit_read import AuditQuery
-from custrec.errors import CustrecError, WrongKeyError
-from custrec.store import Store, open_store
+from custrec.errors import CustrecError, IntegrityError, KeyOrIntegrityError, WrongKeyError
+from custrec.store import Store, create_store, open_store
 
 from .store_model import (
     CANARY_FIELDS,
@@ -112,13 +112,16 @@ from .store_model import (
     State,
     audit_command,
     ciphertexts,
+    copy_store_files,
     create_model_store,
     date_of,
     describe,
     differences,
     digests,
+    generation,
     key_ids,
     key_source,
+    keystore_path,
     leaks,
     observe,
     projection,
@@ -141,6 +144,9 @@ SINGLE_TRANSACTION = {"collect", "update_one", "update_many", "set_state", "eras
                       "key_add", "key_remove"}  # fmt: skip
 """Operations whose change is committed together with their outcome entry."""
 MAX_SNAPSHOTS = 3
+MISMATCHES = ["older data", "older keys", "no keys", "foreign keys"]
+"""How the data file and the key store may fail to go together (see
+``mismatched_key_store``)."""
 DAYS = st.integers(0, 45)
 NUMBERS = st.integers(0, 63)
 """A number mapped onto a list the state offers (ids, keys)."""
@@ -562,16 +568,18 @@ class StoreMachine(RuleBasedStateMachine):
 
     @rule()
     def take_snapshot(self) -> None:
-        """A backup: the store file copied while the store is closed (the oldest of
-        MAX_SNAPSHOTS backups goes)."""
+        """A backup: the store file and its key store copied while the store is closed
+        (the oldest of MAX_SNAPSHOTS backups goes)."""
         files = [p.name for p in self.paths.store_dir.iterdir()]
         assert not [n for n in files if n.endswith("-wal")], files
         self.serial += 1
         target = self.paths.snapshots / f"snapshot-{self.serial}.crec"
-        shutil.copyfile(self.paths.store, target)
+        copy_store_files(self.paths.store, target)
         self.model.snapshots = [*self.model.snapshots, (target, self.model.state.copy())]
         while len(self.model.snapshots) > MAX_SNAPSHOTS:
-            self.model.snapshots.pop(0)[0].unlink()
+            old = self.model.snapshots.pop(0)[0]
+            old.unlink()
+            keystore_path(old).unlink()
         note(f"backup {target.name} of records {sorted(self.model.state.records)}")
 
     def restorable(self) -> list[int]:
@@ -603,15 +611,57 @@ class StoreMachine(RuleBasedStateMachine):
         reapply-erasures, before which the store is not yet the model)."""
         model = self.model
         path, snapshot = model.snapshots[index]
-        for name in ("-wal", "-shm"):
-            self.paths.store.with_name(self.paths.store.name + name).unlink(missing_ok=True)
-        shutil.copyfile(path, self.paths.store)
+        copy_store_files(path, self.paths.store)
         restored = snapshot.copy()
         restored.erased = dict(model.state.erased)
         model.state = restored
         if model.current_key not in restored.holders:
             model.current_key = sorted(restored.holders)[0]
         note(f"restored backup {path.name}, opened with {model.current_key}")
+
+    @rule(which=st.integers(0, MAX_SNAPSHOTS - 1), how=st.sampled_from(MISMATCHES))
+    def mismatched_key_store(self, which: int, how: str) -> None:
+        """The data file beside a key store it does not go with: an older data file (a
+        backup's) beside the current key store, an older key store beside the current
+        data file, no key store, or another store's. Every open is refused (exit 4,
+        saying which), unless the two files are of one generation (nothing re-encrypted
+        between); then the current files are put back."""
+        store, keys = self.paths.store, keystore_path(self.paths.store)
+        saved = self.paths.snapshots / "current.crec"
+        copy_store_files(store, saved)
+        snapshots = self.model.snapshots
+        if how in ("older data", "older keys") and not snapshots:
+            return
+        backup = snapshots[which % len(snapshots)][0] if snapshots else None
+        if how == "older data" and backup is not None:
+            shutil.copyfile(backup, store)
+        elif how == "older keys" and backup is not None:
+            shutil.copyfile(keystore_path(backup), keys)
+        elif how == "no keys":
+            keys.unlink()
+        elif how == "foreign keys":
+            shutil.copyfile(keystore_path(self.foreign_store()), keys)
+        message = {"older data": "older than its key store", "older keys": "key store is older",
+                   "no keys": "missing", "foreign keys": "another store"}[how]  # fmt: skip
+        if how in ("older data", "older keys") and generation(store) == generation(keys):
+            note(f"{how}: one generation, the pair opens")
+        else:
+            with pytest.raises(KeyOrIntegrityError) as refused:
+                self.checker().close()
+            if not isinstance(refused.value, WrongKeyError):  # a key the backup lacks
+                assert isinstance(refused.value, IntegrityError), refused.value
+                assert message in str(refused.value), refused.value
+            note(f"{how}: refused, as it should be")
+        copy_store_files(saved, store)
+        saved.unlink()
+        keystore_path(saved).unlink()
+
+    def foreign_store(self) -> Path:
+        other = self.paths.snapshots / "other" / "other.crec"
+        if not other.exists():
+            other.parent.mkdir(exist_ok=True)
+            create_store(other, key_source(self.paths, KEYS[0])).close()
+        return other
 
     @rule(kill=KILLS)
     def reapply_erasures(self, kill: int) -> None:
@@ -883,7 +933,7 @@ def test_tombstones_outlive_restoring_an_older_backup(scenario: Scenario) -> Non
     scenario.restore_backup(1)
 
 
-MAX_KILL_POINTS = 60
+MAX_KILL_POINTS = 150
 
 
 def kill_everywhere(prepare: Callable[[Scenario], Op]) -> int:

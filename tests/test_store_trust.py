@@ -27,7 +27,7 @@ import pytest
 
 from custrec.store import KeySource, open_store
 
-from .conftest import REPO, InvokeCli, write
+from .conftest import REPO, InvokeCli, copy_store, write
 
 COLUMNS = ["customer_id", "name", "email", "phone", "country", "notes", "created"]
 CANARY = "Quintessa.Vandermolen"
@@ -146,10 +146,10 @@ def test_an_erasure_survives_rotation_and_a_backup_restore(
     cli: InvokeCli, store: Path, tmp_path: Path
 ) -> None:
     backup = tmp_path / "b.crec"
-    shutil.copy(store, backup)
+    copy_store(store, backup)
     assert cli("key", "rotate", str(store)).exit_code == 0
     assert cli("erase", str(store), "C-000010", "--reason", "r").exit_code == 0
-    shutil.copy(backup, store)
+    copy_store(backup, store)
     reapplied = cli("reapply-erasures", str(store))
     assert reapplied.exit_code == 0, reapplied.stderr
     assert cli("get", str(store), "C-000010").exit_code == 6
@@ -161,9 +161,9 @@ def test_a_restored_backup_hides_erased_records_even_before_reapply(
     cli: InvokeCli, store: Path, tmp_path: Path
 ) -> None:
     backup = tmp_path / "b.crec"
-    shutil.copy(store, backup)
+    copy_store(store, backup)
     assert cli("erase", str(store), "C-000010", "--reason", "r").exit_code == 0
-    shutil.copy(backup, store)
+    copy_store(backup, store)
     got = cli("get", str(store), "C-000010")
     assert got.exit_code == 6
     assert "reapply-erasures" in got.stderr
@@ -217,7 +217,7 @@ def test_a_lost_tombstone_file_is_recreated_and_reported(
     cli: InvokeCli, store: Path, tmp_path: Path
 ) -> None:
     backup = tmp_path / "b.crec"
-    shutil.copy(store, backup)
+    copy_store(store, backup)
     assert cli("erase", str(store), "C-000010", "--reason", "r").exit_code == 0
     sidecar = store.with_name(store.name + ".erasures")
     sidecar.unlink()  # as if killed between the commit and writing the file
@@ -228,7 +228,7 @@ def test_a_lost_tombstone_file_is_recreated_and_reported(
     again = cli("erase", str(store), "C-000010", "--reason", "r")
     assert again.exit_code == 0, again.stderr
     assert "already" in again.stderr
-    shutil.copy(backup, store)
+    copy_store(backup, store)
     assert cli("reapply-erasures", str(store)).exit_code == 0
     assert cli("get", str(store), "C-000010").exit_code == 6
 
@@ -248,13 +248,13 @@ def test_kill_9_around_an_erasure_never_loses_the_tombstone(
     store: Path, tmp_path: Path, key_env: Path, cli: InvokeCli
 ) -> None:
     backup = tmp_path / "b.crec"
-    shutil.copy(store, backup)
+    copy_store(store, backup)
     sidecar = store.with_name(store.name + ".erasures")
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     outcomes = set()
     rng = random.Random(16)
     for round_no in range(int(os.environ.get("CUSTREC_STRESS_ITERATIONS", 12))):
-        shutil.copy(backup, store)
+        copy_store(backup, store)
         sidecar.unlink(missing_ok=True)
         for extra in tmp_path.glob(f".{store.name}*"):
             extra.unlink()
@@ -276,7 +276,7 @@ def test_kill_9_around_an_erasure_never_loses_the_tombstone(
         outcomes.add(erased)
         if erased:
             assert sidecar.exists(), f"round {round_no}: the tombstone file was lost"
-            shutil.copy(backup, store)
+            copy_store(backup, store)
             for suffix in ("-wal", "-shm"):
                 store.with_name(store.name + suffix).unlink(missing_ok=True)
             assert cli("reapply-erasures", str(store)).exit_code == 0
@@ -290,18 +290,24 @@ def test_kill_9_around_an_erasure_never_loses_the_tombstone(
 
 
 def graft_chunk_0(old: Path, store: Path) -> None:
-    """Put chunk 0, its data key, its group MAC and the manifest MAC of an older copy
-    of the same store into the current one (no key needed)."""
+    """Put chunk 0, its data key (from the old key store), its group MAC and the
+    manifest MAC of an older copy of the same store into the current one (no key
+    needed)."""
     with sqlite3.connect(old) as before:
         chunk = before.execute("SELECT * FROM chunks WHERE chunk_id = 0").fetchone()
         payload = before.execute("SELECT payload FROM chunk_payloads WHERE chunk_id = 0").fetchone()
-        key = before.execute("SELECT * FROM data_keys WHERE key_no = ?", (chunk[2],)).fetchone()
         group = before.execute("SELECT mac FROM chunk_groups WHERE group_id = 0").fetchone()
         top = before.execute("SELECT value FROM header WHERE name = 'manifest_mac'").fetchone()
+    with sqlite3.connect(old.with_name(old.name + ".keys")) as before_keys:
+        key = before_keys.execute(
+            "SELECT * FROM data_keys WHERE key_no = ?", (chunk[2],)
+        ).fetchone()
     with sqlite3.connect(store) as db:
         current = db.execute("SELECT key_no FROM chunks WHERE chunk_id = 0").fetchone()
-        db.execute("DELETE FROM data_keys WHERE key_no = ?", (current[0],))
-        db.execute("INSERT OR REPLACE INTO data_keys VALUES (?, ?)", key)
+    with sqlite3.connect(store.with_name(store.name + ".keys")) as keys:
+        keys.execute("DELETE FROM data_keys WHERE key_no = ?", (current[0],))
+        keys.execute("INSERT OR REPLACE INTO data_keys VALUES (?, ?, ?)", key)
+    with sqlite3.connect(store) as db:
         db.execute("INSERT OR REPLACE INTO chunks VALUES (?, ?, ?, ?, ?)", chunk)
         db.execute("UPDATE chunk_payloads SET payload = ? WHERE chunk_id = 0", payload)
         db.execute("UPDATE chunk_groups SET mac = ? WHERE group_id = 0", group)
@@ -312,7 +318,7 @@ def test_a_partial_rollback_of_a_chunk_is_caught(
     cli: InvokeCli, store: Path, tmp_path: Path
 ) -> None:
     old = tmp_path / "old.crec"
-    shutil.copy(store, old)
+    copy_store(store, old)
     assert cli("update", str(store), "C-000003", "--set", "notes=new").exit_code == 0
     graft_chunk_0(old, store)
     verified = cli("verify", str(store))
@@ -539,7 +545,7 @@ def test_a_readmitted_customer_stays_and_a_restore_erases_only_the_old_data(
     keeps them from then on, verify passes, and a restore of a backup from before the
     erasure still erases the old data (but one from after the readmission keeps it)."""
     before = tmp_path / "before.crec"
-    shutil.copy(store, before)
+    copy_store(store, before)
     assert cli("erase", str(store), "C-000010", "--reason", "r").exit_code == 0
     time.sleep(1.05)  # provenance times are to the second: a readmission comes later
     back = write(tmp_path / "back.csv", csv_text([dict(rows()[9], notes="came back")]))
@@ -550,11 +556,11 @@ def test_a_readmitted_customer_stays_and_a_restore_erases_only_the_old_data(
     nightly = cli("collect", str(store), str(update), "--on-duplicate", "update")
     assert nightly.exit_code == 0, nightly.stderr  # no longer refused as erased
     after = tmp_path / "after.crec"
-    shutil.copy(store, after)
-    shutil.copy(after, store)
+    copy_store(store, after)
+    copy_store(after, store)
     assert cli("reapply-erasures", str(store)).exit_code == 0
     assert cli("get", str(store), "C-000010").exit_code == 0  # readmitted data stays
-    shutil.copy(before, store)
+    copy_store(before, store)
     assert cli("reapply-erasures", str(store)).exit_code == 0
     assert cli("get", str(store), "C-000010").exit_code == 6  # pre-erasure data goes
     assert CANARY.encode() not in store.read_bytes()

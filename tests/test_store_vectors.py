@@ -5,7 +5,10 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pytest
+
 from custrec.audit_read import AuditQuery
+from custrec.errors import InputError, NotFoundError
 from custrec.store import KeySource, open_store
 
 from .conftest import REPO
@@ -71,11 +74,45 @@ def test_format_1_vector_reads_back(tmp_path: Path) -> None:
         assert store.audit_verify().ok
 
 
-def test_format_1_vector_accepts_writes(tmp_path: Path) -> None:
+def test_format_1_vector_is_read_but_changed_only_after_migrate(tmp_path: Path) -> None:
     path, source = copy_vector(tmp_path)
     with open_store(path, source) as store:
+        assert store.format == 1
+        with pytest.raises(InputError, match="custrec migrate"):
+            store.put([{"customer_id": "C-000004", "name": "Ana"}])
+        with pytest.raises(InputError, match="custrec migrate"):
+            store.update("C-000001", set_fields={"visits": 4})
+        assert store.get("C-000001").data["visits"] == 3
+        result = store.migrate()
+        assert (result.from_format, result.to_format, result.data_keys) == (1, 2, 2)
         store.put([{"customer_id": "C-000004", "name": "Ana"}])
         store.update("C-000001", set_fields={"visits": 4})
     with open_store(path, source) as store:
+        assert store.format == 2
         assert store.verify() == 4
         assert store.get("C-000001").data["visits"] == 4
+
+
+def copy_vector_2(tmp_path: Path) -> tuple[Path, KeySource]:
+    for name in ("store-v2.crec", "store-v2.crec.keys", "store-v2.crec.erasures"):
+        shutil.copy(VECTORS / name, tmp_path / name)
+    key = Path(shutil.copy(VECTORS / "store-v2.key", tmp_path / "store-v2.key"))
+    key.chmod(0o600)
+    return tmp_path / "store-v2.crec", KeySource.from_key_file(key)
+
+
+def test_format_2_vector_reads_back(tmp_path: Path) -> None:
+    path, source = copy_vector_2(tmp_path)
+    with open_store(path, source) as store:
+        assert store.format == 2
+        assert store.verify() == 3
+        rows = [row for batch in store.iter_batches() for row in batch.to_pylist()]
+        assert rows == EXPECTED
+        assert store.record_states("C-000004")["erased"]
+        with pytest.raises(NotFoundError):
+            store.get("C-000004")
+        assert [r.id for r in store.find("email", "lukasz@example.org")] == ["C-000002"]
+        assert store.audit_verify().ok
+        store.update("C-000003", set_fields={"visits": 7})
+    with open_store(path, source) as store:
+        assert store.verify() == 3

@@ -26,6 +26,7 @@ COMMANDS = {
     "init": "custrec.cli.store:init",
     "inspect": "custrec.cli.inspect:inspect_command",
     "key": "custrec.cli.key:key",
+    "migrate": "custrec.cli.store:migrate",
     "purge": "custrec.cli.rights:purge",
     "reapply-erasures": "custrec.cli.rights:reapply_erasures",
     "redact": "custrec.cli.redaction:redact",

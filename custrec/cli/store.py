@@ -1,4 +1,5 @@
-"""``custrec init`` and ``custrec verify``: create a store, check a store."""
+"""``custrec init``, ``custrec verify`` and ``custrec migrate``: create a store, check
+a store, convert a store to the current format."""
 
 from __future__ import annotations
 
@@ -77,6 +78,12 @@ def init(
     or asked on a terminal). Add more keys later with `custrec key add`. STORE must
     not exist.
 
+    The store's data keys are kept in a key store beside it, STORE.keys: an erasure
+    destroys a customer's data key there, so an older copy of STORE cannot show them.
+    Back up STORE and STORE.keys together, key-store backups under a short retention
+    and apart from the data (docs/rights.md, "Backups"); without STORE.keys no record
+    can be read.
+
     \b
     Examples:
       custrec key new steward.key
@@ -116,6 +123,7 @@ def init(
                 "init",
                 [
                     ("path", "created store", store),
+                    ("key_store", "key store", str(created.keystore_path)),
                     ("store_id", "store id", created.store_id),
                     ("key_id", "opened by key", created.key_id),
                     ("id_field", "id field", settings.id_field),
@@ -191,6 +199,56 @@ def verify(
                     ("store_id", "store id", opened.store_id),
                     ("records", "records", records),
                     ("ok", "integrity ok", True),
+                ],
+            ),
+            output_format,
+        )
+
+
+@click.command("migrate", short_help="Convert STORE to the current store format.")
+@store_argument()
+@key_file_option()
+@lock_timeout_option()
+@reason_option()
+@format_option("table", "json")
+@quiet_option()
+def migrate(
+    store: str,
+    key_file: str | None,
+    lock_timeout: float,
+    reason: str | None,
+    output_format: str,
+) -> None:
+    """Convert STORE, in place, to the current store format (2), then verify it.
+
+    Format 2 keeps the data keys in a key store beside the data file (STORE.keys), so
+    that an erasure also reaches older copies of the data file (docs/format.md). The
+    conversion is atomic: a process killed at any instant leaves a format-1 store or a
+    format-2 store. Records are not re-encrypted. A store already in the current
+    format is left as it is (exit 0). Recorded in the audit trail.
+
+    Back up STORE and STORE.keys together from now on (docs/rights.md, "Backups").
+
+    \b
+    Examples:
+      custrec migrate customers.crec --key-file steward.key
+      custrec migrate customers.crec --format json
+    """
+    with open_cli_store(store, key_file, lock_timeout, reason) as opened:
+        try:
+            with command_progress("verify") as progress:
+                result = opened.migrate(progress=progress)
+        finally:
+            note_store(opened)
+        emit(
+            Fields(
+                "migrate",
+                [
+                    ("path", "store", store),
+                    ("from_format", "from format", result.from_format),
+                    ("to_format", "to format", result.to_format),
+                    ("migrated", "migrated", result.from_format != result.to_format),
+                    ("data_keys", "data keys moved", result.data_keys),
                 ],
             ),
             output_format,

@@ -1,7 +1,8 @@
 """The encrypted record store (see :mod:`custrec.store.container` and ``docs/format.md``)."""
 
 from custrec.protected import is_store_file
-from custrec.store.container import Store, create_store, open_store, read_holders_unverified
+from custrec.store.container import Store, open_store
+from custrec.store.creation import create_store, read_holders_unverified
 from custrec.store.fileformat import FORMAT_VERSION, StoreSettings
 from custrec.store.holders import Holder
 from custrec.store.keys import KeySource, resolve_key_source

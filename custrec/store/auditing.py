@@ -121,6 +121,8 @@ class Auditor:
         """A change, audited: an intent entry committed first, then the change and its
         outcome entry in one transaction (or, for a change made of many transactions,
         the outcome after the last); a failure leaves a failed outcome entry."""
+        if action != "migrate":  # a format-1 store is changed by migrate only
+            self.session.require_current_format()
         op = Operation(action, fields)
         # The intent needs no sync of its own: the WAL is written in order, so the
         # change's synced commit makes the intent durable too, and an intent lost with a

@@ -20,37 +20,27 @@ front over the parts of an open store, each in its own module:
 
 from __future__ import annotations
 
-import contextlib
-import os
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from custrec import audit, crypto
-from custrec.errors import CustrecError, InputError, NotFoundError, UsageError
+from custrec import audit
+from custrec.errors import CustrecError, NotFoundError
 from custrec.locking import DEFAULT_LOCK_TIMEOUT
 from custrec.progress import NO_PROGRESS, Progress
-from custrec.store import keyschedule, tombstones
-from custrec.store.auditing import Auditor, Operation
+from custrec.store import keystore
+from custrec.store.auditing import Auditor
 from custrec.store.fileformat import (
-    APPLICATION_ID,
-    FORMAT_VERSION,
-    MAGIC,
-    SCHEMA,
-    Header,
     StoreSettings,
     connect,
     database_error,
-    fsync_directory,
-    initial_columns,
     read_header,
 )
 from custrec.store.guard import RecordGuard
-from custrec.store.holders import Holder, insert_slot, new_slot, read_holders, utc_now
+from custrec.store.holders import Holder
 from custrec.store.index import BlindIndex
 from custrec.store.keys import KeySource
-from custrec.store.keyschedule import MasterKeys
 from custrec.store.parts import StoreParts
 from custrec.store.reads import RecordReader
 from custrec.store.records import Record, Value
@@ -66,6 +56,7 @@ if TYPE_CHECKING:
     from custrec.audit_read import AuditEntries, AuditQuery, AuditVerification
     from custrec.store import ingest as bulk_types
     from custrec.store.bulk import BulkIngest
+    from custrec.store.migration import MigrationResult
 
 
 class Store:
@@ -111,10 +102,13 @@ class Store:
         # command ends; it also completes the checkpoint of a writer that closed while
         # this connection was open. A process killed before the checkpoint leaves a WAL
         # that the next connection recovers.
+        if self._session.keystore is not None:
+            self._session.keystore.close()
         self._session.db.close()
 
     def _opened(self) -> None:
         """After unlocking: finish a scrub left pending, and check the tombstone file."""
+        self._session.settle_if_needed()
         header = self._session.require_header()
         if header.scrub_pending and not self._rights.finish_pending_scrub():
             self._rights.notes.append(
@@ -442,6 +436,31 @@ class Store:
         chunks re-encrypted by this call (``progress`` counts them)."""
         return self._keys.rotate(progress)
 
+    # -- format -------------------------------------------------------------------------
+
+    @property
+    def keystore_path(self) -> Path:
+        """Where the store's key store is (beside the data file; none in format 1)."""
+        return keystore.path_of(self.path)
+
+    @property
+    def format(self) -> int:
+        """The store's format version (1: data keys in the data file; 2: in the key
+        store beside it)."""
+        return self._session.require_header().format
+
+    def migrate(self, progress: Progress = NO_PROGRESS) -> MigrationResult:
+        """Convert a format-1 store to the current format in place, atomically (see
+        :mod:`custrec.store.migration`), then verify it whole. A store already in the
+        current format is left as it is."""
+        from custrec.store.migration import Migration
+
+        result = Migration(self._parts).run()
+        if result.from_format != result.to_format:
+            self._session.open_keystore()
+            self.verify(progress=progress)
+        return result
+
     # -- verification -------------------------------------------------------------------
 
     def verify(
@@ -468,102 +487,6 @@ class Store:
 # --- module functions -------------------------------------------------------------------
 
 
-def create_store(
-    path: str | Path,
-    source: KeySource,
-    *,
-    settings: StoreSettings | None = None,
-    columns: Sequence[tuple[str, str]] | None = None,
-    lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
-    context: audit.AuditContext | None = None,
-) -> Store:
-    """Create an empty store at ``path`` (which must not exist), opened by ``source``.
-    ``columns`` declares its fields (name, type), the id field first; by default it
-    has the id field only, and takes the fields of the first records collected.
-
-    The file is built beside ``path`` and renamed into place, so a crash leaves either
-    nothing or a complete empty store; its (empty) tombstone file is written beside it.
-    Mode 0600."""
-    target = Path(path)
-    chosen = settings or StoreSettings()
-    if chosen.chunk_records < 1:
-        raise UsageError("chunk_records must be at least 1")
-    if target.exists() or target.is_symlink():
-        raise UsageError(f"{target} already exists; refusing to overwrite a store")
-    if not target.parent.is_dir() and str(target.parent):
-        raise InputError(str(target), f"directory {str(target.parent)!r} does not exist")
-    temp = target.with_name(f".{target.name}.creating-{os.getpid()}")
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-    os.close(fd)
-    try:
-        db = sqlite3.connect(temp, isolation_level=None)
-        try:
-            store_id, index_key = _build(db, target, source, chosen, columns, context)
-        finally:
-            db.close()
-        sidecar = tombstones.write(target, index_key, store_id, {})
-        try:
-            os.replace(temp, target)
-            fsync_directory(target.parent)
-        except BaseException:
-            sidecar.unlink(missing_ok=True)
-            raise
-    except sqlite3.DatabaseError as exc:
-        with contextlib.suppress(FileNotFoundError):
-            temp.unlink()
-        raise database_error(exc, target) from None
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            temp.unlink()
-        raise
-    return open_store(target, source, lock_timeout=lock_timeout, context=context)
-
-
-def _build(
-    db: sqlite3.Connection,
-    target: Path,
-    source: KeySource,
-    settings: StoreSettings,
-    columns: Sequence[tuple[str, str]] | None,
-    context: audit.AuditContext | None,
-) -> tuple[bytes, bytes]:
-    """Lay out a new store in the empty database ``db``: its store id and index key."""
-    db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-    db.execute(f"PRAGMA user_version = {FORMAT_VERSION}")
-    db.executescript(SCHEMA)
-    store_id = crypto.random_bytes(16)
-    keys = MasterKeys(crypto.random_bytes(), store_id)
-    index_key = crypto.random_bytes()
-    db.execute("BEGIN")
-    insert_slot(db, new_slot(source, store_id, keys.master))
-    header = Header(
-        store_id=store_id,
-        created_at=utc_now(),
-        settings=settings,
-        columns=initial_columns(settings.id_field, columns),
-        epoch=1,
-        sealed={},
-        holders=read_holders(db),
-    )
-    keyschedule.seal_value(keys, header, "index_key", index_key)
-    db.executemany(
-        "INSERT INTO header (name, value) VALUES (?, ?)",
-        [
-            ("magic", MAGIC),
-            ("format", str(FORMAT_VERSION).encode()),
-            ("store_id", store_id),
-            ("created_at", header.created_at.encode()),
-        ],
-    )
-    store = Store(target, db, DEFAULT_LOCK_TIMEOUT, context)
-    session = store._session
-    session.keys, session.header, session.index_key = keys, header, index_key
-    header.manifest_mac = session.top_mac(db)
-    store._auditor.append(db, Operation("init", counts={"holders": 1}), "outcome", "ok")
-    db.execute("COMMIT")
-    return store_id, index_key
-
-
 def open_store(
     path: str | Path,
     source: KeySource,
@@ -582,6 +505,7 @@ def open_store(
     try:
         try:
             store._session.unlock(source)
+            store._session.open_keystore()
             store._opened()
         except sqlite3.DatabaseError as exc:
             raise database_error(exc, target, lock_timeout) from None
@@ -589,14 +513,3 @@ def open_store(
         store.close()
         raise
     return store
-
-
-def read_holders_unverified(path: str | Path) -> list[Holder]:
-    """The key holders listed in a store's header, without a key (so unauthenticated)."""
-    target = Path(path)
-    db = connect(target, 0)
-    try:
-        header = read_header(db, target)
-    finally:
-        db.close()
-    return [Holder(str(h["key_id"]), str(h["kind"]), str(h["added_at"])) for h in header.holders]

@@ -10,11 +10,12 @@ It also turns SQLite's and the file system's errors into custrec's: a busy store
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
 import sqlite3
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -30,7 +31,11 @@ from custrec.protected import SQLITE_MAGIC, STORE_APPLICATION_ID
 from custrec.store.holders import read_holders
 from custrec.types import COLUMN_TYPES
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+"""The format new stores are written in: format 2 keeps the data keys in a key store
+beside the data file (:mod:`custrec.store.keystore`)."""
+READABLE_FORMATS = (1, 2)
+"""Formats a reader opens; a format-1 store is read, and changed only by ``migrate``."""
 HEADER_REVISION = 2
 """Revision 2 of the format-1 header: its MAC also covers the manifest MAC and the
 audit head, so neither can be rolled back or removed on its own. A revision-1 header
@@ -48,7 +53,7 @@ CREATE TABLE holders (
     kdf TEXT NOT NULL, salt BLOB NOT NULL, ephemeral BLOB NOT NULL, sealed BLOB NOT NULL,
     added_at TEXT NOT NULL
 ) WITHOUT ROWID;
-CREATE TABLE data_keys (key_no INTEGER PRIMARY KEY AUTOINCREMENT, sealed BLOB NOT NULL);
+CREATE TABLE pending_destroy (key_no INTEGER PRIMARY KEY);
 CREATE TABLE chunks (
     chunk_id INTEGER PRIMARY KEY, generation INTEGER NOT NULL, key_no INTEGER NOT NULL,
     epoch INTEGER NOT NULL, records INTEGER NOT NULL
@@ -137,6 +142,8 @@ class Header:
         "columns",
         "created_at",
         "epoch",
+        "format",
+        "generation",
         "header_mac",
         "holders",
         "manifest_mac",
@@ -161,6 +168,8 @@ class Header:
         revision: int = HEADER_REVISION,
         audit_head: bytes | None = None,
         scrub_pending: bool = False,
+        format: int = FORMAT_VERSION,
+        generation: int = 0,
     ) -> None:
         self.store_id = store_id
         self.created_at = created_at
@@ -174,6 +183,8 @@ class Header:
         self.revision = revision
         self.audit_head = audit_head
         self.scrub_pending = scrub_pending
+        self.format = format
+        self.generation = generation
 
     def column_types(self) -> dict[str, str]:
         return dict(self.columns)
@@ -188,7 +199,7 @@ class Header:
         """What the header MAC covers (``docs/format.md``, "Authentication")."""
         parts = [
             MAGIC,
-            int8(FORMAT_VERSION),
+            int8(self.format),
             self.store_id,
             self.created_at.encode(),
             self.settings_json(),
@@ -218,6 +229,13 @@ class Header:
                 b"audit",
                 self.audit_head or b"",
             ]
+        if self.format >= 2:
+            parts += [
+                b"keystore",
+                self.sealed["keystore_keys"],
+                b"generation",
+                int8(self.generation),
+            ]
         return parts
 
     def rows(self) -> dict[str, bytes]:
@@ -229,8 +247,11 @@ class Header:
             "header_mac": self.header_mac,
             "manifest_mac": self.manifest_mac,
             "revision": str(self.revision).encode(),
+            "format": str(self.format).encode(),
             **self.sealed,
         }
+        if self.format >= 2:
+            rows["generation"] = str(self.generation).encode()
         return rows
 
 
@@ -242,11 +263,18 @@ def read_header(db: sqlite3.Connection, path: Path) -> Header:
     except sqlite3.DatabaseError as exc:
         raise database_error(exc, path) from None
     try:
-        if values["magic"] != MAGIC or int(values["format"]) != FORMAT_VERSION:
+        file_format = int(values["format"])
+        if (
+            values["magic"] != MAGIC
+            or file_format not in READABLE_FORMATS
+            or file_format != db.execute("PRAGMA user_version").fetchone()[0]
+        ):
             raise ValueError("magic")
         sealed = {"index_key": values["index_key"]}
         if "states" in values:
             sealed["states"] = values["states"]
+        if file_format >= 2:
+            sealed["keystore_keys"] = values["keystore_keys"]
         header = Header(
             store_id=values["store_id"],
             created_at=values["created_at"].decode(),
@@ -260,6 +288,8 @@ def read_header(db: sqlite3.Connection, path: Path) -> Header:
             revision=int(values.get("revision", b"1").decode("ascii")),
             audit_head=values.get(audit.HEAD_NAME),
             scrub_pending=SCRUB_PENDING in values,
+            format=file_format,
+            generation=int(values["generation"].decode("ascii")) if file_format >= 2 else 0,
         )
         if (
             header.settings_json() != values["settings"]
@@ -306,6 +336,26 @@ def companion_paths(path: Path) -> list[Path]:
     return [path.with_name(path.name + suffix) for suffix in ("-wal", "-shm")]
 
 
+@contextlib.contextmanager
+def new_file_beside(target: Path) -> Iterator[Path]:
+    """A new, empty file (mode 0600, whatever the umask) beside ``target``, for a
+    database built there and renamed over ``target`` when complete; removed when the
+    block fails (an SQLite error becomes custrec's)."""
+    temp = target.with_name(f".{target.name}.creating-{os.getpid()}")
+    with contextlib.suppress(FileNotFoundError):
+        temp.unlink()  # left by a process of the same pid that was killed
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    os.close(fd)
+    try:
+        yield temp
+    except sqlite3.DatabaseError as exc:
+        temp.unlink(missing_ok=True)
+        raise database_error(exc, target) from None
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+
+
 def fsync_directory(directory: Path) -> None:
     fd = os.open(directory if str(directory) else ".", os.O_RDONLY)
     try:
@@ -342,12 +392,12 @@ def connect(path: Path, lock_timeout: float) -> sqlite3.Connection:
         version = db.execute("PRAGMA user_version").fetchone()[0]
     except sqlite3.DatabaseError as exc:
         raise database_error(exc, path) from None
-    if version != FORMAT_VERSION:
+    if version not in READABLE_FORMATS:
         db.close()
         raise InputError(
             str(path),
             f"store format {version} is not supported (this custrec reads "
-            f"format {FORMAT_VERSION}); upgrade custrec",
+            f"formats {', '.join(map(str, READABLE_FORMATS))}); upgrade custrec",
         )
     try:
         db.execute("PRAGMA journal_mode = WAL")

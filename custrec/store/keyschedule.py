@@ -4,16 +4,21 @@ under its master key, listed once.
 A store's master key (MK) is wrapped to each key holder. Under it are:
 
 - values sealed under the *wrap key* (``hkdf(MK, "custrec key wrap v1")``): the index
-  key and the record states (header rows, :data:`WRAPPED_HEADER_ROWS`) and one data
-  key per chunk version (the ``data_keys`` table);
+  key, the record states and the key store keys (header rows,
+  :data:`WRAPPED_HEADER_ROWS`); under the key store keys, one data key per chunk
+  version in the key store beside the data file (:mod:`custrec.store.keystore`;
+  format 1 kept them in the data file's ``data_keys`` table);
 - MACs under the *header key* (the header MAC) and the *manifest key* (chunk group
   MACs and the manifest MAC).
 
 Replacing the master key (``key rotate``, ``key remove``) re-seals every one of them
 through :func:`reseal_under`, which walks this list, so nothing sealed under the old
 key is left behind. :data:`SCHEDULE` classifies every header row and every column of
-every table of the file; a test fails when a part is added to the file without an
-entry here, so a new sealed part cannot be forgotten by rotation or verification.
+every table of the data file and of the key store (``keys:``); a test fails when a
+part is added to either file without an entry here, so a new sealed part cannot be
+forgotten by rotation or verification. Replacing the master key also replaces the key
+store key; the data keys are sealed again under the new one right after
+(:meth:`custrec.store.session.StoreSession.replace_keystore_key`).
 
 What lives under the *index key* (independent of MK, so that MK can be replaced
 without rebuilding indexes) is listed too: the blind-index tokens, the audit trail's
@@ -26,6 +31,7 @@ import sqlite3
 from enum import Enum
 
 from custrec import crypto
+from custrec.errors import IntegrityError
 from custrec.store.fileformat import Header, int8
 from custrec.store.holders import holder_aad, read_holders
 
@@ -53,11 +59,21 @@ class Protection(Enum):
     INDEX_KEY = "keyed by the index key (survives MK replacement)"
     AUDIT_KEY = "MAC'd or digested under the audit key (from the index key)"
     HINT = "unauthenticated hint; its loss or change only repeats work"
+    KEYSTORE_MAC = "covered by the key store's MAC (from the index key)"
+    SEALED_KSK = "sealed under a key store key (in the data file, under the wrap key)"
+
+
+FORMAT_1_SCHEDULE: dict[str, Protection] = {
+    "data_keys.key_no": Protection.MAC_MANIFEST,
+    "data_keys.sealed": Protection.SEALED_WRAP,
+}
+"""Format 1 kept the data keys in the data file (read by ``migrate``, ``get``, ``export``)."""
 
 
 WRAPPED_HEADER_ROWS: dict[str, bytes] = {
     "index_key": b"index key",
     "states": b"record states",
+    "keystore_keys": b"key store keys",
 }
 """Header rows sealed under the wrap key, and the label their AAD starts with (the
 AAD is ``label || store_id``)."""
@@ -73,6 +89,8 @@ SCHEDULE: dict[str, Protection] = {
     "header:epoch": Protection.MAC_HEADER,
     "header:revision": Protection.MAC_HEADER,
     "header:index_key": Protection.SEALED_WRAP,
+    "header:keystore_keys": Protection.SEALED_WRAP,
+    "header:generation": Protection.MAC_HEADER,
     "header:states": Protection.SEALED_WRAP,
     "header:header_mac": Protection.MAC_HEADER,
     "header:manifest_mac": Protection.MAC_HEADER,
@@ -87,8 +105,7 @@ SCHEDULE: dict[str, Protection] = {
     "holders.ephemeral": Protection.WRAPPED_TO_HOLDER,
     "holders.sealed": Protection.WRAPPED_TO_HOLDER,
     "holders.added_at": Protection.MAC_HEADER,
-    "data_keys.key_no": Protection.MAC_MANIFEST,
-    "data_keys.sealed": Protection.SEALED_WRAP,
+    "pending_destroy.key_no": Protection.HINT,
     "chunks.chunk_id": Protection.MAC_MANIFEST,
     "chunks.generation": Protection.MAC_MANIFEST,
     "chunks.key_no": Protection.MAC_MANIFEST,
@@ -111,6 +128,15 @@ SCHEDULE: dict[str, Protection] = {
     "audit_subjects.pseudonym": Protection.AUDIT_KEY,
     # beside the store
     "file:STORE.erasures": Protection.INDEX_KEY,
+    "keys:header:magic": Protection.KEYSTORE_MAC,
+    "keys:header:format": Protection.KEYSTORE_MAC,
+    "keys:header:store_id": Protection.KEYSTORE_MAC,
+    "keys:header:generation": Protection.KEYSTORE_MAC,
+    "keys:header:pending": Protection.KEYSTORE_MAC,
+    "keys:header:mac": Protection.KEYSTORE_MAC,
+    "keys:data_keys.key_no": Protection.SEALED_KSK,
+    "keys:data_keys.ksk_no": Protection.SEALED_KSK,
+    "keys:data_keys.sealed": Protection.SEALED_KSK,
 }
 """Every header row and table column of a store file, and how it is protected."""
 
@@ -136,6 +162,20 @@ def open_value(keys: MasterKeys, header: Header, name: str, what: str) -> bytes 
     return crypto.open_sealed(keys.wrap, sealed, value_aad(name, header.store_id), what)
 
 
+def pack_keystore_keys(keys: dict[int, bytes]) -> bytes:
+    """The key store keys as sealed in the header: ``int8(number) || key`` each."""
+    return b"".join(int8(no) + key for no, key in sorted(keys.items()))
+
+
+def unpack_keystore_keys(packed: bytes) -> dict[int, bytes]:
+    if len(packed) % 40:
+        raise IntegrityError("the store's key store keys are damaged")
+    return {
+        int.from_bytes(packed[i : i + 8], "big", signed=True): packed[i + 8 : i + 40]
+        for i in range(0, len(packed), 40)
+    }
+
+
 def seal_data_key(keys: MasterKeys, store_id: bytes, key_no: int, data_key: bytes) -> bytes:
     return crypto.seal(keys.wrap, data_key, data_key_aad(store_id, key_no))
 
@@ -154,11 +194,12 @@ def reseal_under(db: sqlite3.Connection, header: Header, old: MasterKeys, new: M
         plain = open_value(old, header, name, name.replace("_", " "))
         if plain is not None:
             seal_value(new, header, name, plain)
-    resealed = []
-    for key_no, sealed in db.execute("SELECT key_no, sealed FROM data_keys").fetchall():
-        plain = open_data_key(old, header.store_id, int(key_no), bytes(sealed))
-        resealed.append((seal_data_key(new, header.store_id, int(key_no), plain), int(key_no)))
-    db.executemany("UPDATE data_keys SET sealed = ? WHERE key_no = ?", resealed)
+    if header.format == 1:  # format 2 keeps its data keys in the key store
+        resealed = []
+        for key_no, sealed in db.execute("SELECT key_no, sealed FROM data_keys").fetchall():
+            plain = open_data_key(old, header.store_id, int(key_no), bytes(sealed))
+            resealed.append((seal_data_key(new, header.store_id, int(key_no), plain), int(key_no)))
+        db.executemany("UPDATE data_keys SET sealed = ? WHERE key_no = ?", resealed)
     for holder in read_holders(db):
         wrapped = crypto.wrap_to_holder(
             new.master,

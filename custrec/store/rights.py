@@ -395,7 +395,7 @@ class DataSubjectRights(UsesParts):
         timeout for other readers; when one still holds an older snapshot, the scrub is
         marked pending in the header, completed by the next open, and False returned."""
         db = self.session.db
-        busy = _checkpoint(db)
+        busy = _checkpoint(db) | (not self.session.checkpoint_keystore())
         if not busy:
             return True
         with contextlib.suppress(sqlite3.Error):
@@ -412,7 +412,7 @@ class DataSubjectRights(UsesParts):
     def finish_pending_scrub(self) -> bool:
         """Complete a scrub an earlier erasure or purge left pending (at open)."""
         db = self.session.db
-        if _checkpoint(db):
+        if _checkpoint(db) or not self.session.checkpoint_keystore():
             return False
         with contextlib.suppress(sqlite3.Error):
             db.execute("DELETE FROM header WHERE name = ?", (SCRUB_PENDING,))

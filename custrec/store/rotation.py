@@ -106,4 +106,5 @@ class KeyHolders:
         new = MasterKeys(crypto.random_bytes(), header.store_id)
         keyschedule.reseal_under(db, header, old, new)
         self.session.keys = new
+        self.session.replace_keystore_key()
         self.session.update_manifest(db, self.session.all_groups(db))

@@ -20,9 +20,10 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from custrec import crypto
-from custrec.errors import IntegrityError, UsageError
+from custrec.errors import InputError, IntegrityError, StoreBusyError, UsageError
 from custrec.store import keyschedule
 from custrec.store.fileformat import (
+    FORMAT_VERSION,
     GROUP_CHUNKS,
     HEADER_REVISION,
     Header,
@@ -36,6 +37,12 @@ from custrec.store.fileformat import (
 from custrec.store.holders import find_holder, holder_aad
 from custrec.store.keys import KeySource
 from custrec.store.keyschedule import MasterKeys
+from custrec.store.keystore import KeyStore, data_key_aad
+from custrec.store.keystore import mac_key as keystore_mac_key
+
+_SNAPSHOT_TRIES = 20
+"""Read snapshots taken again while a writer is between its two commits (key store,
+then data file): each try waits for one writer's single commit."""
 
 _GROUP_ROW = struct.Struct(">5q")  # chunk_id, generation, key_no, epoch, records
 
@@ -53,6 +60,11 @@ class StoreSession:
         self.key_id: str | None = None
         self._verified_groups: set[int] = set()
         self._data_version: int | None = None
+        self.keystore: KeyStore | None = None
+        self.keystore_keys: dict[int, bytes] = {}
+        """The key store keys (KSK) by number, the highest the current one."""
+        self._keys_changed = False
+        self._settle_after = False
 
     def require_header(self) -> Header:
         if self.header is None:
@@ -78,6 +90,18 @@ class StoreSession:
         self.header = header
         self.key_id = str(slot["key_id"])
 
+    def open_keystore(self) -> None:
+        """After unlocking a format-2 store: open its key store (exit 4 when it is
+        missing, of another store or altered)."""
+        header = self.require_header()
+        if header.format >= 2 and self.keystore is None:
+            self.keystore = KeyStore.open(
+                self.path,
+                header.store_id,
+                keystore_mac_key(self.index_key, header.store_id),
+                self.lock_timeout,
+            )
+
     def verify_header(self, header: Header) -> None:
         keys = self.require_keys()
         if not crypto.equal(crypto.mac(keys.header, *header.mac_parts()), header.header_mac):
@@ -92,6 +116,11 @@ class StoreSession:
         if index_key is None:
             raise IntegrityError(f"{self.path}: the store header lacks its index key")
         self.index_key = index_key
+        if header.format >= 2:
+            packed = keyschedule.open_value(keys, header, "keystore_keys", "the key store keys")
+            self.keystore_keys = keyschedule.unpack_keystore_keys(packed or b"")
+            if not self.keystore_keys:
+                raise IntegrityError(f"{self.path}: the store header lacks its key store keys")
 
     def write_header(self, db: sqlite3.Connection, header: Header | None = None) -> None:
         """Authenticate ``header`` (default: the current one) and write its rows. A
@@ -112,39 +141,269 @@ class StoreSession:
         and authenticated at its start, and with ``manifest`` the top of the manifest
         too; chunk groups are checked once each, before they are read or changed (see
         :meth:`ensure_group`). ``check=False`` is for transactions that touch neither
-        the header nor any chunk."""
+        the header nor any chunk.
+
+        In a format-2 store a read takes the key store's snapshot before the data
+        file's (see :class:`~custrec.store.keystore.KeyStore`); a write commits new data
+        keys to the key store just before the data file, and destroys the keys it
+        retired just after."""
+        if self.keystore is not None and check and not write:
+            with self.keystore.read_snapshot() as generation:
+                for _ in range(_SNAPSHOT_TRIES):
+                    self._begin(write)
+                    if self._start(check, manifest, generation):
+                        break
+                    self.rollback()
+                    generation = self.keystore.restart_read()
+                else:
+                    raise self._generation_error(self.require_header().generation, generation)
+                with self._guarded():
+                    yield self.db
+                self._commit()
+            return
+        self._begin(write)
+        with self._guarded():
+            self._start(check, manifest, None)
+            if write and check and self.keystore is not None:
+                self._settle_keys(self.db)
+            yield self.db
+            if self.keystore is not None and (self.keystore.writing or self._keys_changed):
+                self.write_header(self.db)
+                self.keystore.commit_new(self.require_header().generation)
+        self._commit()
+        if self._settle_after:
+            self._settle_after = False
+            # Destroys the retired keys (see _settle_keys). The change has committed:
+            # when this cannot run now (another writer holds the lock), the next
+            # command's first write does it, and an erasure's scrub reports it pending.
+            with (
+                contextlib.suppress(StoreBusyError),
+                self.relaxed_sync(),
+                self.transaction(write=True, manifest=False),
+            ):
+                pass
+
+    def _commit(self) -> None:
+        try:
+            self.db.execute("COMMIT")
+        except sqlite3.DatabaseError as exc:
+            self.rollback()
+            raise database_error(exc, self.path, self.lock_timeout) from None
+        finally:
+            self._keys_changed = False
+
+    def _begin(self, write: bool) -> None:
         try:
             self.db.execute("BEGIN IMMEDIATE" if write else "BEGIN")
         except sqlite3.OperationalError as exc:
             raise database_error(exc, self.path, self.lock_timeout) from None
+
+    @contextlib.contextmanager
+    def _guarded(self) -> Iterator[None]:
         try:
-            if check:
-                self.header = read_header(self.db, self.path)
-                # Groups checked earlier stay checked while no other connection has
-                # committed (our own writes keep their MACs current).
-                version = self.db.execute("PRAGMA data_version").fetchone()[0]
-                if version != self._data_version:
-                    self._verified_groups = set()
-                    self._data_version = version
-                self.verify_header(self.header)
-                if manifest:
-                    self.verify_top(self.db)
-            yield self.db
+            yield
         except sqlite3.DatabaseError as exc:
             self.rollback()
             raise database_error(exc, self.path, self.lock_timeout) from None
         except BaseException:
             self.rollback()
             raise
+
+    def _start(self, check: bool, manifest: bool, key_generation: int | None) -> bool:
+        """Read and check the header; False when a read must be taken again (the data
+        file is a generation ahead of the key store's snapshot)."""
+        if not check:
+            return True
         try:
-            self.db.execute("COMMIT")
-        except sqlite3.DatabaseError as exc:
+            self.header = read_header(self.db, self.path)
+            if key_generation is not None and self.header.generation > key_generation:
+                return False
+            # Groups checked earlier stay checked while no other connection has
+            # committed (our own writes keep their MACs current).
+            version = self.db.execute("PRAGMA data_version").fetchone()[0]
+            if version != self._data_version:
+                self._verified_groups = set()
+                self._data_version = version
+            self.verify_header(self.header)
+            if key_generation is not None and key_generation > self.header.generation + 1:
+                raise self._generation_error(self.header.generation, key_generation)
+            if manifest:
+                self.verify_top(self.db)
+        except BaseException:
             self.rollback()
-            raise database_error(exc, self.path, self.lock_timeout) from None
+            raise
+        return True
+
+    def _generation_error(self, data: int, keys: int) -> IntegrityError:
+        if data > keys:
+            return IntegrityError(
+                f"{self.path}: the key store is older than the data file (generation "
+                f"{keys}, the data file's {data}): it was put back from an older backup; "
+                "put back the key store taken together with this data file"
+            )
+        return IntegrityError(
+            f"{self.path}: the data file is older than its key store (generation {data}, "
+            f"the key store's {keys}): the data file was put back from an older backup; "
+            "records changed since are unreadable. Put back the key store taken together "
+            'with it (docs/rights.md, "Backups")'
+        )
+
+    def _settle_keys(self, db: sqlite3.Connection) -> None:
+        """At the start of a write (holding the data file's lock): finish what a killed
+        process or the last transaction left to the key store. Keys of a key-store
+        commit whose data file commit never came are removed; keys the data file
+        retired are destroyed; keys sealed under a replaced key store key are sealed
+        again under the current one, and the replaced key store key is dropped."""
+        keystore = self.keystore
+        assert keystore is not None
+        header = self.require_header()
+        generation, pending = keystore.state()
+        retired = [int(r[0]) for r in db.execute("SELECT key_no FROM pending_destroy")]
+        if generation == header.generation + 1 and pending:
+            # A change committed its keys here and was killed before the data file's
+            # commit: its keys are used by no chunk.
+            used = {int(r[0]) for r in db.execute("SELECT key_no FROM chunks")}
+            keystore.drop_unused(used | set(retired))
+            keystore.commit_new(header.generation, pending=False)
+            generation, pending = header.generation, False
+        if generation != header.generation:
+            raise self._generation_error(header.generation, generation)
+        if pending:  # also any key a lost, unsynced finish left (see KeyStore.finish)
+            used = {int(r[0]) for r in db.execute("SELECT key_no FROM chunks")}
+            retired = sorted(set(retired) | (keystore.key_numbers() - used))
+        if retired or pending:
+            keystore.finish(generation, retired)
+            db.execute("DELETE FROM pending_destroy")
+        current = max(self.keystore_keys)
+        if len(self.keystore_keys) > 1:
+            stale = [row for row in keystore.rows() if row[1] != current]
+            keystore.reseal(
+                (no, current, self.seal_data_key(no, self.open_data_key(no, ksk, sealed)))
+                for no, ksk, sealed in stale
+            )
+            keystore.commit_new(header.generation, pending=False)
+            self.keystore_keys = {current: self.keystore_keys[current]}
+            self._seal_keystore_keys(header)
+            self._keys_changed = True
+
+    # -- data keys --------------------------------------------------------------------------
+
+    def settle_if_needed(self) -> None:
+        """At open: finish what a killed process left to the key store (see
+        :meth:`_settle_keys`), taking the write lock only when there is something."""
+        if self.keystore is None:
+            return
+        with self.transaction(write=False, manifest=False) as db:
+            retired = db.execute("SELECT 1 FROM pending_destroy LIMIT 1").fetchone()
+            generation, pending = self.keystore.state()
+            needed = (
+                retired is not None
+                or pending
+                or generation != self.require_header().generation
+                or len(self.keystore_keys) > 1
+            )
+        if needed:
+            with self.relaxed_sync(), self.transaction(write=True, manifest=False):
+                pass
+
+    def checkpoint_keystore(self) -> bool:
+        """After an erasure: whether every retired data key is destroyed and the key
+        store's journal emptied."""
+        if self.keystore is None:
+            return True
+        retired = self.db.execute("SELECT 1 FROM pending_destroy LIMIT 1").fetchone()
+        return retired is None and self.keystore.checkpoint()
+
+    def require_current_format(self) -> None:
+        """Refuse a change to a store of an older format (exit 3)."""
+        if self.require_header().format != FORMAT_VERSION:
+            raise InputError(
+                str(self.path),
+                f"store format {self.require_header().format} must be migrated before it "
+                f"can be changed: run `custrec migrate {self.path}` (get and export read it "
+                "as it is)",
+            )
+
+    def data_key(self, db: sqlite3.Connection, key_no: int) -> bytes:
+        """The data key ``key_no``, opened."""
+        if self.keystore is None:
+            row = db.execute("SELECT sealed FROM data_keys WHERE key_no = ?", (key_no,)).fetchone()
+            if row is None:
+                raise IntegrityError(
+                    f"{self.path}: data key {key_no} is missing: the store was altered or damaged"
+                )
+            header = self.require_header()
+            return keyschedule.open_data_key(
+                self.require_keys(), header.store_id, key_no, bytes(row[0])
+            )
+        found = self.keystore.sealed(key_no)
+        if found is None:
+            raise IntegrityError(
+                f"{self.path}: data key {key_no} is missing from the key store: it was "
+                "destroyed (the data file is older than its key store) or the key store was "
+                "altered"
+            )
+        return self.open_data_key(key_no, *found)
+
+    def open_data_key(self, key_no: int, ksk_no: int, sealed: bytes) -> bytes:
+        ksk = self.keystore_keys.get(ksk_no)
+        if ksk is None:
+            raise IntegrityError(
+                f"{self.path}: data key {key_no} is sealed under a key store key this data "
+                "file does not have: the key store belongs to another copy of the store"
+            )
+        aad = data_key_aad(self.require_header().store_id, key_no, ksk_no)
+        return crypto.open_sealed(ksk, sealed, aad, f"data key {key_no}")
+
+    def seal_data_key(self, key_no: int, data_key: bytes) -> bytes:
+        current = max(self.keystore_keys)
+        aad = data_key_aad(self.require_header().store_id, key_no, current)
+        return crypto.seal(self.keystore_keys[current], data_key, aad)
+
+    def new_data_key(self, data_key: bytes) -> int:
+        """Add ``data_key`` to the key store (committed just before the data file); its
+        number. Moves the data file's generation on, once per transaction."""
+        self.require_current_format()
+        keystore = self.keystore
+        assert keystore is not None
+        header = self.require_header()
+        if not keystore.writing:
+            header.generation += 1
+            self._settle_after = True  # clears the key store's pending mark
+        return keystore.add(max(self.keystore_keys), lambda no: self.seal_data_key(no, data_key))
+
+    def retire_data_key(self, db: sqlite3.Connection, key_no: int) -> None:
+        """Destroy data key ``key_no`` once this transaction has committed."""
+        self.require_current_format()
+        db.execute("INSERT OR IGNORE INTO pending_destroy (key_no) VALUES (?)", (key_no,))
+        self._settle_after = True
+
+    def replace_keystore_key(self) -> None:
+        """A new key store key for the data keys (with the master key's replacement):
+        the current transaction adds it; the next one re-seals the key store under it
+        and drops the old one (see :meth:`_settle_keys`)."""
+        if self.keystore is None:
+            return
+        header = self.require_header()
+        self.keystore_keys[max(self.keystore_keys) + 1] = crypto.random_bytes()
+        self._seal_keystore_keys(header)
+        self._settle_after = True
+
+    def _seal_keystore_keys(self, header: Header) -> None:
+        keyschedule.seal_value(
+            self.require_keys(),
+            header,
+            "keystore_keys",
+            keyschedule.pack_keystore_keys(self.keystore_keys),
+        )
 
     def rollback(self) -> None:
         with contextlib.suppress(sqlite3.Error):
             self.db.execute("ROLLBACK")
+        if self.keystore is not None:
+            self.keystore.rollback()
+        self._settle_after = False
+        self._keys_changed = False
 
     @contextlib.contextmanager
     def relaxed_sync(self) -> Iterator[None]:

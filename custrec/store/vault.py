@@ -2,7 +2,8 @@
 
 A chunk holds up to ``chunk_records`` records in custrec's Arrow-like layout
 (:mod:`custrec.store.chunkcodec`), sealed with AES-256-GCM under a data key used for
-exactly one encryption; the data key is sealed under the master key's wrap key. The
+exactly one encryption; the data key is kept sealed in the key store beside the data
+file (:mod:`custrec.store.keystore`; in format 1, in the data file). The
 AAD binds the payload to its chunk id, generation, data key number, epoch and record
 count, which the manifest authenticates (:mod:`custrec.store.session`). Rewriting a
 chunk destroys the old version's data key.
@@ -16,13 +17,18 @@ from typing import TYPE_CHECKING
 
 from custrec import crypto
 from custrec.errors import IntegrityError
-from custrec.store import chunkcodec, keyschedule
-from custrec.store.fileformat import FORMAT_VERSION, GROUP_CHUNKS, blob, int8, integer
+from custrec.store import chunkcodec
+from custrec.store.fileformat import GROUP_CHUNKS, blob, int8, integer
 from custrec.store.records import SYSTEM_COLUMNS, Value, check_types
 from custrec.store.session import StoreSession
 
 if TYPE_CHECKING:
     import pyarrow as pa
+
+
+CHUNK_AAD_VERSION = 1
+"""The version in a chunk's AAD: 1 in both formats (format 2 moved the data keys, not
+the chunks, so a migration re-encrypts nothing)."""
 
 
 class ChunkVault:
@@ -36,7 +42,7 @@ class ChunkVault:
     ) -> bytes:
         header = self.session.require_header()
         return b"".join(
-            [b"custrec chunk v1", int8(FORMAT_VERSION), header.store_id]
+            [b"custrec chunk v1", int8(CHUNK_AAD_VERSION), header.store_id]
             + [int8(v) for v in (chunk_id, generation, key_no, epoch, records)]
         )
 
@@ -55,7 +61,7 @@ class ChunkVault:
         self.session.ensure_group(db, chunk_id // GROUP_CHUNKS)
         generation, key_no, epoch, records, payload = row
         plain = crypto.open_sealed(
-            self.data_key(db, key_no),
+            self.session.data_key(db, key_no),
             blob(payload),
             self.chunk_aad(chunk_id, generation, key_no, epoch, records),
             f"chunk {chunk_id}",
@@ -64,18 +70,6 @@ class ChunkVault:
         if chunk.rows != records:
             raise IntegrityError(f"{path}: chunk {chunk_id} holds the wrong record count")
         return chunk
-
-    def data_key(self, db: sqlite3.Connection, key_no: int) -> bytes:
-        row = db.execute("SELECT sealed FROM data_keys WHERE key_no = ?", (key_no,)).fetchone()
-        if row is None:
-            raise IntegrityError(
-                f"{self.session.path}: data key {key_no} is missing: the store was altered "
-                "or damaged"
-            )
-        header = self.session.require_header()
-        return keyschedule.open_data_key(
-            self.session.require_keys(), header.store_id, key_no, bytes(row[0])
-        )
 
     def seal(
         self,
@@ -89,15 +83,10 @@ class ChunkVault:
         data key; the old version's data key (``old`` = generation, key_no) is destroyed."""
         header = self.session.require_header()
         if old is not None:
-            db.execute("DELETE FROM data_keys WHERE key_no = ?", (old[1],))
+            self.session.retire_data_key(db, old[1])
         generation = old[0] + 1 if old is not None else 1
         data_key = crypto.random_bytes()
-        cursor = db.execute("INSERT INTO data_keys (sealed) VALUES (x'')")
-        key_no = int(cursor.lastrowid or 0)
-        sealed_key = keyschedule.seal_data_key(
-            self.session.require_keys(), header.store_id, key_no, data_key
-        )
-        db.execute("UPDATE data_keys SET sealed = ? WHERE key_no = ?", (sealed_key, key_no))
+        key_no = self.session.new_data_key(data_key)
         aad = self.chunk_aad(chunk_id, generation, key_no, header.epoch, records)
         db.execute(
             "INSERT OR REPLACE INTO chunks (chunk_id, generation, key_no, epoch, records) "
@@ -112,7 +101,7 @@ class ChunkVault:
     def drop(self, db: sqlite3.Connection, chunk_id: int, old: tuple[int, int] | None) -> None:
         """Remove chunk ``chunk_id`` and destroy its data key."""
         if old is not None:
-            db.execute("DELETE FROM data_keys WHERE key_no = ?", (old[1],))
+            self.session.retire_data_key(db, old[1])
         db.execute("DELETE FROM chunks WHERE chunk_id = ?", (chunk_id,))
         db.execute("DELETE FROM chunk_payloads WHERE chunk_id = ?", (chunk_id,))
 

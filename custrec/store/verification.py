@@ -141,11 +141,17 @@ class Verifier(UsesParts):
         return records, all_ids
 
     def _leftovers(self, db: sqlite3.Connection) -> None:
-        payloads, keys = db.execute(
-            "SELECT (SELECT COUNT(*) FROM chunk_payloads WHERE chunk_id NOT IN "
-            "(SELECT chunk_id FROM chunks)), (SELECT COUNT(*) FROM data_keys WHERE key_no "
-            "NOT IN (SELECT key_no FROM chunks))"
-        ).fetchone()
+        payloads = db.execute(
+            "SELECT COUNT(*) FROM chunk_payloads WHERE chunk_id NOT IN "
+            "(SELECT chunk_id FROM chunks)"
+        ).fetchone()[0]
+        used = {int(r[0]) for r in db.execute("SELECT key_no FROM chunks")}
+        keystore = self.session.keystore
+        if keystore is None:  # format 1
+            stored = {int(r[0]) for r in db.execute("SELECT key_no FROM data_keys")}
+        else:
+            stored = keystore.key_numbers()
+        keys = len(stored - used)
         if payloads:
             raise self._fail("the chunks", f"{payloads} payloads belong to no chunk")
         if keys:
