@@ -82,6 +82,12 @@ def build(directory: Path, rows: int, env: dict[str, str]) -> tuple[Path, float]
     return store, time.perf_counter() - started
 
 
+def copy_store(source: Path, target: Path) -> None:
+    """A copy of a store: its data file and its key store (``STORE.keys``)."""
+    shutil.copy(source, target)
+    shutil.copy(f"{source}.keys", f"{target}.keys")
+
+
 def bench_retention(rows: int, repeat: int = REPEAT) -> list[Row]:
     from custrec import retention
     from custrec.keyfile import new_key_file
@@ -119,7 +125,7 @@ def bench_retention(rows: int, repeat: int = REPEAT) -> list[Row]:
             assert count == rows, count
             progress(f"run {run}/{repeat}: (b) purge of 10%")
             copy = directory / "purged.crec"
-            shutil.copy(big, copy)
+            copy_store(big, copy)
             with open_store(copy, source) as opened:
                 policy = retention.load_policy(policy_file, dict(opened.columns), None)
                 started = time.perf_counter()
@@ -153,7 +159,7 @@ def bench_retention(rows: int, repeat: int = REPEAT) -> list[Row]:
         picker = random.Random(2026)
         for label, path, size in (("big", big, rows), ("small", small, SMALL_ROWS)):
             copy = directory / f"erase-{label}.crec"
-            shutil.copy(path, copy)
+            copy_store(path, copy)
             chosen = picker.sample(range(1, size + 1), repeat * 5)
             progress(f"erasing {len(chosen)} records one by one in the {size:,}-record store")
             with open_store(copy, source) as opened:

@@ -954,6 +954,49 @@ def test_concurrent_writers_lose_no_update(tmp_path: Path, writers: int) -> None
     print(f"{writers} writers: {conflicts} retries, {elapsed:.1f} s")
 
 
+UPDATER_CHILD = r"""
+import sys
+from custrec.store import KeySource, open_store
+
+path, key, rounds = sys.argv[1:4]
+with open_store(path, KeySource.from_key_file(key), lock_timeout=30) as store:
+    print("ready", flush=True)
+    for i in range(int(rounds)):
+        store.update(f"C-{i % 40}", set_fields={"n": 1000 + i})  # a chunk and its key replaced
+print("done", flush=True)
+"""
+
+
+def test_reads_beside_a_writer_always_find_their_data_keys(tmp_path: Path) -> None:
+    """A reader takes the key store's snapshot before the data file's (docs/format.md,
+    "The key store"): while another process rewrites chunks and destroys their old
+    data keys, every read finds the keys of the chunk versions it sees. Reading the
+    data file first would miss keys destroyed in between (an integrity error)."""
+    records = [{"customer_id": f"C-{i}", "n": i, "email": f"c{i}@x.org"} for i in range(40)]
+    files = make_store(tmp_path, chunk_records=4, records=records)
+    writer = spawn(UPDATER_CHILD, files.path, files.key, 300)
+    reads = 0
+    try:
+        assert writer.stdout is not None
+        assert writer.stdout.readline() == "ready\n"
+        with open_store(files.path, files.source, lock_timeout=30) as store:
+            while writer.poll() is None:
+                # unaudited: an audited read would wait for the writer's lock
+                seen = [r for b in store.iter_batches(audited=False) for r in b.to_pylist()]
+                assert len(seen) == 40
+                reads += 1
+        out, err = writer.communicate(timeout=60)
+        assert writer.returncode == 0, err
+        assert out.endswith("done\n"), out
+    finally:
+        if writer.poll() is None:
+            writer.kill()
+            writer.wait()
+    assert reads > 5, f"only {reads} reads ran beside the writer"
+    with open_store(files.path, files.source) as store:
+        assert store.verify() == 40
+
+
 # --- 8. lock timeout -------------------------------------------------------------------------
 
 
