@@ -450,6 +450,14 @@ class Model:
     def expect_key_rotate(self, op: Op) -> Expected:
         return Expected(frozenset({0}), self.state.copy(), {0: change("key-rotate")}, rerun=True)
 
+    def expect_migrate(self, op: Op) -> Expected:
+        """Run on a store written back as format 1 (:func:`downgrade_to_format_1`): the
+        records, states and holders are unchanged; run again after a kill, as the
+        docs say (a second run of a completed migration changes nothing). The migration
+        ends with a full verify, audited as a read."""
+        entries = [*change("migrate"), ("verify", "access", "ok")]
+        return Expected(frozenset({0}), self.state.copy(), {0: entries}, rerun=True)
+
     def expect_reapply(self, op: Op) -> Expected:
         after = self.state.copy()
         again = [i for i in sorted(after.erased) if needs_erasing(after, i)]
@@ -542,6 +550,39 @@ def create_model_store(paths: Paths) -> None:
     settings = StoreSettings(chunk_records=CHUNK_RECORDS, region="GB")
     with create_store(paths.store, key_source(paths, KEYS[0]), settings=settings, columns=COLUMNS):
         pass
+
+
+def downgrade_to_format_1(paths: Paths, key_name: str) -> None:
+    """Write the closed store back in format 1, as custrec wrote it before format 2
+    (docs/format.md, *Compatibility*): its data keys sealed under the wrap key in the
+    data file's ``data_keys`` table, no key store. Test-only and white-box: for
+    ``custrec migrate`` to convert again. The audit trail is left as it is."""
+    from custrec.store.keyschedule import seal_data_key
+
+    with open_store(paths.store, key_source(paths, key_name)) as store:
+        session = store._session
+        assert session.keystore is not None
+        with session.transaction(write=True) as db:
+            header = session.require_header()
+            keys = session.require_keys()
+            sealed = [
+                (no, seal_data_key(keys, header.store_id, no, session.open_data_key(no, ksk, s)))
+                for no, ksk, s in session.keystore.rows()
+            ]
+            db.execute(
+                "CREATE TABLE data_keys (key_no INTEGER PRIMARY KEY AUTOINCREMENT, "
+                "sealed BLOB NOT NULL)"
+            )
+            db.executemany("INSERT INTO data_keys (key_no, sealed) VALUES (?, ?)", sealed)
+            db.execute("DROP TABLE pending_destroy")
+            db.execute("DELETE FROM header WHERE name IN ('keystore_keys', 'generation')")
+            db.execute("PRAGMA user_version = 1")
+            del header.sealed["keystore_keys"]
+            header.format, header.generation = 1, 0
+            session.write_header(db, header)
+    keys_file = paths.store.with_name(paths.store.name + ".keys")
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{keys_file}{suffix}").unlink(missing_ok=True)
 
 
 def key_ids(paths: Paths) -> dict[str, str]:
@@ -669,6 +710,7 @@ CLI_COMMANDS: dict[str, Callable[[Paths, Op], list[str]]] = {
                               str(p.key(op["key"]))],
     "key_remove": lambda p, op: ["key", "remove", str(p.store), op["key_id"]],
     "key_rotate": lambda p, op: ["key", "rotate", str(p.store)],
+    "migrate": lambda p, op: ["migrate", str(p.store), "--reason", "model test"],
 }  # fmt: skip
 """Operations run through the command line: their arguments (the key file and the
 actor are added)."""
@@ -693,6 +735,7 @@ AUDIT_COMMANDS = {
     "key_add": "custrec key add",
     "key_remove": "custrec key remove",
     "key_rotate": "custrec key rotate",
+    "migrate": "custrec migrate",
 }
 
 
@@ -720,6 +763,7 @@ KILL_POINTS = {
     "key_remove": 14,
     "key_rotate": 40,
     "reapply": 50,
+    "migrate": 30,
 }
 """About how many kill points each operation passes (a few more than most runs of it,
 so that some kills come after the end and the child finishes)."""
@@ -842,6 +886,7 @@ def warm_up() -> None:
             {"kind": "key_add", "key": KEYS[1]},
             {"kind": "key_remove", "key_id": key_ids(paths)[KEYS[1]]},
             {"kind": "key_rotate"},
+            {"kind": "migrate"},
         ]  # fmt: skip
         for op in ops:
             run_operation(paths, {**op, "using": KEYS[0]}, "warm-up")

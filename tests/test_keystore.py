@@ -59,10 +59,25 @@ def keys_of(store: Path) -> Path:
 
 
 def commands(store: Path, tmp_path: Path) -> list[list[str]]:
-    """Every command that reads a store, as a user would run them."""
+    """Every command that opens a store with its key, as a user would run them."""
     policy = write(tmp_path / "keep.yaml", "default: keep\n")
+    retention = write(
+        tmp_path / "retention.yaml",
+        "version: 1\nrules:\n  - id: all\n    when: {field: customer_id}\n    keep: 0d\n"
+        "    trigger: {field: customer_id}\n    action: delete\n",
+    )
     s = str(store)
     return [
+        ["find", s, "--phone", "+44 7911 100005", "--format", "json"],
+        ["find", s, "--name", CANARY_NAME, "--fields", "name", "--format", "json"],
+        ["validate", s, "--format", "json"],
+        ["audit", "verify", s],
+        ["audit", "head", s],
+        ["hold", s, ERASED, "--reason", "case"],
+        ["restrict", s, "C-001", "--reason", "objection"],
+        ["reapply-erasures", s],
+        ["purge", s, "--policy", str(retention), "--dry-run"],
+        ["key", "rotate", s],
         ["get", s, ERASED, "--format", "json"],
         ["get", s, "C-001", "--format", "json"],
         ["find", s, "--email", CANARY_EMAIL, "--format", "json"],

@@ -118,6 +118,7 @@ from .store_model import (
     describe,
     differences,
     digests,
+    downgrade_to_format_1,
     generation,
     key_ids,
     key_source,
@@ -559,6 +560,17 @@ class StoreMachine(RuleBasedStateMachine):
     def key_rotate(self, kill: int) -> None:
         self.perform({"kind": "key_rotate"}, kill)
 
+    @rule(kill=KILLS)
+    def migrate(self, kill: int) -> None:
+        """The store written back as format 1 (as earlier versions wrote it), then
+        ``custrec migrate``; after a kill it is run again, as for key rotate."""
+        downgrade_to_format_1(self.paths, self.model.current_key)
+        with self.checker() as store:
+            assert store.format == 1
+        self.perform({"kind": "migrate"}, kill)
+        with self.checker() as store:
+            assert store.format == 2
+
     @rule(name=st.sampled_from(KEYS))
     def switch_key(self, name: str) -> None:
         """Open the store with another of its keys from now on."""
@@ -989,6 +1001,16 @@ def collect_prepared(scenario: Scenario) -> Op:
             "on_duplicate": "update", "rows": rows, "invalid": False}  # fmt: skip
 
 
+def migrate_prepared(scenario: Scenario) -> Op:
+    """A store written back as format 1, with records, a hold and an erasure."""
+    scenario.collect("C-00", "C-01", "C-02")
+    scenario.run("set_state", id="C-01", state="hold", on=True)
+    scenario.run("erase", id="C-02", keep=[])
+    machine = scenario.machine
+    downgrade_to_format_1(machine.paths, machine.model.current_key)
+    return {"kind": "migrate"}
+
+
 def key_remove_prepared(scenario: Scenario) -> Op:
     scenario.collect("C-00")
     scenario.run("set_state", id="C-00", state="hold", on=True)
@@ -1005,6 +1027,7 @@ def key_remove_prepared(scenario: Scenario) -> Op:
         pytest.param(reapply_prepared, id="reapply-erasures"),
         pytest.param(collect_prepared, id="collect"),
         pytest.param(key_remove_prepared, id="key-remove"),
+        pytest.param(migrate_prepared, id="migrate"),
     ],
 )
 def test_killed_at_every_kill_point(prepare: Callable[[Scenario], Op]) -> None:
