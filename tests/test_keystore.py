@@ -11,11 +11,13 @@ store) and tries each on the erased customer's chunk.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -263,3 +265,88 @@ def test_a_change_killed_between_the_key_store_and_the_data_file_leaves_no_trace
     with sqlite3.connect(keys_of(store)) as db:
         assert db.execute("SELECT COUNT(*) FROM data_keys").fetchone()[0] == count_before
         assert db.execute("SELECT value FROM header WHERE name = 'pending'").fetchone()[0] == b"0"
+
+
+def test_backup_copies_a_consistent_pair_that_restores_together(
+    cli: InvokeCli, store: Path, tmp_path: Path
+) -> None:
+    data_dir, keys_dir = tmp_path / "backups", tmp_path / "vault"
+    data_dir.mkdir()
+    keys_dir.mkdir()
+    made = cli("backup", str(store), str(data_dir), "--keys-to", str(keys_dir), "--format", "json")
+    assert made.exit_code == 0, made.stderr
+    out = json.loads(made.stdout)
+    data_copy, keys_copy = Path(out["data_file"]), Path(out["key_store"])
+    assert (data_copy, keys_copy) == (data_dir / store.name, keys_dir / f"{store.name}.keys")
+    assert data_copy.stat().st_mode & 0o777 == 0o600
+    assert keys_copy.stat().st_mode & 0o777 == 0o600
+    assert not (data_dir / f"{store.name}.erasures").exists()  # kept apart, never restored
+    again = cli("backup", str(store), str(data_dir), "--keys-to", str(keys_dir))
+    assert again.exit_code == 2
+    assert "refusing to overwrite" in again.stderr
+    assert cli("erase", str(store), ERASED, "--reason", "request").exit_code == 0
+    shutil.copy(data_copy, store)  # the restore: both files of the backup, together
+    shutil.copy(keys_copy, keys_of(store))
+    hidden = cli("get", str(store), ERASED)
+    assert hidden.exit_code == 6  # the tombstone beside the store still knows
+    assert "reapply-erasures" in hidden.stderr
+    assert cli("reapply-erasures", str(store)).exit_code == 0
+    assert cli("verify", str(store)).exit_code == 0
+    shown = json.loads(cli("audit", "show", str(store), "--format", "json").stdout)
+    assert "backup" in {entry["action"] for entry in shown["entries"]}  # in the copy itself
+
+
+BACKUP_WRITER = r"""
+import sys, time
+from custrec.store import KeySource, open_store
+
+path, key = sys.argv[1:3]
+with open_store(path, KeySource.from_key_file(key), lock_timeout=30) as store:
+    print("ready", flush=True)
+    for i in range(150):
+        store.update(f"C-{i % 12 + 1:03d}", set_fields={"notes": f"n{i}"})
+        time.sleep(0.004)  # lets the backups take the lock between updates
+print("done", flush=True)
+"""
+
+
+def test_backups_taken_beside_a_writer_are_consistent_pairs(
+    store: Path, tmp_path: Path, key_env: Path
+) -> None:
+    """Each backup holds the write lock while it copies both files: taken while another
+    process rewrites chunks, every pair opens, verifies and is of one generation."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    writer = subprocess.Popen(
+        [sys.executable, "-c", BACKUP_WRITER, str(store), str(key_env)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    pairs = []
+    try:
+        assert writer.stdout is not None
+        assert writer.stdout.readline() == "ready\n"
+        with open_store(store, KeySource.from_key_file(key_env), lock_timeout=30) as opened:
+            while writer.poll() is None and len(pairs) < 20:
+                target = tmp_path / f"b{len(pairs)}"
+                target.mkdir()
+                pairs.append(opened.backup(target))
+                time.sleep(0.01)  # lets the writer take the lock between backups
+        assert writer.wait(timeout=60) == 0
+    finally:
+        if writer.poll() is None:
+            writer.kill()
+            writer.wait()
+    assert len(pairs) >= 5
+    assert len({pair.generation for pair in pairs}) >= 2  # taken between different writes
+    for pair in pairs:
+        assert pair.key_store is not None
+        with sqlite3.connect(pair.data_file) as db, sqlite3.connect(pair.key_store) as keys:
+            query = "SELECT value FROM header WHERE name = 'generation'"
+            generations = {
+                int(db.execute(query).fetchone()[0]),
+                int(keys.execute(query).fetchone()[0]),
+            }
+        assert generations == {pair.generation}
+        with open_store(pair.data_file, KeySource.from_key_file(key_env)) as copy:
+            assert copy.verify() == 12

@@ -1096,6 +1096,30 @@ def test_count_of_tampered_store_raises(
     assert count == len(files.expected), f"count() returned {count} for a tampered store"
 
 
+def damage_key_store_table(files: StoreFiles, table: str) -> None:
+    """Make the root page of ``table`` in the store's key store invalid."""
+    keys = files.path.with_name(files.path.name + ".keys")
+    with raw_db(keys) as db:
+        query = "SELECT rootpage FROM sqlite_master WHERE name = ?"
+        (root,) = db.execute(query, (table,)).fetchone()
+        (page_size,) = db.execute("PRAGMA page_size").fetchone()
+    flip_file_byte(keys, (root - 1) * page_size, 0x0D ^ 0x01)  # leaf (13) -> 1: invalid
+
+
+def test_a_damaged_page_of_the_key_store_fails_verify(tmp_path: Path, cli: InvokeCli) -> None:
+    """A page no read needs (the key store's sqlite_sequence) is damaged: reads still
+    work, verify checks the key store's structure too and names it."""
+    files = make_store(tmp_path)
+    damage_key_store_table(files, "sqlite_sequence")
+    with open_store(files.path, files.source) as store:
+        assert store.get("C-0").data["n"] == 0
+        with pytest.raises(IntegrityError, match="the key store's file structure"):
+            store.verify()
+    result = cli("verify", str(files.path), "--key-file", str(files.key))
+    assert result.exit_code == 4, result.stderr
+    assert "key store" in result.stderr
+
+
 @pytest.mark.parametrize("value", [b"\x01", 1.5, "one"], ids=["blob", "real", "text"])
 def test_non_integer_chunk_metadata_is_an_integrity_error(
     tmp_path: Path, cli: InvokeCli, value: bytes | float | str
@@ -1119,13 +1143,7 @@ def test_damaged_schema_is_an_integrity_error(tmp_path: Path, cli: InvokeCli) ->
 
 def test_damaged_table_page_is_an_integrity_error(tmp_path: Path, cli: InvokeCli) -> None:
     files = make_store(tmp_path)
-    keys = files.path.with_name(files.path.name + ".keys")
-    with raw_db(keys) as db:
-        (root,) = db.execute(
-            "SELECT rootpage FROM sqlite_master WHERE name = 'data_keys'"
-        ).fetchone()
-        (page_size,) = db.execute("PRAGMA page_size").fetchone()
-    flip_file_byte(keys, (root - 1) * page_size, 0x0D ^ 0x01)  # leaf (13) -> 1: invalid
+    damage_key_store_table(files, "data_keys")
     with open_store(files.path, files.source) as store:  # both headers are intact
         with pytest.raises(IntegrityError, match="damaged"):
             store.get("C-0")

@@ -15,6 +15,7 @@ from custrec.cli.progress import quiet_option
 COMMANDS = {
     "access": "custrec.cli.rights:access",
     "audit": "custrec.cli.audit:audit_group",
+    "backup": "custrec.cli.store:backup",
     "collect": "custrec.cli.records:collect",
     "demo": "custrec.cli.demo:demo",
     "erase": "custrec.cli.rights:erase",

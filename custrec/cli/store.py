@@ -1,5 +1,5 @@
-"""``custrec init``, ``custrec verify`` and ``custrec migrate``: create a store, check
-a store, convert a store to the current format."""
+"""``custrec init``, ``verify``, ``migrate`` and ``backup``: create a store, check it,
+convert it to the current format, copy it with its key store."""
 
 from __future__ import annotations
 
@@ -161,12 +161,12 @@ def verify(
 ) -> None:
     """Check the integrity of STORE end to end.
 
-    Checks SQLite's structure, the header, the manifest of chunk versions, every
-    encrypted chunk, that the id and match indexes hold exactly the records' tokens,
-    the record states, the tombstone file beside the store (it verifies and agrees
-    with the store), and the whole audit trail. Exit 4 names the part that failed:
-    the key, damage, or tampering; exit 7 a full disk. The run is recorded in the
-    audit trail.
+    Checks SQLite's structure (of STORE and its key store), the header, the manifest
+    of chunk versions, every encrypted chunk, that the id and match indexes hold
+    exactly the records' tokens, the record states, the tombstone file beside the
+    store (it verifies and agrees with the store), and the whole audit trail. Exit 4
+    names the part that failed: the key, damage, or tampering; exit 7 a full disk.
+    The run is recorded in the audit trail.
 
     A rollback of the whole file to an older copy is consistent in itself: keep the
     audit head elsewhere (`custrec audit head STORE >> /elsewhere/heads`, from cron)
@@ -249,6 +249,67 @@ def migrate(
                     ("to_format", "to format", result.to_format),
                     ("migrated", "migrated", result.from_format != result.to_format),
                     ("data_keys", "data keys moved", result.data_keys),
+                ],
+            ),
+            output_format,
+        )
+
+
+@click.command("backup", short_help="Copy STORE and its key store, together and consistent.")
+@store_argument()
+@click.argument("directory", type=click.Path(file_okay=False))
+@click.option(
+    "--keys-to",
+    type=click.Path(file_okay=False),
+    metavar="DIRECTORY",
+    help="Put the copy of the key store (STORE.keys) here instead, for separate custody.",
+)
+@key_file_option()
+@lock_timeout_option()
+@reason_option()
+@format_option("table", "json")
+def backup(
+    store: str,
+    directory: str,
+    keys_to: str | None,
+    key_file: str | None,
+    lock_timeout: float,
+    reason: str | None,
+    output_format: str,
+) -> None:
+    """Copy STORE and its key store STORE.keys into DIRECTORY, as one consistent pair.
+
+    The two files must be backed up together: a data file beside a key store of
+    another moment is refused (exit 4). The backup holds the store's write lock while
+    it copies both (a consistent snapshot of each, whatever a reader is doing), and
+    writes each copy complete or not at all, mode 0600; an existing file is never
+    overwritten (exit 2). STORE.erasures is not copied: back it up apart and never
+    restore an older one. Recorded in the audit trail.
+
+    Keep key-store backups for a short time (an erasure reaches a backed-up data file
+    once every key-store backup older than the erasure is gone) and apart from the
+    data (--keys-to). To restore, put both files back while no command runs, then
+    run `custrec reapply-erasures STORE` (docs/rights.md, "Backups").
+
+    \b
+    Examples:
+      custrec backup customers.crec /backups/$(date +%F)/
+      custrec backup customers.crec /backups/data/$(date +%F)/ --keys-to /vault/keys/$(date +%F)/
+    """
+    with open_cli_store(store, key_file, lock_timeout, reason) as opened:
+        try:
+            result = opened.backup(directory, keys_to)
+        finally:
+            note_store(opened)
+        key_store = None if result.key_store is None else str(result.key_store)
+        emit(
+            Fields(
+                "backup",
+                [
+                    ("path", "store", store),
+                    ("data_file", "data file copied to", str(result.data_file)),
+                    ("key_store", "key store copied to", key_store),
+                    ("generation", "generation", result.generation),
                 ],
             ),
             output_format,

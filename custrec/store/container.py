@@ -55,6 +55,7 @@ if TYPE_CHECKING:
 
     from custrec.audit_read import AuditEntries, AuditQuery, AuditVerification
     from custrec.store import ingest as bulk_types
+    from custrec.store.backup import BackupResult
     from custrec.store.bulk import BulkIngest
     from custrec.store.migration import MigrationResult
 
@@ -460,6 +461,15 @@ class Store:
             self._session.open_keystore()
             self.verify(progress=progress)
         return result
+
+    def backup(self, data_dir: str | Path, keys_dir: str | Path | None = None) -> BackupResult:
+        """Copy the data file into ``data_dir`` and its key store into ``keys_dir``
+        (default: the same directory), together and consistent (see
+        :mod:`custrec.store.backup`); audited. Existing files are never overwritten."""
+        from custrec.store.backup import Backup
+
+        chosen = Path(data_dir)
+        return Backup(self._parts).run(chosen, Path(keys_dir) if keys_dir else chosen)
 
     # -- verification -------------------------------------------------------------------
 

@@ -85,6 +85,14 @@ class Verifier(UsesParts):
         problems = [str(r[0]) for r in db.execute("PRAGMA integrity_check(5)")]
         if problems != ["ok"]:
             raise self._fail("the file structure", "; ".join(problems))
+        keystore = self.session.keystore
+        if keystore is not None:
+            try:
+                found = [str(r[0]) for r in keystore.db.execute("PRAGMA integrity_check(5)")]
+            except sqlite3.DatabaseError as exc:
+                found = [str(exc)]
+            if found != ["ok"]:
+                raise self._fail("the key store's file structure", "; ".join(found))
 
     def _chunks_and_indexes(
         self, db: sqlite3.Connection, progress: Progress
