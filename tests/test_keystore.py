@@ -177,7 +177,10 @@ def test_the_raw_check_opens_the_chunk_while_its_key_is_there(store: Path, key_e
     assert raw_attempts(store, keys_of(store), key_env) == 1
 
 
-@pytest.mark.parametrize("how", ["older keys", "no keys", "foreign keys", "keys symlink"])
+@pytest.mark.parametrize(
+    "how",
+    ["older keys", "no keys", "foreign keys", "keys symlink", "truncated keys", "not a key store"],
+)
 def test_a_key_store_that_does_not_go_with_the_data_file_is_refused(
     cli: InvokeCli, store: Path, tmp_path: Path, how: str
 ) -> None:
@@ -190,6 +193,8 @@ def test_a_key_store_that_does_not_go_with_the_data_file_is_refused(
         "no keys": "key store of",
         "foreign keys": "belongs to another store",
         "keys symlink": "key store of",
+        "truncated keys": str(keys),
+        "not a key store": "not a custrec key store",
     }[how]
     saved = tmp_path / "saved.keys"
     shutil.copy(keys, saved)
@@ -201,6 +206,10 @@ def test_a_key_store_that_does_not_go_with_the_data_file_is_refused(
         other = tmp_path / "other.crec"
         assert cli("init", str(other)).exit_code == 0
         shutil.copy(keys_of(other), keys)
+    elif how == "truncated keys":
+        keys.write_bytes(saved.read_bytes()[: len(saved.read_bytes()) // 2])
+    elif how == "not a key store":
+        keys.write_bytes(b"SQLite format 3\x00" + bytes(200))
     else:
         keys.unlink()
         keys.symlink_to(saved)
@@ -211,6 +220,24 @@ def test_a_key_store_that_does_not_go_with_the_data_file_is_refused(
     keys.unlink(missing_ok=True)
     shutil.copy(saved, keys)
     assert cli("verify", str(store)).exit_code == 0
+
+
+def test_init_makes_an_owner_only_key_store_and_never_overwrites_one(
+    cli: InvokeCli, tmp_path: Path
+) -> None:
+    store = tmp_path / "new.crec"
+    made = cli("init", str(store), "--format", "json")
+    assert made.exit_code == 0, made.stderr
+    assert json.loads(made.stdout)["key_store"] == str(keys_of(store))
+    assert keys_of(store).stat().st_mode & 0o777 == 0o600
+    other = tmp_path / "other.crec"
+    shutil.copy(keys_of(store), keys_of(other))  # a key store left where a store is made
+    before = keys_of(other).read_bytes()
+    refused = cli("init", str(other))
+    assert refused.exit_code == 2
+    assert "refusing to overwrite" in refused.stderr
+    assert keys_of(other).read_bytes() == before
+    assert not other.exists()
 
 
 def test_a_backup_of_both_files_restores_together(
