@@ -7,7 +7,8 @@ front over the parts of an open store, each in its own module:
 - :mod:`~custrec.store.keyschedule`: every key, and everything sealed under the master
   key, listed once; :mod:`~custrec.store.rotation`: holders and key changes;
 - :mod:`~custrec.store.session`: transactions, the authenticated header and manifest;
-- :mod:`~custrec.store.vault`: chunks sealed under one-time data keys;
+- :mod:`~custrec.store.vault`: chunks sealed under one-time data keys, kept in
+  :mod:`~custrec.store.keystore`, the key store beside the data file;
 - :mod:`~custrec.store.index`: blind indexes of ids, emails and phones;
 - :mod:`~custrec.store.guard`: record states (hold, restriction, erasure, grace);
 - :mod:`~custrec.store.reads`, :mod:`~custrec.store.writes`,
@@ -15,7 +16,9 @@ front over the parts of an open store, each in its own module:
 - :mod:`~custrec.store.rights`, :mod:`~custrec.store.tombstones`: erasure, purges,
   and the tombstone file beside the store;
 - :mod:`~custrec.store.auditing`: the audit trail of every read and change;
-- :mod:`~custrec.store.verification`: the end-to-end check.
+- :mod:`~custrec.store.verification`: the end-to-end check;
+- :mod:`~custrec.store.creation`, :mod:`~custrec.store.migration`,
+  :mod:`~custrec.store.backup`: a new store, format 1 to 2, a consistent copy.
 """
 
 from __future__ import annotations

@@ -10,9 +10,10 @@ The two files are SQLite databases in WAL mode and do not commit atomically toge
 so every change follows one order (see :class:`KeyStore`): new data keys are committed
 here first, then the data file that uses them (and lists the keys it no longer
 needs), then the old keys are destroyed here. A crash between the steps leaves unused
-keys here (removed at the next write) or keys listed for destruction in the data file
-(destroyed at the next open). A generation counter, in both files, tells an older data
-file beside a newer key store (or the reverse) from a crash between the steps.
+keys here, marked pending (removed by the next command), or keys listed for
+destruction in the data file (destroyed by the next command). A generation counter in
+both files, and the pending mark, tell an older data file beside a newer key store (or
+the reverse) from a crash between the steps.
 
 Written by hand, not taken from a library: the keys must live in a file of their own
 that custrec can change in step with the data file under the same lock; no key
@@ -166,7 +167,7 @@ class KeyStore:
     lazily) allocates and seals new keys; :meth:`commit_new` commits them with the new
     generation before the data file commits; :meth:`finish` removes the keys the data
     file no longer uses after it committed. A read takes the key store's snapshot
-    first (:meth:`begin_read`): every key a later data snapshot uses was committed
+    first (:meth:`read_snapshot`): every key a later data snapshot uses was committed
     before it, unless the data file's generation is ahead, which the caller retries."""
 
     def __init__(
