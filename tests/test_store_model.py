@@ -653,7 +653,9 @@ class StoreMachine(RuleBasedStateMachine):
             keys.unlink()
         elif how == "foreign keys":
             shutil.copyfile(keystore_path(self.foreign_store()), keys)
-        message = {"older data": "older than its key store", "older keys": "key store is older",
+        # A backup from before a migrate (the store written back as format 1 and
+        # migrated, its generation starting again at 1) may be either side of it.
+        message = {"older data": "older", "older keys": "older",
                    "no keys": "missing", "foreign keys": "another store"}[how]  # fmt: skip
         if how in ("older data", "older keys") and generation(store) == generation(keys):
             note(f"{how}: one generation, the pair opens")
