@@ -149,6 +149,7 @@ class StoreSession:
         retired just after."""
         if self.keystore is not None and check and not write:
             with self.keystore.read_snapshot() as generation:
+                first = generation
                 for _ in range(_SNAPSHOT_TRIES):
                     self._begin(write)
                     if self._start(check, manifest, generation):
@@ -156,7 +157,12 @@ class StoreSession:
                     self.rollback()
                     generation = self.keystore.restart_read()
                 else:
-                    raise self._generation_error(self.require_header().generation, generation)
+                    if generation == first:  # not a writer's: the key store is behind
+                        raise self._generation_error(self.require_header().generation, first)
+                    raise StoreBusyError(  # writers kept committing between the snapshots
+                        f"store {self.path} is busy: other processes kept writing while "
+                        f"this read took its snapshots ({_SNAPSHOT_TRIES} tries); try again"
+                    )
                 with self._guarded():
                     yield self.db
                 self._commit()
