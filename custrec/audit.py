@@ -27,7 +27,7 @@ import hashlib
 import json
 import os
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import NamedTuple
 
 from custrec import crypto
@@ -143,14 +143,20 @@ def record_subjects(
     op: str,
     subjects: Iterable[str],
     table: str = "audit_subjects",
+    known: Mapping[str, str] | None = None,
 ) -> list[str]:
     """Record ``subjects`` (record ids) as subjects of operation ``op``, as pseudonyms
     (once each); returns them, sorted. An operation over a stream of records calls this
     for each part (into a staging ``table`` moved into ``audit_subjects`` at the end),
-    then appends its entry with ``subjects_recorded``."""
+    then appends its entry with ``subjects_recorded``. ``known`` saves working out
+    again the pseudonyms of ids it holds (a purge's plan names its records by them)."""
     from custrec.store.packed import insert_subjects
 
-    pseudonyms = sorted(set(keys.pseudonyms_of(dict.fromkeys(subjects))))
+    unique = list(dict.fromkeys(subjects))
+    if known is not None and all(i in known for i in unique):
+        pseudonyms = sorted({known[i] for i in unique})
+    else:
+        pseudonyms = sorted(set(keys.pseudonyms_of(unique)))
     insert_subjects(db, op, pseudonyms, table)
     return pseudonyms
 
@@ -188,17 +194,19 @@ def append(
     fields: Iterable[str] = (),
     counts: dict[str, int] | None = None,
     subjects_recorded: bool = False,
+    known: Mapping[str, str] | None = None,
 ) -> int:
     """Append one entry inside the caller's transaction and move the head. ``subjects``
     are record ids (stored as pseudonyms, once per operation); ``subjects_recorded``:
     the operation's subjects were recorded before, in parts (:func:`record_subjects`),
     and the entry binds them all. ``scope`` is ``"all"`` for operations on every
-    record. Returns the entry's sequence number."""
+    record. ``known``: pseudonyms of some ids worked out already (id -> pseudonym).
+    Returns the entry's sequence number."""
     pseudonyms: list[str] = []
     subject_count: int | None = None
     digest: str | None = None
     if subjects is not None:
-        pseudonyms = record_subjects(db, keys, op, subjects)
+        pseudonyms = record_subjects(db, keys, op, subjects, known=known)
         subject_count, digest = len(pseudonyms), subjects_digest(pseudonyms)
     elif subjects_recorded:
         subject_count, digest = recorded_subjects(db, op)

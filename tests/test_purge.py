@@ -175,7 +175,7 @@ def test_show_ids_lists_the_ids_in_a_table_and_the_plan_message_says_how(
 
 
 def test_apply_purges_exactly_the_plan_and_leaves_a_receipt(
-    cli: InvokeCli, store: Path, tmp_path: Path
+    cli: InvokeCli, store: Path, tmp_path: Path, key_env: Path
 ) -> None:
     plan_file = tmp_path / "plan.json"
     assert purge(cli, store, "--plan", str(plan_file), "--as-of", AS_OF).exit_code == 0
@@ -200,6 +200,8 @@ def test_apply_purges_exactly_the_plan_and_leaves_a_receipt(
     audit = json.loads(cli("audit", "show", str(store), "--format", "json").stdout)["entries"]
     receipt = [e for e in audit if e["action"] == "purge" and e["phase"] == "intent"][-1]
     assert set(receipt["pseudonyms"]) == {r["pseudonym"] for r in planned["records"]}
+    with open_store(store, KeySource.from_key_file(key_env)) as opened:  # one at a time
+        assert set(receipt["pseudonyms"]) == {opened.pseudonym_of(i) for i in anonymise | delete}
     outcome = [e for e in audit if e["action"] == "purge" and e["phase"] == "outcome"][-1]
     assert outcome["counts"]["rule:never-contacted"] == len(delete)
     again = purge(cli, store, "--dry-run", "--as-of", AS_OF)

@@ -59,6 +59,15 @@ class Auditor:
         self.session = session
         self.context = context
         self._keys_cache: tuple[tuple[bytes, bytes], audit.AuditKeys] | None = None
+        self._last_pseudonyms: dict[str, str] = {}
+        """The pseudonyms last worked out for many ids (a purge's plan), reused when
+        the change's audit entry names the same records."""
+
+    def pseudonyms_of(self, record_ids: Iterable[str]) -> list[str]:
+        ids = list(record_ids)
+        made = self.keys.pseudonyms_of(ids)
+        self._last_pseudonyms = dict(zip(ids, made, strict=True))
+        return made
 
     @property
     def keys(self) -> audit.AuditKeys:
@@ -103,6 +112,7 @@ class Auditor:
             fields=op.fields,
             counts=op.counts,
             subjects_recorded=op.subjects_recorded and phase == "outcome",
+            known=self._last_pseudonyms if subjects else None,
         )
         header = self.session.require_header()
         header.audit_head = audit.read_head_row(db)

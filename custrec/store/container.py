@@ -189,7 +189,7 @@ class Store:
 
     def pseudonyms_of(self, record_ids: Iterable[str]) -> list[str]:
         """:meth:`pseudonym_of` of many records, worked out together."""
-        return self._auditor.keys.pseudonyms_of(record_ids)
+        return self._auditor.pseudonyms_of(record_ids)
 
     # -- reading --------------------------------------------------------------------
 
