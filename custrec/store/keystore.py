@@ -80,10 +80,9 @@ def _header_mac(key: bytes, store_id: bytes, generation: int, pending: bool) -> 
     )
 
 
-def _connect(path: Path, lock_timeout: float, *, create: bool = False) -> sqlite3.Connection:
-    mode = "rwc" if create else "rw"
+def _connect(path: Path, lock_timeout: float) -> sqlite3.Connection:
     db = sqlite3.connect(
-        f"{path.resolve().as_uri()}?mode={mode}",
+        f"{path.resolve().as_uri()}?mode=rw",
         uri=True,
         isolation_level=None,
         timeout=lock_timeout,
@@ -337,15 +336,6 @@ class KeyStore:
             [(ksk_no, sealed, key_no) for key_no, ksk_no, sealed in rows],
         )
 
-    def drop_unused(self, used: set[int]) -> int:
-        """Remove keys no chunk uses (added by a change killed before the data file's
-        commit), uncommitted; how many."""
-        unused = sorted(self.key_numbers() - used)
-        if unused:
-            self._begin_write()
-            self.db.executemany("DELETE FROM data_keys WHERE key_no = ?", [(k,) for k in unused])
-        return len(unused)
-
     def commit_new(self, generation: int, *, pending: bool = True) -> None:
         """Commit what this transaction added, as ``generation``, marked pending until
         :meth:`finish` (synced: the data file that uses the keys commits next)."""
@@ -361,8 +351,9 @@ class KeyStore:
             self._writing = False
 
     def finish(self, generation: int, key_nos: Iterable[int]) -> None:
-        """After the data file committed: destroy the data keys it no longer uses
-        (zeroed in the file) and clear the pending mark. Committed without a sync of its
+        """After the data file committed (or after a change killed before it did):
+        destroy the data keys no chunk uses (zeroed in the file), set the data file's
+        ``generation`` and clear the pending mark. Committed without a sync of its
         own: a power failure that loses it leaves the mark set, and the next change
         destroys the keys again. An erasure empties the journal after it
         (:meth:`checkpoint`)."""

@@ -264,17 +264,14 @@ class StoreSession:
         assert keystore is not None
         header = self.require_header()
         generation, pending = keystore.state()
-        retired = [int(r[0]) for r in db.execute("SELECT key_no FROM pending_destroy")]
-        if generation == header.generation + 1 and pending:
+        if pending and generation == header.generation + 1:
             # A change committed its keys here and was killed before the data file's
-            # commit: its keys are used by no chunk.
-            used = {int(r[0]) for r in db.execute("SELECT key_no FROM chunks")}
-            keystore.drop_unused(used | set(retired))
-            keystore.commit_new(header.generation, pending=False)
-            generation, pending = header.generation, False
+            # commit: its keys are used by no chunk (swept below), its generation undone.
+            generation = header.generation
         if generation != header.generation:
             raise self._generation_error(header.generation, generation)
-        if pending:  # also any key a lost, unsynced finish left (see KeyStore.finish)
+        retired = [int(r[0]) for r in db.execute("SELECT key_no FROM pending_destroy")]
+        if pending:  # keys of a killed change, or of a lost unsynced finish
             used = {int(r[0]) for r in db.execute("SELECT key_no FROM chunks")}
             retired = sorted(set(retired) | (keystore.key_numbers() - used))
         if retired or pending:
