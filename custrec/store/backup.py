@@ -13,14 +13,13 @@ copied: it is kept apart and never restored to an older version.
 
 from __future__ import annotations
 
-import os
 import sqlite3
 from pathlib import Path
 from typing import NamedTuple
 
 from custrec.errors import UsageError
 from custrec.store import keystore
-from custrec.store.fileformat import fsync_directory, new_file_beside
+from custrec.store.fileformat import new_file_beside, put_in_place
 from custrec.store.parts import UsesParts
 
 
@@ -66,7 +65,4 @@ def _copy(source: Path, target: Path) -> None:
         finally:
             writer.close()
             reader.close()
-        with open(temp, "rb") as handle:
-            os.fsync(handle.fileno())
-        os.replace(temp, target)
-        fsync_directory(target.parent)
+        put_in_place(temp, target)

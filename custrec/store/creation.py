@@ -3,7 +3,6 @@ put in place so that a crash leaves nothing or a complete empty store."""
 
 from __future__ import annotations
 
-import os
 import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
@@ -22,9 +21,9 @@ from custrec.store.fileformat import (
     Header,
     StoreSettings,
     connect,
-    fsync_directory,
     initial_columns,
     new_file_beside,
+    put_in_place,
     read_header,
 )
 from custrec.store.holders import Holder, insert_slot, new_slot, read_holders, utc_now
@@ -76,8 +75,7 @@ def create_store(
             keys_path.unlink(missing_ok=True)
             raise
         try:
-            os.replace(temp, target)
-            fsync_directory(target.parent)
+            put_in_place(temp, target)
         except BaseException:
             sidecar.unlink(missing_ok=True)
             keys_path.unlink(missing_ok=True)

@@ -356,6 +356,15 @@ def new_file_beside(target: Path) -> Iterator[Path]:
         raise
 
 
+def put_in_place(temp: Path, target: Path) -> None:
+    """The complete file ``temp`` (from :func:`new_file_beside`) synced and renamed
+    over ``target``, and the rename synced."""
+    with open(temp, "rb") as handle:
+        os.fsync(handle.fileno())
+    os.replace(temp, target)
+    fsync_directory(target.parent)
+
+
 def fsync_directory(directory: Path) -> None:
     fd = os.open(directory if str(directory) else ".", os.O_RDONLY)
     try:

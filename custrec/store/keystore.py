@@ -23,7 +23,6 @@ management library offers that for a local file.
 from __future__ import annotations
 
 import contextlib
-import os
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -33,10 +32,10 @@ from custrec.errors import IntegrityError, UsageError
 from custrec.store.fileformat import (
     blob,
     database_error,
-    fsync_directory,
     int8,
     integer,
     new_file_beside,
+    put_in_place,
 )
 
 APPLICATION_ID = 0x6372656B  # "crek"
@@ -139,10 +138,7 @@ def create(
             db.execute("PRAGMA journal_mode = WAL")
         finally:
             db.close()
-        with open(temp, "rb") as handle:
-            os.fsync(handle.fileno())
-        os.replace(temp, target)
-        fsync_directory(target.parent)
+        put_in_place(temp, target)
 
 
 def stored_id(target: Path) -> bytes | None:
