@@ -212,6 +212,16 @@ class YamlDocument:
     def error(self, message: str, *path: Any) -> YamlFileError:
         return self.error_class(self.source, message, self.line(*path))
 
+    def refuse_unknown_keys(self, data: Any, allowed: set[str], *path: Any) -> None:
+        """An error at the first key of mapping ``data`` (at ``path``) not in ``allowed``."""
+        for key in data:
+            if key not in allowed:
+                raise self.error(
+                    f"unknown key {key!r} (expected one of: {', '.join(sorted(allowed))})",
+                    *path,
+                    key,
+                )
+
 
 def _yaml_problem(exc: Exception) -> str:
     problem = getattr(exc, "problem", None) or getattr(exc, "reason", None)

@@ -24,6 +24,7 @@ def schemas() -> None:
       custrec schemas list
       custrec schemas show customer
       custrec schemas copy customer my-customer.yaml
+      custrec schemas roles customer
       custrec validate customers.csv --schema customer
     """
 
@@ -85,3 +86,28 @@ def copy(name: str, destination: str | None, force: bool) -> None:
         return
     written = copy_shipped(name, destination or shipped(name).filename, force=force)
     note(f"wrote {written}")
+
+
+@schemas.command("roles", short_help="Show a schema's field groups and what each role may do.")
+@click.argument("schema", metavar="NAME|FILE", default="customer")
+@format_option("table", "json")
+def roles(schema: str, output_format: str) -> None:
+    """Show the field groups of a schema (a shipped name or a file; default: the
+    shipped customer schema) and, for each role, the groups it reads, writes and may
+    only check, whether it runs the rights commands (erase, access, purge, hold), and
+    how many fields it does not read.
+
+    The shipped roles are agent, analyst, steward, officer and writer; a schema's
+    `roles` section changes them or adds its own (docs/schema.md, "Field groups and
+    roles"). A schema without `groups` has one group, `record`.
+
+    \b
+    Examples:
+      custrec schemas roles
+      custrec schemas roles my-customer.yaml --format json
+    """
+    from custrec.schema.groups import AccessPlan
+    from custrec.schema.model import load_schema
+
+    loaded = load_schema(schema)
+    emit(AccessPlan(loaded.name, loaded.field_groups, loaded.roles), output_format)

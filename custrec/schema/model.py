@@ -5,7 +5,8 @@ the rules (checks) their values must pass, and what each field is for: personal-
 category, whether it is PII, how it is redacted, the purposes it serves, the lawful
 basis for special categories, and its retention class. Schema-level entries name the
 id field, the fields used to match duplicates, rules across fields or over the whole
-dataset, and the retention classes.
+dataset, the retention classes, and the field groups and roles
+(:mod:`custrec.schema.groups`).
 
 Loading is strict: an unknown key, check name or parameter, a wrong type, or a
 special-category field without a purpose and lawful basis is a
@@ -22,6 +23,14 @@ from pathlib import Path
 from typing import Any
 
 from custrec.errors import UsageError
+from custrec.schema.groups import (
+    WHOLE_RECORD,
+    FieldGroup,
+    Role,
+    default_roles,
+    parse_groups,
+    parse_roles,
+)
 from custrec.schema.registry import CHECKS, COMPARE_OPS, PHONE_LEVELS, CheckSpec
 from custrec.types import FIELD_TYPES, column_type
 from custrec.yamldoc import YamlDocument, YamlFileError
@@ -149,7 +158,28 @@ class Schema:
     retention_classes: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
     description: str | None = None
     anonymised_section: Anonymised | None = None
+    groups: dict[str, FieldGroup] = dataclasses.field(default_factory=dict)
+    """The field groups (``groups`` section); empty: one group of every field."""
+    roles_section: dict[str, Role] = dataclasses.field(default_factory=dict)
+    """The ``roles`` section: roles replacing or added to the shipped ones."""
     source: str = dataclasses.field(default="<schema>", compare=False)
+
+    @property
+    def field_groups(self) -> dict[str, FieldGroup]:
+        """The declared groups, or without any, one group (``record``) of every field."""
+        return self.groups or {WHOLE_RECORD: FieldGroup(WHOLE_RECORD, tuple(self.fields))}
+
+    @property
+    def roles(self) -> dict[str, Role]:
+        """The shipped roles for these groups, with the schema's own replacing them."""
+        return {**default_roles(self.field_groups), **self.roles_section}
+
+    def group_of(self, name: str) -> str:
+        """The group of a field or derived field (KeyError: no such field)."""
+        for group in self.field_groups.values():
+            if name in group.names:
+                return group.name
+        raise KeyError(name)
 
     @property
     def anonymised(self) -> Anonymised:
@@ -213,6 +243,10 @@ class Schema:
             out["rules"] = [rule.to_dict() for rule in self.rules]
         if self.anonymised_section is not None:
             out["anonymised"] = self.anonymised_section.to_dict()
+        if self.groups:
+            out["groups"] = {name: g.to_dict() for name, g in self.groups.items()}
+        if self.roles_section:
+            out["roles"] = {name: r.to_dict() for name, r in self.roles_section.items()}
         return out
 
 
@@ -229,6 +263,8 @@ _SCHEMA_KEYS = {
     "fields",
     "rules",
     "anonymised",
+    "groups",
+    "roles",
 }
 _ANONYMISED_KEYS = {"description", "keep", "generalise"}
 _FIELD_KEYS = {
@@ -276,7 +312,7 @@ def parse_schema(text: str, source: str = "<schema>") -> Schema:
     data = doc.data
     if not isinstance(data, dict):
         raise doc.error("expected a mapping with 'name', 'id' and 'fields'")
-    _no_unknown_keys(doc, data, _SCHEMA_KEYS, ())
+    doc.refuse_unknown_keys(data, _SCHEMA_KEYS)
     version = data.get("version", FORMAT_VERSION)
     if version != FORMAT_VERSION:
         raise doc.error(
@@ -327,6 +363,7 @@ def parse_schema(text: str, source: str = "<schema>") -> Schema:
     for item in fields.values():
         for n, rule in enumerate(item.rules):
             _check_field_refs(doc, rule, fields, ("fields", item.name, "checks", n))
+    groups = parse_groups(doc, data, fields)
     return Schema(
         name=name,
         id_field=id_field,
@@ -337,6 +374,8 @@ def parse_schema(text: str, source: str = "<schema>") -> Schema:
         retention_classes={str(k): dict(v) for k, v in classes.items()},
         description=_text(doc, data.get("description"), "description"),
         anonymised_section=_anonymised(doc, data, fields, id_field),
+        groups=groups if "groups" in data else {},
+        roles_section=parse_roles(doc, data, groups),
         source=source,
     )
 
@@ -352,7 +391,7 @@ def _anonymised(
     path: tuple[Any, ...] = ("anonymised",)
     if not isinstance(spec, dict):
         raise doc.error("'anonymised' must be a mapping with 'keep' and 'generalise'", *path)
-    _no_unknown_keys(doc, spec, _ANONYMISED_KEYS, path)
+    doc.refuse_unknown_keys(spec, _ANONYMISED_KEYS, *path)
     lists: dict[str, list[str]] = {}
     seen: dict[str, str] = {}
     for key in ("keep", "generalise"):
@@ -413,18 +452,6 @@ def _retention_class(doc: _Located, name: Any, settings: Mapping[str, Any]) -> N
             raise doc.error(f"retention class {name!r}: {exc}", *where, "period") from None
 
 
-def _no_unknown_keys(
-    doc: _Located, data: Mapping[str, Any], allowed: set[str], path: tuple[Any, ...]
-) -> None:
-    for key in data:
-        if key not in allowed:
-            raise doc.error(
-                f"unknown key {key!r} (expected one of: {', '.join(sorted(allowed))})",
-                *path,
-                key,
-            )
-
-
 def _text(doc: _Located, value: Any, *path: Any, required: bool = False) -> Any:
     if value is None and not required:
         return None
@@ -447,7 +474,7 @@ def _field(doc: _Located, name: str, spec: Any, rule_ids: set[str]) -> Field:
         raise doc.error(f"field {name!r}: expected a mapping of its settings", *path)
     if name.startswith("_"):
         raise doc.error(f"field {name!r}: names starting with '_' are reserved", *path)
-    _no_unknown_keys(doc, spec, _FIELD_KEYS, path)
+    doc.refuse_unknown_keys(spec, _FIELD_KEYS, *path)
     kind = spec.get("type", "string")
     if kind not in FIELD_TYPES:
         raise doc.error(
