@@ -46,17 +46,25 @@ SEED = 21
 Row = tuple[str, float, str]
 
 
-def progress(message: str) -> None:
-    print(f"[format2 bench] {message}", file=sys.stderr, flush=True)
+def progress(message: str, label: str = "format2") -> None:
+    print(f"[{label} bench] {message}", file=sys.stderr, flush=True)
 
 
-def bench_format2(rows: int = 1_000_000, repeat: int = 15, baseline: str = BASELINE) -> list[Row]:
+def compare_formats(
+    rows: int, repeat: int, baseline: str, init_args: tuple[str, ...] = (), label: str = "format2"
+) -> list[Row]:
+    """The current custrec against custrec at git revision ``baseline``, as whole
+    processes side by side: ``collect`` into a new store (1,000 and ``rows`` records),
+    ``get`` / ``find --email`` / ``update --set`` (``repeat`` runs each) and ``export``,
+    each version on the stores it built itself (``init --region GB`` and ``init_args``).
+    ``label`` names the progress messages and the temporary directory."""
     from custrec.keyfile import new_key_file
 
     ops = ["get", "find --email", "update --set"]
     rng = random.Random(SEED)
+    init = f" (init {' '.join(init_args)})" if init_args else ""
     out: list[Row] = []
-    with tempfile.TemporaryDirectory(prefix="custrec-bench-format2-") as name:
+    with tempfile.TemporaryDirectory(prefix=f"custrec-bench-{label}-") as name:
         directory = Path(name)
         key = new_key_file(directory / "bench.key").path
         current = Runner(directory, key)
@@ -70,26 +78,28 @@ def bench_format2(rows: int = 1_000_000, repeat: int = 15, baseline: str = BASEL
             built.samples["find --email"] = [s for s in built.samples["find --email"] if s.email]
             seconds: dict[str, tuple[float, int]] = {}
             for version in ("baseline", "current"):  # each version builds its own store
-                dataset = Dataset(size, built.csv, directory / f"{version}-{size}.crec")
+                dataset = Dataset(
+                    size, built.csv, directory / f"{version}-{size}.crec", init_args=init_args
+                )
                 dataset.samples = built.samples
-                progress(f"collect of {size:,} rows ({version})")
+                progress(f"collect of {size:,} rows ({version})", label)
                 seconds[version] = collect(runners[version], dataset)
                 stores[version].append(dataset)
             (old_s, old_kib), (new_s, new_kib) = seconds["baseline"], seconds["current"]
             out.append(
                 (
-                    f"custrec collect, {size:,} CSV rows into a new store, whole process: "
+                    f"custrec collect, {size:,} CSV rows into a new store{init}, whole process: "
                     "current / baseline",
                     new_s,
                     f"{new_s:.3f} s against {old_s:.3f} s; {new_s / old_s:.2f}x; peak RSS "
                     f"{new_kib / 1024:,.0f} MiB against {old_kib / 1024:,.0f} MiB",
                 )
             )
-        progress(f"get, find --email, update --set: {repeat} runs each, both versions")
+        progress(f"get, find --email, update --set: {repeat} runs each, both versions", label)
         out += point_rows(point_times(runners, stores, ops, repeat), ops)
         for version in ("baseline", "current"):
             big = stores[version][-1]
-            progress(f"export of {big.rows:,} records ({version})")
+            progress(f"export of {big.rows:,} records ({version})", label)
             seconds_export, _ = runners[version].timed(
                 "-m", "custrec", "export", str(big.store), "-o", str(directory / f"{version}.csv")
             )
@@ -100,8 +110,12 @@ def bench_format2(rows: int = 1_000_000, repeat: int = 15, baseline: str = BASEL
                     f"{big.rows / seconds_export:,.0f} records/s",
                 )
             )
-        progress("done; removing the temporary files")
+        progress("done; removing the temporary files", label)
     return out
+
+
+def bench_format2(rows: int = 1_000_000, repeat: int = 15, baseline: str = BASELINE) -> list[Row]:
+    return compare_formats(rows, repeat, baseline)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

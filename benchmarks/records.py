@@ -206,6 +206,8 @@ class Dataset:
     store: Path
     generate_seconds: float = 0.0
     samples: dict[str, list[Sample]] = field(default_factory=dict)
+    init_args: tuple[str, ...] = ()
+    """More arguments of ``custrec init`` (for example ``("--schema", "customer")``)."""
 
 
 def generate_csv(runner: Runner, rows: int) -> Dataset:
@@ -234,9 +236,12 @@ def draw_samples(dataset: Dataset, ops: list[str], count: int, rng: random.Rando
 
 
 def collect(runner: Runner, dataset: Dataset) -> tuple[float, int]:
-    """``init --region GB`` then ``collect`` of the CSV, the collect measured: wall
-    seconds and peak RSS (KiB)."""
-    runner.run("-m", "custrec", "init", str(dataset.store), "--region", "GB", "--format", "json")
+    """``init --region GB`` (and the dataset's ``init_args``) then ``collect`` of the CSV,
+    the collect measured: wall seconds and peak RSS (KiB)."""
+    runner.run(
+        "-m", "custrec", "init", str(dataset.store), "--region", "GB", "--format", "json",
+        *dataset.init_args,
+    )  # fmt: skip
     progress(f"custrec collect of {dataset.rows:,} rows")
     seconds, kib, proc = runner.with_peak_rss(
         "-m", "custrec", "collect", str(dataset.store), str(dataset.csv), "--format", "json"

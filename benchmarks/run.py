@@ -220,7 +220,7 @@ def main() -> int:
         help="run only this benchmark (repeatable: startup, generate, generate-memory, "
         "inspect, store, audit, records, validate, validate-polars, engines, kpi, kpi-engines, "
         "redaction, "
-        "pii-outside, retention, trust, format2); with "
+        "pii-outside, retention, trust, format2, format3); with "
         "--write, the other sections of FILE are kept as they are",
     )
     parser.add_argument("--rows", type=int, default=200_000, help="rows for data benchmarks")
@@ -240,6 +240,7 @@ def main() -> int:
     )
     import engines
     import format2
+    import format3
     import kpi
     import kpi_engines
     import pii_outside
@@ -262,6 +263,7 @@ def main() -> int:
         retention,
         trust,
         format2,
+        format3,
     ):
         bench.add_arguments(parser)
     args = parser.parse_args()
@@ -270,6 +272,8 @@ def main() -> int:
     from engines import bench_engines
     from format2 import SECTION as FORMAT2_SECTION
     from format2 import bench_format2
+    from format3 import SECTION as FORMAT3_SECTION
+    from format3 import bench_format3
     from kpi import SECTION as KPI_SECTION
     from kpi import bench_kpi
     from kpi_engines import SECTION as KPI_ENGINES_SECTION
@@ -355,6 +359,10 @@ def main() -> int:
         "format2": (
             FORMAT2_SECTION,
             lambda: bench_format2(args.format2_rows, args.format2_repeat, args.format2_baseline),
+        ),
+        "format3": (
+            FORMAT3_SECTION,
+            lambda: bench_format3(args.format3_rows, args.format3_repeat, args.format3_baseline),
         ),
     }
     chosen = args.only or list(benchmarks)

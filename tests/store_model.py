@@ -47,6 +47,7 @@ from typing import Any
 from custrec.audit import AuditContext
 from custrec.errors import CustrecError
 from custrec.store import KeySource, Store, StoreSettings, create_store, open_store
+from custrec.store.fileformat import GROUP_CHUNKS
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -116,8 +117,8 @@ class State:
     hold: set[str] = field(default_factory=set)
     restricted: set[str] = field(default_factory=set)
     grace: dict[str, str] = field(default_factory=dict)
-    """Id -> last day of the grace period (ISO). An entry outlives a record erased in
-    its grace period (erase leaves it): only entries of records present are compared."""
+    """Id -> last day of the grace period (ISO). Erasing a record whole ends its grace
+    period; one erased with fields kept stays in it."""
     erased: dict[str, tuple[str, ...]] = field(default_factory=dict)
     """Tombstones: id -> the fields its erasure kept."""
     holders: set[str] = field(default_factory=set)
@@ -238,6 +239,7 @@ def erase_in(state: State, record_id: str, keep: Sequence[str]) -> None:
         rec.version += 1
     else:
         del state.records[record_id]
+        state.grace.pop(record_id, None)
     state.restricted.discard(record_id)
 
 
@@ -453,9 +455,10 @@ class Model:
     def expect_migrate(self, op: Op) -> Expected:
         """Run on a store written back as format 1 (:func:`downgrade_to_format_1`): the
         records, states and holders are unchanged; run again after a kill, as the
-        docs say (a second run of a completed migration changes nothing). The migration
-        ends with a full verify, audited as a read."""
-        entries = [*change("migrate"), ("verify", "access", "ok")]
+        docs say (a second run of a completed migration changes nothing). Format 1 goes
+        to format 2, then to format 3, each step audited; the migration ends with a full
+        verify, audited as a read."""
+        entries = [*change("migrate"), *change("migrate"), ("verify", "access", "ok")]
         return Expected(frozenset({0}), self.state.copy(), {0: entries}, rerun=True)
 
     def expect_reapply(self, op: Op) -> Expected:
@@ -542,44 +545,94 @@ def key_source(paths: Paths, name: str) -> KeySource:
     return KeySource.from_key_file(paths.key(name))
 
 
-def create_model_store(paths: Paths) -> None:
+MODEL_SCHEMA = f"""\
+version: 1
+name: model
+id: {ID_FIELD}
+match: [email, phone]
+strict: false
+fields:
+  {ID_FIELD}: {{}}
+  email: {{}}
+  phone: {{}}
+  note: {{}}
+  tier: {{type: integer}}
+  since: {{}}
+groups:
+  identity: {{fields: [{ID_FIELD}]}}
+  contact: {{fields: [email, phone]}}
+  service: {{fields: [note, tier, since]}}
+"""
+"""The model store's schema: its fields in three field groups, so that every chunk is
+sealed as three parts under keys of their own (store format 3)."""
+
+
+def create_model_store(paths: Paths, *, grouped: bool = True) -> None:
+    """The store of a test run: with ``grouped``, under :data:`MODEL_SCHEMA`."""
     from custrec.keyfile import new_key_file
 
     for name in KEYS:
         new_key_file(paths.key(name))
-    settings = StoreSettings(chunk_records=CHUNK_RECORDS, region="GB")
+    settings = StoreSettings(
+        chunk_records=CHUNK_RECORDS, region="GB", schema=MODEL_SCHEMA if grouped else None
+    )
     with create_store(paths.store, key_source(paths, KEYS[0]), settings=settings, columns=COLUMNS):
         pass
 
 
 def downgrade_to_format_1(paths: Paths, key_name: str) -> None:
     """Write the closed store back in format 1, as custrec wrote it before format 2
-    (docs/format.md, *Compatibility*): its data keys sealed under the wrap key in the
-    data file's ``data_keys`` table, no key store. Test-only and white-box: for
-    ``custrec migrate`` to convert again. The audit trail is left as it is."""
+    (docs/format.md, *Compatibility*): every chunk sealed whole under a new data key,
+    the data keys sealed under the wrap key in the data file's ``data_keys`` table, match
+    tokens under the index key, no key store. Test-only and white-box: for ``custrec
+    migrate`` to convert again. The audit trail is left as it is."""
+    from custrec import crypto
+    from custrec.store import chunkcodec
     from custrec.store.keyschedule import seal_data_key
 
     with open_store(paths.store, key_source(paths, key_name)) as store:
-        session = store._session
+        session, vault, index = store._session, store._parts.vault, store._parts.index
         assert session.keystore is not None
         with session.transaction(write=True) as db:
             header = session.require_header()
             keys = session.require_keys()
-            sealed = [
-                (no, seal_data_key(keys, header.store_id, no, session.open_data_key(no, ksk, s)))
-                for no, ksk, s in session.keystore.rows()
-            ]
+            session.ensure_all_groups(db)
+            names, columns = vault.names(), vault.columns()
+            chunks = {c: vault.read(db, c).records(names) for c in vault.chunk_ids(db)}
+            header.format, header.generation, header.groups = 1, 0, []
+            for name in ("keystore_keys", "match_keys"):
+                del header.sealed[name]
             db.execute(
                 "CREATE TABLE data_keys (key_no INTEGER PRIMARY KEY AUTOINCREMENT, "
                 "sealed BLOB NOT NULL)"
             )
-            db.executemany("INSERT INTO data_keys (key_no, sealed) VALUES (?, ?)", sealed)
+            db.execute("CREATE TABLE chunk_payloads (chunk_id INTEGER PRIMARY KEY, payload BLOB)")
+            db.execute("DELETE FROM match_index")
+            for chunk_id, rows in chunks.items():
+                generation, _, epoch, records = db.execute(
+                    "SELECT generation, key_no, epoch, records FROM chunks WHERE chunk_id = ?",
+                    (chunk_id,),
+                ).fetchone()
+                data_key = crypto.random_bytes()
+                key_no = db.execute("INSERT INTO data_keys (sealed) VALUES (x'')").lastrowid
+                assert key_no is not None
+                db.execute(
+                    "UPDATE data_keys SET sealed = ? WHERE key_no = ?",
+                    (seal_data_key(keys, header.store_id, key_no, data_key), key_no),
+                )
+                db.execute("UPDATE chunks SET key_no = ? WHERE chunk_id = ?", (key_no, chunk_id))
+                aad = vault.chunk_aad(chunk_id, generation, key_no, epoch, records)
+                payload = crypto.seal(data_key, chunkcodec.encode(rows, columns), aad)
+                db.execute("INSERT INTO chunk_payloads VALUES (?, ?)", (chunk_id, payload))
+                index.reindex(db, chunk_id, {str(r[header.settings.id_field]): r for r in rows})
+            db.execute("DROP TABLE chunk_parts")
             db.execute("DROP TABLE pending_destroy")
-            db.execute("DELETE FROM header WHERE name IN ('keystore_keys', 'generation')")
+            db.execute(
+                "DELETE FROM header WHERE name IN "
+                "('keystore_keys', 'generation', 'groups', 'match_keys')"
+            )
             db.execute("PRAGMA user_version = 1")
-            del header.sealed["keystore_keys"]
-            header.format, header.generation = 1, 0
-            session.write_header(db, header)
+            session.update_manifest(db, {c // GROUP_CHUNKS for c in chunks})
     keys_file = paths.store.with_name(paths.store.name + ".keys")
     for suffix in ("", "-wal", "-shm"):
         Path(f"{keys_file}{suffix}").unlink(missing_ok=True)
@@ -763,7 +816,7 @@ KILL_POINTS = {
     "key_remove": 14,
     "key_rotate": 40,
     "reapply": 50,
-    "migrate": 30,
+    "migrate": 45,
 }
 """About how many kill points each operation passes (a few more than most runs of it,
 so that some kills come after the end and the child finishes)."""
@@ -786,6 +839,8 @@ WARM_MODULES = (
     "custrec.validate",
     "custrec.audit_read",
     "custrec.store.ingest",
+    "custrec.schema.batch",
+    "custrec.schema.expectations",
     "click.testing",
 )
 """What the operations import when they run, imported before a child is forked."""
@@ -864,7 +919,10 @@ def warm_up() -> None:
     second of imports; a forked one then takes milliseconds)."""
     paths = Paths.create()
     try:
-        create_model_store(paths)
+        # Without the schema: its batch rules run on polars, whose thread pool, once
+        # started here, would be copied without its threads into every forked child,
+        # which then waits for them forever. The children start their own.
+        create_model_store(paths, grouped=False)
         row = {ID_FIELD: IDS[0], "email": "warm@example.com", "phone": "+447700900000",
                "note": "warm", "tier": "3", "since": "2029-01-01"}  # fmt: skip
         source = write_csv(paths.inputs / "warm.csv", FIELDS, [row])
@@ -1109,7 +1167,7 @@ def leaks(paths: Paths, needles: Iterable[str | bytes]) -> list[str]:
 
 
 def ciphertexts(paths: Paths) -> set[bytes]:
-    """Pieces of every chunk payload in the store file (its ``chunk_payloads`` table)
+    """Pieces of every chunk payload in the store file (its ``chunk_parts`` table)
     and every sealed data key in its key store (``STORE.keys``, table ``data_keys``,
     docs/format.md), read from copies while the store is closed."""
     with tempfile.TemporaryDirectory() as scratch:
@@ -1120,7 +1178,7 @@ def ciphertexts(paths: Paths) -> set[bytes]:
         db = sqlite3.connect(copy_path)
         keys = sqlite3.connect(keys_copy)
         try:
-            payloads = [bytes(r[0]) for r in db.execute("SELECT payload FROM chunk_payloads")]
+            payloads = [bytes(r[0]) for r in db.execute("SELECT payload FROM chunk_parts")]
             sealed = [bytes(r[0]) for r in keys.execute("SELECT sealed FROM data_keys")]
         finally:
             db.close()

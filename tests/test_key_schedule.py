@@ -21,6 +21,7 @@ from custrec.keyfile import new_key_file
 from custrec.store import KeySource, StoreSettings, create_store, open_store
 from custrec.store.keyschedule import (
     FORMAT_1_SCHEDULE,
+    FORMAT_2_SCHEDULE,
     SCHEDULE,
     WRAPPED_HEADER_ROWS,
     Protection,
@@ -87,11 +88,25 @@ def test_every_part_of_the_file_is_in_the_key_schedule(tmp_path: Path) -> None:
 
 def test_every_part_of_a_format_1_file_is_in_the_schedules() -> None:
     """Format 1 (the committed vector) is read and migrated: its parts are those of
-    format 2 but the key store's, plus its data keys (FORMAT_1_SCHEDULE)."""
+    format 3 but the key store's and the field groups', plus its data keys
+    (FORMAT_1_SCHEDULE) and its whole chunks (FORMAT_2_SCHEDULE)."""
     parts = file_parts(VECTORS / "store-v1.crec")
-    known = SCHEDULE.keys() | FORMAT_1_SCHEDULE.keys()
+    known = SCHEDULE.keys() | FORMAT_1_SCHEDULE.keys() | FORMAT_2_SCHEDULE.keys()
     assert parts - known == set()
     assert FORMAT_1_SCHEDULE.keys() <= parts
+    assert FORMAT_2_SCHEDULE.keys() <= parts
+
+
+def test_every_part_of_a_format_2_file_is_in_the_schedules() -> None:
+    parts = file_parts(VECTORS / "store-v2.crec")
+    assert parts - (SCHEDULE.keys() | FORMAT_2_SCHEDULE.keys()) == set()
+    assert FORMAT_2_SCHEDULE.keys() <= parts
+
+
+def test_every_part_of_a_format_3_file_with_field_groups_is_in_the_schedule() -> None:
+    path = VECTORS / "store-v3.crec"
+    parts = file_parts(path) | file_parts(path.with_name(path.name + ".keys"), "keys:")
+    assert parts - SCHEDULE.keys() == set()
 
 
 def test_the_wrapped_header_rows_are_exactly_those_the_schedule_seals() -> None:

@@ -27,8 +27,8 @@ from custrec.store import KeySource, open_store
 from custrec.store import keystore as keystore_module
 from custrec.store.fileformat import int8, read_header
 from custrec.store.holders import find_holder, holder_aad
-from custrec.store.keyschedule import MasterKeys, open_value, unpack_keystore_keys
-from custrec.store.vault import CHUNK_AAD_VERSION
+from custrec.store.keyschedule import KeystoreKeys, MasterKeys, open_match_keys, open_value
+from custrec.store.vault import PART_AAD_VERSION
 
 from .conftest import REPO, InvokeCli, copy_store, write
 from .test_rights import CANARY_EMAIL, CANARY_NAME, csv_text, rows
@@ -137,7 +137,9 @@ def raw_attempts(data_file: Path, key_store: Path, key_file: Path) -> int:
         keys = MasterKeys(master, header.store_id)
         index_key = open_value(keys, header, "index_key", "index key")
         assert index_key is not None
-        ksks = unpack_keystore_keys(open_value(keys, header, "keystore_keys", "ksk") or b"")
+        packed = open_value(keys, header, "keystore_keys", "ksk") or b""
+        ksks = KeystoreKeys.unpack(packed, header.format)
+        match_keys = open_match_keys(keys, header)
         token = crypto.mac(index_key, b"id", ERASED.encode())[:16]
         (chunk_id,) = db.execute(
             "SELECT chunk_id FROM id_index WHERE token = ?", (token,)
@@ -146,28 +148,35 @@ def raw_attempts(data_file: Path, key_store: Path, key_file: Path) -> int:
             "SELECT generation, key_no, epoch, records FROM chunks WHERE chunk_id = ?",
             (chunk_id,),
         ).fetchone()
-        (payload,) = db.execute(
-            "SELECT payload FROM chunk_payloads WHERE chunk_id = ?", (chunk_id,)
-        ).fetchone()
+        parts = db.execute(
+            "SELECT part, key_no, payload FROM chunk_parts WHERE chunk_id = ?", (chunk_id,)
+        ).fetchall()
     finally:
         db.close()
-    aad = b"".join(
-        [b"custrec chunk v1", int8(CHUNK_AAD_VERSION), header.store_id, int8(chunk_id)]
-        + [int8(v) for v in meta]
-    )
-    candidates = [index_key, *ksks.values()]
+    assert parts  # format 3: one part per field group
+
+    def aad(part: int, part_key: int) -> bytes:
+        return b"".join(
+            [b"custrec chunk v1", int8(PART_AAD_VERSION), header.store_id, int8(chunk_id)]
+            + [int8(v) for v in (*meta, part, part_key)]
+        )
+
+    candidates = [index_key, *match_keys.values(), *(key for _, key in ksks.keys.values())]
     with sqlite3.connect(key_store) as keys_db:
         stored = keys_db.execute("SELECT key_no, ksk_no, sealed FROM data_keys").fetchall()
     for key_no, ksk_no, sealed in stored:
         aad_key = keystore_module.data_key_aad(header.store_id, key_no, ksk_no)
-        candidates.append(crypto.open_sealed(ksks[ksk_no], bytes(sealed), aad_key, "data key"))
+        ksk = ksks.key(ksk_no)
+        assert ksk is not None
+        candidates.append(crypto.open_sealed(ksk, bytes(sealed), aad_key, "data key"))
     opened = 0
     for candidate in candidates:
-        try:
-            crypto.open_sealed(candidate, bytes(payload), aad, "chunk")
-        except Exception:  # noqa: BLE001 - InvalidTag or custrec's IntegrityError
-            continue
-        opened += 1
+        for part, part_key, payload in parts:
+            try:
+                crypto.open_sealed(candidate, bytes(payload), aad(part, part_key), "chunk")
+            except Exception:  # noqa: BLE001 - InvalidTag or custrec's IntegrityError
+                continue
+            opened += 1
     return opened
 
 

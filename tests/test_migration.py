@@ -1,5 +1,6 @@
-"""``custrec migrate``: a format-1 store (the committed vector) becomes a format-2 store
-in place, atomically, verified and audited; until then it is read but not changed."""
+"""``custrec migrate``: a format-1 store (the committed vector) becomes a format-2 store,
+then a format-3 store, and a format-2 store (the committed vector) a format-3 store, in
+place, each step atomic, verified and audited; until then it is read but not changed."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from .conftest import InvokeCli, write
 from .store_model import KillPoints
 from .test_store_vectors import EXPECTED, VECTORS
 
-MAX_POINTS = 80
+MAX_POINTS = 200
 
 
 @pytest.fixture
@@ -51,14 +52,16 @@ def test_migrate_converts_verifies_and_audits(cli: InvokeCli, v1: Path) -> None:
     assert out["version"] == 1
     assert (out["from_format"], out["to_format"], out["migrated"], out["data_keys"]) == (
         1,
-        2,
+        3,
         True,
         2,
     )
+    assert out["chunks"] == 2
     with sqlite3.connect(v1) as db:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 3
         tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master")}
     assert "data_keys" not in tables
+    assert "chunk_payloads" not in tables
     for path in v1.parent.iterdir():  # the old sealed data keys are nowhere any more
         if path.name.startswith(v1.name):
             raw = path.read_bytes()
@@ -70,8 +73,9 @@ def test_migrate_converts_verifies_and_audits(cli: InvokeCli, v1: Path) -> None:
     assert [(e["phase"], e["outcome"]) for e in migrated] == [
         ("intent", "started"),
         ("outcome", "ok"),
-    ]
+    ] * 2
     assert migrated[1]["counts"]["data_keys"] == 2
+    assert migrated[3]["counts"] == {"chunks": 2, "from_format": 2, "to_format": 3}
     assert cli("audit", "verify", str(v1)).exit_code == 0
     again = cli("migrate", str(v1), "--format", "json")
     assert again.exit_code == 0
@@ -141,32 +145,40 @@ def migrate_killed_at(store: Path, key: Path, point: int) -> bool:
     return False
 
 
-def test_migrate_killed_at_every_kill_point_leaves_format_1_or_format_2(
-    v1: Path, tmp_path: Path
+@pytest.mark.parametrize("vector", ["store-v1", "store-v2"])
+def test_migrate_killed_at_every_kill_point_leaves_a_readable_format(
+    vector: str, tmp_path: Path
 ) -> None:
     """Killed at each moment where what is durable changes (each SQL BEGIN, COMMIT and
-    checkpoint, each os.open, replace, fsync, unlink ...): the store then opens as
-    format 1 or format 2 with every record, verifies, and a second migrate completes."""
-    key = Path(os.environ["CUSTREC_KEY_FILE"])
-    original = tmp_path / "original.crec"
-    shutil.copy(v1, original)
+    checkpoint, each os.open, replace, fsync, unlink ...): the store then opens in the
+    format before or after a step (1, 2 or 3) with every record, verifies, and a second
+    migrate completes."""
+    store = tmp_path / "customers.crec"
+    key = Path(shutil.copy(VECTORS / f"{vector}.key", tmp_path / "k.key"))
+    key.chmod(0o600)
+    originals = tmp_path / "originals"
+    originals.mkdir()
+    for suffix in ("", ".keys", ".erasures"):
+        if (VECTORS / f"{vector}.crec{suffix}").exists():
+            shutil.copy(VECTORS / f"{vector}.crec{suffix}", originals / f"customers.crec{suffix}")
     seen = set()
     for point in range(1, MAX_POINTS):
-        for leftover in v1.parent.glob(f"*{v1.name}*"):
+        for leftover in tmp_path.glob("*customers.crec*"):
             leftover.unlink()
-        shutil.copy(original, v1)
-        killed = migrate_killed_at(v1, key, point)
-        with open_store(v1, KeySource.from_key_file(key)) as opened:
+        for original in originals.iterdir():
+            shutil.copy(original, tmp_path / original.name)
+        killed = migrate_killed_at(store, key, point)
+        with open_store(store, KeySource.from_key_file(key)) as opened:
             seen.add(opened.format)
             assert opened.verify() == 3, point
-        assert records(v1) == EXPECTED, point
-        with open_store(v1, KeySource.from_key_file(key)) as opened:
+            assert [r for b in opened.iter_batches() for r in b.to_pylist()] == EXPECTED, point
+        with open_store(store, KeySource.from_key_file(key)) as opened:
             opened.migrate()
-            assert opened.format == 2
-        assert records(v1) == EXPECTED, point
+            assert opened.format == 3
+            assert [r for b in opened.iter_batches() for r in b.to_pylist()] == EXPECTED, point
         if not killed:
             break
     else:
         raise AssertionError(f"migrate passed more than {MAX_POINTS} kill points")
-    assert seen == {1, 2}, seen
+    assert seen == ({1, 2, 3} if vector == "store-v1" else {2, 3}), seen
     assert point > 5

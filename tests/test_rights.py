@@ -149,7 +149,7 @@ def _raw_chunk(store: Path, record_id: str, key: Path) -> tuple[bytes, bytes]:
     try:
         chunk_id = db.execute("SELECT chunk_id FROM id_index WHERE token = ?", (token,)).fetchone()
         payload = db.execute(
-            "SELECT payload FROM chunk_payloads WHERE chunk_id = ?", (chunk_id[0],)
+            "SELECT payload FROM chunk_parts WHERE chunk_id = ? AND part = 0", (chunk_id[0],)
         ).fetchone()[0]
         key_no = db.execute(
             "SELECT key_no FROM chunks WHERE chunk_id = ?", (chunk_id[0],)
@@ -506,3 +506,26 @@ def test_validate_and_report_leave_a_restricted_record_out_and_say_so(
     assert report.exit_code == 0, report.stderr
     assert "1 restricted record(s) left out" in report.stderr
     assert json.loads(report.stdout)["total"]["interactions"] == 9
+
+
+def test_erasing_a_record_in_a_grace_period_ends_the_grace_period(tmp_path: Path) -> None:
+    """A record erased whole while a purge's grace period hides it leaves no grace
+    state naming a record the store lacks (verify failed on it); one erased with fields
+    kept stays in its grace period."""
+    from custrec.keyfile import new_key_file
+
+    source = KeySource.from_key_file(new_key_file(tmp_path / "k.key").path)
+    rows = [{"customer_id": f"C-{i}", "email": f"c{i}@example.com", "tier": i} for i in range(6)]
+    with create_store(tmp_path / "s.crec", source, settings=StoreSettings(chunk_records=4)) as s:
+        s.put(rows)
+        due = {
+            "C-3": (1, "rule", "delete", "2099-01-01"),
+            "C-4": (1, "rule", "delete", "2099-01-01"),
+        }
+        s.mark_purged(due, counts={})
+        s.erase("C-3")
+        s.erase("C-4", keep=["tier"], ground="tax law")
+        assert s.verify() == 5
+        plan_hidden = s._guard.states().purged  # white-box: the grace periods
+        assert s.token_hex("C-3") not in plan_hidden
+        assert s.token_hex("C-4") in plan_hidden

@@ -220,11 +220,11 @@ def test_rotation_re_encrypts_every_chunk_and_keeps_the_data(
 ) -> None:
     store.put(customers(10))
     before = [b.to_pylist() for b in store.iter_batches()]
-    payloads = dict(raw(store).execute("SELECT chunk_id, payload FROM chunk_payloads").fetchall())
+    payloads = dict(raw(store).execute("SELECT chunk_id, payload FROM chunk_parts").fetchall())
     seen = ChunkCounter()
     assert store.rotate_data_keys(seen) == 4
     assert (seen.total, seen.done, seen.closed) == (4, 4, True)
-    after = dict(raw(store).execute("SELECT chunk_id, payload FROM chunk_payloads").fetchall())
+    after = dict(raw(store).execute("SELECT chunk_id, payload FROM chunk_parts").fetchall())
     assert all(payloads[c] != after[c] for c in payloads)
     assert [b.to_pylist() for b in store.iter_batches()] == before
     store.close()

@@ -318,9 +318,11 @@ def tamper_group_mac(files: StoreFiles) -> None:
 
 def tamper_payload_bit(files: StoreFiles) -> None:
     with raw_db(files.path) as db:
-        (old,) = db.execute("SELECT payload FROM chunk_payloads WHERE chunk_id = 1").fetchone()
+        (old,) = db.execute(
+            "SELECT payload FROM chunk_parts WHERE chunk_id = 1 AND part = 0"
+        ).fetchone()
         db.execute(
-            "UPDATE chunk_payloads SET payload = ? WHERE chunk_id = 1",
+            "UPDATE chunk_parts SET payload = ? WHERE chunk_id = 1 AND part = 0",
             (flip_bit(bytes(old), len(old) // 2, 5),),
         )
 
@@ -328,10 +330,10 @@ def tamper_payload_bit(files: StoreFiles) -> None:
 def tamper_swap_payloads(files: StoreFiles) -> None:
     with raw_db(files.path) as db:
         payloads = dict(
-            db.execute("SELECT chunk_id, payload FROM chunk_payloads WHERE chunk_id < 2")
+            db.execute("SELECT chunk_id, payload FROM chunk_parts WHERE chunk_id < 2 AND part = 0")
         )
         db.executemany(
-            "UPDATE chunk_payloads SET payload = ? WHERE chunk_id = ?",
+            "UPDATE chunk_parts SET payload = ? WHERE chunk_id = ? AND part = 0",
             [(payloads[1], 0), (payloads[0], 1)],
         )
 
@@ -342,8 +344,9 @@ def tamper_swap_rows(files: StoreFiles) -> None:
         rows = {
             r[0]: r[1:]
             for r in db.execute(
-                "SELECT chunk_id, generation, key_no, epoch, records, payload FROM chunks "
-                "JOIN chunk_payloads USING (chunk_id) WHERE chunk_id IN (0, 1)"
+                "SELECT c.chunk_id, generation, c.key_no, epoch, records, p.key_no, payload "
+                "FROM chunks AS c JOIN chunk_parts AS p USING (chunk_id) "
+                "WHERE c.chunk_id IN (0, 1) AND part = 0"
             )
         }
         for chunk_id, other in ((0, 1), (1, 0)):
@@ -353,8 +356,8 @@ def tamper_swap_rows(files: StoreFiles) -> None:
                 (*rows[other][:4], chunk_id),
             )
             db.execute(
-                "UPDATE chunk_payloads SET payload = ? WHERE chunk_id = ?",
-                (rows[other][4], chunk_id),
+                "UPDATE chunk_parts SET key_no = ?, payload = ? WHERE chunk_id = ? AND part = 0",
+                (*rows[other][4:], chunk_id),
             )
 
 
@@ -365,8 +368,9 @@ def roll_back_chunk(files: StoreFiles, *, restore_key: bool, restore_group: bool
     keys_path = files.path.with_name(files.path.name + ".keys")
     with raw_db(files.path) as db:
         chunk = db.execute("SELECT * FROM chunks WHERE chunk_id = 1").fetchone()
-        payload = db.execute("SELECT * FROM chunk_payloads WHERE chunk_id = 1").fetchone()
+        parts = db.execute("SELECT * FROM chunk_parts WHERE chunk_id = 1").fetchall()
         group = db.execute("SELECT * FROM chunk_groups WHERE group_id = 0").fetchone()
+    assert parts[0][2] == chunk[2]  # one part: its data key is the chunk's
     with raw_db(keys_path) as keys:
         key = keys.execute("SELECT * FROM data_keys WHERE key_no = ?", (chunk[2],)).fetchone()
     with open_store(files.path, files.source) as store:
@@ -381,7 +385,8 @@ def roll_back_chunk(files: StoreFiles, *, restore_key: bool, restore_group: bool
             keys.execute("INSERT INTO data_keys VALUES (?, ?, ?)", key)
     with raw_db(files.path) as db:
         db.execute("INSERT OR REPLACE INTO chunks VALUES (?, ?, ?, ?, ?)", chunk)
-        db.execute("INSERT OR REPLACE INTO chunk_payloads VALUES (?, ?)", payload)
+        db.execute("DELETE FROM chunk_parts WHERE chunk_id = 1")
+        db.executemany("INSERT INTO chunk_parts VALUES (?, ?, ?, ?)", parts)
         if restore_group:
             db.execute("INSERT OR REPLACE INTO chunk_groups VALUES (?, ?)", group)
 
@@ -407,7 +412,8 @@ def copy_chunk_0(files: StoreFiles, new_id: int) -> None:
             (new_id,),
         )
         db.execute(
-            "INSERT INTO chunk_payloads SELECT ?, payload FROM chunk_payloads WHERE chunk_id = 0",
+            "INSERT INTO chunk_parts SELECT ?, part, key_no, payload FROM chunk_parts "
+            "WHERE chunk_id = 0",
             (new_id,),
         )
 
@@ -469,8 +475,13 @@ TAMPERING: list[tuple[str, Callable[[StoreFiles], None], str, list[str]]] = [
     ("header-created-at", tamper_created_at, HEADER_ALTERED, ALL),
     ("header-manifest-mac", tamper_manifest_mac, r"chunk manifest failed", ALL),
     ("chunk-group-mac", tamper_group_mac, r"chunk manifest failed", ALL),
-    ("payload-bit-flip", tamper_payload_bit, r"chunk 1 failed its integrity check", IDS[4:8]),
-    ("swap-payloads", tamper_swap_payloads, r"chunk [01] failed its integrity", IDS[0:8]),
+    (
+        "payload-bit-flip",
+        tamper_payload_bit,
+        r"chunk 1 part 0 failed its integrity check",
+        IDS[4:8],
+    ),
+    ("swap-payloads", tamper_swap_payloads, r"chunk [01] part 0 failed its integrity", IDS[0:8]),
     ("swap-rows", tamper_swap_rows, r"chunk group 0 failed its integrity", GROUP_0),
     ("rollback-chunk", tamper_rollback_chunk, r"chunk group 0 failed", GROUP_0),
     ("rollback-chunk-and-key", tamper_rollback_chunk_and_key, r"chunk group 0 failed", GROUP_0),

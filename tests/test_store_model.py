@@ -569,7 +569,7 @@ class StoreMachine(RuleBasedStateMachine):
             assert store.format == 1
         self.perform({"kind": "migrate"}, kill)
         with self.checker() as store:
-            assert store.format == 2
+            assert store.format == 3
 
     @rule(name=st.sampled_from(KEYS))
     def switch_key(self, name: str) -> None:

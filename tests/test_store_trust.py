@@ -295,7 +295,9 @@ def graft_chunk_0(old: Path, store: Path) -> None:
     needed)."""
     with sqlite3.connect(old) as before:
         chunk = before.execute("SELECT * FROM chunks WHERE chunk_id = 0").fetchone()
-        payload = before.execute("SELECT payload FROM chunk_payloads WHERE chunk_id = 0").fetchone()
+        payload = before.execute(
+            "SELECT key_no, payload FROM chunk_parts WHERE chunk_id = 0 AND part = 0"
+        ).fetchone()
         group = before.execute("SELECT mac FROM chunk_groups WHERE group_id = 0").fetchone()
         top = before.execute("SELECT value FROM header WHERE name = 'manifest_mac'").fetchone()
     with sqlite3.connect(old.with_name(old.name + ".keys")) as before_keys:
@@ -309,7 +311,10 @@ def graft_chunk_0(old: Path, store: Path) -> None:
         keys.execute("INSERT OR REPLACE INTO data_keys VALUES (?, ?, ?)", key)
     with sqlite3.connect(store) as db:
         db.execute("INSERT OR REPLACE INTO chunks VALUES (?, ?, ?, ?, ?)", chunk)
-        db.execute("UPDATE chunk_payloads SET payload = ? WHERE chunk_id = 0", payload)
+        db.execute(
+            "UPDATE chunk_parts SET key_no = ?, payload = ? WHERE chunk_id = 0 AND part = 0",
+            payload,
+        )
         db.execute("UPDATE chunk_groups SET mac = ? WHERE group_id = 0", group)
         db.execute("UPDATE header SET value = ? WHERE name = 'manifest_mac'", top)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -84,25 +85,28 @@ def test_format_1_vector_is_read_but_changed_only_after_migrate(tmp_path: Path) 
             store.update("C-000001", set_fields={"visits": 4})
         assert store.get("C-000001").data["visits"] == 3
         result = store.migrate()
-        assert (result.from_format, result.to_format, result.data_keys) == (1, 2, 2)
+        assert (result.from_format, result.to_format, result.data_keys) == (1, 3, 2)
         store.put([{"customer_id": "C-000004", "name": "Ana"}])
         store.update("C-000001", set_fields={"visits": 4})
     with open_store(path, source) as store:
-        assert store.format == 2
+        assert store.format == 3
         assert store.verify() == 4
         assert store.get("C-000001").data["visits"] == 4
 
 
-def copy_vector_2(tmp_path: Path) -> tuple[Path, KeySource]:
-    for name in ("store-v2.crec", "store-v2.crec.keys", "store-v2.crec.erasures"):
-        shutil.copy(VECTORS / name, tmp_path / name)
-    key = Path(shutil.copy(VECTORS / "store-v2.key", tmp_path / "store-v2.key"))
+def copy_vector_with_keystore(tmp_path: Path, version: int) -> tuple[Path, KeySource]:
+    """A copy of the vector of format ``version`` (2 or later): data file, key store,
+    tombstone file, and its key."""
+    name = f"store-v{version}"
+    for suffix in (".crec", ".crec.keys", ".crec.erasures"):
+        shutil.copy(VECTORS / f"{name}{suffix}", tmp_path / f"{name}{suffix}")
+    key = Path(shutil.copy(VECTORS / f"{name}.key", tmp_path / f"{name}.key"))
     key.chmod(0o600)
-    return tmp_path / "store-v2.crec", KeySource.from_key_file(key)
+    return tmp_path / f"{name}.crec", KeySource.from_key_file(key)
 
 
 def test_format_2_vector_reads_back(tmp_path: Path) -> None:
-    path, source = copy_vector_2(tmp_path)
+    path, source = copy_vector_with_keystore(tmp_path, 2)
     with open_store(path, source) as store:
         assert store.format == 2
         assert store.verify() == 3
@@ -113,6 +117,40 @@ def test_format_2_vector_reads_back(tmp_path: Path) -> None:
             store.get("C-000004")
         assert [r.id for r in store.find("email", "lukasz@example.org")] == ["C-000002"]
         assert store.audit_verify().ok
+        with pytest.raises(InputError, match="custrec migrate"):
+            store.update("C-000003", set_fields={"visits": 7})
+        result = store.migrate()
+        assert (result.from_format, result.to_format, result.chunks) == (2, 3, 2)
+        store.update("C-000003", set_fields={"visits": 7})
+    with open_store(path, source) as store:
+        assert store.format == 3
+        assert store.verify() == 3
+        assert store.get("C-000003").data["visits"] == 7
+        assert [r.id for r in store.find("phone", "+447700900002")] == ["C-000002"]
+
+
+def test_format_3_vector_reads_back(tmp_path: Path) -> None:
+    """Format 3: every chunk sealed as one part per field group of the store's schema
+    (identity, contact, service, pseudonymous), each under a data key of its own."""
+    path, source = copy_vector_with_keystore(tmp_path, 3)
+    with open_store(path, source) as store:
+        assert store.format == 3
+        assert store.verify() == 3
+        rows = [row for batch in store.iter_batches() for row in batch.to_pylist()]
+        assert rows == EXPECTED
+        assert store.record_states("C-000004")["erased"]
+        with pytest.raises(NotFoundError):
+            store.get("C-000004")
+        assert [r.id for r in store.find("email", "LUKASZ@example.org")] == ["C-000002"]
+        assert [r.id for r in store.find("phone", "+447700900003")] == ["C-000003"]
+        assert store.audit_verify().ok
         store.update("C-000003", set_fields={"visits": 7})
     with open_store(path, source) as store:
         assert store.verify() == 3
+        assert store.get("C-000003").data["visits"] == 7
+    with sqlite3.connect(path) as db:
+        parts = db.execute(
+            "SELECT chunk_id, COUNT(*), COUNT(DISTINCT key_no) FROM chunk_parts GROUP BY chunk_id"
+        ).fetchall()
+    assert parts
+    assert all(count == 4 and keys == 4 for _, count, keys in parts)

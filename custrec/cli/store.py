@@ -219,13 +219,16 @@ def migrate(
     reason: str | None,
     output_format: str,
 ) -> None:
-    """Convert STORE, in place, to the current store format (2), then verify it.
+    """Convert STORE, in place, to the current store format (3), then verify it.
 
     Format 2 keeps the data keys in a key store beside the data file (STORE.keys), so
-    that an erasure also reaches older copies of the data file (docs/format.md). The
-    conversion is atomic: a process killed at any instant leaves a format-1 store or a
-    format-2 store. Records are not re-encrypted. A store already in the current
-    format is left as it is (exit 0). Recorded in the audit trail.
+    that an erasure also reaches older copies of the data file; format 3 seals each
+    field group of the store's schema (docs/schema.md) apart, under keys of its own
+    (docs/format.md). A format-1 store goes to format 2, then to format 3; each step is
+    atomic: a process killed at any instant leaves the store in the format before or
+    after it, readable, and running migrate again goes on. Going to format 3 seals every
+    chunk again. A store already in the current format is left as it is (exit 0).
+    Recorded in the audit trail.
 
     Back up STORE and STORE.keys together from now on (docs/rights.md, "Backups").
 
@@ -249,6 +252,7 @@ def migrate(
                     ("to_format", "to format", result.to_format),
                     ("migrated", "migrated", result.from_format != result.to_format),
                     ("data_keys", "data keys moved", result.data_keys),
+                    ("chunks", "chunks sealed as field groups", result.chunks),
                 ],
             ),
             output_format,

@@ -67,8 +67,7 @@ def _numbers(code: str, values: Sequence[int] | Sequence[float]) -> bytes:
 def encode(rows: Sequence[Mapping[str, Value]], columns: Sequence[tuple[str, str]]) -> bytes:
     """Lay out ``rows`` (mappings; missing keys are null) in ``columns`` order."""
     count = len(rows)
-    header = bytearray(_HEADER.pack(MAGIC, VERSION, count, len(columns)))
-    body = bytearray()
+    laid_out: list[_Column] = []
     for name, kind in columns:
         values = [row.get(name) for row in rows]
         present = [v is not None for v in values]
@@ -93,13 +92,45 @@ def encode(rows: Sequence[Mapping[str, Value]], columns: Sequence[tuple[str, str
             data = _bitmap([bool(v) for v in values])
         else:
             raise ValueError(f"unknown column type {kind!r}")
+        laid_out.append((name, kind, nulls, validity, offsets, data))
+    return _assemble(count, laid_out)
+
+
+_Column = tuple[str, str, int, "bytes | memoryview", "bytes | memoryview", "bytes | memoryview"]
+"""A column as laid out: name, type, null count, validity, offsets and data buffers."""
+
+
+def _assemble(count: int, columns: Sequence[_Column]) -> bytes:
+    """The layout of ``count`` rows of ``columns``: the header, then the buffers."""
+    header = bytearray(_HEADER.pack(MAGIC, VERSION, count, len(columns)))
+    body = bytearray()
+    for name, kind, nulls, validity, offsets, data in columns:
         encoded_name = name.encode("utf-8")
         header += struct.pack("<H", len(encoded_name)) + encoded_name
         header += _COLUMN.pack(TYPE_CODES[kind], nulls, len(validity), len(offsets), len(data))
         for buffer in (validity, offsets, data):
-            body += buffer + bytes(_pad(len(buffer)))
+            body += buffer
+            body += bytes(_pad(len(buffer)))
     header += bytes(_pad(len(header)))
     return bytes(header + body)
+
+
+def split(plain: bytes, groups: Sequence[Sequence[str]]) -> list[bytes]:
+    """One layout per group of column names, holding that group's columns of the
+    laid-out chunk ``plain`` (buffers copied as they are): a format-3 chunk's parts.
+    A column of ``plain`` in no group is a ValueError (a caller's mistake)."""
+    chunk = Chunk(plain)
+    grouped = {name for group in groups for name in group}
+    stray = [name for name in chunk.columns if name not in grouped]
+    if stray:
+        raise ValueError(f"columns in no group: {', '.join(stray)}")
+    return [
+        _assemble(
+            chunk.rows,
+            [(name, *chunk.columns[name]) for name in group if name in chunk.columns],
+        )
+        for group in groups
+    ]
 
 
 def encode_arrow(batch: pa.RecordBatch, columns: Sequence[tuple[str, str]]) -> bytes:
@@ -110,8 +141,7 @@ def encode_arrow(batch: pa.RecordBatch, columns: Sequence[tuple[str, str]]) -> b
     import pyarrow.compute as pc
 
     count = batch.num_rows
-    header = bytearray(_HEADER.pack(MAGIC, VERSION, count, len(columns)))
-    body = bytearray()
+    laid_out: list[_Column] = []
     names = set(batch.schema.names)
     for name, kind in columns:
         if name in names:
@@ -145,13 +175,8 @@ def encode_arrow(batch: pa.RecordBatch, columns: Sequence[tuple[str, str]]) -> b
             data = _trim_bits(buffers[1], count) if count else b""
         else:
             raise ValueError(f"unknown column type {kind!r}")
-        encoded_name = name.encode("utf-8")
-        header += struct.pack("<H", len(encoded_name)) + encoded_name
-        header += _COLUMN.pack(TYPE_CODES[kind], nulls, len(validity), len(offsets), len(data))
-        for buffer in (validity, offsets, data):
-            body += buffer + bytes(_pad(len(buffer)))
-    header += bytes(_pad(len(header)))
-    return bytes(header + body)
+        laid_out.append((name, kind, nulls, validity, offsets, data))
+    return _assemble(count, laid_out)
 
 
 def _trim_bits(buffer: pa.Buffer, count: int) -> bytes:
@@ -176,6 +201,24 @@ class Chunk:
             self._parse(memoryview(payload))
         except (struct.error, ValueError, UnicodeDecodeError, KeyError) as exc:
             raise IntegrityError(f"a chunk's layout is damaged ({exc})") from None
+
+    @classmethod
+    def merged(cls, parts: Sequence[Chunk]) -> Chunk:
+        """One chunk of the columns of ``parts`` (a format-3 chunk's parts, each of the
+        same rows), sharing their buffers."""
+        if not parts:
+            raise IntegrityError("a chunk without parts")
+        whole = cls.__new__(cls)
+        whole.rows = parts[0].rows
+        whole.columns = {}
+        for part in parts:
+            if part.rows != whole.rows:
+                raise IntegrityError("a chunk's parts hold different record counts")
+            for name, column in part.columns.items():
+                if name in whole.columns:
+                    raise IntegrityError(f"a chunk's parts both hold column {name!r}")
+                whole.columns[name] = column
+        return whole
 
     def _parse(self, view: memoryview) -> None:
         magic, version, rows, count = _HEADER.unpack_from(view, 0)

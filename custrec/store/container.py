@@ -18,7 +18,7 @@ front over the parts of an open store, each in its own module:
 - :mod:`~custrec.store.auditing`: the audit trail of every read and change;
 - :mod:`~custrec.store.verification`: the end-to-end check;
 - :mod:`~custrec.store.creation`, :mod:`~custrec.store.migration`,
-  :mod:`~custrec.store.backup`: a new store, format 1 to 2, a consistent copy.
+  :mod:`~custrec.store.backup`: a new store, formats 1 and 2 to 3, a consistent copy.
 """
 
 from __future__ import annotations
@@ -450,13 +450,13 @@ class Store:
     @property
     def format(self) -> int:
         """The store's format version (1: data keys in the data file; 2: in the key
-        store beside it)."""
+        store beside it; 3: each field group sealed apart)."""
         return self._session.require_header().format
 
     def migrate(self, progress: Progress = NO_PROGRESS) -> MigrationResult:
-        """Convert a format-1 store to the current format in place, atomically (see
-        :mod:`custrec.store.migration`), then verify it whole. A store already in the
-        current format is left as it is."""
+        """Convert a store of an older format (1 or 2) to the current format in place,
+        each step atomic (see :mod:`custrec.store.migration`), then verify it whole. A
+        store already in the current format is left as it is."""
         from custrec.store.migration import Migration
 
         result = Migration(self._parts).run()

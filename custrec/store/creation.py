@@ -109,11 +109,10 @@ def _build(
         sealed={},
         holders=read_holders(db),
         generation=1,
+        groups=store_groups(settings),
     )
     keyschedule.seal_value(keys, header, "index_key", index_key)
-    keyschedule.seal_value(
-        keys, header, "keystore_keys", keyschedule.pack_keystore_keys({1: crypto.random_bytes()})
-    )
+    seal_group_keys(keys, header)
     db.executemany(
         "INSERT INTO header (name, value) VALUES (?, ?)",
         [
@@ -141,3 +140,33 @@ def read_holders_unverified(path: str | Path) -> list[Holder]:
     finally:
         db.close()
     return [Holder(str(h["key_id"]), str(h["kind"]), str(h["added_at"])) for h in header.holders]
+
+
+def store_groups(settings: StoreSettings) -> list[tuple[str, tuple[str, ...]]]:
+    """The field groups a format-3 store seals apart: the schema's (each with its
+    fields and derived fields), or one group, ``record``, without a schema or groups.
+    A column no group names (system columns, columns added later) is in the id
+    field's group (:meth:`~custrec.store.fileformat.Header.part_of`)."""
+    from custrec.schema.groups import WHOLE_RECORD
+
+    if settings.schema is None:
+        return [(WHOLE_RECORD, ())]
+    from custrec.schema.model import parse_schema
+
+    groups = parse_schema(settings.schema, "the store's schema").field_groups
+    return [(group.name, group.names) for group in groups.values()]
+
+
+def seal_group_keys(
+    keys: MasterKeys, header: Header, ksks: keyschedule.KeystoreKeys | None = None
+) -> None:
+    """New key store keys and match index keys, one of each per field group of
+    ``header``, sealed into it; the key store keys added to ``ksks`` when given."""
+    parts = len(header.groups)
+    if ksks is None:
+        ksks = keyschedule.KeystoreKeys.new(parts)
+    else:
+        top = max(ksks.keys)
+        ksks.keys.update({top + 1 + p: (p, crypto.random_bytes()) for p in range(parts)})
+    keyschedule.seal_value(keys, header, "keystore_keys", ksks.pack(header.format))
+    keyschedule.seal_match_keys(keys, header, {p: crypto.random_bytes() for p in range(parts)})

@@ -31,11 +31,13 @@ from custrec.protected import SQLITE_MAGIC, STORE_APPLICATION_ID
 from custrec.store.holders import read_holders
 from custrec.types import COLUMN_TYPES
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 """The format new stores are written in: format 2 keeps the data keys in a key store
-beside the data file (:mod:`custrec.store.keystore`)."""
-READABLE_FORMATS = (1, 2)
-"""Formats a reader opens; a format-1 store is read, and changed only by ``migrate``."""
+beside the data file (:mod:`custrec.store.keystore`); format 3 seals each field group
+of a chunk apart, under data keys of its own group (``chunk_parts``)."""
+READABLE_FORMATS = (1, 2, 3)
+"""Formats a reader opens; a store of an older format is read, and changed only by
+``migrate``."""
 HEADER_REVISION = 2
 """Revision 2 of the format-1 header: its MAC also covers the manifest MAC and the
 audit head, so neither can be rolled back or removed on its own. A revision-1 header
@@ -58,7 +60,10 @@ CREATE TABLE chunks (
     chunk_id INTEGER PRIMARY KEY, generation INTEGER NOT NULL, key_no INTEGER NOT NULL,
     epoch INTEGER NOT NULL, records INTEGER NOT NULL
 );
-CREATE TABLE chunk_payloads (chunk_id INTEGER PRIMARY KEY, payload BLOB NOT NULL);
+CREATE TABLE chunk_parts (
+    chunk_id INTEGER NOT NULL, part INTEGER NOT NULL, key_no INTEGER NOT NULL,
+    payload BLOB NOT NULL, PRIMARY KEY (chunk_id, part)
+);
 CREATE TABLE chunk_groups (group_id INTEGER PRIMARY KEY, mac BLOB NOT NULL);
 CREATE TABLE id_index (token BLOB PRIMARY KEY, chunk_id INTEGER NOT NULL) WITHOUT ROWID;
 CREATE INDEX id_index_chunk ON id_index (chunk_id);
@@ -126,6 +131,14 @@ def blob(value: object) -> bytes:
     return value
 
 
+def used_data_keys(db: sqlite3.Connection, file_format: int) -> set[int]:
+    """The numbers of the data keys the chunks use (format 3: every part's)."""
+    used = {integer(r[0]) for r in db.execute("SELECT key_no FROM chunks")}
+    if file_format >= 3:
+        used |= {integer(r[0]) for r in db.execute("SELECT key_no FROM chunk_parts")}
+    return used
+
+
 # --- the header --------------------------------------------------------------------
 
 
@@ -144,6 +157,7 @@ class Header:
         "epoch",
         "format",
         "generation",
+        "groups",
         "header_mac",
         "holders",
         "manifest_mac",
@@ -170,6 +184,7 @@ class Header:
         scrub_pending: bool = False,
         format: int = FORMAT_VERSION,
         generation: int = 0,
+        groups: list[tuple[str, tuple[str, ...]]] | None = None,
     ) -> None:
         self.store_id = store_id
         self.created_at = created_at
@@ -185,6 +200,22 @@ class Header:
         self.scrub_pending = scrub_pending
         self.format = format
         self.generation = generation
+        self.groups = groups if groups is not None else []
+        """Format 3: the field groups, each sealed as one part of every chunk: (name,
+        the columns it names). A column no group names is in the id field's group."""
+
+    def part_of(self, column: str) -> int:
+        """The part (index in :attr:`groups`) a column is sealed in; 0 before format 3."""
+        home = 0
+        for number, (_, names) in enumerate(self.groups):
+            if column in names:
+                return number
+            if self.settings.id_field in names:
+                home = number
+        return home
+
+    def groups_json(self) -> bytes:
+        return canonical_json([[name, list(names)] for name, names in self.groups])
 
     def column_types(self) -> dict[str, str]:
         return dict(self.columns)
@@ -236,6 +267,8 @@ class Header:
                 b"generation",
                 int8(self.generation),
             ]
+        if self.format >= 3:
+            parts += [b"groups", self.groups_json(), b"match_keys", self.sealed["match_keys"]]
         return parts
 
     def rows(self) -> dict[str, bytes]:
@@ -252,6 +285,8 @@ class Header:
         }
         if self.format >= 2:
             rows["generation"] = str(self.generation).encode()
+        if self.format >= 3:
+            rows["groups"] = self.groups_json()
         return rows
 
 
@@ -275,6 +310,13 @@ def read_header(db: sqlite3.Connection, path: Path) -> Header:
             sealed["states"] = values["states"]
         if file_format >= 2:
             sealed["keystore_keys"] = values["keystore_keys"]
+        groups: list[tuple[str, tuple[str, ...]]] = []
+        if file_format >= 3:
+            sealed["match_keys"] = values["match_keys"]
+            groups = [
+                (str(name), tuple(str(n) for n in names))
+                for name, names in json.loads(values["groups"])
+            ]
         header = Header(
             store_id=values["store_id"],
             created_at=values["created_at"].decode(),
@@ -290,9 +332,11 @@ def read_header(db: sqlite3.Connection, path: Path) -> Header:
             scrub_pending=SCRUB_PENDING in values,
             format=file_format,
             generation=int(values["generation"].decode("ascii")) if file_format >= 2 else 0,
+            groups=groups,
         )
         if (
-            header.settings_json() != values["settings"]
+            (file_format >= 3 and (not groups or header.groups_json() != values["groups"]))
+            or header.settings_json() != values["settings"]
             or header.columns_json() != values["columns"]
             or header.revision not in (1, HEADER_REVISION)
         ):

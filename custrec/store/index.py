@@ -2,9 +2,10 @@
 
 ``id_index`` maps the token of each record id to its chunk; ``match_index`` maps the
 token of each match field's normal form (an email case-folded, a phone number in
-E.164) to the id token of the record holding it. Tokens are HMACs under the index key,
-so the file shows which records share a value and nothing else; a reader decrypts the
-chunk a token points to and compares the real values.
+E.164) to the id token of the record holding it. Tokens are HMACs under the index key
+(in format 3, a match field's tokens under its field group's own match key), so the
+file shows which records share a value and nothing else; a reader decrypts the chunk a
+token points to and compares the real values.
 """
 
 from __future__ import annotations
@@ -78,11 +79,12 @@ class BlindIndex:
         return record_region(country) or self.session.require_header().settings.region
 
     def normal_token(self, name: str, normal: str) -> bytes:
-        return crypto.token(self.session.index_key, b"match", name.encode(), normal.encode("utf-8"))
+        key = self.session.match_key(name)
+        return crypto.token(key, b"match", name.encode(), normal.encode("utf-8"))
 
     def normal_tokens(self, name: str, normals: Iterable[bytes]) -> list[bytes]:
         """:meth:`normal_token` of many normal forms (UTF-8), worked out together."""
-        return crypto.tokens(self.session.index_key, [b"match", name.encode()], normals)
+        return crypto.tokens(self.session.match_key(name), [b"match", name.encode()], normals)
 
     # -- lookups --------------------------------------------------------------------------
 

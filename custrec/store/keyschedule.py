@@ -57,6 +57,8 @@ class Protection(Enum):
     WRAPPED_TO_HOLDER = "MK wrapped to a holder's public key"
     SEALED_DATA_KEY = "sealed under a chunk version's data key"
     INDEX_KEY = "keyed by the index key (survives MK replacement)"
+    MATCH_KEY = "keyed by a field group's match key (survives MK replacement)"
+    IN_PART_AAD = "bound by a chunk part's AAD to its chunk's manifest entry"
     AUDIT_KEY = "MAC'd or digested under the audit key (from the index key)"
     HINT = "unauthenticated hint; its loss or change only repeats work"
     KEYSTORE_MAC = "covered by the key store's MAC (from the index key)"
@@ -69,11 +71,18 @@ FORMAT_1_SCHEDULE: dict[str, Protection] = {
 }
 """Format 1 kept the data keys in the data file (read by ``migrate``, ``get``, ``export``)."""
 
+FORMAT_2_SCHEDULE: dict[str, Protection] = {
+    "chunk_payloads.chunk_id": Protection.MAC_MANIFEST,
+    "chunk_payloads.payload": Protection.SEALED_DATA_KEY,
+}
+"""Formats 1 and 2 sealed each chunk whole (format 3: one part per field group)."""
+
 
 WRAPPED_HEADER_ROWS: dict[str, bytes] = {
     "index_key": b"index key",
     "states": b"record states",
     "keystore_keys": b"key store keys",
+    "match_keys": b"match index keys",
 }
 """Header rows sealed under the wrap key, and the label their AAD starts with (the
 AAD is ``label || store_id``)."""
@@ -90,6 +99,8 @@ SCHEDULE: dict[str, Protection] = {
     "header:revision": Protection.MAC_HEADER,
     "header:index_key": Protection.SEALED_WRAP,
     "header:keystore_keys": Protection.SEALED_WRAP,
+    "header:match_keys": Protection.SEALED_WRAP,
+    "header:groups": Protection.MAC_HEADER,
     "header:generation": Protection.MAC_HEADER,
     "header:states": Protection.SEALED_WRAP,
     "header:header_mac": Protection.MAC_HEADER,
@@ -111,14 +122,16 @@ SCHEDULE: dict[str, Protection] = {
     "chunks.key_no": Protection.MAC_MANIFEST,
     "chunks.epoch": Protection.MAC_MANIFEST,
     "chunks.records": Protection.MAC_MANIFEST,
-    "chunk_payloads.chunk_id": Protection.MAC_MANIFEST,
-    "chunk_payloads.payload": Protection.SEALED_DATA_KEY,
+    "chunk_parts.chunk_id": Protection.IN_PART_AAD,
+    "chunk_parts.part": Protection.IN_PART_AAD,
+    "chunk_parts.key_no": Protection.IN_PART_AAD,
+    "chunk_parts.payload": Protection.SEALED_DATA_KEY,
     "chunk_groups.group_id": Protection.MAC_MANIFEST,
     "chunk_groups.mac": Protection.MAC_MANIFEST,
     "id_index.token": Protection.INDEX_KEY,
     "id_index.chunk_id": Protection.INDEX_KEY,
     "match_index.field": Protection.INDEX_KEY,
-    "match_index.token": Protection.INDEX_KEY,
+    "match_index.token": Protection.MATCH_KEY,
     "match_index.record": Protection.INDEX_KEY,
     "audit.seq": Protection.AUDIT_KEY,
     "audit.entry": Protection.AUDIT_KEY,
@@ -162,14 +175,76 @@ def open_value(keys: MasterKeys, header: Header, name: str, what: str) -> bytes 
     return crypto.open_sealed(keys.wrap, sealed, value_aad(name, header.store_id), what)
 
 
-def pack_keystore_keys(keys: dict[int, bytes]) -> bytes:
-    """The key store keys as sealed in the header: ``int8(number) || key`` each."""
-    return b"".join(int8(no) + key for no, key in sorted(keys.items()))
+class KeystoreKeys:
+    """The key store keys (KSK) that seal the data keys in the key store: by number,
+    each key and the chunk part (field group) whose data keys it seals; the highest
+    number of a part is its current key. Format 2 has one part (0) and seals
+    ``int8(number) || key`` each in the header; format 3 one or more keys per part,
+    ``int8(number) || int8(part) || key`` each."""
+
+    def __init__(self, keys: dict[int, tuple[int, bytes]]) -> None:
+        self.keys = keys
+
+    @classmethod
+    def new(cls, parts: int) -> KeystoreKeys:
+        return cls({part + 1: (part, crypto.random_bytes()) for part in range(parts)})
+
+    @classmethod
+    def unpack(cls, packed: bytes, file_format: int) -> KeystoreKeys:
+        width = 48 if file_format >= 3 else 40
+        if len(packed) % width or not packed:
+            raise IntegrityError("the store's key store keys are damaged")
+        keys = {}
+        for i in range(0, len(packed), width):
+            number = int.from_bytes(packed[i : i + 8], "big", signed=True)
+            part = int.from_bytes(packed[i + 8 : i + 16], "big", signed=True) if width == 48 else 0
+            keys[number] = (part, packed[i + width - 32 : i + width])
+        return cls(keys)
+
+    def pack(self, file_format: int) -> bytes:
+        return b"".join(
+            int8(no) + (int8(part) if file_format >= 3 else b"") + key
+            for no, (part, key) in sorted(self.keys.items())
+        )
+
+    def key(self, number: int) -> bytes | None:
+        found = self.keys.get(number)
+        return None if found is None else found[1]
+
+    def current(self, part: int) -> int:
+        """The number of the key that seals new data keys of ``part``."""
+        numbers = [no for no, (p, _) in self.keys.items() if p == part]
+        if not numbers:
+            raise IntegrityError(f"the store has no key store key for chunk part {part}")
+        return max(numbers)
+
+    def currents(self) -> set[int]:
+        return {self.current(part) for part, _ in self.keys.values()}
+
+    def part_of(self, number: int) -> int:
+        return self.keys[number][0]
+
+    def replace_all(self) -> None:
+        """A new current key for every part (the old ones kept until re-sealed)."""
+        top = max(self.keys)
+        for offset, part in enumerate(sorted({p for p, _ in self.keys.values()}), 1):
+            self.keys[top + offset] = (part, crypto.random_bytes())
+
+    def keep_current(self) -> None:
+        self.keys = {no: self.keys[no] for no in self.currents()}
 
 
-def unpack_keystore_keys(packed: bytes) -> dict[int, bytes]:
-    if len(packed) % 40:
-        raise IntegrityError("the store's key store keys are damaged")
+def seal_match_keys(keys: MasterKeys, header: Header, match_keys: dict[int, bytes]) -> None:
+    """Format 3: the blind-index key of each part's match fields, sealed in the header
+    as ``int8(part) || key`` each."""
+    packed = b"".join(int8(part) + key for part, key in sorted(match_keys.items()))
+    seal_value(keys, header, "match_keys", packed)
+
+
+def open_match_keys(keys: MasterKeys, header: Header) -> dict[int, bytes]:
+    packed = open_value(keys, header, "match_keys", "the match index keys") or b""
+    if len(packed) % 40 or not packed:
+        raise IntegrityError("the store's match index keys are damaged")
     return {
         int.from_bytes(packed[i : i + 8], "big", signed=True): packed[i + 8 : i + 40]
         for i in range(0, len(packed), 40)

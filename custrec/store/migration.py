@@ -1,4 +1,10 @@
-"""Migration of a format-1 store to format 2, in place.
+"""Migration of a store of an older format to the current one (3), in place.
+
+A format-1 store is migrated to format 2, then to format 3; each step is atomic (a
+process killed at any instant leaves the store in the format before or after the
+step, readable, and the next ``migrate`` goes on from there).
+
+From format 1 to format 2:
 
 Format 1 kept the data keys in the data file; format 2 keeps them in a key store
 beside it (:mod:`custrec.store.keystore`). The migration holds the data file's write
@@ -17,6 +23,14 @@ a format-1 store or a format-2 store, never neither:
 Until step 2 commits, the data file is a format-1 store that ignores the key store;
 after it, the key store it needs is in place. Chunks are not re-encrypted: their AAD
 and layout are the same in both formats.
+
+From format 2 to format 3, one change of the store like any other (new data keys in
+the key store first, then the data file, then the old keys destroyed;
+``docs/format.md``, "Order of a change"): the field groups are taken from the store's
+schema, each group gets its key store key and match index key, every chunk is sealed
+again as one part per group under new data keys (the old ones destroyed), the match
+index is rebuilt under the groups' match keys, and the whole-chunk payloads and their
+table are removed.
 """
 
 from __future__ import annotations
@@ -27,8 +41,15 @@ from typing import NamedTuple
 from custrec import crypto
 from custrec.errors import IntegrityError, UsageError
 from custrec.store import keyschedule, keystore
-from custrec.store.fileformat import FORMAT_VERSION, integer
+from custrec.store.creation import seal_group_keys, store_groups
+from custrec.store.fileformat import FORMAT_VERSION, GROUP_CHUNKS, integer
 from custrec.store.parts import UsesParts
+
+CHUNK_PARTS_TABLE = """
+CREATE TABLE chunk_parts (
+    chunk_id INTEGER NOT NULL, part INTEGER NOT NULL, key_no INTEGER NOT NULL,
+    payload BLOB NOT NULL, PRIMARY KEY (chunk_id, part)
+)"""
 
 
 class MigrationResult(NamedTuple):
@@ -36,13 +57,57 @@ class MigrationResult(NamedTuple):
     to_format: int
     data_keys: int
     """Data keys moved into the key store (0 when the store was already current)."""
+    chunks: int = 0
+    """Chunks sealed again as parts (to format 3)."""
 
 
 class Migration(UsesParts):
     def run(self) -> MigrationResult:
         header = self.session.require_header()
-        if header.format == FORMAT_VERSION:
-            return MigrationResult(header.format, header.format, 0)
+        start = header.format
+        if start == FORMAT_VERSION:
+            return MigrationResult(start, start, 0)
+        moved = chunks = 0
+        if start == 1:
+            moved = self._to_format_2()
+            self.session.open_keystore()
+        if self.session.require_header().format == 2:
+            chunks = self._to_format_3()
+        return MigrationResult(start, FORMAT_VERSION, moved, chunks)
+
+    def _to_format_3(self) -> int:
+        """Format 2 to format 3 in one change (see the module docstring); the number of
+        chunks sealed again."""
+        with self.auditor.change("migrate") as op:
+            db = self.session.db
+            header = self.session.require_header()
+            self.session.ensure_all_groups(db)
+            db.execute(CHUNK_PARTS_TABLE)
+            header.format = 3
+            header.groups = store_groups(header.settings)
+            # new key store keys beside the old one, which opens the chunks' current
+            # data keys until they are destroyed (then the old key store key goes)
+            seal_group_keys(self.session.require_keys(), header, self.session.keystore_keys)
+            self.session.open_header_keys(header)
+            db.execute("DELETE FROM match_index")
+            names = self.vault.names()
+            chunk_ids = self.vault.chunk_ids(db)
+            for chunk_id in chunk_ids:
+                chunk = self.vault.read_whole(db, chunk_id)
+                rows = chunk.records(names)
+                current = self.vault.generation(db, chunk_id)
+                self.vault.seal(db, chunk_id, self.vault.encode(rows, []), chunk.rows, current)
+                self.index.reindex(db, chunk_id, {str(r[self.id_field]): r for r in rows})
+            db.execute("DELETE FROM chunk_payloads")
+            db.execute("DROP TABLE chunk_payloads")
+            db.execute(f"PRAGMA user_version = {FORMAT_VERSION}")
+            self.session.update_manifest(db, {c // GROUP_CHUNKS for c in chunk_ids})
+            op.counts = {"chunks": len(chunk_ids), "from_format": 2, "to_format": 3}
+        self.session.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return len(chunk_ids)
+
+    def _to_format_2(self) -> int:
+        """Format 1 to format 2 (see the module docstring); the data keys moved."""
         with self.auditor.change("migrate") as op:
             db = self.session.db
             header = self.session.require_header()
@@ -50,19 +115,18 @@ class Migration(UsesParts):
             db.execute("DELETE FROM data_keys")
             db.execute("DROP TABLE data_keys")
             db.execute("CREATE TABLE pending_destroy (key_no INTEGER PRIMARY KEY)")
-            db.execute(f"PRAGMA user_version = {FORMAT_VERSION}")
-            header.format = FORMAT_VERSION
+            db.execute("PRAGMA user_version = 2")
+            header.format = 2
             header.generation = 1
+            ksks = keyschedule.KeystoreKeys({1: (0, ksk)})
             keyschedule.seal_value(
-                self.session.require_keys(),
-                header,
-                "keystore_keys",
-                keyschedule.pack_keystore_keys({1: ksk}),
+                self.session.require_keys(), header, "keystore_keys", ksks.pack(2)
             )
+            self.session.keystore_keys = ksks
             self.session.write_header(db, header)
-            op.counts = {"data_keys": moved, "from_format": 1, "to_format": FORMAT_VERSION}
+            op.counts = {"data_keys": moved, "from_format": 1, "to_format": 2}
         self.session.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        return MigrationResult(1, FORMAT_VERSION, moved)
+        return moved
 
     def _write_keystore(self, db: sqlite3.Connection) -> tuple[int, bytes]:
         """Step 1: the key store, complete, beside the data file; how many keys it

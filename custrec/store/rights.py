@@ -126,6 +126,8 @@ class DataSubjectRights(UsesParts):
                     "ground": ground,
                 }
                 current.restricted.pop(token, None)
+                if not keep:  # gone: no grace period names a record the store lacks
+                    current.purged.pop(token, None)
                 self.guard.save(db, current)
                 self.session.update_manifest(db, [chunk_id // GROUP_CHUNKS])
                 op.counts.update({"erased": 1, "fields_kept": len(keep)})

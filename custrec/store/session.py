@@ -32,6 +32,7 @@ from custrec.store.fileformat import (
     int8,
     integer,
     read_header,
+    used_data_keys,
     write_header_rows,
 )
 from custrec.store.holders import find_holder, holder_aad
@@ -61,8 +62,10 @@ class StoreSession:
         self._verified_groups: set[int] = set()
         self._data_version: int | None = None
         self.keystore: KeyStore | None = None
-        self.keystore_keys: dict[int, bytes] = {}
-        """The key store keys (KSK) by number, the highest the current one."""
+        self.keystore_keys = keyschedule.KeystoreKeys({})
+        """The key store keys (KSK), by number and chunk part."""
+        self.match_keys: dict[int, bytes] = {}
+        """Format 3: the blind-index key of each chunk part's match fields."""
         self._keys_changed = False
         self._settle_after = False
 
@@ -112,15 +115,22 @@ class StoreSession:
                 f"{self.path}: the store header failed its integrity check"
                 f"{_header_hint(self.db, header)}: it was altered"
             )
+        self.open_header_keys(header)
+
+    def open_header_keys(self, header: Header) -> None:
+        """The keys sealed in ``header`` (index key, key store keys, match keys), opened."""
+        keys = self.require_keys()
         index_key = keyschedule.open_value(keys, header, "index_key", "the index key")
         if index_key is None:
             raise IntegrityError(f"{self.path}: the store header lacks its index key")
         self.index_key = index_key
         if header.format >= 2:
             packed = keyschedule.open_value(keys, header, "keystore_keys", "the key store keys")
-            self.keystore_keys = keyschedule.unpack_keystore_keys(packed or b"")
-            if not self.keystore_keys:
+            if not packed:
                 raise IntegrityError(f"{self.path}: the store header lacks its key store keys")
+            self.keystore_keys = keyschedule.KeystoreKeys.unpack(packed, header.format)
+        if header.format >= 3:
+            self.match_keys = keyschedule.open_match_keys(keys, header)
 
     def write_header(self, db: sqlite3.Connection, header: Header | None = None) -> None:
         """Authenticate ``header`` (default: the current one) and write its rows. A
@@ -272,20 +282,24 @@ class StoreSession:
             raise self._generation_error(header.generation, generation)
         retired = [int(r[0]) for r in db.execute("SELECT key_no FROM pending_destroy")]
         if pending:  # keys of a killed change, or of a lost unsynced finish
-            used = {int(r[0]) for r in db.execute("SELECT key_no FROM chunks")}
+            used = used_data_keys(db, header.format)
             retired = sorted(set(retired) | (keystore.key_numbers() - used))
         if retired or pending:
             keystore.finish(generation, retired)
             db.execute("DELETE FROM pending_destroy")
-        current = max(self.keystore_keys)
-        if len(self.keystore_keys) > 1:
-            stale = [row for row in keystore.rows() if row[1] != current]
-            keystore.reseal(
-                (no, current, self.seal_data_key(no, self.open_data_key(no, ksk, sealed)))
-                for no, ksk, sealed in stale
-            )
+        ksks = self.keystore_keys
+        currents = ksks.currents()
+        if len(ksks.keys) > len(currents):
+            resealed = []
+            for no, ksk, sealed in keystore.rows():
+                if ksk in currents:
+                    continue
+                target = ksks.current(ksks.part_of(ksk)) if ksk in ksks.keys else ksk
+                data_key = self.open_data_key(no, ksk, sealed)
+                resealed.append((no, target, self.seal_data_key(no, data_key, target)))
+            keystore.reseal(resealed)
             keystore.commit_new(header.generation, pending=False)
-            self.keystore_keys = {current: self.keystore_keys[current]}
+            ksks.keep_current()
             self._seal_keystore_keys(header)
             self._keys_changed = True
 
@@ -303,7 +317,7 @@ class StoreSession:
                 retired is not None
                 or pending
                 or generation != self.require_header().generation
-                or len(self.keystore_keys) > 1
+                or len(self.keystore_keys.keys) > len(self.keystore_keys.currents())
             )
         if needed:
             with self.relaxed_sync(), self.transaction(write=True, manifest=False):
@@ -349,7 +363,7 @@ class StoreSession:
         return self.open_data_key(key_no, *found)
 
     def open_data_key(self, key_no: int, ksk_no: int, sealed: bytes) -> bytes:
-        ksk = self.keystore_keys.get(ksk_no)
+        ksk = self.keystore_keys.key(ksk_no)
         if ksk is None:
             raise IntegrityError(
                 f"{self.path}: data key {key_no} is sealed under a key store key this data "
@@ -358,14 +372,24 @@ class StoreSession:
         aad = data_key_aad(self.require_header().store_id, key_no, ksk_no)
         return crypto.open_sealed(ksk, sealed, aad, f"data key {key_no}")
 
-    def seal_data_key(self, key_no: int, data_key: bytes) -> bytes:
-        current = max(self.keystore_keys)
-        aad = data_key_aad(self.require_header().store_id, key_no, current)
-        return crypto.seal(self.keystore_keys[current], data_key, aad)
+    def seal_data_key(self, key_no: int, data_key: bytes, ksk_no: int) -> bytes:
+        aad = data_key_aad(self.require_header().store_id, key_no, ksk_no)
+        ksk = self.keystore_keys.key(ksk_no)
+        assert ksk is not None
+        return crypto.seal(ksk, data_key, aad)
 
-    def new_data_key(self, data_key: bytes) -> int:
-        """Add ``data_key`` to the key store (committed just before the data file); its
-        number. Moves the data file's generation on, once per transaction."""
+    def match_key(self, field_name: str) -> bytes:
+        """The key of ``field_name``'s match tokens: in format 3, its field group's own
+        (a holder without the group cannot compute or read them); before, the index key."""
+        header = self.require_header()
+        if header.format >= 3:
+            return self.match_keys[header.part_of(field_name)]
+        return self.index_key
+
+    def new_data_key(self, data_key: bytes, part: int = 0) -> int:
+        """Add ``data_key`` (of chunk part ``part``) to the key store, sealed under that
+        part's current key store key (committed just before the data file); its number.
+        Moves the data file's generation on, once per transaction."""
         self.require_current_format()
         keystore = self.keystore
         assert keystore is not None
@@ -373,7 +397,8 @@ class StoreSession:
         if not keystore.writing:
             header.generation += 1
             self._settle_after = True  # clears the key store's pending mark
-        return keystore.add(max(self.keystore_keys), lambda no: self.seal_data_key(no, data_key))
+        ksk_no = self.keystore_keys.current(part)
+        return keystore.add(ksk_no, lambda no: self.seal_data_key(no, data_key, ksk_no))
 
     def retire_data_key(self, db: sqlite3.Connection, key_no: int) -> None:
         """Destroy data key ``key_no`` once this transaction has committed."""
@@ -388,7 +413,7 @@ class StoreSession:
         if self.keystore is None:
             return
         header = self.require_header()
-        self.keystore_keys[max(self.keystore_keys) + 1] = crypto.random_bytes()
+        self.keystore_keys.replace_all()
         self._seal_keystore_keys(header)
         self._settle_after = True
 
@@ -397,7 +422,7 @@ class StoreSession:
             self.require_keys(),
             header,
             "keystore_keys",
-            keyschedule.pack_keystore_keys(self.keystore_keys),
+            self.keystore_keys.pack(header.format),
         )
 
     def rollback(self) -> None:

@@ -7,6 +7,10 @@ file (:mod:`custrec.store.keystore`; in format 1, in the data file). The
 AAD binds the payload to its chunk id, generation, data key number, epoch and record
 count, which the manifest authenticates (:mod:`custrec.store.session`). Rewriting a
 chunk destroys the old version's data key.
+
+In format 3 a chunk is sealed as one *part* per field group of the store (the
+header's ``groups``): each part holds that group's columns, under a data key of its
+own sealed under that group's key store key, so a key for one group opens no other.
 """
 
 from __future__ import annotations
@@ -27,8 +31,11 @@ if TYPE_CHECKING:
 
 
 CHUNK_AAD_VERSION = 1
-"""The version in a chunk's AAD: 1 in both formats (format 2 moved the data keys, not
-the chunks, so a migration re-encrypts nothing)."""
+"""The version in a chunk's AAD in formats 1 and 2 (format 2 moved the data keys, not
+the chunks, so that migration re-encrypts nothing)."""
+PART_AAD_VERSION = 2
+"""The version in the AAD of a format-3 chunk part, followed by its part number and
+data key number."""
 
 
 class ChunkVault:
@@ -38,38 +45,95 @@ class ChunkVault:
         self.session = session
 
     def chunk_aad(
-        self, chunk_id: int, generation: int, key_no: int, epoch: int, records: int
+        self,
+        chunk_id: int,
+        generation: int,
+        key_no: int,
+        epoch: int,
+        records: int,
+        part: tuple[int, int] | None = None,
     ) -> bytes:
+        """The AAD of a chunk (formats 1 and 2) or of its ``part`` (format 3: part
+        number, data key number)."""
         header = self.session.require_header()
+        version = CHUNK_AAD_VERSION if part is None else PART_AAD_VERSION
+        values = [chunk_id, generation, key_no, epoch, records, *(part or ())]
         return b"".join(
-            [b"custrec chunk v1", int8(CHUNK_AAD_VERSION), header.store_id]
-            + [int8(v) for v in (chunk_id, generation, key_no, epoch, records)]
+            [b"custrec chunk v1", int8(version), header.store_id] + [int8(v) for v in values]
         )
 
     def read(self, db: sqlite3.Connection, chunk_id: int) -> chunkcodec.Chunk:
         """Chunk ``chunk_id``, authenticated (its group's MAC, then its seal)."""
-        path = self.session.path
+        if self.session.require_header().format >= 3:
+            return self._read_parts(db, chunk_id)
+        return self.read_whole(db, chunk_id)
+
+    def _metadata(self, db: sqlite3.Connection, chunk_id: int) -> tuple[int, int, int, int]:
         row = db.execute(
-            "SELECT generation, key_no, epoch, records, payload FROM chunks "
-            "JOIN chunk_payloads USING (chunk_id) WHERE chunk_id = ?",
+            "SELECT generation, key_no, epoch, records FROM chunks WHERE chunk_id = ?",
             (chunk_id,),
         ).fetchone()
         if row is None:
             raise IntegrityError(
-                f"{path}: chunk {chunk_id} is missing although the index refers to it"
+                f"{self.session.path}: chunk {chunk_id} is missing although the index refers to it"
             )
         self.session.ensure_group(db, chunk_id // GROUP_CHUNKS)
-        generation, key_no, epoch, records, payload = row
+        generation, key_no, epoch, records = (integer(v) for v in row)
+        return generation, key_no, epoch, records
+
+    def read_whole(self, db: sqlite3.Connection, chunk_id: int) -> chunkcodec.Chunk:
+        """A chunk sealed whole (formats 1 and 2; a migration to format 3 reads them)."""
+        generation, key_no, epoch, records = self._metadata(db, chunk_id)
+        row = db.execute(
+            "SELECT payload FROM chunk_payloads WHERE chunk_id = ?", (chunk_id,)
+        ).fetchone()
+        if row is None:
+            raise IntegrityError(f"{self.session.path}: chunk {chunk_id} has no payload")
         plain = crypto.open_sealed(
             self.session.data_key(db, key_no),
-            blob(payload),
+            blob(row[0]),
             self.chunk_aad(chunk_id, generation, key_no, epoch, records),
             f"chunk {chunk_id}",
         )
-        chunk = chunkcodec.Chunk(plain)
+        return self._counted(chunkcodec.Chunk(plain), chunk_id, records)
+
+    def _read_parts(self, db: sqlite3.Connection, chunk_id: int) -> chunkcodec.Chunk:
+        generation, key_no, epoch, records = self._metadata(db, chunk_id)
+        rows = db.execute(
+            "SELECT part, key_no, payload FROM chunk_parts WHERE chunk_id = ? ORDER BY part",
+            (chunk_id,),
+        ).fetchall()
+        expected = len(self.session.require_header().groups)
+        if [integer(r[0]) for r in rows] != list(range(expected)) or integer(rows[0][1]) != key_no:
+            raise IntegrityError(
+                f"{self.session.path}: chunk {chunk_id} lacks parts or has parts of another "
+                "version: the store was altered"
+            )
+        parts = []
+        for part, part_key, payload in rows:
+            plain = crypto.open_sealed(
+                self.session.data_key(db, part_key),
+                blob(payload),
+                self.chunk_aad(chunk_id, generation, key_no, epoch, records, (part, part_key)),
+                f"chunk {chunk_id} part {part}",
+            )
+            parts.append(chunkcodec.Chunk(plain))
+        return self._counted(chunkcodec.Chunk.merged(parts), chunk_id, records)
+
+    def _counted(self, chunk: chunkcodec.Chunk, chunk_id: int, records: int) -> chunkcodec.Chunk:
         if chunk.rows != records:
-            raise IntegrityError(f"{path}: chunk {chunk_id} holds the wrong record count")
+            raise IntegrityError(
+                f"{self.session.path}: chunk {chunk_id} holds the wrong record count"
+            )
         return chunk
+
+    def part_names(self) -> list[list[str]]:
+        """Format 3: the columns of each part (field group), system columns with the id."""
+        header = self.session.require_header()
+        out: list[list[str]] = [[] for _ in header.groups]
+        for name in self.names():
+            out[header.part_of(name)].append(name)
+        return out
 
     def seal(
         self,
@@ -83,8 +147,11 @@ class ChunkVault:
         data key; the old version's data key (``old`` = generation, key_no) is destroyed."""
         header = self.session.require_header()
         if old is not None:
-            self.session.retire_data_key(db, old[1])
+            self._retire(db, chunk_id, old)
         generation = old[0] + 1 if old is not None else 1
+        if header.format >= 3:
+            self._seal_parts(db, chunk_id, plain, records, generation)
+            return
         data_key = crypto.random_bytes()
         key_no = self.session.new_data_key(data_key)
         aad = self.chunk_aad(chunk_id, generation, key_no, header.epoch, records)
@@ -98,12 +165,56 @@ class ChunkVault:
             (chunk_id, crypto.seal(data_key, plain, aad)),
         )
 
+    def _seal_parts(
+        self, db: sqlite3.Connection, chunk_id: int, plain: bytes, records: int, generation: int
+    ) -> None:
+        epoch = self.session.require_header().epoch
+        sealed = []
+        for part, payload in enumerate(chunkcodec.split(plain, self.part_names())):
+            data_key = crypto.random_bytes()
+            sealed.append((part, self.session.new_data_key(data_key, part), data_key, payload))
+        key_no = sealed[0][1]
+        db.execute(
+            "INSERT OR REPLACE INTO chunks (chunk_id, generation, key_no, epoch, records) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (chunk_id, generation, key_no, epoch, records),
+        )
+        db.execute("DELETE FROM chunk_parts WHERE chunk_id = ?", (chunk_id,))
+        db.executemany(
+            "INSERT INTO chunk_parts (chunk_id, part, key_no, payload) VALUES (?, ?, ?, ?)",
+            [
+                (
+                    chunk_id,
+                    part,
+                    part_key,
+                    crypto.seal(
+                        data_key,
+                        payload,
+                        self.chunk_aad(
+                            chunk_id, generation, key_no, epoch, records, (part, part_key)
+                        ),
+                    ),
+                )
+                for part, part_key, data_key, payload in sealed
+            ],
+        )
+
+    def _retire(self, db: sqlite3.Connection, chunk_id: int, old: tuple[int, int]) -> None:
+        """Destroy the data keys of the chunk's current version (every part's)."""
+        self.session.retire_data_key(db, old[1])
+        if self.session.require_header().format >= 3:
+            for (key_no,) in db.execute(
+                "SELECT key_no FROM chunk_parts WHERE chunk_id = ?", (chunk_id,)
+            ).fetchall():
+                self.session.retire_data_key(db, integer(key_no))
+
     def drop(self, db: sqlite3.Connection, chunk_id: int, old: tuple[int, int] | None) -> None:
-        """Remove chunk ``chunk_id`` and destroy its data key."""
+        """Remove chunk ``chunk_id`` and destroy its data keys."""
         if old is not None:
-            self.session.retire_data_key(db, old[1])
+            self._retire(db, chunk_id, old)
         db.execute("DELETE FROM chunks WHERE chunk_id = ?", (chunk_id,))
-        db.execute("DELETE FROM chunk_payloads WHERE chunk_id = ?", (chunk_id,))
+        table = "chunk_parts" if self.session.require_header().format >= 3 else "chunk_payloads"
+        db.execute(f"DELETE FROM {table} WHERE chunk_id = ?", (chunk_id,))
 
     def generation(self, db: sqlite3.Connection, chunk_id: int) -> tuple[int, int] | None:
         """The chunk's (generation, key_no), None when it does not exist."""

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from custrec.errors import IntegrityError, UsageError
 from custrec.progress import NO_PROGRESS, Progress
+from custrec.store.fileformat import used_data_keys
 from custrec.store.normalise import COUNTRY_FIELD, normalise_match_value
 from custrec.store.parts import StoreParts, UsesParts
 from custrec.store.rights import DataSubjectRights
@@ -149,11 +150,12 @@ class Verifier(UsesParts):
         return records, all_ids
 
     def _leftovers(self, db: sqlite3.Connection) -> None:
+        file_format = self.session.require_header().format
+        table = "chunk_parts" if file_format >= 3 else "chunk_payloads"
         payloads = db.execute(
-            "SELECT COUNT(*) FROM chunk_payloads WHERE chunk_id NOT IN "
-            "(SELECT chunk_id FROM chunks)"
+            f"SELECT COUNT(*) FROM {table} WHERE chunk_id NOT IN (SELECT chunk_id FROM chunks)"
         ).fetchone()[0]
-        used = {int(r[0]) for r in db.execute("SELECT key_no FROM chunks")}
+        used = used_data_keys(db, file_format)
         keystore = self.session.keystore
         if keystore is None:  # format 1
             stored = {int(r[0]) for r in db.execute("SELECT key_no FROM data_keys")}
