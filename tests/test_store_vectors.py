@@ -154,3 +154,68 @@ def test_format_3_vector_reads_back(tmp_path: Path) -> None:
         ).fetchall()
     assert parts
     assert all(count == 4 and keys == 4 for _, count, keys in parts)
+
+
+def test_format_3_keys_of_one_field_group_open_no_other(tmp_path: Path) -> None:
+    """On the raw bytes of the format-3 vector, with the owner's key: each part's data
+    key, opened under its own group's key store key, opens its part and no other part;
+    no group's key store key opens another group's data keys; and the email tokens are
+    keyed by the contact group's match key, not by the index key or another group's."""
+    from custrec import crypto
+    from custrec.store.fileformat import int8, read_header
+    from custrec.store.holders import find_holder, holder_aad
+    from custrec.store.keyschedule import KeystoreKeys, MasterKeys, open_match_keys, open_value
+    from custrec.store.keystore import data_key_aad
+    from custrec.store.vault import PART_AAD_VERSION
+
+    path, source = copy_vector_with_keystore(tmp_path, 3)
+    with sqlite3.connect(path) as db:
+        header = read_header(db, path)
+        meta = db.execute(
+            "SELECT generation, key_no, epoch, records FROM chunks WHERE chunk_id = 0"
+        ).fetchone()
+        parts = db.execute(
+            "SELECT part, key_no, payload FROM chunk_parts WHERE chunk_id = 0 ORDER BY part"
+        ).fetchall()
+        tokens = {bytes(r[0]) for r in db.execute("SELECT token FROM match_index")}
+    slot, secret = find_holder(header, source)
+    wrapped = crypto.WrappedKey(bytes(slot["ephemeral"]), bytes(slot["sealed"]))
+    master = crypto.unwrap_from_holder(secret, wrapped, holder_aad(header.store_id, slot["key_id"]))
+    keys = MasterKeys(master, header.store_id)
+    ksks = KeystoreKeys.unpack(open_value(keys, header, "keystore_keys", "ksk") or b"", 3)
+    with sqlite3.connect(path.with_name(path.name + ".keys")) as keys_db:
+        sealed = dict(
+            (int(no), (int(ksk), bytes(s)))
+            for no, ksk, s in keys_db.execute("SELECT key_no, ksk_no, sealed FROM data_keys")
+        )
+
+    def opens(key: bytes, blob: bytes, aad: bytes) -> bool:
+        try:
+            crypto.open_sealed(key, blob, aad, "probe")
+        except Exception:  # noqa: BLE001 - InvalidTag or custrec's IntegrityError
+            return False
+        return True
+
+    assert [p for p, _, _ in parts] == [0, 1, 2, 3]
+    data_keys = {}
+    for part, key_no, _ in parts:
+        ksk_no, blob = sealed[key_no]
+        assert ksks.part_of(ksk_no) == part
+        aad = data_key_aad(header.store_id, key_no, ksk_no)
+        openers = [p for no, (p, ksk) in ksks.keys.items() if opens(ksk, blob, aad)]
+        assert openers == [part]
+        data_keys[part] = crypto.open_sealed(dict(ksks.keys)[ksk_no][1], blob, aad, "dek")
+    for part, key_no, payload in parts:
+        aad = b"".join(
+            [b"custrec chunk v1", int8(PART_AAD_VERSION), header.store_id, int8(0)]
+            + [int8(v) for v in (*meta, part, key_no)]
+        )
+        assert [p for p, key in data_keys.items() if opens(key, bytes(payload), aad)] == [part]
+    match_keys = open_match_keys(keys, header)
+    index_key = open_value(keys, header, "index_key", "ik") or b""
+    contact = [name for name, _ in header.groups].index("contact")
+    email = b"zoe@example.com"
+    made = {p: crypto.token(k, b"match", b"email", email) for p, k in match_keys.items()}
+    assert made[contact] in tokens
+    assert not ({t for p, t in made.items() if p != contact} & tokens)
+    assert crypto.token(index_key, b"match", b"email", email) not in tokens
