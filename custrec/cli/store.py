@@ -84,6 +84,9 @@ def init(
     and apart from the data (docs/rights.md, "Backups"); without STORE.keys no record
     can be read.
 
+    With --schema, each field group the schema declares (`custrec schemas roles
+    customer` shows them) is sealed apart, under keys of its own (docs/format.md).
+
     \b
     Examples:
       custrec key new steward.key
