@@ -182,3 +182,30 @@ def test_migrate_killed_at_every_kill_point_leaves_a_readable_format(
         raise AssertionError(f"migrate passed more than {MAX_POINTS} kill points")
     assert seen == ({1, 2, 3} if vector == "store-v1" else {2, 3}), seen
     assert point > 5
+
+
+def test_an_erased_customer_stays_out_after_migrating_to_format_3(
+    cli: InvokeCli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The format-2 vector's tombstone holds its erased customer's email token as format
+    2 made it; after the migration (match tokens under the contact group's key) a row
+    under a new id with that email is still refused as erased's."""
+    for name in ("store-v2.crec", "store-v2.crec.keys", "store-v2.crec.erasures"):
+        shutil.copy(VECTORS / name, tmp_path / name)
+    key = Path(shutil.copy(VECTORS / "store-v2.key", tmp_path / "k.key"))
+    key.chmod(0o600)
+    monkeypatch.setenv("CUSTREC_KEY_FILE", str(key))
+    store = tmp_path / "store-v2.crec"
+    assert cli("migrate", str(store)).exit_code == 0
+    back = write(
+        tmp_path / "back.csv", "customer_id,name,email\nC-000777,Someone,GONE@example.com\n"
+    )
+    refused = cli("collect", str(store), str(back))
+    assert refused.exit_code == 1, refused.stderr
+    assert "erased" in refused.stderr
+    assert cli("get", str(store), "C-000777").exit_code == 6
+    fresh = write(tmp_path / "fresh.csv", "customer_id,name,email\nC-000778,New,new@example.com\n")
+    assert cli("collect", str(store), str(fresh)).exit_code == 0
+    assert cli("erase", str(store), "C-000778", "--reason", "request").exit_code == 0
+    again = write(tmp_path / "again.csv", "customer_id,name,email\nC-000779,New,NEW@example.com\n")
+    assert cli("collect", str(store), str(again)).exit_code == 1  # a format-3 tombstone

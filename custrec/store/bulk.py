@@ -66,6 +66,7 @@ class BulkIngest(UsesParts):
         )
         regions = {country: self.index.region_of(country) for country in set(countries)}
         match_tokens: dict[str, list[bytes | None]] = {}
+        match_normals: dict[str, list[bytes | None]] = {}
         for name in settings.match_fields:
             if name not in table.column_names:
                 continue
@@ -85,9 +86,12 @@ class BulkIngest(UsesParts):
             distinct = list(dict.fromkeys(normals.values()))
             made = dict(zip(distinct, self.index.normal_tokens(name, distinct), strict=True))
             column: list[bytes | None] = [None] * len(values)
+            forms: list[bytes | None] = [None] * len(values)
             for position, normal in wanted:
                 column[position] = made[normal]
+                forms[position] = normal
             match_tokens[name] = column
+            match_normals[name] = forms
         all_columns = frozenset(table.column_names)
         if batch.labels is None:
             labels = np.arange(first, first + table.num_rows, dtype=np.int64)
@@ -101,6 +105,7 @@ class BulkIngest(UsesParts):
             id_tokens=id_tokens,
             match_tokens=match_tokens,
             labels=labels,
+            match_normals=match_normals,
         )
 
     def ingest(
@@ -161,7 +166,9 @@ class BulkIngest(UsesParts):
         ids = [str(v) for v in table.column(self.writer.id_field).to_pylist()]
         self.auditor.record_subjects(db, op, ids)
         self.writer.declare_columns(db, table.schema)
-        refused, tombstones = self.guard.refused_rows(rows.id_tokens, rows.match_tokens)
+        refused, tombstones = self.guard.refused_rows(
+            rows.id_tokens, lambda: self._contact_tokens(rows)
+        )
         if readmit_erased:
             refused = {p: why for p, why in refused.items() if why != "erased"}
         located = packed.find_ids(db, rows.id_tokens)
@@ -206,6 +213,20 @@ class BulkIngest(UsesParts):
         touched |= self._inserts(db, fresh, rows, inserts, collected_at)
         result.inserted += len(inserts)
         return touched
+
+    def _contact_tokens(self, rows: IngestRows) -> dict[str, list[bytes | None]]:
+        """The rows' contact tokens as tombstones keep them (under the index key; the
+        match tokens themselves before format 3)."""
+        if self.session.require_header().format < 3:
+            return rows.match_tokens
+        out: dict[str, list[bytes | None]] = {}
+        for name, forms in rows.match_normals.items():
+            distinct = list(dict.fromkeys(f for f in forms if f is not None))
+            made = dict(
+                zip(distinct, self.index.contact_normal_tokens(name, distinct), strict=True)
+            )
+            out[name] = [None if f is None else made[f] for f in forms]
+        return out
 
     def _matches(
         self,

@@ -11,7 +11,7 @@ plan was made still stops a deletion. Reads leave out what must not be shown.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from enum import Enum
 from typing import TYPE_CHECKING
 
@@ -176,16 +176,22 @@ class RecordGuard:
     # -- what collect may not bring back ----------------------------------------------------
 
     def refused_rows(
-        self, id_tokens: Sequence[bytes], match_tokens: Mapping[str, Sequence[bytes | None]]
+        self,
+        id_tokens: Sequence[bytes],
+        contact_tokens: Callable[[], Mapping[str, Sequence[bytes | None]]],
     ) -> tuple[dict[int, str], dict[int, set[str]]]:
         """Rows (0-based) the store refuses: position -> ``erased`` (the id or a contact
         detail of an erased customer) or ``in_grace`` (a record in a purge's grace
-        period); and, for the erased ones, the tombstones (id tokens, hex) they match."""
+        period); and, for the erased ones, the tombstones (id tokens, hex) they match.
+        ``contact_tokens`` gives the rows' contact tokens as tombstones keep them
+        (:meth:`~custrec.store.index.BlindIndex.contact_tokens`), asked only when a
+        tombstone is in force."""
         current = self.states()
         gone = tombstone_tokens({**self.pending_erasures, **current.erased})
         out: dict[int, str] = {}
         matched: dict[int, set[str]] = {}
         if gone:
+            match_tokens = contact_tokens()
             for position, token in enumerate(id_tokens):
                 hits = {gone[t] for t in [token.hex()] if t in gone}
                 for tokens in match_tokens.values():

@@ -82,6 +82,23 @@ class BlindIndex:
         key = self.session.match_key(name)
         return crypto.token(key, b"match", name.encode(), normal.encode("utf-8"))
 
+    def contact_tokens(self, row: Mapping[str, Value]) -> list[bytes]:
+        """The tokens a tombstone keeps of a record's contact details: under the index
+        key in every format, so that tombstones written before format 3 (when match
+        tokens were too) keep the erased customer out after a migration."""
+        return [
+            crypto.token(self.session.index_key, b"match", name.encode(), normal.encode("utf-8"))
+            for name in self.session.require_header().settings.match_fields
+            if (value := row.get(name)) is not None and str(value).strip()
+            for normal in [
+                normalise_match_value(name, value, self.region_of(row.get(COUNTRY_FIELD)))
+            ]
+        ]
+
+    def contact_normal_tokens(self, name: str, normals: Iterable[bytes]) -> list[bytes]:
+        """:meth:`contact_tokens` of many normal forms (UTF-8) of field ``name``."""
+        return crypto.tokens(self.session.index_key, [b"match", name.encode()], normals)
+
     def normal_tokens(self, name: str, normals: Iterable[bytes]) -> list[bytes]:
         """:meth:`normal_token` of many normal forms (UTF-8), worked out together."""
         return crypto.tokens(self.session.match_key(name), [b"match", name.encode()], normals)

@@ -11,6 +11,7 @@ kept as sorted tokens: :class:`RunRepeats`).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
@@ -65,6 +66,8 @@ class IngestRows:
     id_tokens: list[bytes]
     match_tokens: dict[str, list[bytes | None]]
     labels: Any
+    match_normals: dict[str, list[bytes | None]] = dataclasses.field(default_factory=dict)
+    """The normal form (UTF-8) of each row's match fields, for tokens under other keys."""
 
     @property
     def rows(self) -> int:

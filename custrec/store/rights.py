@@ -150,7 +150,7 @@ class DataSubjectRights(UsesParts):
         rows = self.vault.rows(db, chunk_id)
         position = self.index.positions(rows, [record_id], self.id_field)[record_id]
         record = rows[position]
-        contacts = [token for _, token in self.index.match_tokens(record)]
+        contacts = self.index.contact_tokens(record)
         change: dict[str, Mapping[str, Value] | None]
         if keep:
             self.guard.refuse_if_held(record_id)

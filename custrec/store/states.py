@@ -40,9 +40,10 @@ class ErasedRecordError(CheckFailedError):
 
 class RecordStates:
     """``hold`` and ``restricted``: id token (hex) -> when the state was set;
-    ``erased``: id token (hex) -> {"at": when, "tokens": match tokens (hex), "kept":
-    fields, "ground": text}; ``purged``: id token (hex) -> {"at": when, "until": the
-    day its grace period ends, "rule": rule id, "action": delete or anonymise} for
+    ``erased``: id token (hex) -> {"at": when, "tokens": contact tokens (hex, under
+    the index key), "kept": fields, "ground": text}; ``purged``: id token (hex) ->
+    {"at": when, "until": the day its grace period ends, "rule": rule id, "action":
+    delete or anonymise} for
     records a purge made invisible and that ``restore`` can bring back until then."""
 
     __slots__ = ("erased", "hold", "purged", "restricted")
