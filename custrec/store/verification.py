@@ -86,6 +86,7 @@ class Verifier(UsesParts):
         problems = [str(r[0]) for r in db.execute("PRAGMA integrity_check(5)")]
         if problems != ["ok"]:
             raise self._fail("the file structure", "; ".join(problems))
+        self._length(db)
         keystore = self.session.keystore
         if keystore is not None:
             try:
@@ -94,6 +95,25 @@ class Verifier(UsesParts):
                 found = [str(exc)]
             if found != ["ok"]:
                 raise self._fail("the key store's file structure", "; ".join(found))
+
+    def _length(self, db: sqlite3.Connection) -> None:
+        """With nothing in the journal, the file holds every page its header counts,
+        whole. integrity_check reads no page of the free list but its trunks, so a file
+        cut inside or after a free page at its end passed it; a cut file is damaged even
+        when no record was lost, and a backup made of it is not the store."""
+        path = self.session.path
+        journal = path.with_name(path.name + "-wal")
+        if journal.exists() and journal.stat().st_size > 0:
+            return  # pages may live in the journal until a checkpoint
+        page = int(db.execute("PRAGMA page_size").fetchone()[0])
+        pages = int(db.execute("PRAGMA page_count").fetchone()[0])
+        size = path.stat().st_size
+        if size % page or size < pages * page:
+            raise self._fail(
+                "the file structure",
+                f"the file is {size} bytes, not the {pages} whole pages of {page} bytes its "
+                "header counts: it was truncated",
+            )
 
     def _chunks_and_indexes(
         self, db: sqlite3.Connection, progress: Progress
