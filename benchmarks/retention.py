@@ -232,16 +232,6 @@ def bench_retention(rows: int, repeat: int = REPEAT) -> list[Row]:
     return out
 
 
-INDEX_TABLES = """
-CREATE TABLE id_index (token BLOB PRIMARY KEY, chunk_id INTEGER NOT NULL) WITHOUT ROWID;
-CREATE INDEX id_index_chunk ON id_index (chunk_id);
-CREATE TABLE match_index (
-    field TEXT NOT NULL, token BLOB NOT NULL, record BLOB NOT NULL,
-    PRIMARY KEY (field, token, record)
-) WITHOUT ROWID;
-CREATE INDEX match_index_record ON match_index (record);
-"""
-"""The store's blind-index tables (docs/format.md, *Container*)."""
 LEAN_TABLES = """
 CREATE TABLE id_index (token BLOB PRIMARY KEY, chunk_id INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE match_index (token BLOB NOT NULL, record BLOB NOT NULL,
@@ -256,6 +246,8 @@ def index_floor(directory: Path, rows: int, due: int, *, lean: bool) -> float:
     store (WAL, full sync, zeroed free pages): the floor under the purge's index work
     for that layout, measured here rather than assumed."""
     import sqlite3
+
+    from custrec.store.fileformat import INDEX_TABLES  # the store's own index layout
 
     path = directory / ("floor-lean.db" if lean else "floor.db")
     width = 8 if lean else 16

@@ -10,7 +10,7 @@ import pytest
 
 from custrec.audit_read import AuditQuery
 from custrec.errors import InputError, NotFoundError
-from custrec.store import KeySource, open_store
+from custrec.store import KeySource, Store, open_store
 
 from .conftest import REPO
 
@@ -105,18 +105,25 @@ def copy_vector_with_keystore(tmp_path: Path, version: int) -> tuple[Path, KeySo
     return tmp_path / f"{name}.crec", KeySource.from_key_file(key)
 
 
+def assert_vector_with_an_erasure_reads_back(store: Store, file_format: int) -> None:
+    """What the vectors of formats 2 and 3 hold: the records of EXPECTED, C-000004
+    erased, found by contact details, the audit trail whole."""
+    assert store.format == file_format
+    assert store.verify() == 3
+    rows = [row for batch in store.iter_batches() for row in batch.to_pylist()]
+    assert rows == EXPECTED
+    assert store.record_states("C-000004")["erased"]
+    with pytest.raises(NotFoundError):
+        store.get("C-000004")
+    assert [r.id for r in store.find("email", "LUKASZ@example.org")] == ["C-000002"]
+    assert [r.id for r in store.find("phone", "+447700900003")] == ["C-000003"]
+    assert store.audit_verify().ok
+
+
 def test_format_2_vector_reads_back(tmp_path: Path) -> None:
     path, source = copy_vector_with_keystore(tmp_path, 2)
     with open_store(path, source) as store:
-        assert store.format == 2
-        assert store.verify() == 3
-        rows = [row for batch in store.iter_batches() for row in batch.to_pylist()]
-        assert rows == EXPECTED
-        assert store.record_states("C-000004")["erased"]
-        with pytest.raises(NotFoundError):
-            store.get("C-000004")
-        assert [r.id for r in store.find("email", "lukasz@example.org")] == ["C-000002"]
-        assert store.audit_verify().ok
+        assert_vector_with_an_erasure_reads_back(store, 2)
         with pytest.raises(InputError, match="custrec migrate"):
             store.update("C-000003", set_fields={"visits": 7})
         result = store.migrate()
@@ -134,16 +141,7 @@ def test_format_3_vector_reads_back(tmp_path: Path) -> None:
     (identity, contact, service, pseudonymous), each under a data key of its own."""
     path, source = copy_vector_with_keystore(tmp_path, 3)
     with open_store(path, source) as store:
-        assert store.format == 3
-        assert store.verify() == 3
-        rows = [row for batch in store.iter_batches() for row in batch.to_pylist()]
-        assert rows == EXPECTED
-        assert store.record_states("C-000004")["erased"]
-        with pytest.raises(NotFoundError):
-            store.get("C-000004")
-        assert [r.id for r in store.find("email", "LUKASZ@example.org")] == ["C-000002"]
-        assert [r.id for r in store.find("phone", "+447700900003")] == ["C-000003"]
-        assert store.audit_verify().ok
+        assert_vector_with_an_erasure_reads_back(store, 3)
         store.update("C-000003", set_fields={"visits": 7})
     with open_store(path, source) as store:
         assert store.verify() == 3

@@ -21,7 +21,7 @@ group or role naming what does not exist, a special-category field outside the
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -236,16 +236,14 @@ def parse_groups(
         raise doc.error("'groups' must map each group name to its fields", "groups")
     owner: dict[str, str] = {}
     groups: dict[str, FieldGroup] = {}
-    for name, settings in spec.items():
-        path: tuple[Any, ...] = ("groups", name)
-        if not isinstance(name, str) or not name.isidentifier():
-            raise doc.error(f"group name {name!r}: use letters, digits and '_'", *path)
-        if not isinstance(settings, dict):
-            raise doc.error(f"group {name!r}: expected a mapping with 'fields'", *path)
-        doc.refuse_unknown_keys(settings, _GROUP_KEYS, *path)
-        members = settings.get("fields", []) or []
-        if not isinstance(members, list) or not all(isinstance(m, str) for m in members):
-            raise doc.error(f"group {name!r}: 'fields' must be a list of field names", *path)
+    entries = _entries(doc, spec, ("groups",), "group", "a mapping with 'fields'", _GROUP_KEYS)
+    for name, settings, path in entries:
+        members = _names(
+            doc,
+            settings.get("fields"),
+            f"group {name!r}: 'fields' must be a list of field names",
+            path,
+        )
         for position, member in enumerate(members):
             where = (*path, "fields", position)
             if member not in fields:
@@ -302,13 +300,12 @@ def _derived(
     if not isinstance(spec, dict):
         raise doc.error("'derived' must map each derived field to 'from' and 'redaction'", *where)
     out = []
-    for name, settings in spec.items():
-        at = (*where, name)
-        if not isinstance(name, str) or not name.isidentifier():
-            raise doc.error(f"derived field {name!r}: use letters, digits and '_'", *at)
-        if not isinstance(settings, dict):
-            raise doc.error(f"derived field {name!r}: expected 'from' and 'redaction'", *at)
-        doc.refuse_unknown_keys(settings, _DERIVED_KEYS, *at)
+    from custrec.schema.model import GENERALISED_TYPES  # here: model imports this module
+
+    kind = "derived field"
+    for name, settings, at in _entries(
+        doc, spec, where, kind, "'from' and 'redaction'", _DERIVED_KEYS, label=kind
+    ):
         source = settings.get("from")
         if not isinstance(source, str) or source not in fields:
             raise doc.error(f"derived field {name!r}: 'from' must name a field", *at, "from")
@@ -319,11 +316,7 @@ def _derived(
                 *at,
                 "redaction",
             )
-        if how == "generalise" and getattr(fields[source], "type", None) not in (
-            "string",
-            "date",
-            "datetime",
-        ):
+        if how == "generalise" and getattr(fields[source], "type", None) not in GENERALISED_TYPES:
             raise doc.error(
                 f"derived field {name!r}: only text (postcodes), dates and times are generalised",
                 *at,
@@ -345,18 +338,18 @@ def parse_roles(
     if not isinstance(spec, dict):
         raise doc.error("'roles' must map each role name to what it reads and writes", "roles")
     roles: dict[str, Role] = {}
-    for name, settings in spec.items():
-        path: tuple[Any, ...] = ("roles", name)
-        if not isinstance(name, str) or not name.isidentifier():
-            raise doc.error(f"role name {name!r}: use letters, digits and '_'", *path)
-        if not isinstance(settings, dict):
-            raise doc.error(f"role {name!r}: expected a mapping with 'read' and 'write'", *path)
-        doc.refuse_unknown_keys(settings, _ROLE_KEYS, *path)
+    entries = _entries(
+        doc, spec, ("roles",), "role", "a mapping with 'read' and 'write'", _ROLE_KEYS
+    )
+    for name, settings, path in entries:
         lists: dict[str, tuple[str, ...]] = {}
         for key in ("read", "write", "check"):
-            names = settings.get(key, []) or []
-            if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
-                raise doc.error(f"role {name!r}: {key!r} must be a list of groups", *path, key)
+            names = _names(
+                doc,
+                settings.get(key),
+                f"role {name!r}: {key!r} must be a list of groups",
+                (*path, key),
+            )
             for position, group in enumerate(names):
                 if group not in groups:
                     raise doc.error(
@@ -382,3 +375,34 @@ def _description(
     if description is not None and not isinstance(description, str):
         raise doc.error(f"{what}: 'description' must be text", *path, "description")
     return description
+
+
+def _entries(
+    doc: YamlDocument,
+    spec: Mapping[Any, Any],
+    path: tuple[Any, ...],
+    kind: str,
+    expected: str,
+    allowed: set[str],
+    *,
+    label: str | None = None,
+) -> Iterator[tuple[str, Mapping[str, Any], tuple[Any, ...]]]:
+    """(name, settings, path) of each entry of a section of named entries (groups,
+    derived fields, roles): a name of letters, digits and '_' (``label``, default
+    "``kind`` name", names it in the message), settings a mapping of ``allowed`` keys."""
+    for name, settings in spec.items():
+        at = (*path, name)
+        if not isinstance(name, str) or not name.isidentifier():
+            raise doc.error(f"{label or kind + ' name'} {name!r}: use letters, digits and '_'", *at)
+        if not isinstance(settings, dict):
+            raise doc.error(f"{kind} {name!r}: expected {expected}", *at)
+        doc.refuse_unknown_keys(settings, allowed, *at)
+        yield name, settings, at
+
+
+def _names(doc: YamlDocument, value: Any, message: str, path: tuple[Any, ...]) -> list[str]:
+    """A list of names; absent or empty: none; anything else: ``message`` at ``path``."""
+    names = value or []
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise doc.error(message, *path)
+    return names

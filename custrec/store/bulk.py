@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import bisect
 import sqlite3
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from functools import partial
 
 import pyarrow as pa
 
@@ -74,7 +75,7 @@ class BulkIngest(UsesParts):
             # Normal forms and tokens once per distinct value of the batch: a phone
             # number costs microseconds to read, and households and companies share them.
             normals: dict[tuple[Value, str | None], bytes] = {}
-            wanted: list[tuple[int, bytes]] = []
+            forms: list[bytes | None] = [None] * len(values)
             for position, (value, country) in enumerate(zip(values, countries, strict=True)):
                 if value is None or not str(value).strip():
                     continue
@@ -82,15 +83,8 @@ class BulkIngest(UsesParts):
                 normal = normals.get(key)
                 if normal is None:
                     normal = normals[key] = normalise_match_value(name, value, key[1]).encode()
-                wanted.append((position, normal))
-            distinct = list(dict.fromkeys(normals.values()))
-            made = dict(zip(distinct, self.index.normal_tokens(name, distinct), strict=True))
-            column: list[bytes | None] = [None] * len(values)
-            forms: list[bytes | None] = [None] * len(values)
-            for position, normal in wanted:
-                column[position] = made[normal]
                 forms[position] = normal
-            match_tokens[name] = column
+            match_tokens[name] = _per_row(forms, partial(self.index.normal_tokens, name))
             match_normals[name] = forms
         all_columns = frozenset(table.column_names)
         if batch.labels is None:
@@ -219,14 +213,10 @@ class BulkIngest(UsesParts):
         match tokens themselves before format 3)."""
         if self.session.require_header().format < 3:
             return rows.match_tokens
-        out: dict[str, list[bytes | None]] = {}
-        for name, forms in rows.match_normals.items():
-            distinct = list(dict.fromkeys(f for f in forms if f is not None))
-            made = dict(
-                zip(distinct, self.index.contact_normal_tokens(name, distinct), strict=True)
-            )
-            out[name] = [None if f is None else made[f] for f in forms]
-        return out
+        return {
+            name: _per_row(forms, partial(self.index.contact_normal_tokens, name))
+            for name, forms in rows.match_normals.items()
+        }
 
     def _matches(
         self,
@@ -292,6 +282,7 @@ class BulkIngest(UsesParts):
                     if value is not None and str(value).strip():
                         normal = normalise_match_value(name, value, region)
                         rows.match_tokens[name][position] = self.index.normal_token(name, normal)
+                        rows.match_normals[name][position] = normal.encode()
 
     def _updates(
         self,
@@ -373,3 +364,13 @@ class BulkIngest(UsesParts):
             touched.add(chunk_id)
         self.index.add_entries(db, id_entries, match_entries, staged=True)
         return touched
+
+
+def _per_row(
+    forms: list[bytes | None], tokens: Callable[[list[bytes]], list[bytes]]
+) -> list[bytes | None]:
+    """The token of each row's normal form (None where it has none), worked out once
+    per distinct form."""
+    distinct = list(dict.fromkeys(f for f in forms if f is not None))
+    made = dict(zip(distinct, tokens(distinct), strict=True))
+    return [None if f is None else made[f] for f in forms]

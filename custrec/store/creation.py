@@ -163,10 +163,7 @@ def seal_group_keys(
     """New key store keys and match index keys, one of each per field group of
     ``header``, sealed into it; the key store keys added to ``ksks`` when given."""
     parts = len(header.groups)
-    if ksks is None:
-        ksks = keyschedule.KeystoreKeys.new(parts)
-    else:
-        top = max(ksks.keys)
-        ksks.keys.update({top + 1 + p: (p, crypto.random_bytes()) for p in range(parts)})
+    ksks = keyschedule.KeystoreKeys({}) if ksks is None else ksks
+    ksks.add(range(parts))
     keyschedule.seal_value(keys, header, "keystore_keys", ksks.pack(header.format))
     keyschedule.seal_match_keys(keys, header, {p: crypto.random_bytes() for p in range(parts)})

@@ -47,6 +47,24 @@ MAGIC = b"CUSTREC-STORE"
 GROUP_CHUNKS = 256
 DEFAULT_CHUNK_RECORDS = 1024
 
+CHUNK_PARTS_TABLE = """
+CREATE TABLE chunk_parts (
+    chunk_id INTEGER NOT NULL, part INTEGER NOT NULL, key_no INTEGER NOT NULL,
+    payload BLOB NOT NULL, PRIMARY KEY (chunk_id, part)
+);
+"""
+"""Format 3's chunk parts (created by the migration from format 2 too)."""
+INDEX_TABLES = """
+CREATE TABLE id_index (token BLOB PRIMARY KEY, chunk_id INTEGER NOT NULL) WITHOUT ROWID;
+CREATE INDEX id_index_chunk ON id_index (chunk_id);
+CREATE TABLE match_index (
+    field TEXT NOT NULL, token BLOB NOT NULL, record BLOB NOT NULL,
+    PRIMARY KEY (field, token, record)
+) WITHOUT ROWID;
+CREATE INDEX match_index_record ON match_index (record);
+"""
+"""The blind indexes (:mod:`custrec.store.index`)."""
+
 SCHEMA = (
     """
 CREATE TABLE header (name TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
@@ -60,19 +78,10 @@ CREATE TABLE chunks (
     chunk_id INTEGER PRIMARY KEY, generation INTEGER NOT NULL, key_no INTEGER NOT NULL,
     epoch INTEGER NOT NULL, records INTEGER NOT NULL
 );
-CREATE TABLE chunk_parts (
-    chunk_id INTEGER NOT NULL, part INTEGER NOT NULL, key_no INTEGER NOT NULL,
-    payload BLOB NOT NULL, PRIMARY KEY (chunk_id, part)
-);
 CREATE TABLE chunk_groups (group_id INTEGER PRIMARY KEY, mac BLOB NOT NULL);
-CREATE TABLE id_index (token BLOB PRIMARY KEY, chunk_id INTEGER NOT NULL) WITHOUT ROWID;
-CREATE INDEX id_index_chunk ON id_index (chunk_id);
-CREATE TABLE match_index (
-    field TEXT NOT NULL, token BLOB NOT NULL, record BLOB NOT NULL,
-    PRIMARY KEY (field, token, record)
-) WITHOUT ROWID;
-CREATE INDEX match_index_record ON match_index (record);
 """
+    + CHUNK_PARTS_TABLE
+    + INDEX_TABLES
     + audit.SCHEMA
 )
 

@@ -61,14 +61,15 @@ class BlindIndex:
         finally:
             self._id_tokens = {}
 
-    def match_token(self, name: str, value: Value, row: Mapping[str, Value]) -> bytes:
-        normal = normalise_match_value(name, value, self.region_of(row.get(COUNTRY_FIELD)))
-        return self.normal_token(name, normal)
-
     def match_tokens(self, row: Mapping[str, Value]) -> list[tuple[str, bytes]]:
         """(field, token) of each match field the record has a value in."""
+        return [(name, self.normal_token(name, normal)) for name, normal in self._normals(row)]
+
+    def _normals(self, row: Mapping[str, Value]) -> list[tuple[str, str]]:
+        """(field, normal form) of each match field the record has a value in."""
+        region = self.region_of(row.get(COUNTRY_FIELD))
         return [
-            (name, self.match_token(name, value, row))
+            (name, normalise_match_value(name, value, region))
             for name in self.session.require_header().settings.match_fields
             if (value := row.get(name)) is not None and str(value).strip()
         ]
@@ -88,11 +89,7 @@ class BlindIndex:
         tokens were too) keep the erased customer out after a migration."""
         return [
             crypto.token(self.session.index_key, b"match", name.encode(), normal.encode("utf-8"))
-            for name in self.session.require_header().settings.match_fields
-            if (value := row.get(name)) is not None and str(value).strip()
-            for normal in [
-                normalise_match_value(name, value, self.region_of(row.get(COUNTRY_FIELD)))
-            ]
+            for name, normal in self._normals(row)
         ]
 
     def contact_normal_tokens(self, name: str, normals: Iterable[bytes]) -> list[bytes]:

@@ -28,6 +28,7 @@ MACs and pseudonyms, and the MAC of the tombstone file beside the store.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterable
 from enum import Enum
 
 from custrec import crypto
@@ -186,10 +187,6 @@ class KeystoreKeys:
         self.keys = keys
 
     @classmethod
-    def new(cls, parts: int) -> KeystoreKeys:
-        return cls({part + 1: (part, crypto.random_bytes()) for part in range(parts)})
-
-    @classmethod
     def unpack(cls, packed: bytes, file_format: int) -> KeystoreKeys:
         width = 48 if file_format >= 3 else 40
         if len(packed) % width or not packed:
@@ -224,11 +221,17 @@ class KeystoreKeys:
     def part_of(self, number: int) -> int:
         return self.keys[number][0]
 
-    def replace_all(self) -> None:
-        """A new current key for every part (the old ones kept until re-sealed)."""
-        top = max(self.keys)
-        for offset, part in enumerate(sorted({p for p, _ in self.keys.values()}), 1):
+    def add(self, parts: Iterable[int]) -> None:
+        """A new key for each of ``parts``, numbered after every key so far, so each is
+        its part's current key (older ones are kept until their data keys are re-sealed
+        or destroyed)."""
+        top = max(self.keys, default=0)
+        for offset, part in enumerate(sorted(set(parts)), 1):
             self.keys[top + offset] = (part, crypto.random_bytes())
+
+    def replace_all(self) -> None:
+        """A new current key for every part."""
+        self.add(p for p, _ in self.keys.values())
 
     def keep_current(self) -> None:
         self.keys = {no: self.keys[no] for no in self.currents()}

@@ -42,14 +42,15 @@ from custrec import crypto
 from custrec.errors import IntegrityError, UsageError
 from custrec.store import keyschedule, keystore
 from custrec.store.creation import seal_group_keys, store_groups
-from custrec.store.fileformat import FORMAT_VERSION, GROUP_CHUNKS, integer
+from custrec.store.fileformat import (
+    CHUNK_PARTS_TABLE,
+    FORMAT_VERSION,
+    GROUP_CHUNKS,
+    integer,
+    used_data_keys,
+)
+from custrec.store.normalise import COUNTRY_FIELD
 from custrec.store.parts import UsesParts
-
-CHUNK_PARTS_TABLE = """
-CREATE TABLE chunk_parts (
-    chunk_id INTEGER NOT NULL, part INTEGER NOT NULL, key_no INTEGER NOT NULL,
-    payload BLOB NOT NULL, PRIMARY KEY (chunk_id, part)
-)"""
 
 
 class MigrationResult(NamedTuple):
@@ -90,14 +91,15 @@ class Migration(UsesParts):
             seal_group_keys(self.session.require_keys(), header, self.session.keystore_keys)
             self.session.open_header_keys(header)
             db.execute("DELETE FROM match_index")
-            names = self.vault.names()
+            # what the match index reads of a record: its id, match fields and country
+            indexed = [self.id_field, *header.settings.match_fields, COUNTRY_FIELD]
             chunk_ids = self.vault.chunk_ids(db)
             for chunk_id in chunk_ids:
-                chunk = self.vault.read_whole(db, chunk_id)
-                rows = chunk.records(names)
+                plain, chunk = self.vault.open_whole(db, chunk_id)
                 current = self.vault.generation(db, chunk_id)
-                self.vault.seal(db, chunk_id, self.vault.encode(rows, []), chunk.rows, current)
-                self.index.reindex(db, chunk_id, {str(r[self.id_field]): r for r in rows})
+                self.vault.seal(db, chunk_id, plain, chunk.rows, current)  # split as it is
+                keyed = chunk.records(indexed)
+                self.index.reindex(db, chunk_id, {str(r[self.id_field]): r for r in keyed})
             db.execute("DELETE FROM chunk_payloads")
             db.execute("DROP TABLE chunk_payloads")
             db.execute(f"PRAGMA user_version = {FORMAT_VERSION}")
@@ -149,7 +151,7 @@ class Migration(UsesParts):
                 f"{target} already exists and is not a key store of this store: move it "
                 "away, then run the migration again"
             )
-        used = {integer(r[0]) for r in db.execute("SELECT key_no FROM chunks")}
+        used = used_data_keys(db, 1)
         if not used <= {row[0] for row in rows}:
             raise IntegrityError(
                 f"{self.session.path}: chunks use data keys the store lacks: run "

@@ -294,8 +294,8 @@ class StoreSession:
             for no, ksk, sealed in keystore.rows():
                 if ksk in currents:
                     continue
-                target = ksks.current(ksks.part_of(ksk)) if ksk in ksks.keys else ksk
-                data_key = self.open_data_key(no, ksk, sealed)
+                data_key = self.open_data_key(no, ksk, sealed)  # an unknown ksk fails here
+                target = ksks.current(ksks.part_of(ksk))
                 resealed.append((no, target, self.seal_data_key(no, data_key, target)))
             keystore.reseal(resealed)
             keystore.commit_new(header.generation, pending=False)

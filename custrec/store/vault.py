@@ -82,7 +82,12 @@ class ChunkVault:
         return generation, key_no, epoch, records
 
     def read_whole(self, db: sqlite3.Connection, chunk_id: int) -> chunkcodec.Chunk:
-        """A chunk sealed whole (formats 1 and 2; a migration to format 3 reads them)."""
+        """A chunk sealed whole (formats 1 and 2)."""
+        return self.open_whole(db, chunk_id)[1]
+
+    def open_whole(self, db: sqlite3.Connection, chunk_id: int) -> tuple[bytes, chunkcodec.Chunk]:
+        """A chunk sealed whole: its layout as opened (a migration to format 3 seals it
+        again as parts as it is) and the chunk it lays out."""
         generation, key_no, epoch, records = self._metadata(db, chunk_id)
         row = db.execute(
             "SELECT payload FROM chunk_payloads WHERE chunk_id = ?", (chunk_id,)
@@ -95,7 +100,7 @@ class ChunkVault:
             self.chunk_aad(chunk_id, generation, key_no, epoch, records),
             f"chunk {chunk_id}",
         )
-        return self._counted(chunkcodec.Chunk(plain), chunk_id, records)
+        return plain, self._counted(chunkcodec.Chunk(plain), chunk_id, records)
 
     def _read_parts(self, db: sqlite3.Connection, chunk_id: int) -> chunkcodec.Chunk:
         generation, key_no, epoch, records = self._metadata(db, chunk_id)
@@ -155,11 +160,7 @@ class ChunkVault:
         data_key = crypto.random_bytes()
         key_no = self.session.new_data_key(data_key)
         aad = self.chunk_aad(chunk_id, generation, key_no, header.epoch, records)
-        db.execute(
-            "INSERT OR REPLACE INTO chunks (chunk_id, generation, key_no, epoch, records) "
-            "VALUES (?, ?, ?, ?, ?)",
-            (chunk_id, generation, key_no, header.epoch, records),
-        )
+        _put_chunk_row(db, chunk_id, generation, key_no, header.epoch, records)
         db.execute(
             "INSERT OR REPLACE INTO chunk_payloads (chunk_id, payload) VALUES (?, ?)",
             (chunk_id, crypto.seal(data_key, plain, aad)),
@@ -174,11 +175,7 @@ class ChunkVault:
             data_key = crypto.random_bytes()
             sealed.append((part, self.session.new_data_key(data_key, part), data_key, payload))
         key_no = sealed[0][1]
-        db.execute(
-            "INSERT OR REPLACE INTO chunks (chunk_id, generation, key_no, epoch, records) "
-            "VALUES (?, ?, ?, ?, ?)",
-            (chunk_id, generation, key_no, epoch, records),
-        )
+        _put_chunk_row(db, chunk_id, generation, key_no, epoch, records)
         db.execute("DELETE FROM chunk_parts WHERE chunk_id = ?", (chunk_id,))
         db.executemany(
             "INSERT INTO chunk_parts (chunk_id, part, key_no, payload) VALUES (?, ?, ?, ?)",
@@ -200,13 +197,15 @@ class ChunkVault:
         )
 
     def _retire(self, db: sqlite3.Connection, chunk_id: int, old: tuple[int, int]) -> None:
-        """Destroy the data keys of the chunk's current version (every part's)."""
-        self.session.retire_data_key(db, old[1])
+        """Destroy the data keys of the chunk's current version: every part's in format
+        3 (part 0's is the chunk's own); the one in ``old`` for a chunk sealed whole (a
+        migration to format 3 rewrites those before the file has any part)."""
+        retired = {old[1]}
         if self.session.require_header().format >= 3:
-            for (key_no,) in db.execute(
-                "SELECT key_no FROM chunk_parts WHERE chunk_id = ?", (chunk_id,)
-            ).fetchall():
-                self.session.retire_data_key(db, integer(key_no))
+            parts = db.execute("SELECT key_no FROM chunk_parts WHERE chunk_id = ?", (chunk_id,))
+            retired |= {integer(r[0]) for r in parts}
+        for key_no in sorted(retired):
+            self.session.retire_data_key(db, key_no)
 
     def drop(self, db: sqlite3.Connection, chunk_id: int, old: tuple[int, int] | None) -> None:
         """Remove chunk ``chunk_id`` and destroy its data keys."""
@@ -290,3 +289,14 @@ class ChunkVault:
     ) -> list[dict[str, Value]]:
         """The rows of a chunk holding these ids (decoding only those rows)."""
         return self.read(db, chunk_id).records_where(self.names(), id_field, set(ids))
+
+
+def _put_chunk_row(
+    db: sqlite3.Connection, chunk_id: int, generation: int, key_no: int, epoch: int, records: int
+) -> None:
+    """A chunk version's metadata (what the manifest authenticates)."""
+    db.execute(
+        "INSERT OR REPLACE INTO chunks (chunk_id, generation, key_no, epoch, records) "
+        "VALUES (?, ?, ?, ?, ?)",
+        (chunk_id, generation, key_no, epoch, records),
+    )
